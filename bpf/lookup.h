@@ -1,0 +1,66 @@
+/* bpf/lookup.h - source address -> rule slot, for IPv4 and IPv6.
+ *
+ * IPv4: one tbl24 leaf, maybe one tbl8 leaf, maybe one /32 probe of deny_v4.
+ * IPv6: the allow trie, then the deny trie. Returns a slot (0 = no entry).
+ * Verdicts are not decided here.
+ */
+#ifndef XDPFENCE_BPF_LOOKUP_H
+#define XDPFENCE_BPF_LOOKUP_H
+
+#include "maps.h"
+
+static __always_inline struct fence_rule *rule_at(__u32 slot)
+{
+	if (!slot)
+		return NULL;
+	return bpf_map_lookup_elem(&rules, &slot);
+}
+
+static __always_inline __u32 lookup_v4(__be32 saddr)
+{
+	__u32 host = bpf_ntohl(saddr);
+	__u32 idx = host >> 12, leaf, slot;
+	struct fence_tbl24_line *line;
+	struct fence_tbl8_group *grp;
+	struct fence_v4_key key;
+	struct fence_slot *s;
+	struct fence_rule *r;
+
+	line = bpf_map_lookup_elem(&tbl24, &idx);
+	if (!line)
+		return 0;
+	leaf = line->leaf[(host >> 8) & (FENCE_TBL24_LINE - 1)];
+	slot = leaf & FENCE_LEAF_IDX;
+	if (leaf & FENCE_LEAF_EXT) {
+		grp = bpf_map_lookup_elem(&tbl8, &slot);
+		slot = grp ? grp->leaf[host & (FENCE_TBL8_GROUP - 1)] & FENCE_LEAF_IDX : 0;
+	}
+	if (!(leaf & FENCE_LEAF_HOST))
+		return slot;
+
+	/* An allow painted in the table beats any /32 deny; a /32 deny is
+	 * the longest deny there is, so it beats what the table found. */
+	r = rule_at(slot);
+	if (r && r->kind == FENCE_KIND_ALLOW)
+		return slot;
+	key.prefixlen = 32;
+	key.addr = saddr;
+	s = bpf_map_lookup_elem(&deny_v4, &key);
+	return s ? s->slot : slot;
+}
+
+static __always_inline __u32 lookup_v6(const __u8 *saddr)
+{
+	struct fence_v6_key key;
+	struct fence_slot *s;
+
+	key.prefixlen = 128;
+	__builtin_memcpy(key.addr, saddr, 16);
+	s = bpf_map_lookup_elem(&allow_v6, &key);
+	if (s)
+		return s->slot;
+	s = bpf_map_lookup_elem(&deny_v6, &key);
+	return s ? s->slot : 0;
+}
+
+#endif

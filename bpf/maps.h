@@ -1,0 +1,167 @@
+/* bpf/maps.h - the map definitions of the data path, all pinned by name.
+ *
+ * Sizes here are defaults; the controller resizes before load
+ * (bpf_map__set_max_entries) or reuses what is already pinned.
+ */
+#ifndef XDPFENCE_BPF_MAPS_H
+#define XDPFENCE_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "../maps/keys.h"
+#include "../maps/stats.h"
+
+/* Per-reason packet/byte counters, summed over CPUs by the controller. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);		/* enum fence_stat */
+	__type(value, struct fence_stat_val);
+	__uint(max_entries, FENCE_STAT_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} stats SEC(".maps");
+
+/* DIR-24-8 first level: one leaf per /24 of the IPv4 space, 16 per element. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_tbl24_line);
+	__uint(max_entries, FENCE_TBL24_ENTRIES / FENCE_TBL24_LINE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tbl24 SEC(".maps");
+
+/* DIR-24-8 second level: groups of 256 leaves for /25../31 detail. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_tbl8_group);
+	__uint(max_entries, FENCE_TBL8_GROUPS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tbl8 SEC(".maps");
+
+/* Release time of each tbl8 group (controller only: quarantine before reuse). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_group_state);
+	__uint(max_entries, FENCE_TBL8_GROUPS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tbl8_state SEC(".maps");
+
+/* Rule slots: action, expiry, throttle rate of every allow/deny entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_rule);
+	__uint(max_entries, FENCE_RULES_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rules SEC(".maps");
+
+/* Controller-side detail of each slot: prefix, owners, reason (not read here). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_rule_info);
+	__uint(max_entries, FENCE_RULES_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_info SEC(".maps");
+
+/* Packets matched by each active deny entry, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FENCE_RULES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_hits SEC(".maps");
+
+/* Every IPv4 deny prefix -> slot; the data path probes /32 keys only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct fence_v4_key);
+	__type(value, struct fence_slot);
+	__uint(max_entries, FENCE_RULES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} deny_v4 SEC(".maps");
+
+/* Every IPv4 allow prefix -> slot (inspection; allows are painted in tbl24/8). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct fence_v4_key);
+	__type(value, struct fence_slot);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} allow_v4 SEC(".maps");
+
+/* IPv6 deny prefixes, longest-prefix match -> slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fence_v6_key);
+	__type(value, struct fence_slot);
+	__uint(max_entries, FENCE_V6_RULES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} deny_v6 SEC(".maps");
+
+/* IPv6 allow prefixes, longest-prefix match -> slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fence_v6_key);
+	__type(value, struct fence_slot);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} allow_v6 SEC(".maps");
+
+/* Token buckets of throttled entries, created on first new connection. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct fence_bucket);
+	__uint(max_entries, FENCE_THROTTLE_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} throttle SEC(".maps");
+
+/* Per-source-prefix counters; LRU so spoofed floods recycle, never grow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__type(key, struct fence_pfx_v4);
+	__type(value, struct fence_counters);
+	__uint(max_entries, FENCE_PREFIX_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} prefix_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__type(key, struct fence_pfx_v6);
+	__type(value, struct fence_counters);
+	__uint(max_entries, FENCE_PREFIX_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} prefix_v6 SEC(".maps");
+
+/* Controller records: feed names and sources, one per feed id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_feed);
+	__uint(max_entries, FENCE_FEEDS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} feeds SEC(".maps");
+
+/* How the pinned set was created (aggregation lengths, verdicts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_meta);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} meta SEC(".maps");
+
+#endif

@@ -1,0 +1,56 @@
+/* bpf/stats.h - counting: per reason, per rule, per source prefix. */
+#ifndef XDPFENCE_BPF_STATS_H
+#define XDPFENCE_BPF_STATS_H
+
+#include "maps.h"
+
+static __always_inline void stat_count(__u32 reason, __u64 bytes)
+{
+	struct fence_stat_val *v = bpf_map_lookup_elem(&stats, &reason);
+
+	if (v) {
+		v->packets++;
+		v->bytes += bytes;
+	}
+}
+
+static __always_inline void rule_hit(__u32 slot)
+{
+	__u64 *h = bpf_map_lookup_elem(&rule_hits, &slot);
+
+	if (h)
+		(*h)++;
+}
+
+/* Find or create the counters of a source prefix. Creation can fail when
+ * every LRU node is in flight on other CPUs; the packet then goes uncounted
+ * per prefix (still counted per reason). */
+static __always_inline struct fence_counters *pfx_counters(void *map, const void *key)
+{
+	struct fence_counters *c = bpf_map_lookup_elem(map, key);
+
+	if (c)
+		return c;
+	{
+		struct fence_counters zero = {};
+
+		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+	}
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline void pfx_count(void *map, const void *key, __u64 bytes,
+				      __u8 new_conn, __u8 dropped, __u64 now)
+{
+	struct fence_counters *c = pfx_counters(map, key);
+
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += bytes;
+	c->new_conns += new_conn;
+	c->drops += dropped;
+	c->last_seen_ns = now;
+}
+
+#endif

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/* bpf/xdpfence.bpf.c - the XDP filter: parse, allow, deny, throttle, count.
+ *
+ * Per packet, exactly the pipeline in DESIGN.md: bounded parse; allowlist
+ * wins; longest deny entry that has not expired decides (drop, throttle new
+ * connections, or monitor); count per source prefix; count once per reason
+ * on the way out. This file decides verdicts; it never writes policy maps
+ * (rules, tables): only counters and throttle buckets.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <xdp/xdp_helpers.h>
+
+#include "parse.h"
+#include "maps.h"
+#include "lookup.h"
+#include "stats.h"
+
+/* Load-time settings, fixed by the controller before load. */
+const volatile __u8 v4_agg_len = 24;		/* per-prefix counters: /len of IPv4 sources */
+const volatile __u8 v6_agg_len = 64;		/* per-prefix counters: /len of IPv6 sources */
+const volatile __u32 malformed_verdict = XDP_PASS;	/* frames we cannot judge */
+const volatile __u8 count_prefixes = 1;	/* 0 disables prefix_v4/prefix_v6 */
+
+/* libxdp dispatcher: run early, let the next program run after XDP_PASS. */
+struct {
+	__uint(priority, 10);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(xdpfence_prog);
+
+/* An expired deny entry no longer bans: fall back to the next shorter deny
+ * covering it (its parent), a bounded number of times. Sets *expired when an
+ * expired entry was skipped. Returns the entry in force, or NULL. */
+static __always_inline struct fence_rule *resolve(__u32 *slot, __u64 *now, int *expired)
+{
+	struct fence_rule *r = rule_at(*slot);
+	int i;
+
+#pragma unroll
+	for (i = 0; i <= FENCE_PARENT_DEPTH; i++) {
+		if (!r || r->kind == FENCE_KIND_FREE)
+			return NULL;
+		if (r->kind != FENCE_KIND_DENY || !r->expires_ns)
+			return r;
+		if (!*now)
+			*now = bpf_ktime_get_ns();
+		if (r->expires_ns > *now)
+			return r;
+		*expired = 1;
+		if (i == FENCE_PARENT_DEPTH)
+			break;
+		*slot = r->parent;
+		r = rule_at(*slot);
+	}
+	return NULL;
+}
+
+/* GCRA on the entry's slot: true if one more new connection may pass. */
+static __always_inline int throttle_admit(__u32 slot, const struct fence_rule *r, __u64 now)
+{
+	struct fence_bucket *b = bpf_map_lookup_elem(&throttle, &slot);
+	__u64 interval, tat;
+	int ok;
+
+	if (!r->rate || !r->burst)
+		return 0;
+	if (!b) {
+		struct fence_bucket fresh = {};
+
+		bpf_map_update_elem(&throttle, &slot, &fresh, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&throttle, &slot);
+		if (!b)
+			return 0;	/* no bucket to account against: fail closed */
+	}
+	interval = 1000000000ULL / r->rate;
+	bpf_spin_lock(&b->lock);
+	tat = b->tat_ns > now ? b->tat_ns : now;
+	ok = tat - now <= (__u64)(r->burst - 1) * interval;
+	if (ok)
+		b->tat_ns = tat + interval;
+	bpf_spin_unlock(&b->lock);
+	return ok;
+}
+
+static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
+					 __u8 dropped, __u64 now)
+{
+	if (pi->family == 4) {
+		struct fence_pfx_v4 k;
+		__u32 mask = v4_agg_len ? ~0U << (32 - v4_agg_len) : 0;
+
+		k.addr = pi->saddr4 & bpf_htonl(mask);
+		pfx_count(&prefix_v4, &k, bytes, pi->new_conn, dropped, now);
+	} else {
+		struct fence_pfx_v6 k;
+		__u32 w[4];
+		int i;
+
+		__builtin_memcpy(w, pi->saddr6, 16);
+#pragma unroll
+		for (i = 0; i < 4; i++) {
+			int keep = (int)v6_agg_len - i * 32;
+			__u32 mask = keep >= 32 ? ~0U : keep <= 0 ? 0 : ~0U << (32 - keep);
+
+			w[i] &= bpf_htonl(mask);
+		}
+		__builtin_memcpy(k.addr, w, 16);
+		pfx_count(&prefix_v6, &k, bytes, pi->new_conn, dropped, now);
+	}
+}
+
+SEC("xdp")
+int xdpfence_prog(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data, .end = data_end };
+	__u64 bytes = data_end - data, now = 0;
+	__u32 reason = FENCE_STAT_PASS, verdict = XDP_PASS, slot;
+	struct pkt_info pi = {};
+	struct fence_rule *r;
+	__u32 err = 0;
+	int proto, l4 = 0, expired = 0;
+	__u8 dropped = 0;
+
+	proto = parse_eth(&c);
+	if (proto < 0) {
+		reason = proto == -1 ? FENCE_STAT_ERR_ETH : FENCE_STAT_ERR_VLAN;
+		verdict = malformed_verdict;
+		goto out;
+	}
+	if (proto == ETH_P_IP) {
+		proto = parse_ipv4(&c, &pi, &l4);
+		if (proto < 0) {
+			reason = FENCE_STAT_ERR_IPV4;
+			verdict = malformed_verdict;
+			goto out;
+		}
+		pi.family = 4;
+	} else if (proto == ETH_P_IPV6) {
+		proto = parse_ipv6(&c, &pi, &l4);
+		if (proto == -1) {
+			reason = FENCE_STAT_ERR_IPV6;
+			verdict = malformed_verdict;
+			goto out;
+		}
+		pi.family = 6;
+		/* A broken extension chain still has a known source: judge it,
+		 * so seven extension headers are no way around a ban. */
+		if (proto < 0) {
+			err = FENCE_STAT_ERR_IPV6_EXT;
+			l4 = 0;
+		}
+	} else {
+		reason = FENCE_STAT_NON_IP;
+		goto out;
+	}
+	if (l4 && parse_l4(&c, &pi, proto) < 0)
+		err = FENCE_STAT_ERR_L4;
+
+	slot = pi.family == 4 ? lookup_v4(pi.saddr4) : lookup_v6(pi.saddr6);
+	r = resolve(&slot, &now, &expired);
+	if (r && r->kind == FENCE_KIND_ALLOW) {
+		reason = FENCE_STAT_ALLOW;
+		goto count;
+	}
+	if (r) {
+		rule_hit(slot);
+		if (r->action == FENCE_ACT_DROP) {
+			reason = r->stat;
+			verdict = XDP_DROP;
+		} else if (r->action == FENCE_ACT_THROTTLE) {
+			reason = FENCE_STAT_THROTTLE_PASS;
+			if (pi.new_conn) {
+				if (!now)
+					now = bpf_ktime_get_ns();
+				if (!throttle_admit(slot, r, now)) {
+					reason = FENCE_STAT_DROP_THROTTLE;
+					verdict = XDP_DROP;
+				}
+			}
+		} else {
+			reason = FENCE_STAT_MONITOR;
+		}
+	} else if (expired) {
+		reason = FENCE_STAT_EXPIRED_PASS;
+	}
+	if (verdict == XDP_DROP)
+		dropped = 1;
+	else if (err) {
+		reason = err;
+		verdict = malformed_verdict;
+	}
+count:
+	if (count_prefixes) {
+		if (!now)
+			now = bpf_ktime_get_ns();
+		count_prefix(&pi, bytes, dropped, now);
+	}
+out:
+	stat_count(reason, bytes);
+	return verdict;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,202 @@
+/* maps/keys.h - key and value structs of every pinned map; shared by bpf/ and user/.
+ *
+ * The layout here is ABI for maps pinned under the pin dir: a controller of a
+ * newer build must still read maps pinned by an older one. Only fixed-width
+ * types, padding spelled out, a size assert on every struct. Byte order is
+ * noted on every address field. No libc, no kernel-only headers.
+ *
+ * IPv4 lookup is a DIR-24-8 table (as DPDK's rte_lpm): `tbl24` has one leaf per
+ * /24; a leaf either names a rule slot directly or points at a 256-leaf group
+ * in `tbl8` for /25../31 detail. /32 deny entries are not painted into tbl8
+ * (a million scattered /32s would need a million groups): the tbl24 leaf of
+ * their /24 carries FENCE_LEAF_HOST and the data path looks the address up in
+ * the `deny_v4` hash. Allow and deny share the table: the controller paints
+ * allow entries above all deny entries, so one lookup yields the verdict.
+ */
+#ifndef XDPFENCE_MAPS_KEYS_H
+#define XDPFENCE_MAPS_KEYS_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>		/* struct bpf_spin_lock */
+
+#define FENCE_TBL24_ENTRIES	(1U << 24)	/* leaves: one per /24 */
+#define FENCE_TBL24_LINE	16		/* leaves per tbl24 element (one cache line) */
+#define FENCE_TBL8_GROUP	256		/* leaves per tbl8 element (one /24 in /32s) */
+#define FENCE_TBL8_GROUPS	16384		/* default tbl8 groups: 16 MiB, /25../31 detail in 16k /24s */
+#define FENCE_RULES_MAX		(1U << 21)	/* default rule slots, shared by v4/v6, allow/deny */
+#define FENCE_PREFIX_MAX	(1U << 18)	/* default entries of each per-prefix LRU */
+#define FENCE_V6_RULES_MAX	(1U << 20)	/* default entries of deny_v6 / allow_v6 tries */
+#define FENCE_THROTTLE_MAX	65536		/* throttle buckets (one per throttled entry) */
+#define FENCE_FEEDS_MAX		32		/* feed ids 0..31: one bit each in fence_rule_info.feeds */
+#define FENCE_V6_EXT_MAX	6		/* IPv6 extension headers walked before giving up */
+#define FENCE_VLAN_MAX		2		/* 802.1Q / 802.1ad tags */
+#define FENCE_PARENT_DEPTH	4		/* expired entries skipped per lookup */
+
+/* tbl24/tbl8 leaf: a __u32 written atomically by the controller. */
+#define FENCE_LEAF_EXT		(1U << 31)	/* tbl24 only: low bits are a tbl8 group */
+#define FENCE_LEAF_HOST		(1U << 30)	/* tbl24 only: /32 denies exist in this /24 */
+#define FENCE_LEAF_IDX		((1U << 30) - 1)	/* rule slot (0 = none) or group */
+
+/* Array maps store elements at an 8-byte stride, so a __u32 leaf per
+ * element would waste half the table: tbl24 elements are lines of 16 leaves,
+ * tbl8 elements are whole groups. Seen through mmap both are plain __u32
+ * arrays, leaf i of tbl24 at index i. */
+struct fence_tbl24_line {
+	__u32 leaf[FENCE_TBL24_LINE];
+};
+_Static_assert(sizeof(struct fence_tbl24_line) == 64, "fence_tbl24_line ABI");
+
+struct fence_tbl8_group {
+	__u32 leaf[FENCE_TBL8_GROUP];
+};
+_Static_assert(sizeof(struct fence_tbl8_group) == 1024, "fence_tbl8_group ABI");
+
+/* Key of deny_v4/allow_v4 (hash, exact prefix) and of the data path's /32 probe. */
+struct fence_v4_key {
+	__u32 prefixlen;
+	__be32 addr;			/* network byte order, host bits zero */
+};
+_Static_assert(sizeof(struct fence_v4_key) == 8, "fence_v4_key ABI");
+
+/* Key of deny_v6/allow_v6 (LPM tries: prefixlen must come first). */
+struct fence_v6_key {
+	__u32 prefixlen;
+	__u8 addr[16];			/* network byte order, host bits zero */
+};
+_Static_assert(sizeof(struct fence_v6_key) == 20, "fence_v6_key ABI");
+
+/* Value of deny_v4/allow_v4/deny_v6/allow_v6: where the entry lives in `rules`. */
+struct fence_slot {
+	__u32 slot;
+};
+_Static_assert(sizeof(struct fence_slot) == 4, "fence_slot ABI");
+
+enum fence_kind {
+	FENCE_KIND_FREE = 0,		/* unused slot (or freed, see fence_rule_info.freed_ns) */
+	FENCE_KIND_ALLOW,
+	FENCE_KIND_DENY,
+};
+
+enum fence_action {
+	FENCE_ACT_DROP = 0,		/* drop every packet from the prefix */
+	FENCE_ACT_THROTTLE,		/* drop new connections beyond rate/burst */
+	FENCE_ACT_MONITOR,		/* count as would-drop, pass */
+	FENCE_ACT_MAX
+};
+
+/* `rules` array, indexed by slot: what the data path needs of an entry.
+ * Written by the controller field by field in an order that keeps every
+ * intermediate state a valid policy (rate/burst before action, action
+ * before kind); a slot is never reused within FENCE_QUARANTINE_NS of being
+ * freed so a reader holding an old leaf never sees someone else's entry. */
+struct fence_rule {
+	__u64 expires_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 = never */
+	__u32 parent;			/* slot of the next shorter deny covering this one,
+					 * used when this one has expired; 0 = none */
+	__u32 rate;			/* throttle: new connections per second */
+	__u32 burst;			/* throttle: bucket depth (connections) */
+	__u8 kind;			/* enum fence_kind */
+	__u8 action;			/* enum fence_action */
+	__u8 stat;			/* enum fence_stat counted when this entry drops */
+	__u8 family;			/* 4 or 6 */
+};
+_Static_assert(sizeof(struct fence_rule) == 24, "fence_rule ABI");
+
+#define FENCE_QUARANTINE_NS	(2ULL * 1000000000ULL)
+
+enum fence_owner {
+	FENCE_OWN_MANUAL = 1 << 0,	/* `xdpfence ban add` */
+	FENCE_OWN_PROMOTED = 1 << 1,	/* behaviour engine */
+	FENCE_OWN_FEED = 1 << 2,	/* at least one bit in feeds */
+};
+
+/* `rule_info` array, indexed by slot: what only the controller reads. */
+struct fence_rule_info {
+	__u8 addr[16];			/* network byte order; IPv4 in addr[0..3] */
+	__u8 prefixlen;
+	__u8 family;			/* 4 or 6 */
+	__u8 owners;			/* enum fence_owner bits */
+	__u8 manual_action;		/* enum fence_action of each owner class */
+	__u8 promoted_action;
+	__u8 feed_action;
+	__u16 offences;			/* promotions of this prefix so far */
+	__u32 feeds;			/* bit n = feed id n (see `feeds` map) */
+	__u32 rule_id;			/* promoted: index of the behaviour rule */
+	__u64 created_unix;		/* wall clock, seconds */
+	__u64 manual_expires_ns;	/* CLOCK_MONOTONIC, 0 = never */
+	__u64 promoted_expires_ns;
+	__u64 feed_expires_ns;
+	__u64 freed_ns;			/* CLOCK_MONOTONIC time the slot was freed */
+	__u32 rate;			/* throttle parameters as requested */
+	__u32 burst;
+	char reason[48];		/* operator text or promoting rule name */
+};
+_Static_assert(sizeof(struct fence_rule_info) == 128, "fence_rule_info ABI");
+
+/* `tbl8_state` array, one per tbl8 group: when it was last released. */
+struct fence_group_state {
+	__u64 freed_ns;			/* CLOCK_MONOTONIC; 0 = never used or in use */
+};
+_Static_assert(sizeof(struct fence_group_state) == 8, "fence_group_state ABI");
+
+/* `throttle` hash value, key = rule slot. GCRA: the bucket holds the
+ * theoretical arrival time; a new connection at now passes if
+ * tat - now <= (burst - 1) * interval, and moves tat one interval on. */
+struct fence_bucket {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 tat_ns;			/* CLOCK_MONOTONIC */
+};
+_Static_assert(sizeof(struct fence_bucket) == 16, "fence_bucket ABI");
+
+/* Per-source-prefix counters: keys of prefix_v4 / prefix_v6 (LRU per-CPU). */
+struct fence_pfx_v4 {
+	__be32 addr;			/* source address masked to the v4 aggregation length */
+};
+_Static_assert(sizeof(struct fence_pfx_v4) == 4, "fence_pfx_v4 ABI");
+
+struct fence_pfx_v6 {
+	__u8 addr[16];			/* source address masked to the v6 aggregation length */
+};
+_Static_assert(sizeof(struct fence_pfx_v6) == 16, "fence_pfx_v6 ABI");
+
+struct fence_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_conns;		/* TCP SYN without ACK, QUIC Initial */
+	__u64 drops;
+	__u64 last_seen_ns;		/* CLOCK_MONOTONIC of the last packet on this CPU */
+};
+_Static_assert(sizeof(struct fence_counters) == 40, "fence_counters ABI");
+
+/* `feeds` array, indexed by feed id: the controller's record of each feed. */
+struct fence_feed {
+	char name[32];			/* "" = id unused */
+	char source[192];		/* file path or URL of the last load */
+	char etag[96];			/* HTTP ETag of the last load */
+	char last_modified[40];		/* HTTP Last-Modified of the last load */
+	__u64 loaded_unix;		/* wall clock of the last successful load */
+	__u64 ttl_s;			/* default lifetime of entries, 0 = until removed */
+	__u32 entries;			/* prefixes owned after the last load */
+	__u8 action;			/* enum fence_action */
+	__u8 min_len_v4;		/* guardrail: shortest prefix accepted */
+	__u8 min_len_v6;
+	__u8 format;			/* enum feed_format of the last load */
+};
+_Static_assert(sizeof(struct fence_feed) == 384, "fence_feed ABI");
+
+/* `meta` array, one entry: how the pinned maps were created. */
+#define FENCE_META_MAGIC	0x78647066656e6365ULL	/* "xdpfence" */
+#define FENCE_META_VERSION	1
+
+struct fence_meta {
+	__u64 magic;
+	__u32 version;
+	__u8 v4_agg_len;		/* per-prefix counters aggregate sources to /len */
+	__u8 v6_agg_len;
+	__u8 malformed_verdict;		/* XDP_PASS or XDP_DROP for unparseable frames */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct fence_meta) == 16, "fence_meta ABI");
+
+#endif

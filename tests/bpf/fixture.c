@@ -1,0 +1,186 @@
+/* tests/bpf/fixture.c - see fixture.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fixture.h"
+#include "xdpfence.skel.h"
+
+static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int fx_open(struct fx *f, const struct fence_opts *o)
+{
+	struct fence_opts def = { .max_rules = 4096, .tbl8_groups = 64, .prefix_entries = 1024,
+				  .v6_rules = 4096 };
+	int err;
+
+	libbpf_set_print(silent);
+	memset(f, 0, sizeof(*f));
+	if (!o)
+		o = &def;
+	err = fence_skel_open(&f->skel, o);
+	if (err)
+		return err;
+	err = xdpfence__load(f->skel);
+	if (err)
+		goto fail;
+	err = fence_maps_from_skel(&f->m, f->skel, o);
+	if (err)
+		goto fail;
+	err = table_open(&f->t, &f->m);
+	if (err)
+		goto fail;
+	f->prog_fd = bpf_program__fd(f->skel->progs.xdpfence_prog);
+	return 0;
+fail:
+	fx_close(f);
+	return err;
+}
+
+void fx_close(struct fx *f)
+{
+	table_close(f->t);
+	if (f->m.tbl24)
+		fence_maps_close(&f->m);
+	xdpfence__destroy(f->skel);
+	memset(f, 0, sizeof(*f));
+}
+
+int fx_run(struct fx *f, const void *pkt, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = 1);
+
+	if (bpf_prog_test_run_opts(f->prog_fd, &o))
+		return -errno;
+	return o.retval;
+}
+
+int fx_send(struct fx *f, const struct pkt_spec *s)
+{
+	uint8_t buf[PKT_MAX];
+	size_t len = pkt_build(s, buf, NULL);
+
+	return fx_run(f, buf, len);
+}
+
+__u64 fx_stat(struct fx *f, enum fence_stat reason)
+{
+	struct fence_stat_val v[FENCE_STAT_MAX];
+
+	if (fence_read_stats(&f->m, v))
+		return ~0ULL;
+	return v[reason].packets;
+}
+
+__u64 fx_stat_total(struct fx *f)
+{
+	struct fence_stat_val v[FENCE_STAT_MAX];
+	__u64 sum = 0;
+
+	if (fence_read_stats(&f->m, v))
+		return ~0ULL;
+	for (int i = 0; i < FENCE_STAT_MAX; i++)
+		sum += v[i].packets;
+	return sum;
+}
+
+int fx_prefix(struct fx *f, const char *prefix_addr, struct fence_counters *out)
+{
+	struct fence_counters *v = calloc(f->m.ncpus, sizeof(*v));
+	__u8 key[16];
+	int fd, err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (strchr(prefix_addr, ':')) {
+		fd = f->m.fd[FM_PREFIX_V6];
+		inet_pton(AF_INET6, prefix_addr, key);
+	} else {
+		fd = f->m.fd[FM_PREFIX_V4];
+		inet_pton(AF_INET, prefix_addr, key);
+	}
+	if (bpf_map_lookup_elem(fd, key, v)) {
+		err = -errno;
+		goto out;
+	}
+	for (int c = 0; c < f->m.ncpus; c++) {
+		out->packets += v[c].packets;
+		out->bytes += v[c].bytes;
+		out->new_conns += v[c].new_conns;
+		out->drops += v[c].drops;
+		if (v[c].last_seen_ns > out->last_seen_ns)
+			out->last_seen_ns = v[c].last_seen_ns;
+	}
+out:
+	free(v);
+	return err;
+}
+
+int fx_entry(struct fx *f, const char *text, enum fence_kind kind, enum fence_action act,
+	     __u64 ttl_ns, __u8 owner)
+{
+	struct fence_rule_info info = {};
+	char err[256];
+	struct cidr c;
+	__u64 exp = ttl_ns ? fence_now_ns() + ttl_ns : 0;
+	int ret;
+
+	ret = cidr_parse(text, &c, 0, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "fixture: %s: %s\n", text, err);
+		return ret;
+	}
+	info.owners = owner;
+	info.manual_action = info.promoted_action = info.feed_action = act;
+	if (owner & FENCE_OWN_MANUAL)
+		info.manual_expires_ns = exp;
+	if (owner & FENCE_OWN_PROMOTED)
+		info.promoted_expires_ns = exp;
+	if (owner & FENCE_OWN_FEED) {
+		info.feed_expires_ns = exp;
+		info.feeds = 1;
+	}
+	info.rate = 10;
+	info.burst = 3;
+	ret = table_put(f->t, &c, kind, &info);
+	if (!ret)
+		ret = table_commit(f->t, NULL, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "fixture: commit %s: %s\n", text, err);
+	return ret;
+}
+
+int fx_deny(struct fx *f, const char *cidr)
+{
+	return fx_entry(f, cidr, FENCE_KIND_DENY, FENCE_ACT_DROP, 0, FENCE_OWN_MANUAL);
+}
+
+int fx_allow(struct fx *f, const char *cidr)
+{
+	return fx_entry(f, cidr, FENCE_KIND_ALLOW, FENCE_ACT_DROP, 0, FENCE_OWN_MANUAL);
+}
+
+int fx_remove(struct fx *f, const char *text, enum fence_kind kind)
+{
+	char err[256] = "";
+	struct cidr c;
+	int ret = cidr_parse(text, &c, 0, err, sizeof(err));
+
+	if (!ret)
+		ret = table_del(f->t, &c, kind);
+	if (!ret)
+		ret = table_commit(f->t, NULL, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "fixture: remove %s: %s\n", text, err);
+	return ret;
+}

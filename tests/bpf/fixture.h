@@ -1,0 +1,44 @@
+/* tests/bpf/fixture.h - a loaded xdpfence object to run crafted frames through.
+ *
+ * Each test opens its own (small) instance so counters start at zero: maps
+ * unpinned, rule slots and groups sized down, the real table.c writing the
+ * policy. Entries go in exactly as the controller puts them.
+ */
+#ifndef XDPFENCE_TEST_FIXTURE_H
+#define XDPFENCE_TEST_FIXTURE_H
+
+#include "fence.h"
+#include "table.h"
+#include "pkt.h"
+
+struct fx {
+	struct xdpfence *skel;
+	struct fence_maps m;
+	struct table *t;
+	int prog_fd;
+};
+
+/* o may be NULL: 4096 slots, 64 groups, 1024 prefix entries. */
+int fx_open(struct fx *f, const struct fence_opts *o);
+void fx_close(struct fx *f);
+
+/* Run one frame; returns the XDP verdict or -errno from the syscall. */
+int fx_run(struct fx *f, const void *pkt, size_t len);
+int fx_send(struct fx *f, const struct pkt_spec *s);
+
+/* Packets counted under a reason, summed over CPUs. */
+__u64 fx_stat(struct fx *f, enum fence_stat reason);
+__u64 fx_stat_total(struct fx *f);
+
+/* Per-prefix counters of the prefix holding addr (masked by the caller's
+ * aggregation length), summed over CPUs; all zero when absent. */
+int fx_prefix(struct fx *f, const char *prefix_addr, struct fence_counters *out);
+
+/* Stage one entry with a single owner class and commit it. ttl_ns 0 = never. */
+int fx_entry(struct fx *f, const char *cidr, enum fence_kind kind, enum fence_action act,
+	     __u64 ttl_ns, __u8 owner);
+int fx_deny(struct fx *f, const char *cidr);
+int fx_allow(struct fx *f, const char *cidr);
+int fx_remove(struct fx *f, const char *cidr, enum fence_kind kind);
+
+#endif

@@ -1,0 +1,633 @@
+/* tests/bpf/test_datapath.c - the XDP program through BPF_PROG_TEST_RUN.
+ *
+ * Every parse path, every verdict, every counter, with crafted frames and
+ * exact expectations. Policy goes in through table.c, as in production.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+
+#include "test.h"
+#include "fixture.h"
+
+#define SRC4 "198.51.100.7"
+#define PFX4 "198.51.100.0"
+#define SRC6 "2001:db8:1:2::7"
+#define PFX6 "2001:db8:1:2::"
+
+static bool open_fx(struct fx *f)
+{
+	int err = fx_open(f, NULL);
+
+	return ASSERT_EQ(err, 0, "fx_open");
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Send s once with no policy and once with its source denied: proves the
+ * source was parsed; returns new_conns counted for its prefix. */
+static __u64 parsed_and_judged(const struct pkt_spec *s, const char *what)
+{
+	struct fence_counters c;
+	struct fx f;
+	int v6 = strchr(s->saddr, ':') != NULL;
+	__u64 nc = ~0ULL;
+
+	if (!open_fx(&f))
+		return nc;
+	ASSERT_EQ(fx_send(&f, s), XDP_PASS, what);
+	ASSERT_EQ(fx_deny(&f, v6 ? "2001:db8:1::/48" : "198.51.100.0/24"), 0, "deny");
+	ASSERT_EQ(fx_send(&f, s), XDP_DROP, what);
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_PASS), 1, "stat pass");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_MANUAL), 1, "stat drop_manual");
+	if (ASSERT_EQ(fx_prefix(&f, v6 ? PFX6 : PFX4, &c), 0, "prefix entry")) {
+		ASSERT_EQ(c.packets, 2, "prefix packets");
+		ASSERT_EQ(c.drops, 1, "prefix drops");
+		nc = c.new_conns / 2;	/* both sends count alike */
+		ASSERT_EQ(c.new_conns % 2, 0, "new_conns even");
+	}
+	fx_close(&f);
+	return nc;
+}
+
+static void test_datapath_v4_tcp(void)
+{
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN }, "v4 syn"),
+		  1, "v4 SYN is a new connection");
+}
+
+static void test_datapath_v6_tcp(void)
+{
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC6, .tcp_flags = TH_SYN }, "v6 syn"),
+		  1, "v6 SYN is a new connection");
+}
+
+static void test_datapath_vlan(void)
+{
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN,
+							 .n_vlan = 1 }, "802.1Q"), 1, "vlan syn");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC6, .tcp_flags = TH_SYN,
+							 .n_vlan = 1 }, "802.1Q v6"), 1, "vlan v6 syn");
+}
+
+static void test_datapath_qinq(void)
+{
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN, .n_vlan = 2,
+							 .tpid = { 0x88a8, 0x8100 } }, "QinQ"), 1, "qinq syn");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN, .n_vlan = 2,
+							 .tpid = { 0x8100, 0x8100 } }, "double 802.1Q"), 1, "q-in-q 8100");
+}
+
+static void test_datapath_three_vlan_tags(void)
+{
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.51.100.0/24"), 0, "deny");
+	/* a third tag is not walked: a parse error with the malformed verdict */
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = SRC4, .n_vlan = 3 }), XDP_PASS, "3 tags");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_ERR_VLAN), 1, "err_vlan");
+	ASSERT_EQ(fx_stat_total(&f), 1, "counted once");
+	fx_close(&f);
+}
+
+static void test_datapath_v4_options(void)
+{
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN,
+							 .v4_opt_len = 40 }, "ihl 15"), 1, "options syn");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN,
+							 .v4_opt_len = 4 }, "ihl 6"), 1, "options syn");
+}
+
+static void test_datapath_v4_fragments(void)
+{
+	/* first fragment (MF, offset 0) carries the TCP header */
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN,
+							 .v4_frag = 0x2000 }, "first frag"), 1, "first fragment syn");
+	/* later fragments: bytes where a header would be are payload */
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN,
+							 .v4_frag = 0x2000 | 185 }, "middle frag"), 0,
+		  "non-first fragment is not parsed as L4");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN,
+							 .v4_frag = 185 }, "last frag"), 0, "last fragment");
+}
+
+static void test_datapath_v6_ext_headers(void)
+{
+	static const struct { __u8 type; const char *name; } ext[] = {
+		{ IPPROTO_HOPOPTS, "hop-by-hop" }, { IPPROTO_ROUTING, "routing" },
+		{ IPPROTO_DSTOPTS, "destination options" }, { IPPROTO_FRAGMENT, "fragment (first)" },
+	};
+
+	for (unsigned i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		struct pkt_spec s = { .saddr = SRC6, .tcp_flags = TH_SYN, .n_ext = 1,
+				      .ext = { ext[i].type }, .v6_frag = 1 };
+
+		ASSERT_EQ(parsed_and_judged(&s, ext[i].name), 1, ext[i].name);
+	}
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC6, .tcp_flags = TH_SYN, .n_ext = 1,
+							 .ext = { IPPROTO_FRAGMENT }, .v6_frag = 64 << 3 },
+				    "non-first fragment"), 0, "v6 non-first fragment");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC6, .tcp_flags = TH_SYN, .n_ext = 6,
+							 .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS,
+								  IPPROTO_ROUTING, IPPROTO_DSTOPTS,
+								  IPPROTO_FRAGMENT, IPPROTO_DSTOPTS } },
+				    "six ext"), 1, "six extension headers");
+}
+
+static void test_datapath_v6_too_many_ext(void)
+{
+	struct pkt_spec s = { .saddr = SRC6, .tcp_flags = TH_SYN, .n_ext = 7,
+			      .ext = { 0, 60, 43, 60, 60, 60, 60 } };
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_send(&f, &s), XDP_PASS, "7 ext, no policy");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_ERR_IPV6_EXT), 1, "err_ipv6_ext");
+	/* the source is known: seven headers are no way around a ban */
+	ASSERT_EQ(fx_deny(&f, "2001:db8:1::/48"), 0, "deny");
+	ASSERT_EQ(fx_send(&f, &s), XDP_DROP, "7 ext, denied");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_MANUAL), 1, "drop_manual");
+	fx_close(&f);
+}
+
+static void test_datapath_tcp_flags(void)
+{
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_SYN | TH_ACK },
+				    "syn-ack"), 0, "SYN-ACK is not new");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_ACK | TH_PSH,
+							 .payload = 100 }, "data"), 0, "data is not new");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC4, .tcp_flags = TH_RST }, "rst"), 0,
+		  "RST is not new");
+	ASSERT_EQ(parsed_and_judged(&(struct pkt_spec){ .saddr = SRC6, .tcp_flags = TH_SYN | TH_ACK },
+				    "v6 syn-ack"), 0, "v6 SYN-ACK is not new");
+}
+
+static void test_datapath_quic(void)
+{
+	struct {
+		struct pkt_spec s;
+		__u64 want;
+		const char *name;
+	} cases[] = {
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0xc3,
+		    .quic_version = 1 }, 1, "v1 Initial" },
+		{ { .saddr = SRC6, .proto = IPPROTO_UDP, .payload = 1250, .quic_first = 0xc0,
+		    .quic_version = 1 }, 1, "v1 Initial over IPv6" },
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0xd3,
+		    .quic_version = 0x6b3343cf }, 1, "v2 Initial (type 1)" },
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0xc3,
+		    .quic_version = 0x6b3343cf }, 0, "v2 type 0 is 0-RTT" },
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0x43,
+		    .quic_version = 1 }, 0, "short header" },
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0xe3,
+		    .quic_version = 1 }, 0, "v1 Handshake" },
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0xc3,
+		    .quic_version = 0 }, 0, "version negotiation" },
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 100, .quic_first = 0xc3,
+		    .quic_version = 1 }, 0, "unpadded (< 1200)" },
+		{ { .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0xc3,
+		    .quic_version = 1, .dport = 8443 }, 0, "not port 443" },
+	};
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ASSERT_EQ(parsed_and_judged(&cases[i].s, cases[i].name), cases[i].want, cases[i].name);
+}
+
+static void test_datapath_non_ip(void)
+{
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = SRC4, .eth_proto = ETH_P_ARP }), XDP_PASS,
+		  "arp");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = SRC4, .eth_proto = 0x88cc, .n_vlan = 1 }),
+		  XDP_PASS, "lldp in vlan");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_NON_IP), 2, "non_ip");
+	ASSERT_EQ(fx_stat_total(&f), 2, "nothing else");
+	fx_close(&f);
+}
+
+/* verdict for one source address */
+static int verdict(struct fx *f, const char *src)
+{
+	return fx_send(f, &(struct pkt_spec){ .saddr = src });
+}
+
+static void test_datapath_allow_beats_deny(void)
+{
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.51.100.0/24"), 0, "deny /24");
+	ASSERT_EQ(fx_allow(&f, "198.51.100.0/25"), 0, "allow /25");
+	ASSERT_EQ(fx_deny(&f, "198.51.100.5/32"), 0, "deny /32 inside allow");
+	ASSERT_EQ(fx_deny(&f, "198.51.100.64/26"), 0, "deny /26 inside allow");
+	ASSERT_EQ(fx_allow(&f, "203.0.113.0/24"), 0, "allow /24");
+	ASSERT_EQ(fx_deny(&f, "203.0.0.0/16"), 0, "deny /16 around allow");
+	ASSERT_EQ(fx_allow(&f, "2001:db8:5::/48"), 0, "allow v6");
+	ASSERT_EQ(fx_deny(&f, "2001:db8:5:1::/64"), 0, "deny v6 inside");
+
+	ASSERT_EQ(verdict(&f, "198.51.100.5"), XDP_PASS, "/32 deny under /25 allow");
+	ASSERT_EQ(verdict(&f, "198.51.100.70"), XDP_PASS, "/26 deny under /25 allow");
+	ASSERT_EQ(verdict(&f, "198.51.100.200"), XDP_DROP, "outside the allow");
+	ASSERT_EQ(verdict(&f, "203.0.113.9"), XDP_PASS, "allow inside deny /16");
+	ASSERT_EQ(verdict(&f, "203.0.114.9"), XDP_DROP, "rest of the /16");
+	ASSERT_EQ(verdict(&f, "2001:db8:5:1::9"), XDP_PASS, "v6 allow beats longer deny");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_ALLOW), 4, "allow counted");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_MANUAL), 2, "drops counted");
+	fx_close(&f);
+}
+
+static void test_datapath_longest_prefix_wins(void)
+{
+	static const struct {
+		const char *cidr;
+		enum fence_action act;
+	} rules[] = {
+		{ "198.18.0.0/15", FENCE_ACT_DROP },
+		{ "198.18.5.0/24", FENCE_ACT_MONITOR },
+		{ "198.18.5.128/25", FENCE_ACT_DROP },
+		{ "198.18.5.192/27", FENCE_ACT_MONITOR },
+		{ "198.18.5.200/32", FENCE_ACT_DROP },
+		{ "198.18.5.130/32", FENCE_ACT_MONITOR },
+		{ "2001:db8::/32", FENCE_ACT_DROP },
+		{ "2001:db8:7::/48", FENCE_ACT_MONITOR },
+		{ "2001:db8:7::9/128", FENCE_ACT_DROP },
+	};
+	static const struct {
+		const char *src;
+		int verdict;
+	} probes[] = {
+		{ "198.19.200.1", XDP_DROP },	/* /15 */
+		{ "198.18.5.1", XDP_PASS },	/* /24 monitor */
+		{ "198.18.5.129", XDP_DROP },	/* /25 */
+		{ "198.18.5.130", XDP_PASS },	/* /32 monitor inside /25 */
+		{ "198.18.5.193", XDP_PASS },	/* /27 monitor */
+		{ "198.18.5.200", XDP_DROP },	/* /32 drop inside /27 */
+		{ "198.18.4.255", XDP_DROP },	/* /15 again */
+		{ "198.20.0.1", XDP_PASS },	/* nothing */
+		{ "2001:db8:1::1", XDP_DROP },
+		{ "2001:db8:7::1", XDP_PASS },
+		{ "2001:db8:7::9", XDP_DROP },
+	};
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	for (unsigned i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		ASSERT_EQ(fx_entry(&f, rules[i].cidr, FENCE_KIND_DENY, rules[i].act, 0, FENCE_OWN_FEED),
+			  0, rules[i].cidr);
+	for (unsigned i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		ASSERT_EQ(verdict(&f, probes[i].src), probes[i].verdict, probes[i].src);
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_FEED), 6, "drop_feed");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_MONITOR), 4, "monitor");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_PASS), 1, "pass");
+
+	/* removing the /25 hands its addresses back to the /24 */
+	ASSERT_EQ(fx_remove(&f, "198.18.5.128/25", FENCE_KIND_DENY), 0, "remove /25");
+	ASSERT_EQ(verdict(&f, "198.18.5.129"), XDP_PASS, "/24 monitor again");
+	ASSERT_EQ(verdict(&f, "198.18.5.200"), XDP_DROP, "/32 still there");
+	fx_close(&f);
+}
+
+static void test_datapath_expiry(void)
+{
+	struct fence_rule_info info = {
+		.owners = FENCE_OWN_MANUAL, .manual_action = FENCE_ACT_DROP,
+		.manual_expires_ns = 1,	/* long past */
+	};
+	struct cidr c;
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	/* expired on arrival: not banned, counted as such */
+	cidr_parse("198.51.100.0/24", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY, &info), 0, "put");
+	ASSERT_EQ(table_commit(f.t, NULL, NULL, 0), 0, "commit");
+	ASSERT_EQ(verdict(&f, "198.51.100.1"), XDP_PASS, "expired entry passes");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_EXPIRED_PASS), 1, "expired_pass");
+
+	/* an expired /32 falls back to the live /16 around it */
+	ASSERT_EQ(fx_deny(&f, "203.0.0.0/16"), 0, "deny /16");
+	cidr_parse("203.0.113.9/32", &c, 0, NULL, 0);
+	info.manual_action = FENCE_ACT_MONITOR;
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY, &info), 0, "put /32");
+	ASSERT_EQ(table_commit(f.t, NULL, NULL, 0), 0, "commit");
+	ASSERT_EQ(verdict(&f, "203.0.113.9"), XDP_DROP, "parent of expired /32 drops");
+
+	/* a live TTL runs out while we watch */
+	ASSERT_EQ(fx_entry(&f, "192.0.2.0/24", FENCE_KIND_DENY, FENCE_ACT_DROP, 300000000ULL,
+			   FENCE_OWN_MANUAL), 0, "ttl 300ms");
+	ASSERT_EQ(verdict(&f, "192.0.2.77"), XDP_DROP, "banned before expiry");
+	sleep_ms(400);
+	ASSERT_EQ(verdict(&f, "192.0.2.77"), XDP_PASS, "not banned after expiry");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_EXPIRED_PASS), 2, "expired_pass again");
+
+	/* same on IPv6, with a parent */
+	ASSERT_EQ(fx_deny(&f, "2001:db8::/32"), 0, "deny v6 /32");
+	cidr_parse("2001:db8:9::/48", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY, &info), 0, "put v6");
+	ASSERT_EQ(table_commit(f.t, NULL, NULL, 0), 0, "commit v6");
+	ASSERT_EQ(verdict(&f, "2001:db8:9::1"), XDP_DROP, "v6 parent of expired drops");
+	fx_close(&f);
+}
+
+static __u64 rule_hits(struct fx *f, const char *cidr_text, enum fence_kind kind)
+{
+	__u64 v[256] = { 0 }, sum = 0;
+	struct cidr c;
+	__u32 slot = 0;
+
+	cidr_parse(cidr_text, &c, 0, NULL, 0);
+	if (!table_get(f->t, &c, kind, &slot) || f->m.ncpus > 256)
+		return ~0ULL;
+	if (bpf_map_lookup_elem(f->m.fd[FM_RULE_HITS], &slot, v))
+		return ~0ULL;
+	for (int i = 0; i < f->m.ncpus; i++)
+		sum += v[i];
+	return sum;
+}
+
+static void test_datapath_monitor(void)
+{
+	struct fence_counters c;
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_entry(&f, "198.51.100.0/24", FENCE_KIND_DENY, FENCE_ACT_MONITOR, 0,
+			   FENCE_OWN_PROMOTED), 0, "monitor");
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(verdict(&f, SRC4), XDP_PASS, "monitor passes");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_MONITOR), 5, "would-drop counted");
+	ASSERT_EQ(rule_hits(&f, "198.51.100.0/24", FENCE_KIND_DENY), 5, "rule hits");
+	ASSERT_EQ(fx_prefix(&f, PFX4, &c), 0, "prefix");
+	ASSERT_EQ(c.drops, 0, "nothing dropped");
+	/* promoted drop counts as promoted */
+	ASSERT_EQ(fx_entry(&f, "198.51.100.0/24", FENCE_KIND_DENY, FENCE_ACT_DROP, 0,
+			   FENCE_OWN_PROMOTED), 0, "promote to drop");
+	ASSERT_EQ(verdict(&f, SRC4), XDP_DROP, "dropped");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_PROMOTED), 1, "drop_promoted");
+	ASSERT_EQ(rule_hits(&f, "198.51.100.0/24", FENCE_KIND_DENY), 6, "hits kept on update");
+	fx_close(&f);
+}
+
+static void test_datapath_throttle(void)
+{
+	struct pkt_spec syn = { .saddr = SRC4, .tcp_flags = TH_SYN };
+	struct pkt_spec ack = { .saddr = SRC4, .tcp_flags = TH_ACK };
+	struct pkt_spec quic = { .saddr = "2001:db8:1:2::7", .proto = IPPROTO_UDP, .payload = 1200,
+				 .quic_first = 0xc3, .quic_version = 1 };
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	/* fixture entries: rate 10/s, burst 3 */
+	ASSERT_EQ(fx_entry(&f, "198.51.100.0/24", FENCE_KIND_DENY, FENCE_ACT_THROTTLE, 0,
+			   FENCE_OWN_MANUAL), 0, "throttle v4");
+	ASSERT_EQ(fx_entry(&f, "2001:db8:1::/48", FENCE_KIND_DENY, FENCE_ACT_THROTTLE, 0,
+			   FENCE_OWN_MANUAL), 0, "throttle v6");
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(fx_send(&f, &syn), XDP_PASS, "within burst");
+	ASSERT_EQ(fx_send(&f, &syn), XDP_DROP, "4th SYN over burst");
+	ASSERT_EQ(fx_send(&f, &syn), XDP_DROP, "5th SYN over burst");
+	ASSERT_EQ(fx_send(&f, &ack), XDP_PASS, "established traffic passes");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_THROTTLE_PASS), 4, "throttle_pass");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_THROTTLE), 2, "drop_throttle");
+	/* 10/s: one token back after 100 ms, exactly one */
+	sleep_ms(150);
+	ASSERT_EQ(fx_send(&f, &syn), XDP_PASS, "refilled one");
+	ASSERT_EQ(fx_send(&f, &syn), XDP_DROP, "only one");
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(fx_send(&f, &quic), XDP_PASS, "QUIC Initial within burst");
+	ASSERT_EQ(fx_send(&f, &quic), XDP_DROP, "QUIC Initial over burst");
+	fx_close(&f);
+}
+
+static void test_datapath_counters_exact(void)
+{
+	struct fence_counters c;
+	uint8_t buf[PKT_MAX];
+	size_t l_syn, l_data, l_v6;
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "203.0.113.0/24"), 0, "deny");
+	l_syn = pkt_build(&(struct pkt_spec){ .saddr = "198.51.100.7", .tcp_flags = TH_SYN }, buf, NULL);
+	for (int i = 0; i < 7; i++)
+		fx_run(&f, buf, l_syn);
+	l_data = pkt_build(&(struct pkt_spec){ .saddr = "198.51.100.250", .payload = 500 }, buf, NULL);
+	for (int i = 0; i < 3; i++)
+		fx_run(&f, buf, l_data);
+	l_syn = pkt_build(&(struct pkt_spec){ .saddr = "203.0.113.1", .tcp_flags = TH_SYN }, buf, NULL);
+	for (int i = 0; i < 4; i++)
+		fx_run(&f, buf, l_syn);
+	l_v6 = pkt_build(&(struct pkt_spec){ .saddr = "2001:db8:1:2:ffff::1", .tcp_flags = TH_SYN },
+			 buf, NULL);
+	for (int i = 0; i < 2; i++)
+		fx_run(&f, buf, l_v6);
+
+	ASSERT_EQ(fx_prefix(&f, "198.51.100.0", &c), 0, "v4 /24");
+	ASSERT_EQ(c.packets, 10, "packets");
+	ASSERT_EQ(c.bytes, 7 * l_syn + 3 * l_data, "bytes");
+	ASSERT_EQ(c.new_conns, 7, "new_conns");
+	ASSERT_EQ(c.drops, 0, "drops");
+	ASSERT_TRUE(c.last_seen_ns > 0 && c.last_seen_ns <= fence_now_ns(), "last_seen");
+	ASSERT_EQ(fx_prefix(&f, "203.0.113.0", &c), 0, "denied /24");
+	ASSERT_EQ(c.packets, 4, "packets");
+	ASSERT_EQ(c.new_conns, 4, "new_conns");
+	ASSERT_EQ(c.drops, 4, "drops");
+	ASSERT_EQ(fx_prefix(&f, "2001:db8:1:2::", &c), 0, "v6 /64");
+	ASSERT_EQ(c.packets, 2, "v6 packets");
+	ASSERT_EQ(c.bytes, 2 * l_v6, "v6 bytes");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_PASS), 12, "pass");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_MANUAL), 4, "drop_manual");
+	ASSERT_EQ(fx_stat_total(&f), 16, "every packet counted once");
+	{
+		struct fence_stat_val v[FENCE_STAT_MAX];
+
+		fence_read_stats(&f.m, v);
+		ASSERT_EQ(v[FENCE_STAT_PASS].bytes, 7 * l_syn + 3 * l_data + 2 * l_v6, "pass bytes");
+		ASSERT_EQ(v[FENCE_STAT_DROP_MANUAL].bytes, 4 * l_syn, "drop bytes");
+	}
+	fx_close(&f);
+}
+
+static void test_datapath_aggregation_lengths(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 256, .v4_agg_len = 16, .v6_agg_len = 48 };
+	struct fence_counters c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open /16 /48"))
+		return;
+	verdict(&f, "198.51.100.7");
+	verdict(&f, "198.51.7.7");
+	verdict(&f, "2001:db8:1:2::7");
+	verdict(&f, "2001:db8:1:3::7");
+	ASSERT_EQ(fx_prefix(&f, "198.51.0.0", &c), 0, "/16 key");
+	ASSERT_EQ(c.packets, 2, "both /24s in one /16");
+	ASSERT_EQ(fx_prefix(&f, "2001:db8:1::", &c), 0, "/48 key");
+	ASSERT_EQ(c.packets, 2, "both /64s in one /48");
+	fx_close(&f);
+}
+
+static void test_datapath_malformed_verdict(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 256, .malformed_drop = true };
+	uint8_t buf[PKT_MAX];
+	size_t len;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open malformed=drop"))
+		return;
+	len = pkt_build(&(struct pkt_spec){ .saddr = SRC4 }, buf, NULL);
+	buf[14] = 0x44;	/* IHL 4: invalid */
+	ASSERT_EQ(fx_run(&f, buf, len), XDP_DROP, "bad IHL dropped");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_ERR_IPV4), 1, "err_ipv4");
+	ASSERT_EQ(verdict(&f, SRC4), XDP_PASS, "good frame passes");
+	fx_close(&f);
+}
+
+static void test_datapath_prefix_lru_bounded(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 128,
+				.v6_rules = 256 };
+	struct fence_pfx_v4 key, next;
+	char src[32];
+	int n = 0, err;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	/* a spoofed flood from every /24 of 198.18.0.0/15 (512 of them) */
+	for (int i = 0; i < 512; i++) {
+		snprintf(src, sizeof(src), "198.%d.%d.1", 18 + (i >> 8), i & 255);
+		verdict(&f, src);
+	}
+	for (err = bpf_map_get_next_key(f.m.fd[FM_PREFIX_V4], NULL, &key); !err;
+	     err = bpf_map_get_next_key(f.m.fd[FM_PREFIX_V4], &key, &next), key = next)
+		n++;
+	ASSERT_TRUE(n > 0 && n <= 128, "LRU never grows past max_entries");
+	ASSERT_EQ(fx_stat_total(&f), 512, "every packet still counted per reason");
+	fx_close(&f);
+}
+
+/* Every truncation length of every test frame: a verdict, no fault, and the
+ * parse error counted exactly where the headers end. */
+static void truncations(const struct pkt_spec *s, const char *name)
+{
+	uint8_t buf[PKT_MAX];
+	struct pkt_layout lay;
+	size_t len = pkt_build(s, buf, &lay);
+	int v6 = strchr(s->saddr, ':') != NULL, l4 = s->proto != IPPROTO_ICMP &&
+		 !(s->v4_frag & 0x1fff) && !(s->n_ext && s->ext[s->n_ext - 1] == IPPROTO_FRAGMENT &&
+					      (s->v6_frag & 0xfff8));
+	struct fence_stat_val before[FENCE_STAT_MAX], after[FENCE_STAT_MAX];
+	struct fx f;
+	int bad = 0;
+
+	if (!open_fx(&f))
+		return;
+	for (size_t cut = 0; cut <= len; cut++) {
+		unsigned want;
+		int r;
+
+		fence_read_stats(&f.m, before);
+		r = fx_run(&f, buf, cut);
+		if (cut < ETH_HLEN) {
+			/* the kernel never hands XDP less than an Ethernet header */
+			if (r != -EINVAL)
+				bad++, TEST_FAIL_AT("%s: cut %zu: got %d, want -EINVAL", name, cut, r);
+			continue;
+		}
+		if (cut < lay.vlan_end)
+			want = FENCE_STAT_ERR_VLAN;
+		else if (cut < lay.l3_end)
+			want = v6 ? FENCE_STAT_ERR_IPV6 : FENCE_STAT_ERR_IPV4;
+		else if (cut < lay.ext_end)
+			want = FENCE_STAT_ERR_IPV6_EXT;
+		else if (l4 && cut < lay.l4_end)
+			want = FENCE_STAT_ERR_L4;
+		else
+			want = FENCE_STAT_PASS;
+		fence_read_stats(&f.m, after);
+		if (r != XDP_PASS)
+			bad++, TEST_FAIL_AT("%s: cut %zu: verdict %d", name, cut, r);
+		for (unsigned k = 0; k < FENCE_STAT_MAX; k++) {
+			__u64 d = after[k].packets - before[k].packets;
+
+			if (d != (k == want))
+				bad++, TEST_FAIL_AT("%s: cut %zu: %s counted %llu, want %d", name, cut,
+						    fence_stat_name(k), (unsigned long long)d, k == want);
+		}
+	}
+	/* with the source denied, any cut that still holds the IP source drops */
+	ASSERT_EQ(fx_deny(&f, v6 ? "2001:db8:1::/48" : "198.51.100.0/24"), 0, "deny");
+	for (size_t cut = lay.l3_end; cut <= len; cut++)
+		if (fx_run(&f, buf, cut) != XDP_DROP)
+			bad++, TEST_FAIL_AT("%s: cut %zu with source denied: not dropped", name, cut);
+	bad ? n_fail++ : n_pass++;
+	fx_close(&f);
+}
+
+static void test_datapath_truncation(void)
+{
+	static const struct pkt_spec specs[] = {
+		{ .saddr = SRC4, .tcp_flags = TH_SYN },
+		{ .saddr = SRC6, .tcp_flags = TH_SYN },
+		{ .saddr = SRC4, .n_vlan = 1, .tcp_flags = TH_SYN },
+		{ .saddr = SRC6, .n_vlan = 2, .tpid = { 0x88a8, 0x8100 }, .tcp_flags = TH_SYN },
+		{ .saddr = SRC4, .v4_opt_len = 40, .tcp_flags = TH_SYN },
+		{ .saddr = SRC4, .v4_frag = 0x2000, .tcp_flags = TH_SYN },
+		{ .saddr = SRC4, .v4_frag = 185, .payload = 40 },
+		{ .saddr = SRC6, .n_ext = 1, .ext = { IPPROTO_HOPOPTS }, .tcp_flags = TH_SYN },
+		{ .saddr = SRC6, .n_ext = 1, .ext = { IPPROTO_ROUTING }, .tcp_flags = TH_SYN },
+		{ .saddr = SRC6, .n_ext = 1, .ext = { IPPROTO_DSTOPTS }, .tcp_flags = TH_SYN },
+		{ .saddr = SRC6, .n_ext = 1, .ext = { IPPROTO_FRAGMENT }, .v6_frag = 1, .tcp_flags = TH_SYN },
+		{ .saddr = SRC6, .n_ext = 1, .ext = { IPPROTO_FRAGMENT }, .v6_frag = 8 << 3, .payload = 40 },
+		{ .saddr = SRC6, .n_ext = 6, .ext = { 0, 60, 43, 60, 44, 60 }, .tcp_flags = TH_SYN },
+		{ .saddr = SRC4, .tcp_flags = TH_SYN | TH_ACK },
+		{ .saddr = SRC4, .tcp_flags = TH_ACK, .payload = 64 },
+		{ .saddr = SRC4, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0xc3, .quic_version = 1 },
+		{ .saddr = SRC6, .proto = IPPROTO_UDP, .payload = 1200, .quic_first = 0x43, .quic_version = 1 },
+		{ .saddr = SRC4, .proto = IPPROTO_ICMP },
+	};
+	char name[64];
+
+	for (unsigned i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		snprintf(name, sizeof(name), "frame %u", i);
+		truncations(&specs[i], name);
+	}
+}
+
+TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan),
+	  T(test_datapath_qinq), T(test_datapath_three_vlan_tags), T(test_datapath_v4_options),
+	  T(test_datapath_v4_fragments), T(test_datapath_v6_ext_headers),
+	  T(test_datapath_v6_too_many_ext), T(test_datapath_tcp_flags), T(test_datapath_quic),
+	  T(test_datapath_non_ip), T(test_datapath_allow_beats_deny),
+	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor),
+	  T(test_datapath_throttle), T(test_datapath_counters_exact),
+	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
+	  T(test_datapath_prefix_lru_bounded), T(test_datapath_truncation))
