@@ -74,9 +74,9 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/test.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(LIB_OBJS) $(SKELS) | $(BUILD)
+$(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJS) $(SKELS) | $(BUILD)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) tests/bench/bench_lookup.c $(LIB_OBJS) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJS) -o $@ $(LDLIBS)
 
 # libFuzzer harnesses: clang with sanitizers, parsers only.
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iuser $(shell pkg-config --cflags json-c)
