@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -55,6 +59,39 @@ __u64 fence_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+int fence_prepare_pin_dir(const char *pin_dir)
+{
+	char path[512];
+	size_t len;
+
+	if (!on_bpffs("/sys/fs/bpf") && !strncmp(pin_dir, "/sys/fs/bpf", 11)) {
+		mkdir("/sys/fs/bpf", 0755);
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+			return -errno;
+	}
+	len = snprintf(path, sizeof(path), "%s", pin_dir);
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	return on_bpffs(path) ? 0 : -ENOTSUP;
 }
 
 static struct bpf_map *skel_map(struct xdpfence *skel, enum fence_map_id id)

@@ -74,6 +74,11 @@ int fence_read_stats(const struct fence_maps *m, struct fence_stat_val *out);
 /* Name of a reason as printed by `xdpfence stats` ("drop_feed", ...). */
 const char *fence_stat_name(unsigned int reason);
 
+/* Make sure pin_dir can hold pins: mount bpffs on /sys/fs/bpf when nothing
+ * is mounted there (as xdp-tools does), then create pin_dir (and parents).
+ * -ENOTSUP if pin_dir is not on a bpffs. */
+int fence_prepare_pin_dir(const char *pin_dir);
+
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 __u64 fence_now_ns(void);
 

@@ -1,0 +1,408 @@
+/* tests/bpf/test_table.c - table.c against a reference model, through the data path.
+ *
+ * Random allow/deny sets are committed, changed and removed; after every
+ * commit, random sources are judged by the XDP program and by a naive
+ * longest-prefix model, and the reasons must agree. Plus: capacity errors
+ * apply nothing, parents follow inserts and removals, a second writer (a
+ * restarted controller) converges, pinned maps dump with named fields.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "test.h"
+#include "fixture.h"
+#include "xdpfence.skel.h"
+
+static __u64 rng = 0x2545f4914f6cdd1dULL;
+
+static __u32 rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (__u32)(rng >> 11);
+}
+
+static bool open_fx_default(struct fx *f)
+{
+	return ASSERT_EQ(fx_open(f, NULL), 0, "fx_open");
+}
+
+struct model_entry {
+	struct cidr c;
+	enum fence_kind kind;
+	__u8 owner;
+	__u8 action;
+	bool live;
+};
+
+#define MODEL_MAX 400
+
+static bool contains(const struct cidr *p, const __u8 *addr)
+{
+	struct cidr a = *p;
+
+	memcpy(a.addr, addr, 16);
+	a.len = 128;
+	if (p->family == AF_INET)
+		a.len = 32;
+	return cidr_contains(p, &a);
+}
+
+/* The reason the data path must count for addr. */
+static unsigned model_reason(const struct model_entry *m, int n, int family, const __u8 *addr)
+{
+	const struct model_entry *best = NULL;
+
+	for (int i = 0; i < n; i++) {
+		if (!m[i].live || m[i].c.family != family || !contains(&m[i].c, addr))
+			continue;
+		if (m[i].kind == FENCE_KIND_ALLOW)
+			return FENCE_STAT_ALLOW;
+		if (!best || m[i].c.len > best->c.len)
+			best = &m[i];
+	}
+	if (!best)
+		return FENCE_STAT_PASS;
+	if (best->action == FENCE_ACT_MONITOR)
+		return FENCE_STAT_MONITOR;
+	return best->owner == FENCE_OWN_MANUAL ? FENCE_STAT_DROP_MANUAL :
+	       best->owner == FENCE_OWN_PROMOTED ? FENCE_STAT_DROP_PROMOTED : FENCE_STAT_DROP_FEED;
+}
+
+static int observed_reason(struct fx *f, int family, const __u8 *addr)
+{
+	struct fence_stat_val b[FENCE_STAT_MAX], a[FENCE_STAT_MAX];
+	char text[INET6_ADDRSTRLEN];
+	int got = -1;
+
+	inet_ntop(family, addr, text, sizeof(text));
+	fence_read_stats(&f->m, b);
+	fx_send(f, &(struct pkt_spec){ .saddr = text });
+	fence_read_stats(&f->m, a);
+	for (int k = 0; k < FENCE_STAT_MAX; k++)
+		if (a[k].packets != b[k].packets)
+			got = got == -1 ? k : -2;
+	return got;
+}
+
+/* a random prefix inside 198.18.0.0/15 (v4) or 2001:db8::/32 (v6) */
+static void random_prefix(int family, struct cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->family = family;
+	if (family == AF_INET) {
+		__u32 a = 0xc6120000 | (rnd() & 0x1ffff);
+		__u32 r = rnd() % 100;
+
+		/* weight the interesting lengths: /32s, /25../31, /24, shorter */
+		c->len = r < 30 ? 32 : r < 55 ? 25 + rnd() % 7 : r < 75 ? 24 : 15 + rnd() % 9;
+		a = htonl(a);
+		memcpy(c->addr, &a, 4);
+	} else {
+		static const __u8 base[4] = { 0x20, 0x01, 0x0d, 0xb8 };
+		__u32 r = rnd() % 100;
+
+		memcpy(c->addr, base, 4);
+		c->addr[4] = rnd() & 3;	/* a small space so prefixes nest */
+		c->addr[5] = rnd() & 3;
+		for (int i = 6; i < 16; i++)
+			c->addr[i] = rnd() & 1;
+		c->len = r < 30 ? 128 : r < 60 ? 48 : r < 80 ? 64 : 32 + rnd() % 96;
+	}
+	cidr_mask(c);
+}
+
+static void random_addr(int family, __u8 *addr, const struct model_entry *m, int n)
+{
+	/* half the probes land inside a random live entry */
+	if (n && rnd() % 2) {
+		const struct model_entry *e = &m[rnd() % n];
+
+		memcpy(addr, e->c.addr, 16);
+		if (e->c.family == family) {
+			int bits = (family == AF_INET ? 32 : 128);
+
+			for (int b = e->c.len; b < bits; b++)
+				if (rnd() & 1)
+					addr[b / 8] |= 0x80 >> (b % 8);
+			return;
+		}
+	}
+	if (family == AF_INET) {
+		__u32 a = htonl(0xc6120000 | (rnd() & 0x1ffff));
+
+		memset(addr, 0, 16);
+		memcpy(addr, &a, 4);
+	} else {
+		struct cidr c;
+
+		random_prefix(AF_INET6, &c);
+		memcpy(addr, c.addr, 16);
+		addr[15] ^= rnd() & 0xff;
+	}
+}
+
+static void test_table_random_differential(void)
+{
+	struct fence_opts o = { .max_rules = 4096, .tbl8_groups = 1024, .prefix_entries = 64,
+				.v6_rules = 4096 };
+	static struct model_entry m[MODEL_MAX];
+	int n = 0, mismatches = 0, probes = 0;
+	char err[256];
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	memset(m, 0, sizeof(m));
+	for (int round = 0; round < 40; round++) {
+		/* add 10 entries, change 3, remove 4 */
+		for (int k = 0; k < 10 && n < MODEL_MAX; k++) {
+			struct model_entry *e = &m[n];
+			struct fence_rule_info info = {};
+			bool dup = false;
+
+			random_prefix(rnd() % 3 ? AF_INET : AF_INET6, &e->c);
+			e->kind = rnd() % 8 ? FENCE_KIND_DENY : FENCE_KIND_ALLOW;
+			for (int j = 0; j < n; j++)
+				if (m[j].live && m[j].kind == e->kind && m[j].c.family == e->c.family &&
+				    m[j].c.len == e->c.len && !memcmp(m[j].c.addr, e->c.addr, 16))
+					dup = true;
+			if (dup)
+				continue;
+			e->owner = 1 << (rnd() % 3);
+			e->action = rnd() % 4 ? FENCE_ACT_DROP : FENCE_ACT_MONITOR;
+			e->live = true;
+			info.owners = e->owner;
+			info.manual_action = info.promoted_action = info.feed_action = e->action;
+			ASSERT_EQ(table_put(f.t, &e->c, e->kind, &info), 0, "put");
+			n++;
+		}
+		for (int k = 0; k < 3 && n; k++) {
+			struct model_entry *e = &m[rnd() % n];
+			struct fence_rule_info info = {};
+
+			if (!e->live || e->kind != FENCE_KIND_DENY)
+				continue;
+			e->action = e->action == FENCE_ACT_DROP ? FENCE_ACT_MONITOR : FENCE_ACT_DROP;
+			info.owners = e->owner;
+			info.manual_action = info.promoted_action = info.feed_action = e->action;
+			ASSERT_EQ(table_put(f.t, &e->c, e->kind, &info), 0, "change");
+		}
+		for (int k = 0; k < 4 && n; k++) {
+			struct model_entry *e = &m[rnd() % n];
+
+			if (!e->live)
+				continue;
+			e->live = false;
+			ASSERT_EQ(table_del(f.t, &e->c, e->kind), 0, "del");
+		}
+		if (!ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "commit")) {
+			fprintf(stderr, "  %s\n", err);
+			break;
+		}
+		for (int p = 0; p < 60; p++) {
+			int family = rnd() % 3 ? AF_INET : AF_INET6;
+			unsigned want;
+			__u8 addr[16];
+			int got;
+
+			random_addr(family, addr, m, n);
+			want = model_reason(m, n, family, addr);
+			got = observed_reason(&f, family, addr);
+			probes++;
+			if (got != (int)want) {
+				char t[64];
+
+				inet_ntop(family, addr, t, sizeof(t));
+				if (mismatches++ < 10)
+					TEST_FAIL_AT("round %d: %s: got %s, want %s", round, t,
+						     got >= 0 ? fence_stat_name(got) : "?",
+						     fence_stat_name(want));
+			}
+		}
+	}
+	ASSERT_EQ(mismatches, 0, "data path agrees with the model");
+	ASSERT_TRUE(probes >= 2000, "enough probes");
+	fx_close(&f);
+}
+
+static void test_table_capacity_applies_nothing(void)
+{
+	struct fence_opts o = { .max_rules = 64, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 64 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1 };
+	struct fence_v4_key key;
+	char err[256] = "";
+	struct cidr c;
+	struct fx f;
+	int n;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	ASSERT_EQ(fx_deny(&f, "203.0.113.0/24"), 0, "one entry in");
+	/* 70 more entries in a table of 63 slots */
+	for (int i = 0; i < 70; i++) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "198.18.%d.0/24", i);
+		cidr_parse(t, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), -ENOSPC, "refused");
+	ASSERT_TRUE(strstr(err, "rule slots") != NULL, "says why");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.3.1" }), XDP_PASS, "none applied");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "203.0.113.1" }), XDP_DROP, "old one kept");
+	for (n = 0; !bpf_map_get_next_key(f.m.fd[FM_DENY_V4], n ? &key : NULL, &key); n++)
+		;
+	ASSERT_EQ(n, 1, "deny_v4 holds the old entry only");
+
+	/* five /24s needing detail in a table of four groups */
+	for (int i = 0; i < 5; i++) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "198.19.%d.128/25", i);
+		cidr_parse(t, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), -ENOSPC, "groups refused");
+	ASSERT_TRUE(strstr(err, "groups") != NULL, "says groups");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.0.200" }), XDP_PASS, "none applied");
+	/* four fit */
+	for (int i = 0; i < 4; i++) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "198.19.%d.128/25", i);
+		cidr_parse(t, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "four groups fit");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.3.200" }), XDP_DROP, "applied");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.3.100" }), XDP_PASS, "lower half");
+	fx_close(&f);
+}
+
+static void test_table_parents_follow_changes(void)
+{
+	struct fence_rule_info expired = { .owners = FENCE_OWN_MANUAL, .manual_expires_ns = 1 };
+	struct cidr c;
+	struct fx f;
+
+	if (!open_fx_default(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.18.0.0/16"), 0, "/16 drop");
+	cidr_parse("198.18.7.0/24", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY, &expired), 0, "expired /24");
+	ASSERT_EQ(table_commit(f.t, NULL, NULL, 0), 0, "commit");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x07\x01"),
+		  FENCE_STAT_DROP_MANUAL, "falls back to /16");
+	/* a /20 between them becomes the parent */
+	ASSERT_EQ(fx_entry(&f, "198.18.0.0/20", FENCE_KIND_DENY, FENCE_ACT_MONITOR, 0, FENCE_OWN_FEED),
+		  0, "/20 monitor");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x07\x01"), FENCE_STAT_MONITOR,
+		  "falls back to /20");
+	ASSERT_EQ(fx_remove(&f, "198.18.0.0/20", FENCE_KIND_DENY), 0, "remove /20");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x07\x01"),
+		  FENCE_STAT_DROP_MANUAL, "back to /16");
+	ASSERT_EQ(fx_remove(&f, "198.18.0.0/16", FENCE_KIND_DENY), 0, "remove /16");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x07\x01"),
+		  FENCE_STAT_EXPIRED_PASS, "nothing left but the expired /24");
+	fx_close(&f);
+}
+
+static void test_table_second_writer_converges(void)
+{
+	struct table *t2 = NULL;
+	struct table_stats st;
+	struct cidr c;
+	__u32 slot = 0;
+	struct fx f;
+
+	if (!open_fx_default(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.18.0.0/24"), 0, "deny");
+	ASSERT_EQ(fx_deny(&f, "198.18.1.7/32"), 0, "deny /32");
+	ASSERT_EQ(fx_entry(&f, "198.18.2.128/26", FENCE_KIND_DENY, FENCE_ACT_DROP, 0, FENCE_OWN_FEED),
+		  0, "deny /26");
+	/* a restarted controller sees the same entries and changes nothing */
+	ASSERT_EQ(table_open(&t2, &f.m), 0, "second table");
+	cidr_parse("198.18.1.7", &c, 0, NULL, 0);
+	ASSERT_TRUE(table_get(t2, &c, FENCE_KIND_DENY, &slot) != NULL && slot, "entry found");
+	cidr_parse("203.0.113.0/24", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(t2, &c, FENCE_KIND_DENY,
+			    &(struct fence_rule_info){ .owners = FENCE_OWN_MANUAL }), 0, "put");
+	ASSERT_EQ(table_commit(t2, &st, NULL, 0), 0, "commit");
+	ASSERT_EQ(st.added, 1, "one added");
+	ASSERT_EQ(st.tbl24_writes, 1, "one leaf written: the rest already matches");
+	ASSERT_EQ(st.tbl8_writes, 0, "groups untouched");
+	cidr_parse("198.18.2.128/26", &c, 0, NULL, 0);
+	ASSERT_EQ(table_del(t2, &c, FENCE_KIND_DENY), 0, "del");
+	ASSERT_EQ(table_commit(t2, &st, NULL, 0), 0, "commit del");
+	ASSERT_EQ(st.removed, 1, "removed");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.2.130" }), XDP_PASS, "gone");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.1.7" }), XDP_DROP, "kept");
+	table_close(t2);
+	fx_close(&f);
+}
+
+static int sh(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n = 0;
+
+	if (!p)
+		return -1;
+	while (n + 1 < len && fgets(out + n, len - n, p))
+		n += strlen(out + n);
+	out[n] = 0;
+	return pclose(p);
+}
+
+static void test_table_pinned_maps_dump_named_fields(void)
+{
+	char dir[128], cmd[512], out[65536];
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 64 };
+	struct fx f, g;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-%d", getpid());
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+		return;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open pinned"))
+		goto out;
+	ASSERT_EQ(fx_deny(&f, "198.51.100.0/24"), 0, "deny");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.51.100.1" }), XDP_DROP, "drop");
+
+	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/stats 2>&1", dir);
+	ASSERT_EQ(sh(cmd, out, sizeof(out)), 0, "bpftool stats");
+	ASSERT_TRUE(strstr(out, "\"packets\": 1") && strstr(out, "\"bytes\""), "stats named fields");
+	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/deny_v4 2>&1", dir);
+	ASSERT_EQ(sh(cmd, out, sizeof(out)), 0, "bpftool deny_v4");
+	ASSERT_TRUE(strstr(out, "\"prefixlen\": 24") && strstr(out, "\"slot\""), "deny_v4 named fields");
+	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/prefix_v4 2>&1", dir);
+	ASSERT_EQ(sh(cmd, out, sizeof(out)), 0, "bpftool prefix_v4");
+	ASSERT_TRUE(strstr(out, "\"drops\": 1") && strstr(out, "\"new_conns\""), "prefix_v4 named fields");
+
+	/* a second load reuses the pinned maps: the entry is still there */
+	if (ASSERT_EQ(fx_open(&g, &o), 0, "reopen pinned")) {
+		ASSERT_EQ(fx_send(&g, &(struct pkt_spec){ .saddr = "198.51.100.2" }), XDP_DROP,
+			  "policy survives a reload");
+		ASSERT_EQ(fx_stat(&g, FENCE_STAT_DROP_MANUAL), 2, "counters survive too");
+		fx_close(&g);
+	}
+	fx_close(&f);
+out:
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	sh(cmd, out, sizeof(out));
+}
+
+TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothing),
+	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
+	  T(test_table_pinned_maps_dump_named_fields))
