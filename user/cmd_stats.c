@@ -1,0 +1,320 @@
+/* user/cmd_stats.c - `xdpfence stats` and `xdpfence top`: reading counters.
+ *
+ * Counters are per CPU in the maps; everything here sums over CPUs. `top`
+ * samples the per-prefix maps twice, an interval apart, with batch lookups
+ * (one syscall per few thousand prefixes) and ranks prefixes by rate.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "log.h"
+#include "util.h"
+
+int do_stats(int argc, char **argv)
+{
+	struct fence_stat_val v[FENCE_STAT_MAX];
+	__u64 total = 0;
+	struct state s;
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			g_opts.json = true;
+		else {
+			fprintf(stderr, "usage: xdpfence stats [--json]\n"
+				"  Packets and bytes per reason, summed over CPUs. Every packet\n"
+				"  is counted under exactly one reason.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (state_open(&s, false, false))
+		return EXIT_RUNTIME;
+	err = fence_read_stats(&s.m, v);
+	state_close(&s);
+	if (err) {
+		pr_err("reading stats: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	if (g_opts.json) {
+		json_object *o = json_object_new_object();
+
+		for (int i = 0; i < FENCE_STAT_MAX; i++) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "packets", json_object_new_int64(v[i].packets));
+			json_object_object_add(e, "bytes", json_object_new_int64(v[i].bytes));
+			json_object_object_add(o, fence_stat_name(i), e);
+		}
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+		return EXIT_OK;
+	}
+	printf("%-16s %16s %18s\n", "reason", "packets", "bytes");
+	for (int i = 0; i < FENCE_STAT_MAX; i++) {
+		printf("%-16s %16llu %18llu\n", fence_stat_name(i), (unsigned long long)v[i].packets,
+		       (unsigned long long)v[i].bytes);
+		total += v[i].packets;
+	}
+	printf("%-16s %16llu\n", "total", (unsigned long long)total);
+	return EXIT_OK;
+}
+
+struct sample {
+	__u8 family;
+	__u8 addr[16];
+	struct fence_counters c;	/* summed over CPUs */
+	double rate[4];			/* conns, packets, drops, bytes per second */
+};
+
+static int sample_cmp_key(const void *a, const void *b)
+{
+	const struct sample *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+/* Every entry of one per-prefix map, appended to *v. */
+static int read_prefixes(const struct fence_maps *m, int family, struct sample **v, size_t *n,
+			 size_t *cap)
+{
+	int fd = m->fd[family == 4 ? FM_PREFIX_V4 : FM_PREFIX_V6];
+	size_t ksz = family == 4 ? 4 : 16, batch_n = 4096;
+	__u8 *keys = malloc(ksz * batch_n);
+	struct fence_counters *vals = malloc(sizeof(*vals) * m->ncpus * batch_n);
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u8 batch[16];
+	bool first = true;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 cnt = batch_n;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : batch, batch, keys, vals, &cnt, &o);
+
+		first = false;
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		for (__u32 i = 0; i < cnt; i++) {
+			struct sample *s;
+
+			if (*n == *cap) {
+				size_t nc = *cap ? *cap * 2 : 4096;
+				struct sample *nv = realloc(*v, nc * sizeof(*nv));
+
+				if (!nv) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				*v = nv;
+				*cap = nc;
+			}
+			s = &(*v)[(*n)++];
+			memset(s, 0, sizeof(*s));
+			s->family = family;
+			memcpy(s->addr, keys + i * ksz, ksz);
+			for (int c = 0; c < m->ncpus; c++) {
+				const struct fence_counters *pc = &vals[i * m->ncpus + c];
+
+				s->c.packets += pc->packets;
+				s->c.bytes += pc->bytes;
+				s->c.new_conns += pc->new_conns;
+				s->c.drops += pc->drops;
+				if (pc->last_seen_ns > s->c.last_seen_ns)
+					s->c.last_seen_ns = pc->last_seen_ns;
+			}
+		}
+		if (err)
+			break;	/* ENOENT: that was the last batch */
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static int read_all(const struct fence_maps *m, struct sample **v, size_t *n)
+{
+	size_t cap = 0;
+	int err;
+
+	*v = NULL;
+	*n = 0;
+	err = read_prefixes(m, 4, v, n, &cap);
+	if (!err)
+		err = read_prefixes(m, 6, v, n, &cap);
+	if (!err && *n)
+		qsort(*v, *n, sizeof(**v), sample_cmp_key);
+	return err;
+}
+
+static int sort_by;
+
+static int sample_cmp_rate(const void *a, const void *b)
+{
+	const struct sample *x = a, *y = b;
+
+	if (x->rate[sort_by] != y->rate[sort_by])
+		return x->rate[sort_by] < y->rate[sort_by] ? 1 : -1;
+	return sample_cmp_key(a, b);
+}
+
+static void top_usage(void)
+{
+	fprintf(stderr,
+"usage: xdpfence top [-n N] [--by conns|packets|drops|bytes] [--interval DUR] [--json]\n"
+"  The busiest source prefixes (aggregated per /24 and /64 by default):\n"
+"  samples the counters twice, DUR apart (default 1s), and ranks by rate.\n"
+"  --interval 0 ranks by totals since the prefix was first seen instead.\n");
+}
+
+int do_top(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "by", required_argument, NULL, 'b' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	static const char *const by_names[] = { "conns", "packets", "drops", "bytes" };
+	struct sample *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	__u32 topn = 20;
+	__u64 interval = 1;
+	struct state s;
+	int c, err, ret = EXIT_RUNTIME;
+
+	sort_by = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "n:jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (parse_u32(optarg, 1, 1000000, &topn)) {
+				pr_err("-n \"%s\": want a count", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			sort_by = -1;
+			for (int i = 0; i < 4; i++)
+				if (!strcmp(optarg, by_names[i]))
+					sort_by = i;
+			if (sort_by < 0) {
+				pr_err("--by \"%s\": want conns, packets, drops or bytes", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			if (parse_duration(optarg, &interval) || interval > 3600) {
+				pr_err("--interval \"%s\": want a duration up to 1h", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			g_opts.json = true;
+			break;
+		case 'h':
+			top_usage();
+			return EXIT_OK;
+		default:
+			top_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		top_usage();
+		return EXIT_USAGE;
+	}
+	if (state_open(&s, false, false))
+		return EXIT_RUNTIME;
+	if (interval) {
+		struct timespec ts = { interval, 0 };
+
+		if ((err = read_all(&s.m, &a, &na)))
+			goto fail;
+		nanosleep(&ts, NULL);
+	}
+	if ((err = read_all(&s.m, &b, &nb)))
+		goto fail;
+	for (size_t i = 0; i < nb; i++) {
+		struct sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), sample_cmp_key) : NULL;
+		struct fence_counters base = {};
+		double secs = interval ? interval : 1;
+
+		if (interval && old)
+			base = old->c;
+		cur->rate[0] = (cur->c.new_conns - base.new_conns) / secs;
+		cur->rate[1] = (cur->c.packets - base.packets) / secs;
+		cur->rate[2] = (cur->c.drops - base.drops) / secs;
+		cur->rate[3] = (cur->c.bytes - base.bytes) / secs;
+	}
+	if (nb)
+		qsort(b, nb, sizeof(*b), sample_cmp_rate);
+	if (nb > topn)
+		nb = topn;
+
+	if (g_opts.json) {
+		json_object *arr = json_object_new_array();
+
+		for (size_t i = 0; i < nb; i++) {
+			json_object *o = json_object_new_object();
+			char addr[INET6_ADDRSTRLEN], pfx[INET6_ADDRSTRLEN + 8];
+			__u8 len = b[i].family == 4 ? s.m.info[0].prefixlen : 0;
+
+			(void)len;
+			inet_ntop(b[i].family == 4 ? AF_INET : AF_INET6, b[i].addr, addr, sizeof(addr));
+			snprintf(pfx, sizeof(pfx), "%s", addr);
+			json_object_object_add(o, "prefix", json_object_new_string(pfx));
+			json_object_object_add(o, "conns_per_s", json_object_new_double(b[i].rate[0]));
+			json_object_object_add(o, "packets_per_s", json_object_new_double(b[i].rate[1]));
+			json_object_object_add(o, "drops_per_s", json_object_new_double(b[i].rate[2]));
+			json_object_object_add(o, "bytes_per_s", json_object_new_double(b[i].rate[3]));
+			json_object_object_add(o, "conns", json_object_new_int64(b[i].c.new_conns));
+			json_object_object_add(o, "packets", json_object_new_int64(b[i].c.packets));
+			json_object_object_add(o, "drops", json_object_new_int64(b[i].c.drops));
+			json_object_object_add(o, "bytes", json_object_new_int64(b[i].c.bytes));
+			json_object_array_add(arr, o);
+		}
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else {
+		printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "source prefix", "conns/s",
+		       "pkts/s", "drops/s", "bytes/s", "conns", "packets", "drops");
+		for (size_t i = 0; i < nb; i++) {
+			char addr[INET6_ADDRSTRLEN];
+
+			inet_ntop(b[i].family == 4 ? AF_INET : AF_INET6, b[i].addr, addr, sizeof(addr));
+			printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
+			       b[i].rate[0], b[i].rate[1], b[i].rate[2], b[i].rate[3],
+			       (unsigned long long)b[i].c.new_conns, (unsigned long long)b[i].c.packets,
+			       (unsigned long long)b[i].c.drops);
+		}
+		if (!nb)
+			printf("(no traffic counted yet)\n");
+	}
+	ret = EXIT_OK;
+	goto out;
+fail:
+	pr_err("reading per-prefix counters: %s", strerror(-err));
+out:
+	free(a);
+	free(b);
+	state_close(&s);
+	return ret;
+}

@@ -1,0 +1,467 @@
+/* user/feed.c - see feed.h. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+
+#include "feed.h"
+#include "fetch.h"
+#include "log.h"
+#include "util.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+bool feed_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n >= sizeof(((struct fence_feed *)0)->name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+			return false;
+	return true;
+}
+
+int feed_find(struct state *s, const char *name, struct fence_feed *rec)
+{
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+
+		if (bpf_map_lookup_elem(s->m.fd[FM_FEEDS], &k, &f))
+			continue;
+		if (f.name[0] && !strncmp(f.name, name, sizeof(f.name))) {
+			if (rec)
+				*rec = f;
+			return k;
+		}
+	}
+	return -1;
+}
+
+static int feed_alloc(struct state *s)
+{
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+
+		if (!bpf_map_lookup_elem(s->m.fd[FM_FEEDS], &k, &f) && !f.name[0])
+			return k;
+	}
+	return -1;
+}
+
+/* Strongest action among the feeds in mask (drop < throttle < monitor). */
+static __u8 feeds_action(const __u8 *actions, __u32 mask)
+{
+	__u8 a = FENCE_ACT_MAX;
+
+	for (int k = 0; k < FENCE_FEEDS_MAX; k++)
+		if ((mask & (1U << k)) && actions[k] < a)
+			a = actions[k];
+	return a == FENCE_ACT_MAX ? FENCE_ACT_DROP : a;
+}
+
+static int read_actions(struct state *s, __u8 *actions)
+{
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+
+		if (bpf_map_lookup_elem(s->m.fd[FM_FEEDS], &k, &f))
+			return -errno;
+		actions[k] = f.name[0] ? f.action : FENCE_ACT_DROP;
+	}
+	return 0;
+}
+
+/* --- allowlist overlap, fast enough for a million feed lines ----------- */
+
+struct allows {
+	struct cidr *v;
+	size_t n;
+	__u64 lens[2][3];		/* bitmap of prefix lengths present, per family */
+};
+
+static int cidr_cmp(const void *a, const void *b)
+{
+	const struct cidr *x = a, *y = b;
+	int c = x->family - y->family;
+
+	if (!c)
+		c = memcmp(x->addr, y->addr, 16);
+	return c ? c : x->len - y->len;
+}
+
+static int allows_collect(struct state *s, struct allows *al)
+{
+	size_t cap = 0;
+
+	memset(al, 0, sizeof(*al));
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		struct cidr c;
+
+		if (s->m.rules[slot].kind != FENCE_KIND_ALLOW)
+			continue;
+		if (al->n == cap) {
+			struct cidr *v = realloc(al->v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			al->v = v;
+		}
+		table_info_cidr(&s->m.info[slot], &c);
+		al->v[al->n++] = c;
+		al->lens[c.family == AF_INET6][c.len / 64] |= 1ULL << (c.len % 64);
+	}
+	if (al->n)
+		qsort(al->v, al->n, sizeof(*al->v), cidr_cmp);
+	return 0;
+}
+
+/* An allow entry overlapping c: one containing it (probe each allow length
+ * up to c's), or one inside it (the first allow at or after c's address). */
+static const struct cidr *allows_overlap(const struct allows *al, const struct cidr *c)
+{
+	int fam = c->family == AF_INET6;
+	struct cidr probe;
+	size_t lo = 0, hi = al->n;
+
+	if (!al->n)
+		return NULL;
+	for (int len = 0; len <= c->len; len++) {
+		const struct cidr *hit;
+
+		if (!(al->lens[fam][len / 64] & (1ULL << (len % 64))))
+			continue;
+		probe = *c;
+		probe.len = len;
+		cidr_mask(&probe);
+		hit = bsearch(&probe, al->v, al->n, sizeof(*al->v), cidr_cmp);
+		if (hit)
+			return hit;
+	}
+	probe = *c;
+	while (lo < hi) {	/* first allow >= (c.addr, c.len) */
+		size_t mid = (lo + hi) / 2;
+
+		if (cidr_cmp(&al->v[mid], &probe) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < al->n && cidr_contains(c, &al->v[lo]))
+		return &al->v[lo];
+	return NULL;
+}
+
+/* --- load ------------------------------------------------------------------ */
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return cidr_cmp(&((const struct feed_entry *)a)->cidr, &((const struct feed_entry *)b)->cidr);
+}
+
+static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned line,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned line,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->max_errors_shown && *shown >= (size_t)o->max_errors_shown) {
+		(*shown)++;
+		return;
+	}
+	(*shown)++;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s:%u: ", o->source, line);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
+{
+	struct feed_result res = {};
+	struct fetch_result fr = {};
+	struct fence_feed rec = {};
+	struct allows al = {};
+	__u8 actions[FENCE_FEEDS_MAX], *keep = NULL;
+	char err[256] = "";
+	size_t shown = 0, n = 0;
+	int id, ret = EXIT_RUNTIME;
+	bool same_source;
+	double t0 = now_s();
+	__u64 now = fence_now_ns();
+	__u32 bit;
+
+	memset(rep, 0, sizeof(*rep));
+	id = feed_find(s, o->name, &rec);
+	if (id < 0) {
+		id = feed_alloc(s);
+		if (id < 0) {
+			pr_err("feed %s: all %d feed ids are in use (`xdpfence feed del` one)", o->name,
+			       FENCE_FEEDS_MAX);
+			return EXIT_RUNTIME;
+		}
+		memset(&rec, 0, sizeof(rec));
+	}
+	bit = 1U << id;
+	same_source = !strncmp(rec.source, o->source, sizeof(rec.source)) && !o->refetch && !o->check;
+
+	if (fetch_source(o->source, same_source ? rec.etag : NULL, same_source ? rec.last_modified : NULL,
+			 &fr, err, sizeof(err))) {
+		pr_err("feed %s: %s: %s", o->name, o->source, err);
+		return EXIT_RUNTIME;
+	}
+	rep->fetch_s = now_s() - t0;
+	if (fr.not_modified) {
+		rep->not_modified = true;
+		rep->entries = rec.entries;
+		return EXIT_OK;
+	}
+
+	t0 = now_s();
+	ret = feed_parse(fr.data, fr.len, o->format, time(NULL), &res);
+	if (ret == -ENOMEM) {
+		pr_err("feed %s: out of memory parsing %s", o->name, o->source);
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	for (size_t i = 0; i < res.n_errors; i++)
+		report_error(o, &shown, res.errors[i].line, "%s", res.errors[i].msg);
+	if (ret == -EINVAL) {	/* the document as a whole is unreadable */
+		ret = EXIT_USAGE;
+		goto out;
+	}
+
+	/* guardrails */
+	if (allows_collect(s, &al)) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	for (size_t i = 0; i < res.n_entries; i++) {
+		struct feed_entry *e = &res.entries[i];
+		int v4 = e->cidr.family == AF_INET;
+		__u8 min = v4 ? o->min_len_v4 : o->min_len_v6;
+		char buf[CIDR_STR_MAX], abuf[CIDR_STR_MAX];
+		const struct cidr *a;
+
+		if (e->cidr.len < min) {
+			report_error(o, &shown, e->line, "%s is shorter than /%u: refused (--min-len-v%d)",
+				     cidr_str(&e->cidr, buf, sizeof(buf)), min, v4 ? 4 : 6);
+			continue;
+		}
+		a = allows_overlap(&al, &e->cidr);
+		if (a) {
+			report_error(o, &shown, e->line, "%s overlaps allowlisted %s: refused",
+				     cidr_str(&e->cidr, buf, sizeof(buf)), cidr_str(a, abuf, sizeof(abuf)));
+			continue;
+		}
+		res.entries[n++] = *e;
+	}
+	rep->errors = shown;
+	rep->skipped = res.n_skipped;
+	if (shown > (size_t)o->max_errors_shown && o->max_errors_shown)
+		fprintf(stderr, "%s: ... %zu more errors not shown\n", o->source,
+			shown - o->max_errors_shown);
+	if (shown && !o->lenient) {
+		pr_err("feed %s: %zu bad line%s in %s: nothing applied (--lenient applies the good ones)",
+		       o->name, shown, shown == 1 ? "" : "s", o->source);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	/* one entry per prefix; the longest lifetime wins a duplicate */
+	if (n)
+		qsort(res.entries, n, sizeof(*res.entries), entry_cmp);
+	{
+		size_t w = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (w && !cidr_cmp(&res.entries[w - 1].cidr, &res.entries[i].cidr)) {
+				struct feed_entry *d = &res.entries[w - 1];
+
+				if (!d->ttl_s || !res.entries[i].ttl_s)
+					d->ttl_s = 0;
+				else if (res.entries[i].ttl_s > d->ttl_s)
+					d->ttl_s = res.entries[i].ttl_s;
+				continue;
+			}
+			res.entries[w++] = res.entries[i];
+		}
+		n = w;
+	}
+	rep->entries = n;
+	rep->parse_s = now_s() - t0;
+	if (o->check) {
+		ret = EXIT_OK;
+		goto out;
+	}
+
+	/* the diff */
+	t0 = now_s();
+	if (read_actions(s, actions)) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	actions[id] = o->action;
+	keep = calloc(s->m.n_slots, 1);
+	if (!keep) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct feed_entry *e = &res.entries[i];
+		__u64 ttl = e->ttl_s ? e->ttl_s : o->ttl_s;
+		__u64 expires = ttl ? now + ttl * 1000000000ULL : 0;
+		const struct fence_rule_info *cur;
+		struct fence_rule_info info = {};
+		__u32 slot = 0;
+
+		cur = table_get(s->t, &e->cidr, FENCE_KIND_DENY, &slot);
+		if (cur)
+			info = *cur;
+		if (slot)
+			keep[slot] = 1;
+		if (cur && (cur->feeds & bit)) {
+			/* ours already: only a changed action or lifetime is news */
+			__u8 act = feeds_action(actions, cur->feeds);
+
+			if (cur->feed_action == act && !expires && !cur->feed_expires_ns &&
+			    (act != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst))) {
+				rep->kept++;
+				continue;
+			}
+			rep->updated++;
+		} else {
+			rep->added++;
+		}
+		if (!(info.owners & FENCE_OWN_FEED))
+			info.feed_expires_ns = expires;
+		else if (!expires || !info.feed_expires_ns)
+			info.feed_expires_ns = 0;
+		else if (expires > info.feed_expires_ns || (cur && cur->feeds == bit))
+			info.feed_expires_ns = expires;
+		info.owners |= FENCE_OWN_FEED;
+		info.feeds |= bit;
+		info.feed_action = feeds_action(actions, info.feeds);
+		if (o->action == FENCE_ACT_THROTTLE && !(info.owners & FENCE_OWN_MANUAL)) {
+			info.rate = o->rate;
+			info.burst = o->burst;
+		}
+		if (!cur)
+			snprintf(info.reason, sizeof(info.reason), "feed %s", o->name);
+		if (table_put(s->t, &e->cidr, FENCE_KIND_DENY, &info)) {
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+	/* what the feed listed before and lists no more */
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		struct fence_rule_info info;
+		struct cidr c;
+
+		if (keep[slot] || s->m.rules[slot].kind != FENCE_KIND_DENY ||
+		    !(s->m.info[slot].feeds & bit))
+			continue;
+		info = s->m.info[slot];
+		info.feeds &= ~bit;
+		if (!info.feeds)
+			info.owners &= ~FENCE_OWN_FEED;
+		else
+			info.feed_action = feeds_action(actions, info.feeds);
+		table_info_cidr(&info, &c);
+		if (table_put(s->t, &c, FENCE_KIND_DENY, &info)) {
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+		rep->removed++;
+	}
+	if (table_commit(s->t, NULL, err, sizeof(err))) {
+		pr_err("feed %s: %s: nothing applied", o->name, err);
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	snprintf(rec.name, sizeof(rec.name), "%s", o->name);
+	snprintf(rec.source, sizeof(rec.source), "%s", o->source);
+	snprintf(rec.etag, sizeof(rec.etag), "%s", fr.etag);
+	snprintf(rec.last_modified, sizeof(rec.last_modified), "%s", fr.last_modified);
+	rec.loaded_unix = time(NULL);
+	rec.ttl_s = o->ttl_s;
+	rec.entries = n;
+	rec.action = o->action;
+	rec.min_len_v4 = o->min_len_v4;
+	rec.min_len_v6 = o->min_len_v6;
+	rec.format = res.format;
+	if (bpf_map_update_elem(s->m.fd[FM_FEEDS], &(__u32){ id }, &rec, BPF_ANY)) {
+		pr_err("feed %s: entries applied, but recording the feed failed: %s", o->name,
+		       strerror(errno));
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	rep->apply_s = now_s() - t0;
+	ret = EXIT_OK;
+out:
+	table_abort(s->t);
+	free(keep);
+	free(al.v);
+	feed_result_free(&res);
+	fetch_result_free(&fr);
+	return ret;
+}
+
+int feed_delete(struct state *s, const char *name, size_t *removed)
+{
+	struct fence_feed rec;
+	__u8 actions[FENCE_FEEDS_MAX];
+	char err[256] = "";
+	int id = feed_find(s, name, &rec);
+	__u32 bit;
+
+	*removed = 0;
+	if (id < 0) {
+		pr_err("no feed named \"%s\" (`xdpfence feed list`)", name);
+		return EXIT_USAGE;
+	}
+	bit = 1U << id;
+	if (read_actions(s, actions))
+		return EXIT_RUNTIME;
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		struct fence_rule_info info = s->m.info[slot];
+		struct cidr c;
+
+		if (s->m.rules[slot].kind != FENCE_KIND_DENY || !(info.feeds & bit))
+			continue;
+		info.feeds &= ~bit;
+		if (!info.feeds)
+			info.owners &= ~FENCE_OWN_FEED;
+		else
+			info.feed_action = feeds_action(actions, info.feeds);
+		table_info_cidr(&info, &c);
+		if (table_put(s->t, &c, FENCE_KIND_DENY, &info)) {
+			table_abort(s->t);
+			return EXIT_RUNTIME;
+		}
+		(*removed)++;
+	}
+	if (table_commit(s->t, NULL, err, sizeof(err))) {
+		pr_err("feed del %s: %s", name, err);
+		return EXIT_RUNTIME;
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (bpf_map_update_elem(s->m.fd[FM_FEEDS], &(__u32){ id }, &rec, BPF_ANY)) {
+		pr_err("feed del %s: %s", name, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}

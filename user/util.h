@@ -1,0 +1,31 @@
+/* user/util.h - small parsers and printers shared by the commands:
+ * durations, rates, actions, iproute2-style prefix matching. No I/O. */
+#ifndef XDPFENCE_UTIL_H
+#define XDPFENCE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+/* "90s", "10m", "1h30m", "2d", "1w", "45" (seconds), "0" (= none).
+ * Returns 0 and seconds in *out, or -EINVAL. */
+int parse_duration(const char *s, __u64 *out);
+
+/* "1h2m3s"-style; "-" for 0. */
+const char *format_duration(__u64 secs, char *buf, size_t len);
+
+/* "200/s", "200", "12000/m", "100/h" -> per second (rounded up, >= 1 when
+ * non-zero). Returns 0 or -EINVAL. */
+int parse_rate(const char *s, __u32 *per_sec);
+
+/* "drop" "throttle" "monitor" -> enum fence_action, or -1 */
+int parse_action(const char *s);
+const char *action_name(int action);
+
+/* true if word is a non-empty prefix of full (iproute2's matches()) */
+bool matches(const char *word, const char *full);
+
+/* strtoul with full validation; -EINVAL on trailing junk or out of range */
+int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
+
+#endif
