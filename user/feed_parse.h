@@ -27,14 +27,13 @@ enum feed_format {
 struct feed_entry {
 	struct cidr cidr;
 	uint32_t line;		/* 1-based line of the source text it came from (0 if unknown) */
-	uint32_t pad;
 	uint64_t ttl_s;		/* per-entry lifetime from the feed (CrowdSec duration,
 				 * STIX valid_until - now); 0 = use the feed's default */
 };
 
 struct feed_error {
 	uint32_t line;		/* 1-based line number */
-	char msg[160];		/* e.g. "bad prefix \"10.0.0.0/33\": prefix length 33 out of range" */
+	char msg[160];		/* e.g. "bad prefix \"10.0.0.0/33\": prefix length 33 out of range for IPv4" */
 };
 
 struct feed_result {

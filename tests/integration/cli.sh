@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# tests/integration/cli.sh BUILD - the CLI end to end on real traffic in a netns lab:
+# bans, allows and feeds take effect on pings through the veth; bad input
+# exits 2 naming the input and applies nothing; xdpfence shares the
+# interface with xdp-filter and detaching leaves xdp-filter working.
+. "$(dirname "$0")/lib.sh"
+
+if ! lab_up; then
+	fail "lab up"
+	finish
+	exit 1
+fi
+ok "lab up"
+
+check "attach (native)" xf attach "$VG"
+check "attach again is a no-op" xf attach "$VG"
+check "status lists the interface" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status --json | grep -q '\"name\":\"$VG\"\\|\"name\": \"$VG\"'"
+check "clean source passes" reach 198.18.1.10
+
+check "ban add /24" xf ban add 198.18.2.0/24 --reason it-test
+check_not "banned /24 dropped" reach 198.18.2.10
+check "neighbour /24 passes" reach 198.18.1.10
+check "allow add /25 inside the ban" xf allow add 198.18.2.0/25
+check "allow beats the ban" reach 198.18.2.10
+check "allow del" xf allow del 198.18.2.0/25
+check_not "ban back in force" reach 198.18.2.10
+check "ban list shows hits and reason" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN ban list --json | grep -q '\"reason\":\"it-test\"'"
+check "ban del" xf ban del 198.18.2.0/24
+check "unbanned passes" reach 198.18.2.10
+
+check "ban add v6 /48" xf ban add 2001:db8:3::/48
+check_not "banned v6 dropped" reach 2001:db8:3::10
+check "other v6 passes" reach 2001:db8:1::10
+check "ban del v6" xf ban del 2001:db8:3::/48
+
+# a timed ban runs out in the data path itself
+check "ban add --ttl 2s" xf ban add 198.18.5.10 --ttl 2s
+check_not "timed ban drops" reach 198.18.5.10
+sleep 2.5
+check "timed ban expired" reach 198.18.5.10
+
+# bad input: exit 2, names the input, applies nothing
+out=$(xf ban add 198.18.2.7/24 2>&1); rc=$?
+check "host bits: exit 2" test "$rc" = 2
+check "host bits: says so" grep -q 'host bits set' <<<"$out"
+cat >"$TMP/feed-bad.txt" <<EOT
+# good line, then a bad one
+198.18.3.0/24
+198.18.4.0/33
+EOT
+out=$(xf feed load bad "$TMP/feed-bad.txt" 2>&1); rc=$?
+check "bad feed: exit 2" test "$rc" = 2
+check "bad feed: FILE:LINE named" grep -q "feed-bad.txt:3: bad prefix \"198.18.4.0/33\"" <<<"$out"
+check "bad feed: nothing applied" reach 198.18.3.10
+check "bad feed --lenient applies the good line" xf feed load bad "$TMP/feed-bad.txt" --lenient
+check_not "lenient load in force" reach 198.18.3.10
+check "feed del" xf feed del bad
+check "feed del released" reach 198.18.3.10
+
+# feeds: load, reload as a diff, shared entries
+printf '198.18.3.0/24\n2001:db8:2::/48\n' >"$TMP/f1.txt"
+printf '198.18.3.0/24 ; shared\n' >"$TMP/f2.txt"
+check "feed load f1" xf feed load f1 "$TMP/f1.txt"
+check "feed load f2 (shares a prefix)" xf feed load f2 "$TMP/f2.txt" --format plain
+check_not "feed v4 dropped" reach 198.18.3.10
+check_not "feed v6 dropped" reach 2001:db8:2::10
+printf '2001:db8:2::/48\n' >"$TMP/f1.txt"
+out=$(xf feed load f1 "$TMP/f1.txt" 2>&1)
+check "reload is a diff (-1, 1 unchanged)" grep -q '(+0 -1, 0 updated, 1 unchanged)' <<<"$out"
+check_not "shared prefix stays while f2 lists it" reach 198.18.3.10
+check "feed del f2" xf feed del f2
+check "shared prefix gone with its last feed" reach 198.18.3.10
+check_not "f1 still in force" reach 2001:db8:2::10
+check "feed list --json" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN feed list --json | grep -q '\"name\":\"f1\"'"
+
+# a feed over HTTP, with a conditional reload
+mkdir -p "$TMP/www" && printf '198.18.4.0/24\n' >"$TMP/www/drop.txt"
+C sh -c "cd $TMP/www && exec python3 -m http.server 8000 --bind 198.18.1.10" >/dev/null 2>&1 &
+for _ in $(seq 50); do G curl -s -o /dev/null http://198.18.1.10:8000/drop.txt && break; sleep 0.1; done
+check "feed load over http" xf feed load web http://198.18.1.10:8000/drop.txt
+check_not "http feed in force" reach 198.18.4.10
+out=$(xf feed load web http://198.18.1.10:8000/drop.txt 2>&1)
+check "unchanged http feed not re-applied" grep -q 'not modified' <<<"$out"
+
+# inspection
+check "stats: drops counted" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN stats --json | grep -A2 '\"drop_feed\"' | grep -q '\"packets\":[1-9]'"
+check "top lists the dropped /24" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN top --interval 0 --by drops --json | grep -q '198.18.4.0'"
+check "bpftool dump of stats has named fields" sh -c "bpftool map dump pinned $PIN/stats | grep -q '\"packets\"'"
+check "bpftool dump of prefix_v4 has named fields" sh -c "bpftool map dump pinned $PIN/prefix_v4 | grep -q '\"new_conns\"'"
+
+# sharing the interface with xdp-filter; detach leaves it running
+check "xdp-filter loads beside xdpfence" G xdp-filter load --mode native "$VG"
+check "xdp-filter denies 198.18.5.10" G xdp-filter ip 198.18.5.10 --mode src
+check_not "xdp-filter drops" reach 198.18.5.10
+check "two programs on the dispatcher" sh -c "ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfence_prog && ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfilt"
+check "detach xdpfence" xf detach "$VG"
+check "xdp-filter still attached" sh -c "ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfilt"
+check "xdpfence gone from the interface" sh -c "! ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfence_prog"
+check_not "xdp-filter still drops" reach 198.18.5.10
+check "xdpfence's ban no longer enforced" reach 198.18.4.10
+check "detach again fails cleanly" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN detach $VG; test \$? = 1"
+G xdp-filter unload "$VG" >/dev/null 2>&1
+
+finish
