@@ -98,7 +98,6 @@ static int add_entry(struct feed_ctx *ctx, const struct cidr *c, uint32_t line, 
 	e = &res->entries[res->n_entries++];
 	e->cidr = *c;
 	e->line = line;
-	e->pad = 0;
 	e->ttl_s = ttl;
 	return 0;
 }
