@@ -164,4 +164,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } meta SEC(".maps");
 
+/* Per program instance, never pinned: the XDP program that was on the
+ * interface before xdpfence, tail-called on XDP_PASS. Only used where
+ * libxdp's dispatcher cannot load (kernels without BPF trampolines); the
+ * controller fills it when it takes over an interface and puts the program
+ * back on detach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+	__uint(max_entries, 1);
+} chain SEC(".maps");
+
 #endif

@@ -203,6 +203,8 @@ count:
 	}
 out:
 	stat_count(reason, bytes);
+	if (verdict == XDP_PASS)
+		bpf_tail_call(ctx, &chain, 0);	/* falls through when empty */
 	return verdict;
 }
 

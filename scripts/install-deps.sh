@@ -10,7 +10,7 @@ pkgs=(
 	# libFuzzer runtime for clang
 	libclang-rt-14-dev
 	# lab, integration tests, comparisons
-	iproute2 ethtool xdp-tools nftables ipset iptables hping3 curl procps
+	iproute2 iputils-ping ethtool xdp-tools nftables ipset iptables hping3 curl procps python3
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,6 +5,12 @@
  * over the one set of maps pinned under the pin dir. Our program on an
  * interface is recognised by name and by using this pin dir's `stats` map,
  * so instances in other pin dirs are left alone.
+ *
+ * The dispatcher needs BPF_PROG_TYPE_EXT (freplace), which kernels without
+ * BPF trampolines lack; libxdp then attaches one program alone. When such an
+ * interface already runs another program, xdpfence takes its place and
+ * tail-calls it on XDP_PASS (the `chain` map), and detach puts it back, both
+ * with an atomic replace so the interface is never without a program.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +21,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <json-c/json.h>
 #include <xdp/libxdp.h>
 
@@ -106,6 +113,130 @@ static const char *mode_name(enum xdp_attach_mode m)
 	}
 }
 
+static __u32 xdp_program_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static __u32 xdp_flags(enum xdp_attach_mode m)
+{
+	return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : m == XDP_MODE_HW ? XDP_FLAGS_HW_MODE :
+	       XDP_FLAGS_DRV_MODE;
+}
+
+static const char *prog_name(__u32 id, char *buf, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	snprintf(buf, len, "?");
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		snprintf(buf, len, "%s", info.name);
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* The program our instance tail-calls (its `chain` slot), 0 if none. */
+static __u32 chained_prog(__u32 our_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 ids[64], len = sizeof(info), key = 0, found = 0;
+	int fd = bpf_prog_get_fd_by_id(our_id);
+
+	if (fd < 0)
+		return 0;
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.nr_map_ids = 0;
+	close(fd);
+	for (__u32 i = 0; i < info.nr_map_ids && i < 64 && !found; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi), id;
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (mfd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(mfd, &mi, &mlen) && mi.type == BPF_MAP_TYPE_PROG_ARRAY &&
+		    !strcmp(mi.name, "chain") && !bpf_map_lookup_elem(mfd, &key, &id))
+			found = id;
+		close(mfd);
+	}
+	return found;
+}
+
+static void chain_pin_path(int ifindex, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/chain_if%d", g_opts.pin_dir, ifindex);
+}
+
+/* Take the place of a lone program on ifindex, keeping it as our chain. */
+static int attach_chained(struct xdpfence *skel, int ifindex, const char *ifname, __u32 old_id,
+			  enum xdp_attach_mode mode, struct fence_opts *o)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
+	int old_fd = -1, err, key = 0, fd;
+	struct fence_maps m;
+	char name[32], path[512];
+
+	err = xdpfence__load(skel);
+	if (err) {
+		pr_err("loading BPF object: %s", strerror(-err));
+		return err;
+	}
+	old_fd = bpf_prog_get_fd_by_id(old_id);
+	if (old_fd < 0) {
+		err = -errno;
+		pr_err("%s: program %u vanished: %s", ifname, old_id, strerror(errno));
+		return err;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.chain), &key, &old_fd, BPF_ANY)) {
+		err = -errno;
+		pr_err("%s: cannot chain to program %u (%s): %s", ifname, old_id,
+		       prog_name(old_id, name, sizeof(name)), strerror(errno));
+		goto out;
+	}
+	/* A prog array forgets its programs when its last user reference goes
+	 * (the kernel breaks reference cycles that way): a pin keeps one. */
+	chain_pin_path(ifindex, path, sizeof(path));
+	unlink(path);
+	if (bpf_obj_pin(bpf_map__fd(skel->maps.chain), path)) {
+		err = -errno;
+		pr_err("pinning %s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = bpf_program__fd(skel->progs.xdpfence_prog);
+	ao.old_prog_fd = old_fd;
+	if (bpf_xdp_attach(ifindex, fd, XDP_FLAGS_REPLACE | xdp_flags(mode), &ao)) {
+		err = -errno;
+		pr_err("attaching to %s in %s mode: %s", ifname, mode_name(mode), strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	err = fence_maps_from_skel(&m, skel, o);
+	if (err) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, back, .old_prog_fd = fd);
+
+		pr_err("pinned maps: %s", strerror(-err));
+		bpf_xdp_attach(ifindex, old_fd, XDP_FLAGS_REPLACE | xdp_flags(mode), &back);
+		goto out;
+	}
+	fence_maps_close(&m);
+	pr_info("%s: attached (%s mode, program id %u), maps pinned under %s", ifname,
+		mode_name(mode), (unsigned)xdp_program_id_of(fd), g_opts.pin_dir);
+	pr_info("%s: libxdp's dispatcher is unavailable on this kernel; %s (id %u) runs after "
+		"xdpfence on XDP_PASS and is put back by `xdpfence detach`", ifname,
+		prog_name(old_id, name, sizeof(name)), old_id);
+out:
+	close(old_fd);
+	return err;
+}
+
 static void attach_usage(void)
 {
 	fprintf(stderr,
@@ -144,11 +275,11 @@ int do_attach(int argc, char **argv)
 	struct fence_maps m;
 	struct attached a;
 	struct state lock;
-	int c, ifindex, err, ret = EXIT_RUNTIME;
+	int c, li = 0, ifindex, err, ret = EXIT_RUNTIME;
 	__u32 v;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:h", lo, NULL)) != -1) {
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "m:h", lo, &li)) != -1) {
 		switch (c) {
 		case 'm':
 			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv"))
@@ -220,6 +351,30 @@ int do_attach(int argc, char **argv)
 	}
 	if (state_load_skel(&skel, &o))
 		return EXIT_RUNTIME;
+	{
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		struct xdp_multiprog *mp;
+		bool lone;
+
+		if (!bpf_xdp_query(ifindex, 0, &q) && q.prog_id &&
+		    q.attach_mode != XDP_ATTACHED_MULTI) {
+			mp = xdp_multiprog__get_from_ifindex(ifindex);
+			lone = !libxdp_get_error(mp) && mp && xdp_multiprog__is_legacy(mp);
+			if (!libxdp_get_error(mp))
+				xdp_multiprog__close(mp);
+			if (lone) {
+				enum xdp_attach_mode have = q.attach_mode == XDP_ATTACHED_SKB ?
+							    XDP_MODE_SKB : XDP_MODE_NATIVE;
+
+				if (have != mode)
+					pr_warn("%s runs a program in %s mode: attaching in %s mode too",
+						argv[optind], mode_name(have), mode_name(have));
+				err = attach_chained(skel, ifindex, argv[optind], q.prog_id, have, &o);
+				ret = err ? EXIT_RUNTIME : EXIT_OK;
+				goto out;
+			}
+		}
+	}
 	prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
 	err = libxdp_get_error(prog);
 	if (err) {
@@ -251,7 +406,7 @@ out:
 	xdpfence__destroy(skel);
 	return ret;
 bad_num:
-	pr_err("--%s \"%s\": not a number in range", lo[optind > 0 ? 0 : 0].name, optarg);
+	pr_err("--%s \"%s\": not a number in range", lo[li].name, optarg);
 	return EXIT_USAGE;
 }
 
@@ -260,6 +415,7 @@ int do_detach(int argc, char **argv)
 	struct xdp_multiprog *mp = NULL;
 	struct xdp_program *prog = NULL;
 	struct attached a;
+	__u32 chained;
 	int ifindex, err;
 
 	if (argc != 2) {
@@ -274,6 +430,35 @@ int do_detach(int argc, char **argv)
 	if (!find_ours(ifindex, pinned_map_id(FENCE_MAP_STATS), &a, &mp, &prog)) {
 		pr_err("%s: xdpfence (pin dir %s) is not attached", argv[1], g_opts.pin_dir);
 		return EXIT_RUNTIME;
+	}
+	if (xdp_multiprog__is_legacy(mp) && (chained = chained_prog(a.prog_id))) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
+		int old_fd = bpf_prog_get_fd_by_id(a.prog_id);
+		int next_fd = bpf_prog_get_fd_by_id(chained);
+		char name[32];
+
+		ao.old_prog_fd = old_fd;
+		err = old_fd < 0 || next_fd < 0 ? -ENOENT :
+		      bpf_xdp_attach(ifindex, next_fd, XDP_FLAGS_REPLACE | xdp_flags(a.mode), &ao) ? -errno : 0;
+		if (old_fd >= 0)
+			close(old_fd);
+		if (next_fd >= 0)
+			close(next_fd);
+		xdp_multiprog__close(mp);
+		if (err) {
+			pr_err("detaching from %s (putting back program %u): %s", argv[1], chained,
+			       strerror(-err));
+			return EXIT_RUNTIME;
+		}
+		{
+			char path[512];
+
+			chain_pin_path(ifindex, path, sizeof(path));
+			unlink(path);
+		}
+		pr_info("%s: detached; %s (id %u) is back on the interface", argv[1],
+			prog_name(chained, name, sizeof(name)), chained);
+		return EXIT_OK;
 	}
 	err = xdp_program__detach(prog, ifindex, a.mode, 0);
 	xdp_multiprog__close(mp);
@@ -355,9 +540,17 @@ int do_status(int argc, char **argv)
 			json_object_object_add(e, "name", json_object_new_string(i->if_name));
 			json_object_object_add(e, "mode", json_object_new_string(mode_name(a.mode)));
 			json_object_object_add(e, "prog_id", json_object_new_int64(a.prog_id));
+			json_object_object_add(e, "chained_prog_id",
+					       json_object_new_int64(chained_prog(a.prog_id)));
 			json_object_array_add(ja, e);
 		} else {
-			printf("%-16s %-8s %u\n", i->if_name, mode_name(a.mode), a.prog_id);
+			__u32 next = chained_prog(a.prog_id);
+			char name[32];
+
+			printf("%-16s %-8s %u", i->if_name, mode_name(a.mode), a.prog_id);
+			if (next)
+				printf(" (then %s, id %u)", prog_name(next, name, sizeof(name)), next);
+			printf("\n");
 		}
 	}
 	if_freenameindex(ifs);

@@ -15,6 +15,8 @@
 
 #include "test.h"
 #include "fixture.h"
+#include "xdpfence.skel.h"
+#include "bench_lpm.skel.h"
 
 #define SRC4 "198.51.100.7"
 #define PFX4 "198.51.100.0"
@@ -534,6 +536,32 @@ static void test_datapath_prefix_lru_bounded(void)
 	fx_close(&f);
 }
 
+/* Where libxdp's dispatcher cannot load, the program that was on the
+ * interface runs after xdpfence through the `chain` prog array. */
+static void test_datapath_chain(void)
+{
+	struct bench_lpm *next = bench_lpm__open_and_load();
+	int key = 0, fd;
+	struct fx f;
+
+	if (!ASSERT_TRUE(next != NULL, "load a program to chain to"))
+		return;
+	if (!open_fx(&f))
+		goto out;
+	ASSERT_EQ(fx_deny(&f, "203.0.113.0/24"), 0, "deny");
+	ASSERT_EQ(verdict(&f, SRC4), XDP_PASS, "nothing chained: pass");
+	fd = bpf_program__fd(next->progs.xdp_drop_all);
+	ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(f.skel->maps.chain), &key, &fd, BPF_ANY), 0,
+		  "chain xdp_drop_all");
+	ASSERT_EQ(verdict(&f, SRC4), XDP_DROP, "passed by us, dropped by the next program");
+	ASSERT_EQ(verdict(&f, "203.0.113.5"), XDP_DROP, "dropped by us");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_PASS), 2, "our verdict still counted");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_MANUAL), 1, "our drop counted");
+	fx_close(&f);
+out:
+	bench_lpm__destroy(next);
+}
+
 /* Every truncation length of every test frame: a verdict, no fault, and the
  * parse error counted exactly where the headers end. */
 static void truncations(const struct pkt_spec *s, const char *name)
@@ -630,4 +658,4 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor),
 	  T(test_datapath_throttle), T(test_datapath_counters_exact),
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
-	  T(test_datapath_prefix_lru_bounded), T(test_datapath_truncation))
+	  T(test_datapath_prefix_lru_bounded), T(test_datapath_chain), T(test_datapath_truncation))

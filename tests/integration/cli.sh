@@ -88,17 +88,23 @@ check "top lists the dropped /24" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN 
 check "bpftool dump of stats has named fields" sh -c "bpftool map dump pinned $PIN/stats | grep -q '\"packets\"'"
 check "bpftool dump of prefix_v4 has named fields" sh -c "bpftool map dump pinned $PIN/prefix_v4 | grep -q '\"new_conns\"'"
 
-# sharing the interface with xdp-filter; detach leaves it running
-check "xdp-filter loads beside xdpfence" G xdp-filter load --mode native "$VG"
-check "xdp-filter denies 198.18.5.10" G xdp-filter ip 198.18.5.10 --mode src
-check_not "xdp-filter drops" reach 198.18.5.10
-check "two programs on the dispatcher" sh -c "ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfence_prog && ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfilt"
+# sharing the interface with xdp-filter: it was there first, xdpfence joins
+# (libxdp's dispatcher where the kernel has freplace, a tail-call chain where
+# it does not); detaching xdpfence leaves xdp-filter running
 check "detach xdpfence" xf detach "$VG"
+check "xdp-filter loads" G xdp-filter load --mode native "$VG"
+check "xdp-filter denies 198.18.5.10" G xdp-filter ip 198.18.5.10 --mode src
+check "attach beside xdp-filter" xf attach "$VG"
+check_not "xdp-filter drops through xdpfence" reach 198.18.5.10
+check_not "xdpfence drops its feed" reach 198.18.4.10
+check "clean source passes both" reach 198.18.1.10
+check "status shows both" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status | grep -q xdpfilt"
+check "detach xdpfence again" xf detach "$VG"
 check "xdp-filter still attached" sh -c "ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfilt"
 check "xdpfence gone from the interface" sh -c "! ip netns exec $NS_G xdp-loader status $VG | grep -q xdpfence_prog"
 check_not "xdp-filter still drops" reach 198.18.5.10
 check "xdpfence's ban no longer enforced" reach 198.18.4.10
-check "detach again fails cleanly" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN detach $VG; test \$? = 1"
+check "detach when not attached: exit 1" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN detach $VG; test \$? = 1"
 G xdp-filter unload "$VG" >/dev/null 2>&1
 
 finish

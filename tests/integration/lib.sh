@@ -87,8 +87,8 @@ lab_up() {
 # reach SRC: can the client, sourcing from SRC, get an answer from the server?
 reach() {
 	if [[ $1 == *:* ]]; then
-		C ping -6 -c1 -W1 -I "$1" 2001:db8:ff::1
+		C ping -6 -c2 -i0.2 -W1 -I "$1" 2001:db8:ff::1
 	else
-		C ping -c1 -W1 -I "$1" 192.0.2.1
+		C ping -c2 -i0.2 -W1 -I "$1" 192.0.2.1
 	fi
 }
