@@ -162,6 +162,16 @@ static int read_all(const struct fence_maps *m, struct sample **v, size_t *n)
 	return err;
 }
 
+static const char *sample_prefix(const struct sample *x, const struct fence_meta *meta, char *buf,
+				 size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	inet_ntop(x->family == 4 ? AF_INET : AF_INET6, x->addr, addr, sizeof(addr));
+	snprintf(buf, len, "%s/%u", addr, x->family == 4 ? meta->v4_agg_len : meta->v6_agg_len);
+	return buf;
+}
+
 static int sort_by;
 
 static int sample_cmp_rate(const void *a, const void *b)
@@ -196,6 +206,7 @@ int do_top(int argc, char **argv)
 	size_t na = 0, nb = 0;
 	__u32 topn = 20;
 	__u64 interval = 1;
+	struct fence_meta meta;
 	struct state s;
 	int c, err, ret = EXIT_RUNTIME;
 
@@ -267,19 +278,18 @@ int do_top(int argc, char **argv)
 		qsort(b, nb, sizeof(*b), sample_cmp_rate);
 	if (nb > topn)
 		nb = topn;
+	if (fence_read_meta(&s.m, &meta))
+		meta.v4_agg_len = 24, meta.v6_agg_len = 64;
 
 	if (g_opts.json) {
 		json_object *arr = json_object_new_array();
 
 		for (size_t i = 0; i < nb; i++) {
 			json_object *o = json_object_new_object();
-			char addr[INET6_ADDRSTRLEN], pfx[INET6_ADDRSTRLEN + 8];
-			__u8 len = b[i].family == 4 ? s.m.info[0].prefixlen : 0;
+			char pfx[INET6_ADDRSTRLEN + 8];
 
-			(void)len;
-			inet_ntop(b[i].family == 4 ? AF_INET : AF_INET6, b[i].addr, addr, sizeof(addr));
-			snprintf(pfx, sizeof(pfx), "%s", addr);
-			json_object_object_add(o, "prefix", json_object_new_string(pfx));
+			json_object_object_add(o, "prefix", json_object_new_string(
+				sample_prefix(&b[i], &meta, pfx, sizeof(pfx))));
 			json_object_object_add(o, "conns_per_s", json_object_new_double(b[i].rate[0]));
 			json_object_object_add(o, "packets_per_s", json_object_new_double(b[i].rate[1]));
 			json_object_object_add(o, "drops_per_s", json_object_new_double(b[i].rate[2]));
@@ -297,9 +307,9 @@ int do_top(int argc, char **argv)
 		printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "source prefix", "conns/s",
 		       "pkts/s", "drops/s", "bytes/s", "conns", "packets", "drops");
 		for (size_t i = 0; i < nb; i++) {
-			char addr[INET6_ADDRSTRLEN];
+			char addr[INET6_ADDRSTRLEN + 8];
 
-			inet_ntop(b[i].family == 4 ? AF_INET : AF_INET6, b[i].addr, addr, sizeof(addr));
+			sample_prefix(&b[i], &meta, addr, sizeof(addr));
 			printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
 			       b[i].rate[0], b[i].rate[1], b[i].rate[2], b[i].rate[3],
 			       (unsigned long long)b[i].c.new_conns, (unsigned long long)b[i].c.packets,

@@ -344,6 +344,15 @@ void fence_maps_close(struct fence_maps *m)
 	maps_reset(m);
 }
 
+int fence_read_meta(const struct fence_maps *m, struct fence_meta *meta)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(m->fd[FM_META], &key, meta))
+		return -errno;
+	return meta->magic == FENCE_META_MAGIC ? 0 : -ENOENT;
+}
+
 int fence_read_stats(const struct fence_maps *m, struct fence_stat_val *out)
 {
 	struct fence_stat_val *v = calloc(m->ncpus, sizeof(*v));

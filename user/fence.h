@@ -68,6 +68,9 @@ int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir);
 
 void fence_maps_close(struct fence_maps *m);
 
+/* The `meta` record: aggregation lengths and settings of this pinned set. */
+int fence_read_meta(const struct fence_maps *m, struct fence_meta *meta);
+
 /* Sum per-CPU `stats` into out[FENCE_STAT_MAX]. */
 int fence_read_stats(const struct fence_maps *m, struct fence_stat_val *out);
 

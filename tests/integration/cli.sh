@@ -5,7 +5,7 @@
 # interface with xdp-filter and detaching leaves xdp-filter working.
 . "$(dirname "$0")/lib.sh"
 
-if ! lab_up; then
+if ! lab_up "$LAB"; then
 	fail "lab up"
 	finish
 	exit 1

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# scripts/lab.sh up|down|env [NAME] - a network-namespace lab for xdpfence.
+#
+#   NAME-c  "internet" clients: 198.18.1..5.10/24 and 2001:db8:1..5::10/64
+#           on veth NAME-vc (plus any address added later from 198.18.0.0/15)
+#   NAME-g  the gateway, which is also the server here: 192.0.2.1 and
+#           2001:db8:ff::1 on veth NAME-vg, where xdpfence attaches
+#   a private bpffs at /run/xdpfence-lab/NAME/bpf holds the pins (`ip netns
+#   exec` remounts /sys, so /sys/fs/bpf would not last between commands);
+#   LIBXDP_BPFFS points libxdp there too.
+#
+# `up` is idempotent (a lab already up is left as it is), `down` removes
+# everything `up` made. Sourced, it only defines the functions and names.
+# Only documentation/benchmark ranges are used, and only inside the lab.
+
+lab_names() {
+	LAB=${1:-xflab}
+	NS_C=$LAB-c
+	NS_G=$LAB-g
+	VC=$LAB-vc
+	VG=$LAB-vg
+	LAB_DIR=/run/xdpfence-lab/$LAB
+	BPFFS=$LAB_DIR/bpf
+	PIN=$BPFFS/fence
+	export LIBXDP_BPFFS=$BPFFS
+}
+
+lab_is_up() {
+	ip netns list 2>/dev/null | grep -qw "$NS_G" && ip netns exec "$NS_G" ip link show "$VG" >/dev/null 2>&1
+}
+
+lab_up() {
+	lab_names "${1:-${LAB:-}}"
+	if lab_is_up; then
+		return 0
+	fi
+	lab_down "$LAB"
+	lab_names "$LAB"
+	mkdir -p "$BPFFS" || return 1
+	mountpoint -q "$BPFFS" || mount -t bpf bpf "$BPFFS" || return 1
+	ip netns add "$NS_C" && ip netns add "$NS_G" || return 1
+	ip link add "$VC" netns "$NS_C" type veth peer name "$VG" netns "$NS_G" || return 1
+	ip -n "$NS_C" link set lo up
+	ip -n "$NS_G" link set lo up
+	for i in 1 2 3 4 5; do
+		ip -n "$NS_C" addr add "198.18.$i.10/24" dev "$VC"
+		ip -n "$NS_C" -6 addr add "2001:db8:$i::10/64" dev "$VC" nodad
+	done
+	ip -n "$NS_G" addr add 192.0.2.1/24 dev "$VG"
+	ip -n "$NS_G" -6 addr add 2001:db8:ff::1/64 dev "$VG" nodad
+	ip -n "$NS_C" link set "$VC" up
+	ip -n "$NS_G" link set "$VG" up
+	ip -n "$NS_C" route add 192.0.2.0/24 dev "$VC"
+	ip -n "$NS_C" -6 route add 2001:db8:ff::/64 dev "$VC"
+	ip -n "$NS_G" route add 198.18.0.0/15 dev "$VG"
+	ip -n "$NS_G" -6 route add 2001:db8::/40 dev "$VG"
+	# a veth peer receiving XDP-transmitted frames needs GRO on
+	ip netns exec "$NS_C" ethtool -K "$VC" gro on >/dev/null 2>&1
+	ip netns exec "$NS_G" ethtool -K "$VG" gro on >/dev/null 2>&1
+	for _ in $(seq 50); do
+		ip netns exec "$NS_C" ping -c1 -W1 -I 198.18.1.10 192.0.2.1 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "lab $LAB: no connectivity" >&2
+	return 1
+}
+
+lab_down() {
+	lab_names "${1:-${LAB:-}}"
+	for ns in "$NS_G" "$NS_C"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	if mountpoint -q "$BPFFS" 2>/dev/null; then
+		umount "$BPFFS" || true
+	fi
+	rm -rf "$LAB_DIR"
+	return 0
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	case "${1:-}" in
+	up)
+		lab_up "${2:-xflab}" && echo "lab ${2:-xflab} up: ip netns exec $NS_G ..., pins under $PIN (export LIBXDP_BPFFS=$BPFFS)"
+		;;
+	down)
+		lab_down "${2:-xflab}" && echo "lab ${2:-xflab} down"
+		;;
+	env)
+		lab_names "${2:-xflab}"
+		echo "NS_C=$NS_C NS_G=$NS_G VC=$VC VG=$VG PIN=$PIN LIBXDP_BPFFS=$BPFFS"
+		;;
+	*)
+		echo "usage: scripts/lab.sh up|down|env [NAME]" >&2
+		exit 2
+		;;
+	esac
+fi

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh BUILD - `make bench`: every benchmark, one run, one machine.
+# Prints the tables and keeps them in bench-results/ (the previous run's file
+# stays beside it, to compare). Needs root.
+set -eu
+build=${1:-build}
+cd "$(dirname "$0")/../.."
+mkdir -p bench-results
+out=bench-results/lookup.txt
+[ -f "$out" ] && cp "$out" bench-results/lookup.prev.txt
+{
+	echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	"$build"/bench_lookup
+} | tee "$out"
+if [ -f bench-results/lookup.prev.txt ]; then
+	echo
+	echo "previous run (bench-results/lookup.prev.txt):"
+	sed -n '2,$p' bench-results/lookup.prev.txt
+fi
