@@ -4,7 +4,7 @@
 set -eu
 pkgs=(
 	# build
-	make gcc clang llvm libc6-dev linux-libc-dev gcc-multilib pkg-config
+	make gcc clang llvm libc6-dev linux-libc-dev gcc-multilib pkg-config bc
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev bpftool
 	libjson-c-dev libcurl4-openssl-dev libinih-dev libmicrohttpd-dev
 	# libFuzzer runtime for clang

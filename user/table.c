@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
@@ -29,17 +31,22 @@ struct op {
 	__u8 fresh;			/* slot allocated by the commit under way */
 };
 
+/* Open addressing with linear probing. An entry is the key's 32-bit hash
+ * (high half) and a value (low half, 0 = empty): the hash spares a cache
+ * miss on the key for most mismatches, and lets deletion find each entry's
+ * home without recomputing it. */
+struct hindex {
+	__u64 *e;
+	__u32 mask;
+};
+
 struct table {
 	struct fence_maps *m;
-	/* committed entries: open addressing (linear probing) of slots */
-	__u32 *idx;
-	__u32 idx_mask;
+	struct hindex idx;		/* committed entries: value = slot */
 	__u32 n_live;
-	/* staged changes, indexed the same way by op number + 1 */
-	struct op *ops;
+	struct op *ops;			/* staged changes */
 	size_t n_ops, cap_ops;
-	__u32 *op_idx;
-	__u32 op_mask;
+	struct hindex op_idx;		/* value = op number + 1 */
 	/* scratch, kept between commits */
 	__u32 *img24;			/* 16M leaves */
 	__u32 *parent;			/* per slot */
@@ -117,120 +124,184 @@ static void key_of_cidr(const struct cidr *c, enum fence_kind kind, struct key *
 	k->addr = c->addr;
 }
 
-/* --- committed index -------------------------------------------------- */
+/* --- indexes ---------------------------------------------------------- */
 
-static __u32 *idx_find(const struct table *t, const struct key *k)
+typedef bool (*hx_eq_fn)(const struct table *t, __u32 val, const struct key *k);
+
+static bool eq_slot(const struct table *t, __u32 slot, const struct key *k)
 {
-	__u32 i = key_hash(k) & t->idx_mask;
+	return key_eq_slot(t, k, slot);
+}
 
-	for (;; i = (i + 1) & t->idx_mask) {
-		if (!t->idx[i] || key_eq_slot(t, k, t->idx[i]))
-			return &t->idx[i];
+static bool eq_op(const struct table *t, __u32 op1, const struct key *k)
+{
+	return key_eq_op(&t->ops[op1 - 1], k);
+}
+
+static __u64 *hx_find(const struct table *t, const struct hindex *h, __u32 hash, hx_eq_fn eq,
+		      const struct key *k)
+{
+	for (__u32 i = hash & h->mask;; i = (i + 1) & h->mask) {
+		__u64 e = h->e[i];
+
+		if (!e || ((__u32)(e >> 32) == hash && eq(t, (__u32)e, k)))
+			return &h->e[i];
 	}
 }
 
-static void idx_insert(struct table *t, __u32 slot)
+static __u64 hx_entry(__u32 hash, __u32 val)
 {
-	struct key k;
-
-	key_of_slot(t, slot, &k);
-	*idx_find(t, &k) = slot;
-	t->n_live++;
+	return (__u64)hash << 32 | val;
 }
 
-/* Backward-shift deletion keeps probe chains intact without tombstones.
- * Call while info[slot] still holds the entry's key. */
-static void idx_remove(struct table *t, __u32 slot)
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void hx_remove(struct hindex *h, __u64 *slotp)
 {
-	struct key k;
-	__u32 i, j;
+	__u32 i = slotp - h->e, j;
 
-	key_of_slot(t, slot, &k);
-	i = idx_find(t, &k) - t->idx;
-	if (t->idx[i] != slot)
-		return;
-	t->idx[i] = 0;
-	t->n_live--;
-	for (j = (i + 1) & t->idx_mask; t->idx[j]; j = (j + 1) & t->idx_mask) {
-		__u32 home;
+	h->e[i] = 0;
+	for (j = (i + 1) & h->mask; h->e[j]; j = (j + 1) & h->mask) {
+		__u32 home = (__u32)(h->e[j] >> 32) & h->mask;
 
-		key_of_slot(t, t->idx[j], &k);
-		home = key_hash(&k) & t->idx_mask;
-		/* move j back to i if its home is not in (i, j] */
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			t->idx[i] = t->idx[j];
-			t->idx[j] = 0;
+		/* move j back to i unless its home lies in (i, j] */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			h->e[i] = h->e[j];
+			h->e[j] = 0;
 			i = j;
 		}
 	}
 }
 
-/* --- staged ops ------------------------------------------------------- */
-
-static __u32 *op_find(const struct table *t, const struct key *k)
+static int hx_init(struct hindex *h, __u32 want)
 {
-	__u32 i = key_hash(k) & t->op_mask;
+	__u32 cap = 1024;
 
-	for (;; i = (i + 1) & t->op_mask) {
-		if (!t->op_idx[i] || key_eq_op(&t->ops[t->op_idx[i] - 1], k))
-			return &t->op_idx[i];
-	}
+	while (cap < want * 2)
+		cap <<= 1;
+	h->e = calloc(cap, sizeof(*h->e));
+	h->mask = cap - 1;
+	return h->e ? 0 : -ENOMEM;
 }
 
-static int op_grow(struct table *t)
+static void idx_insert(struct table *t, __u32 slot)
 {
-	size_t cap = t->cap_ops ? t->cap_ops * 2 : 1024;
-	struct op *ops = realloc(t->ops, cap * sizeof(*ops));
-	__u32 *idx, mask = cap * 2 - 1;
+	struct key k;
+	__u32 hash;
+
+	key_of_slot(t, slot, &k);
+	hash = key_hash(&k);
+	*hx_find(t, &t->idx, hash, eq_slot, &k) = hx_entry(hash, slot);
+	t->n_live++;
+}
+
+/* Call while info[slot] still holds the entry's key. */
+static void idx_remove(struct table *t, __u32 slot)
+{
+	struct key k;
+	__u64 *e;
+
+	key_of_slot(t, slot, &k);
+	e = hx_find(t, &t->idx, key_hash(&k), eq_slot, &k);
+	if ((__u32)*e != slot)
+		return;
+	hx_remove(&t->idx, e);
+	t->n_live--;
+}
+
+static __u32 idx_lookup(const struct table *t, const struct key *k, __u32 hash)
+{
+	return (__u32)*hx_find(t, &t->idx, hash, eq_slot, k);
+}
+
+/* --- staged ops ------------------------------------------------------- */
+
+/* Large buffers come pre-faulted: one populate is far cheaper than a page
+ * fault per 4 KiB, which costs microseconds on a paravirtualised guest. */
+static void *big_realloc(void *old, size_t old_len, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (old) {
+		memcpy(p, old, old_len);
+		munmap(old, old_len);
+	}
+	return p;
+}
+
+static int op_grow_to(struct table *t, size_t cap)
+{
+	struct op *ops = big_realloc(t->ops, t->cap_ops * sizeof(*ops), cap * sizeof(*ops));
+	struct hindex h;
 
 	if (!ops)
 		return -ENOMEM;
 	t->ops = ops;
 	t->cap_ops = cap;
-	idx = calloc(mask + 1, sizeof(*idx));
-	if (!idx)
+	if (hx_init(&h, cap))
 		return -ENOMEM;
-	free(t->op_idx);
-	t->op_idx = idx;
-	t->op_mask = mask;
-	for (size_t n = 0; n < t->n_ops; n++) {
-		struct op *o = &t->ops[n];
-		struct key k = { o->kind, o->info.family, o->info.prefixlen, o->info.addr };
+	for (__u32 i = 0; i <= t->op_idx.mask && t->op_idx.e; i++) {
+		__u64 e = t->op_idx.e[i];
+		__u32 j;
 
-		*op_find(t, &k) = n + 1;
+		if (!e)
+			continue;
+		for (j = (__u32)(e >> 32) & h.mask; h.e[j]; j = (j + 1) & h.mask)
+			;
+		h.e[j] = e;
 	}
+	free(t->op_idx.e);
+	t->op_idx = h;
 	return 0;
+}
+
+static int op_grow(struct table *t)
+{
+	return op_grow_to(t, t->cap_ops ? t->cap_ops * 2 : 1024);
+}
+
+int table_reserve(struct table *t, size_t n)
+{
+	return n > t->cap_ops ? op_grow_to(t, n) : 0;
 }
 
 static struct op *op_get(struct table *t, const struct cidr *c, enum fence_kind kind, bool create)
 {
 	struct key k;
-	__u32 *p, *s;
+	__u32 hash;
+	__u64 *p = NULL;
 	struct op *o;
 
 	key_of_cidr(c, kind, &k);
-	if (t->op_idx) {
-		p = op_find(t, &k);
+	hash = key_hash(&k);
+	if (t->op_idx.e) {
+		p = hx_find(t, &t->op_idx, hash, eq_op, &k);
 		if (*p)
-			return &t->ops[*p - 1];
+			return &t->ops[(__u32)*p - 1];
 	}
 	if (!create)
 		return NULL;
-	if (t->n_ops == t->cap_ops && op_grow(t))
-		return NULL;
+	if (t->n_ops == t->cap_ops) {
+		if (op_grow(t))
+			return NULL;
+		p = hx_find(t, &t->op_idx, hash, eq_op, &k);
+	}
 	o = &t->ops[t->n_ops];
-	memset(o, 0, sizeof(*o));
 	o->kind = kind;
-	o->info.family = k.family;
-	o->info.prefixlen = c->len;
-	memcpy(o->info.addr, c->addr, 16);
-	s = idx_find(t, &k);
-	o->slot = *s;
-	if (o->slot)
+	o->del = o->fresh = 0;
+	o->slot = idx_lookup(t, &k, hash);
+	if (o->slot) {
 		o->info = t->m->info[o->slot];
-	else
+	} else {
+		memset(&o->info, 0, sizeof(o->info));
+		o->info.family = k.family;
+		o->info.prefixlen = c->len;
+		memcpy(o->info.addr, c->addr, 16);
 		o->del = 1;	/* nothing there until put */
-	*op_find(t, &k) = ++t->n_ops;
+	}
+	*p = hx_entry(hash, ++t->n_ops);
 	return o;
 }
 
@@ -286,20 +357,16 @@ void table_info_cidr(const struct fence_rule_info *in, struct cidr *c)
 int table_open(struct table **tp, struct fence_maps *m)
 {
 	struct table *t = calloc(1, sizeof(*t));
-	__u32 cap = 1024, slot;
+	__u32 slot;
 
 	if (!t)
 		return -ENOMEM;
 	t->m = m;
-	while (cap < m->n_slots * 2)
-		cap <<= 1;
-	t->idx = calloc(cap, sizeof(*t->idx));
 	t->parent = calloc(m->n_slots, sizeof(*t->parent));
-	if (!t->idx || !t->parent) {
+	if (hx_init(&t->idx, m->n_slots) || !t->parent) {
 		table_close(t);
 		return -ENOMEM;
 	}
-	t->idx_mask = cap - 1;
 	for (slot = 1; slot < m->n_slots; slot++)
 		if (m->rules[slot].kind != FENCE_KIND_FREE)
 			idx_insert(t, slot);
@@ -311,9 +378,10 @@ void table_close(struct table *t)
 {
 	if (!t)
 		return;
-	free(t->idx);
-	free(t->ops);
-	free(t->op_idx);
+	free(t->idx.e);
+	if (t->ops)
+		munmap(t->ops, t->cap_ops * sizeof(*t->ops));
+	free(t->op_idx.e);
 	free(t->img24);
 	free(t->parent);
 	free(t);
@@ -332,7 +400,7 @@ const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 		return o->del ? NULL : &o->info;
 	}
 	key_of_cidr(c, kind, &k);
-	s = *idx_find(t, &k);
+	s = idx_lookup(t, &k, key_hash(&k));
 	if (slot)
 		*slot = s;
 	return s ? &t->m->info[s] : NULL;
@@ -375,8 +443,8 @@ size_t table_staged(const struct table *t)
 void table_abort(struct table *t)
 {
 	t->n_ops = 0;
-	if (t->op_idx)
-		memset(t->op_idx, 0, (t->op_mask + 1) * sizeof(*t->op_idx));
+	if (t->op_idx.e)
+		memset(t->op_idx.e, 0, ((size_t)t->op_idx.mask + 1) * sizeof(*t->op_idx.e));
 }
 
 __u32 table_next(const struct table *t, __u32 after)
@@ -558,7 +626,8 @@ static void rule_update(struct fence_rule *cur, const struct fence_rule *r)
 /* Map-wide batch update in as few syscalls as the kernel allows. vsz is
  * the size of one element's value as the syscall wants it (per-CPU maps:
  * one 8-byte-aligned slot per possible CPU). */
-static int batch_update(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, __u32 n)
+static int batch_update_one(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+			    __u32 n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
 	__u32 done = 0;
@@ -572,6 +641,39 @@ static int batch_update(int fd, const void *keys, size_t ksz, const void *vals, 
 		done += cnt;
 	}
 	return 0;
+}
+
+struct batch_job {
+	int fd;
+	const void *keys, *vals;
+	size_t ksz, vsz;
+	__u32 n;
+	int ret;
+};
+
+static void *batch_thread(void *arg)
+{
+	struct batch_job *j = arg;
+
+	j->ret = batch_update_one(j->fd, j->keys, j->ksz, j->vals, j->vsz, j->n);
+	return NULL;
+}
+
+/* Big batches go half to a second thread: hash inserts cost about a
+ * microsecond each in the kernel (bucket lock, allocation) and the buckets
+ * lock independently, so two CPUs nearly halve a million-entry load. */
+static int batch_update(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, __u32 n)
+{
+	struct batch_job j = { fd, (const char *)keys + (size_t)(n / 2) * ksz,
+			       (const char *)vals + (size_t)(n / 2) * vsz, ksz, vsz, n - n / 2, 0 };
+	pthread_t th;
+	int ret;
+
+	if (n < 65536 || pthread_create(&th, NULL, batch_thread, &j))
+		return batch_update_one(fd, keys, ksz, vals, vsz, n);
+	ret = batch_update_one(fd, keys, ksz, vals, vsz, n / 2);
+	pthread_join(th, NULL);
+	return ret ? ret : j.ret;
 }
 
 static int batch_delete(int fd, void *keys, size_t ksz, __u32 n)

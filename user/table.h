@@ -47,6 +47,9 @@ int table_put(struct table *t, const struct cidr *c, enum fence_kind kind,
 	      const struct fence_rule_info *info);
 int table_del(struct table *t, const struct cidr *c, enum fence_kind kind);
 
+/* Make room to stage n changes without regrowing (bulk loads). */
+int table_reserve(struct table *t, size_t n);
+
 /* Number of staged changes. */
 size_t table_staged(const struct table *t);
 

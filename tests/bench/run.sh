@@ -11,6 +11,8 @@ out=bench-results/lookup.txt
 {
 	echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 	"$build"/bench_lookup
+	echo
+	tests/bench/bench_feed.sh "$build"
 } | tee "$out"
 if [ -f bench-results/lookup.prev.txt ]; then
 	echo

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# tests/bench/bench_feed.sh BUILD - end-to-end `xdpfence feed load` timings:
+# a 1,000,000-prefix feed loaded into fresh maps, reloaded unchanged, and
+# reloaded with 1% changed (0.5% removed, 0.5% new). Wall clock of the CLI,
+# process start to exit, on pinned maps in a private bpffs.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+tmp=$(mktemp -d /tmp/xdpfence-bench.XXXXXX)
+bpffs=$tmp/bpf
+mkdir -p "$bpffs"
+mount -t bpf bpf "$bpffs"
+trap 'umount "$bpffs" 2>/dev/null; rm -rf "$tmp"' EXIT
+xf() { "$build/xdpfence" --pin-dir "$bpffs/fence" "$@"; }
+
+# the same feed-like mix as bench_lookup: 60% /32, 30% /24, 9% /16-/23, 1% /25-/31
+python3 - "$tmp" <<'PY'
+import random, sys
+random.seed(42)
+d = sys.argv[1]
+seen, lines = set(), []
+while len(lines) < 1_010_000:
+    r = random.random()
+    ln = 32 if r < .6 else 24 if r < .9 else random.randint(16, 23) if r < .99 else random.randint(25, 31)
+    a = random.getrandbits(32) & ((0xffffffff << (32 - ln)) & 0xffffffff)
+    if a >> 24 in (0, 127, 198, 224) or a >> 24 >= 224 or (a, ln) in seen:
+        continue
+    seen.add((a, ln))
+    lines.append("%d.%d.%d.%d/%d" % (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, ln))
+open(d + "/feed-1m.txt", "w").write("\n".join(lines[:1_000_000]) + "\n")
+# 1% changed: drop 5,000 lines, add 5,000 new ones
+open(d + "/feed-1m-b.txt", "w").write("\n".join(lines[5_000:1_005_000]) + "\n")
+PY
+
+t() {	# label, command...
+	local label=$1 t0 t1
+	shift
+	t0=$(date +%s.%N)
+	"$@" >/dev/null
+	t1=$(date +%s.%N)
+	printf '%-44s %6.2f s\n' "$label" "$(echo "$t1 - $t0" | bc -l)"
+}
+xf ban add 192.0.2.1 >/dev/null	# creates and pins the maps, so loads below time the load alone
+echo "feed load, end to end (CLI start to exit), 1,000,000 prefixes:"
+t "first load into empty maps" xf feed load big "$tmp/feed-1m.txt" --format plain
+t "reload, unchanged file" xf feed load big "$tmp/feed-1m.txt" --format plain
+t "reload, 1% changed (+5000 -5000)" xf feed load big "$tmp/feed-1m-b.txt" --format plain
+t "feed load --check only (parse + guardrails)" xf feed load big "$tmp/feed-1m-b.txt" --format plain --check
