@@ -7,7 +7,7 @@ BUILD      ?= build
 CLANG      ?= clang
 CC         ?= gcc
 BPFTOOL    ?= bpftool
-PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd
+PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd libsystemd
 ARCH_INC   := -I/usr/include/$(shell $(CC) -dumpmachine)
 
 ifeq ($(V),1)
@@ -27,7 +27,7 @@ BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -MMD -MP
 BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o
 SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
 
-LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c
+LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c
 LIB_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 CLI_SRCS   := $(filter-out $(LIB_SRCS),$(wildcard user/*.c))
 CLI_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))

@@ -6,7 +6,7 @@ pkgs=(
 	# build
 	make gcc clang llvm libc6-dev linux-libc-dev gcc-multilib pkg-config bc
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev bpftool
-	libjson-c-dev libcurl4-openssl-dev libinih-dev libmicrohttpd-dev
+	libjson-c-dev libcurl4-openssl-dev libinih-dev libmicrohttpd-dev libsystemd-dev
 	# libFuzzer runtime for clang
 	libclang-rt-14-dev
 	# lab, integration tests, comparisons

@@ -1,0 +1,131 @@
+/* tests/user/test_config.c - the `xdpfence run` config file: good and bad. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "config.h"
+#include "../maps/keys.h"
+
+static char path[64];
+
+static int load_text(const char *text, struct config *c, char *err, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/xdpfence-cfg-%d.ini", getpid());
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	fclose(f);
+	return config_load(path, c, err, len);
+}
+
+static void test_config_issue_example(void)
+{
+	static const char text[] =
+		"[interface eth0]\n"
+		"mode = native\n"
+		"[interface eth1]\n"
+		"[feed spamhaus]\n"
+		"source = https://example.invalid/drop_v4.json\n"
+		"format = spamhaus-json\n"
+		"refresh = 1h\n"
+		"[rule syn-burst]\n"
+		"metric = new_conns          ; new_conns | packets | bytes\n"
+		"rate = 200/s\n"
+		"window = 10s                ; sustained over the whole window\n"
+		"action = ban                ; ban | throttle | monitor\n"
+		"ttl = 10m\n"
+		"escalate = 2                ; each repeat offence multiplies the TTL\n"
+		"max_ttl = 24h\n"
+		"jitter = 10%\n"
+		"[rule slow-scrape]\n"
+		"metric = packets\n"
+		"rate = 30/m\n"
+		"window = 1m\n"
+		"action = throttle\n"
+		"throttle_rate = 5/s\n"
+		"throttle_burst = 10\n"
+		"[aggregate]\n"
+		"v4_children = 4 within /16  ; 4 promoted /24s inside one /16 -> promote the /16\n"
+		"v6_children = 4 within /48\n"
+		"[daemon]\n"
+		"tick = 500ms\n"
+		"metrics = 127.0.0.1:9469\n"
+		"state_file = /var/lib/xdpfence/state.json\n";
+	char err[256] = "";
+	struct config c;
+
+	if (!ASSERT_EQ(load_text(text, &c, err, sizeof(err)), 0, "loads")) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	ASSERT_EQ(c.n_ifaces, 2, "interfaces");
+	ASSERT_STREQ(c.ifaces[0].name, "eth0", "eth0");
+	ASSERT_EQ(c.ifaces[0].skb, 0, "native");
+	ASSERT_STREQ(c.ifaces[1].name, "eth1", "an interface with no keys still counts");
+	ASSERT_EQ(c.n_feeds, 1, "feeds");
+	ASSERT_EQ(c.feeds[0].format, FEED_FMT_SPAMHAUS_JSON, "format");
+	ASSERT_EQ(c.feeds[0].refresh_s, 3600, "refresh");
+	ASSERT_EQ(c.feeds[0].min_len_v4, 8, "default guardrail");
+	ASSERT_EQ(c.n_rules, 2, "rules");
+	ASSERT_STREQ(c.rules[0].name, "syn-burst", "rule name");
+	ASSERT_EQ(c.rules[0].metric, CONFIG_NEW_CONNS, "metric");
+	ASSERT_EQ((long long)c.rules[0].rate, 200, "rate");
+	ASSERT_EQ(c.rules[0].window_s, 10, "window");
+	ASSERT_EQ(c.rules[0].action, FENCE_ACT_DROP, "ban = drop");
+	ASSERT_EQ(c.rules[0].ttl_s, 600, "ttl");
+	ASSERT_EQ(c.rules[0].max_ttl_s, 86400, "max_ttl");
+	ASSERT_EQ((long long)(c.rules[0].escalate * 10), 20, "escalate");
+	ASSERT_EQ((long long)llround(c.rules[0].jitter * 100), 10, "jitter 10%");
+	ASSERT_EQ((long long)llround(c.rules[1].rate * 1000), 500, "30/m = 0.5/s");
+	ASSERT_EQ(c.rules[1].action, FENCE_ACT_THROTTLE, "throttle");
+	ASSERT_EQ(c.rules[1].throttle_rate, 5, "throttle_rate");
+	ASSERT_EQ(c.rules[1].throttle_burst, 10, "throttle_burst");
+	ASSERT_EQ(c.v4_children, 4, "v4 children");
+	ASSERT_EQ(c.v4_parent_len, 16, "v4 parent");
+	ASSERT_EQ(c.v6_parent_len, 48, "v6 parent");
+	ASSERT_EQ(c.tick_ms, 500, "tick");
+	ASSERT_STREQ(c.metrics, "127.0.0.1:9469", "metrics");
+	unlink(path);
+}
+
+static void test_config_errors_name_line_and_key(void)
+{
+	static const struct { const char *text, *want; } bad[] = {
+		{ "[rule a]\nrate = fast\n", ":2: [rule a] rate: \"fast\"" },
+		{ "[rule a]\nrate = 5/s\nwindow = 10s\naction = nuke\n", ":4: [rule a] action: \"nuke\"" },
+		{ "[rule a]\nrate = 5/s\nwindw = 10s\n", ":3: [rule a] windw: unknown key" },
+		{ "[daemon]\ntick = soon\n", ":2: [daemon] tick:" },
+		{ "[aggregate]\nv4_children = 4 inside /16\n", ":2: [aggregate] v4_children:" },
+		{ "[interface eth0]\nmode = turbo\n", ":2: [interface eth0] mode: \"turbo\"" },
+		{ "[feed x]\nformat = xml\n", ":2: [feed x] format: \"xml\"" },
+		{ "[feed bad name!]\nsource = a\n", ":2: [feed bad name!] source: feed name" },
+		{ "[weird]\na = b\n", ":2: [weird] a: unknown section" },
+		{ "[rule a]\nrate = 5/s\n", "[rule a] needs rate and window" },
+		{ "[rule a]\nrate = 5/s\nwindow = 1s\nttl = 1h\nmax_ttl = 10m\n", "max_ttl is shorter" },
+		{ "[feed f]\nformat = plain\n", "[feed f] needs a source" },
+		{ "[rule a]\nrate = 1/s\nwindow = 1s\n[rule b]\nrate = 1/s\nwindow = 1s\n"
+		  "[rule a]\nrate = 2/s\n", "[rule a] appears twice" },
+		{ "this is not ini\n", ":1:" },
+		{ "[rule a]\njitter = 150%\n", ":2: [rule a] jitter:" },
+	};
+	char err[256];
+	struct config c;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		ASSERT_EQ(load_text(bad[i].text, &c, err, sizeof(err)), -EINVAL, bad[i].want);
+		if (!ASSERT_TRUE(strstr(err, bad[i].want) != NULL, bad[i].want))
+			fprintf(stderr, "  got: %s\n", err);
+		ASSERT_TRUE(strncmp(err, path, strlen(path)) == 0, "message starts with the file");
+	}
+	ASSERT_EQ(config_load("/nonexistent/xdpfence.ini", &c, err, sizeof(err)), -ENOENT, "missing file");
+	unlink(path);
+}
+
+TEST_MAIN(T(test_config_issue_example), T(test_config_errors_name_line_and_key))
