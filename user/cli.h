@@ -48,6 +48,9 @@ void state_close(struct state *s);
  * the caller attaches or destroys. */
 int state_load_skel(struct xdpfence **skel, struct fence_opts *opts);
 
+/* Attach to one interface (see `xdpfence attach`); an EXIT_* code. */
+int fence_attach(const char *ifname, bool skb, struct fence_opts *o);
+
 int do_attach(int argc, char **argv);
 int do_detach(int argc, char **argv);
 int do_status(int argc, char **argv);

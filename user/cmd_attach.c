@@ -13,7 +13,9 @@
  * with an atomic replace so the interface is never without a program.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +257,98 @@ static void attach_usage(void)
 		FENCE_RULES_MAX, FENCE_TBL8_GROUPS, FENCE_PREFIX_MAX);
 }
 
+int fence_attach(const char *ifname, bool skb, struct fence_opts *o)
+{
+	enum xdp_attach_mode mode = skb ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	struct xdp_program *prog = NULL;
+	struct xdpfence *skel = NULL;
+	struct fence_maps m;
+	struct attached a;
+	int ifindex, err, lock_fd, ret = EXIT_RUNTIME;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		pr_err("no interface \"%s\"", ifname);
+		return EXIT_USAGE;
+	}
+	/* hold the writer lock: creating maps and attaching is one step */
+	err = fence_prepare_pin_dir(g_opts.pin_dir);
+	if (err) {
+		pr_err("pin dir %s: %s", g_opts.pin_dir, strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	lock_fd = open(g_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
+		pr_err("locking %s: %s", g_opts.pin_dir, strerror(errno));
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return EXIT_RUNTIME;
+	}
+	if (find_ours(ifindex, pinned_map_id(FENCE_MAP_STATS), &a, NULL, NULL)) {
+		pr_info("%s: already attached (%s mode, program id %u)", ifname,
+			mode_name(a.mode), a.prog_id);
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (state_load_skel(&skel, o))
+		goto out;
+	{
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		struct xdp_multiprog *mp;
+		bool lone;
+
+		if (!bpf_xdp_query(ifindex, 0, &q) && q.prog_id &&
+		    q.attach_mode != XDP_ATTACHED_MULTI) {
+			mp = xdp_multiprog__get_from_ifindex(ifindex);
+			lone = !libxdp_get_error(mp) && mp && xdp_multiprog__is_legacy(mp);
+			if (!libxdp_get_error(mp))
+				xdp_multiprog__close(mp);
+			if (lone) {
+				enum xdp_attach_mode have = q.attach_mode == XDP_ATTACHED_SKB ?
+							    XDP_MODE_SKB : XDP_MODE_NATIVE;
+
+				if (have != mode)
+					pr_warn("%s runs a program in %s mode: attaching in %s mode too",
+						ifname, mode_name(have), mode_name(have));
+				err = attach_chained(skel, ifindex, ifname, q.prog_id, have, o);
+				ret = err ? EXIT_RUNTIME : EXIT_OK;
+				goto out;
+			}
+		}
+	}
+	prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
+	err = libxdp_get_error(prog);
+	if (err) {
+		pr_err("preparing program: %s", strerror(-err));
+		prog = NULL;
+		goto out;
+	}
+	err = xdp_program__attach(prog, ifindex, mode, 0);
+	if (err) {
+		char msg[256];
+
+		libxdp_strerror(err, msg, sizeof(msg));
+		pr_err("attaching to %s in %s mode: %s%s", ifname, mode_name(mode), msg,
+		       mode == XDP_MODE_NATIVE ? " (the driver may lack native XDP: try --mode skb)" : "");
+		goto out;
+	}
+	err = fence_maps_from_skel(&m, skel, o);
+	if (err) {
+		pr_err("pinned maps: %s", strerror(-err));
+		xdp_program__detach(prog, ifindex, mode, 0);
+		goto out;
+	}
+	fence_maps_close(&m);
+	pr_info("%s: attached (%s mode, program id %u), maps pinned under %s", ifname,
+		mode_name(mode), xdp_program__id(prog), g_opts.pin_dir);
+	ret = EXIT_OK;
+out:
+	xdp_program__close(prog);
+	xdpfence__destroy(skel);
+	close(lock_fd);
+	return ret;
+}
+
 int do_attach(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -270,12 +364,7 @@ int do_attach(int argc, char **argv)
 	};
 	enum xdp_attach_mode mode = XDP_MODE_NATIVE;
 	struct fence_opts o = {};
-	struct xdp_program *prog = NULL;
-	struct xdpfence *skel = NULL;
-	struct fence_maps m;
-	struct attached a;
-	struct state lock;
-	int c, li = 0, ifindex, err, ret = EXIT_RUNTIME;
+	int c, li = 0;
 	__u32 v;
 
 	optind = 0;
@@ -332,79 +421,7 @@ int do_attach(int argc, char **argv)
 		attach_usage();
 		return EXIT_USAGE;
 	}
-	ifindex = if_nametoindex(argv[optind]);
-	if (!ifindex) {
-		pr_err("no interface \"%s\"", argv[optind]);
-		return EXIT_USAGE;
-	}
-	/* hold the writer lock: creating maps and attaching is one step */
-	err = fence_prepare_pin_dir(g_opts.pin_dir);
-	if (err) {
-		pr_err("pin dir %s: %s", g_opts.pin_dir, strerror(-err));
-		return EXIT_RUNTIME;
-	}
-	memset(&lock, 0, sizeof(lock));
-	if (find_ours(ifindex, pinned_map_id(FENCE_MAP_STATS), &a, NULL, NULL)) {
-		pr_info("%s: already attached (%s mode, program id %u)", argv[optind],
-			mode_name(a.mode), a.prog_id);
-		return EXIT_OK;
-	}
-	if (state_load_skel(&skel, &o))
-		return EXIT_RUNTIME;
-	{
-		LIBBPF_OPTS(bpf_xdp_query_opts, q);
-		struct xdp_multiprog *mp;
-		bool lone;
-
-		if (!bpf_xdp_query(ifindex, 0, &q) && q.prog_id &&
-		    q.attach_mode != XDP_ATTACHED_MULTI) {
-			mp = xdp_multiprog__get_from_ifindex(ifindex);
-			lone = !libxdp_get_error(mp) && mp && xdp_multiprog__is_legacy(mp);
-			if (!libxdp_get_error(mp))
-				xdp_multiprog__close(mp);
-			if (lone) {
-				enum xdp_attach_mode have = q.attach_mode == XDP_ATTACHED_SKB ?
-							    XDP_MODE_SKB : XDP_MODE_NATIVE;
-
-				if (have != mode)
-					pr_warn("%s runs a program in %s mode: attaching in %s mode too",
-						argv[optind], mode_name(have), mode_name(have));
-				err = attach_chained(skel, ifindex, argv[optind], q.prog_id, have, &o);
-				ret = err ? EXIT_RUNTIME : EXIT_OK;
-				goto out;
-			}
-		}
-	}
-	prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
-	err = libxdp_get_error(prog);
-	if (err) {
-		pr_err("preparing program: %s", strerror(-err));
-		prog = NULL;
-		goto out;
-	}
-	err = xdp_program__attach(prog, ifindex, mode, 0);
-	if (err) {
-		char msg[256];
-
-		libxdp_strerror(err, msg, sizeof(msg));
-		pr_err("attaching to %s in %s mode: %s%s", argv[optind], mode_name(mode), msg,
-		       mode == XDP_MODE_NATIVE ? " (the driver may lack native XDP: try --mode skb)" : "");
-		goto out;
-	}
-	err = fence_maps_from_skel(&m, skel, &o);
-	if (err) {
-		pr_err("pinned maps: %s", strerror(-err));
-		xdp_program__detach(prog, ifindex, mode, 0);
-		goto out;
-	}
-	fence_maps_close(&m);
-	pr_info("%s: attached (%s mode, program id %u), maps pinned under %s", argv[optind],
-		mode_name(mode), xdp_program__id(prog), g_opts.pin_dir);
-	ret = EXIT_OK;
-out:
-	xdp_program__close(prog);
-	xdpfence__destroy(skel);
-	return ret;
+	return fence_attach(argv[optind], mode == XDP_MODE_SKB, &o);
 bad_num:
 	pr_err("--%s \"%s\": not a number in range", lo[li].name, optarg);
 	return EXIT_USAGE;

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "log.h"
 #include "util.h"
+#include "counters.h"
 
 int do_stats(int argc, char **argv)
 {
@@ -67,102 +68,7 @@ int do_stats(int argc, char **argv)
 	return EXIT_OK;
 }
 
-struct sample {
-	__u8 family;
-	__u8 addr[16];
-	struct fence_counters c;	/* summed over CPUs */
-	double rate[4];			/* conns, packets, drops, bytes per second */
-};
-
-static int sample_cmp_key(const void *a, const void *b)
-{
-	const struct sample *x = a, *y = b;
-
-	if (x->family != y->family)
-		return x->family - y->family;
-	return memcmp(x->addr, y->addr, 16);
-}
-
-/* Every entry of one per-prefix map, appended to *v. */
-static int read_prefixes(const struct fence_maps *m, int family, struct sample **v, size_t *n,
-			 size_t *cap)
-{
-	int fd = m->fd[family == 4 ? FM_PREFIX_V4 : FM_PREFIX_V6];
-	size_t ksz = family == 4 ? 4 : 16, batch_n = 4096;
-	__u8 *keys = malloc(ksz * batch_n);
-	struct fence_counters *vals = malloc(sizeof(*vals) * m->ncpus * batch_n);
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	__u8 batch[16];
-	bool first = true;
-	int ret = 0;
-
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 cnt = batch_n;
-		int err = bpf_map_lookup_batch(fd, first ? NULL : batch, batch, keys, vals, &cnt, &o);
-
-		first = false;
-		if (err && errno != ENOENT) {
-			ret = -errno;
-			goto out;
-		}
-		for (__u32 i = 0; i < cnt; i++) {
-			struct sample *s;
-
-			if (*n == *cap) {
-				size_t nc = *cap ? *cap * 2 : 4096;
-				struct sample *nv = realloc(*v, nc * sizeof(*nv));
-
-				if (!nv) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				*v = nv;
-				*cap = nc;
-			}
-			s = &(*v)[(*n)++];
-			memset(s, 0, sizeof(*s));
-			s->family = family;
-			memcpy(s->addr, keys + i * ksz, ksz);
-			for (int c = 0; c < m->ncpus; c++) {
-				const struct fence_counters *pc = &vals[i * m->ncpus + c];
-
-				s->c.packets += pc->packets;
-				s->c.bytes += pc->bytes;
-				s->c.new_conns += pc->new_conns;
-				s->c.drops += pc->drops;
-				if (pc->last_seen_ns > s->c.last_seen_ns)
-					s->c.last_seen_ns = pc->last_seen_ns;
-			}
-		}
-		if (err)
-			break;	/* ENOENT: that was the last batch */
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
-}
-
-static int read_all(const struct fence_maps *m, struct sample **v, size_t *n)
-{
-	size_t cap = 0;
-	int err;
-
-	*v = NULL;
-	*n = 0;
-	err = read_prefixes(m, 4, v, n, &cap);
-	if (!err)
-		err = read_prefixes(m, 6, v, n, &cap);
-	if (!err && *n)
-		qsort(*v, *n, sizeof(**v), sample_cmp_key);
-	return err;
-}
-
-static const char *sample_prefix(const struct sample *x, const struct fence_meta *meta, char *buf,
+static const char *sample_prefix(const struct pfx_sample *x, const struct fence_meta *meta, char *buf,
 				 size_t len)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -176,11 +82,11 @@ static int sort_by;
 
 static int sample_cmp_rate(const void *a, const void *b)
 {
-	const struct sample *x = a, *y = b;
+	const struct pfx_sample *x = a, *y = b;
 
 	if (x->rate[sort_by] != y->rate[sort_by])
 		return x->rate[sort_by] < y->rate[sort_by] ? 1 : -1;
-	return sample_cmp_key(a, b);
+	return counters_cmp_key(a, b);
 }
 
 static void top_usage(void)
@@ -202,7 +108,7 @@ int do_top(int argc, char **argv)
 		{ NULL }
 	};
 	static const char *const by_names[] = { "conns", "packets", "drops", "bytes" };
-	struct sample *a = NULL, *b = NULL;
+	struct pfx_sample *a = NULL, *b = NULL;
 	size_t na = 0, nb = 0;
 	__u32 topn = 20;
 	__u64 interval = 1;
@@ -256,14 +162,14 @@ int do_top(int argc, char **argv)
 	if (interval) {
 		struct timespec ts = { interval, 0 };
 
-		if ((err = read_all(&s.m, &a, &na)))
+		if ((err = counters_read(&s.m, &a, &na)))
 			goto fail;
 		nanosleep(&ts, NULL);
 	}
-	if ((err = read_all(&s.m, &b, &nb)))
+	if ((err = counters_read(&s.m, &b, &nb)))
 		goto fail;
 	for (size_t i = 0; i < nb; i++) {
-		struct sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), sample_cmp_key) : NULL;
+		struct pfx_sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), counters_cmp_key) : NULL;
 		struct fence_counters base = {};
 		double secs = interval ? interval : 1;
 
