@@ -165,11 +165,6 @@ static const struct cidr *allows_overlap(const struct allows *al, const struct c
 
 /* --- load ------------------------------------------------------------------ */
 
-static int entry_cmp(const void *a, const void *b)
-{
-	return cidr_cmp(&((const struct feed_entry *)a)->cidr, &((const struct feed_entry *)b)->cidr);
-}
-
 static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned line,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -281,26 +276,6 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	/* one entry per prefix; the longest lifetime wins a duplicate */
-	if (n)
-		qsort(res.entries, n, sizeof(*res.entries), entry_cmp);
-	{
-		size_t w = 0;
-
-		for (size_t i = 0; i < n; i++) {
-			if (w && !cidr_cmp(&res.entries[w - 1].cidr, &res.entries[i].cidr)) {
-				struct feed_entry *d = &res.entries[w - 1];
-
-				if (!d->ttl_s || !res.entries[i].ttl_s)
-					d->ttl_s = 0;
-				else if (res.entries[i].ttl_s > d->ttl_s)
-					d->ttl_s = res.entries[i].ttl_s;
-				continue;
-			}
-			res.entries[w++] = res.entries[i];
-		}
-		n = w;
-	}
 	rep->entries = n;
 	rep->parse_s = now_s() - t0;
 	if (o->check) {
@@ -329,6 +304,16 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		__u32 slot = 0;
 
 		cur = table_get(s->t, &e->cidr, FENCE_KIND_DENY, &slot);
+		if (cur && (cur->feeds & bit) && (!slot || keep[slot])) {
+			/* listed twice: one entry, the longest lifetime wins */
+			info = *cur;
+			if (info.feed_expires_ns && (!expires || expires > info.feed_expires_ns)) {
+				info.feed_expires_ns = expires;
+				table_put(s->t, &e->cidr, FENCE_KIND_DENY, &info);
+			}
+			rep->entries--;
+			continue;
+		}
 		if (cur)
 			info = *cur;
 		if (slot)
@@ -389,6 +374,7 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	}
 	if (table_commit(s->t, NULL, err, sizeof(err))) {
 		pr_err("feed %s: %s: nothing applied", o->name, err);
+		rep->entries = 0;
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
@@ -398,7 +384,7 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	snprintf(rec.last_modified, sizeof(rec.last_modified), "%s", fr.last_modified);
 	rec.loaded_unix = time(NULL);
 	rec.ttl_s = o->ttl_s;
-	rec.entries = n;
+	rec.entries = rep->entries;
 	rec.action = o->action;
 	rec.min_len_v4 = o->min_len_v4;
 	rec.min_len_v6 = o->min_len_v6;

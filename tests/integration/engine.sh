@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# tests/integration/engine.sh BUILD - `xdpfence run` on real TCP traffic in a netns lab.
+#
+# Clients open real TCP connections to a server behind the gateway: the /24
+# that opens them above the rule's rate is banned within window + 2 ticks
+# while the other /24 keeps working; the ban holds with the daemon stopped,
+# the daemon resumes from its state file, the ban expires on time, a repeat
+# offence gets a doubled TTL; a throttled prefix gets at most the configured
+# rate of new connections through; every decision is a JSON event line and
+# the Prometheus endpoint counts the promotions.
+. "$(dirname "$0")/lib.sh"
+FLOOD="python3 $(cd "$(dirname "$0")" && pwd)/conn_flood.py"
+
+if ! lab_up "$LAB"; then
+	fail "lab up"
+	finish
+	exit 1
+fi
+ok "lab up"
+G $FLOOD serve 192.0.2.1 8080 >/dev/null 2>&1 &
+
+EV=$TMP/events.jsonl
+cat >"$TMP/run.conf" <<EOT
+[daemon]
+tick = 1s
+events = $EV
+state_file = $TMP/state.json
+metrics = 127.0.0.1:9469
+
+[interface $VG]
+mode = native
+
+[rule burst]
+metric = new_conns
+rate = 20/s
+window = 3s
+action = ban
+ttl = 8s
+escalate = 2
+max_ttl = 2m
+jitter = 0
+EOT
+
+daemon_start() {	# config
+	G "$XF" --pin-dir "$PIN" run --config "$1" 2>>"$TMP/daemon.err" &
+	DPID=$!
+	for _ in $(seq 100); do
+		grep -q '"event":"start"' "$EV" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+daemon_stop() {
+	kill -TERM "$DPID" 2>/dev/null
+	wait "$DPID"
+}
+# event TYPE PREFIX: the last matching event line
+event() { grep "\"event\":\"$1\"" "$EV" | grep "\"prefix\":\"$2\"" | tail -n 1; }
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+connect() { C $FLOOD flood "$1" 192.0.2.1 8080 1 1 | grep -q '\[0.0[0-9]*, true\]'; }
+
+check "daemon starts (attaches, Type=notify ready)" daemon_start "$TMP/run.conf"
+check "clean client connects" connect 198.18.1.10
+
+# a scraper in 198.18.2.0/24 at 60 new connections/s, a normal client at 2/s
+C $FLOOD flood 198.18.1.10 192.0.2.1 8080 2 12 >"$TMP/normal.json" &
+NPID=$!
+t_start=$(date +%s.%N)
+C $FLOOD flood 198.18.2.10 192.0.2.1 8080 60 9 >"$TMP/scraper.json"
+wait $NPID
+ev=$(event promote 198.18.2.0/24)
+check "promote event for the scraper /24" test -n "$ev"
+check "event says why (rule, metric, value over threshold)" python3 - "$ev" <<'PY'
+import json, sys
+e = json.loads(sys.argv[1])
+assert e["rule"] == "burst" and e["metric"] == "new_conns" and e["action"] == "drop"
+assert e["value"] > e["threshold"] == 20 and e["ttl_s"] == 8 and e["offences"] == 1
+PY
+check "banned within window + 2 ticks, then nothing got through" python3 - "$TMP/scraper.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["attempts"]
+fails = [t for t, ok in a if not ok]
+assert fails, "never banned"
+first = fails[0]
+assert first <= 3 + 2 + 0.5, "banned at %.2fs" % first
+late_ok = [t for t, ok in a if ok and t > first + 0.6]
+assert not late_ok, "got through after the ban: %s" % late_ok[:5]
+PY
+check "the other /24 kept working throughout" python3 -c "
+import json; a = json.load(open('$TMP/normal.json'))['attempts']
+assert len(a) == 24 and all(ok for t, ok in a), a"
+check "ban list explains the promoted entry" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN ban list --owner promoted | grep '198.18.2.0/24' | grep -q 'burst: new_conns'"
+check "metrics count the promotion" sh -c "ip netns exec $NS_G curl -s http://127.0.0.1:9469/metrics | grep -q 'xdpfence_promotions_total{rule=\"burst\"} 1'"
+check "metrics export per-reason packets" sh -c "ip netns exec $NS_G curl -s http://127.0.0.1:9469/metrics | grep -q 'xdpfence_packets_total{reason=\"drop_promoted\"} [1-9]'"
+
+# SIGTERM leaves the data path enforcing; a restart resumes from the state file
+check "SIGTERM exits 0" daemon_stop
+check_not "ban holds with no daemon" connect 198.18.2.10
+check "restart resumes" daemon_start "$TMP/run.conf"
+exp_at=$(python3 -c "import json,sys; e=json.loads(sys.argv[1]); print($t_start + 0)" "$ev")
+# the ban lasts 8 s from promotion: wait for its expiry event
+for _ in $(seq 150); do [ -n "$(event expire 198.18.2.0/24)" ] && break; sleep 0.1; done
+check "expire event" test -n "$(event expire 198.18.2.0/24)"
+check "expired on time (8 s after promotion, +- 2 ticks)" python3 - "$ev" "$(event expire 198.18.2.0/24)" <<'PY'
+import datetime, json, sys
+p, e = (json.loads(x) for x in sys.argv[1:3])
+ts = lambda s: datetime.datetime.strptime(s["time"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+d = ts(e) - ts(p)
+assert 8 - 0.5 <= d <= 8 + 2.5, "expired %.2fs after promotion" % d
+PY
+check "unbanned after expiry" connect 198.18.2.10
+
+# a repeat offence: the restarted daemon remembers, the TTL doubles
+C $FLOOD flood 198.18.2.10 192.0.2.1 8080 60 6 >/dev/null
+ev2=$(event promote 198.18.2.0/24)
+check "repeat offence doubles the TTL (state survived the restart)" python3 - "$ev2" <<'PY'
+import json, sys
+e = json.loads(sys.argv[1])
+assert e["offences"] == 2 and e["ttl_s"] == 16, e
+PY
+check "SIGTERM again" daemon_stop
+
+# a throttle rule: at most rate + burst new connections get through
+cat >"$TMP/throttle.conf" <<EOT
+[daemon]
+tick = 1s
+events = $EV
+
+[rule slow-down]
+metric = new_conns
+rate = 15/s
+window = 2s
+action = throttle
+throttle_rate = 5/s
+throttle_burst = 5
+ttl = 1m
+jitter = 0
+EOT
+check "daemon with a throttle rule" daemon_start "$TMP/throttle.conf"
+C $FLOOD flood 198.18.3.10 192.0.2.1 8080 40 10 >"$TMP/throttled.json"
+evt=$(event promote 198.18.3.0/24)
+check "throttle promotion" sh -c "echo '$evt' | grep -q '\"action\":\"throttle\"'"
+check "after promotion, at most 5/s (+ burst 5) got through" python3 - "$TMP/throttled.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["attempts"]
+fails = [t for t, ok in a if not ok]
+assert fails, "never throttled"
+start = fails[0]
+passed = [t for t, ok in a if ok and t >= start]
+span = a[-1][0] - start
+limit = 5 * span + 5 + 2
+assert len(passed) <= limit, "%d passed in %.1fs (limit %.1f)" % (len(passed), span, limit)
+assert len(passed) >= 5 * span * 0.5, "throttle let too few through: %d in %.1fs" % (len(passed), span)
+PY
+check "SIGTERM" daemon_stop
+
+out=$(G "$XF" --pin-dir "$PIN" run --config /nonexistent.conf 2>&1); rc=$?
+check "missing config: exit 2" test "$rc" = 2
+printf '[rule x]\nrate = lots\n' >"$TMP/bad.conf"
+out=$(G "$XF" --pin-dir "$PIN" run --config "$TMP/bad.conf" 2>&1); rc=$?
+check "bad config: exit 2 naming file:line and key" sh -c "test $rc = 2 && echo '$out' | grep -q 'bad.conf:2: \[rule x\] rate'"
+finish
