@@ -27,7 +27,7 @@ BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -MMD -MP
 BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o
 SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
 
-LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c
+LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c user/policy.c
 LIB_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 CLI_SRCS   := $(filter-out $(LIB_SRCS),$(wildcard user/*.c))
 CLI_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))
@@ -37,7 +37,7 @@ FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 
 .PHONY: all test bench fuzz demo clean install
-all: $(BUILD)/xdpfence $(TEST_BINS) $(BUILD)/bench_lookup
+all: $(BUILD)/xdpfence $(TEST_BINS) $(BUILD)/bench_lookup $(BUILD)/bench_tick
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
 	$(call msg,CLANG,$@)
@@ -77,6 +77,10 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/test.o $(LIB_OBJS)
 $(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJS) $(SKELS) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJS) -o $@ $(LDLIBS)
+
+$(BUILD)/bench_tick: tests/bench/bench_tick.c $(BUILD)/user/counters.o $(LIB_OBJS) $(SKELS) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) tests/bench/bench_tick.c $(BUILD)/user/counters.o $(LIB_OBJS) -o $@ $(LDLIBS)
 
 # libFuzzer harnesses: clang with sanitizers, parsers only.
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iuser $(shell pkg-config --cflags json-c)

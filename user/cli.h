@@ -59,5 +59,6 @@ int do_allow(int argc, char **argv);
 int do_feed(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_top(int argc, char **argv);
+int do_run(int argc, char **argv);
 
 #endif

@@ -292,6 +292,11 @@ int fence_attach(const char *ifname, bool skb, struct fence_opts *o)
 	}
 	if (state_load_skel(&skel, o))
 		goto out;
+	/* libxdp's dispatcher needs freplace programs; where the kernel has
+	 * none, let libxdp go straight to a single program instead of
+	 * failing loudly at its probe first */
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_EXT, NULL) != 1)
+		setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
 	{
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 		struct xdp_multiprog *mp;

@@ -162,11 +162,11 @@ int do_top(int argc, char **argv)
 	if (interval) {
 		struct timespec ts = { interval, 0 };
 
-		if ((err = counters_read(&s.m, &a, &na)))
+		if ((err = counters_read(&s.m, &a, &na, true)))
 			goto fail;
 		nanosleep(&ts, NULL);
 	}
-	if ((err = counters_read(&s.m, &b, &nb)))
+	if ((err = counters_read(&s.m, &b, &nb, true)))
 		goto fail;
 	for (size_t i = 0; i < nb; i++) {
 		struct pfx_sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), counters_cmp_key) : NULL;

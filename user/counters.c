@@ -21,7 +21,7 @@ static int read_prefixes(const struct fence_maps *m, int family, struct pfx_samp
 			 size_t *cap)
 {
 	int fd = m->fd[family == 4 ? FM_PREFIX_V4 : FM_PREFIX_V6];
-	size_t ksz = family == 4 ? 4 : 16, batch_n = 4096;
+	size_t ksz = family == 4 ? 4 : 16, batch_n = 16384;
 	__u8 *keys = malloc(ksz * batch_n);
 	struct fence_counters *vals = malloc(sizeof(*vals) * m->ncpus * batch_n);
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
@@ -80,7 +80,7 @@ out:
 	return ret;
 }
 
-int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n)
+int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, bool sorted)
 {
 	size_t cap = 0;
 	int err;
@@ -90,7 +90,7 @@ int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n)
 	err = read_prefixes(m, 4, v, n, &cap);
 	if (!err)
 		err = read_prefixes(m, 6, v, n, &cap);
-	if (!err && *n)
+	if (!err && *n && sorted)
 		qsort(*v, *n, sizeof(**v), counters_cmp_key);
 	return err;
 }

@@ -4,6 +4,7 @@
 #ifndef XDPFENCE_COUNTERS_H
 #define XDPFENCE_COUNTERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "fence.h"
@@ -15,9 +16,9 @@ struct pfx_sample {
 	double rate[4];			/* for `top`: conns, packets, drops, bytes per second */
 };
 
-/* Every entry of both maps into *v (malloc-ed, sorted by family and
- * address), a few thousand entries per syscall. Returns 0 or -errno. */
-int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n);
+/* Every entry of both maps into *v (malloc-ed; sorted by family and
+ * address if asked), 16k entries per syscall. Returns 0 or -errno. */
+int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, bool sorted);
 
 int counters_cmp_key(const void *a, const void *b);
 

@@ -19,6 +19,7 @@ static const struct cmd objects[] = {
 	{ "allow", do_allow, "add|del|list ...", "allowlist: always passes, beats every ban" },
 	{ "feed", do_feed, "load|list|del ...", "threat feeds from files or http(s) URLs" },
 	{ "stats", do_stats, "[--json]", "packets and bytes per reason, summed over CPUs" },
+	{ "run", do_run, "--config FILE", "the behaviour engine: promote, throttle, escalate, expire (daemon)" },
 	{ "top", do_top, "[-n N] [--by conns|packets|drops] [--interval DUR] [--json]",
 	  "busiest source prefixes with rates" },
 	{ NULL }

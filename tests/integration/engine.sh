@@ -42,7 +42,8 @@ jitter = 0
 EOT
 
 daemon_start() {	# config
-	G "$XF" --pin-dir "$PIN" run --config "$1" 2>>"$TMP/daemon.err" &
+	# not through G(): $! must be the daemon itself (ip netns exec execs it)
+	ip netns exec "$NS_G" "$XF" --pin-dir "$PIN" run --config "$1" 2>>"$TMP/daemon.err" &
 	DPID=$!
 	for _ in $(seq 100); do
 		grep -q '"event":"start"' "$EV" 2>/dev/null && return 0
@@ -63,10 +64,11 @@ check "daemon starts (attaches, Type=notify ready)" daemon_start "$TMP/run.conf"
 check "clean client connects" connect 198.18.1.10
 
 # a scraper in 198.18.2.0/24 at 60 new connections/s, a normal client at 2/s
-C $FLOOD flood 198.18.1.10 192.0.2.1 8080 2 12 >"$TMP/normal.json" &
+C $FLOOD flood 198.18.1.10 192.0.2.1 8080 2 8 >"$TMP/normal.json" &
 NPID=$!
-t_start=$(date +%s.%N)
-C $FLOOD flood 198.18.2.10 192.0.2.1 8080 60 9 >"$TMP/scraper.json"
+# 6 s: the ban lands at window + up to 2 ticks, and what is left of the
+# flood is shorter than a window, so it is not extended
+C $FLOOD flood 198.18.2.10 192.0.2.1 8080 60 6 >"$TMP/scraper.json"
 wait $NPID
 ev=$(event promote 198.18.2.0/24)
 check "promote event for the scraper /24" test -n "$ev"
@@ -88,7 +90,7 @@ assert not late_ok, "got through after the ban: %s" % late_ok[:5]
 PY
 check "the other /24 kept working throughout" python3 -c "
 import json; a = json.load(open('$TMP/normal.json'))['attempts']
-assert len(a) == 24 and all(ok for t, ok in a), a"
+assert len(a) == 16 and all(ok for t, ok in a), a"
 check "ban list explains the promoted entry" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN ban list --owner promoted | grep '198.18.2.0/24' | grep -q 'burst: new_conns'"
 check "metrics count the promotion" sh -c "ip netns exec $NS_G curl -s http://127.0.0.1:9469/metrics | grep -q 'xdpfence_promotions_total{rule=\"burst\"} 1'"
 check "metrics export per-reason packets" sh -c "ip netns exec $NS_G curl -s http://127.0.0.1:9469/metrics | grep -q 'xdpfence_packets_total{reason=\"drop_promoted\"} [1-9]'"
@@ -97,7 +99,6 @@ check "metrics export per-reason packets" sh -c "ip netns exec $NS_G curl -s htt
 check "SIGTERM exits 0" daemon_stop
 check_not "ban holds with no daemon" connect 198.18.2.10
 check "restart resumes" daemon_start "$TMP/run.conf"
-exp_at=$(python3 -c "import json,sys; e=json.loads(sys.argv[1]); print($t_start + 0)" "$ev")
 # the ban lasts 8 s from promotion: wait for its expiry event
 for _ in $(seq 150); do [ -n "$(event expire 198.18.2.0/24)" ] && break; sleep 0.1; done
 check "expire event" test -n "$(event expire 198.18.2.0/24)"
@@ -139,7 +140,7 @@ EOT
 check "daemon with a throttle rule" daemon_start "$TMP/throttle.conf"
 C $FLOOD flood 198.18.3.10 192.0.2.1 8080 40 10 >"$TMP/throttled.json"
 evt=$(event promote 198.18.3.0/24)
-check "throttle promotion" sh -c "echo '$evt' | grep -q '\"action\":\"throttle\"'"
+check "throttle promotion" grep -q '"action":"throttle"' <<<"$evt"
 check "after promotion, at most 5/s (+ burst 5) got through" python3 - "$TMP/throttled.json" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))["attempts"]

@@ -1,0 +1,706 @@
+/* user/cmd_run.c - `xdpfence run --config FILE`: the behaviour engine daemon.
+ *
+ * Glue between the data path and the pure policy engine (policy.c): attach
+ * the configured interfaces, load and refresh feeds, and every tick read the
+ * per-prefix counters (batch lookups), let the policy decide, apply its
+ * decisions to the entries in one commit, and log each decision as one JSON
+ * line. SIGHUP reloads the config and feeds; SIGTERM leaves the data path and
+ * the pinned maps enforcing and saves the engine's state for the next start.
+ * The pin dir is locked only while a tick commits, so the CLI works beside it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include <systemd/sd-daemon.h>
+
+#include "cli.h"
+#include "config.h"
+#include "counters.h"
+#include "feed.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "util.h"
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+struct daemon {
+	struct config cfg;
+	struct state s;
+	struct policy *p;
+	struct fence_meta meta;
+	struct metrics *mt;
+	struct metrics_snapshot snap;
+	FILE *events;
+	int lock_fd;
+	__u64 next_refresh[CONFIG_MAX_FEEDS];	/* CLOCK_MONOTONIC ns */
+	/* allowlist of the current tick, for the policy's callback */
+	struct cidr *allows;
+	size_t n_allows;
+	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The pin dir's writer lock; gives up when asked to stop while waiting. */
+static int lock(struct daemon *d)
+{
+	while (flock(d->lock_fd, LOCK_EX)) {
+		if (errno != EINTR || got_term)
+			return -errno;
+	}
+	return 0;
+}
+
+static void unlock(struct daemon *d)
+{
+	flock(d->lock_fd, LOCK_UN);
+}
+
+/* --- events ------------------------------------------------------------- */
+
+static void event_time(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) % 1000);
+}
+
+static void event_write(struct daemon *d, json_object *o)
+{
+	fprintf(d->events, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(d->events);
+	json_object_put(o);
+	d->snap.events++;
+}
+
+static json_object *event_new(const char *type, const struct cidr *c)
+{
+	json_object *o = json_object_new_object();
+	char buf[CIDR_STR_MAX], t[64];
+
+	event_time(t, sizeof(t));
+	json_object_object_add(o, "time", json_object_new_string(t));
+	json_object_object_add(o, "event", json_object_new_string(type));
+	if (c)
+		json_object_object_add(o, "prefix", json_object_new_string(cidr_str(c, buf, sizeof(buf))));
+	return o;
+}
+
+static void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now)
+{
+	json_object *o = event_new(policy_event_name(x->type), &x->prefix);
+
+	if (x->rule && x->rule[0])
+		json_object_object_add(o, "rule", json_object_new_string(x->rule));
+	if (x->type != POLICY_EXPIRE && x->type != POLICY_UNBAN) {
+		json_object_object_add(o, "metric", json_object_new_string(x->metric ? x->metric : ""));
+		json_object_object_add(o, "value", json_object_new_double(x->value));
+		json_object_object_add(o, "threshold", json_object_new_double(x->threshold));
+		json_object_object_add(o, "action", json_object_new_string(action_name(x->action)));
+		json_object_object_add(o, "ttl_s", json_object_new_int64(x->ttl_s));
+		json_object_object_add(o, "expires_in_s", json_object_new_int64(
+			x->expires_ns > now ? (x->expires_ns - now) / 1000000000ULL : 0));
+	}
+	json_object_object_add(o, "offences", json_object_new_int64(x->offences));
+	if (x->why && x->why[0])
+		json_object_object_add(o, "why", json_object_new_string(x->why));
+	if (x->n_children) {
+		json_object *a = json_object_new_array();
+		char buf[CIDR_STR_MAX];
+
+		for (unsigned i = 0; i < x->n_children && i < 64; i++)
+			json_object_array_add(a, json_object_new_string(cidr_str(&x->children[i], buf,
+										 sizeof(buf))));
+		json_object_object_add(o, "children", a);
+	}
+	event_write(d, o);
+}
+
+/* --- policy <-> entries --------------------------------------------------- */
+
+static bool allowed(void *ctx, const struct cidr *c)
+{
+	struct daemon *d = ctx;
+
+	for (size_t i = 0; i < d->n_allows; i++)
+		if (cidr_overlaps(&d->allows[i], c))
+			return true;
+	return false;
+}
+
+static int collect_allows(struct daemon *d)
+{
+	size_t cap = d->n_allows;
+
+	d->n_allows = 0;
+	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
+		if (d->s.m.rules[slot].kind != FENCE_KIND_ALLOW)
+			continue;
+		if (d->n_allows == cap) {
+			struct cidr *v = realloc(d->allows, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			d->allows = v;
+		}
+		table_info_cidr(&d->s.m.info[slot], &d->allows[d->n_allows++]);
+	}
+	return 0;
+}
+
+static int rule_index(const struct daemon *d, const char *name)
+{
+	for (unsigned i = 0; i < d->cfg.n_rules; i++)
+		if (name && !strcmp(d->cfg.rules[i].name, name))
+			return i;
+	return -1;
+}
+
+/* Stage one decision on the entries. */
+static void stage(struct daemon *d, const struct policy_decision *x)
+{
+	const struct fence_rule_info *cur = table_get(d->s.t, &x->prefix, FENCE_KIND_DENY, NULL);
+	struct fence_rule_info info = {};
+	int r;
+
+	if (cur)
+		info = *cur;
+	switch (x->type) {
+	case POLICY_PROMOTE:
+	case POLICY_EXTEND:
+	case POLICY_AGGREGATE:
+		info.owners |= FENCE_OWN_PROMOTED;
+		info.promoted_action = x->action;
+		info.promoted_expires_ns = x->expires_ns;
+		info.offences = x->offences > 0xffff ? 0xffff : x->offences;
+		r = rule_index(d, x->rule);
+		info.rule_id = r < 0 ? 0 : r;
+		if (x->action == FENCE_ACT_THROTTLE && !(info.owners & FENCE_OWN_MANUAL)) {
+			info.rate = x->throttle_rate;
+			info.burst = x->throttle_burst;
+		}
+		if (x->type == POLICY_AGGREGATE)
+			snprintf(info.reason, sizeof(info.reason), "%s: %u children aggregated",
+				 x->rule && x->rule[0] ? x->rule : "aggregate", x->n_children);
+		else
+			snprintf(info.reason, sizeof(info.reason), "%s: %s %.1f/s > %.1f/s", x->rule,
+				 x->metric ? x->metric : "", x->value, x->threshold);
+		if (r >= 0 && r < METRICS_MAX_RULES)
+			d->snap.promotions[r]++;
+		break;
+	case POLICY_EXPIRE:
+	case POLICY_UNBAN:
+		if (!cur || !(cur->owners & FENCE_OWN_PROMOTED))
+			return;
+		info.owners &= ~FENCE_OWN_PROMOTED;
+		break;
+	}
+	table_put(d->s.t, &x->prefix, FENCE_KIND_DENY, &info);
+}
+
+/* Owner classes whose expiry has passed (a manual --ttl ban, a promotion the
+ * engine no longer tracks) lose their ownership; the data path stopped
+ * enforcing them on time already, this frees their slots. */
+static void stage_sweep(struct daemon *d, __u64 now)
+{
+	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
+		struct fence_rule_info info = d->s.m.info[slot];
+		__u8 gone = 0;
+		struct cidr c;
+
+		if (d->s.m.rules[slot].kind != FENCE_KIND_DENY)
+			continue;
+		if ((info.owners & FENCE_OWN_MANUAL) && info.manual_expires_ns && info.manual_expires_ns <= now)
+			gone |= FENCE_OWN_MANUAL;
+		if ((info.owners & FENCE_OWN_PROMOTED) && info.promoted_expires_ns &&
+		    info.promoted_expires_ns <= now)
+			gone |= FENCE_OWN_PROMOTED;
+		if ((info.owners & FENCE_OWN_FEED) && info.feed_expires_ns && info.feed_expires_ns <= now) {
+			gone |= FENCE_OWN_FEED;
+			info.feeds = 0;
+		}
+		if (!gone)
+			continue;
+		info.owners &= ~gone;
+		table_info_cidr(&info, &c);
+		table_put(d->s.t, &c, FENCE_KIND_DENY, &info);
+		{
+			json_object *o = event_new("expire", &c);
+			char own[64];
+
+			snprintf(own, sizeof(own), "%s%s%s", gone & FENCE_OWN_MANUAL ? "manual " : "",
+				 gone & FENCE_OWN_PROMOTED ? "promoted " : "", gone & FENCE_OWN_FEED ? "feed" : "");
+			json_object_object_add(o, "owners", json_object_new_string(own));
+			json_object_object_add(o, "why", json_object_new_string("ttl ran out"));
+			event_write(d, o);
+		}
+	}
+}
+
+static void snapshot_entries(struct daemon *d)
+{
+	memset(d->snap.entries, 0, sizeof(d->snap.entries));
+	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
+		const struct fence_rule_info *in = &d->s.m.info[slot];
+		int k = d->s.m.rules[slot].kind == FENCE_KIND_DENY;
+
+		if (in->owners & FENCE_OWN_MANUAL)
+			d->snap.entries[k][0]++;
+		if (in->owners & FENCE_OWN_PROMOTED)
+			d->snap.entries[k][1]++;
+		if (in->owners & FENCE_OWN_FEED)
+			d->snap.entries[k][2]++;
+	}
+}
+
+/* --- one tick ----------------------------------------------------------- */
+
+static int tick(struct daemon *d)
+{
+	const struct policy_decision *dec = NULL;
+	struct policy_sample *ps = NULL;
+	struct pfx_sample *v = NULL;
+	size_t n = 0, n_dec = 0;
+	double t0 = now_s(), dt;
+	__u64 now;
+	char err[256] = "";
+	int ret;
+
+	ret = counters_read(&d->s.m, &v, &n, false);
+	if (ret) {
+		pr_err("reading per-prefix counters: %s", strerror(-ret));
+		return ret;
+	}
+	ps = malloc((n + 1) * sizeof(*ps));
+	if (!ps) {
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct cidr *c = &ps[i].prefix;
+
+		memset(c, 0, sizeof(*c));
+		c->family = v[i].family == 4 ? AF_INET : AF_INET6;
+		c->len = v[i].family == 4 ? d->meta.v4_agg_len : d->meta.v6_agg_len;
+		memcpy(c->addr, v[i].addr, 16);
+		ps[i].packets = v[i].c.packets;
+		ps[i].bytes = v[i].c.bytes;
+		ps[i].new_conns = v[i].c.new_conns;
+	}
+	free(v);
+
+	if (lock(d)) {
+		free(ps);
+		return -EINTR;
+	}
+	/* entries may have changed under us (CLI): re-read them */
+	table_close(d->s.t);
+	d->s.t = NULL;
+	ret = table_open(&d->s.t, &d->s.m);
+	if (!ret)
+		ret = collect_allows(d);
+	now = fence_now_ns();
+	if (!ret)
+		ret = policy_tick(d->p, now, ps, n, allowed, d, &dec, &n_dec);
+	if (!ret) {
+		for (size_t i = 0; i < n_dec; i++)
+			stage(d, &dec[i]);
+		stage_sweep(d, now);
+		if (table_staged(d->s.t))
+			ret = table_commit(d->s.t, NULL, err, sizeof(err));
+		if (ret)
+			pr_err("applying decisions: %s", err[0] ? err : strerror(-ret));
+	}
+	if (!ret)
+		snapshot_entries(d);
+	unlock(d);
+	free(ps);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n_dec; i++)
+		event_decision(d, &dec[i], now);
+
+	dt = now_s() - t0;
+	d->snap.tick_seconds = dt;
+	if (dt > d->snap.tick_seconds_max)
+		d->snap.tick_seconds_max = dt;
+	d->snap.ticks++;
+	metrics_publish(d->mt, &d->snap);
+	return 0;
+}
+
+/* --- config, feeds, state --------------------------------------------------- */
+
+static void policy_config_from(const struct config *c, struct policy_config *pc)
+{
+	static const enum policy_metric metric[] = {
+		[CONFIG_NEW_CONNS] = POLICY_NEW_CONNS, [CONFIG_PACKETS] = POLICY_PACKETS,
+		[CONFIG_BYTES] = POLICY_BYTES,
+	};
+
+	memset(pc, 0, sizeof(*pc));
+	for (unsigned i = 0; i < c->n_rules; i++) {
+		const struct config_rule *r = &c->rules[i];
+		struct policy_rule *p = &pc->rules[i];
+
+		snprintf(p->name, sizeof(p->name), "%s", r->name);
+		p->metric = metric[r->metric];
+		p->rate = r->rate;
+		p->window_s = r->window_s;
+		p->action = r->action;
+		p->throttle_rate = r->throttle_rate;
+		p->throttle_burst = r->throttle_burst;
+		p->ttl_s = r->ttl_s;
+		p->max_ttl_s = r->max_ttl_s;
+		p->escalate = r->escalate;
+		p->jitter = r->jitter;
+	}
+	pc->n_rules = c->n_rules;
+	pc->v4_children = c->v4_children;
+	pc->v4_parent_len = c->v4_parent_len;
+	pc->v6_children = c->v6_children;
+	pc->v6_parent_len = c->v6_parent_len;
+	pc->max_tracked = 2000000;
+}
+
+static void refresh_feeds(struct daemon *d, bool all)
+{
+	__u64 now = fence_now_ns();
+
+	for (unsigned i = 0; i < d->cfg.n_feeds; i++) {
+		const struct config_feed *f = &d->cfg.feeds[i];
+		struct feed_load_opts o = {
+			.name = f->name, .source = f->source, .format = f->format, .action = f->action,
+			.ttl_s = f->ttl_s, .rate = 10, .burst = 20, .min_len_v4 = f->min_len_v4,
+			.min_len_v6 = f->min_len_v6, .lenient = f->lenient, .max_errors_shown = 20,
+		};
+		struct feed_load_report rep;
+		json_object *o_ev;
+		int ret;
+
+		if (!all && (!f->refresh_s || now < d->next_refresh[i]))
+			continue;
+		d->next_refresh[i] = now + (f->refresh_s ? f->refresh_s : 1) * 1000000000ULL;
+		if (lock(d))
+			return;
+		table_close(d->s.t);
+		d->s.t = NULL;
+		ret = table_open(&d->s.t, &d->s.m);
+		if (!ret)
+			ret = feed_load(&d->s, &o, &rep);
+		unlock(d);
+		o_ev = event_new("feed", NULL);
+		json_object_object_add(o_ev, "feed", json_object_new_string(f->name));
+		json_object_object_add(o_ev, "ok", json_object_new_boolean(!ret));
+		if (!ret) {
+			json_object_object_add(o_ev, "not_modified", json_object_new_boolean(rep.not_modified));
+			json_object_object_add(o_ev, "entries", json_object_new_int64(rep.entries));
+			json_object_object_add(o_ev, "added", json_object_new_int64(rep.added));
+			json_object_object_add(o_ev, "removed", json_object_new_int64(rep.removed));
+		}
+		event_write(d, o_ev);
+	}
+}
+
+static void state_save(struct daemon *d)
+{
+	char tmp[300];
+	FILE *f;
+
+	if (!d->cfg.state_file[0])
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.state_file);
+	f = fopen(tmp, "w");
+	if (!f) {
+		pr_warn("state file %s: %s", tmp, strerror(errno));
+		return;
+	}
+	if (policy_save(d->p, f) || fflush(f) || fsync(fileno(f))) {
+		pr_warn("writing %s: %s", tmp, strerror(errno));
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	if (rename(tmp, d->cfg.state_file))
+		pr_warn("renaming %s: %s", tmp, strerror(errno));
+}
+
+static int open_events(struct daemon *d)
+{
+	FILE *f;
+
+	if (!strcmp(d->cfg.events, "stderr")) {
+		f = stderr;
+	} else {
+		f = fopen(d->cfg.events, "a");
+		if (!f) {
+			pr_err("events file %s: %s", d->cfg.events, strerror(errno));
+			return -errno;
+		}
+	}
+	if (d->events && d->events != stderr)
+		fclose(d->events);
+	d->events = f;
+	return 0;
+}
+
+static int reload(struct daemon *d)
+{
+	struct policy_config pc;
+	struct config fresh;
+	char err[300];
+	int ret = config_load(d->cfg.path, &fresh, err, sizeof(err));
+
+	if (ret) {
+		pr_err("reload: %s (keeping the running config)", err);
+		return ret;
+	}
+	policy_config_from(&fresh, &pc);
+	if (policy_config_check(&pc, err, sizeof(err))) {
+		pr_err("reload: %s: %s (keeping the running config)", fresh.path, err);
+		return -EINVAL;
+	}
+	ret = policy_set_config(d->p, &pc);
+	if (ret) {
+		pr_err("reload: policy: %s (keeping the running config)", strerror(-ret));
+		return ret;
+	}
+	/* feeds that left the config are deleted */
+	for (unsigned i = 0; i < d->cfg.n_feeds; i++) {
+		bool kept = false;
+		size_t removed;
+
+		for (unsigned j = 0; j < fresh.n_feeds; j++)
+			kept |= !strcmp(d->cfg.feeds[i].name, fresh.feeds[j].name);
+		if (kept)
+			continue;
+		if (lock(d))
+			return -EINTR;
+		table_close(d->s.t);
+		d->s.t = NULL;
+		if (!table_open(&d->s.t, &d->s.m))
+			feed_delete(&d->s, d->cfg.feeds[i].name, &removed);
+		unlock(d);
+	}
+	d->cfg = fresh;
+	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
+		struct fence_opts o = {};
+
+		fence_attach(d->cfg.ifaces[i].name, d->cfg.ifaces[i].skb, &o);
+	}
+	open_events(d);
+	refresh_feeds(d, true);
+	d->snap.n_rules = d->cfg.n_rules;
+	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
+		snprintf(d->snap.rule_names[i], sizeof(d->snap.rule_names[i]), "%s", d->cfg.rules[i].name);
+	return 0;
+}
+
+static void run_usage(void)
+{
+	fprintf(stderr,
+"usage: xdpfence run --config FILE [--ticks N]\n"
+"  Runs the behaviour engine in the foreground (systemd Type=notify): attaches\n"
+"  the configured interfaces, loads and refreshes feeds, and every tick\n"
+"  promotes prefixes whose traffic stays above a rule's rate for its window\n"
+"  into timed bans or throttles, escalating repeat offenders; expired bans are\n"
+"  removed. Every decision is one JSON line on the events output.\n"
+"  SIGHUP reloads the config and feeds; SIGTERM exits, leaving the data path\n"
+"  and pinned maps enforcing. See scripts/xdpfence.conf.example.\n"
+"  --ticks N  exit after N ticks (tests)\n");
+}
+
+int do_run(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "ticks", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	struct policy_config pc;
+	struct daemon d = { .lock_fd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *path = NULL;
+	char err[300];
+	int c, ret = EXIT_RUNTIME;
+	__u32 n;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			if (parse_u32(optarg, 1, 1U << 30, &n)) {
+				pr_err("--ticks \"%s\": want a count", optarg);
+				return EXIT_USAGE;
+			}
+			d.ticks_limit = n;
+			break;
+		case 'h':
+			run_usage();
+			return EXIT_OK;
+		default:
+			run_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (!path || optind != argc) {
+		run_usage();
+		return EXIT_USAGE;
+	}
+	if (config_load(path, &d.cfg, err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_USAGE;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	policy_config_from(&d.cfg, &pc);
+	if (policy_config_check(&pc, err, sizeof(err))) {
+		pr_err("%s: %s", path, err);
+		return EXIT_USAGE;
+	}
+	if (open_events(&d))
+		return EXIT_RUNTIME;
+	for (unsigned i = 0; i < d.cfg.n_ifaces; i++) {
+		struct fence_opts o = {};
+
+		if (fence_attach(d.cfg.ifaces[i].name, d.cfg.ifaces[i].skb, &o))
+			return EXIT_RUNTIME;
+	}
+	if (state_open(&d.s, false, true))
+		return EXIT_RUNTIME;
+	/* state_open held the pin dir's lock to create the maps; the daemon
+	 * takes it only around its commits, so the CLI can work in between */
+	if (d.s.lock_fd >= 0) {
+		close(d.s.lock_fd);
+		d.s.lock_fd = -1;
+	}
+	d.lock_fd = open(g_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d.lock_fd < 0) {
+		pr_err("%s: %s", g_opts.pin_dir, strerror(errno));
+		goto out;
+	}
+	if (fence_read_meta(&d.s.m, &d.meta)) {
+		d.meta.v4_agg_len = 24;
+		d.meta.v6_agg_len = 64;
+	}
+	if (policy_new(&d.p, &pc, fence_now_ns() ^ (__u64)getpid())) {
+		pr_err("policy: out of memory");
+		goto out;
+	}
+	if (d.cfg.state_file[0]) {
+		FILE *f = fopen(d.cfg.state_file, "r");
+
+		if (f) {
+			if (policy_load(d.p, f, fence_now_ns()))
+				pr_warn("state file %s unreadable: starting without offence history",
+					d.cfg.state_file);
+			fclose(f);
+		}
+	}
+	d.snap.n_rules = d.cfg.n_rules;
+	for (unsigned i = 0; i < d.cfg.n_rules && i < METRICS_MAX_RULES; i++)
+		snprintf(d.snap.rule_names[i], sizeof(d.snap.rule_names[i]), "%s", d.cfg.rules[i].name);
+	if (d.cfg.metrics[0]) {
+		ret = metrics_start(&d.mt, d.cfg.metrics, &d.s.m);
+		if (ret) {
+			pr_err("metrics on %s: %s", d.cfg.metrics, strerror(-ret));
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+	refresh_feeds(&d, true);
+
+	{
+		json_object *o = event_new("start", NULL);
+
+		json_object_object_add(o, "config", json_object_new_string(d.cfg.path));
+		json_object_object_add(o, "rules", json_object_new_int(d.cfg.n_rules));
+		json_object_object_add(o, "interfaces", json_object_new_int(d.cfg.n_ifaces));
+		event_write(&d, o);
+	}
+	sd_notify(0, "READY=1\nSTATUS=running");
+
+	{
+		struct timespec next;
+		__u64 done = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &next);
+		while (!got_term) {
+			next.tv_nsec += (d.cfg.tick_ms % 1000) * 1000000L;
+			next.tv_sec += d.cfg.tick_ms / 1000 + next.tv_nsec / 1000000000L;
+			next.tv_nsec %= 1000000000L;
+			while (!got_term && !got_hup &&
+			       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+				;
+			if (got_term)
+				break;
+			if (got_hup) {
+				got_hup = 0;
+				sd_notify(0, "RELOADING=1");
+				reload(&d);
+				sd_notify(0, "READY=1");
+			}
+			tick(&d);
+			refresh_feeds(&d, false);
+			if (d.snap.events)
+				state_save(&d);
+			if (d.ticks_limit && ++done >= d.ticks_limit)
+				break;
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	state_save(&d);
+	{
+		json_object *o = event_new("stop", NULL);
+
+		json_object_object_add(o, "why", json_object_new_string(
+			got_term ? "signal: the data path keeps enforcing" : "tick limit"));
+		event_write(&d, o);
+	}
+	ret = EXIT_OK;
+out:
+	metrics_stop(d.mt);
+	policy_free(d.p);
+	free(d.allows);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
+	state_close(&d.s);
+	if (d.events && d.events != stderr)
+		fclose(d.events);
+	return ret;
+}
