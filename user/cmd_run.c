@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,8 +125,8 @@ static void event_decision(struct daemon *d, const struct policy_decision *x, __
 		json_object_object_add(o, "rule", json_object_new_string(x->rule));
 	if (x->type != POLICY_EXPIRE && x->type != POLICY_UNBAN) {
 		json_object_object_add(o, "metric", json_object_new_string(x->metric ? x->metric : ""));
-		json_object_object_add(o, "value", json_object_new_double(x->value));
-		json_object_object_add(o, "threshold", json_object_new_double(x->threshold));
+		json_object_object_add(o, "value", json_object_new_double(round(x->value * 100) / 100));
+		json_object_object_add(o, "threshold", json_object_new_double(round(x->threshold * 100) / 100));
 		json_object_object_add(o, "action", json_object_new_string(action_name(x->action)));
 		json_object_object_add(o, "ttl_s", json_object_new_int64(x->ttl_s));
 		json_object_object_add(o, "expires_in_s", json_object_new_int64(
