@@ -13,6 +13,8 @@ out=bench-results/lookup.txt
 	"$build"/bench_lookup
 	echo
 	tests/bench/bench_feed.sh "$build"
+	echo
+	"$build"/bench_tick
 } | tee "$out"
 if [ -f bench-results/lookup.prev.txt ]; then
 	echo
