@@ -35,11 +35,11 @@ t() {	# label, command...
 	local label=$1 t0 t1
 	shift
 	t0=$(date +%s.%N)
-	"$@" >/dev/null
+	"$@" >/dev/null 2>&1
 	t1=$(date +%s.%N)
 	printf '%-44s %6.2f s\n' "$label" "$(echo "$t1 - $t0" | bc -l)"
 }
-xf ban add 192.0.2.1 >/dev/null	# creates and pins the maps, so loads below time the load alone
+xf ban add 192.0.2.1 >/dev/null 2>&1	# creates and pins the maps, so loads below time the load alone
 echo "feed load, end to end (CLI start to exit), 1,000,000 prefixes:"
 t "first load into empty maps" xf feed load big "$tmp/feed-1m.txt" --format plain
 t "reload, unchanged file" xf feed load big "$tmp/feed-1m.txt" --format plain
