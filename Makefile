@@ -24,7 +24,7 @@ CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 LDLIBS     += $(shell pkg-config --libs $(PKGS)) -lelf -lz -lm -lpthread
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -MMD -MP
 
-BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o
+BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o $(BUILD)/trafficgen.bpf.o
 SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
 
 LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c user/policy.c
@@ -37,7 +37,7 @@ FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 
 .PHONY: all test bench fuzz demo clean install
-all: $(BUILD)/xdpfence $(TEST_BINS) $(BUILD)/bench_lookup $(BUILD)/bench_tick
+all: $(BUILD)/xdpfence $(TEST_BINS) $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/trafficgen
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
 	$(call msg,CLANG,$@)
@@ -81,6 +81,10 @@ $(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJ
 $(BUILD)/bench_tick: tests/bench/bench_tick.c $(BUILD)/user/counters.o $(LIB_OBJS) $(SKELS) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) tests/bench/bench_tick.c $(BUILD)/user/counters.o $(LIB_OBJS) -o $@ $(LDLIBS)
+
+$(BUILD)/trafficgen: tests/bench/trafficgen.c $(BUILD)/tests/pkt.o $(SKELS) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) tests/bench/trafficgen.c $(BUILD)/tests/pkt.o -o $@ $(LDLIBS)
 
 # libFuzzer harnesses: clang with sanitizers, parsers only.
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iuser $(shell pkg-config --cflags json-c)

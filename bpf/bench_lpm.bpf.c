@@ -2,6 +2,7 @@
 /* bpf/bench_lpm.bpf.c - yardsticks for `make bench`, never attached by xdpfence.
  *
  * xdp_drop_all: the ceiling (a program that drops without looking).
+ * xdp_count_drop: the live-traffic ceiling (counts in lpm_stats[1], drops).
  * xdp_lpm: the plain approach xdpfence's table replaces: same Ethernet/VLAN/
  * IPv4 parse, one BPF LPM trie lookup of the source, drop on a hit.
  */
@@ -28,6 +29,18 @@ struct {
 SEC("xdp")
 int xdp_drop_all(struct xdp_md *ctx)
 {
+	return XDP_DROP;
+}
+
+/* The ceiling for live traffic: count, drop, look at nothing else. */
+SEC("xdp")
+int xdp_count_drop(struct xdp_md *ctx)
+{
+	__u32 idx = 1;
+	__u64 *cnt = bpf_map_lookup_elem(&lpm_stats, &idx);
+
+	if (cnt)
+		(*cnt)++;
 	return XDP_DROP;
 }
 

@@ -15,6 +15,8 @@ out=bench-results/lookup.txt
 	tests/bench/bench_feed.sh "$build"
 	echo
 	"$build"/bench_tick
+	echo
+	tests/bench/bench_live.sh "$build"
 } | tee "$out"
 if [ -f bench-results/lookup.prev.txt ]; then
 	echo
