@@ -55,6 +55,10 @@ struct daemon {
 	/* allowlist of the current tick, for the policy's callback */
 	struct cidr *allows;
 	size_t n_allows;
+	/* prefixes promoted after the last commit: one missing at the next tick
+	 * was unbanned by the operator, and the policy is told to forget it */
+	struct cidr *promoted;
+	size_t n_promoted, cap_promoted;
 	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
 };
 
@@ -268,8 +272,26 @@ static void stage_sweep(struct daemon *d, __u64 now)
 	}
 }
 
+/* Promotions the operator removed since the last tick (`ban del`). */
+static void forget_removed(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_promoted; i++) {
+		const struct fence_rule_info *in = table_get(d->s.t, &d->promoted[i], FENCE_KIND_DENY, NULL);
+		json_object *o;
+
+		if (in && (in->owners & FENCE_OWN_PROMOTED))
+			continue;
+		if (policy_forget(d->p, &d->promoted[i]))
+			continue;	/* the policy had let it go already */
+		o = event_new("unban", &d->promoted[i]);
+		json_object_object_add(o, "why", json_object_new_string("removed by the operator"));
+		event_write(d, o);
+	}
+}
+
 static void snapshot_entries(struct daemon *d)
 {
+	d->n_promoted = 0;
 	memset(d->snap.entries, 0, sizeof(d->snap.entries));
 	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
 		const struct fence_rule_info *in = &d->s.m.info[slot];
@@ -277,8 +299,20 @@ static void snapshot_entries(struct daemon *d)
 
 		if (in->owners & FENCE_OWN_MANUAL)
 			d->snap.entries[k][0]++;
-		if (in->owners & FENCE_OWN_PROMOTED)
+		if (in->owners & FENCE_OWN_PROMOTED) {
 			d->snap.entries[k][1]++;
+			if (k && d->n_promoted == d->cap_promoted) {
+				size_t cap = d->cap_promoted ? d->cap_promoted * 2 : 256;
+				struct cidr *v = realloc(d->promoted, cap * sizeof(*v));
+
+				if (!v)
+					continue;
+				d->promoted = v;
+				d->cap_promoted = cap;
+			}
+			if (k)
+				table_info_cidr(in, &d->promoted[d->n_promoted++]);
+		}
 		if (in->owners & FENCE_OWN_FEED)
 			d->snap.entries[k][2]++;
 	}
@@ -330,6 +364,8 @@ static int tick(struct daemon *d)
 	ret = table_open(&d->s.t, &d->s.m);
 	if (!ret)
 		ret = collect_allows(d);
+	if (!ret)
+		forget_removed(d);
 	now = fence_now_ns();
 	if (!ret)
 		ret = policy_tick(d->p, now, ps, n, allowed, d, &dec, &n_dec);
@@ -698,6 +734,7 @@ out:
 	metrics_stop(d.mt);
 	policy_free(d.p);
 	free(d.allows);
+	free(d.promoted);
 	if (d.lock_fd >= 0)
 		close(d.lock_fd);
 	state_close(&d.s);

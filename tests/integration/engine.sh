@@ -153,6 +153,9 @@ limit = 5 * span + 5 + 2
 assert len(passed) <= limit, "%d passed in %.1fs (limit %.1f)" % (len(passed), span, limit)
 assert len(passed) >= 5 * span * 0.5, "throttle let too few through: %d in %.1fs" % (len(passed), span)
 PY
+check "operator ban del of a promotion" xf ban del 198.18.3.0/24
+for _ in $(seq 40); do grep -q '"event":"unban","prefix":"198.18.3.0/24"' "$EV" && break; sleep 0.1; done
+check "the engine forgets it (unban event)" grep -q '"event":"unban","prefix":"198.18.3.0/24".*removed by the operator' "$EV"
 check "SIGTERM" daemon_stop
 
 out=$(G "$XF" --pin-dir "$PIN" run --config /nonexistent.conf 2>&1); rc=$?
