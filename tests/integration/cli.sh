@@ -92,6 +92,10 @@ check "bpftool dump of prefix_v4 has named fields" sh -c "bpftool map dump pinne
 # (libxdp's dispatcher where the kernel has freplace, a tail-call chain where
 # it does not); detaching xdpfence leaves xdp-filter running
 check "detach xdpfence" xf detach "$VG"
+# xdp-tools keeps a PID lock in /run; one left by a killed run blocks every load
+for lck in /run/xdp-*.lck; do
+	[ -f "$lck" ] && ! kill -0 "$(cat "$lck" 2>/dev/null)" 2>/dev/null && rm -f "$lck"
+done
 check "xdp-filter loads" G xdp-filter load --mode native "$VG"
 check "xdp-filter denies 198.18.5.10" G xdp-filter ip 198.18.5.10 --mode src
 check "attach beside xdp-filter" xf attach "$VG"
