@@ -15,6 +15,7 @@
 const volatile __u32 n_prefixes = 256;
 const volatile __u32 base_v4 = 0xc6120000;	/* 198.18.0.0, host order */
 const volatile __u32 syn_pct = 10;
+const volatile __u32 hosts = 254;		/* sources per prefix: .1 .. .hosts */
 
 SEC("xdp")
 int xdp_gen(struct xdp_md *ctx)
@@ -29,7 +30,22 @@ int xdp_gen(struct xdp_md *ctx)
 
 		if ((void *)(iph + 1) > c.end || iph->ihl != 5)
 			return XDP_ABORTED;
-		iph->saddr = bpf_htonl(base_v4 + (pfx << 8) + 1 + (r >> 24) % 254);
+		iph->saddr = bpf_htonl(base_v4 + (pfx << 8) + 1 + (r >> 24) % hosts);
+		/* a valid header checksum, or the stack drops the frame in ip_rcv
+		 * before netfilter ever sees it (comparisons d and e) */
+		{
+			__u16 *w = (void *)iph;
+			__u32 sum = 0;
+			int i;
+
+			iph->check = 0;
+#pragma unroll
+			for (i = 0; i < 10; i++)
+				sum += w[i];
+			sum = (sum & 0xffff) + (sum >> 16);
+			sum = (sum & 0xffff) + (sum >> 16);
+			iph->check = ~sum;
+		}
 		th = (void *)(iph + 1);
 	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr *ip6h = c.pos;
@@ -38,7 +54,7 @@ int xdp_gen(struct xdp_md *ctx)
 			return XDP_ABORTED;
 		/* 2001:db8:PFX::r */
 		ip6h->saddr.in6_u.u6_addr32[1] = bpf_htonl(0x0db80000 | (pfx & 0xffff));
-		ip6h->saddr.in6_u.u6_addr32[3] = r;
+		ip6h->saddr.in6_u.u6_addr32[3] = bpf_htonl(1 + (r >> 24) % hosts);
 		th = (void *)(ip6h + 1);
 	} else {
 		return XDP_ABORTED;

@@ -1,6 +1,6 @@
 /* tests/bench/trafficgen.c - live traffic for benchmarks, from inside a lab namespace.
  *
- * usage: trafficgen --ifname IF [--packets N] [--prefixes N] [--syn-pct P] [--v6] [--threads T]
+ * usage: trafficgen --ifname IF [--packets N] [--prefixes N] [--hosts H] [--syn-pct P] [--v6] [--threads T]
  *
  * Builds a 64-byte TCP frame from 198.18.0.0/15 (or 2001:db8::/32) to
  * 192.0.2.1, and sends it N times out of IF with BPF_PROG_TEST_RUN in
@@ -55,10 +55,11 @@ int main(int argc, char **argv)
 		{ "ifname", required_argument, NULL, 'i' }, { "packets", required_argument, NULL, 'n' },
 		{ "prefixes", required_argument, NULL, 'p' }, { "syn-pct", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' }, { "v6", no_argument, NULL, '6' },
+		{ "hosts", required_argument, NULL, 'H' },
 		{ NULL }
 	};
 	const char *ifname = NULL;
-	long packets = 10000000, prefixes = 256, syn = 10, threads = 1;
+	long packets = 10000000, prefixes = 256, syn = 10, threads = 1, hosts = 254;
 	bool v6 = false;
 	struct trafficgen *skel;
 	struct job jobs[8];
@@ -76,11 +77,12 @@ int main(int argc, char **argv)
 		case 's': syn = atol(optarg); break;
 		case 't': threads = atol(optarg); break;
 		case '6': v6 = true; break;
+		case 'H': hosts = atol(optarg); break;
 		default: goto usage;
 		}
 	}
 	if (!ifname || packets <= 0 || prefixes <= 0 || prefixes > 512 || syn < 0 || syn > 100 ||
-	    threads < 1 || threads > 8)
+	    threads < 1 || threads > 8 || hosts < 1 || hosts > 254)
 		goto usage;
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex) {
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
 		return 1;
 	skel->rodata->n_prefixes = prefixes;
 	skel->rodata->syn_pct = syn;
+	skel->rodata->hosts = hosts;
 	if (trafficgen__load(skel)) {
 		fprintf(stderr, "trafficgen: load failed\n");
 		return 1;
@@ -122,6 +125,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: trafficgen --ifname IF [--packets N] [--prefixes 1..512] "
-		"[--syn-pct 0..100] [--threads 1..8] [--v6]\n");
+		"[--hosts 1..254] [--syn-pct 0..100] [--threads 1..8] [--v6]\n");
 	return 2;
 }
