@@ -185,6 +185,31 @@ static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned
 	va_end(ap);
 }
 
+/* Stage the release of feed bit from every deny entry it owns, but those
+ * marked in keep (may be NULL); entries nobody else owns then go. */
+static int stage_release(struct state *s, __u32 bit, const __u8 *actions, const __u8 *keep,
+			 size_t *released)
+{
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		struct fence_rule_info info = s->m.info[slot];
+		struct cidr c;
+
+		if ((keep && keep[slot]) || s->m.rules[slot].kind != FENCE_KIND_DENY ||
+		    !(info.feeds & bit))
+			continue;
+		info.feeds &= ~bit;
+		if (!info.feeds)
+			info.owners &= ~FENCE_OWN_FEED;
+		else
+			info.feed_action = feeds_action(actions, info.feeds);
+		table_info_cidr(&info, &c);
+		if (table_put(s->t, &c, FENCE_KIND_DENY, &info))
+			return -ENOMEM;
+		(*released)++;
+	}
+	return 0;
+}
+
 int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
 {
 	struct feed_result res = {};
@@ -352,25 +377,9 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		}
 	}
 	/* what the feed listed before and lists no more */
-	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
-		struct fence_rule_info info;
-		struct cidr c;
-
-		if (keep[slot] || s->m.rules[slot].kind != FENCE_KIND_DENY ||
-		    !(s->m.info[slot].feeds & bit))
-			continue;
-		info = s->m.info[slot];
-		info.feeds &= ~bit;
-		if (!info.feeds)
-			info.owners &= ~FENCE_OWN_FEED;
-		else
-			info.feed_action = feeds_action(actions, info.feeds);
-		table_info_cidr(&info, &c);
-		if (table_put(s->t, &c, FENCE_KIND_DENY, &info)) {
-			ret = EXIT_RUNTIME;
-			goto out;
-		}
-		rep->removed++;
+	if (stage_release(s, bit, actions, keep, &rep->removed)) {
+		ret = EXIT_RUNTIME;
+		goto out;
 	}
 	if (table_commit(s->t, NULL, err, sizeof(err))) {
 		pr_err("feed %s: %s: nothing applied", o->name, err);
@@ -422,23 +431,9 @@ int feed_delete(struct state *s, const char *name, size_t *removed)
 	bit = 1U << id;
 	if (read_actions(s, actions))
 		return EXIT_RUNTIME;
-	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
-		struct fence_rule_info info = s->m.info[slot];
-		struct cidr c;
-
-		if (s->m.rules[slot].kind != FENCE_KIND_DENY || !(info.feeds & bit))
-			continue;
-		info.feeds &= ~bit;
-		if (!info.feeds)
-			info.owners &= ~FENCE_OWN_FEED;
-		else
-			info.feed_action = feeds_action(actions, info.feeds);
-		table_info_cidr(&info, &c);
-		if (table_put(s->t, &c, FENCE_KIND_DENY, &info)) {
-			table_abort(s->t);
-			return EXIT_RUNTIME;
-		}
-		(*removed)++;
+	if (stage_release(s, bit, actions, NULL, removed)) {
+		table_abort(s->t);
+		return EXIT_RUNTIME;
 	}
 	if (table_commit(s->t, NULL, err, sizeof(err))) {
 		pr_err("feed del %s: %s", name, err);
