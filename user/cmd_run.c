@@ -85,6 +85,22 @@ static void unlock(struct daemon *d)
 	flock(d->lock_fd, LOCK_UN);
 }
 
+/* The lock, and the entries re-read under it: the CLI may have changed
+ * them since we last looked. Unlocked again on failure. */
+static int lock_fresh(struct daemon *d)
+{
+	int ret = lock(d);
+
+	if (ret)
+		return ret;
+	table_close(d->s.t);
+	d->s.t = NULL;
+	ret = table_open(&d->s.t, &d->s.m);
+	if (ret)
+		unlock(d);
+	return ret;
+}
+
 /* --- events ------------------------------------------------------------- */
 
 static void event_time(char *buf, size_t len)
@@ -354,16 +370,12 @@ static int tick(struct daemon *d)
 	}
 	free(v);
 
-	if (lock(d)) {
+	ret = lock_fresh(d);
+	if (ret) {
 		free(ps);
-		return -EINTR;
+		return ret;
 	}
-	/* entries may have changed under us (CLI): re-read them */
-	table_close(d->s.t);
-	d->s.t = NULL;
-	ret = table_open(&d->s.t, &d->s.m);
-	if (!ret)
-		ret = collect_allows(d);
+	ret = collect_allows(d);
 	if (!ret)
 		forget_removed(d);
 	now = fence_now_ns();
@@ -448,14 +460,13 @@ static void refresh_feeds(struct daemon *d, bool all)
 		if (!all && (!f->refresh_s || now < d->next_refresh[i]))
 			continue;
 		d->next_refresh[i] = now + (f->refresh_s ? f->refresh_s : 1) * 1000000000ULL;
-		if (lock(d))
+		ret = lock_fresh(d);
+		if (ret == -EINTR)
 			return;
-		table_close(d->s.t);
-		d->s.t = NULL;
-		ret = table_open(&d->s.t, &d->s.m);
-		if (!ret)
+		if (!ret) {
 			ret = feed_load(&d->s, &o, &rep);
-		unlock(d);
+			unlock(d);
+		}
 		o_ev = event_new("feed", NULL);
 		json_object_object_add(o_ev, "feed", json_object_new_string(f->name));
 		json_object_object_add(o_ev, "ok", json_object_new_boolean(!ret));
@@ -541,13 +552,13 @@ static int reload(struct daemon *d)
 			kept |= !strcmp(d->cfg.feeds[i].name, fresh.feeds[j].name);
 		if (kept)
 			continue;
-		if (lock(d))
-			return -EINTR;
-		table_close(d->s.t);
-		d->s.t = NULL;
-		if (!table_open(&d->s.t, &d->s.m))
+		ret = lock_fresh(d);
+		if (ret == -EINTR)
+			return ret;
+		if (!ret) {
 			feed_delete(&d->s, d->cfg.feeds[i].name, &removed);
-		unlock(d);
+			unlock(d);
+		}
 	}
 	d->cfg = fresh;
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
