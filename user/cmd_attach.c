@@ -56,22 +56,31 @@ static __u32 pinned_map_id(const char *name)
 	return info.id;
 }
 
-static bool prog_uses_map(__u32 prog_id, __u32 map_id)
+/* The ids of the maps a program uses (at most max); 0 if it is gone. */
+static __u32 prog_map_ids(__u32 prog_id, __u32 *ids, __u32 max)
 {
 	struct bpf_prog_info info = {};
-	__u32 ids[64], len = sizeof(info);
-	bool hit = false;
+	__u32 len = sizeof(info);
 	int fd = bpf_prog_get_fd_by_id(prog_id);
 
 	if (fd < 0)
-		return false;
-	info.nr_map_ids = 64;
+		return 0;
+	info.nr_map_ids = max;
 	info.map_ids = (__u64)(unsigned long)ids;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-		for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++)
-			hit |= ids[i] == map_id;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.nr_map_ids = 0;
 	close(fd);
-	return hit;
+	return info.nr_map_ids < max ? info.nr_map_ids : max;
+}
+
+static bool prog_uses_map(__u32 prog_id, __u32 map_id)
+{
+	__u32 ids[64], n = prog_map_ids(prog_id, ids, 64);
+
+	for (__u32 i = 0; i < n; i++)
+		if (ids[i] == map_id)
+			return true;
+	return false;
 }
 
 /* Is this pin dir's program on ifindex? Fills *a; returns the program
@@ -146,18 +155,9 @@ static const char *prog_name(__u32 id, char *buf, size_t len)
 /* The program our instance tail-calls (its `chain` slot), 0 if none. */
 static __u32 chained_prog(__u32 our_id)
 {
-	struct bpf_prog_info info = {};
-	__u32 ids[64], len = sizeof(info), key = 0, found = 0;
-	int fd = bpf_prog_get_fd_by_id(our_id);
+	__u32 ids[64], key = 0, found = 0, n = prog_map_ids(our_id, ids, 64);
 
-	if (fd < 0)
-		return 0;
-	info.nr_map_ids = 64;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.nr_map_ids = 0;
-	close(fd);
-	for (__u32 i = 0; i < info.nr_map_ids && i < 64 && !found; i++) {
+	for (__u32 i = 0; i < n && !found; i++) {
 		struct bpf_map_info mi = {};
 		__u32 mlen = sizeof(mi), id;
 		int mfd = bpf_map_get_fd_by_id(ids[i]);
