@@ -30,6 +30,17 @@ static int parse_prefix(const char *text, struct cidr *c)
 	return 0;
 }
 
+/* --reason fits fence_rule_info.reason? */
+static bool reason_ok(const char *reason)
+{
+	if (reason && strlen(reason) >= sizeof(((struct fence_rule_info *)0)->reason)) {
+		pr_err("--reason: at most %zu characters",
+		       sizeof(((struct fence_rule_info *)0)->reason) - 1);
+		return false;
+	}
+	return true;
+}
+
 static int commit(struct state *s, const char *what)
 {
 	char err[256] = "";
@@ -141,10 +152,8 @@ static int ban_add(int argc, char **argv)
 		       cidr_str(&pfx, buf, sizeof(buf)), pfx.family == AF_INET ? MIN_LEN_V4 : MIN_LEN_V6);
 		return EXIT_USAGE;
 	}
-	if (reason && strlen(reason) >= sizeof(info.reason)) {
-		pr_err("--reason: at most %zu characters", sizeof(info.reason) - 1);
+	if (!reason_ok(reason))
 		return EXIT_USAGE;
-	}
 	if (state_open(&s, true, true))
 		return EXIT_RUNTIME;
 	cur = table_get(s.t, &pfx, FENCE_KIND_DENY, NULL);
@@ -319,10 +328,8 @@ static int allow_add(int argc, char **argv)
 		goto usage;
 	if (parse_prefix(argv[optind], &pfx))
 		return EXIT_USAGE;
-	if (reason && strlen(reason) >= sizeof(info.reason)) {
-		pr_err("--reason: at most %zu characters", sizeof(info.reason) - 1);
+	if (!reason_ok(reason))
 		return EXIT_USAGE;
-	}
 	if (state_open(&s, true, true))
 		return EXIT_RUNTIME;
 	cur = table_get(s.t, &pfx, FENCE_KIND_ALLOW, NULL);

@@ -199,24 +199,21 @@ fail:
 	return err;
 }
 
-static void *map_mmap(int fd, __u32 entries, size_t value_size)
-{
-	size_t len = (size_t)entries * value_size;
-	long page = sysconf(_SC_PAGESIZE);
-	void *p;
-
-	len = (len + page - 1) & ~(size_t)(page - 1);
-	/* populate: first-touch faults cost ~10 us each on this kind of VM */
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 static size_t map_len(__u32 entries, size_t value_size)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	size_t len = (size_t)entries * value_size;
 
 	return (len + page - 1) & ~(size_t)(page - 1);
+}
+
+static void *map_mmap(int fd, __u32 entries, size_t value_size)
+{
+	/* populate: first-touch faults cost ~10 us each on this kind of VM */
+	void *p = mmap(NULL, map_len(entries, value_size), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* Fill max_entries and the mmaps once every fd is known. */
