@@ -27,7 +27,7 @@ BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -MMD -MP
 BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o $(BUILD)/trafficgen.bpf.o
 SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
 
-LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c user/policy.c
+LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c user/policy.c user/counters.c
 LIB_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 CLI_SRCS   := $(filter-out $(LIB_SRCS),$(wildcard user/*.c))
 CLI_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))
@@ -78,9 +78,9 @@ $(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJ
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJS) -o $@ $(LDLIBS)
 
-$(BUILD)/bench_tick: tests/bench/bench_tick.c $(BUILD)/user/counters.o $(LIB_OBJS) $(SKELS) | $(BUILD)
+$(BUILD)/bench_tick: tests/bench/bench_tick.c $(LIB_OBJS) $(SKELS) | $(BUILD)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) tests/bench/bench_tick.c $(BUILD)/user/counters.o $(LIB_OBJS) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) tests/bench/bench_tick.c $(LIB_OBJS) -o $@ $(LDLIBS)
 
 $(BUILD)/trafficgen: tests/bench/trafficgen.c $(BUILD)/tests/pkt.o $(SKELS) | $(BUILD)
 	$(call msg,CC,$@)

@@ -60,6 +60,10 @@ struct daemon {
 	struct cidr *promoted;
 	size_t n_promoted, cap_promoted;
 	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
+	/* kept between ticks: a million prefixes' buffers cost page faults */
+	struct counters_reader *reader;
+	struct policy_sample *ps;
+	size_t ps_cap;
 };
 
 static double now_s(void)
@@ -339,42 +343,52 @@ static void snapshot_entries(struct daemon *d)
 static int tick(struct daemon *d)
 {
 	const struct policy_decision *dec = NULL;
-	struct policy_sample *ps = NULL;
-	struct pfx_sample *v = NULL;
+	struct pfx_sample *const *seg;
+	const size_t *seg_n;
+	unsigned n_seg;
+	struct policy_sample *ps;
 	size_t n = 0, n_dec = 0;
 	double t0 = now_s(), dt;
 	__u64 now;
 	char err[256] = "";
 	int ret;
 
-	ret = counters_read(&d->s.m, &v, &n, false);
+	ret = counters_reader_read(d->reader, &seg, &seg_n, &n_seg);
 	if (ret) {
 		pr_err("reading per-prefix counters: %s", strerror(-ret));
 		return ret;
 	}
-	ps = malloc((n + 1) * sizeof(*ps));
-	if (!ps) {
-		free(v);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct cidr *c = &ps[i].prefix;
+	for (unsigned k = 0; k < n_seg; k++)
+		n += seg_n[k];
+	if (n + 1 > d->ps_cap) {
+		size_t cap = (n + 1) + (n + 1) / 4;
 
-		memset(c, 0, sizeof(*c));
-		c->family = v[i].family == 4 ? AF_INET : AF_INET6;
-		c->len = v[i].family == 4 ? d->meta.v4_agg_len : d->meta.v6_agg_len;
-		memcpy(c->addr, v[i].addr, 16);
-		ps[i].packets = v[i].c.packets;
-		ps[i].bytes = v[i].c.bytes;
-		ps[i].new_conns = v[i].c.new_conns;
+		ps = realloc(d->ps, cap * sizeof(*ps));
+		if (!ps)
+			return -ENOMEM;
+		d->ps = ps;
+		d->ps_cap = cap;
 	}
-	free(v);
+	ps = d->ps;
+	n = 0;
+	for (unsigned k = 0; k < n_seg; k++) {
+		for (size_t i = 0; i < seg_n[k]; i++, n++) {
+			const struct pfx_sample *v = &seg[k][i];
+			struct cidr *c = &ps[n].prefix;
+
+			c->family = v->family == 4 ? AF_INET : AF_INET6;
+			c->len = v->family == 4 ? d->meta.v4_agg_len : d->meta.v6_agg_len;
+			c->pad[0] = c->pad[1] = 0;
+			memcpy(c->addr, v->addr, 16);
+			ps[n].packets = v->c.packets;
+			ps[n].bytes = v->c.bytes;
+			ps[n].new_conns = v->c.new_conns;
+		}
+	}
 
 	ret = lock_fresh(d);
-	if (ret) {
-		free(ps);
+	if (ret)
 		return ret;
-	}
 	ret = collect_allows(d);
 	if (!ret)
 		forget_removed(d);
@@ -393,7 +407,6 @@ static int tick(struct daemon *d)
 	if (!ret)
 		snapshot_entries(d);
 	unlock(d);
-	free(ps);
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < n_dec; i++)
@@ -666,6 +679,10 @@ int do_run(int argc, char **argv)
 		d.meta.v4_agg_len = 24;
 		d.meta.v6_agg_len = 64;
 	}
+	if ((c = counters_reader_new(&d.reader, &d.s.m, 0))) {
+		pr_err("counter reader: %s", strerror(-c));
+		goto out;
+	}
 	if (policy_new(&d.p, &pc, fence_now_ns() ^ (__u64)getpid())) {
 		pr_err("policy: out of memory");
 		goto out;
@@ -743,6 +760,8 @@ int do_run(int argc, char **argv)
 	ret = EXIT_OK;
 out:
 	metrics_stop(d.mt);
+	counters_reader_free(d.reader);
+	free(d.ps);
 	policy_free(d.p);
 	free(d.allows);
 	free(d.promoted);

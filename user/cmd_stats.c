@@ -78,15 +78,21 @@ static const char *sample_prefix(const struct pfx_sample *x, const struct fence_
 	return buf;
 }
 
+/* A prefix of `top`: its counters and its rates over the interval. */
+struct top_row {
+	struct pfx_sample s;
+	double rate[4];			/* conns, packets, drops, bytes per second */
+};
+
 static int sort_by;
 
-static int sample_cmp_rate(const void *a, const void *b)
+static int row_cmp_rate(const void *a, const void *b)
 {
-	const struct pfx_sample *x = a, *y = b;
+	const struct top_row *x = a, *y = b;
 
 	if (x->rate[sort_by] != y->rate[sort_by])
 		return x->rate[sort_by] < y->rate[sort_by] ? 1 : -1;
-	return counters_cmp_key(a, b);
+	return counters_cmp_key(&x->s, &y->s);
 }
 
 static void top_usage(void)
@@ -109,6 +115,7 @@ int do_top(int argc, char **argv)
 	};
 	static const char *const by_names[] = { "conns", "packets", "drops", "bytes" };
 	struct pfx_sample *a = NULL, *b = NULL;
+	struct top_row *rows = NULL;
 	size_t na = 0, nb = 0;
 	__u32 topn = 20;
 	__u64 interval = 1;
@@ -168,6 +175,11 @@ int do_top(int argc, char **argv)
 	}
 	if ((err = counters_read(&s.m, &b, &nb, true)))
 		goto fail;
+	rows = malloc((nb + 1) * sizeof(*rows));
+	if (!rows) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	for (size_t i = 0; i < nb; i++) {
 		struct pfx_sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), counters_cmp_key) : NULL;
 		struct fence_counters base = {};
@@ -175,13 +187,14 @@ int do_top(int argc, char **argv)
 
 		if (interval && old)
 			base = old->c;
-		cur->rate[0] = (cur->c.new_conns - base.new_conns) / secs;
-		cur->rate[1] = (cur->c.packets - base.packets) / secs;
-		cur->rate[2] = (cur->c.drops - base.drops) / secs;
-		cur->rate[3] = (cur->c.bytes - base.bytes) / secs;
+		rows[i].s = *cur;
+		rows[i].rate[0] = (cur->c.new_conns - base.new_conns) / secs;
+		rows[i].rate[1] = (cur->c.packets - base.packets) / secs;
+		rows[i].rate[2] = (cur->c.drops - base.drops) / secs;
+		rows[i].rate[3] = (cur->c.bytes - base.bytes) / secs;
 	}
 	if (nb)
-		qsort(b, nb, sizeof(*b), sample_cmp_rate);
+		qsort(rows, nb, sizeof(*rows), row_cmp_rate);
 	if (nb > topn)
 		nb = topn;
 	if (fence_read_meta(&s.m, &meta))
@@ -195,15 +208,15 @@ int do_top(int argc, char **argv)
 			char pfx[INET6_ADDRSTRLEN + 8];
 
 			json_object_object_add(o, "prefix", json_object_new_string(
-				sample_prefix(&b[i], &meta, pfx, sizeof(pfx))));
-			json_object_object_add(o, "conns_per_s", json_object_new_double(b[i].rate[0]));
-			json_object_object_add(o, "packets_per_s", json_object_new_double(b[i].rate[1]));
-			json_object_object_add(o, "drops_per_s", json_object_new_double(b[i].rate[2]));
-			json_object_object_add(o, "bytes_per_s", json_object_new_double(b[i].rate[3]));
-			json_object_object_add(o, "conns", json_object_new_int64(b[i].c.new_conns));
-			json_object_object_add(o, "packets", json_object_new_int64(b[i].c.packets));
-			json_object_object_add(o, "drops", json_object_new_int64(b[i].c.drops));
-			json_object_object_add(o, "bytes", json_object_new_int64(b[i].c.bytes));
+				sample_prefix(&rows[i].s, &meta, pfx, sizeof(pfx))));
+			json_object_object_add(o, "conns_per_s", json_object_new_double(rows[i].rate[0]));
+			json_object_object_add(o, "packets_per_s", json_object_new_double(rows[i].rate[1]));
+			json_object_object_add(o, "drops_per_s", json_object_new_double(rows[i].rate[2]));
+			json_object_object_add(o, "bytes_per_s", json_object_new_double(rows[i].rate[3]));
+			json_object_object_add(o, "conns", json_object_new_int64(rows[i].s.c.new_conns));
+			json_object_object_add(o, "packets", json_object_new_int64(rows[i].s.c.packets));
+			json_object_object_add(o, "drops", json_object_new_int64(rows[i].s.c.drops));
+			json_object_object_add(o, "bytes", json_object_new_int64(rows[i].s.c.bytes));
 			json_object_array_add(arr, o);
 		}
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
@@ -215,11 +228,11 @@ int do_top(int argc, char **argv)
 		for (size_t i = 0; i < nb; i++) {
 			char addr[INET6_ADDRSTRLEN + 8];
 
-			sample_prefix(&b[i], &meta, addr, sizeof(addr));
+			sample_prefix(&rows[i].s, &meta, addr, sizeof(addr));
 			printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
-			       b[i].rate[0], b[i].rate[1], b[i].rate[2], b[i].rate[3],
-			       (unsigned long long)b[i].c.new_conns, (unsigned long long)b[i].c.packets,
-			       (unsigned long long)b[i].c.drops);
+			       rows[i].rate[0], rows[i].rate[1], rows[i].rate[2], rows[i].rate[3],
+			       (unsigned long long)rows[i].s.c.new_conns, (unsigned long long)rows[i].s.c.packets,
+			       (unsigned long long)rows[i].s.c.drops);
 		}
 		if (!nb)
 			printf("(no traffic counted yet)\n");
@@ -231,6 +244,7 @@ fail:
 out:
 	free(a);
 	free(b);
+	free(rows);
 	state_close(&s);
 	return ret;
 }

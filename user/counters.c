@@ -1,11 +1,55 @@
 /* user/counters.c - see counters.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "counters.h"
 
+#define BATCH_MAX	16384		/* entries per syscall */
+#define BATCH_MIN	32		/* near the end of a range: small batches overshoot little */
+#define HEAD_LOG	64		/* first batches of a part remembered, for the overlap check */
+#define PART_MIN	32768		/* buckets per thread, at least */
+#define THREADS_MAX	8
+
+/* One thread's share of one map: buckets [start, end). The last part of a
+ * map runs to the end of the table whatever its end says. */
+struct part {
+	int fd;
+	__u8 family;
+	__u8 ksz;
+	bool last;
+	__u32 start, end;
+	int ncpus;
+	__u8 *keys;			/* batch buffers, kept between reads */
+	struct fence_counters *vals;
+	struct pfx_sample *v;		/* samples, kept between reads */
+	size_t n, cap;
+	/* the batch that ran past end: samples [cross_from, n), next token cross_tok */
+	size_t cross_from;
+	__u32 cross_tok;
+	struct {
+		__u32 tok;		/* next token after the batch */
+		size_t n;		/* samples read up to and including it */
+	} head[HEAD_LOG];
+	unsigned n_head;
+	bool head_done;			/* the part ended within the logged batches */
+	int err;
+	pthread_t thread;
+};
+
+struct counters_reader {
+	const struct fence_maps *m;
+	unsigned threads;
+	struct part parts[2 * THREADS_MAX];
+	unsigned n_parts;
+	struct pfx_sample *seg[2 * THREADS_MAX];
+	size_t seg_n[2 * THREADS_MAX];
+	__u32 *idx;			/* scratch for the overlap check */
+	size_t idx_cap;
+};
 
 int counters_cmp_key(const void *a, const void *b)
 {
@@ -16,82 +60,321 @@ int counters_cmp_key(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, 16);
 }
 
-/* Every entry of one per-prefix map, appended to *v. */
-static int read_prefixes(const struct fence_maps *m, int family, struct pfx_sample **v, size_t *n,
-			 size_t *cap)
+static __u32 buckets_of(__u32 max_entries)
 {
-	int fd = m->fd[family == 4 ? FM_PREFIX_V4 : FM_PREFIX_V6];
-	size_t ksz = family == 4 ? 4 : 16, batch_n = 16384;
-	__u8 *keys = malloc(ksz * batch_n);
-	struct fence_counters *vals = malloc(sizeof(*vals) * m->ncpus * batch_n);
+	__u32 b = 1;
+
+	while (b < max_entries && b < (1U << 31))
+		b <<= 1;
+	return b;
+}
+
+static int part_grow(struct part *p, size_t want)
+{
+	size_t nc = p->cap ? p->cap : 4096;
+	struct pfx_sample *nv;
+
+	if (want <= p->cap)
+		return 0;
+	while (nc < want)
+		nc *= 2;
+	nv = realloc(p->v, nc * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	p->v = nv;
+	p->cap = nc;
+	return 0;
+}
+
+static void part_append(struct part *p, __u32 cnt)
+{
+	for (__u32 i = 0; i < cnt; i++) {
+		const struct fence_counters *pc = &p->vals[(size_t)i * p->ncpus];
+		struct pfx_sample *s = &p->v[p->n++];
+
+		s->family = p->family;
+		memcpy(s->addr, p->keys + (size_t)i * p->ksz, p->ksz);
+		memset(s->addr + p->ksz, 0, sizeof(s->addr) - p->ksz);
+		s->c = pc[0];
+		for (int c = 1; c < p->ncpus; c++) {
+			s->c.packets += pc[c].packets;
+			s->c.bytes += pc[c].bytes;
+			s->c.new_conns += pc[c].new_conns;
+			s->c.drops += pc[c].drops;
+			if (pc[c].last_seen_ns > s->c.last_seen_ns)
+				s->c.last_seen_ns = pc[c].last_seen_ns;
+		}
+	}
+}
+
+/* Batches sized so the one that reaches end runs past it by little: aim at
+ * most of the entries the rest of the range should hold at the density
+ * seen so far. */
+static __u32 next_want(const struct part *p, __u32 tok)
+{
+	double load, rest;
+
+	if (p->last || tok <= p->start)
+		return BATCH_MAX;
+	load = (double)p->n / (double)(tok - p->start);
+	rest = (double)(p->end - tok) * load * 0.8;
+	if (rest >= BATCH_MAX)
+		return BATCH_MAX;
+	return rest > BATCH_MIN ? (__u32)rest : BATCH_MIN;
+}
+
+static void *part_read(void *arg)
+{
+	struct part *p = arg;
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	__u8 batch[16];
+	__u32 tok = p->start, next = 0, want = BATCH_MAX;
 	bool first = true;
-	int ret = 0;
 
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	p->n = 0;
+	p->cross_from = 0;
+	p->cross_tok = 0;
+	p->n_head = 0;
+	p->head_done = false;
+	p->err = 0;
 	for (;;) {
-		__u32 cnt = batch_n;
-		int err = bpf_map_lookup_batch(fd, first ? NULL : batch, batch, keys, vals, &cnt, &o);
+		__u32 cnt = want;
+		size_t before = p->n;
+		int err;
 
+		if ((err = part_grow(p, p->n + want))) {
+			p->err = err;
+			return NULL;
+		}
+		/* the hash map's token is the next bucket index: a part that
+		 * starts at 0 starts without one, as the kernel expects */
+		err = bpf_map_lookup_batch(p->fd, first && !p->start ? NULL : &tok, &next, p->keys,
+					   p->vals, &cnt, &o) ? -errno : 0;
+		if (err == -ENOSPC && want < BATCH_MAX) {
+			want = want * 4 < BATCH_MAX ? want * 4 : BATCH_MAX;	/* a bucket holds more */
+			continue;
+		}
+		if (err && err != -ENOENT) {
+			p->err = err;
+			return NULL;
+		}
 		first = false;
-		if (err && errno != ENOENT) {
-			ret = -errno;
-			goto out;
-		}
-		for (__u32 i = 0; i < cnt; i++) {
-			struct pfx_sample *s;
-
-			if (*n == *cap) {
-				size_t nc = *cap ? *cap * 2 : 4096;
-				struct pfx_sample *nv = realloc(*v, nc * sizeof(*nv));
-
-				if (!nv) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				*v = nv;
-				*cap = nc;
-			}
-			s = &(*v)[(*n)++];
-			memset(s, 0, sizeof(*s));
-			s->family = family;
-			memcpy(s->addr, keys + i * ksz, ksz);
-			for (int c = 0; c < m->ncpus; c++) {
-				const struct fence_counters *pc = &vals[i * m->ncpus + c];
-
-				s->c.packets += pc->packets;
-				s->c.bytes += pc->bytes;
-				s->c.new_conns += pc->new_conns;
-				s->c.drops += pc->drops;
-				if (pc->last_seen_ns > s->c.last_seen_ns)
-					s->c.last_seen_ns = pc->last_seen_ns;
-			}
-		}
+		part_append(p, cnt);
 		if (err)
-			break;	/* ENOENT: that was the last batch */
+			next = UINT32_MAX;	/* the table's end */
+		if (p->n_head < HEAD_LOG) {
+			p->head[p->n_head].tok = next;
+			p->head[p->n_head++].n = p->n;
+			if (err || (!p->last && next >= p->end))
+				p->head_done = true;
+		}
+		if (!p->last && next > p->end) {
+			p->cross_from = before;	/* this batch ran into the next parts */
+			p->cross_tok = next;
+		}
+		if (err || (!p->last && next >= p->end))
+			break;
+		tok = next;
+		want = next_want(p, tok);
 	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
+	return NULL;
+}
+
+/* Samples of part j read from buckets before tok (all it read, if its log
+ * does not reach that far). */
+static size_t head_before(const struct part *q, __u32 tok)
+{
+	for (unsigned h = 0; h < q->n_head; h++)
+		if (q->head[h].tok >= tok)
+			return q->head[h].n;
+	return q->n;
+}
+
+static const struct part *cmp_part;
+
+static int cmp_idx(const void *a, const void *b)
+{
+	return memcmp(cmp_part->v[*(const __u32 *)a].addr, cmp_part->v[*(const __u32 *)b].addr, 16);
+}
+
+/* Part p's last batch ran into the following parts' buckets: drop from p
+ * every sample a following part read too (a key lives in one bucket). */
+static int drop_overlap(struct counters_reader *r, unsigned k)
+{
+	struct part *p = &r->parts[k];
+	size_t nc = p->n - p->cross_from, keep;
+	bool *dup;
+
+	if (!p->cross_tok || !nc)
+		return 0;
+	if (nc > r->idx_cap) {
+		__u32 *ni = realloc(r->idx, nc * sizeof(*ni));
+
+		if (!ni)
+			return -ENOMEM;
+		r->idx = ni;
+		r->idx_cap = nc;
+	}
+	dup = calloc(nc, sizeof(*dup));
+	if (!dup)
+		return -ENOMEM;
+	for (size_t i = 0; i < nc; i++)
+		r->idx[i] = (__u32)(p->cross_from + i);
+	cmp_part = p;
+	qsort(r->idx, nc, sizeof(*r->idx), cmp_idx);
+	for (unsigned j = k + 1; j < r->n_parts; j++) {
+		const struct part *q = &r->parts[j];
+		size_t h;
+
+		if (q->fd != p->fd || q->start >= p->cross_tok)
+			continue;
+		h = head_before(q, p->cross_tok);
+		for (size_t i = 0; i < h; i++) {
+			size_t lo = 0, hi = nc;
+
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				int c = memcmp(p->v[r->idx[mid]].addr, q->v[i].addr, 16);
+
+				if (!c) {
+					dup[r->idx[mid] - p->cross_from] = true;
+					break;
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		}
+	}
+	keep = p->cross_from;
+	for (size_t i = 0; i < nc; i++)
+		if (!dup[i])
+			p->v[keep++] = p->v[p->cross_from + i];
+	p->n = keep;
+	free(dup);
+	return 0;
+}
+
+int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads)
+{
+	static const int which[2] = { FM_PREFIX_V4, FM_PREFIX_V6 };
+	struct counters_reader *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	if (!threads) {
+		long on = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = on < 1 ? 1 : on > THREADS_MAX ? THREADS_MAX : (unsigned)on;
+	}
+	if (threads > THREADS_MAX)
+		threads = THREADS_MAX;
+	r->m = m;
+	r->threads = threads;
+	for (int f = 0; f < 2; f++) {
+		__u32 nb = buckets_of(m->max_entries[which[f]]), np = nb / PART_MIN;
+
+		if (np > threads)
+			np = threads;
+		if (np < 1)
+			np = 1;
+		for (__u32 i = 0; i < np; i++) {
+			struct part *p = &r->parts[r->n_parts++];
+
+			p->fd = m->fd[which[f]];
+			p->family = f ? 6 : 4;
+			p->ksz = f ? sizeof(struct fence_pfx_v6) : sizeof(struct fence_pfx_v4);
+			p->ncpus = m->ncpus;
+			p->start = (__u32)((__u64)nb * i / np);
+			p->end = (__u32)((__u64)nb * (i + 1) / np);
+			p->last = i == np - 1;
+			p->keys = malloc((size_t)BATCH_MAX * p->ksz);
+			p->vals = malloc((size_t)BATCH_MAX * m->ncpus * sizeof(*p->vals));
+			if (!p->keys || !p->vals) {
+				counters_reader_free(r);
+				return -ENOMEM;
+			}
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+void counters_reader_free(struct counters_reader *r)
+{
+	if (!r)
+		return;
+	for (unsigned i = 0; i < r->n_parts; i++) {
+		free(r->parts[i].keys);
+		free(r->parts[i].vals);
+		free(r->parts[i].v);
+	}
+	free(r->idx);
+	free(r);
+}
+
+int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **seg,
+			 const size_t **n, unsigned *n_seg)
+{
+	bool started[2 * THREADS_MAX] = {};
+	int err = 0;
+
+	/* one thread per part; the first part runs here */
+	for (unsigned i = 1; i < r->n_parts; i++)
+		started[i] = !pthread_create(&r->parts[i].thread, NULL, part_read, &r->parts[i]);
+	part_read(&r->parts[0]);
+	for (unsigned i = 1; i < r->n_parts; i++) {
+		if (started[i])
+			pthread_join(r->parts[i].thread, NULL);
+		else
+			part_read(&r->parts[i]);
+	}
+	for (unsigned i = 0; i < r->n_parts && !err; i++)
+		err = r->parts[i].err;
+	for (unsigned i = 0; i < r->n_parts && !err; i++)
+		err = drop_overlap(r, i);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < r->n_parts; i++) {
+		r->seg[i] = r->parts[i].v;
+		r->seg_n[i] = r->parts[i].n;
+	}
+	*seg = r->seg;
+	*n = r->seg_n;
+	*n_seg = r->n_parts;
+	return 0;
 }
 
 int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, bool sorted)
 {
-	size_t cap = 0;
+	struct counters_reader *r;
+	struct pfx_sample *const *seg;
+	const size_t *sn;
+	unsigned ns;
+	size_t total = 0;
 	int err;
 
 	*v = NULL;
 	*n = 0;
-	err = read_prefixes(m, 4, v, n, &cap);
-	if (!err)
-		err = read_prefixes(m, 6, v, n, &cap);
-	if (!err && *n && sorted)
+	if ((err = counters_reader_new(&r, m, 0)))
+		return err;
+	if ((err = counters_reader_read(r, &seg, &sn, &ns)))
+		goto out;
+	for (unsigned i = 0; i < ns; i++)
+		total += sn[i];
+	*v = malloc((total + 1) * sizeof(**v));
+	if (!*v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < ns; i++) {
+		memcpy(*v + *n, seg[i], sn[i] * sizeof(**v));
+		*n += sn[i];
+	}
+	if (*n && sorted)
 		qsort(*v, *n, sizeof(**v), counters_cmp_key);
+out:
+	counters_reader_free(r);
 	return err;
 }
-

@@ -1,14 +1,16 @@
 /* tests/bench/bench_tick.c - the behaviour engine's tick with 100k and 1M
  * active source prefixes in the counter maps: batch-read the per-CPU LRU
- * maps (counters_read) and run the policy over every prefix (policy_tick),
- * as `xdpfence run` does each tick. Median of 5 ticks, counters growing
- * between ticks so every prefix is evaluated against a live rate. */
+ * maps (counters_reader_read, buffers kept between ticks) and run the policy
+ * over every prefix (policy_tick), as `xdpfence run` does each tick. Median
+ * of 5 ticks, counters growing between ticks so every prefix is evaluated
+ * against a live rate; read with one thread and with one per CPU, same run. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -73,11 +75,66 @@ static int fill(const struct fence_maps *m, __u32 n, __u64 round)
 	return ret;
 }
 
+/* One tick as the daemon runs it; read and policy times in ms. */
+static int one_tick(struct counters_reader *rd, struct policy *p, __u64 now,
+		    struct policy_sample **ps, size_t *cap, double *rd_ms, double *pol_ms)
+{
+	const struct policy_decision *d;
+	struct pfx_sample *const *seg;
+	const size_t *sn;
+	unsigned ns;
+	size_t n = 0, nd;
+	double t = now_s();
+
+	if (counters_reader_read(rd, &seg, &sn, &ns))
+		return -1;
+	for (unsigned k = 0; k < ns; k++)
+		n += sn[k];
+	if (n + 1 > *cap) {
+		*cap = n + 1;
+		*ps = realloc(*ps, *cap * sizeof(**ps));
+		if (!*ps)
+			return -1;
+	}
+	n = 0;
+	for (unsigned k = 0; k < ns; k++)
+		for (size_t i = 0; i < sn[k]; i++, n++) {
+			struct policy_sample *x = &(*ps)[n];
+
+			memset(&x->prefix, 0, sizeof(x->prefix));
+			x->prefix.family = AF_INET;
+			x->prefix.len = 24;
+			memcpy(x->prefix.addr, seg[k][i].addr, 16);
+			x->packets = seg[k][i].c.packets;
+			x->bytes = seg[k][i].c.bytes;
+			x->new_conns = seg[k][i].c.new_conns;
+		}
+	*rd_ms = (now_s() - t) * 1e3;
+	t = now_s();
+	policy_tick(p, now, *ps, n, never, NULL, &d, &nd);
+	*pol_ms = (now_s() - t) * 1e3;
+	return 0;
+}
+
+static double median5(double *x)
+{
+	for (int i = 0; i < 5; i++)
+		for (int j = i + 1; j < 5; j++)
+			if (x[j] < x[i]) {
+				double t = x[i];
+
+				x[i] = x[j];
+				x[j] = t;
+			}
+	return x[2];
+}
+
 int main(void)
 {
 	static const __u32 sizes[] = { 100000, 1000000 };
 	struct policy_config pc = { .n_rules = 2, .v4_children = 4, .v4_parent_len = 16,
 				    .v6_children = 4, .v6_parent_len = 48, .max_tracked = 2000000 };
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
 
 	libbpf_set_print(quiet);
 	snprintf(pc.rules[0].name, sizeof(pc.rules[0].name), "syn-burst");
@@ -93,66 +150,57 @@ int main(void)
 	pc.rules[1].metric = POLICY_PACKETS;
 	pc.rules[1].rate = 10000;
 
-	printf("engine tick (counters_read + policy_tick), median of 5 ticks, %d possible CPUs\n",
-	       libbpf_num_possible_cpus());
-	printf("%10s %10s %10s %10s\n", "prefixes", "read ms", "policy ms", "tick ms");
+	printf("engine tick (read the counters + policy_tick), median of 5 ticks after a first one,\n"
+	       "%d possible CPUs, %ld online; read with 1 thread and with one per online CPU\n",
+	       libbpf_num_possible_cpus(), online);
+	printf("%10s %8s %10s %10s %10s\n", "prefixes", "threads", "read ms", "policy ms", "tick ms");
 	for (unsigned k = 0; k < 2; k++) {
 		struct fence_opts fo = { .max_rules = 4096, .tbl8_groups = 16,
 					 .prefix_entries = sizes[k] + sizes[k] / 4 };
-		double rd[5], pol[5], tot[5], t;
 		struct xdpfence *skel;
 		struct fence_maps m;
-		struct policy *p;
-		__u64 now = 1000000000ULL;
 
 		if (fence_skel_open(&skel, &fo) || xdpfence__load(skel) ||
-		    fence_maps_from_skel(&m, skel, &fo) || policy_new(&p, &pc, 1)) {
+		    fence_maps_from_skel(&m, skel, &fo)) {
 			fprintf(stderr, "bench_tick: setup failed\n");
 			return 1;
 		}
-		for (int r = 0; r < 5; r++) {
-			const struct policy_decision *d;
-			struct policy_sample *ps;
-			struct pfx_sample *v;
-			size_t n, nd;
+		for (unsigned th = 1; th <= 2; th++) {
+			double rd[5], pol[5], tot[5], x, y;
+			struct counters_reader *rdr;
+			struct policy_sample *ps = NULL;
+			size_t cap = 0;
+			struct policy *p;
+			__u64 now = 1000000000ULL;
+			unsigned threads = th == 1 ? 1 : (unsigned)(online > 0 ? online : 1);
 
-			if (fill(&m, sizes[k], r + 1)) {
-				fprintf(stderr, "bench_tick: filling the LRU failed\n");
+			if (counters_reader_new(&rdr, &m, threads) || policy_new(&p, &pc, 1)) {
+				fprintf(stderr, "bench_tick: setup failed\n");
 				return 1;
 			}
-			now += 1000000000ULL;
-			t = now_s();
-			if (counters_read(&m, &v, &n, false))
-				return 1;
-			ps = malloc(sizeof(*ps) * (n + 1));
-			for (size_t i = 0; i < n; i++) {
-				memset(&ps[i].prefix, 0, sizeof(ps[i].prefix));
-				ps[i].prefix.family = AF_INET;
-				ps[i].prefix.len = 24;
-				memcpy(ps[i].prefix.addr, v[i].addr, 16);
-				ps[i].packets = v[i].c.packets;
-				ps[i].bytes = v[i].c.bytes;
-				ps[i].new_conns = v[i].c.new_conns;
+			for (int r = 0; r < 6; r++) {
+				if (fill(&m, sizes[k], r + 1)) {
+					fprintf(stderr, "bench_tick: filling the LRU failed\n");
+					return 1;
+				}
+				now += 1000000000ULL;
+				if (one_tick(rdr, p, now, &ps, &cap, &x, &y)) {
+					fprintf(stderr, "bench_tick: tick failed\n");
+					return 1;
+				}
+				if (r) {
+					rd[r - 1] = x;
+					pol[r - 1] = y;
+					tot[r - 1] = x + y;
+				}
 			}
-			rd[r] = (now_s() - t) * 1e3;
-			t = now_s();
-			policy_tick(p, now, ps, n, never, NULL, &d, &nd);
-			pol[r] = (now_s() - t) * 1e3;
-			tot[r] = rd[r] + pol[r];
+			x = median5(rd);
+			y = median5(pol);
+			printf("%10u %8u %10.1f %10.1f %10.1f\n", sizes[k], threads, x, y, median5(tot));
 			free(ps);
-			free(v);
+			policy_free(p);
+			counters_reader_free(rdr);
 		}
-		for (int i = 0; i < 5; i++)
-			for (int j = i + 1; j < 5; j++) {
-				if (tot[j] < tot[i])
-					t = tot[i], tot[i] = tot[j], tot[j] = t;
-				if (rd[j] < rd[i])
-					t = rd[i], rd[i] = rd[j], rd[j] = t;
-				if (pol[j] < pol[i])
-					t = pol[i], pol[i] = pol[j], pol[j] = t;
-			}
-		printf("%10u %10.1f %10.1f %10.1f\n", sizes[k], rd[2], pol[2], tot[2]);
-		policy_free(p);
 		fence_maps_close(&m);
 		xdpfence__destroy(skel);
 	}

@@ -15,6 +15,7 @@
 
 #include "test.h"
 #include "fixture.h"
+#include "counters.h"
 #include "xdpfence.skel.h"
 #include "bench_lpm.skel.h"
 
@@ -536,6 +537,121 @@ static void test_datapath_prefix_lru_bounded(void)
 	fx_close(&f);
 }
 
+/* The tick's reader splits the counter maps' buckets between threads: every
+ * prefix must come out exactly once, summed over CPUs, whatever the thread
+ * count and however sparse the map (a sparse map makes the first thread's
+ * batches run through the others' ranges). */
+static void fill_prefixes(struct fx *f, int fd, __u32 n, size_t ksz, __u32 seed)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u8 *keys = calloc(n, ksz);
+	struct fence_counters *v = calloc((size_t)n * f->m.ncpus, sizeof(*v));
+	__u32 done = 0;
+
+	for (__u32 i = 0; i < n; i++) {
+		__u32 a = htonl((i * seed + 1) << 8);
+
+		memcpy(keys + (size_t)i * ksz, &a, 4);
+		for (int c = 0; c < f->m.ncpus; c++) {
+			struct fence_counters *x = &v[(size_t)i * f->m.ncpus + c];
+
+			x->packets = (__u64)i * 3 + c + 1;
+			x->bytes = x->packets * 64;
+			x->new_conns = i % 5 + c;
+			x->drops = c;
+			x->last_seen_ns = (__u64)i * 10 + c;
+		}
+	}
+	while (done < n) {
+		__u32 cnt = n - done;
+
+		if (bpf_map_update_batch(fd, keys + (size_t)done * ksz, v + (size_t)done * f->m.ncpus,
+					 &cnt, &o))
+			break;
+		done += cnt;
+	}
+	ASSERT_EQ(done, n, "counter map filled");
+	free(keys);
+	free(v);
+}
+
+static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned threads)
+{
+	struct counters_reader *r;
+	struct pfx_sample *const *seg;
+	const size_t *sn;
+	unsigned ns;
+	__u32 seen4 = 0, seen6 = 0, bad = 0;
+	__u8 *hit4 = calloc(n4 + 1, 1);
+	char what[96];
+
+	snprintf(what, sizeof(what), "%u+%u prefixes, %u threads", n4, n6, threads);
+	if (!ASSERT_EQ(counters_reader_new(&r, &f->m, threads), 0, "reader"))
+		return;
+	/* twice: the second read reuses the buffers of the first */
+	for (int round = 0; round < 2; round++) {
+		seen4 = seen6 = bad = 0;
+		memset(hit4, 0, n4 + 1);
+		if (!ASSERT_EQ(counters_reader_read(r, &seg, &sn, &ns), 0, "read"))
+			break;
+		for (unsigned k = 0; k < ns; k++)
+			for (size_t i = 0; i < sn[k]; i++) {
+				const struct pfx_sample *s = &seg[k][i];
+				__u32 a, idx = 0;
+				__u64 want = 0;
+
+				if (s->family == 6) {
+					seen6++;
+					continue;
+				}
+				memcpy(&a, s->addr, 4);
+				a = ntohl(a) >> 8;
+				/* i * seed + 1 == a: find i (seed is odd: invertible mod 2^24) */
+				for (idx = 0; idx < n4 && ((idx * seed + 1) & 0xffffff) != a; idx++)
+					;
+				if (idx == n4 || hit4[idx]++) {
+					bad++;
+					continue;
+				}
+				for (int c = 0; c < f->m.ncpus; c++)
+					want += (__u64)idx * 3 + c + 1;
+				if (s->c.packets != want || s->c.bytes != want * 64 ||
+				    s->c.last_seen_ns != (__u64)idx * 10 + f->m.ncpus - 1)
+					bad++;
+				seen4++;
+			}
+		ASSERT_EQ(seen4, n4, what);
+		ASSERT_EQ(seen6, n6, what);
+		ASSERT_EQ(bad, 0, "no prefix twice, none unknown, counters summed over CPUs");
+	}
+	counters_reader_free(r);
+	free(hit4);
+}
+
+static void test_datapath_counters_reader(void)
+{
+	static const __u32 sizes[] = { 0, 1, 37, 5000, 60000 };
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 300000,
+				.v6_rules = 256 };
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		__u32 zero = 0;
+
+		/* empty both maps, then n v4 prefixes and a few v6 ones */
+		while (!bpf_map_get_next_key(f.m.fd[FM_PREFIX_V4], NULL, &zero))
+			bpf_map_delete_elem(f.m.fd[FM_PREFIX_V4], &zero);
+		fill_prefixes(&f, f.m.fd[FM_PREFIX_V4], sizes[k], sizeof(struct fence_pfx_v4), 40503);
+		if (k == 2)
+			fill_prefixes(&f, f.m.fd[FM_PREFIX_V6], 3, sizeof(struct fence_pfx_v6), 7);
+		for (unsigned th = 1; th <= 8; th *= 2)
+			check_reader(&f, sizes[k], k >= 2 ? 3 : 0, 40503, th);
+	}
+	fx_close(&f);
+}
+
 /* Where libxdp's dispatcher cannot load, the program that was on the
  * interface runs after xdpfence through the `chain` prog array. */
 static void test_datapath_chain(void)
@@ -658,4 +774,5 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor),
 	  T(test_datapath_throttle), T(test_datapath_counters_exact),
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
-	  T(test_datapath_prefix_lru_bounded), T(test_datapath_chain), T(test_datapath_truncation))
+	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
+	  T(test_datapath_chain), T(test_datapath_truncation))
