@@ -221,7 +221,8 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	size_t shown = 0, n = 0;
 	int id, ret = EXIT_RUNTIME;
 	bool same_source;
-	double t0 = now_s();
+	double t0 = now_s(), stage_s = 0;
+	struct table_stats ts = {};
 	__u64 now = fence_now_ns();
 	__u32 bit;
 
@@ -381,7 +382,8 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	if (table_commit(s->t, NULL, err, sizeof(err))) {
+	stage_s = now_s() - t0;
+	if (table_commit(s->t, &ts, err, sizeof(err))) {
 		pr_err("feed %s: %s: nothing applied", o->name, err);
 		rep->entries = 0;
 		ret = EXIT_RUNTIME;
@@ -405,6 +407,9 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		goto out;
 	}
 	rep->apply_s = now_s() - t0;
+	pr_debug("feed %s: parse %.0f ms, diff %.0f ms, commit: build %.0f ms, write %.0f ms "
+		 "(%u tbl24 + %u tbl8 leaves)", o->name, rep->parse_s * 1e3, stage_s * 1e3, ts.build_ms,
+		 ts.write_ms, ts.tbl24_writes, ts.tbl8_writes);
 	ret = EXIT_OK;
 out:
 	table_abort(s->t);
