@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/demo.sh - `make demo`: xdpfence at the edge of a namespace lab, end to end.
 #
-# Installs what is missing, builds, brings up scripts/lab.sh, serves HTTP on
-# the gateway, attaches xdpfence, loads two bundled feeds (Spamhaus JSON and
+# Installs what is missing, builds, brings up scripts/lab.sh (clients, a
+# gateway, a server behind it), serves HTTP on the server, attaches xdpfence
+# to the gateway's client-facing veth, loads two bundled feeds (Spamhaus JSON and
 # a FireHOL netset), shows clean clients served and banned ranges dropped,
 # runs the behaviour engine, which throttles a scraper /24 on its own, shows the
 # counters through xdpfence and bpftool, prints a summary and tears down.
@@ -24,11 +25,12 @@ lab_down xfdemo >/dev/null 2>&1
 lab_up xfdemo
 XF="$PWD/build/xdpfence --pin-dir $PIN"
 G() { ip netns exec "$NS_G" "$@"; }
+S() { ip netns exec "$NS_S" "$@"; }
 C() { ip netns exec "$NS_C" "$@"; }
 xf() { printf '$ xdpfence %s\n' "$*"; G $XF "$@"; }
 
 mkdir -p "$LAB_DIR/www" && echo "model output" >"$LAB_DIR/www/index.html"
-G sh -c "cd $LAB_DIR/www && exec python3 -m http.server 8080 --bind 192.0.2.1" >/dev/null 2>&1 &
+S sh -c "cd $LAB_DIR/www && exec python3 -m http.server 8080 --bind 192.0.2.1" >/dev/null 2>&1 &
 for _ in $(seq 50); do C curl -s -o /dev/null --max-time 1 http://192.0.2.1:8080/ && break; sleep 0.1; done
 
 # get SRC: one HTTP request from SRC; prints the status (000 = no answer)
@@ -71,7 +73,7 @@ sed 's/^/  /' "$LAB_DIR/run.conf"
 G $XF run --config "$LAB_DIR/run.conf" 2>/dev/null &
 for _ in $(seq 100); do grep -q '"event":"start"' "$LAB_DIR/events.jsonl" 2>/dev/null && break; sleep 0.1; done
 echo "  198.18.2.10 opens 40 connections/s for 6 s; 198.18.1.10 browses at 2/s"
-G python3 tests/integration/conn_flood.py serve 192.0.2.1 8081 >/dev/null 2>&1 &
+S python3 tests/integration/conn_flood.py serve 192.0.2.1 8081 >/dev/null 2>&1 &
 sleep 0.5
 C python3 tests/integration/conn_flood.py flood 198.18.1.10 192.0.2.1 8081 2 6 >"$LAB_DIR/normal.json" &
 npid=$!

@@ -2,9 +2,13 @@
 # scripts/lab.sh up|down|env [NAME] - a network-namespace lab for xdpfence.
 #
 #   NAME-c  "internet" clients: 198.18.1..5.10/24 and 2001:db8:1..5::10/64
-#           on veth NAME-vc (plus any address added later from 198.18.0.0/15)
-#   NAME-g  the gateway, which is also the server here: 192.0.2.1 and
-#           2001:db8:ff::1 on veth NAME-vg, where xdpfence attaches
+#           on veth NAME-vc (plus any address added later from 198.18.0.0/15),
+#           routed to the servers through the gateway
+#   NAME-g  the gateway, a router: NAME-vg faces the clients (198.18.0.1/15,
+#           2001:db8::1) and is where xdpfence attaches; NAME-vgs faces the
+#           server network (192.0.2.254/24, 2001:db8:ff::fe/64)
+#   NAME-s  the server: 192.0.2.1 and 2001:db8:ff::1 on NAME-vs, behind the
+#           gateway; tests and the demo run their TCP services here
 #   a private bpffs at /run/xdpfence-lab/NAME/bpf holds the pins (`ip netns
 #   exec` remounts /sys, so /sys/fs/bpf would not last between commands);
 #   LIBXDP_BPFFS points libxdp there too.
@@ -17,8 +21,11 @@ lab_names() {
 	LAB=${1:-xflab}
 	NS_C=$LAB-c
 	NS_G=$LAB-g
+	NS_S=$LAB-s
 	VC=$LAB-vc
 	VG=$LAB-vg
+	VGS=$LAB-vgs
+	VS=$LAB-vs
 	LAB_DIR=/run/xdpfence-lab/$LAB
 	BPFFS=$LAB_DIR/bpf
 	PIN=$BPFFS/fence
@@ -26,7 +33,9 @@ lab_names() {
 }
 
 lab_is_up() {
-	ip netns list 2>/dev/null | grep -qw "$NS_G" && ip netns exec "$NS_G" ip link show "$VG" >/dev/null 2>&1
+	ip netns list 2>/dev/null | grep -qw "$NS_S" &&
+		ip netns exec "$NS_G" ip link show "$VG" >/dev/null 2>&1 &&
+		ip netns exec "$NS_S" ip link show "$VS" >/dev/null 2>&1
 }
 
 lab_up() {
@@ -38,36 +47,54 @@ lab_up() {
 	lab_names "$LAB"
 	mkdir -p "$BPFFS" || return 1
 	mountpoint -q "$BPFFS" || mount -t bpf bpf "$BPFFS" || return 1
-	ip netns add "$NS_C" && ip netns add "$NS_G" || return 1
+	ip netns add "$NS_C" && ip netns add "$NS_G" && ip netns add "$NS_S" || return 1
 	ip link add "$VC" netns "$NS_C" type veth peer name "$VG" netns "$NS_G" || return 1
-	ip -n "$NS_C" link set lo up
-	ip -n "$NS_G" link set lo up
+	ip link add "$VGS" netns "$NS_G" type veth peer name "$VS" netns "$NS_S" || return 1
+	for ns in "$NS_C" "$NS_G" "$NS_S"; do
+		ip -n "$ns" link set lo up
+	done
+	# clients
 	for i in 1 2 3 4 5; do
 		ip -n "$NS_C" addr add "198.18.$i.10/24" dev "$VC"
 		ip -n "$NS_C" -6 addr add "2001:db8:$i::10/64" dev "$VC" nodad
 	done
-	ip -n "$NS_G" addr add 192.0.2.1/24 dev "$VG"
-	ip -n "$NS_G" -6 addr add 2001:db8:ff::1/64 dev "$VG" nodad
 	ip -n "$NS_C" link set "$VC" up
+	ip -n "$NS_C" route add 198.18.0.1/32 dev "$VC"
+	ip -n "$NS_C" route add 192.0.2.0/24 via 198.18.0.1 dev "$VC"
+	ip -n "$NS_C" -6 route add 2001:db8::1/128 dev "$VC"
+	ip -n "$NS_C" -6 route add 2001:db8:ff::/64 via 2001:db8::1 dev "$VC"
+	# gateway: forwards between the two sides
+	ip -n "$NS_G" addr add 198.18.0.1/15 dev "$VG"
+	ip -n "$NS_G" -6 addr add 2001:db8::1/128 dev "$VG" nodad
+	ip -n "$NS_G" addr add 192.0.2.254/24 dev "$VGS"
+	ip -n "$NS_G" -6 addr add 2001:db8:ff::fe/64 dev "$VGS" nodad
 	ip -n "$NS_G" link set "$VG" up
-	ip -n "$NS_C" route add 192.0.2.0/24 dev "$VC"
-	ip -n "$NS_C" -6 route add 2001:db8:ff::/64 dev "$VC"
-	ip -n "$NS_G" route add 198.18.0.0/15 dev "$VG"
+	ip -n "$NS_G" link set "$VGS" up
 	ip -n "$NS_G" -6 route add 2001:db8::/40 dev "$VG"
+	ip netns exec "$NS_G" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	# server
+	ip -n "$NS_S" addr add 192.0.2.1/24 dev "$VS"
+	ip -n "$NS_S" -6 addr add 2001:db8:ff::1/64 dev "$VS" nodad
+	ip -n "$NS_S" link set "$VS" up
+	ip -n "$NS_S" route add 198.18.0.0/15 via 192.0.2.254
+	ip -n "$NS_S" -6 route add 2001:db8::/40 via 2001:db8:ff::fe
 	# a veth peer receiving XDP-transmitted frames needs GRO on
 	ip netns exec "$NS_C" ethtool -K "$VC" gro on >/dev/null 2>&1
 	ip netns exec "$NS_G" ethtool -K "$VG" gro on >/dev/null 2>&1
 	for _ in $(seq 50); do
-		ip netns exec "$NS_C" ping -c1 -W1 -I 198.18.1.10 192.0.2.1 >/dev/null 2>&1 && return 0
+		ip netns exec "$NS_C" ping -c1 -W1 -I 198.18.1.10 192.0.2.1 >/dev/null 2>&1 &&
+			ip netns exec "$NS_C" ping -6 -c1 -W1 -I 2001:db8:1::10 2001:db8:ff::1 >/dev/null 2>&1 &&
+			return 0
 		sleep 0.1
 	done
-	echo "lab $LAB: no connectivity" >&2
+	echo "lab $LAB: no connectivity from the clients to the server" >&2
 	return 1
 }
 
 lab_down() {
 	lab_names "${1:-${LAB:-}}"
-	for ns in "$NS_G" "$NS_C"; do
+	for ns in "$NS_S" "$NS_G" "$NS_C"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
@@ -89,7 +116,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 		;;
 	env)
 		lab_names "${2:-xflab}"
-		echo "NS_C=$NS_C NS_G=$NS_G VC=$VC VG=$VG PIN=$PIN LIBXDP_BPFFS=$BPFFS"
+		echo "NS_C=$NS_C NS_G=$NS_G NS_S=$NS_S VC=$VC VG=$VG VGS=$VGS VS=$VS PIN=$PIN LIBXDP_BPFFS=$BPFFS"
 		;;
 	*)
 		echo "usage: scripts/lab.sh up|down|env [NAME]" >&2

@@ -11,6 +11,9 @@ if ! lab_up "$LAB"; then
 	exit 1
 fi
 ok "lab up"
+# the server sits behind the gateway: what xdpfence passes is routed on to it
+check_not "the gateway is not the server" sh -c "ip -n $NS_G addr show | grep -q '192.0.2.1/'"
+check "the server answers through the gateway" sh -c "ip netns exec $NS_C ping -c1 -W1 -I 198.18.1.10 192.0.2.1 | grep -q 'ttl=63'"
 
 check "attach (native)" xf attach "$VG"
 check "attach again is a no-op" xf attach "$VG"

@@ -17,7 +17,7 @@ if ! lab_up "$LAB"; then
 	exit 1
 fi
 ok "lab up"
-G $FLOOD serve 192.0.2.1 8080 >/dev/null 2>&1 &
+S $FLOOD serve 192.0.2.1 8080 >/dev/null 2>&1 &
 
 EV=$TMP/events.jsonl
 cat >"$TMP/run.conf" <<EOT

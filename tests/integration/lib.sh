@@ -38,6 +38,7 @@ trap cleanup EXIT
 
 C() { ip netns exec "$NS_C" "$@"; }
 G() { ip netns exec "$NS_G" "$@"; }
+S() { ip netns exec "$NS_S" "$@"; }
 xf() { G "$XF" --pin-dir "$PIN" "$@"; }
 
 # reach SRC: can the client, sourcing from SRC, get an answer from the server?
