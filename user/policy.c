@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../maps/keys.h"
 #include "policy.h"
@@ -500,10 +501,31 @@ static size_t table_cap_for(size_t count)
 /* Moves every entry into a fresh table of cap slots and stride bytes. map
  * gives, for each rule of the new layout, the old rule whose streak it keeps
  * (-1: none); NULL keeps the layout. */
+/* Zeroed room for a table. A big one asks for huge pages: a million
+ * prefixes are a hundred megabytes touched at random every tick, and each
+ * 4 KiB page is a TLB entry (on a paravirtualised guest, a shadow page
+ * table entry the hypervisor keeps too). */
+static void *slots_alloc(size_t cap, size_t stride)
+{
+	const size_t huge = 2u << 20;
+	size_t len = cap * stride;
+	void *m;
+
+	if (len < 2 * huge)
+		return calloc(cap, stride);
+	len = (len + huge - 1) & ~(huge - 1);
+	m = aligned_alloc(huge, len);
+	if (!m)
+		return NULL;
+	madvise(m, len, MADV_HUGEPAGE);
+	memset(m, 0, len);
+	return m;
+}
+
 static int table_resize(struct policy *p, size_t cap, size_t stride, const int *map, unsigned n_rules)
 {
 	size_t head = offsetof(struct policy_entry, st);
-	char *slots = calloc(cap, stride);
+	char *slots = slots_alloc(cap, stride);
 
 	if (!slots)
 		return -ENOMEM;
@@ -1240,7 +1262,7 @@ int policy_new(struct policy **pp, const struct policy_config *cfg, __u64 seed)
 	p->tick = 1;
 	p->stride = sizeof(struct policy_entry) + cfg->n_rules * sizeof(struct policy_streak);
 	p->cap = POLICY_MIN_CAP;
-	p->slots = calloc(p->cap, p->stride);
+	p->slots = slots_alloc(p->cap, p->stride);
 	if (!p->slots) {
 		free(p);
 		return -ENOMEM;
