@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
@@ -69,20 +70,29 @@ static __u32 buckets_of(__u32 max_entries)
 	return b;
 }
 
+/* Sample arrays double, in 2 MiB units on huge pages: they are rewritten every
+ * tick, and a page table entry per 4 KiB costs (more so under a
+ * paravirtualised guest's shadow paging). */
 static int part_grow(struct part *p, size_t want)
 {
-	size_t nc = p->cap ? p->cap : 4096;
+	const size_t huge = 2u << 20;
 	struct pfx_sample *nv;
+	size_t len;
 
 	if (want <= p->cap)
 		return 0;
-	while (nc < want)
-		nc *= 2;
-	nv = realloc(p->v, nc * sizeof(*nv));
+	if (want < p->cap * 2)
+		want = p->cap * 2;
+	len = (want * sizeof(*p->v) + huge - 1) & ~(huge - 1);
+	nv = aligned_alloc(huge, len);
 	if (!nv)
 		return -ENOMEM;
+	madvise(nv, len, MADV_HUGEPAGE);
+	if (p->n)
+		memcpy(nv, p->v, p->n * sizeof(*nv));
+	free(p->v);
 	p->v = nv;
-	p->cap = nc;
+	p->cap = len / sizeof(*nv);
 	return 0;
 }
 
