@@ -316,7 +316,7 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		goto out;
 	}
 	actions[id] = o->action;
-	keep = calloc(s->m.n_slots, 1);
+	keep = big_calloc(s->m.n_slots, 1);
 	if (!keep) {
 		ret = EXIT_RUNTIME;
 		goto out;

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 
 #include "table.h"
+#include "util.h"
 
 #define PRIO_LEVELS	(33 * 2)	/* deny /0../32, then allow /0../32 */
 
@@ -42,8 +43,7 @@ struct hindex {
 
 struct table {
 	struct fence_maps *m;
-	struct hindex idx;		/* committed entries: value = slot */
-	__u32 n_live;
+	struct hindex idx;		/* committed entries: value = slot; built on first use */
 	struct op *ops;			/* staged changes */
 	size_t n_ops, cap_ops;
 	struct hindex op_idx;		/* value = op number + 1 */
@@ -178,7 +178,7 @@ static int hx_init(struct hindex *h, __u32 want)
 
 	while (cap < want * 2)
 		cap <<= 1;
-	h->e = calloc(cap, sizeof(*h->e));
+	h->e = big_calloc(cap, sizeof(*h->e));
 	h->mask = cap - 1;
 	return h->e ? 0 : -ENOMEM;
 }
@@ -191,7 +191,6 @@ static void idx_insert(struct table *t, __u32 slot)
 	key_of_slot(t, slot, &k);
 	hash = key_hash(&k);
 	*hx_find(t, &t->idx, hash, eq_slot, &k) = hx_entry(hash, slot);
-	t->n_live++;
 }
 
 /* Call while info[slot] still holds the entry's key. */
@@ -205,7 +204,20 @@ static void idx_remove(struct table *t, __u32 slot)
 	if ((__u32)*e != slot)
 		return;
 	hx_remove(&t->idx, e);
-	t->n_live--;
+}
+
+/* The index of committed entries, built the first time a lookup needs it:
+ * bulk diffs that scan the slots themselves (table_put_at) never pay for it. */
+static int idx_ready(struct table *t)
+{
+	if (t->idx.e)
+		return 0;
+	if (hx_init(&t->idx, t->m->n_slots))
+		return -ENOMEM;
+	for (__u32 slot = 1; slot < t->m->n_slots; slot++)
+		if (t->m->rules[slot].kind != FENCE_KIND_FREE)
+			idx_insert(t, slot);
+	return 0;
 }
 
 static __u32 idx_lookup(const struct table *t, const struct key *k, __u32 hash)
@@ -267,12 +279,37 @@ int table_reserve(struct table *t, size_t n)
 	return n > t->cap_ops ? op_grow_to(t, n) : 0;
 }
 
+/* A new op for key k (hash) whose committed slot is known (0 = none). */
+static struct op *op_new(struct table *t, const struct key *k, __u32 hash, __u32 slot)
+{
+	__u64 *p;
+	struct op *o;
+
+	if (t->n_ops == t->cap_ops && op_grow(t))
+		return NULL;
+	p = hx_find(t, &t->op_idx, hash, eq_op, k);
+	o = &t->ops[t->n_ops];
+	o->kind = k->kind;
+	o->del = o->fresh = 0;
+	o->slot = slot;
+	if (o->slot) {
+		o->info = t->m->info[o->slot];
+	} else {
+		memset(&o->info, 0, sizeof(o->info));
+		o->info.family = k->family;
+		o->info.prefixlen = k->len;
+		memcpy(o->info.addr, k->addr, 16);
+		o->del = 1;	/* nothing there until put */
+	}
+	*p = hx_entry(hash, ++t->n_ops);
+	return o;
+}
+
 static struct op *op_get(struct table *t, const struct cidr *c, enum fence_kind kind, bool create)
 {
 	struct key k;
 	__u32 hash;
-	__u64 *p = NULL;
-	struct op *o;
+	__u64 *p;
 
 	key_of_cidr(c, kind, &k);
 	hash = key_hash(&k);
@@ -281,28 +318,9 @@ static struct op *op_get(struct table *t, const struct cidr *c, enum fence_kind 
 		if (*p)
 			return &t->ops[(__u32)*p - 1];
 	}
-	if (!create)
+	if (!create || idx_ready(t))
 		return NULL;
-	if (t->n_ops == t->cap_ops) {
-		if (op_grow(t))
-			return NULL;
-		p = hx_find(t, &t->op_idx, hash, eq_op, &k);
-	}
-	o = &t->ops[t->n_ops];
-	o->kind = kind;
-	o->del = o->fresh = 0;
-	o->slot = idx_lookup(t, &k, hash);
-	if (o->slot) {
-		o->info = t->m->info[o->slot];
-	} else {
-		memset(&o->info, 0, sizeof(o->info));
-		o->info.family = k.family;
-		o->info.prefixlen = c->len;
-		memcpy(o->info.addr, c->addr, 16);
-		o->del = 1;	/* nothing there until put */
-	}
-	*p = hx_entry(hash, ++t->n_ops);
-	return o;
+	return op_new(t, &k, hash, idx_lookup(t, &k, hash));
 }
 
 /* --- derived rule ----------------------------------------------------- */
@@ -357,19 +375,15 @@ void table_info_cidr(const struct fence_rule_info *in, struct cidr *c)
 int table_open(struct table **tp, struct fence_maps *m)
 {
 	struct table *t = calloc(1, sizeof(*t));
-	__u32 slot;
 
 	if (!t)
 		return -ENOMEM;
 	t->m = m;
-	t->parent = calloc(m->n_slots, sizeof(*t->parent));
-	if (hx_init(&t->idx, m->n_slots) || !t->parent) {
+	t->parent = big_calloc(m->n_slots, sizeof(*t->parent));
+	if (!t->parent) {
 		table_close(t);
 		return -ENOMEM;
 	}
-	for (slot = 1; slot < m->n_slots; slot++)
-		if (m->rules[slot].kind != FENCE_KIND_FREE)
-			idx_insert(t, slot);
 	*tp = t;
 	return 0;
 }
@@ -400,7 +414,7 @@ const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 		return o->del ? NULL : &o->info;
 	}
 	key_of_cidr(c, kind, &k);
-	s = idx_lookup(t, &k, key_hash(&k));
+	s = idx_ready(t) ? 0 : idx_lookup(t, &k, key_hash(&k));
 	if (slot)
 		*slot = s;
 	return s ? &t->m->info[s] : NULL;
@@ -422,6 +436,25 @@ int table_put(struct table *t, const struct cidr *c, enum fence_kind kind,
 	memcpy(o->info.addr, c->addr, 16);
 	o->info.freed_ns = 0;
 	o->del = 0;
+	return 0;
+}
+
+int table_put_at(struct table *t, __u32 slot, const struct cidr *c, enum fence_kind kind,
+		 const struct fence_rule_info *info)
+{
+	struct key k;
+	struct op *o;
+
+	key_of_cidr(c, kind, &k);
+	o = op_new(t, &k, key_hash(&k), slot);
+	if (!o)
+		return -ENOMEM;
+	o->info = *info;
+	o->info.family = k.family;
+	o->info.prefixlen = c->len;
+	memcpy(o->info.addr, c->addr, 16);
+	o->info.freed_ns = 0;
+	o->del = !info->owners;
 	return 0;
 }
 
@@ -528,6 +561,8 @@ static __u32 v4_host(const __u8 *addr)
 
 struct plan {
 	__u32 *new_slots;		/* slot of each new op, in op order */
+	__u32 *reused;			/* those of them used before (hit counters to reset) */
+	__u32 n_reused;
 	__u32 *order;			/* live v4 slots by priority */
 	__u32 prio_start[PRIO_LEVELS + 1];
 	__u32 *phys;			/* local group -> physical group */
@@ -544,6 +579,7 @@ struct plan {
 static void plan_free(struct plan *p, struct img *im)
 {
 	free(p->new_slots);
+	free(p->reused);
 	free(p->order);
 	free(p->phys);
 	free(p->fresh);
@@ -736,7 +772,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	if (!t->n_ops)
 		goto done;
 
-	dead = calloc(m->n_slots, 1);
+	dead = big_calloc(m->n_slots, 1);
 	if (!dead) {
 		ret = -ENOMEM;
 		goto out;
@@ -757,6 +793,16 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	ret = alloc_slots(t, n_new, p.new_slots, err, errlen);
 	if (ret)
 		goto out;
+	/* hit counters: a slot that was never used still has the zeros the
+	 * map was created with; one used before is reset (below) */
+	p.reused = malloc((n_new + 1) * sizeof(__u32));
+	if (!p.reused) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_new; i++)
+		if (m->info[p.new_slots[i]].freed_ns)
+			p.reused[p.n_reused++] = p.new_slots[i];
 
 	/* Every live entry after the commit, as (slot, kind, family, len, addr):
 	 * committed ones read from info[], new ones from their op. Count them
@@ -764,8 +810,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	struct fence_rule_info **view = NULL;
 	__u8 *vkind = NULL;
 
-	view = calloc(m->n_slots, sizeof(*view));
-	vkind = calloc(m->n_slots, 1);
+	view = big_calloc(m->n_slots, sizeof(*view));
+	vkind = big_calloc(m->n_slots, 1);
 	if (!view || !vkind) {
 		free(view);
 		free(vkind);
@@ -798,6 +844,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 		if (!in)
 			continue;
+		s.slots_used++;
 		if (in->family == 4) {
 			if (vkind[slot] == FENCE_KIND_DENY)
 				n_v4_deny++, counts[in->prefixlen]++;
@@ -819,7 +866,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		ret = -ENOSPC;
 		goto out_view;
 	}
-	p.order = malloc((n_v4_deny + n_v4_allow + 1) * sizeof(__u32));
+	p.order = big_calloc(n_v4_deny + n_v4_allow + 1, sizeof(__u32));
 	if (!p.order) {
 		ret = -ENOMEM;
 		goto out_view;
@@ -841,7 +888,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	/* Paint. Before a deny is painted, the leaf under its first address is
 	 * the longest shorter deny covering it: its parent. */
 	if (!t->img24) {
-		t->img24 = malloc((size_t)FENCE_TBL24_ENTRIES * sizeof(__u32));
+		t->img24 = big_calloc(FENCE_TBL24_ENTRIES, sizeof(__u32));
 		if (!t->img24) {
 			ret = -ENOMEM;
 			goto out_view;
@@ -849,7 +896,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	}
 	im.t24 = t->img24;
 	memset(im.t24, 0, (size_t)FENCE_TBL24_ENTRIES * sizeof(__u32));
-	im.host = calloc(FENCE_TBL24_ENTRIES / 8, 1);
+	im.host = big_calloc(FENCE_TBL24_ENTRIES / 8, 1);
 	if (!im.host) {
 		ret = -ENOMEM;
 		goto out_view;
@@ -1071,7 +1118,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		struct fence_slot *vsa = calloc(n_keys, sizeof(*vsa));
 		struct fence_slot *v6s = calloc(n_keys, sizeof(*v6s));
 		struct fence_slot *v6sa = calloc(n_keys, sizeof(*v6sa));
-		void *zeros = calloc(n_new + 1, (size_t)m->ncpus * sizeof(__u64));
+		void *zeros = calloc(p.n_reused + 1, (size_t)m->ncpus * sizeof(__u64));
 
 		if (!k4 || !k4a || !k6 || !k6a || !vs || !vsa || !v6s || !v6sa || !zeros) {
 			ret = -ENOMEM;
@@ -1113,9 +1160,9 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			}
 		}
 		/* hit counters of new slots start at zero */
-		if (n_new)
-			ret = batch_update(m->fd[FM_RULE_HITS], p.new_slots, sizeof(__u32), zeros,
-					   (size_t)m->ncpus * sizeof(__u64), n_new);
+		if (p.n_reused)
+			ret = batch_update(m->fd[FM_RULE_HITS], p.reused, sizeof(__u32), zeros,
+					   (size_t)m->ncpus * sizeof(__u64), p.n_reused);
 		/* 2. Fresh groups, whole: no leaf names them yet. */
 		for (i = 0; !ret && i < p.n_fresh; i++) {
 			__u32 lg = p.fresh[i], ph = p.phys[lg];
@@ -1221,7 +1268,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 				if (!o->del || !o->slot)
 					continue;
-				idx_remove(t, o->slot);
+				if (t->idx.e)
+					idx_remove(t, o->slot);
 				if (m->rules[o->slot].action == FENCE_ACT_THROTTLE)
 					bpf_map_delete_elem(m->fd[FM_THROTTLE], &o->slot);
 				__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
@@ -1232,7 +1280,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			for (i = 0; i < p.n_freed_groups; i++)
 				m->tbl8_state[p.freed_groups[i]].freed_ns = now;
 		}
-		for (size_t n = 0; n < t->n_ops; n++)
+		for (size_t n = 0; t->idx.e && n < t->n_ops; n++)
 			if (!t->ops[n].del && t->ops[n].fresh)
 				idx_insert(t, t->ops[n].slot);
 		s.added = n_new;
@@ -1249,7 +1297,6 @@ out_w:
 	}
 	s.write_ms = ms_since(&t0);
 	s.groups_used = n_need;
-	s.slots_used = t->n_live;
 out_view:
 	free(view);
 	free(vkind);

@@ -47,6 +47,12 @@ int table_put(struct table *t, const struct cidr *c, enum fence_kind kind,
 	      const struct fence_rule_info *info);
 int table_del(struct table *t, const struct cidr *c, enum fence_kind kind);
 
+/* table_put for bulk diffs that walk the committed slots themselves: the
+ * caller knows (c, kind) is committed at slot (0 = not committed at all) and
+ * stages each key once, so no index of the committed entries is needed. */
+int table_put_at(struct table *t, __u32 slot, const struct cidr *c, enum fence_kind kind,
+		 const struct fence_rule_info *info);
+
 /* Make room to stage n changes without regrowing (bulk loads). */
 int table_reserve(struct table *t, size_t n);
 

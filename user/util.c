@@ -1,10 +1,11 @@
 /* user/util.c - see util.h. */
 #include <ctype.h>
-#include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 #include "util.h"
 #include "../maps/keys.h"
@@ -139,4 +140,25 @@ bool matches(const char *word, const char *full)
 	size_t n = strlen(word);
 
 	return n && !strncmp(word, full, n);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void *prefault(void *p, size_t len)
+{
+	const uintptr_t page = 4096;
+	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + len) & ~(page - 1);
+
+	if (p && len >= (1u << 20) && e > a)
+		madvise((void *)a, e - a, MADV_POPULATE_WRITE);	/* best effort: faults do the rest */
+	return p;
+}
+
+void *big_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	return p && n && size <= SIZE_MAX / n ? prefault(p, n * size) : p;
 }

@@ -28,4 +28,12 @@ bool matches(const char *word, const char *full);
 /* strtoul with full validation; -EINVAL on trailing junk or out of range */
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 
+/* Map in every page of a large buffer now, in one call: on a paravirtualised
+ * guest a page fault costs ~15 us, a populated page ~3 us at first touch.
+ * For buffers about to be written or scanned whole; returns p. */
+void *prefault(void *p, size_t len);
+
+/* calloc, prefaulted when large. */
+void *big_calloc(size_t n, size_t size);
+
 #endif

@@ -392,6 +392,34 @@ static void test_datapath_monitor(void)
 	fx_close(&f);
 }
 
+/* A slot freed and given to another entry starts its hit counter at zero
+ * (a slot never used has the zeros the map was created with). */
+static void test_datapath_hits_reset_on_reuse(void)
+{
+	struct fence_opts o = { .max_rules = 2, .tbl8_groups = 4, .prefix_entries = 128,
+				.v6_rules = 256 };
+	struct fence_rule_info gone = {};
+	struct cidr c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open with one rule slot"))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.51.100.0/24"), 0, "deny A");
+	ASSERT_EQ(rule_hits(&f, "198.51.100.0/24", FENCE_KIND_DENY), 0, "never-used slot: no hits");
+	for (int i = 0; i < 3; i++)
+		verdict(&f, SRC4);
+	ASSERT_EQ(rule_hits(&f, "198.51.100.0/24", FENCE_KIND_DENY), 3, "A hit 3 times");
+	cidr_parse("198.51.100.0/24", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY, &gone), 0, "delete A");
+	ASSERT_EQ(table_commit(f.t, NULL, NULL, 0), 0, "commit delete");
+	/* the only slot is quarantined: the commit waits it out, then reuses it */
+	ASSERT_EQ(fx_deny(&f, "203.0.113.0/24"), 0, "deny B in A's slot");
+	ASSERT_EQ(rule_hits(&f, "203.0.113.0/24", FENCE_KIND_DENY), 0, "B starts at zero");
+	verdict(&f, "203.0.113.9");
+	ASSERT_EQ(rule_hits(&f, "203.0.113.0/24", FENCE_KIND_DENY), 1, "B counts its own");
+	fx_close(&f);
+}
+
 static void test_datapath_throttle(void)
 {
 	struct pkt_spec syn = { .saddr = SRC4, .tcp_flags = TH_SYN };
@@ -771,7 +799,7 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_v4_fragments), T(test_datapath_v6_ext_headers),
 	  T(test_datapath_v6_too_many_ext), T(test_datapath_tcp_flags), T(test_datapath_quic),
 	  T(test_datapath_non_ip), T(test_datapath_allow_beats_deny),
-	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor),
+	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor), T(test_datapath_hits_reset_on_reuse),
 	  T(test_datapath_throttle), T(test_datapath_counters_exact),
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
