@@ -185,29 +185,180 @@ static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned
 	va_end(ap);
 }
 
-/* Stage the release of feed bit from every deny entry it owns, but those
- * marked in keep (may be NULL); entries nobody else owns then go. */
-static int stage_release(struct state *s, __u32 bit, const __u8 *actions, const __u8 *keep,
-			 size_t *released)
+/* Stage the release of feed bit from the deny entry at slot; an entry
+ * nobody else owns then goes. */
+static int release_slot(struct state *s, __u32 slot, __u32 bit, const __u8 *actions)
 {
-	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
-		struct fence_rule_info info = s->m.info[slot];
-		struct cidr c;
+	struct fence_rule_info info = s->m.info[slot];
+	struct cidr c;
 
-		if ((keep && keep[slot]) || s->m.rules[slot].kind != FENCE_KIND_DENY ||
-		    !(info.feeds & bit))
+	info.feeds &= ~bit;
+	if (!info.feeds)
+		info.owners &= ~FENCE_OWN_FEED;
+	else
+		info.feed_action = feeds_action(actions, info.feeds);
+	table_info_cidr(&info, &c);
+	return table_put_at(s->t, slot, &c, FENCE_KIND_DENY, &info);
+}
+
+/* Stage the release of feed bit from every deny entry it owns. */
+static int stage_release(struct state *s, __u32 bit, const __u8 *actions, size_t *released)
+{
+	for (__u32 slot = 1; slot < s->m.n_slots; slot++) {
+		if (s->m.rules[slot].kind != FENCE_KIND_DENY || !(s->m.info[slot].feeds & bit))
 			continue;
-		info.feeds &= ~bit;
-		if (!info.feeds)
-			info.owners &= ~FENCE_OWN_FEED;
-		else
-			info.feed_action = feeds_action(actions, info.feeds);
-		table_info_cidr(&info, &c);
-		if (table_put(s->t, &c, FENCE_KIND_DENY, &info))
+		if (release_slot(s, slot, bit, actions))
 			return -ENOMEM;
 		(*released)++;
 	}
 	return 0;
+}
+
+/* --- the diff of a load ------------------------------------------------------ */
+
+/* The feed's entries by prefix: open addressing over entry numbers + 1. */
+struct pindex {
+	__u32 *e;
+	__u32 mask;
+};
+
+static __u32 pindex_hash(const struct cidr *c)
+{
+	__u64 a, b, h;
+
+	memcpy(&a, c->addr, 8);
+	memcpy(&b, c->addr + 8, 8);
+	h = (a ^ (__u64)c->len << 56 ^ (__u64)c->family << 48) * 0x9e3779b97f4a7c15ULL;
+	h ^= b * 0xc2b2ae3d27d4eb4fULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return (__u32)(h ^ (h >> 32));
+}
+
+static bool same_prefix(const struct cidr *x, const struct cidr *y)
+{
+	return x->family == y->family && x->len == y->len && !memcmp(x->addr, y->addr, 16);
+}
+
+/* Where c is, or the empty cell where it would go. */
+static __u32 *pindex_find(const struct pindex *pi, const struct feed_entry *v, const struct cidr *c)
+{
+	for (__u32 i = pindex_hash(c) & pi->mask;; i = (i + 1) & pi->mask)
+		if (!pi->e[i] || same_prefix(&v[pi->e[i] - 1].cidr, c))
+			return &pi->e[i];
+}
+
+/* Index v[0..*n), merging entries listed twice into the first (one entry:
+ * the longest lifetime wins, no lifetime beats any); *n becomes the number
+ * of distinct ones, exp[i] the expiry of v[i] (0 = none). */
+static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u64 *exp,
+			__u64 ttl_default, __u64 now)
+{
+	size_t cap = 1024, u = 0;
+
+	while (cap < *n * 2)
+		cap *= 2;
+	pi->e = big_calloc(cap, sizeof(*pi->e));
+	if (!pi->e)
+		return -ENOMEM;
+	pi->mask = (__u32)(cap - 1);
+	for (size_t i = 0; i < *n; i++) {
+		__u64 ttl = v[i].ttl_s ? v[i].ttl_s : ttl_default;
+		__u64 e = ttl ? now + ttl * 1000000000ULL : 0;
+		__u32 *cell = pindex_find(pi, v, &v[i].cidr);
+
+		if (*cell) {
+			__u64 *x = &exp[*cell - 1];
+
+			if (*x && (!e || e > *x))
+				*x = e;
+			continue;
+		}
+		v[u] = v[i];
+		exp[u] = e;
+		*cell = (__u32)++u;
+	}
+	*n = u;
+	return 0;
+}
+
+/* Stage entry c of the feed (bit) with expiry expires, given what is
+ * committed for it now (cur at slot; NULL, 0 if nothing). */
+static int stage_entry(struct state *s, const struct feed_load_opts *o, const struct cidr *c,
+		       __u32 slot, const struct fence_rule_info *cur, __u64 expires, __u32 bit,
+		       const __u8 *actions, struct feed_load_report *rep)
+{
+	struct fence_rule_info info = {};
+
+	if (cur)
+		info = *cur;
+	if (cur && (cur->feeds & bit)) {
+		/* ours already: only a changed action or lifetime is news */
+		__u8 act = feeds_action(actions, cur->feeds);
+
+		if (cur->feed_action == act && !expires && !cur->feed_expires_ns &&
+		    (act != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst))) {
+			rep->kept++;
+			return 0;
+		}
+		rep->updated++;
+	} else {
+		rep->added++;
+	}
+	if (!(info.owners & FENCE_OWN_FEED))
+		info.feed_expires_ns = expires;
+	else if (!expires || !info.feed_expires_ns)
+		info.feed_expires_ns = 0;
+	else if (expires > info.feed_expires_ns || (cur && cur->feeds == bit))
+		info.feed_expires_ns = expires;
+	info.owners |= FENCE_OWN_FEED;
+	info.feeds |= bit;
+	info.feed_action = feeds_action(actions, info.feeds);
+	if (o->action == FENCE_ACT_THROTTLE && !(info.owners & FENCE_OWN_MANUAL)) {
+		info.rate = o->rate;
+		info.burst = o->burst;
+	}
+	if (!cur)
+		snprintf(info.reason, sizeof(info.reason), "feed %s", o->name);
+	return table_put_at(s->t, slot, c, FENCE_KIND_DENY, &info);
+}
+
+/* Stage the feed's n distinct entries against what is committed, in one
+ * walk over the slots (in order, never at random): a committed deny entry
+ * the feed lists is updated or kept, one the feed owned and no longer lists
+ * is released; what is left is new. */
+static int stage_diff(struct state *s, const struct feed_load_opts *o, const struct feed_entry *v,
+		      size_t n, const struct pindex *pi, const __u64 *exp, __u32 bit,
+		      const __u8 *actions, struct feed_load_report *rep)
+{
+	__u8 *seen = big_calloc(n + 1, 1);
+	int ret = 0;
+
+	if (!seen)
+		return -ENOMEM;
+	for (__u32 slot = 1; slot < s->m.n_slots && !ret; slot++) {
+		const struct fence_rule_info *in;
+		struct cidr c;
+		__u32 *cell;
+
+		if (s->m.rules[slot].kind != FENCE_KIND_DENY)
+			continue;
+		in = &s->m.info[slot];
+		table_info_cidr(in, &c);
+		cell = pindex_find(pi, v, &c);
+		if (*cell) {
+			seen[*cell - 1] = 1;
+			ret = stage_entry(s, o, &c, slot, in, exp[*cell - 1], bit, actions, rep);
+		} else if (in->feeds & bit) {
+			ret = release_slot(s, slot, bit, actions);
+			rep->removed++;
+		}
+	}
+	for (size_t i = 0; i < n && !ret; i++)
+		if (!seen[i])
+			ret = stage_entry(s, o, &v[i].cidr, 0, NULL, exp[i], bit, actions, rep);
+	free(seen);
+	return ret;
 }
 
 int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
@@ -216,7 +367,9 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	struct fetch_result fr = {};
 	struct fence_feed rec = {};
 	struct allows al = {};
-	__u8 actions[FENCE_FEEDS_MAX], *keep = NULL;
+	__u8 actions[FENCE_FEEDS_MAX];
+	struct pindex pi = {};
+	__u64 *exp = NULL;
 	char err[256] = "";
 	size_t shown = 0, n = 0;
 	int id, ret = EXIT_RUNTIME;
@@ -316,69 +469,14 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		goto out;
 	}
 	actions[id] = o->action;
-	keep = big_calloc(s->m.n_slots, 1);
-	if (!keep) {
+	exp = big_calloc(n + 1, sizeof(*exp));
+	if (!exp || pindex_build(&pi, res.entries, &n, exp, o->ttl_s, now) ||
+	    table_reserve(s->t, n + rec.entries + 1)) {
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct feed_entry *e = &res.entries[i];
-		__u64 ttl = e->ttl_s ? e->ttl_s : o->ttl_s;
-		__u64 expires = ttl ? now + ttl * 1000000000ULL : 0;
-		const struct fence_rule_info *cur;
-		struct fence_rule_info info = {};
-		__u32 slot = 0;
-
-		cur = table_get(s->t, &e->cidr, FENCE_KIND_DENY, &slot);
-		if (cur && (cur->feeds & bit) && (!slot || keep[slot])) {
-			/* listed twice: one entry, the longest lifetime wins */
-			info = *cur;
-			if (info.feed_expires_ns && (!expires || expires > info.feed_expires_ns)) {
-				info.feed_expires_ns = expires;
-				table_put(s->t, &e->cidr, FENCE_KIND_DENY, &info);
-			}
-			rep->entries--;
-			continue;
-		}
-		if (cur)
-			info = *cur;
-		if (slot)
-			keep[slot] = 1;
-		if (cur && (cur->feeds & bit)) {
-			/* ours already: only a changed action or lifetime is news */
-			__u8 act = feeds_action(actions, cur->feeds);
-
-			if (cur->feed_action == act && !expires && !cur->feed_expires_ns &&
-			    (act != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst))) {
-				rep->kept++;
-				continue;
-			}
-			rep->updated++;
-		} else {
-			rep->added++;
-		}
-		if (!(info.owners & FENCE_OWN_FEED))
-			info.feed_expires_ns = expires;
-		else if (!expires || !info.feed_expires_ns)
-			info.feed_expires_ns = 0;
-		else if (expires > info.feed_expires_ns || (cur && cur->feeds == bit))
-			info.feed_expires_ns = expires;
-		info.owners |= FENCE_OWN_FEED;
-		info.feeds |= bit;
-		info.feed_action = feeds_action(actions, info.feeds);
-		if (o->action == FENCE_ACT_THROTTLE && !(info.owners & FENCE_OWN_MANUAL)) {
-			info.rate = o->rate;
-			info.burst = o->burst;
-		}
-		if (!cur)
-			snprintf(info.reason, sizeof(info.reason), "feed %s", o->name);
-		if (table_put(s->t, &e->cidr, FENCE_KIND_DENY, &info)) {
-			ret = EXIT_RUNTIME;
-			goto out;
-		}
-	}
-	/* what the feed listed before and lists no more */
-	if (stage_release(s, bit, actions, keep, &rep->removed)) {
+	rep->entries = n;
+	if (stage_diff(s, o, res.entries, n, &pi, exp, bit, actions, rep)) {
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
@@ -413,7 +511,8 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	ret = EXIT_OK;
 out:
 	table_abort(s->t);
-	free(keep);
+	free(exp);
+	free(pi.e);
 	free(al.v);
 	feed_result_free(&res);
 	fetch_result_free(&fr);
@@ -436,7 +535,7 @@ int feed_delete(struct state *s, const char *name, size_t *removed)
 	bit = 1U << id;
 	if (read_actions(s, actions))
 		return EXIT_RUNTIME;
-	if (stage_release(s, bit, actions, NULL, removed)) {
+	if (stage_release(s, bit, actions, removed)) {
 		table_abort(s->t);
 		return EXIT_RUNTIME;
 	}

@@ -18,6 +18,8 @@
 #include "test.h"
 #include "fixture.h"
 #include "xdpfence.skel.h"
+#include "cli.h"
+#include "feed.h"
 
 static __u64 rng = 0x2545f4914f6cdd1dULL;
 
@@ -403,6 +405,108 @@ out:
 	sh(cmd, out, sizeof(out));
 }
 
+/* feed_load's diff, through the maps: entries listed twice merge (the
+ * longest lifetime wins, none beats any), an entry another owner holds keeps
+ * that owner, a reload adds, keeps and releases exactly what changed, and
+ * an entry shared by two feeds stays until both drop it. */
+static int load_text(struct state *s, const char *name, const char *text, enum feed_format fmt,
+		     __u64 ttl_s, struct feed_load_report *rep)
+{
+	char path[] = "/tmp/xdpfence-feed-XXXXXX";
+	int fd = mkstemp(path), ret;
+	struct feed_load_opts o = { .name = name, .source = path, .format = fmt,
+				    .action = FENCE_ACT_DROP, .ttl_s = ttl_s, .min_len_v4 = 8,
+				    .min_len_v6 = 19, .refetch = true };
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -1;
+	close(fd);
+	ret = feed_load(s, &o, rep);
+	unlink(path);
+	return ret;
+}
+
+static int verdict_of(struct fx *f, const char *src)
+{
+	return fx_send(f, &(struct pkt_spec){ .saddr = src });
+}
+
+static const struct fence_rule_info *entry(struct fx *f, const char *text)
+{
+	struct cidr c;
+
+	cidr_parse(text, &c, 0, NULL, 0);
+	return table_get(f->t, &c, FENCE_KIND_DENY, NULL);
+}
+
+static void test_table_feed_diff(void)
+{
+	struct feed_load_report r;
+	const struct fence_rule_info *in;
+	struct state s;
+	struct fx f;
+	__u64 t0;
+
+	if (!open_fx_default(&f))
+		return;
+	s.m = f.m;
+	s.t = f.t;
+	s.lock_fd = -1;
+	ASSERT_EQ(fx_entry(&f, "203.0.113.0/24", FENCE_KIND_DENY, FENCE_ACT_DROP, 0, FENCE_OWN_MANUAL),
+		  0, "manual ban first");
+
+	ASSERT_EQ(load_text(&s, "a", "198.51.100.0/24\n203.0.113.0/24\n198.51.100.0/24\n192.0.2.0/25\n",
+			    FEED_FMT_PLAIN, 0, &r), 0, "load a");
+	ASSERT_EQ(r.entries, 3, "a: a prefix listed twice is one entry");
+	ASSERT_EQ(r.added, 3, "a: added");
+	in = entry(&f, "203.0.113.0/24");
+	ASSERT_TRUE(in && in->owners == (FENCE_OWN_MANUAL | FENCE_OWN_FEED), "manual + feed owners");
+	ASSERT_EQ(verdict_of(&f, "192.0.2.9"), XDP_DROP, "a in force");
+
+	ASSERT_EQ(load_text(&s, "a", "198.51.100.0/24\n192.0.2.128/25\n", FEED_FMT_PLAIN, 0, &r), 0,
+		  "reload a");
+	ASSERT_EQ(r.added, 1, "reload: added");
+	ASSERT_EQ(r.removed, 2, "reload: released");
+	ASSERT_EQ(r.kept, 1, "reload: kept");
+	ASSERT_EQ(r.updated, 0, "reload: updated");
+	in = entry(&f, "203.0.113.0/24");
+	ASSERT_TRUE(in && in->owners == FENCE_OWN_MANUAL && !in->feeds, "manual ban outlives the feed");
+	ASSERT_TRUE(!entry(&f, "192.0.2.0/25"), "dropped prefix gone");
+	ASSERT_EQ(verdict_of(&f, "192.0.2.9"), XDP_PASS, "dropped prefix passes");
+	ASSERT_EQ(verdict_of(&f, "192.0.2.200"), XDP_DROP, "new prefix drops");
+
+	ASSERT_EQ(load_text(&s, "b", "198.51.100.0/24\n", FEED_FMT_PLAIN, 0, &r), 0, "load b");
+	in = entry(&f, "198.51.100.0/24");
+	ASSERT_TRUE(in && __builtin_popcount(in->feeds) == 2, "shared by a and b");
+	ASSERT_EQ(load_text(&s, "a", "192.0.2.128/25\n", FEED_FMT_PLAIN, 0, &r), 0, "a drops it");
+	ASSERT_EQ(r.removed, 1, "a released its share");
+	ASSERT_EQ(verdict_of(&f, "198.51.100.1"), XDP_DROP, "b still holds it");
+	ASSERT_EQ(load_text(&s, "b", "", FEED_FMT_PLAIN, 0, &r), 0, "b empties");
+	ASSERT_TRUE(!entry(&f, "198.51.100.0/24"), "gone with its last feed");
+
+	/* lifetimes of a prefix listed twice: the longer wins, none beats any */
+	t0 = fence_now_ns();
+	ASSERT_EQ(load_text(&s, "c", "{\"new\":[{\"type\":\"ban\",\"scope\":\"Ip\",\"value\":\"198.18.0.1\",\"duration\":\"1h\"},"
+			    "{\"type\":\"ban\",\"scope\":\"Ip\",\"value\":\"198.18.0.1\",\"duration\":\"3h\"},"
+			    "{\"type\":\"ban\",\"scope\":\"Ip\",\"value\":\"198.18.0.1\",\"duration\":\"2h\"},"
+			    "{\"type\":\"ban\",\"scope\":\"Range\",\"value\":\"198.18.9.0/24\",\"duration\":\"1h\"}],"
+			    "\"deleted\":[]}", FEED_FMT_CROWDSEC, 0, &r), 0, "load c");
+	ASSERT_EQ(r.entries, 2, "c: two prefixes");
+	in = entry(&f, "198.18.0.1/32");
+	ASSERT_TRUE(in && in->feed_expires_ns >= t0 + 3 * 3600ULL * 1000000000ULL &&
+		    in->feed_expires_ns < t0 + 3 * 3600ULL * 1000000000ULL + 60ULL * 1000000000ULL,
+		    "the longest lifetime wins");
+	ASSERT_EQ(load_text(&s, "d", "198.18.7.0/24\n198.18.7.0/24\n", FEED_FMT_PLAIN, 600, &r), 0,
+		  "load d with a TTL");
+	in = entry(&f, "198.18.7.0/24");
+	ASSERT_TRUE(in && in->feed_expires_ns > t0, "feed TTL applied");
+	ASSERT_EQ(load_text(&s, "d", "198.18.7.0/24\n", FEED_FMT_PLAIN, 0, &r), 0, "reload d, no TTL");
+	ASSERT_EQ(r.updated, 1, "lifetime change is an update");
+	in = entry(&f, "198.18.7.0/24");
+	ASSERT_TRUE(in && !in->feed_expires_ns, "no lifetime now");
+	fx_close(&f);
+}
+
 TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothing),
 	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
-	  T(test_table_pinned_maps_dump_named_fields))
+	  T(test_table_pinned_maps_dump_named_fields), T(test_table_feed_diff))
