@@ -91,7 +91,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iuser $(shell pkg-conf
 $(BUILD)/fuzz/fuzz_cidr: tests/fuzz/fuzz_cidr.c user/cidr.c | $(BUILD)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@
-$(BUILD)/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c user/feed_parse.c user/cidr.c | $(BUILD)/fuzz
+$(BUILD)/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c user/feed_parse.c user/cidr.c user/util.c | $(BUILD)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@ $(shell pkg-config --libs json-c)
 

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "feed_parse.h"
+#include "util.h"
 
 #define FEED_TOKEN_MAX	64	/* longest valid prefix text is 49 bytes */
 #define QUOTE_MAX	52	/* bytes of input quoted in one message */
@@ -84,6 +85,27 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	*arr = p;
 	*cap = ncap;
 	return 0;
+}
+
+/* Line formats: room for an entry per line up front, mapped in at once (a
+ * million entries grown by doubling cost copies and page faults). Best
+ * effort: add_entry still grows if this fails. */
+static void reserve_lines(struct feed_result *res, const char *buf, size_t len)
+{
+	size_t lines = 1, want;
+	void *p;
+
+	for (const char *q = buf, *end = buf + len; (q = memchr(q, '\n', end - q)); q++)
+		lines++;
+	want = res->n_entries + lines;
+	if (want <= res->cap_entries || want > SIZE_MAX / sizeof(*res->entries))
+		return;
+	p = realloc(res->entries, want * sizeof(*res->entries));
+	if (!p)
+		return;
+	res->entries = p;
+	res->cap_entries = want;
+	prefault(res->entries + res->n_entries, lines * sizeof(*res->entries));
 }
 
 static int add_entry(struct feed_ctx *ctx, const struct cidr *c, uint32_t line, uint64_t ttl)
@@ -1527,6 +1549,8 @@ int feed_parse(const char *buf, size_t len, enum feed_format fmt, int64_t now_un
 		ctx.suppressed = strtoull(res->errors[FEED_ERRORS_MAX].msg, NULL, 10);
 	if (fmt == FEED_FMT_AUTO)
 		fmt = feed_detect(buf, len);
+	if (fmt == FEED_FMT_PLAIN || fmt == FEED_FMT_NETSET || fmt == FEED_FMT_IPSET)
+		reserve_lines(res, buf, len);
 	switch (fmt) {
 	case FEED_FMT_PLAIN:
 	case FEED_FMT_NETSET:
