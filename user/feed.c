@@ -216,10 +216,18 @@ static int stage_release(struct state *s, __u32 bit, const __u8 *actions, size_t
 
 /* --- the diff of a load ------------------------------------------------------ */
 
-/* The feed's entries by prefix: open addressing over entry numbers + 1. */
+/* The feed's entries by prefix, open addressing. A cell is 64 bits: the high
+ * half an IPv4 address (or, for IPv6, a hash of the prefix), the low half a
+ * tag byte (the IPv4 length, or PI_HASHED) over the entry number + 1. IPv4
+ * cells hold their whole key, so the walk over a million committed entries
+ * compares them without touching the entries at all. */
+#define PI_HASHED	0xffu
+#define PI_IDX_MAX	((1u << 24) - 1)
+
 struct pindex {
-	__u32 *e;
+	__u64 *e;
 	__u32 mask;
+	bool hashed;			/* too many entries for 24 bits: every cell hashed */
 };
 
 static __u32 pindex_hash(const struct cidr *c)
@@ -240,12 +248,41 @@ static bool same_prefix(const struct cidr *x, const struct cidr *y)
 	return x->family == y->family && x->len == y->len && !memcmp(x->addr, y->addr, 16);
 }
 
-/* Where c is, or the empty cell where it would go. */
-static __u32 *pindex_find(const struct pindex *pi, const struct feed_entry *v, const struct cidr *c)
+static __u64 pindex_key(const struct pindex *pi, const struct cidr *c, __u32 h)
 {
-	for (__u32 i = pindex_hash(c) & pi->mask;; i = (i + 1) & pi->mask)
-		if (!pi->e[i] || same_prefix(&v[pi->e[i] - 1].cidr, c))
-			return &pi->e[i];
+	__u32 a;
+
+	if (pi->hashed || c->family != AF_INET)
+		return (__u64)h << 32 | PI_HASHED << 24;
+	memcpy(&a, c->addr, 4);
+	return (__u64)a << 32 | (__u32)c->len << 24;
+}
+
+/* Where c (hashed h) is, or the empty cell where it would go. */
+static __u64 *pindex_find_h(const struct pindex *pi, const struct feed_entry *v, const struct cidr *c,
+			    __u32 h)
+{
+	__u64 key = pindex_key(pi, c, h), *e;
+
+	for (__u32 i = h & pi->mask;; i = (i + 1) & pi->mask) {
+		e = &pi->e[i];
+		if (!*e)
+			return e;
+		if ((*e & ~(__u64)PI_IDX_MAX) != key)
+			continue;
+		if ((key >> 24 & 0xff) != PI_HASHED || same_prefix(&v[(*e & PI_IDX_MAX) - 1].cidr, c))
+			return e;
+	}
+}
+
+static __u64 *pindex_find(const struct pindex *pi, const struct feed_entry *v, const struct cidr *c)
+{
+	return pindex_find_h(pi, v, c, pindex_hash(c));
+}
+
+static __u32 pindex_at(__u64 cell)
+{
+	return (__u32)(cell & PI_IDX_MAX) - 1;
 }
 
 /* Index v[0..*n), merging entries listed twice into the first (one entry:
@@ -262,13 +299,14 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 	if (!pi->e)
 		return -ENOMEM;
 	pi->mask = (__u32)(cap - 1);
+	pi->hashed = *n >= PI_IDX_MAX;
 	for (size_t i = 0; i < *n; i++) {
 		__u64 ttl = v[i].ttl_s ? v[i].ttl_s : ttl_default;
 		__u64 e = ttl ? now + ttl * 1000000000ULL : 0;
-		__u32 *cell = pindex_find(pi, v, &v[i].cidr);
+		__u64 *cell = pindex_find(pi, v, &v[i].cidr);
 
 		if (*cell) {
-			__u64 *x = &exp[*cell - 1];
+			__u64 *x = &exp[pindex_at(*cell)];
 
 			if (*x && (!e || e > *x))
 				*x = e;
@@ -276,7 +314,8 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 		}
 		v[u] = v[i];
 		exp[u] = e;
-		*cell = (__u32)++u;
+		*cell = pindex_key(pi, &v[u].cidr, pindex_hash(&v[u].cidr)) | (u + 1);
+		u++;
 	}
 	*n = u;
 	return 0;
@@ -331,27 +370,43 @@ static int stage_diff(struct state *s, const struct feed_load_opts *o, const str
 		      size_t n, const struct pindex *pi, const __u64 *exp, __u32 bit,
 		      const __u8 *actions, struct feed_load_report *rep)
 {
+	/* the slots come in order, their cells at random: hash a batch of
+	 * them and prefetch the cells before looking at any */
+	enum { BATCH = 32 };
+	struct {
+		__u32 slot, h;
+		struct cidr c;
+	} b[BATCH];
 	__u8 *seen = big_calloc(n + 1, 1);
+	__u32 slot = 1;
 	int ret = 0;
 
 	if (!seen)
 		return -ENOMEM;
-	for (__u32 slot = 1; slot < s->m.n_slots && !ret; slot++) {
-		const struct fence_rule_info *in;
-		struct cidr c;
-		__u32 *cell;
+	while (slot < s->m.n_slots && !ret) {
+		unsigned nb = 0;
 
-		if (s->m.rules[slot].kind != FENCE_KIND_DENY)
-			continue;
-		in = &s->m.info[slot];
-		table_info_cidr(in, &c);
-		cell = pindex_find(pi, v, &c);
-		if (*cell) {
-			seen[*cell - 1] = 1;
-			ret = stage_entry(s, o, &c, slot, in, exp[*cell - 1], bit, actions, rep);
-		} else if (in->feeds & bit) {
-			ret = release_slot(s, slot, bit, actions);
-			rep->removed++;
+		for (; slot < s->m.n_slots && nb < BATCH; slot++) {
+			if (s->m.rules[slot].kind != FENCE_KIND_DENY)
+				continue;
+			b[nb].slot = slot;
+			table_info_cidr(&s->m.info[slot], &b[nb].c);
+			b[nb].h = pindex_hash(&b[nb].c);
+			__builtin_prefetch(&pi->e[b[nb].h & pi->mask]);
+			nb++;
+		}
+		for (unsigned k = 0; k < nb && !ret; k++) {
+			const struct fence_rule_info *in = &s->m.info[b[k].slot];
+			__u64 *cell = pindex_find_h(pi, v, &b[k].c, b[k].h);
+
+			if (*cell) {
+				seen[pindex_at(*cell)] = 1;
+				ret = stage_entry(s, o, &b[k].c, b[k].slot, in, exp[pindex_at(*cell)], bit,
+						  actions, rep);
+			} else if (in->feeds & bit) {
+				ret = release_slot(s, b[k].slot, bit, actions);
+				rep->removed++;
+			}
 		}
 	}
 	for (size_t i = 0; i < n && !ret; i++)
