@@ -47,6 +47,7 @@ struct table {
 	struct op *ops;			/* staged changes */
 	size_t n_ops, cap_ops;
 	struct hindex op_idx;		/* value = op number + 1 */
+	size_t n_indexed;		/* ops [0, n_indexed) are in op_idx */
 	/* scratch, kept between commits */
 	__u32 *img24;			/* 16M leaves */
 	__u32 *parent;			/* per slot */
@@ -246,26 +247,11 @@ static void *big_realloc(void *old, size_t old_len, size_t len)
 static int op_grow_to(struct table *t, size_t cap)
 {
 	struct op *ops = big_realloc(t->ops, t->cap_ops * sizeof(*ops), cap * sizeof(*ops));
-	struct hindex h;
 
 	if (!ops)
 		return -ENOMEM;
 	t->ops = ops;
 	t->cap_ops = cap;
-	if (hx_init(&h, cap))
-		return -ENOMEM;
-	for (__u32 i = 0; i <= t->op_idx.mask && t->op_idx.e; i++) {
-		__u64 e = t->op_idx.e[i];
-		__u32 j;
-
-		if (!e)
-			continue;
-		for (j = (__u32)(e >> 32) & h.mask; h.e[j]; j = (j + 1) & h.mask)
-			;
-		h.e[j] = e;
-	}
-	free(t->op_idx.e);
-	t->op_idx = h;
 	return 0;
 }
 
@@ -279,29 +265,60 @@ int table_reserve(struct table *t, size_t n)
 	return n > t->cap_ops ? op_grow_to(t, n) : 0;
 }
 
-/* A new op for key k (hash) whose committed slot is known (0 = none). */
-static struct op *op_new(struct table *t, const struct key *k, __u32 hash, __u32 slot)
+/* Ops staged by table_put_at go into op_idx only when a lookup needs it. */
+static void op_catch_up(struct table *t)
 {
-	__u64 *p;
+	for (; t->n_indexed < t->n_ops; t->n_indexed++) {
+		const struct op *o = &t->ops[t->n_indexed];
+		struct key k = { o->kind, o->info.family, o->info.prefixlen, o->info.addr };
+		__u32 hash = key_hash(&k);
+
+		*hx_find(t, &t->op_idx, hash, eq_op, &k) = hx_entry(hash, (__u32)t->n_indexed + 1);
+	}
+}
+
+/* The index of staged ops, sized for cap_ops and up to date. */
+static int op_index_ready(struct table *t)
+{
+	if (!t->op_idx.e || (size_t)t->op_idx.mask + 1 < t->cap_ops * 2) {
+		free(t->op_idx.e);
+		t->op_idx.e = NULL;
+		if (hx_init(&t->op_idx, (__u32)t->cap_ops))
+			return -ENOMEM;
+		t->n_indexed = 0;
+	}
+	op_catch_up(t);
+	return 0;
+}
+
+/* A new op for key k whose committed slot is known (0 = none): with
+ * info, the entry as it will be; without, as committed (or deleted). */
+static struct op *op_new(struct table *t, const struct key *k, __u32 slot,
+			 const struct fence_rule_info *info)
+{
 	struct op *o;
 
 	if (t->n_ops == t->cap_ops && op_grow(t))
 		return NULL;
-	p = hx_find(t, &t->op_idx, hash, eq_op, k);
-	o = &t->ops[t->n_ops];
+	o = &t->ops[t->n_ops++];
 	o->kind = k->kind;
-	o->del = o->fresh = 0;
+	o->fresh = 0;
 	o->slot = slot;
-	if (o->slot) {
-		o->info = t->m->info[o->slot];
+	if (info) {
+		o->info = *info;
+		o->del = !info->owners;
+	} else if (slot) {
+		o->info = t->m->info[slot];
+		o->del = 0;
 	} else {
 		memset(&o->info, 0, sizeof(o->info));
-		o->info.family = k->family;
-		o->info.prefixlen = k->len;
-		memcpy(o->info.addr, k->addr, 16);
 		o->del = 1;	/* nothing there until put */
 	}
-	*p = hx_entry(hash, ++t->n_ops);
+	o->info.family = k->family;
+	o->info.prefixlen = k->len;
+	memmove(o->info.addr, k->addr, 16);
+	if (info)
+		o->info.freed_ns = 0;
 	return o;
 }
 
@@ -313,14 +330,16 @@ static struct op *op_get(struct table *t, const struct cidr *c, enum fence_kind 
 
 	key_of_cidr(c, kind, &k);
 	hash = key_hash(&k);
-	if (t->op_idx.e) {
+	if (t->n_ops) {
+		if (op_index_ready(t))
+			return NULL;
 		p = hx_find(t, &t->op_idx, hash, eq_op, &k);
 		if (*p)
 			return &t->ops[(__u32)*p - 1];
 	}
 	if (!create || idx_ready(t))
 		return NULL;
-	return op_new(t, &k, hash, idx_lookup(t, &k, hash));
+	return op_new(t, &k, idx_lookup(t, &k, hash), NULL);	/* indexed at the next lookup */
 }
 
 /* --- derived rule ----------------------------------------------------- */
@@ -443,19 +462,9 @@ int table_put_at(struct table *t, __u32 slot, const struct cidr *c, enum fence_k
 		 const struct fence_rule_info *info)
 {
 	struct key k;
-	struct op *o;
 
 	key_of_cidr(c, kind, &k);
-	o = op_new(t, &k, key_hash(&k), slot);
-	if (!o)
-		return -ENOMEM;
-	o->info = *info;
-	o->info.family = k.family;
-	o->info.prefixlen = c->len;
-	memcpy(o->info.addr, c->addr, 16);
-	o->info.freed_ns = 0;
-	o->del = !info->owners;
-	return 0;
+	return op_new(t, &k, slot, info) ? 0 : -ENOMEM;
 }
 
 int table_del(struct table *t, const struct cidr *c, enum fence_kind kind)
@@ -476,6 +485,7 @@ size_t table_staged(const struct table *t)
 void table_abort(struct table *t)
 {
 	t->n_ops = 0;
+	t->n_indexed = 0;
 	if (t->op_idx.e)
 		memset(t->op_idx.e, 0, ((size_t)t->op_idx.mask + 1) * sizeof(*t->op_idx.e));
 }
