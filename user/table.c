@@ -1135,7 +1135,10 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			goto out_w;
 		}
 
-		/* 1. New slots, complete before anything names them; kind last. */
+		/* 1. New slots, complete before anything names them; kinds last,
+		 * all behind one fence. */
+		__u64 created = (__u64)time(NULL);
+
 		for (size_t n = 0; n < t->n_ops; n++) {
 			struct op *o = &t->ops[n];
 			struct fence_rule r;
@@ -1145,12 +1148,10 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			table_rule_from_info(&o->info, o->kind, &r);
 			r.parent = t->parent[o->slot];
 			if (!o->info.created_unix)
-				o->info.created_unix = time(NULL);
+				o->info.created_unix = created;
 			m->info[o->slot] = o->info;
 			r.kind = FENCE_KIND_FREE;
 			m->rules[o->slot] = r;
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			__atomic_store_n(&m->rules[o->slot].kind, o->kind, __ATOMIC_RELEASE);
 			if (o->info.family == 4) {
 				bool d = o->kind == FENCE_KIND_DENY;
 				struct fence_v4_key *kk = d ? &k4[n4] : &k4a[n4a];
@@ -1169,6 +1170,11 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 				vv->slot = o->slot;
 			}
 		}
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		for (size_t n = 0; n < t->n_ops; n++)
+			if (!t->ops[n].del && t->ops[n].fresh)
+				__atomic_store_n(&m->rules[t->ops[n].slot].kind, t->ops[n].kind,
+						 __ATOMIC_RELEASE);
 		/* hit counters of new slots start at zero */
 		if (p.n_reused)
 			ret = batch_update(m->fd[FM_RULE_HITS], p.reused, sizeof(__u32), zeros,
