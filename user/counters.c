@@ -9,7 +9,8 @@
 
 #include "counters.h"
 
-#define BATCH_MAX	16384		/* entries per syscall */
+#define BATCH_MAX	16384		/* entries per syscall, at most... */
+#define BATCH_BYTES	(4u << 20)	/* ...and at most this much per-CPU value buffer */
 #define BATCH_MIN	32		/* near the end of a range: small batches overshoot little */
 #define HEAD_LOG	64		/* first batches of a part remembered, for the overlap check */
 #define PART_MIN	32768		/* buckets per thread, at least */
@@ -36,7 +37,7 @@ struct part {
 		size_t n;		/* samples read up to and including it */
 	} head[HEAD_LOG];
 	unsigned n_head;
-	bool head_done;			/* the part ended within the logged batches */
+	__u32 batch_max;		/* entries per syscall: buffers stay small with many CPUs */
 	int err;
 	pthread_t thread;
 };
@@ -125,11 +126,11 @@ static __u32 next_want(const struct part *p, __u32 tok)
 	double load, rest;
 
 	if (p->last || tok <= p->start)
-		return BATCH_MAX;
+		return p->batch_max;
 	load = (double)p->n / (double)(tok - p->start);
 	rest = (double)(p->end - tok) * load * 0.8;
-	if (rest >= BATCH_MAX)
-		return BATCH_MAX;
+	if (rest >= p->batch_max)
+		return p->batch_max;
 	return rest > BATCH_MIN ? (__u32)rest : BATCH_MIN;
 }
 
@@ -137,14 +138,13 @@ static void *part_read(void *arg)
 {
 	struct part *p = arg;
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	__u32 tok = p->start, next = 0, want = BATCH_MAX;
+	__u32 tok = p->start, next = 0, want = p->batch_max;
 	bool first = true;
 
 	p->n = 0;
 	p->cross_from = 0;
 	p->cross_tok = 0;
 	p->n_head = 0;
-	p->head_done = false;
 	p->err = 0;
 	for (;;) {
 		__u32 cnt = want;
@@ -159,8 +159,9 @@ static void *part_read(void *arg)
 		 * starts at 0 starts without one, as the kernel expects */
 		err = bpf_map_lookup_batch(p->fd, first && !p->start ? NULL : &tok, &next, p->keys,
 					   p->vals, &cnt, &o) ? -errno : 0;
-		if (err == -ENOSPC && want < BATCH_MAX) {
-			want = want * 4 < BATCH_MAX ? want * 4 : BATCH_MAX;	/* a bucket holds more */
+		if (err == -ENOSPC && want < p->batch_max) {
+			/* a bucket holds more */
+			want = want * 4 < p->batch_max ? want * 4 : p->batch_max;
 			continue;
 		}
 		if (err && err != -ENOENT) {
@@ -174,8 +175,6 @@ static void *part_read(void *arg)
 		if (p->n_head < HEAD_LOG) {
 			p->head[p->n_head].tok = next;
 			p->head[p->n_head++].n = p->n;
-			if (err || (!p->last && next >= p->end))
-				p->head_done = true;
 		}
 		if (!p->last && next > p->end) {
 			p->cross_from = before;	/* this batch ran into the next parts */
@@ -299,8 +298,13 @@ int counters_reader_new(struct counters_reader **out, const struct fence_maps *m
 			p->start = (__u32)((__u64)nb * i / np);
 			p->end = (__u32)((__u64)nb * (i + 1) / np);
 			p->last = i == np - 1;
-			p->keys = malloc((size_t)BATCH_MAX * p->ksz);
-			p->vals = malloc((size_t)BATCH_MAX * m->ncpus * sizeof(*p->vals));
+			p->batch_max = BATCH_BYTES / (m->ncpus * sizeof(*p->vals));
+			if (p->batch_max > BATCH_MAX)
+				p->batch_max = BATCH_MAX;
+			if (p->batch_max < BATCH_MIN * 4)
+				p->batch_max = BATCH_MIN * 4;
+			p->keys = malloc((size_t)p->batch_max * p->ksz);
+			p->vals = malloc((size_t)p->batch_max * m->ncpus * sizeof(*p->vals));
 			if (!p->keys || !p->vals) {
 				counters_reader_free(r);
 				return -ENOMEM;

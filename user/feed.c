@@ -218,7 +218,8 @@ static int stage_release(struct state *s, __u32 bit, const __u8 *actions, size_t
 
 /* The feed's entries by prefix, open addressing. A cell is 64 bits: the high
  * half an IPv4 address (or, for IPv6, a hash of the prefix), the low half a
- * tag byte (the IPv4 length, or PI_HASHED) over the entry number + 1. IPv4
+ * tag byte (the IPv4 length, or PI_HASHED) over the entry number + 1 (24
+ * bits: a feed holds at most PI_IDX_MAX prefixes). IPv4
  * cells hold their whole key, so the walk over a million committed entries
  * compares them without touching the entries at all. */
 #define PI_HASHED	0xffu
@@ -227,7 +228,6 @@ static int stage_release(struct state *s, __u32 bit, const __u8 *actions, size_t
 struct pindex {
 	__u64 *e;
 	__u32 mask;
-	bool hashed;			/* too many entries for 24 bits: every cell hashed */
 };
 
 static __u32 pindex_hash(const struct cidr *c)
@@ -248,11 +248,11 @@ static bool same_prefix(const struct cidr *x, const struct cidr *y)
 	return x->family == y->family && x->len == y->len && !memcmp(x->addr, y->addr, 16);
 }
 
-static __u64 pindex_key(const struct pindex *pi, const struct cidr *c, __u32 h)
+static __u64 pindex_key(const struct cidr *c, __u32 h)
 {
 	__u32 a;
 
-	if (pi->hashed || c->family != AF_INET)
+	if (c->family != AF_INET)
 		return (__u64)h << 32 | PI_HASHED << 24;
 	memcpy(&a, c->addr, 4);
 	return (__u64)a << 32 | (__u32)c->len << 24;
@@ -262,7 +262,7 @@ static __u64 pindex_key(const struct pindex *pi, const struct cidr *c, __u32 h)
 static __u64 *pindex_find_h(const struct pindex *pi, const struct feed_entry *v, const struct cidr *c,
 			    __u32 h)
 {
-	__u64 key = pindex_key(pi, c, h), *e;
+	__u64 key = pindex_key(c, h), *e;
 
 	for (__u32 i = h & pi->mask;; i = (i + 1) & pi->mask) {
 		e = &pi->e[i];
@@ -299,7 +299,6 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 	if (!pi->e)
 		return -ENOMEM;
 	pi->mask = (__u32)(cap - 1);
-	pi->hashed = *n >= PI_IDX_MAX;
 	for (size_t i = 0; i < *n; i++) {
 		__u64 ttl = v[i].ttl_s ? v[i].ttl_s : ttl_default;
 		__u64 e = ttl ? now + ttl * 1000000000ULL : 0;
@@ -314,7 +313,7 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 		}
 		v[u] = v[i];
 		exp[u] = e;
-		*cell = pindex_key(pi, &v[u].cidr, pindex_hash(&v[u].cidr)) | (u + 1);
+		*cell = pindex_key(&v[u].cidr, pindex_hash(&v[u].cidr)) | (u + 1);
 		u++;
 	}
 	*n = u;
@@ -524,9 +523,16 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		goto out;
 	}
 	actions[id] = o->action;
+	if (n > PI_IDX_MAX) {
+		pr_err("feed %s: %zu prefixes in %s, more than one feed holds (%u): split it",
+		       o->name, n, o->source, PI_IDX_MAX);
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	exp = big_calloc(n + 1, sizeof(*exp));
+	/* room for what looks new: everything on a first load, little on a reload */
 	if (!exp || pindex_build(&pi, res.entries, &n, exp, o->ttl_s, now) ||
-	    table_reserve(s->t, n + rec.entries + 1)) {
+	    table_reserve(s->t, (n > rec.entries ? n - rec.entries : 0) + 1024)) {
 		ret = EXIT_RUNTIME;
 		goto out;
 	}

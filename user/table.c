@@ -244,6 +244,18 @@ static void *big_realloc(void *old, size_t old_len, size_t len)
 	return p;
 }
 
+/* Ops staged by table_put_at go into op_idx only when a lookup needs it. */
+static void op_catch_up(struct table *t)
+{
+	for (; t->n_indexed < t->n_ops; t->n_indexed++) {
+		const struct op *o = &t->ops[t->n_indexed];
+		struct key k = { o->kind, o->info.family, o->info.prefixlen, o->info.addr };
+		__u32 hash = key_hash(&k);
+
+		*hx_find(t, &t->op_idx, hash, eq_op, &k) = hx_entry(hash, (__u32)t->n_indexed + 1);
+	}
+}
+
 static int op_grow_to(struct table *t, size_t cap)
 {
 	struct op *ops = big_realloc(t->ops, t->cap_ops * sizeof(*ops), cap * sizeof(*ops));
@@ -252,6 +264,16 @@ static int op_grow_to(struct table *t, size_t cap)
 		return -ENOMEM;
 	t->ops = ops;
 	t->cap_ops = cap;
+	/* an index that exists grows with the ops, so a lookup never fails
+	 * for room once one has succeeded */
+	if (t->op_idx.e) {
+		free(t->op_idx.e);
+		t->op_idx.e = NULL;
+		if (hx_init(&t->op_idx, (__u32)t->cap_ops))
+			return -ENOMEM;
+		t->n_indexed = 0;
+		op_catch_up(t);
+	}
 	return 0;
 }
 
@@ -263,18 +285,6 @@ static int op_grow(struct table *t)
 int table_reserve(struct table *t, size_t n)
 {
 	return n > t->cap_ops ? op_grow_to(t, n) : 0;
-}
-
-/* Ops staged by table_put_at go into op_idx only when a lookup needs it. */
-static void op_catch_up(struct table *t)
-{
-	for (; t->n_indexed < t->n_ops; t->n_indexed++) {
-		const struct op *o = &t->ops[t->n_indexed];
-		struct key k = { o->kind, o->info.family, o->info.prefixlen, o->info.addr };
-		__u32 hash = key_hash(&k);
-
-		*hx_find(t, &t->op_idx, hash, eq_op, &k) = hx_entry(hash, (__u32)t->n_indexed + 1);
-	}
 }
 
 /* The index of staged ops, sized for cap_ops and up to date. */
@@ -291,10 +301,9 @@ static int op_index_ready(struct table *t)
 	return 0;
 }
 
-/* A new op for key k whose committed slot is known (0 = none): with
- * info, the entry as it will be; without, as committed (or deleted). */
-static struct op *op_new(struct table *t, const struct key *k, __u32 slot,
-			 const struct fence_rule_info *info)
+/* A new op for key k whose committed slot is known (0 = none), as committed
+ * (or deleted). */
+static struct op *op_new(struct table *t, const struct key *k, __u32 slot)
 {
 	struct op *o;
 
@@ -304,21 +313,15 @@ static struct op *op_new(struct table *t, const struct key *k, __u32 slot,
 	o->kind = k->kind;
 	o->fresh = 0;
 	o->slot = slot;
-	if (info) {
-		o->info = *info;
-		o->del = !info->owners;
-	} else if (slot) {
+	o->del = !slot;		/* nothing there until put */
+	if (slot) {
 		o->info = t->m->info[slot];
-		o->del = 0;
 	} else {
 		memset(&o->info, 0, sizeof(o->info));
-		o->del = 1;	/* nothing there until put */
+		o->info.family = k->family;
+		o->info.prefixlen = k->len;
+		memcpy(o->info.addr, k->addr, 16);
 	}
-	o->info.family = k->family;
-	o->info.prefixlen = k->len;
-	memmove(o->info.addr, k->addr, 16);
-	if (info)
-		o->info.freed_ns = 0;
 	return o;
 }
 
@@ -339,7 +342,7 @@ static struct op *op_get(struct table *t, const struct cidr *c, enum fence_kind 
 	}
 	if (!create || idx_ready(t))
 		return NULL;
-	return op_new(t, &k, idx_lookup(t, &k, hash), NULL);	/* indexed at the next lookup */
+	return op_new(t, &k, idx_lookup(t, &k, hash));	/* indexed at the next lookup */
 }
 
 /* --- derived rule ----------------------------------------------------- */
@@ -439,6 +442,17 @@ const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 	return s ? &t->m->info[s] : NULL;
 }
 
+/* The staged entry becomes info at c (no owners: deleted). */
+static void op_set(struct op *o, const struct cidr *c, const struct fence_rule_info *info)
+{
+	o->info = *info;
+	o->info.family = c->family == AF_INET ? 4 : 6;
+	o->info.prefixlen = c->len;
+	memcpy(o->info.addr, c->addr, 16);
+	o->info.freed_ns = 0;
+	o->del = !info->owners;
+}
+
 int table_put(struct table *t, const struct cidr *c, enum fence_kind kind,
 	      const struct fence_rule_info *info)
 {
@@ -449,22 +463,26 @@ int table_put(struct table *t, const struct cidr *c, enum fence_kind kind,
 	o = op_get(t, c, kind, true);
 	if (!o)
 		return -ENOMEM;
-	o->info = *info;
-	o->info.family = c->family == AF_INET ? 4 : 6;
-	o->info.prefixlen = c->len;
-	memcpy(o->info.addr, c->addr, 16);
-	o->info.freed_ns = 0;
-	o->del = 0;
+	op_set(o, c, info);
 	return 0;
 }
 
 int table_put_at(struct table *t, __u32 slot, const struct cidr *c, enum fence_kind kind,
 		 const struct fence_rule_info *info)
 {
+	struct op *o = NULL;
 	struct key k;
 
-	key_of_cidr(c, kind, &k);
-	return op_new(t, &k, slot, info) ? 0 : -ENOMEM;
+	if (t->op_idx.e)	/* lookups staged ops too: the key may be staged already */
+		o = op_get(t, c, kind, false);
+	if (!o) {
+		key_of_cidr(c, kind, &k);
+		o = op_new(t, &k, slot);
+	}
+	if (!o)
+		return -ENOMEM;
+	op_set(o, c, info);
+	return 0;
 }
 
 int table_del(struct table *t, const struct cidr *c, enum fence_kind kind)
@@ -1209,9 +1227,12 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 				struct op *o = &t->ops[n];
 
 				if (!o->del && o->fresh) {
+					/* freed_ns first: a slot that shows FREE with
+					 * freed_ns 0 is one never used (no hits to reset) */
+					m->info[o->slot].freed_ns = fence_now_ns();
+					__atomic_thread_fence(__ATOMIC_SEQ_CST);
 					__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE,
 							 __ATOMIC_RELEASE);
-					m->info[o->slot].freed_ns = fence_now_ns();
 				}
 			}
 			seterr(err, errlen, "updating lookup maps: %s", strerror(-ret));
@@ -1288,9 +1309,10 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 					idx_remove(t, o->slot);
 				if (m->rules[o->slot].action == FENCE_ACT_THROTTLE)
 					bpf_map_delete_elem(m->fd[FM_THROTTLE], &o->slot);
-				__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
 				m->info[o->slot].owners = 0;
-				m->info[o->slot].freed_ns = now;
+				m->info[o->slot].freed_ns = now;	/* before FREE: see the undo above */
+				__atomic_thread_fence(__ATOMIC_SEQ_CST);
+				__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
 				s.removed++;
 			}
 			for (i = 0; i < p.n_freed_groups; i++)
