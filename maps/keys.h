@@ -169,6 +169,16 @@ struct fence_counters {
 };
 _Static_assert(sizeof(struct fence_counters) == 40, "fence_counters ABI");
 
+/* What bpf/counters.bpf.c writes per prefix for the controller (never
+ * pinned): the prefix and one CPU's counters. */
+struct fence_pfx_rec {
+	__u8 family;			/* 4 or 6 */
+	__u8 addr[16];			/* the key of prefix_v4 (addr[0..3]) or prefix_v6 */
+	__u8 pad[7];
+	struct fence_counters c;
+};
+_Static_assert(sizeof(struct fence_pfx_rec) == 64, "fence_pfx_rec ABI");
+
 /* `feeds` array, indexed by feed id: the controller's record of each feed. */
 struct fence_feed {
 	char name[32];			/* "" = id unused */

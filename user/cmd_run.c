@@ -679,7 +679,7 @@ int do_run(int argc, char **argv)
 		d.meta.v4_agg_len = 24;
 		d.meta.v6_agg_len = 64;
 	}
-	if ((c = counters_reader_new(&d.reader, &d.s.m, 0))) {
+	if ((c = counters_reader_new(&d.reader, &d.s.m, 0, 0))) {
 		pr_err("counter reader: %s", strerror(-c));
 		goto out;
 	}

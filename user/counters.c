@@ -1,6 +1,8 @@
 /* user/counters.c - see counters.h. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -8,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "counters.h"
+#include "counters.skel.h"
 
 #define BATCH_MAX	16384		/* entries per syscall, at most... */
 #define BATCH_BYTES	(4u << 20)	/* ...and at most this much per-CPU value buffer */
@@ -42,8 +45,28 @@ struct part {
 	pthread_t thread;
 };
 
+/* The kernel-side walk (bpf/counters.bpf.c): one region per CPU. */
+#define WALK_CPUS_MAX	64
+#define RESYNC_WINDOW	32
+
+struct walker {
+	struct counters *skel;
+	int prog_fd, ncpus;
+	__u64 gen;
+	const struct fence_pfx_rec *out[2];	/* v4, v6 regions, mmap-ed */
+	size_t out_len[2];
+	__u32 per_cpu[2];
+	struct pfx_sample *merged;	/* the sums, kept between reads */
+	size_t merged_cap;
+	struct pfx_sample *orphans;	/* keys not seen by every CPU's walk */
+	size_t n_orphans, orphans_cap;
+	__u64 *vals;			/* one lookup's per-CPU values */
+	bool failed;			/* a walk went wrong: batch reads from now on */
+};
+
 struct counters_reader {
 	const struct fence_maps *m;
+	struct walker *wk;		/* NULL: batch lookups */
 	unsigned threads;
 	struct part parts[2 * THREADS_MAX];
 	unsigned n_parts;
@@ -51,6 +74,8 @@ struct counters_reader {
 	size_t seg_n[2 * THREADS_MAX];
 	__u32 *idx;			/* scratch for the overlap check */
 	size_t idx_cap;
+	struct pfx_sample *wseg[1];
+	size_t wseg_n[1];
 };
 
 int counters_cmp_key(const void *a, const void *b)
@@ -264,7 +289,299 @@ static int drop_overlap(struct counters_reader *r, unsigned k)
 	return 0;
 }
 
-int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads)
+/* --- the kernel-side walk ------------------------------------------------ */
+
+static int quiet_print(enum libbpf_print_level l, const char *f, va_list ap)
+{
+	(void)l;
+	(void)f;
+	(void)ap;
+	return 0;
+}
+
+static void walker_free(struct walker *w)
+{
+	if (!w)
+		return;
+	for (int f = 0; f < 2; f++)
+		if (w->out[f])
+			munmap((void *)w->out[f], w->out_len[f]);
+	counters__destroy(w->skel);
+	free(w->merged);
+	free(w->orphans);
+	free(w->vals);
+	free(w);
+}
+
+/* The walker needs every possible CPU online and reachable by this process
+ * (each walk reads the counters of the CPU it runs on), for_each and mmap-able
+ * arrays in the kernel. NULL when any of it is missing: batch reads then. */
+static struct walker *walker_open(const struct fence_maps *m)
+{
+	static const int which[2] = { FM_PREFIX_V4, FM_PREFIX_V6 };
+	libbpf_print_fn_t old;
+	struct walker *w;
+	cpu_set_t cs;
+	int err;
+
+	if (m->ncpus > WALK_CPUS_MAX || sysconf(_SC_NPROCESSORS_ONLN) != m->ncpus ||
+	    sched_getaffinity(0, sizeof(cs), &cs) || CPU_COUNT(&cs) != m->ncpus)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->ncpus = m->ncpus;
+	w->skel = counters__open();
+	if (!w->skel)
+		goto fail;
+	for (int f = 0; f < 2; f++) {
+		struct bpf_map *pm = f ? w->skel->maps.prefix_v6 : w->skel->maps.prefix_v4;
+		struct bpf_map *om = f ? w->skel->maps.out_v6 : w->skel->maps.out_v4;
+
+		w->per_cpu[f] = m->max_entries[which[f]];
+		if (bpf_map__reuse_fd(pm, m->fd[which[f]]) ||
+		    bpf_map__set_max_entries(om, w->per_cpu[f] * (__u32)w->ncpus))
+			goto fail;
+	}
+	w->skel->rodata->per_cpu_v4 = w->per_cpu[0];
+	w->skel->rodata->per_cpu_v6 = w->per_cpu[1];
+	old = libbpf_set_print(quiet_print);	/* a kernel without it is not an error */
+	err = counters__load(w->skel);
+	libbpf_set_print(old);
+	if (err)
+		goto fail;
+	for (int f = 0; f < 2; f++) {
+		int fd = bpf_map__fd(f ? w->skel->maps.out_v6 : w->skel->maps.out_v4);
+		void *p;
+
+		w->out_len[f] = (size_t)w->per_cpu[f] * w->ncpus * sizeof(struct fence_pfx_rec);
+		p = mmap(NULL, w->out_len[f], PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			w->out_len[f] = 0;
+			goto fail;
+		}
+		w->out[f] = p;
+	}
+	w->prog_fd = bpf_program__fd(w->skel->progs.counters_walk);
+	w->vals = calloc(w->ncpus, sizeof(struct fence_counters));
+	if (!w->vals)
+		goto fail;
+	return w;
+fail:
+	walker_free(w);
+	return NULL;
+}
+
+struct walk_job {
+	struct walker *w;
+	int cpu;
+	pthread_t thread;
+	bool started;
+};
+
+static void *walk_on_cpu(void *arg)
+{
+	struct walk_job *j = arg;
+	__u8 frame[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
+		    .repeat = 1);
+	cpu_set_t cs;
+
+	CPU_ZERO(&cs);
+	CPU_SET(j->cpu, &cs);
+	if (!pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
+		bpf_prog_test_run_opts(j->w->prog_fd, &o);
+	return NULL;	/* success shows in ran[cpu] */
+}
+
+static int grow_samples(struct pfx_sample **v, size_t *cap, size_t want)
+{
+	const size_t huge = 2u << 20;
+	struct pfx_sample *nv;
+	size_t len;
+
+	if (want <= *cap)
+		return 0;
+	if (want < *cap * 2)
+		want = *cap * 2;
+	len = (want * sizeof(**v) + huge - 1) & ~(huge - 1);
+	nv = aligned_alloc(huge, len);
+	if (!nv)
+		return -ENOMEM;
+	madvise(nv, len, MADV_HUGEPAGE);
+	free(*v);
+	*v = nv;
+	*cap = len / sizeof(*nv);
+	return 0;
+}
+
+static int orphan(struct walker *w, const struct fence_pfx_rec *r)
+{
+	if (w->n_orphans == w->orphans_cap) {
+		size_t nc = w->orphans_cap ? w->orphans_cap * 2 : 1024;
+		struct pfx_sample *n = realloc(w->orphans, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		w->orphans = n;
+		w->orphans_cap = nc;
+	}
+	memcpy(&w->orphans[w->n_orphans++], r, sizeof(*r));
+	return 0;
+}
+
+static bool same_key(const struct fence_pfx_rec *a, const struct fence_pfx_rec *b)
+{
+	return !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+static void add_counters(struct fence_counters *s, const struct fence_counters *c)
+{
+	s->packets += c->packets;
+	s->bytes += c->bytes;
+	s->new_conns += c->new_conns;
+	s->drops += c->drops;
+	if (c->last_seen_ns > s->last_seen_ns)
+		s->last_seen_ns = c->last_seen_ns;
+}
+
+/* Add up one family's per-CPU lists. Every walk visits the buckets in the
+ * same order, so the lists line up but where the data path added or evicted
+ * a prefix between two walks: there the lists are brought back in line
+ * within a window, and the prefixes not seen by every walk are set aside
+ * (orphans) to be read whole afterwards. out has room for list 0 + ... */
+int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
+		   struct pfx_sample *out, size_t *n_out,
+		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx)
+{
+	__u32 pos[WALK_CPUS_MAX] = {};
+	size_t o = *n_out;
+
+	for (;;) {
+		const struct fence_pfx_rec *x;
+		bool aligned = true, gone = false;
+		int c;
+
+		for (c = 0; c < k; c++)
+			if (pos[c] >= n[c])
+				break;
+		if (c < k)
+			break;
+		x = &l[0][pos[0]];
+		for (c = 1; c < k && aligned; c++) {
+			__u32 q, end;
+
+			if (same_key(&l[c][pos[c]], x))
+				continue;
+			/* look for x a little further in list c; what is skipped
+			 * there was not in list 0 (here) */
+			end = pos[c] + RESYNC_WINDOW < n[c] ? pos[c] + RESYNC_WINDOW : n[c];
+			for (q = pos[c] + 1; q < end && !same_key(&l[c][q], x); q++)
+				;
+			if (q < end) {
+				for (; pos[c] < q; pos[c]++)
+					if (orphan_fn(ctx, &l[c][pos[c]]))
+						return -ENOMEM;
+			} else {
+				gone = true;	/* not in list c: x is the orphan */
+				aligned = false;
+			}
+		}
+		if (gone) {
+			if (orphan_fn(ctx, x))
+				return -ENOMEM;
+			pos[0]++;
+			continue;
+		}
+		memcpy(&out[o], x, sizeof(*x));
+		pos[0]++;
+		for (c = 1; c < k; c++)
+			add_counters(&out[o].c, &l[c][pos[c]++].c);
+		o++;
+	}
+	for (int c = 0; c < k; c++)
+		for (; pos[c] < n[c]; pos[c]++)
+			if (orphan_fn(ctx, &l[c][pos[c]]))
+				return -ENOMEM;
+	*n_out = o;
+	return 0;
+}
+
+static int orphan_cb(void *ctx, const struct fence_pfx_rec *r)
+{
+	return orphan(ctx, r);
+}
+
+/* Orphans, once each, read whole with a lookup (gone since: dropped). */
+static int settle_orphans(struct walker *w, const struct fence_maps *m, struct pfx_sample *out,
+			  size_t *n_out)
+{
+	qsort(w->orphans, w->n_orphans, sizeof(*w->orphans), counters_cmp_key);
+	for (size_t i = 0; i < w->n_orphans; i++) {
+		const struct pfx_sample *x = &w->orphans[i];
+		struct fence_counters *v = (struct fence_counters *)w->vals;
+		int fd = m->fd[x->family == 4 ? FM_PREFIX_V4 : FM_PREFIX_V6];
+		struct pfx_sample *s;
+
+		if (i && !counters_cmp_key(x, &w->orphans[i - 1]))
+			continue;
+		if (bpf_map_lookup_elem(fd, x->addr, v))
+			continue;
+		s = &out[(*n_out)++];
+		*s = *x;
+		s->c = v[0];
+		for (int c = 1; c < m->ncpus; c++)
+			add_counters(&s->c, &v[c]);
+	}
+	return 0;
+}
+
+/* One walk on every CPU at once, then the sums. -EAGAIN: a walk did not
+ * run where it had to (the caller reads in batches instead). */
+static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_sample **v,
+		       size_t *n)
+{
+	struct walk_job jobs[WALK_CPUS_MAX];
+	size_t want = 0;
+	int err;
+
+	w->skel->bss->gen = ++w->gen;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int c = 0; c < w->ncpus; c++) {
+		jobs[c] = (struct walk_job){ .w = w, .cpu = c };
+		jobs[c].started = !pthread_create(&jobs[c].thread, NULL, walk_on_cpu, &jobs[c]);
+	}
+	for (int c = 0; c < w->ncpus; c++)
+		if (jobs[c].started)
+			pthread_join(jobs[c].thread, NULL);
+	for (int c = 0; c < w->ncpus; c++) {
+		if (w->skel->bss->ran[c] != w->gen)
+			return -EAGAIN;
+		want += (size_t)w->skel->bss->n_v4[c] + w->skel->bss->n_v6[c];	/* at worst */
+	}
+	if ((err = grow_samples(&w->merged, &w->merged_cap, want + 1)))
+		return err;
+	*n = 0;
+	w->n_orphans = 0;
+	for (int f = 0; f < 2; f++) {
+		const struct fence_pfx_rec *l[WALK_CPUS_MAX];
+		__u32 cnt[WALK_CPUS_MAX];
+
+		for (int c = 0; c < w->ncpus; c++) {
+			l[c] = w->out[f] + (size_t)c * w->per_cpu[f];
+			cnt[c] = f ? w->skel->bss->n_v6[c] : w->skel->bss->n_v4[c];
+		}
+		if ((err = counters_merge(l, cnt, w->ncpus, w->merged, n, orphan_cb, w)))
+			return err;
+	}
+	if ((err = settle_orphans(w, m, w->merged, n)))
+		return err;
+	*v = w->merged;
+	return 0;
+}
+
+int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads,
+			unsigned flags)
 {
 	static const int which[2] = { FM_PREFIX_V4, FM_PREFIX_V6 };
 	struct counters_reader *r = calloc(1, sizeof(*r));
@@ -281,6 +598,8 @@ int counters_reader_new(struct counters_reader **out, const struct fence_maps *m
 		threads = THREADS_MAX;
 	r->m = m;
 	r->threads = threads;
+	if (!(flags & COUNTERS_NO_WALK))
+		r->wk = walker_open(m);
 	for (int f = 0; f < 2; f++) {
 		__u32 nb = buckets_of(m->max_entries[which[f]]), np = nb / PART_MIN;
 
@@ -315,6 +634,11 @@ int counters_reader_new(struct counters_reader **out, const struct fence_maps *m
 	return 0;
 }
 
+bool counters_reader_walks(const struct counters_reader *r)
+{
+	return r->wk && !r->wk->failed;
+}
+
 void counters_reader_free(struct counters_reader *r)
 {
 	if (!r)
@@ -325,6 +649,7 @@ void counters_reader_free(struct counters_reader *r)
 		free(r->parts[i].v);
 	}
 	free(r->idx);
+	walker_free(r->wk);
 	free(r);
 }
 
@@ -333,6 +658,19 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 {
 	bool started[2 * THREADS_MAX] = {};
 	int err = 0;
+
+	if (r->wk && !r->wk->failed) {
+		err = walker_read(r->wk, r->m, &r->wseg[0], &r->wseg_n[0]);
+		if (!err) {
+			*seg = r->wseg;
+			*n = r->wseg_n;
+			*n_seg = 1;
+			return 0;
+		}
+		if (err != -EAGAIN)
+			return err;
+		r->wk->failed = true;	/* a CPU out of reach: batch reads from now on */
+	}
 
 	/* one thread per part; the first part runs here */
 	for (unsigned i = 1; i < r->n_parts; i++)
@@ -371,7 +709,7 @@ int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, 
 
 	*v = NULL;
 	*n = 0;
-	if ((err = counters_reader_new(&r, m, 0)))
+	if ((err = counters_reader_new(&r, m, 0, 0)))
 		return err;
 	if ((err = counters_reader_read(r, &seg, &sn, &ns)))
 		goto out;

@@ -18,17 +18,36 @@
 
 #include "fence.h"
 
+/* Laid out as struct fence_pfx_rec, what the kernel-side walker writes. */
 struct pfx_sample {
 	__u8 family;			/* 4 or 6 */
 	__u8 addr[16];			/* the aggregated prefix's address */
+	__u8 pad[7];
 	struct fence_counters c;	/* summed over CPUs */
 };
+_Static_assert(sizeof(struct pfx_sample) == sizeof(struct fence_pfx_rec), "pfx_sample layout");
 
 struct counters_reader;
 
-/* threads: 0 = one per online CPU (at most 8); 1 = no threads. */
-int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads);
+#define COUNTERS_NO_WALK	1U	/* batch lookups even where the kernel walk works */
+
+/* By default the reader walks the maps in the kernel (bpf/counters.bpf.c,
+ * one run per CPU, no bucket locks) and falls back to batch lookups where
+ * it cannot (a CPU offline or out of reach, an old kernel). threads: batch
+ * lookups' threads, 0 = one per online CPU (at most 8). */
+int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads,
+			unsigned flags);
+
+/* Add up per-CPU lists of one family's records that line up but where a
+ * walk saw a prefix another did not (see counters.c); sums go to out from
+ * *n_out on, the rest to orphan_fn. For tests. */
+int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
+		   struct pfx_sample *out, size_t *n_out,
+		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx);
 void counters_reader_free(struct counters_reader *r);
+
+/* true while the reader walks the maps in the kernel (not batch lookups). */
+bool counters_reader_walks(const struct counters_reader *r);
 
 /* Read both maps. The samples come in segments owned by the reader, valid
  * until the next read: segment i is *seg[i] with n[i] samples, i < *n_seg.

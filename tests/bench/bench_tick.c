@@ -151,9 +151,10 @@ int main(void)
 	pc.rules[1].rate = 10000;
 
 	printf("engine tick (read the counters + policy_tick), median of 5 ticks after a first one,\n"
-	       "%d possible CPUs, %ld online; read with 1 thread and with one per online CPU\n",
+	       "%d possible CPUs, %ld online; read by batch lookups on 1 thread, on one thread per\n"
+	       "online CPU (N), and by the kernel-side walk (bpf/counters.bpf.c) the engine uses\n",
 	       libbpf_num_possible_cpus(), online);
-	printf("%10s %8s %10s %10s %10s\n", "prefixes", "threads", "read ms", "policy ms", "tick ms");
+	printf("%10s %-14s %10s %10s %10s\n", "prefixes", "read by", "read ms", "policy ms", "tick ms");
 	for (unsigned k = 0; k < 2; k++) {
 		struct fence_opts fo = { .max_rules = 4096, .tbl8_groups = 16,
 					 .prefix_entries = sizes[k] + sizes[k] / 4 };
@@ -165,18 +166,25 @@ int main(void)
 			fprintf(stderr, "bench_tick: setup failed\n");
 			return 1;
 		}
-		for (unsigned th = 1; th <= 2; th++) {
+		for (unsigned mode = 0; mode < 3; mode++) {
 			double rd[5], pol[5], tot[5], x, y;
 			struct counters_reader *rdr;
 			struct policy_sample *ps = NULL;
 			size_t cap = 0;
 			struct policy *p;
 			__u64 now = 1000000000ULL;
-			unsigned threads = th == 1 ? 1 : (unsigned)(online > 0 ? online : 1);
+			unsigned threads = mode == 0 ? 1 : (unsigned)(online > 0 ? online : 1);
+			unsigned flags = mode < 2 ? COUNTERS_NO_WALK : 0;
 
-			if (counters_reader_new(&rdr, &m, threads) || policy_new(&p, &pc, 1)) {
+			if (counters_reader_new(&rdr, &m, threads, flags) || policy_new(&p, &pc, 1)) {
 				fprintf(stderr, "bench_tick: setup failed\n");
 				return 1;
+			}
+			if (mode == 2 && !counters_reader_walks(rdr)) {
+				printf("%10u %-14s (not available here)\n", sizes[k], "kernel walk");
+				counters_reader_free(rdr);
+				policy_free(p);
+				continue;
 			}
 			for (int r = 0; r < 6; r++) {
 				if (fill(&m, sizes[k], r + 1)) {
@@ -196,7 +204,9 @@ int main(void)
 			}
 			x = median5(rd);
 			y = median5(pol);
-			printf("%10u %8u %10.1f %10.1f %10.1f\n", sizes[k], threads, x, y, median5(tot));
+			printf("%10u %-14s %10.1f %10.1f %10.1f\n", sizes[k],
+			       mode == 2 ? "kernel walk" : threads == 1 ? "batch, 1 thr" : "batch, N thr", x, y,
+			       median5(tot));
 			free(ps);
 			policy_free(p);
 			counters_reader_free(rdr);

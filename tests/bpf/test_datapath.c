@@ -603,7 +603,8 @@ static void fill_prefixes(struct fx *f, int fd, __u32 n, size_t ksz, __u32 seed)
 	free(v);
 }
 
-static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned threads)
+static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned threads,
+			 unsigned flags)
 {
 	struct counters_reader *r;
 	struct pfx_sample *const *seg;
@@ -613,9 +614,13 @@ static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned 
 	__u8 *hit4 = calloc(n4 + 1, 1);
 	char what[96];
 
-	snprintf(what, sizeof(what), "%u+%u prefixes, %u threads", n4, n6, threads);
-	if (!ASSERT_EQ(counters_reader_new(&r, &f->m, threads), 0, "reader"))
+	snprintf(what, sizeof(what), "%u+%u prefixes, %s", n4, n6,
+		 flags & COUNTERS_NO_WALK ? (threads == 1 ? "1 batch thread" : "batch threads") :
+		 "kernel walk");
+	if (!ASSERT_EQ(counters_reader_new(&r, &f->m, threads, flags), 0, "reader"))
 		return;
+	/* this kernel has for_each and every CPU online: the walk must be used */
+	ASSERT_EQ(counters_reader_walks(r), !(flags & COUNTERS_NO_WALK), "walk in use as asked");
 	/* twice: the second read reuses the buffers of the first */
 	for (int round = 0; round < 2; round++) {
 		seen4 = seen6 = bad = 0;
@@ -651,6 +656,7 @@ static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned 
 		ASSERT_EQ(seen4, n4, what);
 		ASSERT_EQ(seen6, n6, what);
 		ASSERT_EQ(bad, 0, "no prefix twice, none unknown, counters summed over CPUs");
+		ASSERT_EQ(counters_reader_walks(r), !(flags & COUNTERS_NO_WALK), "walk still in use");
 	}
 	counters_reader_free(r);
 	free(hit4);
@@ -675,9 +681,69 @@ static void test_datapath_counters_reader(void)
 		if (k == 2)
 			fill_prefixes(&f, f.m.fd[FM_PREFIX_V6], 3, sizeof(struct fence_pfx_v6), 7);
 		for (unsigned th = 1; th <= 8; th *= 2)
-			check_reader(&f, sizes[k], k >= 2 ? 3 : 0, 40503, th);
+			check_reader(&f, sizes[k], k >= 2 ? 3 : 0, 40503, th, COUNTERS_NO_WALK);
+		check_reader(&f, sizes[k], k >= 2 ? 3 : 0, 40503, 0, 0);
 	}
 	fx_close(&f);
+}
+
+/* The walk's merge: per-CPU lists that line up but where one walk saw a
+ * prefix another did not. Aligned prefixes are summed, the others set
+ * aside once per list (to be read whole), none lost, none summed twice. */
+static struct fence_pfx_rec mrec(__u32 key, __u64 packets)
+{
+	struct fence_pfx_rec r = { .family = 4 };
+
+	memcpy(r.addr, &key, 4);
+	r.c.packets = packets;
+	r.c.last_seen_ns = packets;
+	return r;
+}
+
+static int collect(void *ctx, const struct fence_pfx_rec *r)
+{
+	__u32 *seen = ctx, key;
+
+	memcpy(&key, r->addr, 4);
+	seen[key]++;
+	return 0;
+}
+
+static void test_datapath_counters_merge(void)
+{
+	/* CPU 1's walk missed key 3 (added after it passed) and saw key 9
+	 * (added after CPU 0 passed); key 7 moved out of the window in list 2;
+	 * list 2 ends early */
+	static const __u32 k0[] = { 1, 2, 3, 4, 5, 6, 7, 8 }, k1[] = { 1, 2, 9, 4, 5, 6, 7, 8 };
+	static const __u32 k2[] = { 1, 2, 3, 4, 5, 6 };
+	struct fence_pfx_rec a[8], b[8], c[6];
+	const struct fence_pfx_rec *l[3] = { a, b, c };
+	__u32 n[3] = { 8, 8, 6 }, seen[16] = {};
+	struct pfx_sample out[32];
+	size_t n_out = 0;
+	__u64 sum[16] = {};
+
+	for (int i = 0; i < 8; i++) {
+		a[i] = mrec(k0[i], 100 + k0[i]);
+		b[i] = mrec(k1[i], 200 + k1[i]);
+	}
+	for (int i = 0; i < 6; i++)
+		c[i] = mrec(k2[i], 300 + k2[i]);
+	ASSERT_EQ(counters_merge(l, n, 3, out, &n_out, collect, seen), 0, "merge");
+	for (size_t i = 0; i < n_out; i++) {
+		__u32 key;
+
+		memcpy(&key, out[i].addr, 4);
+		sum[key] += out[i].c.packets;
+		ASSERT_EQ(out[i].c.last_seen_ns, 300 + key, "last seen: the latest of the CPUs");
+	}
+	ASSERT_EQ(n_out, 5, "aligned prefixes summed: 1 2 4 5 6");
+	for (__u32 key = 1; key <= 6; key++)
+		if (key != 3)
+			ASSERT_EQ(sum[key], 600 + 3 * key, "summed over the three CPUs");
+	ASSERT_TRUE(seen[3] == 2 && seen[9] == 1 && seen[7] == 2 && seen[8] == 2,
+		    "the prefixes not seen by every walk are set aside, once per list");
+	ASSERT_TRUE(!sum[3] && !sum[7] && !sum[8] && !sum[9], "and never summed in part");
 }
 
 /* Where libxdp's dispatcher cannot load, the program that was on the
@@ -803,4 +869,5 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_throttle), T(test_datapath_counters_exact),
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
+	  T(test_datapath_counters_merge),
 	  T(test_datapath_chain), T(test_datapath_truncation))
