@@ -339,6 +339,9 @@ static struct walker *walker_open(const struct fence_maps *m)
 		struct bpf_map *om = f ? w->skel->maps.out_v6 : w->skel->maps.out_v4;
 
 		w->per_cpu[f] = m->max_entries[which[f]];
+		/* regions are indexed in 32 bits and mmap-ed whole */
+		if ((__u64)w->per_cpu[f] * w->ncpus > (1ULL << 27))
+			goto fail;
 		if (bpf_map__reuse_fd(pm, m->fd[which[f]]) ||
 		    bpf_map__set_max_entries(om, w->per_cpu[f] * (__u32)w->ncpus))
 			goto fail;
