@@ -205,7 +205,9 @@ struct fence_meta {
 	__u8 v4_agg_len;		/* per-prefix counters aggregate sources to /len */
 	__u8 v6_agg_len;
 	__u8 malformed_verdict;		/* XDP_PASS or XDP_DROP for unparseable frames */
-	__u8 pad;
+	__u8 writing;			/* 1 while a commit writes the tables: a writer that
+					 * finds it set (its predecessor died half way)
+					 * repaints the whole IPv4 table */
 };
 _Static_assert(sizeof(struct fence_meta) == 16, "fence_meta ABI");
 

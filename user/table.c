@@ -1,11 +1,13 @@
 /* user/table.c - stage, validate and publish allow/deny entries. See table.h.
  *
- * A commit rebuilds the whole IPv4 DIR-24-8 image in private memory from the
- * live entries (painting them in priority order: deny by length, then allow
- * by length above every deny), diffs it against the mmap-ed table and writes
- * only the leaves that differ. Rebuilding instead of patching keeps one code
- * path correct for every kind of change and makes a restarted controller
- * converge on exactly the table its entries describe.
+ * A commit sorts the live IPv4 entries by address and sweeps them once,
+ * keeping a stack of the open (enclosing) allow and deny prefixes; inside
+ * the /24s that the commit's added or removed prefixes cover it recomputes
+ * every leaf (allow above deny, longest first) and every deny's parent,
+ * diffs them against the mmap-ed table and writes only what differs.
+ * Elsewhere the sweep only opens and closes prefixes. A repaint (asked for,
+ * or after a writer died half way: see fence_meta.writing) sweeps all /24s,
+ * which is also what a commit of very many changes does.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -22,7 +24,6 @@
 #include "table.h"
 #include "util.h"
 
-#define PRIO_LEVELS	(33 * 2)	/* deny /0../32, then allow /0../32 */
 
 struct op {
 	struct fence_rule_info info;
@@ -49,7 +50,7 @@ struct table {
 	struct hindex op_idx;		/* value = op number + 1 */
 	size_t n_indexed;		/* ops [0, n_indexed) are in op_idx */
 	/* scratch, kept between commits */
-	__u32 *img24;			/* 16M leaves */
+	bool repaint;			/* next commit repaints the whole IPv4 table */
 	__u32 *parent;			/* per slot */
 };
 
@@ -418,7 +419,6 @@ void table_close(struct table *t)
 	if (t->ops)
 		munmap(t->ops, t->cap_ops * sizeof(*t->ops));
 	free(t->op_idx.e);
-	free(t->img24);
 	free(t->parent);
 	free(t);
 }
@@ -518,62 +518,328 @@ __u32 table_next(const struct table *t, __u32 after)
 
 /* --- IPv4 image ---------------------------------------------------------- */
 
-struct img {
-	__u32 *t24;
-	__u32 *g;			/* local groups of 256 leaves */
-	__u32 ng, gcap;
-	__u8 *host;			/* bit per /24: /32 denies inside */
+/* A live IPv4 entry, sortable: by address, then length (an enclosing prefix
+ * before what it encloses), deny before allow at the same prefix. */
+struct v4e {
+	__u64 key;			/* addr << 7 | len << 1 | allow */
+	__u32 slot;
+	__u32 pad;
 };
 
-static int img_group(struct img *im, __u32 fill)
-{
-	if (im->ng == im->gcap) {
-		__u32 cap = im->gcap ? im->gcap * 2 : 256;
-		__u32 *g = realloc(im->g, (size_t)cap * FENCE_TBL8_GROUP * sizeof(*g));
+static __u32 e_addr(const struct v4e *e) { return (__u32)(e->key >> 7); }
+static __u32 e_len(const struct v4e *e) { return (__u32)(e->key >> 1) & 63; }
+static bool e_allow(const struct v4e *e) { return e->key & 1; }
+static __u32 e_start24(const struct v4e *e) { return e_addr(e) >> 8; }
+/* first /24 after the entry; entries of /0../24 only */
+static __u32 e_end24(const struct v4e *e) { return e_start24(e) + (1U << (24 - e_len(e))); }
 
-		if (!g)
-			return -ENOMEM;
-		im->g = g;
-		im->gcap = cap;
-	}
-	for (int i = 0; i < FENCE_TBL8_GROUP; i++)
-		im->g[(size_t)im->ng * FENCE_TBL8_GROUP + i] = fill;
-	return im->ng++;
+static __u64 v4e_key(__u32 addr, __u32 len, bool allow)
+{
+	return (__u64)addr << 7 | len << 1 | allow;
 }
 
-static __u32 img_peek(const struct img *im, __u32 addr)
+/* LSD radix sort on the 39 key bits, three passes of 13. */
+static int v4e_sort(struct v4e **ep, size_t n)
 {
-	__u32 v = im->t24[addr >> 8];
+	struct v4e *e = *ep, *tmp;
+	size_t *cnt;
 
-	if (v & FENCE_LEAF_EXT)
-		v = im->g[(size_t)(v & FENCE_LEAF_IDX) * FENCE_TBL8_GROUP + (addr & 0xff)];
-	return v;
-}
-
-/* Paint slot over the prefix; everything painted before has lower priority. */
-static int img_paint(struct img *im, __u32 addr, __u8 len, __u32 slot)
-{
-	if (len <= 24) {
-		__u32 first = addr >> 8, n = 1U << (24 - len);
-
-		for (__u32 i = 0; i < n; i++)
-			im->t24[first + i] = slot;	/* drops any group: all of it was lower */
+	if (n < 2)
 		return 0;
+	tmp = malloc(n * sizeof(*tmp));
+	cnt = malloc(8192 * sizeof(*cnt));
+	if (!tmp || !cnt) {
+		free(tmp);
+		free(cnt);
+		return -ENOMEM;
 	}
-	__u32 i = addr >> 8, v = im->t24[i];
-	int g;
+	prefault(tmp, n * sizeof(*tmp));
+	for (int shift = 0; shift < 39; shift += 13) {
+		size_t sum = 0;
 
-	if (v & FENCE_LEAF_EXT) {
-		g = v & FENCE_LEAF_IDX;
-	} else {
-		g = img_group(im, v);
-		if (g < 0)
-			return g;
-		im->t24[i] = FENCE_LEAF_EXT | g;
+		memset(cnt, 0, 8192 * sizeof(*cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(e[i].key >> shift) & 8191]++;
+		if (cnt[(e[0].key >> shift) & 8191] == n)
+			continue;	/* one digit for all: already in order */
+		for (size_t d = 0; d < 8192; d++) {
+			size_t c = cnt[d];
+
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[cnt[(e[i].key >> shift) & 8191]++] = e[i];
+		struct v4e *x = e;
+
+		e = tmp;
+		tmp = x;
 	}
-	__u32 *leaf = &im->g[(size_t)g * FENCE_TBL8_GROUP + (addr & 0xff)];
-	for (__u32 n = 0; n < 1U << (32 - len); n++)
-		leaf[n] = slot;
+	free(cnt);
+	free(tmp);	/* whichever buffer does not hold the result */
+	*ep = e;
+	return 0;
+}
+
+/* A range of /24s whose leaves must be recomputed: [lo, hi). */
+struct span {
+	__u32 lo, hi;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The /24s an IPv4 prefix paints. */
+static struct span v4_span(__u32 addr, __u32 len)
+{
+	struct span s = { addr >> 8, (addr >> 8) + 1 };
+
+	if (len < 24)
+		s.hi = s.lo + (1U << (24 - len));
+	return s;
+}
+
+/* Sort and merge spans in place; returns how many are left. */
+static size_t spans_merge(struct span *s, size_t n)
+{
+	size_t k = 0;
+
+	qsort(s, n, sizeof(*s), span_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && s[i].lo <= s[k - 1].hi) {
+			if (s[i].hi > s[k - 1].hi)
+				s[k - 1].hi = s[i].hi;
+		} else {
+			s[k++] = s[i];
+		}
+	}
+	return k;
+}
+
+#define NO_GROUP	0xffffffffU
+#define SPANS_MAX	65536	/* more changed prefixes than this: repaint all */
+
+/* What the sweep found: leaves to write, groups, parents. */
+struct sweep {
+	/* leaves [x, x + n) of tbl24 become v (never an EXT leaf) */
+	struct run { __u32 x, n, v; } *runs;
+	size_t n_runs, cap_runs;
+	/* /24s that need /25../32 detail: their leaves, in local groups */
+	struct ext { __u32 x, lg, ph, host; bool fresh; } *ext;	/* ph: physical group */
+	size_t n_ext, cap_ext;
+	__u32 *g;
+	size_t ng, cap_g;
+	__u32 *freed;			/* physical groups no leaf will name */
+	size_t n_freed, cap_freed;
+	__u32 *par;			/* deny slots whose parent was computed (t->parent) */
+	size_t n_par, cap_par;
+	__u32 n_fresh;
+};
+
+static void sweep_free(struct sweep *w)
+{
+	free(w->runs);
+	free(w->ext);
+	free(w->g);
+	free(w->freed);
+	free(w->par);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap ? *cap : 1024;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	n = realloc(*p, c * size);
+	if (!n)
+		return -ENOMEM;
+	*p = n;
+	*cap = c;
+	return 0;
+}
+
+#define PUSH(w, arr, n, cap, val) \
+	(grow((void **)&(w)->arr, &(w)->cap, (w)->n + 1, sizeof(*(w)->arr)) ? -ENOMEM : \
+	 ((w)->arr[(w)->n++] = (val), 0))
+
+static int note_parent(struct table *t, struct sweep *w, __u32 slot, __u32 parent)
+{
+	t->parent[slot] = parent;
+	return PUSH(w, par, n_par, cap_par, slot);
+}
+
+/* Leaves [x, y) become v; note what differs from the live table. */
+static int sweep_set(struct table *t, struct sweep *w, __u32 x, __u32 y, __u32 v)
+{
+	const struct fence_maps *m = t->m;
+
+	for (; x < y; x++) {
+		__u32 cur = m->tbl24[x];
+
+		if (cur == v)
+			continue;
+		if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) < m->n_groups &&
+		    PUSH(w, freed, n_freed, cap_freed, cur & FENCE_LEAF_IDX))
+			return -ENOMEM;
+		if (w->n_runs && w->runs[w->n_runs - 1].v == v &&
+		    w->runs[w->n_runs - 1].x + w->runs[w->n_runs - 1].n == x) {
+			w->runs[w->n_runs - 1].n++;
+			continue;
+		}
+		if (PUSH(w, runs, n_runs, cap_runs, ((struct run){ x, 1, v })))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void fill(__u32 *leaf, __u32 n, __u32 v)
+{
+	for (__u32 i = 0; i < n; i++)
+		leaf[i] = v;
+}
+
+/* The /24 x holds entries longer than /24: e[0..n). Below them, the
+ * longest covering deny and allow of /24 or shorter (slots, 0 = none). */
+static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct v4e *e, size_t n,
+			__u32 deny, __u32 allow)
+{
+	const struct fence_maps *m = t->m;
+	bool host = false, detail = false;
+	__u32 v, *g, cur = m->tbl24[x];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (e_allow(&e[i]) || e_len(&e[i]) < 32)
+			detail = true;
+		else
+			host = true;
+	}
+	if (!detail) {
+		for (i = 0; i < n; i++)
+			if (note_parent(t, w, e[i].slot, deny))
+				return -ENOMEM;
+		v = allow ? allow : deny;
+		return sweep_set(t, w, x, x + 1, v | (host ? FENCE_LEAF_HOST : 0));
+	}
+	if (grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
+		return -ENOMEM;
+	g = &w->g[w->ng * FENCE_TBL8_GROUP];
+	/* denies in order: an enclosing one first, so the longest wins; what
+	 * lies under a deny's first address before it is painted is its parent */
+	fill(g, FENCE_TBL8_GROUP, deny);
+	for (i = 0; i < n; i++) {
+		__u32 off = e_addr(&e[i]) & 0xff, len = e_len(&e[i]);
+
+		if (e_allow(&e[i]))
+			continue;
+		if (note_parent(t, w, e[i].slot, g[off]))
+			return -ENOMEM;
+		if (len < 32)
+			fill(g + off, 1U << (32 - len), e[i].slot);
+	}
+	/* allows above every deny */
+	if (allow)
+		fill(g, FENCE_TBL8_GROUP, allow);
+	for (i = 0; i < n; i++)
+		if (e_allow(&e[i]))
+			fill(g + (e_addr(&e[i]) & 0xff), 1U << (32 - e_len(&e[i])), e[i].slot);
+	for (i = 1; i < FENCE_TBL8_GROUP && g[i] == g[0]; i++)
+		;
+	if (i == FENCE_TBL8_GROUP)	/* uniform: no group needed */
+		return sweep_set(t, w, x, x + 1, g[0] | (host ? FENCE_LEAF_HOST : 0));
+	struct ext xe = { x, w->ng++, NO_GROUP, host ? FENCE_LEAF_HOST : 0, false };
+
+	if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) < m->n_groups)
+		xe.ph = cur & FENCE_LEAF_IDX;	/* the /24 keeps its group */
+	else
+		w->n_fresh++;
+	return PUSH(w, ext, n_ext, cap_ext, xe);
+}
+
+/* Open entries of /0../24, one stack per kind: nested, longest on top. */
+struct stack {
+	const struct v4e *e[33];
+	int n;
+};
+
+static void stack_pop(struct stack *s, __u32 x)
+{
+	while (s->n && e_end24(s->e[s->n - 1]) <= x)
+		s->n--;
+}
+
+static __u32 stack_top(const struct stack *s)
+{
+	return s->n ? s->e[s->n - 1]->slot : 0;
+}
+
+/* Recompute the leaves of the spans (sorted, disjoint) from the entries
+ * (sorted) and the parents of the denies that start in them. */
+static int sweep_run(struct table *t, struct sweep *w, const struct v4e *e, size_t n,
+		     const struct span *sp, size_t n_sp)
+{
+	struct stack st[2] = {};	/* deny, allow */
+	size_t i = 0;
+	int ret;
+
+	for (size_t k = 0; k < n_sp; k++) {
+		__u32 x = sp[k].lo, hi = sp[k].hi;
+
+		/* entries before the span only open and close */
+		for (; i < n && e_start24(&e[i]) < x; i++) {
+			struct stack *s = &st[e_allow(&e[i])];
+
+			if (e_len(&e[i]) > 24)
+				continue;
+			stack_pop(s, e_start24(&e[i]));
+			s->e[s->n++] = &e[i];
+		}
+		while (x < hi) {
+			__u32 y = hi;
+
+			stack_pop(&st[0], x);
+			stack_pop(&st[1], x);
+			for (; i < n && e_start24(&e[i]) == x && e_len(&e[i]) <= 24; i++) {
+				struct stack *s = &st[e_allow(&e[i])];
+
+				if (!e_allow(&e[i]) && note_parent(t, w, e[i].slot, stack_top(s)))
+					return -ENOMEM;
+				s->e[s->n++] = &e[i];
+			}
+			if (i < n && e_start24(&e[i]) == x) {
+				size_t j = i;
+
+				while (j < n && e_start24(&e[j]) == x)
+					j++;
+				ret = sweep_detail(t, w, x, &e[i], j - i, stack_top(&st[0]),
+						   stack_top(&st[1]));
+				if (ret)
+					return ret;
+				i = j;
+				x++;
+				continue;
+			}
+			/* nothing starts here: the leaf holds until something
+			 * starts or an open entry ends */
+			if (i < n && e_start24(&e[i]) < y)
+				y = e_start24(&e[i]);
+			for (int s = 0; s < 2; s++)
+				if (st[s].n && e_end24(st[s].e[st[s].n - 1]) < y)
+					y = e_end24(st[s].e[st[s].n - 1]);
+			ret = sweep_set(t, w, x, y, st[1].n ? stack_top(&st[1]) : stack_top(&st[0]));
+			if (ret)
+				return ret;
+			x = y;
+		}
+	}
 	return 0;
 }
 
@@ -591,31 +857,12 @@ struct plan {
 	__u32 *new_slots;		/* slot of each new op, in op order */
 	__u32 *reused;			/* those of them used before (hit counters to reset) */
 	__u32 n_reused;
-	__u32 *order;			/* live v4 slots by priority */
-	__u32 prio_start[PRIO_LEVELS + 1];
-	__u32 *phys;			/* local group -> physical group */
-	__u32 *fresh;			/* physical groups written from scratch */
-	__u32 n_fresh;
-	__u32 *freed_groups;
-	__u32 n_freed_groups;
-	__u32 *t24_changes;
-	__u32 n_t24;
-	__u32 *t8_changes;		/* physical leaf indexes in reused groups */
-	__u32 n_t8;
 };
 
-static void plan_free(struct plan *p, struct img *im)
+static void plan_free(struct plan *p)
 {
 	free(p->new_slots);
 	free(p->reused);
-	free(p->order);
-	free(p->phys);
-	free(p->fresh);
-	free(p->freed_groups);
-	free(p->t24_changes);
-	free(p->t8_changes);
-	free(im->g);
-	free(im->host);
 }
 
 static bool quarantined(__u64 freed, __u64 now)
@@ -773,6 +1020,14 @@ static int v6_cmp(const void *a, const void *b)
 	return c ? c : (int)x->len - (int)y->len;
 }
 
+static struct v6ent v6_ent(const struct fence_rule_info *in, __u32 slot)
+{
+	struct v6ent e = { .len = in->prefixlen, .slot = slot };
+
+	memcpy(e.addr, in->addr, 16);
+	return e;
+}
+
 static bool v6_contains(const struct v6ent *o, const struct v6ent *i)
 {
 	int full = o->len / 8, rem = o->len % 8;
@@ -782,22 +1037,123 @@ static bool v6_contains(const struct v6ent *o, const struct v6ent *i)
 	return !rem || ((o->addr[full] ^ i->addr[full]) & (0xff << (8 - rem))) == 0;
 }
 
+/* Give each /24 that needs a fresh group one that no leaf names now and
+ * that is out of quarantine (waiting it out if only quarantined ones are
+ * left). Groups freed by this commit are not reused by it. */
+static int groups_assign(struct table *t, struct sweep *w, char *err, size_t errlen)
+{
+	const struct fence_maps *m = t->m;
+	__u32 used = 0, next, i;
+	__u8 *gref;
+	__u64 now, wake;
+	int ret = 0;
+
+	if (!w->n_fresh)
+		return 0;
+	gref = calloc(m->n_groups + 1, 1);
+	if (!gref)
+		return -ENOMEM;
+	for (i = 0; i < FENCE_TBL24_ENTRIES; i++) {
+		__u32 cur = m->tbl24[i];
+
+		if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) < m->n_groups &&
+		    !gref[cur & FENCE_LEAF_IDX]) {
+			gref[cur & FENCE_LEAF_IDX] = 1;
+			used++;
+		}
+	}
+	if (used - w->n_freed + w->n_fresh > m->n_groups) {
+		seterr(err, errlen, "no room: %zu /24s need /25../31 detail, the table has %u groups "
+		       "(raise the capacity at first attach)", used - w->n_freed + w->n_fresh,
+		       m->n_groups);
+		ret = -ENOSPC;
+		goto out;
+	}
+retry:
+	now = fence_now_ns();
+	wake = 0;
+	next = 0;
+	for (size_t k = 0; k < w->n_ext; k++) {
+		struct ext *xe = &w->ext[k];
+
+		if (xe->ph != NO_GROUP && !xe->fresh)
+			continue;
+		while (next < m->n_groups &&
+		       (gref[next] || quarantined(m->tbl8_state[next].freed_ns, now))) {
+			if (!gref[next] && (!wake || m->tbl8_state[next].freed_ns < wake))
+				wake = m->tbl8_state[next].freed_ns;
+			next++;
+		}
+		if (next == m->n_groups) {
+			if (!wake) {
+				seterr(err, errlen, "no room: out of tbl8 groups (%u)", m->n_groups);
+				ret = -ENOSPC;
+				goto out;
+			}
+			wake += FENCE_QUARANTINE_NS;
+			now = fence_now_ns();
+			if (wake > now) {
+				struct timespec ts = { (wake - now) / 1000000000ULL,
+						       (wake - now) % 1000000000ULL };
+
+				nanosleep(&ts, NULL);
+			}
+			goto retry;
+		}
+		xe->ph = next++;
+		xe->fresh = 1;
+	}
+out:
+	free(gref);
+	return ret;
+}
+
+/* Does the next commit have to repaint the whole table? Yes when asked,
+ * and when a writer died half way through one (the mark below was left). */
+static bool repaint_due(struct table *t)
+{
+	struct fence_meta meta;
+
+	return t->repaint || (!fence_read_meta(t->m, &meta) && meta.writing);
+}
+
+static void mark_writing(struct table *t, __u8 on)
+{
+	struct fence_meta meta;
+	__u32 key = 0;
+
+	if (fence_read_meta(t->m, &meta) || meta.writing == on)
+		return;
+	meta.writing = on;
+	bpf_map_update_elem(t->m->fd[FM_META], &key, &meta, BPF_ANY);
+}
+
+void table_repaint(struct table *t)
+{
+	t->repaint = true;
+}
+
 int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen)
 {
 	struct fence_maps *m = t->m;
 	struct table_stats s = {};
 	struct plan p = {};
-	struct img im = {};
+	struct sweep w = {};
 	struct timespec t0;
 	__u32 n_new = 0, n_del = 0, n_v4_deny = 0, n_v4_allow = 0, n_v6_deny = 0, n_v6_allow = 0;
 	__u32 i, k, slot;
 	__u8 *dead = NULL;		/* slots deleted by this commit */
 	struct v6ent *v6 = NULL;
+	struct v4e *es = NULL;
+	struct span *sp = NULL;
+	size_t n_es = 0, n_sp = 0;
 	__u32 n_v6 = 0;
+	bool full;
 	int ret = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!t->n_ops)
+	full = repaint_due(t);
+	if (!t->n_ops && !full)
 		goto done;
 
 	dead = big_calloc(m->n_slots, 1);
@@ -832,59 +1188,28 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		if (m->info[p.new_slots[i]].freed_ns)
 			p.reused[p.n_reused++] = p.new_slots[i];
 
-	/* Every live entry after the commit, as (slot, kind, family, len, addr):
-	 * committed ones read from info[], new ones from their op. Count them
-	 * per map for the capacity checks, and bucket IPv4 ones by priority. */
-	struct fence_rule_info **view = NULL;
-	__u8 *vkind = NULL;
+	/* Count what every map will hold (capacity), from the data path's
+	 * records: committed entries that stay, plus new ones. */
+	__u32 cnt[2][3] = {};		/* [v6][kind] */
 
-	view = big_calloc(m->n_slots, sizeof(*view));
-	vkind = big_calloc(m->n_slots, 1);
-	if (!view || !vkind) {
-		free(view);
-		free(vkind);
-		ret = -ENOMEM;
-		goto out;
-	}
 	for (slot = 1; slot < m->n_slots; slot++) {
-		if (m->rules[slot].kind == FENCE_KIND_FREE || dead[slot])
-			continue;
-		view[slot] = &m->info[slot];
-		vkind[slot] = m->rules[slot].kind;
+		const struct fence_rule *r = &m->rules[slot];
+
+		if (r->kind != FENCE_KIND_FREE && !dead[slot])
+			cnt[r->family == 6][r->kind == FENCE_KIND_DENY ? 2 : 1]++;
 	}
 	k = 0;
 	for (size_t n = 0; n < t->n_ops; n++) {
 		struct op *o = &t->ops[n];
 
-		if (o->del)
+		if (o->del || o->slot)
 			continue;
-		if (!o->slot) {
-			o->slot = p.new_slots[k++];
-			o->fresh = 1;
-		}
-		view[o->slot] = &o->info;
-		vkind[o->slot] = o->kind;
+		o->slot = p.new_slots[k++];
+		o->fresh = 1;
+		cnt[o->info.family == 6][o->kind == FENCE_KIND_DENY ? 2 : 1]++;
 	}
-
-	__u32 counts[PRIO_LEVELS] = { 0 };
-	for (slot = 1; slot < m->n_slots; slot++) {
-		const struct fence_rule_info *in = view[slot];
-
-		if (!in)
-			continue;
-		s.slots_used++;
-		if (in->family == 4) {
-			if (vkind[slot] == FENCE_KIND_DENY)
-				n_v4_deny++, counts[in->prefixlen]++;
-			else
-				n_v4_allow++, counts[33 + in->prefixlen]++;
-		} else {
-			if (vkind[slot] == FENCE_KIND_DENY)
-				n_v6_deny++;
-			else
-				n_v6_allow++;
-		}
-	}
+	n_v4_deny = cnt[0][2], n_v4_allow = cnt[0][1], n_v6_deny = cnt[1][2], n_v6_allow = cnt[1][1];
+	s.slots_used = n_v4_deny + n_v4_allow + n_v6_deny + n_v6_allow;
 	if (n_v4_deny > m->max_entries[FM_DENY_V4] || n_v4_allow > m->max_entries[FM_ALLOW_V4] ||
 	    n_v6_deny > m->max_entries[FM_DENY_V6] || n_v6_allow > m->max_entries[FM_ALLOW_V6]) {
 		seterr(err, errlen, "no room: %u/%u IPv4 deny, %u/%u IPv4 allow, %u/%u IPv6 deny, "
@@ -892,250 +1217,112 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		       n_v4_allow, m->max_entries[FM_ALLOW_V4], n_v6_deny, m->max_entries[FM_DENY_V6],
 		       n_v6_allow, m->max_entries[FM_ALLOW_V6]);
 		ret = -ENOSPC;
-		goto out_view;
+		goto out;
 	}
-	p.order = big_calloc(n_v4_deny + n_v4_allow + 1, sizeof(__u32));
-	if (!p.order) {
+
+	/* The live entries after the commit, IPv4 ones in address order
+	 * (committed ones read from info[], new ones from their op), IPv6
+	 * denies for their parents. */
+	es = malloc((n_v4_deny + n_v4_allow + 1) * sizeof(*es));
+	v6 = malloc((n_v6_deny + 1) * sizeof(*v6));
+	if (!es || !v6) {
 		ret = -ENOMEM;
-		goto out_view;
+		goto out;
 	}
-	p.prio_start[0] = 0;
-	for (i = 0; i < PRIO_LEVELS; i++)
-		p.prio_start[i + 1] = p.prio_start[i] + counts[i];
-	memset(counts, 0, sizeof(counts));
+	prefault(es, (n_v4_deny + n_v4_allow) * sizeof(*es));
 	for (slot = 1; slot < m->n_slots; slot++) {
-		const struct fence_rule_info *in = view[slot];
-		int prio;
+		const struct fence_rule *r = &m->rules[slot];
+		const struct fence_rule_info *in = &m->info[slot];
 
-		if (!in || in->family != 4)
+		if (r->kind == FENCE_KIND_FREE || dead[slot])
 			continue;
-		prio = (vkind[slot] == FENCE_KIND_DENY ? 0 : 33) + in->prefixlen;
-		p.order[p.prio_start[prio] + counts[prio]++] = slot;
+		if (r->family != 6)
+			es[n_es++] = (struct v4e){ v4e_key(v4_host(in->addr), in->prefixlen,
+							   r->kind == FENCE_KIND_ALLOW), slot };
+		else if (r->kind == FENCE_KIND_DENY)
+			v6[n_v6++] = v6_ent(in, slot);
 	}
+	for (size_t n = 0; n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
 
-	/* Paint. Before a deny is painted, the leaf under its first address is
-	 * the longest shorter deny covering it: its parent. */
-	if (!t->img24) {
-		t->img24 = big_calloc(FENCE_TBL24_ENTRIES, sizeof(__u32));
-		if (!t->img24) {
-			ret = -ENOMEM;
-			goto out_view;
-		}
+		if (!o->fresh)
+			continue;
+		if (o->info.family != 6)
+			es[n_es++] = (struct v4e){ v4e_key(v4_host(o->info.addr), o->info.prefixlen,
+							   o->kind == FENCE_KIND_ALLOW), o->slot };
+		else if (o->kind == FENCE_KIND_DENY)
+			v6[n_v6++] = v6_ent(&o->info, o->slot);
 	}
-	im.t24 = t->img24;
-	memset(im.t24, 0, (size_t)FENCE_TBL24_ENTRIES * sizeof(__u32));
-	im.host = big_calloc(FENCE_TBL24_ENTRIES / 8, 1);
-	if (!im.host) {
+	ret = v4e_sort(&es, n_es);
+	if (ret)
+		goto out;
+
+	/* The /24s the changes touch (entries that only change fields keep
+	 * their leaves and parents); with many changes, simply all of them. */
+	for (size_t n = 0; n < t->n_ops && !full; n++) {
+		const struct op *o = &t->ops[n];
+
+		if ((o->del && o->slot) || o->fresh)
+			n_sp++;
+	}
+	if (full || n_sp > SPANS_MAX) {
+		n_sp = 0;
+		full = true;
+	}
+	sp = malloc((n_sp + 1) * sizeof(*sp));
+	if (!sp) {
 		ret = -ENOMEM;
-		goto out_view;
+		goto out;
 	}
-	for (i = 0; i < p.prio_start[PRIO_LEVELS]; i++) {
-		const struct fence_rule_info *in;
-		__u32 addr;
+	n_sp = 0;
+	if (full) {
+		sp[n_sp++] = (struct span){ 0, FENCE_TBL24_ENTRIES };
+	} else {
+		for (size_t n = 0; n < t->n_ops; n++) {
+			const struct op *o = &t->ops[n];
+			const struct fence_rule_info *in;
 
-		slot = p.order[i];
-		in = view[slot];
-		addr = v4_host(in->addr);
-		if (vkind[slot] == FENCE_KIND_DENY) {
-			t->parent[slot] = img_peek(&im, addr);
-			if (in->prefixlen == 32) {
-				im.host[addr >> 11] |= 1 << ((addr >> 8) & 7);
+			if (o->del ? !o->slot : !o->fresh)
 				continue;
-			}
+			in = o->del ? &m->info[o->slot] : &o->info;
+			if (in->family != 6)
+				sp[n_sp++] = v4_span(v4_host(in->addr), in->prefixlen);
 		}
-		ret = img_paint(&im, addr, in->prefixlen, slot);
-		if (ret)
-			goto out_view;
+		n_sp = spans_merge(sp, n_sp);
 	}
+	ret = sweep_run(t, &w, es, n_es, sp, n_sp);
+	if (!ret)
+		ret = groups_assign(t, &w, err, errlen);
+	if (ret)
+		goto out;
 
 	/* IPv6 deny parents: sort by (address, length); an enclosing prefix
 	 * sorts before what it encloses, so a stack of open ancestors works. */
-	v6 = malloc((n_v6_deny + 1) * sizeof(*v6));
-	if (!v6) {
-		ret = -ENOMEM;
-		goto out_view;
-	}
-	for (slot = 1; slot < m->n_slots; slot++) {
-		const struct fence_rule_info *in = view[slot];
-
-		if (!in || in->family != 6 || vkind[slot] != FENCE_KIND_DENY)
-			continue;
-		memcpy(v6[n_v6].addr, in->addr, 16);
-		v6[n_v6].len = in->prefixlen;
-		v6[n_v6++].slot = slot;
-	}
 	qsort(v6, n_v6, sizeof(*v6), v6_cmp);
 	{
 		__u32 *stack = malloc((n_v6 + 1) * sizeof(*stack)), depth = 0;
 
 		if (!stack) {
 			ret = -ENOMEM;
-			goto out_view;
+			goto out;
 		}
 		for (i = 0; i < n_v6; i++) {
 			while (depth && !v6_contains(&v6[stack[depth - 1]], &v6[i]))
 				depth--;
-			t->parent[v6[i].slot] = depth ? v6[stack[depth - 1]].slot : 0;
+			ret = note_parent(t, &w, v6[i].slot, depth ? v6[stack[depth - 1]].slot : 0);
+			if (ret)
+				break;
 			stack[depth++] = i;
 		}
 		free(stack);
-	}
-
-	/* Collapse uniform groups, then give the rest physical groups: a /24
-	 * that had one keeps it (leaves change in place), others get a group
-	 * that no leaf names and that is out of quarantine. */
-	p.phys = malloc((im.ng + 1) * sizeof(__u32));
-	p.fresh = malloc((im.ng + 1) * sizeof(__u32));
-	if (!p.phys || !p.fresh) {
-		ret = -ENOMEM;
-		goto out_view;
-	}
-	__u8 *gref = calloc(m->n_groups, 1);	/* physical groups named by the current table */
-	__u32 n_need = 0;
-
-	if (!gref) {
-		ret = -ENOMEM;
-		goto out_view;
-	}
-	for (i = 0; i < FENCE_TBL24_ENTRIES; i++) {
-		__u32 cur = m->tbl24[i], v = im.t24[i];
-
-		if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) < m->n_groups)
-			gref[cur & FENCE_LEAF_IDX] = 1;
-		if (v & FENCE_LEAF_EXT) {
-			__u32 *g = &im.g[(size_t)(v & FENCE_LEAF_IDX) * FENCE_TBL8_GROUP];
-			int j;
-
-			for (j = 1; j < FENCE_TBL8_GROUP && g[j] == g[0]; j++)
-				;
-			if (j == FENCE_TBL8_GROUP)
-				im.t24[i] = g[0];
-			else
-				n_need++;
-		}
-	}
-	if (n_need > m->n_groups) {
-		seterr(err, errlen, "no room: %u /24s need /25../31 detail, the table has %u groups "
-		       "(raise the capacity at first attach)", n_need, m->n_groups);
-		ret = -ENOSPC;
-		free(gref);
-		goto out_view;
-	}
-	{
-		__u64 now = fence_now_ns(), wake = 0;
-		__u32 next = 0;
-
-	retry_groups:
-		next = 0;
-		p.n_fresh = 0;
-		for (i = 0; i < FENCE_TBL24_ENTRIES; i++) {
-			__u32 cur = m->tbl24[i], v = im.t24[i], ph;
-
-			if (!(v & FENCE_LEAF_EXT))
-				continue;
-			if (cur & FENCE_LEAF_EXT) {
-				ph = cur & FENCE_LEAF_IDX;
-			} else {
-				while (next < m->n_groups &&
-				       (gref[next] || quarantined(m->tbl8_state[next].freed_ns, now))) {
-					if (!gref[next] && (!wake || m->tbl8_state[next].freed_ns < wake))
-						wake = m->tbl8_state[next].freed_ns;
-					next++;
-				}
-				if (next == m->n_groups) {
-					if (!wake) {
-						seterr(err, errlen, "no room: out of tbl8 groups (%u)",
-						       m->n_groups);
-						ret = -ENOSPC;
-						free(gref);
-						goto out_view;
-					}
-					wake += FENCE_QUARANTINE_NS;
-					now = fence_now_ns();
-					if (wake > now) {
-						struct timespec ts = { (wake - now) / 1000000000ULL,
-								       (wake - now) % 1000000000ULL };
-						nanosleep(&ts, NULL);
-					}
-					now = fence_now_ns();
-					wake = 0;
-					goto retry_groups;
-				}
-				ph = next++;
-				p.fresh[p.n_fresh++] = v & FENCE_LEAF_IDX;
-			}
-			p.phys[v & FENCE_LEAF_IDX] = ph;
-		}
-	}
-	free(gref);
-
-	/* Final leaves and the diff against what the data path sees now. */
-	p.t24_changes = malloc(sizeof(__u32) * 65536);
-	__u32 t24_cap = 65536, t8_cap = 65536;
-	p.t8_changes = malloc(sizeof(__u32) * t8_cap);
-	if (!p.t24_changes || !p.t8_changes) {
-		ret = -ENOMEM;
-		goto out_view;
-	}
-	for (i = 0; i < FENCE_TBL24_ENTRIES; i++) {
-		__u32 v = im.t24[i], cur = m->tbl24[i];
-
-		if (v & FENCE_LEAF_EXT) {
-			__u32 lg = v & FENCE_LEAF_IDX, ph = p.phys[lg];
-
-			if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) == ph) {
-				const __u32 *want = &im.g[(size_t)lg * FENCE_TBL8_GROUP];
-				const __u32 *have = &m->tbl8[(size_t)ph * FENCE_TBL8_GROUP];
-
-				for (int j = 0; j < FENCE_TBL8_GROUP; j++) {
-					if (want[j] == have[j])
-						continue;
-					if (p.n_t8 == t8_cap) {
-						__u32 *n = realloc(p.t8_changes, sizeof(__u32) * t8_cap * 2);
-
-						if (!n) {
-							ret = -ENOMEM;
-							goto out_view;
-						}
-						p.t8_changes = n;
-						t8_cap *= 2;
-					}
-					p.t8_changes[p.n_t8++] = (lg << 8) | j;
-				}
-			}
-			v = FENCE_LEAF_EXT | ph;
-		}
-		if (im.host[i >> 3] & (1 << (i & 7)))
-			v |= FENCE_LEAF_HOST;
-		im.t24[i] = v;
-		if (v != cur) {
-			if (p.n_t24 == t24_cap) {
-				__u32 *n = realloc(p.t24_changes, sizeof(__u32) * t24_cap * 2);
-
-				if (!n) {
-					ret = -ENOMEM;
-					goto out_view;
-				}
-				p.t24_changes = n;
-				t24_cap *= 2;
-			}
-			p.t24_changes[p.n_t24++] = i;
-		}
-		if ((cur & FENCE_LEAF_EXT) && !(v & FENCE_LEAF_EXT) &&
-		    (cur & FENCE_LEAF_IDX) < m->n_groups) {
-			if (!p.freed_groups)
-				p.freed_groups = malloc(sizeof(__u32) * m->n_groups);
-			if (!p.freed_groups) {
-				ret = -ENOMEM;
-				goto out_view;
-			}
-			p.freed_groups[p.n_freed_groups++] = cur & FENCE_LEAF_IDX;
-		}
+		if (ret)
+			goto out;
 	}
 	s.build_ms = ms_since(&t0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	/* ---- Everything is validated: write. ---- */
+	mark_writing(t, 1);
 	{
 		__u32 n_keys = n_new + n_del + 1, n4 = 0, n4a = 0, n6 = 0, n6a = 0;
 		struct fence_v4_key *k4 = calloc(n_keys, sizeof(*k4));
@@ -1164,7 +1351,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			if (o->del || !o->fresh)
 				continue;
 			table_rule_from_info(&o->info, o->kind, &r);
-			r.parent = t->parent[o->slot];
+			r.parent = o->kind == FENCE_KIND_DENY ? t->parent[o->slot] : 0;
 			if (!o->info.created_unix)
 				o->info.created_unix = created;
 			m->info[o->slot] = o->info;
@@ -1198,13 +1385,15 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			ret = batch_update(m->fd[FM_RULE_HITS], p.reused, sizeof(__u32), zeros,
 					   (size_t)m->ncpus * sizeof(__u64), p.n_reused);
 		/* 2. Fresh groups, whole: no leaf names them yet. */
-		for (i = 0; !ret && i < p.n_fresh; i++) {
-			__u32 lg = p.fresh[i], ph = p.phys[lg];
+		for (size_t n = 0; !ret && n < w.n_ext; n++) {
+			const struct ext *xe = &w.ext[n];
 
+			if (!xe->fresh)
+				continue;
 			for (int j = 0; j < FENCE_TBL8_GROUP; j++)
-				store32(&m->tbl8[(size_t)ph * FENCE_TBL8_GROUP + j],
-					im.g[(size_t)lg * FENCE_TBL8_GROUP + j]);
-			m->tbl8_state[ph].freed_ns = 0;
+				store32(&m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP + j],
+					w.g[(size_t)xe->lg * FENCE_TBL8_GROUP + j]);
+			m->tbl8_state[xe->ph].freed_ns = 0;
 			s.tbl8_writes += FENCE_TBL8_GROUP;
 		}
 		/* 3. Exact-prefix hashes and IPv6 tries learn the new entries.
@@ -1251,23 +1440,42 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			rule_update(&m->rules[o->slot], &r);
 			s.updated++;
 		}
-		for (slot = 1; slot < m->n_slots; slot++) {
-			if (!view[slot] || vkind[slot] != FENCE_KIND_DENY)
-				continue;
-			if (m->rules[slot].parent != t->parent[slot])
+		for (size_t n = 0; n < w.n_par; n++) {
+			slot = w.par[n];
+			if (m->rules[slot].parent != t->parent[slot]) {
 				store32(&m->rules[slot].parent, t->parent[slot]);
+				s.parent_writes++;
+			}
 		}
 		/* 5. The switch: changed leaves of groups that stay, tbl24. */
-		for (i = 0; i < p.n_t8; i++) {
-			__u32 lg = p.t8_changes[i] >> 8, j = p.t8_changes[i] & 0xff;
+		for (size_t n = 0; n < w.n_ext; n++) {
+			const struct ext *xe = &w.ext[n];
+			const __u32 *want = &w.g[(size_t)xe->lg * FENCE_TBL8_GROUP];
+			__u32 *have = &m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP];
 
-			store32(&m->tbl8[(size_t)p.phys[lg] * FENCE_TBL8_GROUP + j],
-				im.g[(size_t)lg * FENCE_TBL8_GROUP + j]);
-			s.tbl8_writes++;
+			if (xe->fresh)
+				continue;
+			for (int j = 0; j < FENCE_TBL8_GROUP; j++) {
+				if (have[j] != want[j]) {
+					store32(&have[j], want[j]);
+					s.tbl8_writes++;
+				}
+			}
 		}
-		for (i = 0; i < p.n_t24; i++)
-			store32(&m->tbl24[p.t24_changes[i]], im.t24[p.t24_changes[i]]);
-		s.tbl24_writes = p.n_t24;
+		for (size_t n = 0; n < w.n_runs; n++) {
+			for (i = 0; i < w.runs[n].n; i++)
+				store32(&m->tbl24[w.runs[n].x + i], w.runs[n].v);
+			s.tbl24_writes += w.runs[n].n;
+		}
+		for (size_t n = 0; n < w.n_ext; n++) {
+			const struct ext *xe = &w.ext[n];
+			__u32 v = FENCE_LEAF_EXT | xe->ph | xe->host;
+
+			if (m->tbl24[xe->x] != v) {
+				store32(&m->tbl24[xe->x], v);
+				s.tbl24_writes++;
+			}
+		}
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 		/* 6. Removed entries: out of the hashes and tries, then freed
@@ -1315,8 +1523,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 				__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
 				s.removed++;
 			}
-			for (i = 0; i < p.n_freed_groups; i++)
-				m->tbl8_state[p.freed_groups[i]].freed_ns = now;
+			for (size_t n = 0; n < w.n_freed; n++)
+				m->tbl8_state[w.freed[n]].freed_ns = now;
 		}
 		for (size_t n = 0; t->idx.e && n < t->n_ops; n++)
 			if (!t->ops[n].del && t->ops[n].fresh)
@@ -1333,15 +1541,18 @@ out_w:
 		free(v6sa);
 		free(zeros);
 	}
+	if (!ret) {
+		mark_writing(t, 0);
+		t->repaint = false;
+	}
 	s.write_ms = ms_since(&t0);
-	s.groups_used = n_need;
-out_view:
-	free(view);
-	free(vkind);
 out:
 	free(dead);
 	free(v6);
-	plan_free(&p, &im);
+	free(es);
+	free(sp);
+	sweep_free(&w);
+	plan_free(&p);
 done:
 	table_abort(t);
 	if (st)

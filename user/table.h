@@ -27,7 +27,7 @@ struct table;
 struct table_stats {
 	__u32 added, updated, removed;	/* entries */
 	__u32 tbl24_writes, tbl8_writes;	/* leaves written */
-	__u32 groups_used;		/* tbl8 groups referenced after the commit */
+	__u32 parent_writes;		/* deny entries given a new parent */
 	__u32 slots_used;		/* rule slots live after the commit */
 	double build_ms, write_ms;	/* time to compute, time to write */
 };
@@ -64,6 +64,10 @@ size_t table_staged(const struct table *t);
  * Either way the stage is empty afterwards. st may be NULL. */
 int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen);
 void table_abort(struct table *t);
+
+/* Make the next commit (even one with nothing staged) recompute every
+ * IPv4 leaf and parent instead of those its changes touch. */
+void table_repaint(struct table *t);
 
 /* Committed entries: first live slot > after (0 starts), 0 at the end. */
 __u32 table_next(const struct table *t, __u32 after);

@@ -151,12 +151,32 @@ static void random_addr(int family, __u8 *addr, const struct model_entry *m, int
 	}
 }
 
+/* A second table on the same maps repaints every IPv4 leaf and parent. */
+static bool repaint_writes_nothing(struct fx *f, int round)
+{
+	struct table *t2 = NULL;
+	struct table_stats st = {};
+	char err[256] = "";
+	bool ok;
+
+	if (table_open(&t2, &f->m))
+		return false;
+	table_repaint(t2);
+	ok = table_commit(t2, &st, err, sizeof(err)) == 0 &&
+	     !st.tbl24_writes && !st.tbl8_writes && !st.parent_writes;
+	if (!ok)
+		TEST_FAIL_AT("round %d: repaint wrote %u tbl24, %u tbl8 leaves, %u parents %s", round,
+			     st.tbl24_writes, st.tbl8_writes, st.parent_writes, err);
+	table_close(t2);
+	return ok;
+}
+
 static void test_table_random_differential(void)
 {
 	struct fence_opts o = { .max_rules = 4096, .tbl8_groups = 1024, .prefix_entries = 64,
 				.v6_rules = 4096 };
 	static struct model_entry m[MODEL_MAX];
-	int n = 0, mismatches = 0, probes = 0;
+	int n = 0, mismatches = 0, probes = 0, repaint_diffs = 0;
 	char err[256];
 	struct fx f;
 
@@ -209,6 +229,10 @@ static void test_table_random_differential(void)
 			fprintf(stderr, "  %s\n", err);
 			break;
 		}
+		/* the commit repainted only what its changes touch: a repaint
+		 * of everything must find nothing left to write */
+		if (!repaint_writes_nothing(&f, round))
+			repaint_diffs++;
 		for (int p = 0; p < 60; p++) {
 			int family = rnd() % 3 ? AF_INET : AF_INET6;
 			unsigned want;
@@ -232,6 +256,7 @@ static void test_table_random_differential(void)
 	}
 	ASSERT_EQ(mismatches, 0, "data path agrees with the model");
 	ASSERT_TRUE(probes >= 2000, "enough probes");
+	ASSERT_EQ(repaint_diffs, 0, "incremental commits leave what a full repaint would");
 	fx_close(&f);
 }
 
@@ -315,6 +340,23 @@ static void test_table_parents_follow_changes(void)
 	ASSERT_EQ(fx_remove(&f, "198.18.0.0/16", FENCE_KIND_DENY), 0, "remove /16");
 	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x07\x01"),
 		  FENCE_STAT_EXPIRED_PASS, "nothing left but the expired /24");
+
+	/* inside a /24: an expired /32 and /26 fall back to the /25 around
+	 * them, not to the /24 */
+	ASSERT_EQ(fx_deny(&f, "198.18.9.0/24"), 0, "/24 drop");
+	ASSERT_EQ(fx_entry(&f, "198.18.9.128/25", FENCE_KIND_DENY, FENCE_ACT_MONITOR, 0, FENCE_OWN_FEED),
+		  0, "/25 monitor");
+	cidr_parse("198.18.9.130/32", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY, &expired), 0, "expired /32");
+	cidr_parse("198.18.9.192/26", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY, &expired), 0, "expired /26");
+	ASSERT_EQ(table_commit(f.t, NULL, NULL, 0), 0, "commit");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x09\x82"), FENCE_STAT_MONITOR,
+		  "/32 falls back to the /25");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x09\xc1"), FENCE_STAT_MONITOR,
+		  "/26 falls back to the /25");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x09\x01"),
+		  FENCE_STAT_DROP_MANUAL, "the /24 below the /25");
 	fx_close(&f);
 }
 
@@ -350,6 +392,47 @@ static void test_table_second_writer_converges(void)
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.2.130" }), XDP_PASS, "gone");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.1.7" }), XDP_DROP, "kept");
 	table_close(t2);
+	fx_close(&f);
+}
+
+/* A commit writes only the /24s its changes touch, unless the previous
+ * writer died half way through (its mark is still in `meta`): then the
+ * whole table is repainted from the entries. */
+static void test_table_interrupted_commit_repaints(void)
+{
+	struct fence_meta meta;
+	struct table_stats st;
+	__u32 key = 0, leaf = 0xc61200;	/* 198.18.0.0/24 */
+	struct cidr c;
+	struct fx f;
+
+	if (!open_fx_default(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.18.0.0/24"), 0, "deny /24");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.0.1" }), XDP_DROP, "dropped");
+	/* what a writer killed between writing an entry and its leaf leaves */
+	__atomic_store_n(&f.m.tbl24[leaf], 0, __ATOMIC_RELEASE);
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.0.1" }), XDP_PASS, "leaf lost");
+	cidr_parse("203.0.113.0/24", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY,
+			    &(struct fence_rule_info){ .owners = FENCE_OWN_MANUAL }), 0, "put");
+	ASSERT_EQ(table_commit(f.t, &st, NULL, 0), 0, "commit");
+	ASSERT_EQ(st.tbl24_writes, 1, "an unmarked commit writes its own /24 only");
+	ASSERT_EQ(f.m.tbl24[leaf], 0, "and leaves the other alone");
+
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+	ASSERT_EQ(meta.writing, 0, "no commit under way");
+	meta.writing = 1;		/* the mark a killed writer leaves */
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_META], &key, &meta, BPF_ANY), 0, "mark");
+	cidr_parse("203.0.113.9", &c, 0, NULL, 0);
+	ASSERT_EQ(table_put(f.t, &c, FENCE_KIND_DENY,
+			    &(struct fence_rule_info){ .owners = FENCE_OWN_MANUAL }), 0, "put /32");
+	ASSERT_EQ(table_commit(f.t, &st, NULL, 0), 0, "commit after the mark");
+	ASSERT_EQ(st.tbl24_writes, 2, "the lost leaf and the new /32's");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.0.1" }), XDP_DROP, "repaired");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "203.0.113.9" }), XDP_DROP, "new /32");
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+	ASSERT_EQ(meta.writing, 0, "mark cleared after the commit");
 	fx_close(&f);
 }
 
@@ -509,4 +592,5 @@ static void test_table_feed_diff(void)
 
 TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothing),
 	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
-	  T(test_table_pinned_maps_dump_named_fields), T(test_table_feed_diff))
+	  T(test_table_interrupted_commit_repaints), T(test_table_pinned_maps_dump_named_fields),
+	  T(test_table_feed_diff))
