@@ -1024,7 +1024,135 @@ static void test_feed_detect(void)
 	detect_file(FEEDS "plain.txt", FEED_FMT_PLAIN);
 }
 
-TEST_MAIN(T(test_feed_format_names),
+
+/* The in-place IPv4 line reader against cidr_parse on the same token:
+ * every line shape near its edges must come out as the general path
+ * words it (same prefix, or an error). */
+static void test_feed_plain_fast_path_agrees(void)
+{
+	static const char *const lines[] = {
+		"1.2.3.4", "1.2.3.4/32", "1.2.3.0/24", "0.0.0.0/0", "255.255.255.255",
+		"1.2.3.4/0", "1.2.3.4/31", "1.2.3.5/31", "10.0.0.0/8", "10.0.0.0/7",
+		"01.2.3.4", "1.2.3.04", "1.2.3.256", "1.2.3.4/33", "1.2.3.4/032", "1.2.3.0/024",
+		"1.2.3.4/", "1.2.3", "1.2.3.4.5", "1..3.4", ".1.2.3", "1.2.3.4/3a",
+		"1234.1.1.1", "1.2.3.4 5", "\t1.2.3.4 \r", " 1.2.3.4\t# c", "1.2.3.4;x",
+		"1.2.3.4#x", "1.2.3.4 junk", "1.2.3.4/24", "198.51.100.0/25 ; note",
+		"203.0.113.7/32", "0.0.0.0", "1.2.3.4/00", "2001:db8::/32", "::1.2.3.4",
+		"1.2.3.-4", "+1.2.3.4", "1.2.3.4/+8", "1.2.3.4/8/8",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct feed_result r = {};
+		char tok[64], why[96];
+		const char *s = lines[i], *e;
+		struct cidr want;
+		bool bad;
+		size_t n;
+
+		/* the reference: comment cut, one word, cidr_parse */
+		e = s + strcspn(s, "#;");
+		while (*s == ' ' || *s == '\t')
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		n = (size_t)(e - s);
+		memcpy(tok, s, n);
+		tok[n] = 0;
+		bad = strpbrk(tok, " \t") || cidr_parse(tok, &want, 0, why, sizeof(why));
+
+		ASSERT_EQ(feed_parse(lines[i], strlen(lines[i]), FEED_FMT_PLAIN, NOW, &r), 0, lines[i]);
+		if (bad) {
+			if (!ASSERT_EQ(r.n_errors, 1, lines[i]))
+				continue;
+			ASSERT_EQ(r.n_entries, 0, lines[i]);
+		} else if (ASSERT_EQ(r.n_entries, 1, lines[i]) && ASSERT_EQ(r.n_errors, 0, lines[i])) {
+			ASSERT_TRUE(!memcmp(&r.entries[0].cidr, &want, sizeof(want)), lines[i]);
+		}
+		feed_result_free(&r);
+	}
+}
+
+/* Feeds of megabytes are parsed in two halves at once: entries, line
+ * numbers, skipped lines and errors must be what one pass gives. */
+static void test_feed_plain_big_halves(void)
+{
+	const size_t n_lines = 400000;
+	size_t cap = n_lines * 48, len = 0, n_want = 0, skipped = 0;
+	char *buf = malloc(cap);
+	struct feed_entry *want = calloc(n_lines, sizeof(*want));
+	struct feed_result r = {};
+	uint64_t x = 88172645463325252ULL;
+	size_t bad_at[2] = { 0, 0 }, bad_line[2] = { 0, 0 }, mism = 0;
+
+	if (!ASSERT_TRUE(buf && want, "memory"))
+		goto out;
+	for (size_t ln = 1; ln <= n_lines; ln++) {
+		char *l = buf + len;
+		int k;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		k = (int)(x % 16);
+		if (k == 0) {
+			len += (size_t)sprintf(l, "# comment %zu\n", ln);
+			skipped++;
+			continue;
+		}
+		if (k == 1) {
+			len += (size_t)sprintf(l, "\n");
+			skipped++;
+			continue;
+		}
+		if (k == 2)
+			len += (size_t)sprintf(l, "2001:db8:%x::/48\n", (unsigned)(x >> 20) & 0xffff);
+		else if (k == 3)
+			len += (size_t)sprintf(l, "198.%u.%u.0/24 ; feed note\n", 18 + (unsigned)((x >> 8) & 1),
+					       (unsigned)(x >> 16) & 255);
+		else
+			len += (size_t)sprintf(l, "%u.%u.%u.%u\n", 1 + (unsigned)((x >> 8) % 223),
+					       (unsigned)(x >> 16) & 255, (unsigned)(x >> 24) & 255,
+					       (unsigned)(x >> 40) & 255);
+		char tok[64];
+
+		/* the first entry lines from line 1000 and from 1000 before the end */
+		if ((ln >= 1000 && !bad_line[0]) || (ln >= n_lines - 1000 && !bad_line[1])) {
+			int b = bad_line[0] ? 1 : 0;
+
+			bad_at[b] = (size_t)(l - buf);
+			bad_line[b] = ln;
+		}
+		sscanf(l, "%63s", tok);
+		if (cidr_parse(tok, &want[n_want].cidr, 0, NULL, 0))
+			mism++;
+		want[n_want++].line = (uint32_t)ln;
+	}
+	ASSERT_EQ(mism, 0, "reference lines parse");
+	ASSERT_TRUE(len >= (4u << 20), "big enough for two halves");
+	ASSERT_EQ(feed_parse(buf, len, FEED_FMT_PLAIN, NOW, &r), 0, "parse");
+	ASSERT_EQ(r.n_entries, n_want, "entries");
+	ASSERT_EQ(r.n_skipped, skipped, "skipped");
+	ASSERT_EQ(r.n_errors, 0, "no errors");
+	for (size_t i = 0; i < n_want && i < r.n_entries; i++)
+		if (r.entries[i].line != want[i].line ||
+		    memcmp(&r.entries[i].cidr, &want[i].cidr, sizeof(want[i].cidr)))
+			mism++;
+	ASSERT_EQ(mism, 0, "every entry and line as one pass gives");
+	feed_result_free(&r);
+
+	/* a bad line in each half: both reported, at their lines, in order */
+	buf[bad_at[0]] = 'x';
+	buf[bad_at[1]] = 'x';
+	ASSERT_EQ(feed_parse(buf, len, FEED_FMT_PLAIN, NOW, &r), 0, "parse with bad lines");
+	if (ASSERT_EQ(r.n_errors, 2, "two errors")) {
+		ASSERT_EQ(r.errors[0].line, bad_line[0], "first half's error line");
+		ASSERT_EQ(r.errors[1].line, bad_line[1], "second half's error line");
+	}
+	ASSERT_EQ(r.n_entries, n_want - 2, "the other lines still parsed");
+	feed_result_free(&r);
+out:
+	free(buf);
+	free(want);
+}
+
+TEST_MAIN(T(test_feed_format_names), T(test_feed_plain_fast_path_agrees), T(test_feed_plain_big_halves),
 	  T(test_feed_plain_file), T(test_feed_plain_comments), T(test_feed_plain_crlf),
 	  T(test_feed_plain_not_terminated), T(test_feed_plain_errors), T(test_feed_plain_empty),
 	  T(test_feed_plain_bom), T(test_feed_netset_file), T(test_feed_many_errors),
