@@ -1133,6 +1133,38 @@ void table_repaint(struct table *t)
 	t->repaint = true;
 }
 
+/* Write the records of the new slots among ops [from, to), kinds FREE
+ * (the caller publishes them). A first load writes a million of them:
+ * two threads, as each first touch of a map page costs microseconds on a
+ * paravirtualised guest and the two CPUs take them side by side. */
+struct slot_job {
+	struct table *t;
+	size_t from, to;
+	__u64 created;
+};
+
+static void *slots_write(void *arg)
+{
+	struct slot_job *j = arg;
+	struct fence_maps *m = j->t->m;
+
+	for (size_t n = j->from; n < j->to; n++) {
+		struct op *o = &j->t->ops[n];
+		struct fence_rule r;
+
+		if (o->del || !o->fresh)
+			continue;
+		table_rule_from_info(&o->info, o->kind, &r);
+		r.parent = o->kind == FENCE_KIND_DENY ? j->t->parent[o->slot] : 0;
+		if (!o->info.created_unix)
+			o->info.created_unix = j->created;
+		m->info[o->slot] = o->info;
+		r.kind = FENCE_KIND_FREE;
+		m->rules[o->slot] = r;
+	}
+	return NULL;
+}
+
 int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen)
 {
 	struct fence_maps *m = t->m;
@@ -1342,21 +1374,22 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 		/* 1. New slots, complete before anything names them; kinds last,
 		 * all behind one fence. */
-		__u64 created = (__u64)time(NULL);
+		struct slot_job job = { t, 0, t->n_ops / 2, (__u64)time(NULL) };
+		struct slot_job job2 = { t, t->n_ops / 2, t->n_ops, job.created };
+		pthread_t th;
 
+		if (n_new < 65536 || pthread_create(&th, NULL, slots_write, &job2)) {
+			job.to = t->n_ops;
+			slots_write(&job);
+		} else {
+			slots_write(&job);
+			pthread_join(th, NULL);
+		}
 		for (size_t n = 0; n < t->n_ops; n++) {
 			struct op *o = &t->ops[n];
-			struct fence_rule r;
 
 			if (o->del || !o->fresh)
 				continue;
-			table_rule_from_info(&o->info, o->kind, &r);
-			r.parent = o->kind == FENCE_KIND_DENY ? t->parent[o->slot] : 0;
-			if (!o->info.created_unix)
-				o->info.created_unix = created;
-			m->info[o->slot] = o->info;
-			r.kind = FENCE_KIND_FREE;
-			m->rules[o->slot] = r;
 			if (o->info.family == 4) {
 				bool d = o->kind == FENCE_KIND_DENY;
 				struct fence_v4_key *kk = d ? &k4[n4] : &k4a[n4a];
