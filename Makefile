@@ -37,7 +37,7 @@ FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 
 .PHONY: all test bench fuzz demo clean install
-all: $(BUILD)/xdpfence $(TEST_BINS) $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/trafficgen
+all: $(BUILD)/xdpfence $(TEST_BINS) $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident $(BUILD)/trafficgen
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
 	$(call msg,CLANG,$@)
@@ -81,6 +81,10 @@ $(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJ
 $(BUILD)/bench_tick: tests/bench/bench_tick.c $(LIB_OBJS) $(SKELS) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) tests/bench/bench_tick.c $(LIB_OBJS) -o $@ $(LDLIBS)
+
+$(BUILD)/bench_feed_resident: tests/bench/bench_feed_resident.c $(LIB_OBJS) $(SKELS) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) tests/bench/bench_feed_resident.c $(LIB_OBJS) -o $@ $(LDLIBS)
 
 $(BUILD)/trafficgen: tests/bench/trafficgen.c $(BUILD)/tests/pkt.o $(SKELS) | $(BUILD)
 	$(call msg,CC,$@)

@@ -646,6 +646,7 @@ int do_run(int argc, char **argv)
 		pr_err("%s", err);
 		return EXIT_USAGE;
 	}
+	keep_freed_memory();	/* feed refreshes reuse the last one's buffers */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);

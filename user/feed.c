@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +66,9 @@ static __u8 feeds_action(const __u8 *actions, __u32 mask)
 {
 	__u8 a = FENCE_ACT_MAX;
 
-	for (int k = 0; k < FENCE_FEEDS_MAX; k++)
-		if ((mask & (1U << k)) && actions[k] < a)
-			a = actions[k];
+	for (; mask; mask &= mask - 1)
+		if (actions[__builtin_ctz(mask)] < a)
+			a = actions[__builtin_ctz(mask)];
 	return a == FENCE_ACT_MAX ? FENCE_ACT_DROP : a;
 }
 
@@ -320,6 +321,20 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 	return 0;
 }
 
+/* The feed (bit) lists the committed entry cur, with expiry expires: is
+ * there nothing to change? (Ours already, same action and lifetime.) */
+static bool entry_kept(const struct feed_load_opts *o, const struct fence_rule_info *cur,
+		       __u64 expires, __u32 bit, const __u8 *actions)
+{
+	__u8 act;
+
+	if (!(cur->feeds & bit))
+		return false;
+	act = feeds_action(actions, cur->feeds);
+	return cur->feed_action == act && !expires && !cur->feed_expires_ns &&
+	       (act != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst));
+}
+
 /* Stage entry c of the feed (bit) with expiry expires, given what is
  * committed for it now (cur at slot; NULL, 0 if nothing). */
 static int stage_entry(struct state *s, const struct feed_load_opts *o, const struct cidr *c,
@@ -331,11 +346,7 @@ static int stage_entry(struct state *s, const struct feed_load_opts *o, const st
 	if (cur)
 		info = *cur;
 	if (cur && (cur->feeds & bit)) {
-		/* ours already: only a changed action or lifetime is news */
-		__u8 act = feeds_action(actions, cur->feeds);
-
-		if (cur->feed_action == act && !expires && !cur->feed_expires_ns &&
-		    (act != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst))) {
+		if (entry_kept(o, cur, expires, bit, actions)) {
 			rep->kept++;
 			return 0;
 		}
@@ -361,52 +372,141 @@ static int stage_entry(struct state *s, const struct feed_load_opts *o, const st
 	return table_put_at(s->t, slot, c, FENCE_KIND_DENY, &info);
 }
 
-/* Stage the feed's n distinct entries against what is committed, in one
- * walk over the slots (in order, never at random): a committed deny entry
- * the feed lists is updated or kept, one the feed owned and no longer lists
- * is released; what is left is new. */
-static int stage_diff(struct state *s, const struct feed_load_opts *o, const struct feed_entry *v,
-		      size_t n, const struct pindex *pi, const __u64 *exp, __u32 bit,
-		      const __u8 *actions, struct feed_load_report *rep)
+#define TODO_RELEASE	0xffffffffU
+
+/* One thread's share of the walk over the committed slots: what it cannot
+ * decide alone (changes to stage) goes to todo, in slot order. */
+struct diff_job {
+	struct state *s;
+	const struct feed_load_opts *o;
+	const struct feed_entry *v;
+	const struct pindex *pi;
+	const __u64 *exp;
+	const __u8 *actions;
+	__u8 *seen;
+	__u32 bit, from, to;
+	struct todo {
+		__u32 slot, idx;	/* idx: feed entry, or TODO_RELEASE */
+	} *todo;
+	size_t n_todo, cap_todo, kept;
+	int ret;
+};
+
+static int todo_add(struct diff_job *j, __u32 slot, __u32 idx)
+{
+	if (j->n_todo == j->cap_todo) {
+		size_t cap = j->cap_todo ? j->cap_todo * 2 : 4096;
+		struct todo *t = realloc(j->todo, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		j->todo = t;
+		j->cap_todo = cap;
+	}
+	j->todo[j->n_todo++] = (struct todo){ slot, idx };
+	return 0;
+}
+
+static void *diff_walk(void *arg)
 {
 	/* the slots come in order, their cells at random: hash a batch of
 	 * them and prefetch the cells before looking at any */
 	enum { BATCH = 32 };
+	struct diff_job *j = arg;
+	const struct fence_maps *m = &j->s->m;
 	struct {
 		__u32 slot, h;
 		struct cidr c;
 	} b[BATCH];
+	__u32 slot = j->from;
+
+	while (slot < j->to && !j->ret) {
+		unsigned nb = 0;
+
+		for (; slot < j->to && nb < BATCH; slot++) {
+			if (m->rules[slot].kind != FENCE_KIND_DENY)
+				continue;
+			b[nb].slot = slot;
+			table_info_cidr(&m->info[slot], &b[nb].c);
+			b[nb].h = pindex_hash(&b[nb].c);
+			__builtin_prefetch(&j->pi->e[b[nb].h & j->pi->mask]);
+			nb++;
+		}
+		for (unsigned k = 0; k < nb && !j->ret; k++) {
+			const struct fence_rule_info *in = &m->info[b[k].slot];
+			__u64 *cell = pindex_find_h(j->pi, j->v, &b[k].c, b[k].h);
+
+			if (*cell) {
+				__u32 i = pindex_at(*cell);
+
+				j->seen[i] = 1;
+				if (entry_kept(j->o, in, j->exp[i], j->bit, j->actions))
+					j->kept++;
+				else
+					j->ret = todo_add(j, b[k].slot, i);
+			} else if (in->feeds & j->bit) {
+				j->ret = todo_add(j, b[k].slot, TODO_RELEASE);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Stage the feed's n distinct entries against what is committed: a
+ * committed deny entry the feed lists is updated or kept, one the feed
+ * owned and no longer lists is released; what is left is new. The walk
+ * over the committed slots (in order, never at random) runs on a thread
+ * per CPU over ranges of slots; the changes are staged after it, in slot
+ * order. */
+static int stage_diff(struct state *s, const struct feed_load_opts *o, const struct feed_entry *v,
+		      size_t n, const struct pindex *pi, const __u64 *exp, __u32 bit,
+		      const __u8 *actions, struct feed_load_report *rep)
+{
+	enum { MAX_JOBS = 4 };
+	struct diff_job j[MAX_JOBS];
+	pthread_t th[MAX_JOBS];
+	bool started[MAX_JOBS] = {};
 	__u8 *seen = big_calloc(n + 1, 1);
-	__u32 slot = 1;
-	int ret = 0;
+	int nj = s->m.ncpus < MAX_JOBS ? s->m.ncpus : MAX_JOBS, ret = 0;
+	__u32 per;
 
 	if (!seen)
 		return -ENOMEM;
-	while (slot < s->m.n_slots && !ret) {
-		unsigned nb = 0;
+	if (nj < 1 || s->m.n_slots < 65536)
+		nj = 1;
+	per = s->m.n_slots / nj + 1;
+	for (int k = 0; k < nj; k++) {
+		j[k] = (struct diff_job){ .s = s, .o = o, .v = v, .pi = pi, .exp = exp,
+					  .actions = actions, .seen = seen, .bit = bit };
+		j[k].from = k ? k * per : 1;
+		j[k].to = (k + 1) * per < s->m.n_slots ? (k + 1) * per : s->m.n_slots;
+		if (k)
+			started[k] = !pthread_create(&th[k], NULL, diff_walk, &j[k]);
+	}
+	diff_walk(&j[0]);
+	for (int k = 1; k < nj; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		else
+			diff_walk(&j[k]);	/* no thread: walk it here */
+	}
+	for (int k = 0; k < nj; k++) {
+		ret = ret ? ret : j[k].ret;
+		rep->kept += j[k].kept;
+		for (size_t t = 0; t < j[k].n_todo && !ret; t++) {
+			__u32 slot = j[k].todo[t].slot, i = j[k].todo[t].idx;
+			const struct fence_rule_info *in = &s->m.info[slot];
+			struct cidr c;
 
-		for (; slot < s->m.n_slots && nb < BATCH; slot++) {
-			if (s->m.rules[slot].kind != FENCE_KIND_DENY)
-				continue;
-			b[nb].slot = slot;
-			table_info_cidr(&s->m.info[slot], &b[nb].c);
-			b[nb].h = pindex_hash(&b[nb].c);
-			__builtin_prefetch(&pi->e[b[nb].h & pi->mask]);
-			nb++;
-		}
-		for (unsigned k = 0; k < nb && !ret; k++) {
-			const struct fence_rule_info *in = &s->m.info[b[k].slot];
-			__u64 *cell = pindex_find_h(pi, v, &b[k].c, b[k].h);
-
-			if (*cell) {
-				seen[pindex_at(*cell)] = 1;
-				ret = stage_entry(s, o, &b[k].c, b[k].slot, in, exp[pindex_at(*cell)], bit,
-						  actions, rep);
-			} else if (in->feeds & bit) {
-				ret = release_slot(s, b[k].slot, bit, actions);
+			if (i == TODO_RELEASE) {
+				ret = release_slot(s, slot, bit, actions);
 				rep->removed++;
+				continue;
 			}
+			table_info_cidr(in, &c);
+			ret = stage_entry(s, o, &c, slot, in, exp[i], bit, actions, rep);
 		}
+		free(j[k].todo);
 	}
 	for (size_t i = 0; i < n && !ret; i++)
 		if (!seen[i])

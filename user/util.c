@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -154,6 +155,12 @@ void *prefault(void *p, size_t len)
 	if (p && len >= (1u << 20) && e > a)
 		madvise((void *)a, e - a, MADV_POPULATE_WRITE);	/* best effort: faults do the rest */
 	return p;
+}
+
+void keep_freed_memory(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);	/* glibc's largest */
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 void *big_calloc(size_t n, size_t size)

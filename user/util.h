@@ -33,6 +33,13 @@ int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
  * For buffers about to be written or scanned whole; returns p. */
 void *prefault(void *p, size_t len);
 
+/* For long-lived processes (`xdpfence run`): buffers of up to 32 MiB that
+ * are freed stay in the heap for the next feed refresh or commit instead of
+ * going back to the kernel, so the next one does not pay the first touch
+ * of every page again (a 1% reload of a 1M-prefix feed: ~0.45 s -> ~0.28 s
+ * here). The cost: the process keeps its peak scratch memory. */
+void keep_freed_memory(void);
+
 /* calloc, prefaulted when large. */
 void *big_calloc(size_t n, size_t size);
 

@@ -1,0 +1,70 @@
+/* tests/bench/bench_feed_resident.c PIN_DIR FEED_A FEED_B - feed loads in one
+ * long-lived process, as `xdpfence run` refreshes its [feed] sections: the
+ * maps stay mapped and the process's memory stays warm between loads.
+ * FEED_B is FEED_A with 1% changed. Prints the first load, then reloads that
+ * alternate A and B (each a 1% change) and one unchanged reload. The maps
+ * under PIN_DIR must exist (any `xdpfence` command that writes creates them). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "feed.h"
+#include "log.h"
+#include "util.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double load(struct state *s, const char *src, struct feed_load_report *rep)
+{
+	struct feed_load_opts o = {
+		.name = "big", .source = src, .format = FEED_FMT_PLAIN, .action = FENCE_ACT_DROP,
+		.min_len_v4 = 8, .min_len_v6 = 19, .refetch = true,
+	};
+	double t0 = now_s();
+
+	if (feed_load(s, &o, rep) != 0) {
+		fprintf(stderr, "feed load of %s failed\n", src);
+		exit(1);
+	}
+	return now_s() - t0;
+}
+
+int main(int argc, char **argv)
+{
+	struct state s = { .lock_fd = -1 };
+	struct feed_load_report r;
+	double t;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s PIN_DIR FEED_A FEED_B\n", argv[0]);
+		return 2;
+	}
+	keep_freed_memory();	/* as `xdpfence run` does */
+	log_setup(getenv("BENCH_VERBOSE") ? 1 : 0);	/* 1: where each load spends its time */
+	if (fence_maps_from_pins(&s.m, argv[1]) || table_open(&s.t, &s.m)) {
+		fprintf(stderr, "cannot open the maps under %s\n", argv[1]);
+		return 1;
+	}
+	printf("feed load in one resident process (as `xdpfence run` refreshes feeds):\n");
+	t = load(&s, argv[2], &r);
+	printf("%-44s %6.2f s   (+%zu -%zu)\n", "first load into empty maps", t, r.added, r.removed);
+	for (int i = 0; i < 4; i++) {
+		t = load(&s, argv[i % 2 ? 2 : 3], &r);
+		printf("%-44s %6.2f s   (+%zu -%zu)\n", "reload, 1% changed", t, r.added, r.removed);
+	}
+	t = load(&s, argv[2], &r);
+	t = load(&s, argv[2], &r);
+	printf("%-44s %6.2f s   (+%zu -%zu)\n", "reload, unchanged file", t, r.added, r.removed);
+	table_close(s.t);
+	fence_maps_close(&s.m);
+	return 0;
+}
