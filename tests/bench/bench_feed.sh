@@ -45,3 +45,9 @@ t "first load into empty maps" xf feed load big "$tmp/feed-1m.txt" --format plai
 t "reload, unchanged file" xf feed load big "$tmp/feed-1m.txt" --format plain
 t "reload, 1% changed (+5000 -5000)" xf feed load big "$tmp/feed-1m-b.txt" --format plain
 t "feed load --check only (parse + guardrails)" xf feed load big "$tmp/feed-1m-b.txt" --format plain --check
+
+# the same in one long-lived process (as `xdpfence run` refreshes its feeds),
+# on fresh maps of their own
+"$build/xdpfence" --pin-dir "$bpffs/resident" ban add 192.0.2.1 >/dev/null 2>&1
+echo
+"$build/bench_feed_resident" "$bpffs/resident" "$tmp/feed-1m.txt" "$tmp/feed-1m-b.txt"
