@@ -43,6 +43,7 @@ struct state {
 
 int state_open(struct state *s, bool write, bool create);
 void state_close(struct state *s);
+int state_repair(struct table *t);
 
 /* Load the object with pinning under g_opts.pin_dir (reusing what is pinned);
  * the caller attaches or destroys. */

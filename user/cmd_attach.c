@@ -594,6 +594,8 @@ int do_status(int argc, char **argv)
 		ADD("feeds", feeds);
 #undef ADD
 		json_object_object_add(jo, "maps", mp);
+		json_object_object_add(jo, "interrupted_commit",
+				       json_object_new_boolean(table_interrupted(s.t)));
 		printf("%s\n", json_object_to_json_string_ext(jo, JSON_C_TO_STRING_PRETTY));
 		json_object_put(jo);
 	} else {
@@ -605,6 +607,9 @@ int do_status(int argc, char **argv)
 		printf("prefixes  v4 %u of %u, v6 %u of %u (per-source counters, LRU)\n", pfx4,
 		       s.m.max_entries[FM_PREFIX_V4], pfx6, s.m.max_entries[FM_PREFIX_V6]);
 		printf("feeds     %u of %u\n", feeds, FENCE_FEEDS_MAX);
+		if (table_interrupted(s.t))
+			printf("WARNING   the last change to the tables was cut off half way: the "
+			       "next ban, allow or feed change (or `xdpfence run`) repairs them first\n");
 	}
 	state_close(&s);
 	return EXIT_OK;

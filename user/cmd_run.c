@@ -100,6 +100,8 @@ static int lock_fresh(struct daemon *d)
 	table_close(d->s.t);
 	d->s.t = NULL;
 	ret = table_open(&d->s.t, &d->s.m);
+	if (!ret)
+		ret = state_repair(d->s.t);
 	if (ret)
 		unlock(d);
 	return ret;

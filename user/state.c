@@ -95,7 +95,34 @@ int state_open(struct state *s, bool write, bool create)
 		state_close(s);
 		return err;
 	}
+	if (s->lock_fd >= 0) {
+		err = state_repair(s->t);
+		if (err) {
+			state_close(s);
+			return err;
+		}
+	}
 	return 0;
+}
+
+/* Under the lock, a commit mark left behind means its writer died half
+ * way: repair before anything reads the entries to change them. */
+int state_repair(struct table *t)
+{
+	struct table_stats st;
+	char err[256];
+	int ret;
+
+	if (!table_interrupted(t))
+		return 0;
+	pr_warn("the last change to the tables was cut off half way (a writer killed?): repairing");
+	ret = table_repair(t, &st, err, sizeof(err));
+	if (ret)
+		pr_err("repairing the tables: %s", err);
+	else
+		pr_warn("repaired: %u lookup keys fixed, %u leaves rewritten, %u live entries",
+			st.keys_fixed, st.tbl24_writes + st.tbl8_writes, st.slots_used);
+	return ret;
 }
 
 void state_close(struct state *s)

@@ -1086,7 +1086,12 @@ retry:
 		}
 		if (next == m->n_groups) {
 			if (!wake) {
-				seterr(err, errlen, "no room: out of tbl8 groups (%u)", m->n_groups);
+				if (w->n_freed)
+					seterr(err, errlen, "no room: out of tbl8 groups (%u); this commit "
+					       "frees %zu, which it cannot reuse while /24s still name "
+					       "them: apply the removals first", m->n_groups, w->n_freed);
+				else
+					seterr(err, errlen, "no room: out of tbl8 groups (%u)", m->n_groups);
 				ret = -ENOSPC;
 				goto out;
 			}
@@ -1108,29 +1113,203 @@ out:
 	return ret;
 }
 
-/* Does the next commit have to repaint the whole table? Yes when asked,
- * and when a writer died half way through one (the mark below was left). */
-static bool repaint_due(struct table *t)
+/* Did a writer die half way through a commit (it left the mark below)? */
+bool table_interrupted(struct table *t)
 {
 	struct fence_meta meta;
 
-	return t->repaint || (!fence_read_meta(t->m, &meta) && meta.writing);
+	return !fence_read_meta(t->m, &meta) && meta.writing;
 }
 
-static void mark_writing(struct table *t, __u8 on)
+static int mark_writing(struct table *t, __u8 on)
 {
 	struct fence_meta meta;
 	__u32 key = 0;
+	int ret;
 
-	if (fence_read_meta(t->m, &meta) || meta.writing == on)
-		return;
+	ret = fence_read_meta(t->m, &meta);
+	if (ret || meta.writing == on)
+		return ret;
 	meta.writing = on;
-	bpf_map_update_elem(t->m->fd[FM_META], &key, &meta, BPF_ANY);
+	return bpf_map_update_elem(t->m->fd[FM_META], &key, &meta, BPF_ANY) ? -errno : 0;
+}
+
+/* Is slot s a live entry of this kind and family, keyed by (len, addr)? */
+static bool slot_keyed(const struct fence_maps *m, __u32 s, __u8 kind, __u8 family, __u32 len,
+		       const __u8 *addr)
+{
+	return s && s < m->n_slots && m->rules[s].kind == kind && m->rules[s].family == family &&
+	       m->info[s].prefixlen == len && !memcmp(m->info[s].addr, addr, family == 4 ? 4 : 16);
+}
+
+/* Make one exact-prefix map (hash or trie) name exactly the live slots of
+ * its kind and family: keys whose slot is free or holds another entry go,
+ * live slots it lacks come in. A writer that dies between publishing a slot
+ * and keying it (or between unkeying and freeing one) leaves such gaps. */
+static int keys_resync(struct table *t, int fd, __u8 kind, __u8 family, struct table_stats *st)
+{
+	const struct fence_maps *m = t->m;
+	size_t ksz = family == 4 ? sizeof(struct fence_v4_key) : sizeof(struct fence_v6_key);
+	__u8 key[sizeof(struct fence_v6_key)], next[sizeof(struct fence_v6_key)];
+	__u8 *seen, *stale = NULL;
+	size_t n_stale = 0, cap = 0;
+	void *prev = NULL;
+	int ret = 0;
+
+	seen = calloc(m->n_slots, 1);
+	if (!seen)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		struct fence_slot v;
+		__u32 len;
+		const __u8 *addr = next + 4;
+
+		memcpy(key, next, ksz);
+		prev = key;
+		memcpy(&len, key, 4);
+		if (bpf_map_lookup_elem(fd, key, &v))
+			continue;	/* gone under us: no other writer, so cannot be */
+		if (slot_keyed(m, v.slot, kind, family, len, addr) && !seen[v.slot]) {
+			seen[v.slot] = 1;
+			continue;
+		}
+		if (n_stale == cap) {
+			void *p = realloc(stale, (cap = cap ? cap * 2 : 64) * ksz);
+
+			if (!p) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			stale = p;
+		}
+		memcpy(stale + n_stale++ * ksz, key, ksz);
+	}
+	/* delete after the walk: deleting the key a hash walk stands on
+	 * restarts it from the first bucket */
+	for (size_t i = 0; i < n_stale; i++) {
+		if (bpf_map_delete_elem(fd, stale + i * ksz) && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		st->keys_fixed++;
+	}
+	for (__u32 s = 1; s < m->n_slots; s++) {
+		struct fence_slot v = { s };
+		__u32 len;
+
+		if (seen[s] || m->rules[s].kind != kind || m->rules[s].family != family)
+			continue;
+		memset(key, 0, sizeof(key));
+		len = m->info[s].prefixlen;
+		memcpy(key, &len, 4);
+		memcpy(key + 4, m->info[s].addr, family == 4 ? 4 : 16);
+		if (bpf_map_update_elem(fd, key, &v, BPF_ANY)) {
+			ret = -errno;
+			goto out;
+		}
+		st->keys_fixed++;
+	}
+out:
+	free(seen);
+	free(stale);
+	return ret;
+}
+
+/* Throttle buckets of slots that are no longer throttling denies go. */
+static int throttle_resync(const struct fence_maps *m, struct table_stats *st)
+{
+	__u32 *stale = NULL, key, cur, *prev = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	while (!bpf_map_get_next_key(m->fd[FM_THROTTLE], prev, &key)) {
+		cur = key;
+		prev = &cur;
+		if (key < m->n_slots && m->rules[key].kind == FENCE_KIND_DENY &&
+		    m->rules[key].action == FENCE_ACT_THROTTLE)
+			continue;
+		if (n == cap) {
+			__u32 *p = realloc(stale, (cap = cap ? cap * 2 : 64) * sizeof(*p));
+
+			if (!p) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			stale = p;
+		}
+		stale[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_delete_elem(m->fd[FM_THROTTLE], &stale[i]) && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		st->keys_fixed++;
+	}
+out:
+	free(stale);
+	return ret;
+}
+
+/* After a writer died half way: the exact-prefix maps again name exactly
+ * the live slots; throttle buckets of slots no longer throttled go; tbl8
+ * groups no leaf names are quarantined as if just freed (the dead writer
+ * may have unlinked some without stamping them). The commit that follows
+ * repaints the whole IPv4 table from the slots. */
+static int recover(struct table *t, struct table_stats *st, char *err, size_t errlen)
+{
+	struct fence_maps *m = t->m;
+	static const struct { int map; __u8 kind, family; } km[] = {
+		{ FM_DENY_V4, FENCE_KIND_DENY, 4 }, { FM_ALLOW_V4, FENCE_KIND_ALLOW, 4 },
+		{ FM_DENY_V6, FENCE_KIND_DENY, 6 }, { FM_ALLOW_V6, FENCE_KIND_ALLOW, 6 },
+	};
+	__u8 *gref;
+	__u64 now = fence_now_ns();
+	int ret;
+
+	ret = mark_writing(t, 1);
+	if (ret) {
+		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < sizeof(km) / sizeof(km[0]); i++) {
+		ret = keys_resync(t, m->fd[km[i].map], km[i].kind, km[i].family, st);
+		if (ret) {
+			seterr(err, errlen, "repairing %s after an interrupted commit: %s",
+			       fence_map_names[km[i].map], strerror(-ret));
+			return ret;
+		}
+	}
+	ret = throttle_resync(m, st);
+	if (ret) {
+		seterr(err, errlen, "repairing %s after an interrupted commit: %s",
+		       fence_map_names[FM_THROTTLE], strerror(-ret));
+		return ret;
+	}
+	gref = calloc(m->n_groups + 1, 1);
+	if (!gref)
+		return -ENOMEM;
+	for (__u32 i = 0; i < FENCE_TBL24_ENTRIES; i++)
+		if ((m->tbl24[i] & FENCE_LEAF_EXT) && (m->tbl24[i] & FENCE_LEAF_IDX) < m->n_groups)
+			gref[m->tbl24[i] & FENCE_LEAF_IDX] = 1;
+	for (__u32 g = 0; g < m->n_groups; g++)
+		if (!gref[g] && !m->tbl8_state[g].freed_ns)
+			m->tbl8_state[g].freed_ns = now;
+	free(gref);
+	st->recovered = 1;
+	return 0;
 }
 
 void table_repaint(struct table *t)
 {
 	t->repaint = true;
+}
+
+int table_repair(struct table *t, struct table_stats *st, char *err, size_t errlen)
+{
+	table_abort(t);
+	table_repaint(t);
+	return table_commit(t, st, err, errlen);
 }
 
 /* Write the records of the new slots among ops [from, to), kinds FREE
@@ -1184,9 +1363,14 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	int ret = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	full = repaint_due(t);
+	full = t->repaint || table_interrupted(t);
 	if (!t->n_ops && !full)
 		goto done;
+	if (full) {
+		ret = recover(t, &s, err, errlen);
+		if (ret)
+			goto out;
+	}
 
 	dead = big_calloc(m->n_slots, 1);
 	if (!dead) {
@@ -1294,7 +1478,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	for (size_t n = 0; n < t->n_ops && !full; n++) {
 		const struct op *o = &t->ops[n];
 
-		if ((o->del && o->slot) || o->fresh)
+		if (((o->del && o->slot) || o->fresh) && o->info.family != 6)
 			n_sp++;
 	}
 	if (full || n_sp > SPANS_MAX) {
@@ -1354,7 +1538,11 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	/* ---- Everything is validated: write. ---- */
-	mark_writing(t, 1);
+	ret = mark_writing(t, 1);
+	if (ret) {
+		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
+		goto out;
+	}
 	{
 		__u32 n_keys = n_new + n_del + 1, n4 = 0, n4a = 0, n6 = 0, n6a = 0;
 		struct fence_v4_key *k4 = calloc(n_keys, sizeof(*k4));
@@ -1575,6 +1763,7 @@ out_w:
 		free(zeros);
 	}
 	if (!ret) {
+		/* if the mark stays, the next commit repairs: harmless */
 		mark_writing(t, 0);
 		t->repaint = false;
 	}

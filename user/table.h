@@ -29,6 +29,8 @@ struct table_stats {
 	__u32 tbl24_writes, tbl8_writes;	/* leaves written */
 	__u32 parent_writes;		/* deny entries given a new parent */
 	__u32 slots_used;		/* rule slots live after the commit */
+	__u32 keys_fixed;		/* repair: lookup-map keys added or removed */
+	bool recovered;			/* repaired what an interrupted commit left */
 	double build_ms, write_ms;	/* time to compute, time to write */
 };
 
@@ -65,9 +67,17 @@ size_t table_staged(const struct table *t);
 int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen);
 void table_abort(struct table *t);
 
-/* Make the next commit (even one with nothing staged) recompute every
- * IPv4 leaf and parent instead of those its changes touch. */
+/* Make the next commit (even one with nothing staged) repair: bring the
+ * exact-prefix maps and throttle buckets back in line with the live slots
+ * and recompute every IPv4 leaf and parent, not only those its changes
+ * touch. A commit does this by itself when it finds that the one before it
+ * was interrupted (fence_meta.writing). */
 void table_repaint(struct table *t);
+
+/* Was the last commit on these maps cut off half way (by a kill, a crash)?
+ * Then the next commit repairs first; table_repair() does it now. */
+bool table_interrupted(struct table *t);
+int table_repair(struct table *t, struct table_stats *st, char *err, size_t errlen);
 
 /* Committed entries: first live slot > after (0 starts), 0 at the end. */
 __u32 table_next(const struct table *t, __u32 after);

@@ -10,7 +10,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -436,6 +439,248 @@ static void test_table_interrupted_commit_repaints(void)
 	fx_close(&f);
 }
 
+/* Every live slot is keyed in its lookup map under its own prefix, and
+ * the maps hold nothing else; returns the number of faults found. */
+static int lookup_maps_faults(struct fx *f)
+{
+	static const int maps[2][3] = { { 0, FM_ALLOW_V4, FM_DENY_V4 }, { 0, FM_ALLOW_V6, FM_DENY_V6 } };
+	__u32 live[2][3] = {}, keys[2][3] = {};
+	int faults = 0;
+
+	for (__u32 s = 1; s < f->m.n_slots; s++) {
+		const struct fence_rule_info *in = &f->m.info[s];
+		__u8 kind = f->m.rules[s].kind, key[20] = {};
+		__u32 len = in->prefixlen;
+		struct fence_slot v;
+		int v6 = in->family == 6;
+
+		if (kind == FENCE_KIND_FREE)
+			continue;
+		live[v6][kind]++;
+		memcpy(key, &len, 4);
+		memcpy(key + 4, in->addr, v6 ? 16 : 4);
+		if (bpf_map_lookup_elem(f->m.fd[maps[v6][kind]], key, &v) || v.slot != s)
+			faults++;
+	}
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int kind = 1; kind < 3; kind++) {
+			__u8 k[20], prev[20];
+			int fd = f->m.fd[maps[v6][kind]];
+
+			for (void *p = NULL; !bpf_map_get_next_key(fd, p, k); p = prev) {
+				memcpy(prev, k, sizeof(k));
+				keys[v6][kind]++;
+			}
+			if (keys[v6][kind] != live[v6][kind])
+				faults++;
+		}
+	return faults;
+}
+
+static void put_deny(struct table *t, const char *text, bool del)
+{
+	struct fence_rule_info info = { .owners = del ? 0 : FENCE_OWN_FEED, .feeds = 1 };
+	struct cidr c;
+
+	cidr_parse(text, &c, 0, NULL, 0);
+	table_put(t, &c, FENCE_KIND_DENY, &info);
+}
+
+/* A commit that finds the mark of an interrupted one repairs what such a
+ * writer leaves: a live entry missing from its lookup map (not enforced,
+ * for /32s and IPv6), a key naming a freed or different slot, a throttle
+ * bucket of a slot that no longer throttles, an unlinked group not yet
+ * quarantined. */
+static void test_table_recovery_repairs_lookup_maps(void)
+{
+	struct fence_v4_key k4 = { 32 };
+	struct fence_v6_key k6 = { 64 };
+	struct fence_slot v;
+	struct fence_meta meta;
+	struct table_stats st;
+	__u32 key = 0, s32, s64, g;
+	struct cidr c;
+	struct fx f;
+
+	if (!open_fx_default(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.18.7.9/32"), 0, "deny /32");
+	ASSERT_EQ(fx_deny(&f, "2001:db8:1:2::/64"), 0, "deny /64");
+	ASSERT_EQ(fx_deny(&f, "198.18.9.0/24"), 0, "deny /24");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent after plain commits");
+	cidr_parse("198.18.7.9", &c, 0, NULL, 0);
+	ASSERT_TRUE(table_get(f.t, &c, FENCE_KIND_DENY, &s32) && s32, "slot of /32");
+	cidr_parse("2001:db8:1:2::/64", &c, 0, NULL, 0);
+	ASSERT_TRUE(table_get(f.t, &c, FENCE_KIND_DENY, &s64) && s64, "slot of /64");
+
+	/* the gaps: live entries unkeyed, stale keys, a stray bucket */
+	inet_pton(AF_INET, "198.18.7.9", &k4.addr);
+	inet_pton(AF_INET6, "2001:db8:1:2::", k6.addr);
+	ASSERT_EQ(bpf_map_delete_elem(f.m.fd[FM_DENY_V4], &k4), 0, "unkey /32");
+	ASSERT_EQ(bpf_map_delete_elem(f.m.fd[FM_DENY_V6], &k6), 0, "unkey /64");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.9" }), XDP_PASS, "/32 lost");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:1:2::5" }), XDP_PASS, "/64 lost");
+	inet_pton(AF_INET, "198.18.8.1", &k4.addr);
+	v.slot = f.m.n_slots - 1;	/* free */
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_DENY_V4], &k4, &v, BPF_ANY), 0, "stale v4 key");
+	inet_pton(AF_INET6, "2001:db8:9::", k6.addr);
+	k6.prefixlen = 48;
+	v.slot = s32;			/* live, but another entry */
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_DENY_V6], &k6, &v, BPF_ANY), 0, "stale v6 key");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:9::1" }), XDP_DROP,
+		  "a stale key judges traffic");
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_THROTTLE], &s32,
+				      &(struct fence_bucket){ 0 }, BPF_ANY), 0, "stray bucket");
+	ASSERT_EQ(lookup_maps_faults(&f), 2, "the checker sees both unkeyed entries");
+	for (g = 0; g < f.m.n_groups; g++)
+		f.m.tbl8_state[g].freed_ns = 0;
+
+	/* an unmarked commit does not look */
+	put_deny(f.t, "203.0.113.0/24", false);
+	ASSERT_EQ(table_commit(f.t, &st, NULL, 0), 0, "unmarked commit");
+	ASSERT_TRUE(!st.recovered, "no repair without the mark");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.9" }), XDP_PASS, "still lost");
+
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+	meta.writing = 1;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_META], &key, &meta, BPF_ANY), 0, "mark");
+	ASSERT_EQ(table_commit(f.t, &st, NULL, 0), 0, "commit of nothing after the mark");
+	ASSERT_TRUE(st.recovered, "repaired");
+	ASSERT_EQ(st.keys_fixed, 5, "two keys in, two out, one bucket");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent again");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.9" }), XDP_DROP, "/32 enforced");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:1:2::5" }), XDP_DROP, "/64 enforced");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:9::1" }), XDP_PASS, "stale v6 gone");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.8.1" }), XDP_PASS, "stale v4 gone");
+	ASSERT_TRUE(bpf_map_lookup_elem(f.m.fd[FM_THROTTLE], &s32, &(struct fence_bucket){ 0 }),
+		    "stray bucket gone");
+	for (g = 0; g < f.m.n_groups; g++)
+		if (!f.m.tbl8_state[g].freed_ns)
+			break;
+	ASSERT_EQ(g, f.m.n_groups, "unlinked groups quarantined");
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+	ASSERT_EQ(meta.writing, 0, "mark cleared");
+	fx_close(&f);
+}
+
+/* Writers killed at points spread over a commit (adds and removes of
+ * IPv4 /32s and /24s and IPv6 /64s): the next commit finds the mark and
+ * leaves every entry either in or out, its lookup keys and leaves agreeing
+ * with the data path. */
+#define KW_N 6000
+static void test_table_killed_writer_recovers(void)
+{
+	struct fence_opts o = { .max_rules = 4 * KW_N, .tbl8_groups = 256, .prefix_entries = 64,
+				.v6_rules = 4 * KW_N };
+	static char names[2 * KW_N][48];
+	struct timespec t0, t1;
+	double full_us = 0;
+	int rounds = 12, marked = 0;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "fx_open"))
+		return;
+	/* A = [0, KW_N), B = [KW_N, 2 KW_N): a tenth IPv6, a tenth /24s */
+	for (int i = 0; i < 2 * KW_N; i++) {
+		__u32 a = rnd();
+
+		if (i % 10 == 3)
+			snprintf(names[i], sizeof(names[i]), "2001:db8:%x:%x::/64", i, a & 0xffff);
+		else if (i % 10 == 7)
+			snprintf(names[i], sizeof(names[i]), "198.%u.%u.0/24", 18 + (i & 1), a & 0xff);
+		else
+			snprintf(names[i], sizeof(names[i]), "198.%u.%u.%u", 18 + (i & 1), (a >> 8) & 0xff,
+				 a & 0xff);
+	}
+	for (int r = -1; r < rounds; r++) {
+		struct table *t = NULL;
+		struct table_stats st;
+		char err[256] = "", c1;
+		pid_t pid;
+		int status, go[2];
+
+		/* back to A (a restarted controller: a new table) */
+		ASSERT_EQ(table_open(&t, &f.m), 0, "table");
+		for (int i = 0; i < 2 * KW_N; i++)
+			put_deny(t, names[i], i >= KW_N);
+		if (!ASSERT_EQ(table_commit(t, &st, err, sizeof(err)), 0, err))
+			break;
+		table_close(t);
+		ASSERT_EQ(lookup_maps_faults(&f), 0, "A consistent");
+
+		/* the writer: half of A out, all of B in; it says when it commits */
+		if (!ASSERT_EQ(pipe(go), 0, "pipe"))
+			break;
+		pid = fork();
+		if (pid == 0) {
+			struct table *tw = NULL;
+
+			if (table_open(&tw, &f.m))
+				_exit(1);
+			for (int i = 0; i < 2 * KW_N; i++)
+				if (i % 2 == 0 || i >= KW_N)
+					put_deny(tw, names[i], i < KW_N);
+			if (write(go[1], "", 1) != 1)
+				_exit(1);
+			_exit(table_commit(tw, NULL, NULL, 0) ? 1 : 0);
+		}
+		close(go[1]);
+		ASSERT_EQ(read(go[0], &c1, 1), 1, "writer staged");
+		close(go[0]);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (r >= 0) {
+			/* spread over the commit, from before its first write to its end */
+			struct timespec d;
+			double us = full_us * (r + (rnd() % 100) / 100.0) / rounds;
+
+			d.tv_sec = 0;
+			d.tv_nsec = (long)(us * 1000);
+			nanosleep(&d, NULL);
+			kill(pid, SIGKILL);
+		}
+		waitpid(pid, &status, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (r < 0) {
+			ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "uninterrupted writer");
+			full_us = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+		}
+
+		/* the next controller */
+		ASSERT_EQ(table_open(&t, &f.m), 0, "table after the kill");
+		ASSERT_EQ(table_commit(t, &st, err, sizeof(err)), 0, err);
+		marked += st.recovered;
+		if (!ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent after recovery")) {
+			fprintf(stderr, "  round %d of %d, commit took %.0f us\n", r, rounds, full_us);
+			table_close(t);
+			break;
+		}
+		for (int n = 0; n < 200; n++) {
+			int i = rnd() % (2 * KW_N);
+			struct cidr c;
+			char src[48];
+			__u32 slot = 0;
+			bool in;
+
+			cidr_parse(names[i], &c, 0, NULL, 0);
+			in = table_get(t, &c, FENCE_KIND_DENY, &slot) != NULL;
+			snprintf(src, sizeof(src), "%s", names[i]);
+			if (strchr(src, '/'))
+				*strchr(src, '/') = 0;
+			if (i % 10 == 3)
+				strcat(src, "1");
+			/* an entry that is out may still be covered by a /24 that is in */
+			if (!in && i % 10 != 3 && fx_send(&f, &(struct pkt_spec){ .saddr = src }) == XDP_DROP)
+				continue;
+			if (!ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = src }), in ? XDP_DROP : XDP_PASS,
+				       names[i]))
+				break;
+		}
+		table_close(t);
+	}
+	ASSERT_TRUE(marked > 0, "some kill caught a commit half way");
+	fx_close(&f);
+}
+
 static int sh(const char *cmd, char *out, size_t len)
 {
 	FILE *p = popen(cmd, "r");
@@ -592,5 +837,6 @@ static void test_table_feed_diff(void)
 
 TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothing),
 	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
-	  T(test_table_interrupted_commit_repaints), T(test_table_pinned_maps_dump_named_fields),
+	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),
+	  T(test_table_killed_writer_recovers), T(test_table_pinned_maps_dump_named_fields),
 	  T(test_table_feed_diff))
