@@ -42,6 +42,26 @@ check_not "timed ban drops" reach 198.18.5.10
 sleep 2.5
 check "timed ban expired" reach 198.18.5.10
 
+# a writer cut off half way leaves its mark (meta.writing) and gaps: here a
+# banned /32 whose lookup key is gone. status warns; the next change repairs.
+check "client address 198.18.6.10" C ip addr add 198.18.6.10/24 dev "$VC"
+check "198.18.6.10 passes" reach 198.18.6.10
+check "ban add /32" xf ban add 198.18.6.10
+check_not "/32 dropped" reach 198.18.6.10
+check "key of the /32 removed (a gap)" bpftool map delete pinned "$PIN/deny_v4" key 32 0 0 0 198 18 6 10
+check "gap: the /32 passes" reach 198.18.6.10
+meta=$(bpftool -j map lookup pinned "$PIN/meta" key 0 0 0 0 |
+	python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; v[15]="0x01"; print(" ".join(v))')
+check "the mark a killed writer leaves" bpftool map update pinned "$PIN/meta" key 0 0 0 0 value $meta
+check "status warns of the cut-off change" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status | grep -q 'cut off half way'"
+check "status --json says so" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status --json | grep -q '\"interrupted_commit\": *true'"
+out=$(xf ban add 198.18.6.11 2>&1)
+check "the next change repairs first" grep -q 'repaired: 1 lookup keys fixed' <<<"$out"
+check_not "the /32 drops again" reach 198.18.6.10
+check_not "status no longer warns" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status | grep -q 'cut off'"
+check "ban del the /32s" xf ban del 198.18.6.10
+check "ban del" xf ban del 198.18.6.11
+
 # bad input: exit 2, names the input, applies nothing
 out=$(xf ban add 198.18.2.7/24 2>&1); rc=$?
 check "host bits: exit 2" test "$rc" = 2
