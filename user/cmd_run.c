@@ -66,14 +66,6 @@ struct daemon {
 	size_t ps_cap;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The pin dir's writer lock; gives up when asked to stop while waiting. */
 static int lock(struct daemon *d)
 {
@@ -351,11 +343,15 @@ static int tick(struct daemon *d)
 	struct policy_sample *ps;
 	size_t n = 0, n_dec = 0;
 	double t0 = now_s(), dt;
-	__u64 now;
+	__u64 now, sample_ns;
 	char err[256] = "";
 	int ret;
 
+	/* the counters' time: the middle of the read, not after the lock
+	 * below (a feed load can hold it for seconds) */
+	sample_ns = fence_now_ns();
 	ret = counters_reader_read(d->reader, &seg, &seg_n, &n_seg);
+	sample_ns += (fence_now_ns() - sample_ns) / 2;
 	if (ret) {
 		pr_err("reading per-prefix counters: %s", strerror(-ret));
 		return ret;
@@ -396,7 +392,7 @@ static int tick(struct daemon *d)
 		forget_removed(d);
 	now = fence_now_ns();
 	if (!ret)
-		ret = policy_tick(d->p, now, ps, n, allowed, d, &dec, &n_dec);
+		ret = policy_tick(d->p, sample_ns, ps, n, allowed, d, &dec, &n_dec);
 	if (!ret) {
 		for (size_t i = 0; i < n_dec; i++)
 			stage(d, &dec[i]);

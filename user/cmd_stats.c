@@ -95,6 +95,13 @@ static int row_cmp_rate(const void *a, const void *b)
 	return counters_cmp_key(&x->s, &y->s);
 }
 
+/* Counted since the first sample; a counter that went down belongs to a
+ * prefix evicted from the LRU and seen again since: counted from zero. */
+static double since(__u64 cur, __u64 old)
+{
+	return (double)(cur >= old ? cur - old : cur);
+}
+
 static void top_usage(void)
 {
 	fprintf(stderr,
@@ -115,6 +122,8 @@ int do_top(int argc, char **argv)
 	};
 	static const char *const by_names[] = { "conns", "packets", "drops", "bytes" };
 	struct pfx_sample *a = NULL, *b = NULL;
+	struct counters_reader *rd = NULL;
+	double t_a = 0, t_b, secs;
 	struct top_row *rows = NULL;
 	size_t na = 0, nb = 0;
 	__u32 topn = 20;
@@ -166,15 +175,24 @@ int do_top(int argc, char **argv)
 	}
 	if (state_open(&s, false, false))
 		return EXIT_RUNTIME;
+	/* one reader for both samples (setting one up costs more than a read);
+	 * a sample's time is the middle of its read */
+	if ((err = counters_reader_new(&rd, &s.m, 0, 0)))
+		goto fail;
 	if (interval) {
 		struct timespec ts = { interval, 0 };
 
-		if ((err = counters_read(&s.m, &a, &na, true)))
+		t_a = now_s();
+		if ((err = counters_reader_copy(rd, &a, &na, true)))
 			goto fail;
+		t_a = (t_a + now_s()) / 2;
 		nanosleep(&ts, NULL);
 	}
-	if ((err = counters_read(&s.m, &b, &nb, true)))
+	t_b = now_s();
+	if ((err = counters_reader_copy(rd, &b, &nb, true)))
 		goto fail;
+	t_b = (t_b + now_s()) / 2;
+	secs = interval ? t_b - t_a : 1;
 	rows = malloc((nb + 1) * sizeof(*rows));
 	if (!rows) {
 		err = -ENOMEM;
@@ -183,15 +201,14 @@ int do_top(int argc, char **argv)
 	for (size_t i = 0; i < nb; i++) {
 		struct pfx_sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), counters_cmp_key) : NULL;
 		struct fence_counters base = {};
-		double secs = interval ? interval : 1;
 
 		if (interval && old)
 			base = old->c;
 		rows[i].s = *cur;
-		rows[i].rate[0] = (cur->c.new_conns - base.new_conns) / secs;
-		rows[i].rate[1] = (cur->c.packets - base.packets) / secs;
-		rows[i].rate[2] = (cur->c.drops - base.drops) / secs;
-		rows[i].rate[3] = (cur->c.bytes - base.bytes) / secs;
+		rows[i].rate[0] = since(cur->c.new_conns, base.new_conns) / secs;
+		rows[i].rate[1] = since(cur->c.packets, base.packets) / secs;
+		rows[i].rate[2] = since(cur->c.drops, base.drops) / secs;
+		rows[i].rate[3] = since(cur->c.bytes, base.bytes) / secs;
 	}
 	if (nb)
 		qsort(rows, nb, sizeof(*rows), row_cmp_rate);
@@ -242,6 +259,7 @@ int do_top(int argc, char **argv)
 fail:
 	pr_err("reading per-prefix counters: %s", strerror(-err));
 out:
+	counters_reader_free(rd);
 	free(a);
 	free(b);
 	free(rows);

@@ -701,9 +701,8 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 	return 0;
 }
 
-int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, bool sorted)
+int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_t *n, bool sorted)
 {
-	struct counters_reader *r;
 	struct pfx_sample *const *seg;
 	const size_t *sn;
 	unsigned ns;
@@ -712,24 +711,32 @@ int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, 
 
 	*v = NULL;
 	*n = 0;
-	if ((err = counters_reader_new(&r, m, 0, 0)))
-		return err;
 	if ((err = counters_reader_read(r, &seg, &sn, &ns)))
-		goto out;
+		return err;
 	for (unsigned i = 0; i < ns; i++)
 		total += sn[i];
 	*v = malloc((total + 1) * sizeof(**v));
-	if (!*v) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!*v)
+		return -ENOMEM;
 	for (unsigned i = 0; i < ns; i++) {
 		memcpy(*v + *n, seg[i], sn[i] * sizeof(**v));
 		*n += sn[i];
 	}
 	if (*n && sorted)
 		qsort(*v, *n, sizeof(**v), counters_cmp_key);
-out:
+	return 0;
+}
+
+int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, bool sorted)
+{
+	struct counters_reader *r;
+	int err;
+
+	*v = NULL;
+	*n = 0;
+	if ((err = counters_reader_new(&r, m, 0, 0)))
+		return err;
+	err = counters_reader_copy(r, v, n, sorted);
 	counters_reader_free(r);
 	return err;
 }

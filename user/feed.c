@@ -14,14 +14,6 @@
 #include "log.h"
 #include "util.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 bool feed_name_valid(const char *name)
 {
 	size_t n = strlen(name);

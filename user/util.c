@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/mman.h>
 
 #include "util.h"
@@ -168,4 +169,12 @@ void *big_calloc(size_t n, size_t size)
 	void *p = calloc(n, size);
 
 	return p && n && size <= SIZE_MAX / n ? prefault(p, n * size) : p;
+}
+
+double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }

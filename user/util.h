@@ -40,6 +40,9 @@ void *prefault(void *p, size_t len);
  * here). The cost: the process keeps its peak scratch memory. */
 void keep_freed_memory(void);
 
+/* CLOCK_MONOTONIC in seconds. */
+double now_s(void);
+
 /* calloc, prefaulted when large. */
 void *big_calloc(size_t n, size_t size);
 

@@ -15,14 +15,6 @@
 #include "log.h"
 #include "util.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double load(struct state *s, const char *src, struct feed_load_report *rep)
 {
 	struct feed_load_opts o = {

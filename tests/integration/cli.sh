@@ -108,6 +108,29 @@ check "unchanged http feed not re-applied" grep -q 'not modified' <<<"$out"
 # inspection
 check "stats: drops counted" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN stats --json | grep -A2 '\"drop_feed\"' | grep -q '\"packets\":[1-9]'"
 check "top lists the dropped /24" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN top --interval 0 --by drops --json | grep -q '198.18.4.0'"
+# top's rates: counters planted for 203.0.113.0/24 (a map key, no traffic;
+# bpftool gives every CPU the value, so the sums are CPUs x the value)
+cnt() {	# packets -> 40 value bytes of struct fence_counters, little endian
+	python3 -c 'import sys,struct; print(" ".join(str(b) for b in struct.pack("<5Q", int(sys.argv[1]), 0, 0, 0, 0)))' "$1"
+}
+top_rate() {	# "RATE PACKETS" top gives 203.0.113.0/24 while its counter goes A -> B
+	bpftool map update pinned "$PIN/prefix_v4" key 203 0 113 0 value $(cnt "$1") >/dev/null
+	G "$XF" --pin-dir "$PIN" top --interval 2 -n 1000 --json >"$TMP/top.json" &
+	sleep 1
+	[ "${3:-}" = evict ] && bpftool map delete pinned "$PIN/prefix_v4" key 203 0 113 0
+	bpftool map update pinned "$PIN/prefix_v4" key 203 0 113 0 value $(cnt "$2") >/dev/null
+	wait
+	python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1])):
+    if r["prefix"].startswith("203.0.113.0/"): print(r["packets_per_s"], r["packets"])' "$TMP/top.json"
+	bpftool map delete pinned "$PIN/prefix_v4" key 203 0 113 0
+}
+r=$(top_rate 1000 3000)
+# 2/3 of the final sum came in 2 s plus the reads: a bit under 1/3 of it per
+# second (exactly 1/3 would be dividing by --interval, not the time measured)
+check "top: rate over the measured interval ($r)" python3 -c "import sys; r, p = map(float, '$r'.split()); sys.exit(not 0.7 * p / 3 <= r < p / 3)"
+r=$(top_rate 1000000 5 evict)
+check "top: an evicted prefix seen again counts from zero ($r)" python3 -c "import sys; r, p = map(float, '$r'.split()); sys.exit(not 0 < r <= p / 2)"
 check "bpftool dump of stats has named fields" sh -c "bpftool map dump pinned $PIN/stats | grep -q '\"packets\"'"
 check "bpftool dump of prefix_v4 has named fields" sh -c "bpftool map dump pinned $PIN/prefix_v4 | grep -q '\"new_conns\"'"
 
