@@ -57,10 +57,11 @@ __u64 gen;				/* set by the controller before each walk */
 __u64 ran[WALK_CPUS_MAX];		/* gen, once the walk on CPU c is done */
 __u32 n_v4[WALK_CPUS_MAX];		/* records written per CPU */
 __u32 n_v6[WALK_CPUS_MAX];
+__u8 cut[WALK_CPUS_MAX];		/* 1: a region filled up, the walk stopped short */
 
 struct walk {
 	__u32 base, n, lim;
-	__u8 family;
+	__u8 family, cut;
 };
 
 static __always_inline long put(void *outmap, struct walk *w, const void *key, __u32 ksz,
@@ -69,11 +70,15 @@ static __always_inline long put(void *outmap, struct walk *w, const void *key, _
 	__u32 i = w->base + w->n;
 	struct fence_pfx_rec *r;
 
-	if (w->n >= w->lim)
+	if (w->n >= w->lim) {
+		w->cut = 1;
 		return 1;
+	}
 	r = bpf_map_lookup_elem(outmap, &i);
-	if (!r)
+	if (!r) {
+		w->cut = 1;
 		return 1;
+	}
 	r->family = w->family;
 	__builtin_memset(r->addr, 0, sizeof(r->addr));
 	__builtin_memcpy(r->addr, key, ksz);
@@ -112,6 +117,7 @@ int counters_walk(struct xdp_md *ctx)
 	w.n = 0;
 	bpf_for_each_map_elem(&prefix_v6, cb_v6, &w, 0);
 	n_v6[cpu] = w.n;
+	cut[cpu] = w.cut;
 	ran[cpu] = gen;
 	return XDP_PASS;
 }

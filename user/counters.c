@@ -1,6 +1,7 @@
 /* user/counters.c - see counters.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -61,7 +62,8 @@ struct walker {
 	struct pfx_sample *orphans;	/* keys not seen by every CPU's walk */
 	size_t n_orphans, orphans_cap;
 	__u64 *vals;			/* one lookup's per-CPU values */
-	bool failed;			/* a walk went wrong: batch reads from now on */
+	bool failed;			/* walks keep failing: batch reads from now on */
+	unsigned misses;		/* reads in a row where a walk did not run */
 };
 
 struct counters_reader {
@@ -448,17 +450,68 @@ static void add_counters(struct fence_counters *s, const struct fence_counters *
 		s->last_seen_ns = c->last_seen_ns;
 }
 
+/* Where each prefix of a list is: built only for a list that a window
+ * could not bring back in line (a long run of prefixes one walk saw and
+ * list 0's did not). Open addressing; value = position + 1. */
+struct pos_index {
+	__u32 *e;
+	__u32 mask;
+};
+
+static __u32 rec_hash(const struct fence_pfx_rec *r)
+{
+	__u64 a, b;
+
+	memcpy(&a, r->addr, 8);
+	memcpy(&b, r->addr + 8, 8);
+	a = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+	return (__u32)(a >> 32 ^ a);
+}
+
+static int pos_index_build(struct pos_index *h, const struct fence_pfx_rec *l, __u32 n)
+{
+	__u32 cap = 64;
+
+	while (cap < 2 * (size_t)n)
+		cap *= 2;
+	h->e = calloc(cap, sizeof(*h->e));
+	if (!h->e)
+		return -ENOMEM;
+	h->mask = cap - 1;
+	for (__u32 i = 0; i < n; i++) {
+		__u32 j = rec_hash(&l[i]) & h->mask;
+
+		while (h->e[j])
+			j = (j + 1) & h->mask;
+		h->e[j] = i + 1;
+	}
+	return 0;
+}
+
+/* The first position > after holding x's prefix, or UINT32_MAX. */
+static __u32 pos_index_find(const struct pos_index *h, const struct fence_pfx_rec *l,
+			    const struct fence_pfx_rec *x, __u32 after)
+{
+	for (__u32 j = rec_hash(x) & h->mask; h->e[j]; j = (j + 1) & h->mask)
+		if (h->e[j] - 1 > after && same_key(&l[h->e[j] - 1], x))
+			return h->e[j] - 1;
+	return UINT32_MAX;
+}
+
 /* Add up one family's per-CPU lists. Every walk visits the buckets in the
  * same order, so the lists line up but where the data path added or evicted
  * a prefix between two walks: there the lists are brought back in line
- * within a window, and the prefixes not seen by every walk are set aside
- * (orphans) to be read whole afterwards. out has room for list 0 + ... */
+ * (within a window, or past it through an index of the list), and the
+ * prefixes not seen by every walk are set aside (orphans) to be read whole
+ * afterwards. out has room for list 0 + ... */
 int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 		   struct pfx_sample *out, size_t *n_out,
 		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx)
 {
 	__u32 pos[WALK_CPUS_MAX] = {};
+	struct pos_index hx[WALK_CPUS_MAX] = {};
 	size_t o = *n_out;
+	int ret = 0;
 
 	for (;;) {
 		const struct fence_pfx_rec *x;
@@ -481,18 +534,24 @@ int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 			end = pos[c] + RESYNC_WINDOW < n[c] ? pos[c] + RESYNC_WINDOW : n[c];
 			for (q = pos[c] + 1; q < end && !same_key(&l[c][q], x); q++)
 				;
-			if (q < end) {
+			if (q == end && end < n[c]) {
+				/* past the window: ask the list's index */
+				if (!hx[c].e && (ret = pos_index_build(&hx[c], l[c], n[c])))
+					goto out;
+				q = pos_index_find(&hx[c], l[c], x, pos[c]);
+			}
+			if (q < n[c]) {
 				for (; pos[c] < q; pos[c]++)
-					if (orphan_fn(ctx, &l[c][pos[c]]))
-						return -ENOMEM;
+					if ((ret = orphan_fn(ctx, &l[c][pos[c]])))
+						goto out;
 			} else {
 				gone = true;	/* not in list c: x is the orphan */
 				aligned = false;
 			}
 		}
 		if (gone) {
-			if (orphan_fn(ctx, x))
-				return -ENOMEM;
+			if ((ret = orphan_fn(ctx, x)))
+				goto out;
 			pos[0]++;
 			continue;
 		}
@@ -504,10 +563,13 @@ int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 	}
 	for (int c = 0; c < k; c++)
 		for (; pos[c] < n[c]; pos[c]++)
-			if (orphan_fn(ctx, &l[c][pos[c]]))
-				return -ENOMEM;
+			if ((ret = orphan_fn(ctx, &l[c][pos[c]])))
+				goto out;
 	*n_out = o;
-	return 0;
+out:
+	for (int c = 0; c < k; c++)
+		free(hx[c].e);
+	return ret;
 }
 
 static int orphan_cb(void *ctx, const struct fence_pfx_rec *r)
@@ -540,7 +602,8 @@ static int settle_orphans(struct walker *w, const struct fence_maps *m, struct p
 }
 
 /* One walk on every CPU at once, then the sums. -EAGAIN: a walk did not
- * run where it had to (the caller reads in batches instead). */
+ * run where it had to; -ERANGE: one stopped short. The caller reads in
+ * batches instead. */
 static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_sample **v,
 		       size_t *n)
 {
@@ -560,6 +623,10 @@ static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_
 	for (int c = 0; c < w->ncpus; c++) {
 		if (w->skel->bss->ran[c] != w->gen)
 			return -EAGAIN;
+		/* stopped short (more prefixes than a region holds: the map
+		 * changed under the walk): this read goes by batch lookups */
+		if (w->skel->bss->cut[c])
+			return -ERANGE;
 		want += (size_t)w->skel->bss->n_v4[c] + w->skel->bss->n_v6[c];	/* at worst */
 	}
 	if ((err = grow_samples(&w->merged, &w->merged_cap, want + 1)))
@@ -665,14 +732,17 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 	if (r->wk && !r->wk->failed) {
 		err = walker_read(r->wk, r->m, &r->wseg[0], &r->wseg_n[0]);
 		if (!err) {
+			r->wk->misses = 0;
 			*seg = r->wseg;
 			*n = r->wseg_n;
 			*n_seg = 1;
 			return 0;
 		}
-		if (err != -EAGAIN)
+		if (err != -EAGAIN && err != -ERANGE)
 			return err;
-		r->wk->failed = true;	/* a CPU out of reach: batch reads from now on */
+		/* a CPU out of reach three reads in a row: batch reads from now on */
+		if (err == -EAGAIN && ++r->wk->misses >= 3)
+			r->wk->failed = true;
 	}
 
 	/* one thread per part; the first part runs here */

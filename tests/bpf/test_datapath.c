@@ -746,6 +746,45 @@ static void test_datapath_counters_merge(void)
 	ASSERT_TRUE(!sum[3] && !sum[7] && !sum[8] && !sum[9], "and never summed in part");
 }
 
+/* Runs longer than the resync window: list 1 saw 100 prefixes list 0 did
+ * not (a burst of new sources between the two walks), list 0 saw 100 that
+ * list 1 did not (evicted in between). Only those are set aside. */
+static void test_datapath_counters_merge_long_runs(void)
+{
+	static struct fence_pfx_rec a[300], b[300];
+	const struct fence_pfx_rec *l[2] = { a, b };
+	static __u32 seen[2000];
+	static struct pfx_sample out[600];
+	__u32 n[2] = { 0, 0 }, orphans = 0;
+	size_t n_out = 0;
+	bool sums = true;
+
+	for (__u32 key = 1; key <= 200; key++) {
+		if (key == 51)		/* list 1 only */
+			for (__u32 x = 1000; x < 1100; x++)
+				b[n[1]++] = mrec(x, 1);
+		if (key == 121)		/* list 0 only */
+			for (__u32 x = 1500; x < 1600; x++)
+				a[n[0]++] = mrec(x, 1);
+		a[n[0]++] = mrec(key, 100 + key);
+		b[n[1]++] = mrec(key, 200 + key);
+	}
+	ASSERT_EQ(counters_merge(l, n, 2, out, &n_out, collect, seen), 0, "merge");
+	ASSERT_EQ(n_out, 200, "every prefix both walks saw is summed");
+	for (size_t i = 0; i < n_out; i++) {
+		__u32 key;
+
+		memcpy(&key, out[i].addr, 4);
+		sums &= key <= 200 && out[i].c.packets == 300 + 2 * key;
+	}
+	ASSERT_TRUE(sums, "each once, with both CPUs' counts");
+	for (__u32 x = 0; x < 2000; x++)
+		orphans += seen[x];
+	ASSERT_EQ(orphans, 200, "only the runs are set aside");
+	ASSERT_TRUE(seen[1000] == 1 && seen[1099] == 1 && seen[1500] == 1 && seen[1599] == 1,
+		    "both runs, once each");
+}
+
 /* Where libxdp's dispatcher cannot load, the program that was on the
  * interface runs after xdpfence through the `chain` prog array. */
 static void test_datapath_chain(void)
@@ -869,5 +908,5 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_throttle), T(test_datapath_counters_exact),
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
-	  T(test_datapath_counters_merge),
+	  T(test_datapath_counters_merge), T(test_datapath_counters_merge_long_runs),
 	  T(test_datapath_chain), T(test_datapath_truncation))
