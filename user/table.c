@@ -31,6 +31,7 @@ struct op {
 	__u8 kind;			/* enum fence_kind */
 	__u8 del;
 	__u8 fresh;			/* slot allocated by the commit under way */
+	__u8 early;			/* its key went in ahead of its slot (see early_start) */
 };
 
 /* Open addressing with linear probing. An entry is the key's 32-bit hash
@@ -313,6 +314,7 @@ static struct op *op_new(struct table *t, const struct key *k, __u32 slot)
 	o = &t->ops[t->n_ops++];
 	o->kind = k->kind;
 	o->fresh = 0;
+	o->early = 0;
 	o->slot = slot;
 	o->del = !slot;		/* nothing there until put */
 	if (slot) {
@@ -1344,6 +1346,103 @@ static void *slots_write(void *arg)
 	return NULL;
 }
 
+/* Keys no packet can reach before the switch (step 5 below) go into the
+ * hashes at the start of a commit, on a thread of their own, while the rest
+ * is computed: a million kernel hash inserts take as long as the whole
+ * build. The data path probes deny_v4 for /32s only, and only under a /24
+ * leaf with the HOST flag; so every allow key, every non-/32 deny key and
+ * every /32 whose /24 has no /32 yet can go in before its slot is written.
+ * A /32 under a HOST leaf waits for its slot (step 3): there a key naming a
+ * slot not yet published would hide the deny covering it. */
+struct early {
+	int fd, fda;			/* deny_v4, allow_v4 */
+	struct fence_v4_key *k, *ka;
+	struct fence_slot *v, *va;
+	__u32 n, na;
+	pthread_t th;
+	bool started;
+	int ret;
+};
+
+static void *early_thread(void *arg)
+{
+	struct early *e = arg;
+
+	e->ret = batch_update_one(e->fd, e->k, sizeof(*e->k), e->v, sizeof(*e->v), e->n);
+	if (!e->ret)
+		e->ret = batch_update_one(e->fda, e->ka, sizeof(*e->ka), e->va, sizeof(*e->va), e->na);
+	return NULL;
+}
+
+static int early_start(struct table *t, struct early *e)
+{
+	const struct fence_maps *m = t->m;
+	size_t n_max = 0;
+
+	e->fd = m->fd[FM_DENY_V4];
+	e->fda = m->fd[FM_ALLOW_V4];
+	for (size_t n = 0; n < t->n_ops; n++)
+		n_max += t->ops[n].fresh && t->ops[n].info.family == 4;
+	if (!n_max)
+		return 0;
+	e->k = malloc(n_max * sizeof(*e->k));
+	e->v = malloc(n_max * sizeof(*e->v));
+	e->ka = malloc(n_max * sizeof(*e->ka));
+	e->va = malloc(n_max * sizeof(*e->va));
+	if (!e->k || !e->v || !e->ka || !e->va)
+		return -ENOMEM;
+	for (size_t n = 0; n < t->n_ops; n++) {
+		struct op *o = &t->ops[n];
+		bool allow = o->kind == FENCE_KIND_ALLOW;
+		struct fence_v4_key *kk;
+
+		if (!o->fresh || o->info.family != 4)
+			continue;
+		if (!allow && o->info.prefixlen == 32 &&
+		    (m->tbl24[v4_host(o->info.addr) >> 8] & FENCE_LEAF_HOST))
+			continue;
+		kk = allow ? &e->ka[e->na] : &e->k[e->n];
+		kk->prefixlen = o->info.prefixlen;
+		memcpy(&kk->addr, o->info.addr, 4);
+		(allow ? &e->va[e->na++] : &e->v[e->n++])->slot = o->slot;
+		o->early = 1;
+	}
+	if (e->n + e->na < 4096) {	/* not worth a thread */
+		early_thread(e);
+		return e->ret;
+	}
+	e->started = !pthread_create(&e->th, NULL, early_thread, e);
+	return e->started ? 0 : (early_thread(e), e->ret);
+}
+
+/* Wait for the early keys; 0 once they are all in. */
+static int early_join(struct early *e)
+{
+	if (e->started) {
+		pthread_join(e->th, NULL);
+		e->started = false;
+	}
+	return e->ret;
+}
+
+/* The commit failed: the early keys go again. */
+static void early_undo(struct early *e)
+{
+	early_join(e);
+	batch_delete(e->fd, e->k, sizeof(*e->k), e->n);
+	batch_delete(e->fda, e->ka, sizeof(*e->ka), e->na);
+	e->n = e->na = 0;
+}
+
+static void early_free(struct early *e)
+{
+	early_join(e);
+	free(e->k);
+	free(e->v);
+	free(e->ka);
+	free(e->va);
+}
+
 int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen)
 {
 	struct fence_maps *m = t->m;
@@ -1359,6 +1458,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	struct span *sp = NULL;
 	size_t n_es = 0, n_sp = 0;
 	__u32 n_v6 = 0;
+	struct early ek = {};
 	bool full;
 	int ret = 0;
 
@@ -1433,6 +1533,19 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		       n_v4_allow, m->max_entries[FM_ALLOW_V4], n_v6_deny, m->max_entries[FM_DENY_V6],
 		       n_v6_allow, m->max_entries[FM_ALLOW_V6]);
 		ret = -ENOSPC;
+		goto out;
+	}
+
+	/* From here on the maps change: the mark tells a successor if this
+	 * process dies before the end. */
+	ret = mark_writing(t, 1);
+	if (ret) {
+		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
+		goto out;
+	}
+	ret = early_start(t, &ek);
+	if (ret) {
+		seterr(err, errlen, "updating lookup maps: %s", strerror(-ret));
 		goto out;
 	}
 
@@ -1538,11 +1651,6 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	/* ---- Everything is validated: write. ---- */
-	ret = mark_writing(t, 1);
-	if (ret) {
-		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
-		goto out;
-	}
 	{
 		__u32 n_keys = n_new + n_del + 1, n4 = 0, n4a = 0, n6 = 0, n6a = 0;
 		struct fence_v4_key *k4 = calloc(n_keys, sizeof(*k4));
@@ -1576,7 +1684,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		for (size_t n = 0; n < t->n_ops; n++) {
 			struct op *o = &t->ops[n];
 
-			if (o->del || !o->fresh)
+			if (o->del || !o->fresh || o->early)
 				continue;
 			if (o->info.family == 4) {
 				bool d = o->kind == FENCE_KIND_DENY;
@@ -1617,8 +1725,11 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			m->tbl8_state[xe->ph].freed_ns = 0;
 			s.tbl8_writes += FENCE_TBL8_GROUP;
 		}
-		/* 3. Exact-prefix hashes and IPv6 tries learn the new entries.
-		 * The tries are live: the new slots answer from here on. */
+		/* 3. Exact-prefix hashes and IPv6 tries learn the new entries
+		 * (those not in early). The tries are live: the new slots answer
+		 * from here on. */
+		if (!ret)
+			ret = early_join(&ek);
 		if (!ret)
 			ret = batch_update(m->fd[FM_DENY_V4], k4, sizeof(*k4), vs, sizeof(*vs), n4);
 		if (!ret)
@@ -1629,6 +1740,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			ret = batch_update(m->fd[FM_ALLOW_V6], k6a, sizeof(*k6a), v6sa, sizeof(*v6sa), n6a);
 		if (ret) {
 			/* Undo: nothing that was there before has changed yet. */
+			early_undo(&ek);
 			batch_delete(m->fd[FM_DENY_V4], k4, sizeof(*k4), n4);
 			batch_delete(m->fd[FM_ALLOW_V4], k4a, sizeof(*k4a), n4a);
 			batch_delete(m->fd[FM_DENY_V6], k6, sizeof(*k6), n6);
@@ -1769,6 +1881,14 @@ out_w:
 	}
 	s.write_ms = ms_since(&t0);
 out:
+	if (ret) {
+		/* nothing applied: the early keys go, and the mark with them
+		 * unless a repair is still due */
+		early_undo(&ek);
+		if (!full)
+			mark_writing(t, 0);
+	}
+	early_free(&ek);
 	free(dead);
 	free(v6);
 	free(es);

@@ -263,6 +263,8 @@ static void test_table_random_differential(void)
 	fx_close(&f);
 }
 
+static int lookup_maps_faults(struct fx *f);
+
 static void test_table_capacity_applies_nothing(void)
 {
 	struct fence_opts o = { .max_rules = 64, .tbl8_groups = 4, .prefix_entries = 64,
@@ -301,9 +303,24 @@ static void test_table_capacity_applies_nothing(void)
 		cidr_parse(t, &c, 0, NULL, 0);
 		table_put(f.t, &c, FENCE_KIND_DENY, &info);
 	}
+	/* and keys a commit puts in early: a /32, an allow */
+	cidr_parse("198.19.9.9", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	cidr_parse("198.19.10.0/24", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_ALLOW, &info);
 	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), -ENOSPC, "groups refused");
 	ASSERT_TRUE(strstr(err, "groups") != NULL, "says groups");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.0.200" }), XDP_PASS, "none applied");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "no key of the refused commit stays");
+	for (n = 0; !bpf_map_get_next_key(f.m.fd[FM_DENY_V4], n ? &key : NULL, &key); n++)
+		;
+	ASSERT_EQ(n, 1, "deny_v4 holds the old entry only");
+	{
+		struct fence_meta meta;
+
+		ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+		ASSERT_EQ(meta.writing, 0, "no mark left: nothing to repair");
+	}
 	/* four fit */
 	for (int i = 0; i < 4; i++) {
 		char t[32];
