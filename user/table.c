@@ -234,11 +234,11 @@ static __u32 idx_lookup(const struct table *t, const struct key *k, __u32 hash)
  * fault per 4 KiB, which costs microseconds on a paravirtualised guest. */
 static void *big_realloc(void *old, size_t old_len, size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		       -1, 0);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
+	prefault(p, len);
 	if (old) {
 		memcpy(p, old, old_len);
 		munmap(old, old_len);

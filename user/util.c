@@ -150,11 +150,16 @@ bool matches(const char *word, const char *full)
 
 void *prefault(void *p, size_t len)
 {
-	const uintptr_t page = 4096;
+	const uintptr_t page = 4096, huge = 2u << 20;
 	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + len) & ~(page - 1);
+	uintptr_t ha = ((uintptr_t)p + huge - 1) & ~(huge - 1), he = ((uintptr_t)p + len) & ~(huge - 1);
 
-	if (p && len >= (1u << 20) && e > a)
-		madvise((void *)a, e - a, MADV_POPULATE_WRITE);	/* best effort: faults do the rest */
+	if (!p || len < (1u << 20) || e <= a)
+		return p;
+	/* best effort, both: faults do the rest */
+	if (he > ha)
+		madvise((void *)ha, he - ha, MADV_HUGEPAGE);
+	madvise((void *)a, e - a, MADV_POPULATE_WRITE);
 	return p;
 }
 
