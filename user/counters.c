@@ -577,21 +577,23 @@ static int orphan_cb(void *ctx, const struct fence_pfx_rec *r)
 	return orphan(ctx, r);
 }
 
-/* Orphans, once each, read whole with a lookup (gone since: dropped). */
-static int settle_orphans(struct walker *w, const struct fence_maps *m, struct pfx_sample *out,
-			  size_t *n_out)
+int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size_t n,
+		    void *scratch, struct pfx_sample *out, size_t *n_out)
 {
-	qsort(w->orphans, w->n_orphans, sizeof(*w->orphans), counters_cmp_key);
-	for (size_t i = 0; i < w->n_orphans; i++) {
-		const struct pfx_sample *x = &w->orphans[i];
-		struct fence_counters *v = (struct fence_counters *)w->vals;
+	qsort(orphans, n, sizeof(*orphans), counters_cmp_key);
+	for (size_t i = 0; i < n; i++) {
+		const struct pfx_sample *x = &orphans[i];
+		struct fence_counters *v = scratch;
 		int fd = m->fd[x->family == 4 ? FM_PREFIX_V4 : FM_PREFIX_V6];
 		struct pfx_sample *s;
 
-		if (i && !counters_cmp_key(x, &w->orphans[i - 1]))
+		if (i && !counters_cmp_key(x, &orphans[i - 1]))
 			continue;
-		if (bpf_map_lookup_elem(fd, x->addr, v))
-			continue;
+		if (bpf_map_lookup_elem(fd, x->addr, v)) {
+			if (errno == ENOENT)
+				continue;	/* gone since the walks saw it */
+			return -errno;
+		}
 		s = &out[(*n_out)++];
 		*s = *x;
 		s->c = v[0];
@@ -599,6 +601,13 @@ static int settle_orphans(struct walker *w, const struct fence_maps *m, struct p
 			add_counters(&s->c, &v[c]);
 	}
 	return 0;
+}
+
+/* Orphans, once each, read whole with a lookup (gone since: dropped). */
+static int settle_orphans(struct walker *w, const struct fence_maps *m, struct pfx_sample *out,
+			  size_t *n_out)
+{
+	return counters_settle(m, w->orphans, w->n_orphans, w->vals, out, n_out);
 }
 
 /* One walk on every CPU at once, then the sums. -EAGAIN: a walk did not

@@ -44,6 +44,13 @@ int counters_reader_new(struct counters_reader **out, const struct fence_maps *m
 int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 		   struct pfx_sample *out, size_t *n_out,
 		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx);
+
+/* The prefixes the merge set aside, each once (sorted here, duplicates
+ * skipped), read whole from the maps and summed over CPUs into out from
+ * *n_out on; one gone since is left out. scratch holds one value per CPU.
+ * For tests. */
+int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size_t n,
+		    void *scratch, struct pfx_sample *out, size_t *n_out);
 void counters_reader_free(struct counters_reader *r);
 
 /* true while the reader walks the maps in the kernel (not batch lookups). */

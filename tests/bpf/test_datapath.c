@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -687,6 +688,172 @@ static void test_datapath_counters_reader(void)
 	fx_close(&f);
 }
 
+/* Reads while two threads add and remove prefixes: the per-CPU walks see
+ * different sets (a new prefix goes to the head of its bucket, ahead of
+ * stable ones), so the merge has lists to bring back in line. Every stable
+ * prefix must come out once with its sums, no prefix twice. */
+#define CHURN_STABLE 100000
+struct churn {
+	int fd, ncpus, id;
+	volatile int *stop;
+	__u32 rounds;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *ch = arg;
+	struct fence_counters *v = calloc(ch->ncpus, sizeof(*v));
+
+	for (__u32 x = 0; v && !*ch->stop; x++) {
+		__u32 base = 0x80000000U | (__u32)ch->id << 30;
+		__u32 k = htonl(base | (x % 4096) << 8), old = htonl(base | ((x - 256) % 4096) << 8);
+
+		for (int c = 0; c < ch->ncpus; c++)
+			v[c].packets = 1;
+		bpf_map_update_elem(ch->fd, &k, v, BPF_ANY);
+		if (x >= 256)
+			bpf_map_delete_elem(ch->fd, &old);
+		ch->rounds++;
+	}
+	free(v);
+	return NULL;
+}
+
+static void test_datapath_counters_reader_churn(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 262144,
+				.v6_rules = 256 };
+	struct fence_counters *v = NULL;
+	static __u32 keys[CHURN_STABLE];
+	static __u8 hit[CHURN_STABLE];
+	struct counters_reader *r = NULL;
+	struct churn ch[2] = {};
+	volatile int stop = 0;
+	pthread_t th[2];
+	__u32 bad = 0, missing = 0, dup_churn = 0, done = 0;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	v = calloc((size_t)CHURN_STABLE * f.m.ncpus, sizeof(*v));
+	if (!ASSERT_TRUE(v != NULL, "memory"))
+		goto out;
+	for (__u32 i = 0; i < CHURN_STABLE; i++) {
+		keys[i] = htonl((i + 1) << 8);
+		for (int c = 0; c < f.m.ncpus; c++)
+			v[(size_t)i * f.m.ncpus + c] = (struct fence_counters){
+				.packets = (__u64)i * 3 + c + 1, .last_seen_ns = i };
+	}
+	while (done < CHURN_STABLE) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 cnt = CHURN_STABLE - done;
+
+		if (bpf_map_update_batch(f.m.fd[FM_PREFIX_V4], keys + done, v + (size_t)done * f.m.ncpus,
+					 &cnt, &bo))
+			break;
+		done += cnt;
+	}
+	ASSERT_EQ(done, CHURN_STABLE, "stable prefixes in");
+	if (!ASSERT_EQ(counters_reader_new(&r, &f.m, 0, 0), 0, "reader") ||
+	    !ASSERT_TRUE(counters_reader_walks(r), "the kernel walk reads"))
+		goto out;
+	/* two threads, so that the walks on the two CPUs start apart */
+	for (int i = 0; i < 2; i++) {
+		ch[i] = (struct churn){ f.m.fd[FM_PREFIX_V4], f.m.ncpus, i, &stop, 0 };
+		if (!ASSERT_EQ(pthread_create(&th[i], NULL, churn_thread, &ch[i]), 0, "churn thread"))
+			goto out;
+	}
+	for (int round = 0; round < 20; round++) {
+		static __u8 churn_seen[2 * 4096];
+		struct pfx_sample *const *seg;
+		const size_t *sn;
+		unsigned ns;
+
+		memset(hit, 0, sizeof(hit));
+		memset(churn_seen, 0, sizeof(churn_seen));
+		if (!ASSERT_EQ(counters_reader_read(r, &seg, &sn, &ns), 0, "read"))
+			break;
+		for (unsigned k = 0; k < ns; k++)
+			for (size_t i = 0; i < sn[k]; i++) {
+				__u32 a;
+				__u64 want = 0;
+
+				memcpy(&a, seg[k][i].addr, 4);
+				a = ntohl(a);
+				if (a & 0x80000000U) {
+					dup_churn += churn_seen[(a >> 30 & 1) * 4096 + ((a >> 8) & 4095)]++ > 0;
+					continue;
+				}
+				a = (a >> 8) - 1;
+				if (a >= CHURN_STABLE || hit[a]++) {
+					bad++;
+					continue;
+				}
+				for (int c = 0; c < f.m.ncpus; c++)
+					want += (__u64)a * 3 + c + 1;
+				bad += seg[k][i].c.packets != want;
+			}
+		for (__u32 i = 0; i < CHURN_STABLE; i++)
+			missing += !hit[i];
+	}
+	stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	ASSERT_TRUE(ch[0].rounds + ch[1].rounds > 1000, "the map churned during the reads");
+	ASSERT_EQ(missing, 0, "every stable prefix read, every time");
+	ASSERT_EQ(bad, 0, "none twice, each with its sums");
+	ASSERT_EQ(dup_churn, 0, "no churned prefix twice");
+out:
+	free(v);
+	counters_reader_free(r);
+	fx_close(&f);
+}
+
+/* What the merge set aside is read whole: each prefix once however often
+ * it was set aside, summed over CPUs, appended; one gone since left out. */
+static void test_datapath_counters_settle(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 1024,
+				.v6_rules = 256 };
+	struct pfx_sample orphans[5] = {}, out[8] = {};
+	struct fence_counters *v, *scratch;
+	__u32 keys[3] = { htonl(0xc6120100), htonl(0xc6120200), htonl(0xc6120300) };
+	int order[5] = { 1, 0, 1, 2, 0 };	/* B A B C A; C is not in the map */
+	size_t n_out = 1;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	v = calloc(f.m.ncpus, sizeof(*v));
+	scratch = calloc(f.m.ncpus, sizeof(*scratch));
+	for (int k = 0; k < 2; k++) {
+		for (int c = 0; c < f.m.ncpus; c++)
+			v[c] = (struct fence_counters){ .packets = 10 * (k + 1) + c, .drops = 1 };
+		ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_PREFIX_V4], &keys[k], v, BPF_ANY), 0, "prefix in");
+	}
+	for (int i = 0; i < 5; i++) {
+		orphans[i].family = 4;
+		memcpy(orphans[i].addr, &keys[order[i]], 4);
+		orphans[i].c.packets = 999;	/* one CPU's count: not what comes out */
+	}
+	ASSERT_EQ(counters_settle(&f.m, orphans, 5, scratch, out, &n_out), 0, "settle");
+	ASSERT_EQ(n_out, 3, "appended: A and B once each, C left out");
+	for (size_t i = 1; i < n_out && i < 3; i++) {
+		__u32 k;
+		__u64 want = 0;
+
+		memcpy(&k, out[i].addr, 4);
+		k = ntohl(k) == 0xc6120100 ? 0 : 1;
+		for (int c = 0; c < f.m.ncpus; c++)
+			want += 10 * (k + 1) + c;
+		ASSERT_EQ(out[i].c.packets, want, "summed over CPUs from the map");
+		ASSERT_EQ(out[i].c.drops, (__u64)f.m.ncpus, "every counter summed");
+	}
+	free(v);
+	free(scratch);
+	fx_close(&f);
+}
+
 /* The walk's merge: per-CPU lists that line up but where one walk saw a
  * prefix another did not. Aligned prefixes are summed, the others set
  * aside once per list (to be read whole), none lost, none summed twice. */
@@ -909,4 +1076,5 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
 	  T(test_datapath_counters_merge), T(test_datapath_counters_merge_long_runs),
+	  T(test_datapath_counters_reader_churn), T(test_datapath_counters_settle),
 	  T(test_datapath_chain), T(test_datapath_truncation))
