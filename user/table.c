@@ -25,14 +25,23 @@
 #include "util.h"
 
 
+/* A staged change: the key, and the rest of the record as an index into
+ * the table's bodies (a million feed entries share one: 32 bytes an op, not
+ * a 128-byte record each, which on this kind of VM is mostly the cost of
+ * touching fresh memory). */
 struct op {
-	struct fence_rule_info info;
+	__u8 addr[16];
 	__u32 slot;			/* committed slot, 0 = new entry */
+	__u32 body;			/* t->bodies, or NO_BODY: as committed (or zero) */
+	__u8 len, family;
 	__u8 kind;			/* enum fence_kind */
 	__u8 del;
 	__u8 fresh;			/* slot allocated by the commit under way */
 	__u8 early;			/* its key went in ahead of its slot (see early_start) */
+	__u8 own;			/* body is this op's alone, key included (table_get) */
 };
+
+#define NO_BODY	0xffffffffU
 
 /* Open addressing with linear probing. An entry is the key's 32-bit hash
  * (high half) and a value (low half, 0 = empty): the hash spares a cache
@@ -49,6 +58,9 @@ struct table {
 	struct op *ops;			/* staged changes */
 	size_t n_ops, cap_ops;
 	struct hindex op_idx;		/* value = op number + 1 */
+	struct fence_rule_info *bodies;	/* what ops set, less their keys */
+	size_t n_bodies, cap_bodies;
+	struct fence_rule_info scratch;	/* table_get's answer when out of memory */
 	size_t n_indexed;		/* ops [0, n_indexed) are in op_idx */
 	/* scratch, kept between commits */
 	bool repaint;			/* next commit repaints the whole IPv4 table */
@@ -105,8 +117,8 @@ static bool key_eq_slot(const struct table *t, const struct key *k, __u32 slot)
 
 static bool key_eq_op(const struct op *o, const struct key *k)
 {
-	return o->kind == k->kind && o->info.family == k->family &&
-	       o->info.prefixlen == k->len && memcmp(o->info.addr, k->addr, 16) == 0;
+	return o->kind == k->kind && o->family == k->family && o->len == k->len &&
+	       memcmp(o->addr, k->addr, 16) == 0;
 }
 
 static void key_of_slot(const struct table *t, __u32 slot, struct key *k)
@@ -251,7 +263,7 @@ static void op_catch_up(struct table *t)
 {
 	for (; t->n_indexed < t->n_ops; t->n_indexed++) {
 		const struct op *o = &t->ops[t->n_indexed];
-		struct key k = { o->kind, o->info.family, o->info.prefixlen, o->info.addr };
+		struct key k = { o->kind, o->family, o->len, o->addr };
 		__u32 hash = key_hash(&k);
 
 		*hx_find(t, &t->op_idx, hash, eq_op, &k) = hx_entry(hash, (__u32)t->n_indexed + 1);
@@ -315,16 +327,13 @@ static struct op *op_new(struct table *t, const struct key *k, __u32 slot)
 	o->kind = k->kind;
 	o->fresh = 0;
 	o->early = 0;
+	o->own = 0;
 	o->slot = slot;
 	o->del = !slot;		/* nothing there until put */
-	if (slot) {
-		o->info = t->m->info[slot];
-	} else {
-		memset(&o->info, 0, sizeof(o->info));
-		o->info.family = k->family;
-		o->info.prefixlen = k->len;
-		memcpy(o->info.addr, k->addr, 16);
-	}
+	o->body = NO_BODY;
+	o->family = k->family;
+	o->len = k->len;
+	memcpy(o->addr, k->addr, 16);
 	return o;
 }
 
@@ -346,6 +355,85 @@ static struct op *op_get(struct table *t, const struct cidr *c, enum fence_kind 
 	if (!create || idx_ready(t))
 		return NULL;
 	return op_new(t, &k, idx_lookup(t, &k, hash));	/* indexed at the next lookup */
+}
+
+/* --- op bodies ---------------------------------------------------------- */
+
+static __u32 body_push(struct table *t, const struct fence_rule_info *b)
+{
+	if (t->n_bodies == t->cap_bodies) {
+		size_t cap = t->cap_bodies ? t->cap_bodies * 2 : 64;
+		struct fence_rule_info *nb;
+
+		if (cap >= NO_BODY)
+			return NO_BODY;
+		nb = realloc(t->bodies, cap * sizeof(*nb));
+		if (!nb)
+			return NO_BODY;
+		t->bodies = nb;
+		t->cap_bodies = cap;
+	}
+	t->bodies[t->n_bodies] = *b;
+	return (__u32)t->n_bodies++;
+}
+
+static void body_unkey(struct fence_rule_info *b)
+{
+	memset(b->addr, 0, sizeof(b->addr));
+	b->prefixlen = b->family = 0;
+	b->freed_ns = 0;
+}
+
+/* The record an op sets, less its key, as a body: the last one again when
+ * it is the same (a feed's new entries all are), else a new one. NO_BODY
+ * when out of memory. */
+static __u32 body_add(struct table *t, const struct fence_rule_info *info)
+{
+	struct fence_rule_info b = *info, last;
+
+	body_unkey(&b);
+	if (t->n_bodies) {
+		last = t->bodies[t->n_bodies - 1];
+		body_unkey(&last);
+		if (!memcmp(&last, &b, sizeof(b)))
+			return (__u32)t->n_bodies - 1;
+	}
+	return body_push(t, &b);
+}
+
+/* The whole record an op sets (with no body: the committed one, or zeros). */
+static void op_info(const struct table *t, const struct op *o, struct fence_rule_info *out)
+{
+	if (o->body != NO_BODY)
+		*out = t->bodies[o->body];
+	else if (o->slot)
+		*out = t->m->info[o->slot];
+	else
+		memset(out, 0, sizeof(*out));
+	memcpy(out->addr, o->addr, 16);
+	out->prefixlen = o->len;
+	out->family = o->family;
+	out->freed_ns = 0;
+}
+
+/* The op's record where a caller can read it until the next put or commit:
+ * a body of its own, key included. */
+static const struct fence_rule_info *op_own(struct table *t, struct op *o)
+{
+	struct fence_rule_info in;
+	__u32 b;
+
+	if (o->own)
+		return &t->bodies[o->body];
+	op_info(t, o, &in);
+	b = body_push(t, &in);
+	if (b == NO_BODY) {
+		t->scratch = in;	/* no memory: good until the next call */
+		return &t->scratch;
+	}
+	o->body = b;
+	o->own = 1;
+	return &t->bodies[b];
 }
 
 /* --- derived rule ----------------------------------------------------- */
@@ -421,6 +509,7 @@ void table_close(struct table *t)
 	if (t->ops)
 		munmap(t->ops, t->cap_ops * sizeof(*t->ops));
 	free(t->op_idx.e);
+	free(t->bodies);
 	free(t->parent);
 	free(t);
 }
@@ -435,7 +524,7 @@ const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 	if (o) {
 		if (slot)
 			*slot = o->slot;
-		return o->del ? NULL : &o->info;
+		return o->del ? NULL : op_own(t, o);
 	}
 	key_of_cidr(c, kind, &k);
 	s = idx_ready(t) ? 0 : idx_lookup(t, &k, key_hash(&k));
@@ -445,14 +534,20 @@ const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 }
 
 /* The staged entry becomes info at c (no owners: deleted). */
-static void op_set(struct op *o, const struct cidr *c, const struct fence_rule_info *info)
+static int op_set(struct table *t, struct op *o, const struct cidr *c,
+		  const struct fence_rule_info *info)
 {
-	o->info = *info;
-	o->info.family = c->family == AF_INET ? 4 : 6;
-	o->info.prefixlen = c->len;
-	memcpy(o->info.addr, c->addr, 16);
-	o->info.freed_ns = 0;
+	__u32 b = body_add(t, info);
+
+	if (b == NO_BODY)
+		return -ENOMEM;
+	o->body = b;
+	o->own = 0;
+	o->family = c->family == AF_INET ? 4 : 6;
+	o->len = c->len;
+	memcpy(o->addr, c->addr, 16);
 	o->del = !info->owners;
+	return 0;
 }
 
 int table_put(struct table *t, const struct cidr *c, enum fence_kind kind,
@@ -465,8 +560,7 @@ int table_put(struct table *t, const struct cidr *c, enum fence_kind kind,
 	o = op_get(t, c, kind, true);
 	if (!o)
 		return -ENOMEM;
-	op_set(o, c, info);
-	return 0;
+	return op_set(t, o, c, info);
 }
 
 int table_put_at(struct table *t, __u32 slot, const struct cidr *c, enum fence_kind kind,
@@ -483,8 +577,7 @@ int table_put_at(struct table *t, __u32 slot, const struct cidr *c, enum fence_k
 	}
 	if (!o)
 		return -ENOMEM;
-	op_set(o, c, info);
-	return 0;
+	return op_set(t, o, c, info);
 }
 
 int table_del(struct table *t, const struct cidr *c, enum fence_kind kind)
@@ -505,6 +598,7 @@ size_t table_staged(const struct table *t)
 void table_abort(struct table *t)
 {
 	t->n_ops = 0;
+	t->n_bodies = 0;
 	t->n_indexed = 0;
 	if (t->op_idx.e)
 		memset(t->op_idx.e, 0, ((size_t)t->op_idx.mask + 1) * sizeof(*t->op_idx.e));
@@ -1330,16 +1424,18 @@ static void *slots_write(void *arg)
 	struct fence_maps *m = j->t->m;
 
 	for (size_t n = j->from; n < j->to; n++) {
-		struct op *o = &j->t->ops[n];
+		const struct op *o = &j->t->ops[n];
+		struct fence_rule_info in;
 		struct fence_rule r;
 
 		if (o->del || !o->fresh)
 			continue;
-		table_rule_from_info(&o->info, o->kind, &r);
+		op_info(j->t, o, &in);
+		table_rule_from_info(&in, o->kind, &r);
 		r.parent = o->kind == FENCE_KIND_DENY ? j->t->parent[o->slot] : 0;
-		if (!o->info.created_unix)
-			o->info.created_unix = j->created;
-		m->info[o->slot] = o->info;
+		if (!in.created_unix)
+			in.created_unix = j->created;
+		m->info[o->slot] = in;
 		r.kind = FENCE_KIND_FREE;
 		m->rules[o->slot] = r;
 	}
@@ -1382,7 +1478,7 @@ static int early_start(struct table *t, struct early *e)
 	e->fd = m->fd[FM_DENY_V4];
 	e->fda = m->fd[FM_ALLOW_V4];
 	for (size_t n = 0; n < t->n_ops; n++)
-		n_max += t->ops[n].fresh && t->ops[n].info.family == 4;
+		n_max += t->ops[n].fresh && t->ops[n].family == 4;
 	if (!n_max)
 		return 0;
 	e->k = malloc(n_max * sizeof(*e->k));
@@ -1396,14 +1492,13 @@ static int early_start(struct table *t, struct early *e)
 		bool allow = o->kind == FENCE_KIND_ALLOW;
 		struct fence_v4_key *kk;
 
-		if (!o->fresh || o->info.family != 4)
+		if (!o->fresh || o->family != 4)
 			continue;
-		if (!allow && o->info.prefixlen == 32 &&
-		    (m->tbl24[v4_host(o->info.addr) >> 8] & FENCE_LEAF_HOST))
+		if (!allow && o->len == 32 && (m->tbl24[v4_host(o->addr) >> 8] & FENCE_LEAF_HOST))
 			continue;
 		kk = allow ? &e->ka[e->na] : &e->k[e->n];
-		kk->prefixlen = o->info.prefixlen;
-		memcpy(&kk->addr, o->info.addr, 4);
+		kk->prefixlen = o->len;
+		memcpy(&kk->addr, o->addr, 4);
 		(allow ? &e->va[e->na++] : &e->v[e->n++])->slot = o->slot;
 		o->early = 1;
 	}
@@ -1522,7 +1617,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			continue;
 		o->slot = p.new_slots[k++];
 		o->fresh = 1;
-		cnt[o->info.family == 6][o->kind == FENCE_KIND_DENY ? 2 : 1]++;
+		cnt[o->family == 6][o->kind == FENCE_KIND_DENY ? 2 : 1]++;
 	}
 	n_v4_deny = cnt[0][2], n_v4_allow = cnt[0][1], n_v6_deny = cnt[1][2], n_v6_allow = cnt[1][1];
 	s.slots_used = n_v4_deny + n_v4_allow + n_v6_deny + n_v6_allow;
@@ -1576,11 +1671,15 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 		if (!o->fresh)
 			continue;
-		if (o->info.family != 6)
-			es[n_es++] = (struct v4e){ v4e_key(v4_host(o->info.addr), o->info.prefixlen,
+		if (o->family != 6) {
+			es[n_es++] = (struct v4e){ v4e_key(v4_host(o->addr), o->len,
 							   o->kind == FENCE_KIND_ALLOW), o->slot };
-		else if (o->kind == FENCE_KIND_DENY)
-			v6[n_v6++] = v6_ent(&o->info, o->slot);
+		} else if (o->kind == FENCE_KIND_DENY) {
+			struct v6ent e = { .len = o->len, .slot = o->slot };
+
+			memcpy(e.addr, o->addr, 16);
+			v6[n_v6++] = e;
+		}
 	}
 	ret = v4e_sort(&es, n_es);
 	if (ret)
@@ -1591,7 +1690,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	for (size_t n = 0; n < t->n_ops && !full; n++) {
 		const struct op *o = &t->ops[n];
 
-		if (((o->del && o->slot) || o->fresh) && o->info.family != 6)
+		if (((o->del && o->slot) || o->fresh) && o->family != 6)
 			n_sp++;
 	}
 	if (full || n_sp > SPANS_MAX) {
@@ -1609,13 +1708,10 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	} else {
 		for (size_t n = 0; n < t->n_ops; n++) {
 			const struct op *o = &t->ops[n];
-			const struct fence_rule_info *in;
 
-			if (o->del ? !o->slot : !o->fresh)
+			if ((o->del ? !o->slot : !o->fresh) || o->family == 6)
 				continue;
-			in = o->del ? &m->info[o->slot] : &o->info;
-			if (in->family != 6)
-				sp[n_sp++] = v4_span(v4_host(in->addr), in->prefixlen);
+			sp[n_sp++] = v4_span(v4_host(o->addr), o->len);
 		}
 		n_sp = spans_merge(sp, n_sp);
 	}
@@ -1686,21 +1782,21 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 			if (o->del || !o->fresh || o->early)
 				continue;
-			if (o->info.family == 4) {
+			if (o->family == 4) {
 				bool d = o->kind == FENCE_KIND_DENY;
 				struct fence_v4_key *kk = d ? &k4[n4] : &k4a[n4a];
 				struct fence_slot *vv = d ? &vs[n4++] : &vsa[n4a++];
 
-				kk->prefixlen = o->info.prefixlen;
-				memcpy(&kk->addr, o->info.addr, 4);
+				kk->prefixlen = o->len;
+				memcpy(&kk->addr, o->addr, 4);
 				vv->slot = o->slot;
 			} else {
 				bool d = o->kind == FENCE_KIND_DENY;
 				struct fence_v6_key *kk = d ? &k6[n6] : &k6a[n6a];
 				struct fence_slot *vv = d ? &v6s[n6++] : &v6sa[n6a++];
 
-				kk->prefixlen = o->info.prefixlen;
-				memcpy(kk->addr, o->info.addr, 16);
+				kk->prefixlen = o->len;
+				memcpy(kk->addr, o->addr, 16);
 				vv->slot = o->slot;
 			}
 		}
@@ -1764,12 +1860,14 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		 * removed deny in between changes them). */
 		for (size_t n = 0; n < t->n_ops; n++) {
 			struct op *o = &t->ops[n];
+			struct fence_rule_info in;
 			struct fence_rule r;
 
 			if (o->del || o->fresh)
 				continue;
-			table_rule_from_info(&o->info, o->kind, &r);
-			m->info[o->slot] = o->info;
+			op_info(t, o, &in);
+			table_rule_from_info(&in, o->kind, &r);
+			m->info[o->slot] = in;
 			rule_update(&m->rules[o->slot], &r);
 			s.updated++;
 		}

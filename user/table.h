@@ -40,7 +40,8 @@ void table_close(struct table *t);
 /* The entry for (prefix, kind) as it will be after commit (staged changes
  * included); NULL if there is none (or if, with changes staged, memory for
  * the first index of them ran out). *slot (may be NULL) is its committed slot,
- * 0 if not committed yet. The pointer is valid until the next put/commit. */
+ * 0 if not committed yet. The pointer is valid until the next put, get or
+ * commit. */
 const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 					enum fence_kind kind, __u32 *slot);
 
