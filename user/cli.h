@@ -44,6 +44,7 @@ struct state {
 int state_open(struct state *s, bool write, bool create);
 void state_close(struct state *s);
 int state_repair(struct table *t);
+bool state_writer_busy(void);
 
 /* Load the object with pinning under g_opts.pin_dir (reusing what is pinned);
  * the caller attaches or destroys. */

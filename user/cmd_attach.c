@@ -514,6 +514,7 @@ int do_status(int argc, char **argv)
 	struct state s;
 	__u32 stats_id, n[2][3] = { { 0 } }, groups = 0, feeds = 0;
 	__u32 pfx4, pfx6;
+	bool interrupted;
 	json_object *jo = NULL, *ja = NULL;
 
 	if (argc > 1 && strcmp(argv[1], "--json") && strcmp(argv[1], "-j")) {
@@ -538,6 +539,9 @@ int do_status(int argc, char **argv)
 		if (!bpf_map_lookup_elem(s.m.fd[FM_FEEDS], &k, &f) && f.name[0])
 			feeds++;
 	}
+	/* the mark is also up while a writer works: only one that holds no
+	 * lock any more was cut off */
+	interrupted = table_interrupted(s.t) && !state_writer_busy();
 	pfx4 = count_keys(s.m.fd[FM_PREFIX_V4], sizeof(struct fence_pfx_v4));
 	pfx6 = count_keys(s.m.fd[FM_PREFIX_V6], sizeof(struct fence_pfx_v6));
 
@@ -595,7 +599,7 @@ int do_status(int argc, char **argv)
 #undef ADD
 		json_object_object_add(jo, "maps", mp);
 		json_object_object_add(jo, "interrupted_commit",
-				       json_object_new_boolean(table_interrupted(s.t)));
+				       json_object_new_boolean(interrupted));
 		printf("%s\n", json_object_to_json_string_ext(jo, JSON_C_TO_STRING_PRETTY));
 		json_object_put(jo);
 	} else {
@@ -607,7 +611,7 @@ int do_status(int argc, char **argv)
 		printf("prefixes  v4 %u of %u, v6 %u of %u (per-source counters, LRU)\n", pfx4,
 		       s.m.max_entries[FM_PREFIX_V4], pfx6, s.m.max_entries[FM_PREFIX_V6]);
 		printf("feeds     %u of %u\n", feeds, FENCE_FEEDS_MAX);
-		if (table_interrupted(s.t))
+		if (interrupted)
 			printf("WARNING   the last change to the tables was cut off half way: the "
 			       "next ban, allow or feed change (or `xdpfence run`) repairs them first\n");
 	}

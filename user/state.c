@@ -105,6 +105,19 @@ int state_open(struct state *s, bool write, bool create)
 	return 0;
 }
 
+/* Is a writer at work on the pin dir now (holding its lock)? */
+bool state_writer_busy(void)
+{
+	int fd = open(g_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool busy;
+
+	if (fd < 0)
+		return false;
+	busy = flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);	/* releases the lock if taken */
+	return busy;
+}
+
 /* Under the lock, a commit mark left behind means its writer died half
  * way: repair before anything reads the entries to change them. */
 int state_repair(struct table *t)
@@ -120,8 +133,9 @@ int state_repair(struct table *t)
 	if (ret)
 		pr_err("repairing the tables: %s", err);
 	else
-		pr_warn("repaired: %u lookup keys fixed, %u leaves rewritten, %u live entries",
-			st.keys_fixed, st.tbl24_writes + st.tbl8_writes, st.slots_used);
+		pr_warn("repaired: %u lookup keys fixed, %u entries fixed, %u leaves rewritten, "
+			"%u live entries", st.keys_fixed, st.entries_fixed,
+			st.tbl24_writes + st.tbl8_writes, st.slots_used);
 	return ret;
 }
 

@@ -1368,6 +1368,36 @@ static int recover(struct table *t, struct table_stats *st, char *err, size_t er
 		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
 		return ret;
 	}
+	/* Entries a dead writer was removing (no owner left, not freed yet)
+	 * go; every other live entry's rule is derived again from its record
+	 * (a writer killed between writing one and the other leaves them
+	 * apart). Freeing waits for a repair with nothing staged: a staged
+	 * change may name the slot. */
+	for (__u32 s = 1; s < m->n_slots; s++) {
+		__u8 kind = m->rules[s].kind;
+		struct fence_rule r;
+
+		if (kind == FENCE_KIND_FREE)
+			continue;
+		if (!m->info[s].owners) {
+			if (t->n_ops)
+				continue;
+			if (t->idx.e)
+				idx_remove(t, s);
+			m->info[s].freed_ns = now;
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			__atomic_store_n(&m->rules[s].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
+			st->entries_fixed++;
+			continue;
+		}
+		table_rule_from_info(&m->info[s], kind, &r);
+		if (r.rate != m->rules[s].rate || r.burst != m->rules[s].burst ||
+		    r.expires_ns != m->rules[s].expires_ns || r.stat != m->rules[s].stat ||
+		    r.action != m->rules[s].action) {
+			rule_update(&m->rules[s], &r);
+			st->entries_fixed++;
+		}
+	}
 	for (size_t i = 0; i < sizeof(km) / sizeof(km[0]); i++) {
 		ret = keys_resync(t, m->fd[km[i].map], km[i].kind, km[i].family, st);
 		if (ret) {
@@ -1388,9 +1418,19 @@ static int recover(struct table *t, struct table_stats *st, char *err, size_t er
 	for (__u32 i = 0; i < FENCE_TBL24_ENTRIES; i++)
 		if ((m->tbl24[i] & FENCE_LEAF_EXT) && (m->tbl24[i] & FENCE_LEAF_IDX) < m->n_groups)
 			gref[m->tbl24[i] & FENCE_LEAF_IDX] = 1;
-	for (__u32 g = 0; g < m->n_groups; g++)
-		if (!gref[g] && !m->tbl8_state[g].freed_ns)
+	/* unlinked, unstamped and not blank: the dead writer's; a group
+	 * never used is all zeros and stays free to take at once */
+	for (__u32 g = 0; g < m->n_groups; g++) {
+		const __u32 *leaf = &m->tbl8[(size_t)g * FENCE_TBL8_GROUP];
+		int j = 0;
+
+		if (gref[g] || m->tbl8_state[g].freed_ns)
+			continue;
+		while (j < FENCE_TBL8_GROUP && !leaf[j])
+			j++;
+		if (j < FENCE_TBL8_GROUP)
 			m->tbl8_state[g].freed_ns = now;
+	}
 	free(gref);
 	st->recovered = 1;
 	return 0;
@@ -1520,13 +1560,17 @@ static int early_join(struct early *e)
 	return e->ret;
 }
 
-/* The commit failed: the early keys go again. */
-static void early_undo(struct early *e)
+/* The commit failed: the early keys go again. Not 0: some may be left. */
+static int early_undo(struct early *e)
 {
+	int ret;
+
 	early_join(e);
-	batch_delete(e->fd, e->k, sizeof(*e->k), e->n);
-	batch_delete(e->fda, e->ka, sizeof(*e->ka), e->na);
+	ret = batch_delete(e->fd, e->k, sizeof(*e->k), e->n);
+	if (!ret)
+		ret = batch_delete(e->fda, e->ka, sizeof(*e->ka), e->na);
 	e->n = e->na = 0;
+	return ret;
 }
 
 static void early_free(struct early *e)
@@ -1554,11 +1598,11 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	size_t n_es = 0, n_sp = 0;
 	__u32 n_v6 = 0;
 	struct early ek = {};
-	bool full;
+	bool full, repairing, undone = true;
 	int ret = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	full = t->repaint || table_interrupted(t);
+	full = repairing = t->repaint || table_interrupted(t);
 	if (!t->n_ops && !full)
 		goto done;
 	if (full) {
@@ -1836,7 +1880,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			ret = batch_update(m->fd[FM_ALLOW_V6], k6a, sizeof(*k6a), v6sa, sizeof(*v6sa), n6a);
 		if (ret) {
 			/* Undo: nothing that was there before has changed yet. */
-			early_undo(&ek);
+			undone = !early_undo(&ek);
 			batch_delete(m->fd[FM_DENY_V4], k4, sizeof(*k4), n4);
 			batch_delete(m->fd[FM_ALLOW_V4], k4a, sizeof(*k4a), n4a);
 			batch_delete(m->fd[FM_DENY_V6], k6, sizeof(*k6), n6);
@@ -1981,9 +2025,10 @@ out_w:
 out:
 	if (ret) {
 		/* nothing applied: the early keys go, and the mark with them
-		 * unless a repair is still due */
-		early_undo(&ek);
-		if (!full)
+		 * unless a repair is still due (or keys may be left over) */
+		if (early_undo(&ek))
+			undone = false;
+		if (!repairing && undone)
 			mark_writing(t, 0);
 	}
 	early_free(&ek);

@@ -30,6 +30,7 @@ struct table_stats {
 	__u32 parent_writes;		/* deny entries given a new parent */
 	__u32 slots_used;		/* rule slots live after the commit */
 	__u32 keys_fixed;		/* repair: lookup-map keys added or removed */
+	__u32 entries_fixed;		/* repair: rules derived again, ownerless entries freed */
 	bool recovered;			/* repaired what an interrupted commit left */
 	double build_ms, write_ms;	/* time to compute, time to write */
 };

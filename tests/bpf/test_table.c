@@ -515,7 +515,7 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	struct fence_slot v;
 	struct fence_meta meta;
 	struct table_stats st;
-	__u32 key = 0, s32, s64, g;
+	__u32 key = 0, s32, s64, s24, g;
 	struct cidr c;
 	struct fx f;
 
@@ -549,8 +549,23 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_THROTTLE], &s32,
 				      &(struct fence_bucket){ 0 }, BPF_ANY), 0, "stray bucket");
 	ASSERT_EQ(lookup_maps_faults(&f), 2, "the checker sees both unkeyed entries");
+	/* a group unlinked but not stamped (killed between steps 5 and 6) */
+	ASSERT_EQ(fx_deny(&f, "198.18.20.128/25"), 0, "deny /25: a group");
+	ASSERT_EQ(fx_remove(&f, "198.18.20.128/25", FENCE_KIND_DENY), 0, "and gone");
 	for (g = 0; g < f.m.n_groups; g++)
-		f.m.tbl8_state[g].freed_ns = 0;
+		if (f.m.tbl8_state[g].freed_ns)
+			break;
+	if (!ASSERT_TRUE(g < f.m.n_groups, "the freed group"))
+		goto out;
+	f.m.tbl8_state[g].freed_ns = 0;
+	/* an entry being removed (no owner left, not freed) and a rule that
+	 * disagrees with its record (killed between the two) */
+	cidr_parse("198.18.9.0/24", &c, 0, NULL, 0);
+	ASSERT_TRUE(table_get(f.t, &c, FENCE_KIND_DENY, &s24) && s24, "slot of /24");
+	f.m.info[s24].owners = 0;
+	f.m.rules[s32].action = FENCE_ACT_MONITOR;
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_DROP, "/24 still drops");
+	table_abort(f.t);
 
 	/* an unmarked commit does not look */
 	put_deny(f.t, "203.0.113.0/24", false);
@@ -563,7 +578,10 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_META], &key, &meta, BPF_ANY), 0, "mark");
 	ASSERT_EQ(table_commit(f.t, &st, NULL, 0), 0, "commit of nothing after the mark");
 	ASSERT_TRUE(st.recovered, "repaired");
-	ASSERT_EQ(st.keys_fixed, 5, "two keys in, two out, one bucket");
+	ASSERT_EQ(st.keys_fixed, 5 + 1, "two keys in, two out, one bucket, the ownerless /24's key");
+	ASSERT_EQ(st.entries_fixed, 2, "the ownerless /24 freed, the /32's rule derived again");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_PASS, "ownerless /24 gone");
+	ASSERT_EQ(f.m.rules[s32].action, FENCE_ACT_DROP, "the /32 drops again, as its record says");
 	ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent again");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.9" }), XDP_DROP, "/32 enforced");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:1:2::5" }), XDP_DROP, "/64 enforced");
@@ -571,12 +589,45 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.8.1" }), XDP_PASS, "stale v4 gone");
 	ASSERT_TRUE(bpf_map_lookup_elem(f.m.fd[FM_THROTTLE], &s32, &(struct fence_bucket){ 0 }),
 		    "stray bucket gone");
-	for (g = 0; g < f.m.n_groups; g++)
-		if (!f.m.tbl8_state[g].freed_ns)
-			break;
-	ASSERT_EQ(g, f.m.n_groups, "unlinked groups quarantined");
+	ASSERT_TRUE(f.m.tbl8_state[g].freed_ns != 0, "the unlinked group quarantined");
+	ASSERT_EQ(f.m.tbl8_state[f.m.n_groups - 1].freed_ns, 0,
+		  "a group never used is not: it can be taken at once");
 	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
 	ASSERT_EQ(meta.writing, 0, "mark cleared");
+out:
+	fx_close(&f);
+}
+
+/* A refused commit of more changes than the span limit (a whole-table
+ * repaint) applies nothing and leaves no mark: nothing to repair. */
+static void test_table_refused_big_commit_leaves_no_mark(void)
+{
+	struct fence_opts o = { .max_rules = 70000, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 64 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1 };
+	struct fence_meta meta;
+	char err[256] = "", t[32];
+	struct cidr c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	for (int i = 0; i < 65600; i++) {
+		snprintf(t, sizeof(t), "198.%d.%d.%d", 18 + (i >> 16), (i >> 8) & 255, i & 255);
+		cidr_parse(t, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	for (int i = 0; i < 5; i++) {	/* five groups in a table of four */
+		snprintf(t, sizeof(t), "203.0.%d.128/25", 100 + i);
+		cidr_parse(t, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), -ENOSPC, "refused");
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+	ASSERT_EQ(meta.writing, 0, "no mark left");
+	ASSERT_TRUE(!table_interrupted(f.t), "nothing to repair");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "no key left");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.0.5" }), XDP_PASS, "none applied");
 	fx_close(&f);
 }
 
@@ -855,5 +906,5 @@ static void test_table_feed_diff(void)
 TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothing),
 	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),
-	  T(test_table_killed_writer_recovers), T(test_table_pinned_maps_dump_named_fields),
+	  T(test_table_killed_writer_recovers), T(test_table_refused_big_commit_leaves_no_mark), T(test_table_pinned_maps_dump_named_fields),
 	  T(test_table_feed_diff))
