@@ -205,8 +205,8 @@ static int rule_index(const struct daemon *d, const char *name)
 	return -1;
 }
 
-/* Stage one decision on the entries. */
-static void stage(struct daemon *d, const struct policy_decision *x)
+/* Stage one decision on the entries. 0 or -errno. */
+static int stage(struct daemon *d, const struct policy_decision *x)
 {
 	const struct fence_rule_info *cur = table_get(d->s.t, &x->prefix, FENCE_KIND_DENY, NULL);
 	struct fence_rule_info info = {};
@@ -240,39 +240,57 @@ static void stage(struct daemon *d, const struct policy_decision *x)
 	case POLICY_EXPIRE:
 	case POLICY_UNBAN:
 		if (!cur || !(cur->owners & FENCE_OWN_PROMOTED))
-			return;
+			return 0;
 		info.owners &= ~FENCE_OWN_PROMOTED;
 		break;
 	}
-	table_put(d->s.t, &x->prefix, FENCE_KIND_DENY, &info);
+	return table_put(d->s.t, &x->prefix, FENCE_KIND_DENY, &info);
 }
 
 /* Owner classes whose expiry has passed (a manual --ttl ban, a promotion the
  * engine no longer tracks) lose their ownership; the data path stopped
  * enforcing them on time already, this frees their slots. */
-static void stage_sweep(struct daemon *d, __u64 now)
+static __u8 expired_owners(const struct fence_rule_info *in, __u64 now)
+{
+	__u8 gone = 0;
+
+	if ((in->owners & FENCE_OWN_MANUAL) && in->manual_expires_ns && in->manual_expires_ns <= now)
+		gone |= FENCE_OWN_MANUAL;
+	if ((in->owners & FENCE_OWN_PROMOTED) && in->promoted_expires_ns &&
+	    in->promoted_expires_ns <= now)
+		gone |= FENCE_OWN_PROMOTED;
+	if ((in->owners & FENCE_OWN_FEED) && in->feed_expires_ns && in->feed_expires_ns <= now)
+		gone |= FENCE_OWN_FEED;
+	return gone;
+}
+
+static int stage_sweep(struct daemon *d, __u64 now)
 {
 	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
-		struct fence_rule_info info = d->s.m.info[slot];
-		__u8 gone = 0;
+		const struct fence_rule_info *cur;
+		struct fence_rule_info info;
+		__u8 gone;
 		struct cidr c;
+		int ret;
 
-		if (d->s.m.rules[slot].kind != FENCE_KIND_DENY)
+		if (d->s.m.rules[slot].kind != FENCE_KIND_DENY ||
+		    !expired_owners(&d->s.m.info[slot], now))
 			continue;
-		if ((info.owners & FENCE_OWN_MANUAL) && info.manual_expires_ns && info.manual_expires_ns <= now)
-			gone |= FENCE_OWN_MANUAL;
-		if ((info.owners & FENCE_OWN_PROMOTED) && info.promoted_expires_ns &&
-		    info.promoted_expires_ns <= now)
-			gone |= FENCE_OWN_PROMOTED;
-		if ((info.owners & FENCE_OWN_FEED) && info.feed_expires_ns && info.feed_expires_ns <= now) {
-			gone |= FENCE_OWN_FEED;
-			info.feeds = 0;
-		}
+		/* as this tick's decisions staged it, if they touched it */
+		table_info_cidr(&d->s.m.info[slot], &c);
+		cur = table_get(d->s.t, &c, FENCE_KIND_DENY, NULL);
+		if (!cur)
+			continue;	/* staged for removal already */
+		info = *cur;
+		gone = expired_owners(&info, now);
 		if (!gone)
-			continue;
+			continue;	/* a decision renewed it */
+		if (gone & FENCE_OWN_FEED)
+			info.feeds = 0;
 		info.owners &= ~gone;
-		table_info_cidr(&info, &c);
-		table_put(d->s.t, &c, FENCE_KIND_DENY, &info);
+		ret = table_put(d->s.t, &c, FENCE_KIND_DENY, &info);
+		if (ret)
+			return ret;
 		{
 			json_object *o = event_new("expire", &c);
 			char own[64];
@@ -284,6 +302,7 @@ static void stage_sweep(struct daemon *d, __u64 now)
 			event_write(d, o);
 		}
 	}
+	return 0;
 }
 
 /* Promotions the operator removed since the last tick (`ban del`). */
@@ -394,10 +413,11 @@ static int tick(struct daemon *d)
 	if (!ret)
 		ret = policy_tick(d->p, sample_ns, ps, n, allowed, d, &dec, &n_dec);
 	if (!ret) {
-		for (size_t i = 0; i < n_dec; i++)
-			stage(d, &dec[i]);
-		stage_sweep(d, now);
-		if (table_staged(d->s.t))
+		for (size_t i = 0; i < n_dec && !ret; i++)
+			ret = stage(d, &dec[i]);
+		if (!ret)
+			ret = stage_sweep(d, now);
+		if (!ret && table_staged(d->s.t))
 			ret = table_commit(d->s.t, NULL, err, sizeof(err));
 		if (ret)
 			pr_err("applying decisions: %s", err[0] ? err : strerror(-ret));
