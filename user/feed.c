@@ -507,6 +507,20 @@ static int stage_diff(struct state *s, const struct feed_load_opts *o, const str
 	return ret;
 }
 
+/* May this load ask the server for "not modified since the last load"?
+ * Only when a 304 would leave the same state a full load would: the same
+ * source and options, and no lifetimes relative to the load (a refresh of
+ * a feed with --ttl renews its entries' lifetimes, so it reads them all).
+ * Throttle parameters are not recorded: a throttling feed reads them all. */
+static bool conditional_ok(const struct fence_feed *rec, const struct feed_load_opts *o)
+{
+	return !o->refetch && !o->check && !o->ttl_s &&
+	       !strncmp(rec->source, o->source, sizeof(rec->source)) &&
+	       rec->action == o->action && o->action != FENCE_ACT_THROTTLE &&
+	       rec->min_len_v4 == o->min_len_v4 && rec->min_len_v6 == o->min_len_v6 &&
+	       (o->format == FEED_FMT_AUTO || (int)rec->format == (int)o->format);
+}
+
 int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
 {
 	struct feed_result res = {};
@@ -537,7 +551,7 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		memset(&rec, 0, sizeof(rec));
 	}
 	bit = 1U << id;
-	same_source = !strncmp(rec.source, o->source, sizeof(rec.source)) && !o->refetch && !o->check;
+	same_source = conditional_ok(&rec, o);
 
 	if (fetch_source(o->source, same_source ? rec.etag : NULL, same_source ? rec.last_modified : NULL,
 			 &fr, err, sizeof(err))) {

@@ -104,6 +104,17 @@ check "feed load over http" xf feed load web http://198.18.1.10:8000/drop.txt
 check_not "http feed in force" reach 198.18.4.10
 out=$(xf feed load web http://198.18.1.10:8000/drop.txt 2>&1)
 check "unchanged http feed not re-applied" grep -q 'not modified' <<<"$out"
+# other options on an unchanged source are applied, not answered "not modified"
+out=$(xf feed load web http://198.18.1.10:8000/drop.txt --action monitor 2>&1)
+check "new --action on an unchanged http feed: applied" grep -q '1 updated' <<<"$out"
+check "monitored, so it passes" reach 198.18.4.10
+out=$(xf feed load web http://198.18.1.10:8000/drop.txt --action monitor 2>&1)
+check "same options again: not modified" grep -q 'not modified' <<<"$out"
+out=$(xf feed load web http://198.18.1.10:8000/drop.txt --ttl 1h 2>&1)
+check "--ttl and drop: applied" grep -q '1 updated' <<<"$out"
+out=$(xf feed load web http://198.18.1.10:8000/drop.txt --ttl 1h 2>&1)
+check "--ttl: each refresh renews the lifetimes, so it reads the feed" grep -q '1 updated' <<<"$out"
+check_not "http feed in force again" reach 198.18.4.10
 
 # inspection
 check "stats: drops counted" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN stats --json | grep -A2 '\"drop_feed\"' | grep -q '\"packets\":[1-9]'"
