@@ -173,6 +173,17 @@ int cidr_parse(const char *s, struct cidr *out, unsigned flags, char *err, size_
 					 cidr_str(&m, buf, sizeof(buf)));
 		c = m;
 	}
+	/* IPv4-mapped (::ffff:a.b.c.d, /96 or longer) stands for an IPv4
+	 * address: that is what it bans or allows (no packet carries such a
+	 * source on the wire), and the IPv4 guardrails see it as one. A
+	 * shorter prefix with ffff there has host bits set: refused above. */
+	if (c.family == AF_INET6 && c.len >= 96 &&
+	    !memcmp(c.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		memmove(c.addr, c.addr + 12, 4);
+		memset(c.addr + 4, 0, 12);
+		c.family = AF_INET;
+		c.len -= 96;
+	}
 	*out = c;
 	return 0;
 }

@@ -52,6 +52,12 @@ struct daemon {
 	FILE *events;
 	int lock_fd;
 	__u64 next_refresh[CONFIG_MAX_FEEDS];	/* CLOCK_MONOTONIC ns */
+	bool feed_ok[CONFIG_MAX_FEEDS];		/* the last load of each configured feed */
+	/* feeds a reloaded config no longer lists: deleted once every feed
+	 * it does list has loaded (a renamed feed whose new source fails
+	 * keeps the old one enforcing) */
+	char gone[CONFIG_MAX_FEEDS][sizeof(((struct config_feed *)0)->name)];
+	unsigned n_gone;
 	/* allowlist of the current tick, for the policy's callback */
 	struct cidr *allows;
 	size_t n_allows;
@@ -473,6 +479,33 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 	pc->max_tracked = 2000000;
 }
 
+static void delete_gone(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg.n_feeds; i++)
+		if (!d->feed_ok[i])
+			return;
+	while (d->n_gone) {
+		const char *name = d->gone[d->n_gone - 1];
+		size_t removed = 0;
+		json_object *o_ev;
+		int ret = lock_fresh(d);
+
+		if (ret == -EINTR)
+			return;
+		if (!ret) {
+			ret = feed_delete(&d->s, name, &removed);
+			unlock(d);
+		}
+		o_ev = event_new("feed_delete", NULL);
+		json_object_object_add(o_ev, "feed", json_object_new_string(name));
+		json_object_object_add(o_ev, "ok", json_object_new_boolean(ret == 0));
+		json_object_object_add(o_ev, "removed", json_object_new_int64(removed));
+		json_object_object_add(o_ev, "why", json_object_new_string("no longer in the config"));
+		event_write(d, o_ev);
+		d->n_gone--;
+	}
+}
+
 static void refresh_feeds(struct daemon *d, bool all)
 {
 	__u64 now = fence_now_ns();
@@ -498,6 +531,7 @@ static void refresh_feeds(struct daemon *d, bool all)
 			ret = feed_load(&d->s, &o, &rep);
 			unlock(d);
 		}
+		d->feed_ok[i] = !ret;
 		o_ev = event_new("feed", NULL);
 		json_object_object_add(o_ev, "feed", json_object_new_string(f->name));
 		json_object_object_add(o_ev, "ok", json_object_new_boolean(!ret));
@@ -509,6 +543,8 @@ static void refresh_feeds(struct daemon *d, bool all)
 		}
 		event_write(d, o_ev);
 	}
+	if (d->n_gone)
+		delete_gone(d);
 }
 
 static void state_save(struct daemon *d)
@@ -574,23 +610,29 @@ static int reload(struct daemon *d)
 		pr_err("reload: policy: %s (keeping the running config)", strerror(-ret));
 		return ret;
 	}
-	/* feeds that left the config are deleted */
+	/* feeds that left the config go once the ones it lists have loaded
+	 * (see delete_gone); one listed again is no longer going */
 	for (unsigned i = 0; i < d->cfg.n_feeds; i++) {
-		bool kept = false;
-		size_t removed;
+		bool kept = false, known = false;
 
 		for (unsigned j = 0; j < fresh.n_feeds; j++)
 			kept |= !strcmp(d->cfg.feeds[i].name, fresh.feeds[j].name);
-		if (kept)
-			continue;
-		ret = lock_fresh(d);
-		if (ret == -EINTR)
-			return ret;
-		if (!ret) {
-			feed_delete(&d->s, d->cfg.feeds[i].name, &removed);
-			unlock(d);
+		for (unsigned j = 0; j < d->n_gone; j++)
+			known |= !strcmp(d->gone[j], d->cfg.feeds[i].name);
+		if (!kept && !known && d->n_gone < CONFIG_MAX_FEEDS)
+			memcpy(d->gone[d->n_gone++], d->cfg.feeds[i].name, sizeof(d->gone[0]));
+	}
+	for (unsigned j = 0; j < d->n_gone; j++) {
+		for (unsigned i = 0; i < fresh.n_feeds; i++) {
+			if (strcmp(d->gone[j], fresh.feeds[i].name))
+				continue;
+			memmove(d->gone[j], d->gone[j + 1], (d->n_gone - j - 1) * sizeof(d->gone[0]));
+			d->n_gone--;
+			j--;
+			break;
 		}
 	}
+	memset(d->feed_ok, 0, sizeof(d->feed_ok));
 	d->cfg = fresh;
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
 		struct fence_opts o = {};

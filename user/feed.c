@@ -323,8 +323,10 @@ static bool entry_kept(const struct feed_load_opts *o, const struct fence_rule_i
 	if (!(cur->feeds & bit))
 		return false;
 	act = feeds_action(actions, cur->feeds);
+	/* throttle parameters are the throttling feed's: compare them only
+	 * when this feed is one */
 	return cur->feed_action == act && !expires && !cur->feed_expires_ns &&
-	       (act != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst));
+	       (o->action != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst));
 }
 
 /* Stage entry c of the feed (bit) with expiry expires, given what is
@@ -510,11 +512,13 @@ static int stage_diff(struct state *s, const struct feed_load_opts *o, const str
 /* May this load ask the server for "not modified since the last load"?
  * Only when a 304 would leave the same state a full load would: the same
  * source and options, and no lifetimes relative to the load (a refresh of
- * a feed with --ttl renews its entries' lifetimes, so it reads them all).
- * Throttle parameters are not recorded: a throttling feed reads them all. */
+ * a feed with --ttl renews its entries' lifetimes, so it reads them all;
+ * one that drops --ttl must rewrite them). Throttle parameters are not
+ * recorded: a throttling feed reads them all; nor is --lenient, whose
+ * result also depends on the allowlist of the moment. */
 static bool conditional_ok(const struct fence_feed *rec, const struct feed_load_opts *o)
 {
-	return !o->refetch && !o->check && !o->ttl_s &&
+	return !o->refetch && !o->check && !o->ttl_s && !rec->ttl_s && !o->lenient &&
 	       !strncmp(rec->source, o->source, sizeof(rec->source)) &&
 	       rec->action == o->action && o->action != FENCE_ACT_THROTTLE &&
 	       rec->min_len_v4 == o->min_len_v4 && rec->min_len_v6 == o->min_len_v6 &&
@@ -541,7 +545,10 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 
 	memset(rep, 0, sizeof(*rep));
 	id = feed_find(s, o->name, &rec);
-	if (id < 0) {
+	if (id < 0 && o->check) {
+		id = 0;		/* checks apply nothing: any id will do */
+		memset(&rec, 0, sizeof(rec));
+	} else if (id < 0) {
 		id = feed_alloc(s);
 		if (id < 0) {
 			pr_err("feed %s: all %d feed ids are in use (`xdpfence feed del` one)", o->name,

@@ -1327,7 +1327,8 @@ static int stix_emit(struct feed_ctx *ctx, const char *s, size_t n, int family,
 		ret = parse_prefix(ctx, buf, o, line, &c);
 	if (ret <= 0)
 		return ret;
-	if (c.family != family)
+	/* an IPv4-mapped ipv6-addr value comes back as the IPv4 address it is */
+	if (c.family != family && !(family == AF_INET6 && memchr(buf, ':', o)))
 		return add_error(ctx, line, "bad prefix \"%s\": not an %s address",
 				 quote(q, buf, o), family == AF_INET ? "IPv4" : "IPv6");
 	return add_entry(ctx, &c, line, ttl);

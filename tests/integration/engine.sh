@@ -163,6 +163,33 @@ for _ in $(seq 40); do grep -q '"event":"unban","prefix":"198.18.3.0/24"' "$EV" 
 check "the engine forgets it (unban event)" grep -q '"event":"unban","prefix":"198.18.3.0/24".*removed by the operator' "$EV"
 check "SIGTERM" daemon_stop
 
+# feeds in the config: a feed renamed to a source that fails to load keeps
+# the old one enforcing; once the new one loads, the old one goes
+printf '198.18.4.0/24\n' >"$TMP/f1.txt"
+printf '198.18.4.0/24\n198.18.5.0/33\n' >"$TMP/f2.txt"	# a bad line
+feed_conf() {	# NAME FILE
+	printf '[daemon]\ntick = 1s\nevents = %s\n\n[feed %s]\nsource = %s\nformat = plain\n' \
+		"$EV" "$1" "$2" >"$TMP/feeds.conf"
+}
+feed_conf intel "$TMP/f1.txt"
+check "daemon with a feed" daemon_start "$TMP/feeds.conf"
+for _ in $(seq 50); do grep -q '"event":"feed","feed":"intel","ok":true' "$EV" && break; sleep 0.1; done
+check_not "the feed drops" reach 198.18.4.10
+feed_conf intel2 "$TMP/f2.txt"
+kill -HUP "$DPID"
+for _ in $(seq 50); do grep -q '"feed":"intel2","ok":false' "$EV" && break; sleep 0.1; done
+check "renamed feed with a bad line: load fails" grep -q '"feed":"intel2","ok":false' "$EV"
+sleep 1
+check_not "the old feed still drops" reach 198.18.4.10
+check "and is still listed" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN feed list | grep -q '^intel '"
+printf '198.18.4.0/24\n' >"$TMP/f2.txt"
+kill -HUP "$DPID"
+for _ in $(seq 50); do grep -q '"event":"feed_delete","feed":"intel"' "$EV" && break; sleep 0.1; done
+check "once the new one loads, the old one is deleted (event)" grep -q '"event":"feed_delete","feed":"intel","ok":true' "$EV"
+check_not "the new feed drops" reach 198.18.4.10
+check_not "the old feed is gone" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN feed list | grep -q '^intel '"
+check "SIGTERM" daemon_stop
+
 out=$(G "$XF" --pin-dir "$PIN" run --config /nonexistent.conf 2>&1); rc=$?
 check "missing config: exit 2" test "$rc" = 2
 printf '[rule x]\nrate = lots\n' >"$TMP/bad.conf"

@@ -92,14 +92,21 @@ static void test_cidr_v4_mapped(void)
 {
 	struct cidr c;
 
+	/* an IPv4-mapped address is the IPv4 address it stands for */
 	if (!parse_ok("::ffff:192.0.2.1", &c, 0))
 		return;
-	ASSERT_EQ(c.family, AF_INET6, "mapped stays IPv6");
-	ASSERT_EQ(c.len, 128, "len");
-	ASSERT_EQ(c.addr[10], 0xff, "ffff marker");
-	ASSERT_EQ(c.addr[15], 1, "embedded v4");
-	expect_str("::ffff:192.0.2.1", 0, "::ffff:192.0.2.1/128");
-	expect_str("::ffff:198.51.100.0/120", 0, "::ffff:198.51.100.0/120");
+	ASSERT_EQ(c.family, AF_INET, "mapped becomes IPv4");
+	ASSERT_EQ(c.len, 32, "len");
+	ASSERT_EQ(c.addr[0], 192, "embedded v4 first");
+	ASSERT_EQ(c.addr[3], 1, "embedded v4 last");
+	ASSERT_EQ(c.addr[4] | c.addr[12] | c.addr[15], 0, "the rest zero");
+	expect_str("::ffff:192.0.2.1", 0, "192.0.2.1/32");
+	expect_str("::ffff:198.51.100.0/120", 0, "198.51.100.0/24");
+	expect_str("::ffff:0:0/96", 0, "0.0.0.0/0");
+	expect_str("::ffff:c000:200/120", 0, "192.0.2.0/24");
+	expect_str("::ffff:198.51.100.0/121", 0, "198.51.100.0/25");
+	expect_err("::ffff:0:0/95", "host bits set (did you mean ::fffe:0:0/95?)");
+	expect_str("::fffe:0:0/96", 0, "::fffe:0:0/96");
 }
 
 static void test_cidr_host_bits(void)
@@ -209,7 +216,7 @@ static void test_cidr_contains(void)
 	ASSERT_TRUE(cidr_contains(&all6, &v6), "::/0 contains v6");
 	ASSERT_TRUE(!cidr_contains(&all6, &n24), "::/0 lacks v4");
 	ASSERT_TRUE(cidr_contains(&v6, &v6h), "2001:db8::/32 contains host");
-	ASSERT_TRUE(!cidr_contains(&mapped, &n24), "mapped v6 is not v4");
+	ASSERT_TRUE(cidr_contains(&mapped, &n24), "a mapped /120 is the IPv4 /24");
 	ASSERT_TRUE(!cidr_contains(&v6h, &v6), "host lacks /32");
 }
 

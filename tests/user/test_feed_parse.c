@@ -775,7 +775,10 @@ static void test_feed_stix_patterns(void)
 	expect_pattern("[file:size = 12 OR ipv4-addr:value = '192.0.2.4']", "192.0.2.4/32");
 	expect_pattern("[network-traffic:src_ref[*].value = '192.0.2.5' OR "
 		       "ipv4-addr:value = '192.0.2.6']", "192.0.2.6/32");
-	expect_pattern("[ipv6-addr:value = '::ffff:192.0.2.7']", "::ffff:192.0.2.7/128");
+	expect_pattern("[ipv6-addr:value = '::ffff:192.0.2.7']", "192.0.2.7/32");
+	expect_pattern("[ipv4-addr:value = '::ffff:192.0.2.7']", "192.0.2.7/32");
+	expect_pattern("[ipv4-addr:value = '2001:db8::7']",
+		       "bad prefix \"2001:db8::7\": not an IPv4 address");
 	/* nothing to use */
 	expect_pattern("[domain-name:value = 'malware.example']", "skip");
 	expect_pattern("[url:value = 'http://malware.example/x']", "skip");
