@@ -348,11 +348,13 @@ static int stage_entry(struct state *s, const struct feed_load_opts *o, const st
 	} else {
 		rep->added++;
 	}
-	if (!(info.owners & FENCE_OWN_FEED))
+	/* one expiry for all feeds: this feed's alone, or the later of its
+	 * and the others' (never beats any time) */
+	if (!(info.owners & FENCE_OWN_FEED) || (cur && cur->feeds == bit))
 		info.feed_expires_ns = expires;
 	else if (!expires || !info.feed_expires_ns)
 		info.feed_expires_ns = 0;
-	else if (expires > info.feed_expires_ns || (cur && cur->feeds == bit))
+	else if (expires > info.feed_expires_ns)
 		info.feed_expires_ns = expires;
 	info.owners |= FENCE_OWN_FEED;
 	info.feeds |= bit;

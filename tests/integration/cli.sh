@@ -114,7 +114,25 @@ out=$(xf feed load web http://198.18.1.10:8000/drop.txt --ttl 1h 2>&1)
 check "--ttl and drop: applied" grep -q '1 updated' <<<"$out"
 out=$(xf feed load web http://198.18.1.10:8000/drop.txt --ttl 1h 2>&1)
 check "--ttl: each refresh renews the lifetimes, so it reads the feed" grep -q '1 updated' <<<"$out"
+out=$(xf feed load web http://198.18.1.10:8000/drop.txt 2>&1)
+check "--ttl dropped: the lifetimes are rewritten, not answered \"not modified\"" grep -q '1 updated' <<<"$out"
 check_not "http feed in force again" reach 198.18.4.10
+
+# a feed sharing an entry with a throttling one: its reloads keep the entry
+printf '203.0.113.0/24\n' >"$TMP/shared.txt"
+check "throttling feed" xf feed load thr "$TMP/shared.txt" --action throttle --rate 5/s --burst 5
+check "monitoring feed, same entry" xf feed load mon "$TMP/shared.txt" --action monitor
+out=$(xf feed load mon "$TMP/shared.txt" --action monitor 2>&1)
+check "its reload leaves the shared entry alone" grep -q '0 updated, 1 unchanged' <<<"$out"
+check "ban list: still throttled at 5/s" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN ban list --json | python3 -c 'import json,sys; e=[x for x in json.load(sys.stdin) if x[\"prefix\"]==\"203.0.113.0/24\"][0]; sys.exit(not (e[\"action\"]==\"throttle\" and e[\"rate\"]==5))'"
+check "feed del thr" xf feed del thr
+check "feed del mon" xf feed del mon
+# IPv4-mapped input is the IPv4 address
+printf '::ffff:198.18.3.10\n' >"$TMP/mapped.txt"
+check "feed of an IPv4-mapped address" xf feed load mapped "$TMP/mapped.txt"
+check_not "it drops the IPv4 source" reach 198.18.3.10
+check "feed del mapped" xf feed del mapped
+check "released" reach 198.18.3.10
 
 # inspection
 check "stats: drops counted" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN stats --json | grep -A2 '\"drop_feed\"' | grep -q '\"packets\":[1-9]'"
