@@ -133,6 +133,13 @@ check "feed of an IPv4-mapped address" xf feed load mapped "$TMP/mapped.txt"
 check_not "it drops the IPv4 source" reach 198.18.3.10
 check "feed del mapped" xf feed del mapped
 check "released" reach 198.18.3.10
+# with every feed id in use, --check (which applies nothing) still works
+n=0
+while xf feed load "full$n" "$TMP/shared.txt" >/dev/null 2>&1 && [ $n -lt 40 ]; do n=$((n + 1)); done
+out=$(xf feed load onemore "$TMP/shared.txt" 2>&1); rc=$?
+check "all feed ids in use: a new feed is refused ($rc)" sh -c "test $rc = 1 && echo '$out' | grep -q 'feed ids are in use'"
+check "but --check works" xf feed load onemore "$TMP/shared.txt" --check
+for i in $(seq 0 $((n - 1))); do xf feed del "full$i" >/dev/null 2>&1; done
 
 # inspection
 check "stats: drops counted" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN stats --json | grep -A2 '\"drop_feed\"' | grep -q '\"packets\":[1-9]'"
