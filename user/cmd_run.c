@@ -514,7 +514,8 @@ static void refresh_feeds(struct daemon *d, bool all)
 		const struct config_feed *f = &d->cfg.feeds[i];
 		struct feed_load_opts o = {
 			.name = f->name, .source = f->source, .format = f->format, .action = f->action,
-			.ttl_s = f->ttl_s, .rate = 10, .burst = 20, .min_len_v4 = f->min_len_v4,
+			.ttl_s = f->ttl_s, .rate = f->throttle_rate, .burst = f->throttle_burst,
+			.min_len_v4 = f->min_len_v4,
 			.min_len_v6 = f->min_len_v6, .lenient = f->lenient, .max_errors_shown = 20,
 		};
 		struct feed_load_report rep;

@@ -206,9 +206,15 @@ static int on_feed(struct parse_ctx *p, struct config_feed *f, const char *key, 
 		if (parse_u32(v, 0, 128, &n))
 			return fail(p, p->section, key, "\"%s\": want 0..128", v);
 		f->min_len_v6 = n;
+	} else if (!strcmp(key, "throttle_rate")) {
+		if (parse_rate(v, &f->throttle_rate))
+			return fail(p, p->section, key, "\"%s\": want a rate like 5/s", v);
+	} else if (!strcmp(key, "throttle_burst")) {
+		if (parse_u32(v, 1, 1000000, &f->throttle_burst))
+			return fail(p, p->section, key, "\"%s\": want 1..1000000", v);
 	} else {
 		return fail(p, p->section, key, "unknown key (source, format, refresh, action, ttl, "
-			    "lenient, min_len_v4, min_len_v6)");
+			    "lenient, min_len_v4, min_len_v6, throttle_rate, throttle_burst)");
 	}
 	return 1;
 }
@@ -311,6 +317,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 			strcpy(f->name, name);
 			f->min_len_v4 = FEED_MIN_LEN_V4;
 			f->min_len_v6 = FEED_MIN_LEN_V6;
+			f->throttle_rate = 10;	/* as `feed load` */
+			f->throttle_burst = 20;
 			c->n_feeds++;
 		}
 		return on_feed(p, &c->feeds[c->n_feeds - 1], key, v);

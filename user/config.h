@@ -2,7 +2,8 @@
  *
  *   [daemon]           tick, state_file, events, metrics
  *   [interface NAME]   mode = native | skb
- *   [feed NAME]        source, format, refresh, action, ttl, lenient, min_len_v4/v6
+ *   [feed NAME]        source, format, refresh, action, ttl, lenient, min_len_v4/v6,
+ *                      throttle_rate, throttle_burst
  *   [rule NAME]        metric, rate, window, action, ttl, escalate, max_ttl, jitter,
  *                      throttle_rate, throttle_burst
  *   [aggregate]        v4_children = N within /P, v6_children = N within /P
@@ -38,6 +39,7 @@ struct config_feed {
 	__u64 ttl_s;
 	bool lenient;
 	__u8 min_len_v4, min_len_v6;
+	__u32 throttle_rate, throttle_burst;	/* action = throttle */
 };
 
 struct config_rule {

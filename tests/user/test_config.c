@@ -34,6 +34,9 @@ static void test_config_issue_example(void)
 		"source = https://example.invalid/drop_v4.json\n"
 		"format = spamhaus-json\n"
 		"refresh = 1h\n"
+		"action = throttle\n"
+		"throttle_rate = 7/s\n"
+		"throttle_burst = 9\n"
 		"[rule syn-burst]\n"
 		"metric = new_conns          ; new_conns | packets | bytes\n"
 		"rate = 200/s\n"
@@ -72,6 +75,9 @@ static void test_config_issue_example(void)
 	ASSERT_EQ(c.feeds[0].format, FEED_FMT_SPAMHAUS_JSON, "format");
 	ASSERT_EQ(c.feeds[0].refresh_s, 3600, "refresh");
 	ASSERT_EQ(c.feeds[0].min_len_v4, 8, "default guardrail");
+	ASSERT_EQ(c.feeds[0].action, FENCE_ACT_THROTTLE, "feed action");
+	ASSERT_EQ(c.feeds[0].throttle_rate, 7, "feed throttle rate");
+	ASSERT_EQ(c.feeds[0].throttle_burst, 9, "feed throttle burst");
 	ASSERT_EQ(c.n_rules, 2, "rules");
 	ASSERT_STREQ(c.rules[0].name, "syn-burst", "rule name");
 	ASSERT_EQ(c.rules[0].metric, CONFIG_NEW_CONNS, "metric");
@@ -104,6 +110,7 @@ static void test_config_errors_name_line_and_key(void)
 		{ "[aggregate]\nv4_children = 4 inside /16\n", ":2: [aggregate] v4_children:" },
 		{ "[interface eth0]\nmode = turbo\n", ":2: [interface eth0] mode: \"turbo\"" },
 		{ "[feed x]\nformat = xml\n", ":2: [feed x] format: \"xml\"" },
+		{ "[feed x]\nthrottle_rate = lots\n", ":2: [feed x] throttle_rate: \"lots\"" },
 		{ "[feed bad name!]\nsource = a\n", ":2: [feed bad name!] source: feed name" },
 		{ "[weird]\na = b\n", ":2: [weird] a: unknown section" },
 		{ "[rule a]\nrate = 5/s\n", "[rule a] needs rate and window" },
@@ -128,4 +135,19 @@ static void test_config_errors_name_line_and_key(void)
 	unlink(path);
 }
 
-TEST_MAIN(T(test_config_issue_example), T(test_config_errors_name_line_and_key))
+/* The example shipped beside the systemd unit parses as it stands. */
+static void test_config_shipped_example(void)
+{
+	static struct config c;
+	char err[300] = "";
+
+	ASSERT_EQ(config_load("scripts/xdpfence.conf.example", &c, err, sizeof(err)), 0, err);
+	ASSERT_EQ(c.n_feeds, 3, "three feeds");
+	ASSERT_EQ(c.feeds[2].action, FENCE_ACT_THROTTLE, "the crowdsec feed throttles");
+	ASSERT_EQ(c.feeds[2].throttle_rate, 5, "at 5/s");
+	ASSERT_EQ(c.feeds[2].throttle_burst, 10, "burst 10");
+	ASSERT_EQ(c.feeds[0].throttle_rate, 10, "default rate");
+}
+
+TEST_MAIN(T(test_config_issue_example), T(test_config_errors_name_line_and_key),
+	  T(test_config_shipped_example))
