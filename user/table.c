@@ -1133,31 +1133,40 @@ static bool v6_contains(const struct v6ent *o, const struct v6ent *i)
 	return !rem || ((o->addr[full] ^ i->addr[full]) & (0xff << (8 - rem))) == 0;
 }
 
+/* Which tbl8 groups a tbl24 leaf names now: a calloc-ed byte per group
+ * (the caller frees it; NULL when out of memory), *used of them named. */
+static __u8 *groups_named(const struct fence_maps *m, __u32 *used)
+{
+	__u8 *gref = calloc(m->n_groups + 1, 1);
+
+	*used = 0;
+	for (__u32 i = 0; gref && i < FENCE_TBL24_ENTRIES; i++) {
+		__u32 g = m->tbl24[i] & FENCE_LEAF_IDX;
+
+		if ((m->tbl24[i] & FENCE_LEAF_EXT) && g < m->n_groups && !gref[g]) {
+			gref[g] = 1;
+			(*used)++;
+		}
+	}
+	return gref;
+}
+
 /* Give each /24 that needs a fresh group one that no leaf names now and
  * that is out of quarantine (waiting it out if only quarantined ones are
  * left). Groups freed by this commit are not reused by it. */
 static int groups_assign(struct table *t, struct sweep *w, char *err, size_t errlen)
 {
 	const struct fence_maps *m = t->m;
-	__u32 used = 0, next, i;
+	__u32 used, next;
 	__u8 *gref;
 	__u64 now, wake;
 	int ret = 0;
 
 	if (!w->n_fresh)
 		return 0;
-	gref = calloc(m->n_groups + 1, 1);
+	gref = groups_named(m, &used);
 	if (!gref)
 		return -ENOMEM;
-	for (i = 0; i < FENCE_TBL24_ENTRIES; i++) {
-		__u32 cur = m->tbl24[i];
-
-		if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) < m->n_groups &&
-		    !gref[cur & FENCE_LEAF_IDX]) {
-			gref[cur & FENCE_LEAF_IDX] = 1;
-			used++;
-		}
-	}
 	if (used - w->n_freed + w->n_fresh > m->n_groups) {
 		seterr(err, errlen, "no room: %zu /24s need /25../31 detail, the table has %u groups "
 		       "(raise the capacity at first attach)", used - w->n_freed + w->n_fresh,
@@ -1238,38 +1247,23 @@ static bool slot_keyed(const struct fence_maps *m, __u32 s, __u8 kind, __u8 fami
 	       m->info[s].prefixlen == len && !memcmp(m->info[s].addr, addr, family == 4 ? 4 : 16);
 }
 
-/* Make one exact-prefix map (hash or trie) name exactly the live slots of
- * its kind and family: keys whose slot is free or holds another entry go,
- * live slots it lacks come in. A writer that dies between publishing a slot
- * and keying it (or between unkeying and freeing one) leaves such gaps. */
-static int keys_resync(struct table *t, int fd, __u8 kind, __u8 family, struct table_stats *st)
+/* Delete the keys of map fd (ksz bytes each) that keep() refuses, each
+ * counted in *fixed. Deletes after the walk: deleting the key a hash walk
+ * stands on restarts it from the first bucket. */
+static int map_prune(int fd, size_t ksz, bool (*keep)(const void *key, void *ctx), void *ctx,
+		     __u32 *fixed)
 {
-	const struct fence_maps *m = t->m;
-	size_t ksz = family == 4 ? sizeof(struct fence_v4_key) : sizeof(struct fence_v6_key);
-	__u8 key[sizeof(struct fence_v6_key)], next[sizeof(struct fence_v6_key)];
-	__u8 *seen, *stale = NULL;
-	size_t n_stale = 0, cap = 0;
+	__u8 key[32], next[32], *stale = NULL;
+	size_t n = 0, cap = 0;
 	void *prev = NULL;
 	int ret = 0;
 
-	seen = calloc(m->n_slots, 1);
-	if (!seen)
-		return -ENOMEM;
 	while (!bpf_map_get_next_key(fd, prev, next)) {
-		struct fence_slot v;
-		__u32 len;
-		const __u8 *addr = next + 4;
-
 		memcpy(key, next, ksz);
 		prev = key;
-		memcpy(&len, key, 4);
-		if (bpf_map_lookup_elem(fd, key, &v))
-			continue;	/* gone under us: no other writer, so cannot be */
-		if (slot_keyed(m, v.slot, kind, family, len, addr) && !seen[v.slot]) {
-			seen[v.slot] = 1;
+		if (keep(key, ctx))
 			continue;
-		}
-		if (n_stale == cap) {
+		if (n == cap) {
 			void *p = realloc(stale, (cap = cap ? cap * 2 : 64) * ksz);
 
 			if (!p) {
@@ -1278,73 +1272,88 @@ static int keys_resync(struct table *t, int fd, __u8 kind, __u8 family, struct t
 			}
 			stale = p;
 		}
-		memcpy(stale + n_stale++ * ksz, key, ksz);
+		memcpy(stale + n++ * ksz, key, ksz);
 	}
-	/* delete after the walk: deleting the key a hash walk stands on
-	 * restarts it from the first bucket */
-	for (size_t i = 0; i < n_stale; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (bpf_map_delete_elem(fd, stale + i * ksz) && errno != ENOENT) {
 			ret = -errno;
 			goto out;
 		}
-		st->keys_fixed++;
+		(*fixed)++;
 	}
-	for (__u32 s = 1; s < m->n_slots; s++) {
+out:
+	free(stale);
+	return ret;
+}
+
+struct resync {
+	const struct fence_maps *m;
+	int fd;
+	__u8 kind, family;
+	__u8 *seen;			/* per slot: a key names it */
+};
+
+/* A key that names a live slot of the map's kind and family under its own
+ * prefix stays (the first one for each slot). */
+static bool key_live(const void *key, void *ctx)
+{
+	struct resync *r = ctx;
+	struct fence_slot v;
+	__u32 len;
+
+	memcpy(&len, key, 4);
+	if (bpf_map_lookup_elem(r->fd, key, &v))
+		return true;	/* gone under us: no other writer, so cannot be */
+	if (!slot_keyed(r->m, v.slot, r->kind, r->family, len, (const __u8 *)key + 4) ||
+	    r->seen[v.slot])
+		return false;
+	r->seen[v.slot] = 1;
+	return true;
+}
+
+/* Make one exact-prefix map (hash or trie) name exactly the live slots of
+ * its kind and family: keys whose slot is free or holds another entry go,
+ * live slots it lacks come in. A writer that dies between publishing a slot
+ * and keying it (or between unkeying and freeing one) leaves such gaps. */
+static int keys_resync(struct table *t, int fd, __u8 kind, __u8 family, struct table_stats *st)
+{
+	const struct fence_maps *m = t->m;
+	size_t ksz = family == 4 ? sizeof(struct fence_v4_key) : sizeof(struct fence_v6_key);
+	struct resync r = { m, fd, kind, family, calloc(m->n_slots, 1) };
+	__u8 key[sizeof(struct fence_v6_key)];
+	int ret;
+
+	if (!r.seen)
+		return -ENOMEM;
+	ret = map_prune(fd, ksz, key_live, &r, &st->keys_fixed);
+	for (__u32 s = 1; !ret && s < m->n_slots; s++) {
 		struct fence_slot v = { s };
 		__u32 len;
 
-		if (seen[s] || m->rules[s].kind != kind || m->rules[s].family != family)
+		if (r.seen[s] || m->rules[s].kind != kind || m->rules[s].family != family)
 			continue;
 		memset(key, 0, sizeof(key));
 		len = m->info[s].prefixlen;
 		memcpy(key, &len, 4);
 		memcpy(key + 4, m->info[s].addr, family == 4 ? 4 : 16);
-		if (bpf_map_update_elem(fd, key, &v, BPF_ANY)) {
+		if (bpf_map_update_elem(fd, key, &v, BPF_ANY))
 			ret = -errno;
-			goto out;
-		}
-		st->keys_fixed++;
+		else
+			st->keys_fixed++;
 	}
-out:
-	free(seen);
-	free(stale);
+	free(r.seen);
 	return ret;
 }
 
-/* Throttle buckets of slots that are no longer throttling denies go. */
-static int throttle_resync(const struct fence_maps *m, struct table_stats *st)
+/* A throttle bucket stays while its slot is a throttling deny. */
+static bool bucket_live(const void *key, void *ctx)
 {
-	__u32 *stale = NULL, key, cur, *prev = NULL;
-	size_t n = 0, cap = 0;
-	int ret = 0;
+	const struct fence_maps *m = ctx;
+	__u32 slot;
 
-	while (!bpf_map_get_next_key(m->fd[FM_THROTTLE], prev, &key)) {
-		cur = key;
-		prev = &cur;
-		if (key < m->n_slots && m->rules[key].kind == FENCE_KIND_DENY &&
-		    m->rules[key].action == FENCE_ACT_THROTTLE)
-			continue;
-		if (n == cap) {
-			__u32 *p = realloc(stale, (cap = cap ? cap * 2 : 64) * sizeof(*p));
-
-			if (!p) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			stale = p;
-		}
-		stale[n++] = key;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_delete_elem(m->fd[FM_THROTTLE], &stale[i]) && errno != ENOENT) {
-			ret = -errno;
-			goto out;
-		}
-		st->keys_fixed++;
-	}
-out:
-	free(stale);
-	return ret;
+	memcpy(&slot, key, sizeof(slot));
+	return slot < m->n_slots && m->rules[slot].kind == FENCE_KIND_DENY &&
+	       m->rules[slot].action == FENCE_ACT_THROTTLE;
 }
 
 /* After a writer died half way: the exact-prefix maps again name exactly
@@ -1360,6 +1369,7 @@ static int recover(struct table *t, struct table_stats *st, char *err, size_t er
 		{ FM_DENY_V6, FENCE_KIND_DENY, 6 }, { FM_ALLOW_V6, FENCE_KIND_ALLOW, 6 },
 	};
 	__u8 *gref;
+	__u32 used;
 	__u64 now = fence_now_ns();
 	int ret;
 
@@ -1406,18 +1416,15 @@ static int recover(struct table *t, struct table_stats *st, char *err, size_t er
 			return ret;
 		}
 	}
-	ret = throttle_resync(m, st);
+	ret = map_prune(m->fd[FM_THROTTLE], sizeof(__u32), bucket_live, m, &st->keys_fixed);
 	if (ret) {
 		seterr(err, errlen, "repairing %s after an interrupted commit: %s",
 		       fence_map_names[FM_THROTTLE], strerror(-ret));
 		return ret;
 	}
-	gref = calloc(m->n_groups + 1, 1);
+	gref = groups_named(m, &used);
 	if (!gref)
 		return -ENOMEM;
-	for (__u32 i = 0; i < FENCE_TBL24_ENTRIES; i++)
-		if ((m->tbl24[i] & FENCE_LEAF_EXT) && (m->tbl24[i] & FENCE_LEAF_IDX) < m->n_groups)
-			gref[m->tbl24[i] & FENCE_LEAF_IDX] = 1;
 	/* unlinked, unstamped and not blank: the dead writer's; a group
 	 * never used is all zeros and stays free to take at once */
 	for (__u32 g = 0; g < m->n_groups; g++) {
