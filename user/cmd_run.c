@@ -479,6 +479,22 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 	pc->max_tracked = 2000000;
 }
 
+static bool config_feed_named(const struct config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_feeds; i++)
+		if (!strcmp(c->feeds[i].name, name))
+			return true;
+	return false;
+}
+
+static bool gone_named(const struct daemon *d, const char *name)
+{
+	for (unsigned j = 0; j < d->n_gone; j++)
+		if (!strcmp(d->gone[j], name))
+			return true;
+	return false;
+}
+
 static void delete_gone(struct daemon *d)
 {
 	for (unsigned i = 0; i < d->cfg.n_feeds; i++)
@@ -611,27 +627,21 @@ static int reload(struct daemon *d)
 		pr_err("reload: policy: %s (keeping the running config)", strerror(-ret));
 		return ret;
 	}
-	/* feeds that left the config go once the ones it lists have loaded
-	 * (see delete_gone); one listed again is no longer going */
-	for (unsigned i = 0; i < d->cfg.n_feeds; i++) {
-		bool kept = false, known = false;
+	/* feeds that left the config (now, or before and still waiting) go
+	 * once the ones it lists have loaded (see delete_gone) */
+	{
+		char was[2 * CONFIG_MAX_FEEDS][sizeof(d->gone[0])];
+		unsigned n_was = 0;
 
-		for (unsigned j = 0; j < fresh.n_feeds; j++)
-			kept |= !strcmp(d->cfg.feeds[i].name, fresh.feeds[j].name);
 		for (unsigned j = 0; j < d->n_gone; j++)
-			known |= !strcmp(d->gone[j], d->cfg.feeds[i].name);
-		if (!kept && !known && d->n_gone < CONFIG_MAX_FEEDS)
-			memcpy(d->gone[d->n_gone++], d->cfg.feeds[i].name, sizeof(d->gone[0]));
-	}
-	for (unsigned j = 0; j < d->n_gone; j++) {
-		for (unsigned i = 0; i < fresh.n_feeds; i++) {
-			if (strcmp(d->gone[j], fresh.feeds[i].name))
-				continue;
-			memmove(d->gone[j], d->gone[j + 1], (d->n_gone - j - 1) * sizeof(d->gone[0]));
-			d->n_gone--;
-			j--;
-			break;
-		}
+			memcpy(was[n_was++], d->gone[j], sizeof(was[0]));
+		for (unsigned i = 0; i < d->cfg.n_feeds; i++)
+			memcpy(was[n_was++], d->cfg.feeds[i].name, sizeof(was[0]));
+		d->n_gone = 0;
+		for (unsigned j = 0; j < n_was; j++)
+			if (!config_feed_named(&fresh, was[j]) && !gone_named(d, was[j]) &&
+			    d->n_gone < CONFIG_MAX_FEEDS)
+				memcpy(d->gone[d->n_gone++], was[j], sizeof(d->gone[0]));
 	}
 	memset(d->feed_ok, 0, sizeof(d->feed_ok));
 	d->cfg = fresh;

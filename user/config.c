@@ -170,6 +170,23 @@ static int on_iface(struct parse_ctx *p, struct config_iface *i, const char *key
 	return fail(p, p->section, key, "unknown key (mode)");
 }
 
+/* throttle_rate and throttle_burst, in [feed] and [rule] alike: as an inih
+ * handler answers (1 taken, 0 bad value), or -1 for another key. */
+static int on_throttle(struct parse_ctx *p, const char *key, const char *v, __u32 *rate,
+		       __u32 *burst)
+{
+	if (!strcmp(key, "throttle_rate")) {
+		if (parse_rate(v, rate))
+			return fail(p, p->section, key, "\"%s\": want a rate like 5/s", v);
+	} else if (!strcmp(key, "throttle_burst")) {
+		if (parse_u32(v, 1, 1000000, burst))
+			return fail(p, p->section, key, "\"%s\": want 1..1000000", v);
+	} else {
+		return -1;
+	}
+	return 1;
+}
+
 static int on_feed(struct parse_ctx *p, struct config_feed *f, const char *key, const char *v)
 {
 	__u32 n;
@@ -206,12 +223,8 @@ static int on_feed(struct parse_ctx *p, struct config_feed *f, const char *key, 
 		if (parse_u32(v, 0, 128, &n))
 			return fail(p, p->section, key, "\"%s\": want 0..128", v);
 		f->min_len_v6 = n;
-	} else if (!strcmp(key, "throttle_rate")) {
-		if (parse_rate(v, &f->throttle_rate))
-			return fail(p, p->section, key, "\"%s\": want a rate like 5/s", v);
-	} else if (!strcmp(key, "throttle_burst")) {
-		if (parse_u32(v, 1, 1000000, &f->throttle_burst))
-			return fail(p, p->section, key, "\"%s\": want 1..1000000", v);
+	} else if ((x = on_throttle(p, key, v, &f->throttle_rate, &f->throttle_burst)) >= 0) {
+		return x;
 	} else {
 		return fail(p, p->section, key, "unknown key (source, format, refresh, action, ttl, "
 			    "lenient, min_len_v4, min_len_v6, throttle_rate, throttle_burst)");
@@ -222,6 +235,7 @@ static int on_feed(struct parse_ctx *p, struct config_feed *f, const char *key, 
 static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, const char *v)
 {
 	__u64 d;
+	int x;
 
 	if (!strcmp(key, "metric")) {
 		if (!strcmp(v, "new_conns"))
@@ -263,12 +277,8 @@ static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, 
 	} else if (!strcmp(key, "jitter")) {
 		if (!parse_fraction(v, &r->jitter))
 			return fail(p, p->section, key, "\"%s\": want a fraction like 10%% or 0.1", v);
-	} else if (!strcmp(key, "throttle_rate")) {
-		if (parse_rate(v, &r->throttle_rate))
-			return fail(p, p->section, key, "\"%s\": want a rate like 5/s", v);
-	} else if (!strcmp(key, "throttle_burst")) {
-		if (parse_u32(v, 1, 1000000, &r->throttle_burst))
-			return fail(p, p->section, key, "\"%s\": want 1..1000000", v);
+	} else if ((x = on_throttle(p, key, v, &r->throttle_rate, &r->throttle_burst)) >= 0) {
+		return x;
 	} else {
 		return fail(p, p->section, key, "unknown key (metric, rate, window, action, ttl, "
 			    "max_ttl, escalate, jitter, throttle_rate, throttle_burst)");
