@@ -1016,8 +1016,13 @@ static void store64(__u64 *p, __u64 v)
 
 /* Existing slot: change the fields the data path reads, each atomically, in
  * an order where every intermediate state is a policy someone asked for. */
-static void rule_update(struct fence_rule *cur, const struct fence_rule *r)
+/* Write the fields of r that differ from cur; true if any did. */
+static bool rule_update(struct fence_rule *cur, const struct fence_rule *r)
 {
+	bool changed = cur->rate != r->rate || cur->burst != r->burst ||
+		       cur->expires_ns != r->expires_ns || cur->stat != r->stat ||
+		       cur->action != r->action;
+
 	if (cur->rate != r->rate)
 		store32(&cur->rate, r->rate);
 	if (cur->burst != r->burst)
@@ -1028,6 +1033,7 @@ static void rule_update(struct fence_rule *cur, const struct fence_rule *r)
 		__atomic_store_n(&cur->stat, r->stat, __ATOMIC_RELEASE);
 	if (cur->action != r->action)
 		__atomic_store_n(&cur->action, r->action, __ATOMIC_RELEASE);
+	return changed;
 }
 
 /* Map-wide batch update in as few syscalls as the kernel allows. vsz is
@@ -1401,12 +1407,8 @@ static int recover(struct table *t, struct table_stats *st, char *err, size_t er
 			continue;
 		}
 		table_rule_from_info(&m->info[s], kind, &r);
-		if (r.rate != m->rules[s].rate || r.burst != m->rules[s].burst ||
-		    r.expires_ns != m->rules[s].expires_ns || r.stat != m->rules[s].stat ||
-		    r.action != m->rules[s].action) {
-			rule_update(&m->rules[s], &r);
+		if (rule_update(&m->rules[s], &r))
 			st->entries_fixed++;
-		}
 	}
 	for (size_t i = 0; i < sizeof(km) / sizeof(km[0]); i++) {
 		ret = keys_resync(t, m->fd[km[i].map], km[i].kind, km[i].family, st);
