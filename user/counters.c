@@ -805,17 +805,3 @@ int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_
 		qsort(*v, *n, sizeof(**v), counters_cmp_key);
 	return 0;
 }
-
-int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, bool sorted)
-{
-	struct counters_reader *r;
-	int err;
-
-	*v = NULL;
-	*n = 0;
-	if ((err = counters_reader_new(&r, m, 0, 0)))
-		return err;
-	err = counters_reader_copy(r, v, n, sorted);
-	counters_reader_free(r);
-	return err;
-}

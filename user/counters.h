@@ -66,10 +66,6 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
  * by family and address if asked). Returns 0 or -errno. */
 int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_t *n, bool sorted);
 
-/* The same with a reader made for the occasion (setting one up costs more
- * than a read: keep one for repeated samples). */
-int counters_read(const struct fence_maps *m, struct pfx_sample **v, size_t *n, bool sorted);
-
 int counters_cmp_key(const void *a, const void *b);
 
 #endif

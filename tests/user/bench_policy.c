@@ -1,7 +1,7 @@
 /* tests/user/bench_policy.c - time policy_tick() at 100k and 1M prefixes a tick.
  *
  * Not a test (no test_ prefix: the Makefile does not run it). Feeds sorted
- * samples, as counters_read() returns them: v4 /32s of 198.18.0.0/15 and v6
+ * samples, as counters_reader_copy() returns them: v4 /32s of 198.18.0.0/15 and v6
  * /64s of 2001:db8::/32, 1% of them above the rule's rate so promotions and
  * aggregations happen at the tick closing the window. A churn case replaces
  * half the prefixes every tick (a spoofed flood); the last case has every
