@@ -197,7 +197,7 @@ _Static_assert(sizeof(struct fence_feed) == 384, "fence_feed ABI");
 
 /* `meta` array, one entry: how the pinned maps were created. */
 #define FENCE_META_MAGIC	0x78647066656e6365ULL	/* "xdpfence" */
-#define FENCE_META_VERSION	1
+#define FENCE_META_VERSION	2	/* 2: deny_v4 keys /32 denies only (1: every IPv4 deny) */
 
 struct fence_meta {
 	__u64 magic;

@@ -187,7 +187,10 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 			continue;	/* .rodata and friends */
 		if (pinned_info(o->pin_dir, name, &info))
 			continue;
+		/* flags too: an older build pinned deny_v4 with BPF_F_NO_PREALLOC */
 		err = bpf_map__set_max_entries(map, info.max_entries);
+		if (!err)
+			err = bpf_map__set_map_flags(map, info.map_flags);
 		if (err)
 			goto fail;
 	}

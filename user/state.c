@@ -126,9 +126,13 @@ int state_repair(struct table *t)
 	char err[256];
 	int ret;
 
-	if (!table_interrupted(t))
+	if (table_interrupted(t))
+		pr_warn("the last change to the tables was cut off half way (a writer killed?): "
+			"repairing");
+	else if (table_outdated(t))
+		pr_info("the tables were written by an older xdpfence: bringing them up to date");
+	else
 		return 0;
-	pr_warn("the last change to the tables was cut off half way (a writer killed?): repairing");
 	ret = table_repair(t, &st, err, sizeof(err));
 	if (ret)
 		pr_err("repairing the tables: %s", err);

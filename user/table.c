@@ -131,6 +131,16 @@ static void key_of_slot(const struct table *t, __u32 slot, struct key *k)
 	k->addr = in->addr;
 }
 
+/* Does an IPv4 entry have a key in deny_v4/allow_v4? Every allow does
+ * (for inspection: allows are painted in the table); of the denies only
+ * /32s, the one length the data path probes there. Shorter denies live in
+ * tbl24/tbl8 alone: keying them too cost a first load ~40% more kernel
+ * hash inserts for keys nothing reads. */
+static bool v4_keyed(__u8 kind, __u8 len)
+{
+	return kind == FENCE_KIND_ALLOW || len == 32;
+}
+
 static void key_of_cidr(const struct cidr *c, enum fence_kind kind, struct key *k)
 {
 	k->kind = kind;
@@ -1232,15 +1242,28 @@ bool table_interrupted(struct table *t)
 	return !fence_read_meta(t->m, &meta) && meta.writing;
 }
 
-static int mark_writing(struct table *t, __u8 on)
+bool table_outdated(struct table *t)
+{
+	struct fence_meta meta;
+
+	return !fence_read_meta(t->m, &meta) && meta.version < FENCE_META_VERSION;
+}
+
+/* The commit mark; a repair that ends (on == 0, upgrade) also records
+ * that the maps now follow this build's layout (fence_meta.version). */
+static int mark_writing(struct table *t, __u8 on, bool upgrade)
 {
 	struct fence_meta meta;
 	__u32 key = 0;
 	int ret;
 
 	ret = fence_read_meta(t->m, &meta);
-	if (ret || meta.writing == on)
+	if (ret)
 		return ret;
+	if (upgrade && meta.version < FENCE_META_VERSION)
+		meta.version = FENCE_META_VERSION;
+	else if (meta.writing == on)
+		return 0;
 	meta.writing = on;
 	return bpf_map_update_elem(t->m->fd[FM_META], &key, &meta, BPF_ANY) ? -errno : 0;
 }
@@ -1308,6 +1331,8 @@ static bool key_live(const void *key, void *ctx)
 	__u32 len;
 
 	memcpy(&len, key, 4);
+	if (r->family == 4 && !v4_keyed(r->kind, len))
+		return false;	/* maps of an older layout keyed every deny */
 	if (bpf_map_lookup_elem(r->fd, key, &v))
 		return true;	/* gone under us: no other writer, so cannot be */
 	if (!slot_keyed(r->m, v.slot, r->kind, r->family, len, (const __u8 *)key + 4) ||
@@ -1336,7 +1361,8 @@ static int keys_resync(struct table *t, int fd, __u8 kind, __u8 family, struct t
 		struct fence_slot v = { s };
 		__u32 len;
 
-		if (r.seen[s] || m->rules[s].kind != kind || m->rules[s].family != family)
+		if (r.seen[s] || m->rules[s].kind != kind || m->rules[s].family != family ||
+		    (family == 4 && !v4_keyed(kind, m->info[s].prefixlen)))
 			continue;
 		memset(key, 0, sizeof(key));
 		len = m->info[s].prefixlen;
@@ -1379,7 +1405,7 @@ static int recover(struct table *t, struct table_stats *st, char *err, size_t er
 	__u64 now = fence_now_ns();
 	int ret;
 
-	ret = mark_writing(t, 1);
+	ret = mark_writing(t, 1, false);
 	if (ret) {
 		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
 		return ret;
@@ -1492,11 +1518,12 @@ static void *slots_write(void *arg)
 }
 
 /* Keys no packet can reach before the switch (step 5 below) go into the
- * hashes at the start of a commit, on a thread of their own, while the rest
- * is computed: a million kernel hash inserts take as long as the whole
- * build. The data path probes deny_v4 for /32s only, and only under a /24
- * leaf with the HOST flag; so every allow key, every non-/32 deny key and
- * every /32 whose /24 has no /32 yet can go in before its slot is written.
+ * hashes at the start of a commit, on a thread of their own (two for a big
+ * batch, see batch_update), while the rest is computed: half a million
+ * kernel hash inserts take as long as the whole build. The data path probes
+ * deny_v4 for /32s only, and only under a /24 leaf with the HOST flag; so
+ * every allow key and every /32 whose /24 has no /32 yet can go in before
+ * its slot is written.
  * A /32 under a HOST leaf waits for its slot (step 3): there a key naming a
  * slot not yet published would hide the deny covering it. */
 struct early {
@@ -1513,9 +1540,9 @@ static void *early_thread(void *arg)
 {
 	struct early *e = arg;
 
-	e->ret = batch_update_one(e->fd, e->k, sizeof(*e->k), e->v, sizeof(*e->v), e->n);
+	e->ret = batch_update(e->fd, e->k, sizeof(*e->k), e->v, sizeof(*e->v), e->n);
 	if (!e->ret)
-		e->ret = batch_update_one(e->fda, e->ka, sizeof(*e->ka), e->va, sizeof(*e->va), e->na);
+		e->ret = batch_update(e->fda, e->ka, sizeof(*e->ka), e->va, sizeof(*e->va), e->na);
 	return NULL;
 }
 
@@ -1541,9 +1568,9 @@ static int early_start(struct table *t, struct early *e)
 		bool allow = o->kind == FENCE_KIND_ALLOW;
 		struct fence_v4_key *kk;
 
-		if (!o->fresh || o->family != 4)
+		if (!o->fresh || o->family != 4 || !v4_keyed(o->kind, o->len))
 			continue;
-		if (!allow && o->len == 32 && (m->tbl24[v4_host(o->addr) >> 8] & FENCE_LEAF_HOST))
+		if (!allow && (m->tbl24[v4_host(o->addr) >> 8] & FENCE_LEAF_HOST))
 			continue;
 		kk = allow ? &e->ka[e->na] : &e->k[e->n];
 		kk->prefixlen = o->len;
@@ -1611,7 +1638,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	int ret = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	full = repairing = t->repaint || table_interrupted(t);
+	full = repairing = t->repaint || table_interrupted(t) || table_outdated(t);
 	if (!t->n_ops && !full)
 		goto done;
 	if (full) {
@@ -1686,7 +1713,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 	/* From here on the maps change: the mark tells a successor if this
 	 * process dies before the end. */
-	ret = mark_writing(t, 1);
+	ret = mark_writing(t, 1, false);
 	if (ret) {
 		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
 		goto out;
@@ -1835,6 +1862,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 			if (o->del || !o->fresh || o->early)
 				continue;
+			if (o->family == 4 && !v4_keyed(o->kind, o->len))
+				continue;
 			if (o->family == 4) {
 				bool d = o->kind == FENCE_KIND_DENY;
 				struct fence_v4_key *kk = d ? &k4[n4] : &k4a[n4a];
@@ -1973,6 +2002,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			if (!o->del || !o->slot)
 				continue;
 			in = &m->info[o->slot];
+			if (in->family == 4 && !v4_keyed(o->kind, in->prefixlen))
+				continue;
 			if (in->family == 4) {
 				struct fence_v4_key *kk = d ? &k4[n4++] : &k4a[n4a++];
 
@@ -2027,7 +2058,7 @@ out_w:
 	}
 	if (!ret) {
 		/* if the mark stays, the next commit repairs: harmless */
-		mark_writing(t, 0);
+		mark_writing(t, 0, repairing);
 		t->repaint = false;
 	}
 	s.write_ms = ms_since(&t0);
@@ -2038,7 +2069,7 @@ out:
 		if (early_undo(&ek))
 			undone = false;
 		if (!repairing && undone)
-			mark_writing(t, 0);
+			mark_writing(t, 0, false);
 	}
 	early_free(&ek);
 	free(dead);

@@ -79,6 +79,10 @@ void table_repaint(struct table *t);
 /* Was the last commit on these maps cut off half way (by a kill, a crash)?
  * Then the next commit repairs first; table_repair() does it now. */
 bool table_interrupted(struct table *t);
+/* Were the maps written by an older xdpfence whose layout differs
+ * (fence_meta.version)? The next commit repairs them into this one's;
+ * table_repair() does it now. */
+bool table_outdated(struct table *t);
 int table_repair(struct table *t, struct table_stats *st, char *err, size_t errlen);
 
 /* Committed entries: first live slot > after (0 starts), 0 at the end. */

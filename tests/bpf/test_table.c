@@ -279,6 +279,7 @@ static void test_table_capacity_applies_nothing(void)
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
 		return;
 	ASSERT_EQ(fx_deny(&f, "203.0.113.0/24"), 0, "one entry in");
+	ASSERT_EQ(fx_deny(&f, "203.0.113.7"), 0, "and a /32 (keyed in deny_v4)");
 	/* 70 more entries in a table of 63 slots */
 	for (int i = 0; i < 70; i++) {
 		char t[32];
@@ -293,7 +294,7 @@ static void test_table_capacity_applies_nothing(void)
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "203.0.113.1" }), XDP_DROP, "old one kept");
 	for (n = 0; !bpf_map_get_next_key(f.m.fd[FM_DENY_V4], n ? &key : NULL, &key); n++)
 		;
-	ASSERT_EQ(n, 1, "deny_v4 holds the old entry only");
+	ASSERT_EQ(n, 1, "deny_v4 holds the old /32 only");
 
 	/* five /24s needing detail in a table of four groups */
 	for (int i = 0; i < 5; i++) {
@@ -314,7 +315,7 @@ static void test_table_capacity_applies_nothing(void)
 	ASSERT_EQ(lookup_maps_faults(&f), 0, "no key of the refused commit stays");
 	for (n = 0; !bpf_map_get_next_key(f.m.fd[FM_DENY_V4], n ? &key : NULL, &key); n++)
 		;
-	ASSERT_EQ(n, 1, "deny_v4 holds the old entry only");
+	ASSERT_EQ(n, 1, "deny_v4 holds the old /32 only");
 	{
 		struct fence_meta meta;
 
@@ -456,8 +457,9 @@ static void test_table_interrupted_commit_repaints(void)
 	fx_close(&f);
 }
 
-/* Every live slot is keyed in its lookup map under its own prefix, and
- * the maps hold nothing else; returns the number of faults found. */
+/* Every live slot that has a key (all but IPv4 denies shorter than /32)
+ * is keyed in its lookup map under its own prefix, and the maps hold
+ * nothing else; returns the number of faults found. */
 static int lookup_maps_faults(struct fx *f)
 {
 	static const int maps[2][3] = { { 0, FM_ALLOW_V4, FM_DENY_V4 }, { 0, FM_ALLOW_V6, FM_DENY_V6 } };
@@ -473,9 +475,14 @@ static int lookup_maps_faults(struct fx *f)
 
 		if (kind == FENCE_KIND_FREE)
 			continue;
-		live[v6][kind]++;
 		memcpy(key, &len, 4);
 		memcpy(key + 4, in->addr, v6 ? 16 : 4);
+		if (!v6 && kind == FENCE_KIND_DENY && len != 32) {
+			/* painted only: a key would be one the data path never reads */
+			faults += !bpf_map_lookup_elem(f->m.fd[FM_DENY_V4], key, &v);
+			continue;
+		}
+		live[v6][kind]++;
 		if (bpf_map_lookup_elem(f->m.fd[maps[v6][kind]], key, &v) || v.slot != s)
 			faults++;
 	}
@@ -565,6 +572,11 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	f.m.info[s24].owners = 0;
 	f.m.rules[s32].action = FENCE_ACT_MONITOR;
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_DROP, "/24 still drops");
+	/* a /24's key, as maps of layout 1 had them: stale now */
+	k4.prefixlen = 24;
+	inet_pton(AF_INET, "198.18.9.0", &k4.addr);
+	v.slot = s24;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_DENY_V4], &k4, &v, BPF_ANY), 0, "/24 key");
 	table_abort(f.t);
 
 	/* an unmarked commit does not look */
@@ -578,7 +590,7 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_META], &key, &meta, BPF_ANY), 0, "mark");
 	ASSERT_EQ(table_commit(f.t, &st, NULL, 0), 0, "commit of nothing after the mark");
 	ASSERT_TRUE(st.recovered, "repaired");
-	ASSERT_EQ(st.keys_fixed, 5 + 1, "two keys in, two out, one bucket, the ownerless /24's key");
+	ASSERT_EQ(st.keys_fixed, 5 + 1, "two keys in, two out, one bucket, the /24's key");
 	ASSERT_EQ(st.entries_fixed, 2, "the ownerless /24 freed, the /32's rule derived again");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_PASS, "ownerless /24 gone");
 	ASSERT_EQ(f.m.rules[s32].action, FENCE_ACT_DROP, "the /32 drops again, as its record says");
@@ -776,6 +788,7 @@ static void test_table_pinned_maps_dump_named_fields(void)
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open pinned"))
 		goto out;
 	ASSERT_EQ(fx_deny(&f, "198.51.100.0/24"), 0, "deny");
+	ASSERT_EQ(fx_deny(&f, "198.18.0.77"), 0, "deny a /32");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.51.100.1" }), XDP_DROP, "drop");
 
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/stats 2>&1", dir);
@@ -783,7 +796,7 @@ static void test_table_pinned_maps_dump_named_fields(void)
 	ASSERT_TRUE(strstr(out, "\"packets\": 1") && strstr(out, "\"bytes\""), "stats named fields");
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/deny_v4 2>&1", dir);
 	ASSERT_EQ(sh(cmd, out, sizeof(out)), 0, "bpftool deny_v4");
-	ASSERT_TRUE(strstr(out, "\"prefixlen\": 24") && strstr(out, "\"slot\""), "deny_v4 named fields");
+	ASSERT_TRUE(strstr(out, "\"prefixlen\": 32") && strstr(out, "\"slot\""), "deny_v4 named fields");
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/prefix_v4 2>&1", dir);
 	ASSERT_EQ(sh(cmd, out, sizeof(out)), 0, "bpftool prefix_v4");
 	ASSERT_TRUE(strstr(out, "\"drops\": 1") && strstr(out, "\"new_conns\""), "prefix_v4 named fields");
@@ -795,6 +808,76 @@ static void test_table_pinned_maps_dump_named_fields(void)
 		ASSERT_EQ(fx_stat(&g, FENCE_STAT_DROP_MANUAL), 2, "counters survive too");
 		fx_close(&g);
 	}
+	fx_close(&f);
+out:
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	sh(cmd, out, sizeof(out));
+}
+
+/* Maps pinned by a build of layout 1 (deny_v4 created with
+ * BPF_F_NO_PREALLOC and keying every IPv4 deny): the new build reuses the
+ * map as it is, and its first commit, seeing fence_meta.version 1, repairs
+ * the keys into this layout (a /32's key only) and records version 2. */
+static void test_table_older_layout_upgrades(void)
+{
+	char dir[128], path[192], cmd[256], out[256];
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 64 };
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+	struct fence_v4_key k = { 24 };
+	struct fence_slot v;
+	struct fence_meta meta;
+	struct table_stats st;
+	struct bpf_map_info info = {};
+	__u32 key = 0, len = sizeof(info), s24 = 0, n;
+	struct cidr c;
+	struct fx f;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-old-%d", getpid());
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+		return;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "deny_v4", sizeof(struct fence_v4_key),
+			    sizeof(struct fence_slot), o.max_rules, &mo);
+	snprintf(path, sizeof(path), "%s/deny_v4", dir);
+	if (!ASSERT_TRUE(fd >= 0 && !bpf_obj_pin(fd, path), "old-style deny_v4 pinned"))
+		goto out;
+	close(fd);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open reuses the old map"))
+		goto out;
+	ASSERT_EQ(bpf_obj_get_info_by_fd(f.m.fd[FM_DENY_V4], &info, &len), 0, "info");
+	ASSERT_EQ(info.map_flags, BPF_F_NO_PREALLOC, "the pinned map, as it was made");
+	ASSERT_EQ(fx_deny(&f, "198.18.9.0/24"), 0, "deny /24");
+	ASSERT_EQ(fx_deny(&f, "198.18.9.7"), 0, "deny /32 inside it");
+	cidr_parse("198.18.9.0/24", &c, 0, NULL, 0);
+	ASSERT_TRUE(table_get(f.t, &c, FENCE_KIND_DENY, &s24) && s24, "slot of /24");
+	ASSERT_TRUE(!table_outdated(f.t), "maps made by this build are current");
+
+	/* as layout 1 left them */
+	inet_pton(AF_INET, "198.18.9.0", &k.addr);
+	v.slot = s24;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_DENY_V4], &k, &v, BPF_ANY), 0, "/24 key");
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+	meta.version = 1;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_META], &key, &meta, BPF_ANY), 0, "version 1");
+	ASSERT_TRUE(table_outdated(f.t) && !table_interrupted(f.t), "outdated, not interrupted");
+	ASSERT_EQ(lookup_maps_faults(&f), 2, "the checker sees the /24 key, one key too many");
+
+	ASSERT_EQ(table_commit(f.t, &st, NULL, 0), 0, "commit of nothing");
+	ASSERT_TRUE(st.recovered, "repaired into this layout");
+	ASSERT_EQ(st.keys_fixed, 1, "the /24 key gone");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent");
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta again");
+	ASSERT_EQ(meta.version, FENCE_META_VERSION, "version recorded");
+	ASSERT_EQ(meta.writing, 0, "no mark left");
+	ASSERT_TRUE(!table_outdated(f.t), "current now");
+	for (n = 0; !bpf_map_get_next_key(f.m.fd[FM_DENY_V4], n ? &k : NULL, &k); n++)
+		;
+	ASSERT_EQ(n, 1, "deny_v4 holds the /32 only");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_DROP, "/24 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.7" }), XDP_DROP, "/32 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.10.1" }), XDP_PASS, "others pass");
 	fx_close(&f);
 out:
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -907,4 +990,5 @@ TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothi
 	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),
 	  T(test_table_killed_writer_recovers), T(test_table_refused_big_commit_leaves_no_mark), T(test_table_pinned_maps_dump_named_fields),
+	  T(test_table_older_layout_upgrades),
 	  T(test_table_feed_diff))
