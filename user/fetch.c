@@ -26,7 +26,7 @@ static int grow(struct fetch_result *r, size_t more)
 		return 0;
 	if (r->len + more + 1 > FETCH_MAX_BYTES)
 		return -EFBIG;
-	cap = cap ? cap * 2 : 1 << 16;
+	cap = cap ? cap * 2 : more + 1 > 1 << 16 ? more + 1 : 1 << 16;
 	while (cap < r->len + more + 1)
 		cap *= 2;
 	p = realloc(r->data, cap);
@@ -39,13 +39,29 @@ static int grow(struct fetch_result *r, size_t more)
 
 static int read_fd(int fd, struct fetch_result *r)
 {
-	for (;;) {
-		ssize_t n;
-		int err = grow(r, 1 << 16);
+	struct stat st;
+	int err;
 
+	/* a file's size is known: one buffer of that size (and a byte to see
+	 * the end in), not a doubling series: fresh memory costs more than the
+	 * copy on this kind of VM */
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (size_t)st.st_size < FETCH_MAX_BYTES) {
+		err = grow(r, (size_t)st.st_size + 1);
 		if (err)
 			return err;
-		n = read(fd, r->data + r->len, 1 << 16);
+	}
+	for (;;) {
+		size_t room = r->cap > r->len + 1 ? r->cap - r->len - 1 : 0;
+		ssize_t n;
+
+		if (!room) {
+			err = grow(r, 1 << 16);
+			if (err)
+				return err;
+			room = r->cap - r->len - 1;
+		}
+		n = read(fd, r->data + r->len, room);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

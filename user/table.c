@@ -776,6 +776,21 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	(grow((void **)&(w)->arr, &(w)->cap, (w)->n + 1, sizeof(*(w)->arr)) ? -ENOMEM : \
 	 ((w)->arr[(w)->n++] = (val), 0))
 
+/* Room for what a sweep over n entries writes, reserved at once: room
+ * never written costs nothing, while growing by doubling writes (copies)
+ * about twice the final size into fresh memory, dear on this kind of VM. */
+static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
+{
+	size_t groups = n < n_groups ? n : n_groups;
+
+	if (grow((void **)&w->runs, &w->cap_runs, 2 * n + 2, sizeof(*w->runs)) ||
+	    grow((void **)&w->ext, &w->cap_ext, groups + 1, sizeof(*w->ext)) ||
+	    grow((void **)&w->g, &w->cap_g, (groups + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)) ||
+	    grow((void **)&w->par, &w->cap_par, n + 1, sizeof(*w->par)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int note_parent(struct table *t, struct sweep *w, __u32 slot, __u32 parent)
 {
 	t->parent[slot] = parent;
@@ -896,6 +911,9 @@ static int sweep_run(struct table *t, struct sweep *w, const struct v4e *e, size
 	size_t i = 0;
 	int ret;
 
+	ret = sweep_reserve(w, n, t->m->n_groups);
+	if (ret)
+		return ret;
 	for (size_t k = 0; k < n_sp; k++) {
 		__u32 x = sp[k].lo, hi = sp[k].hi;
 
