@@ -24,10 +24,10 @@ CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 LDLIBS     += $(shell pkg-config --libs $(PKGS)) -lelf -lz -lm -lpthread
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -MMD -MP
 
-BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o $(BUILD)/trafficgen.bpf.o $(BUILD)/counters.bpf.o
+BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o $(BUILD)/trafficgen.bpf.o $(BUILD)/counters.bpf.o $(BUILD)/keyload.bpf.o
 SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
 
-LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c user/policy.c user/counters.c
+LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c user/policy.c user/counters.c user/keyload.c
 LIB_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 CLI_SRCS   := $(filter-out $(LIB_SRCS),$(wildcard user/*.c))
 CLI_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))

@@ -179,6 +179,21 @@ struct fence_pfx_rec {
 };
 _Static_assert(sizeof(struct fence_pfx_rec) == 64, "fence_pfx_rec ABI");
 
+/* Not a map: the context the controller passes to bpf/keyload.bpf.c with
+ * BPF_PROG_TEST_RUN. keys/vals are the caller's arrays (struct
+ * fence_v4_key, struct fence_slot), n a multiple of FENCE_KEYLOAD_CHUNK. */
+#define FENCE_KEYLOAD_CHUNK	32
+enum { FENCE_KEYLOAD_DENY_V4, FENCE_KEYLOAD_ALLOW_V4 };
+struct fence_keyload {
+	__u64 keys;			/* user address */
+	__u64 vals;			/* user address; puts only */
+	__u32 n;
+	__u32 map;			/* FENCE_KEYLOAD_* */
+	__u32 done;			/* out: keys put or deleted (or found gone) */
+	__s32 err;			/* out: the first error, 0 if none */
+};
+_Static_assert(sizeof(struct fence_keyload) == 32, "fence_keyload ABI");
+
 /* `feeds` array, indexed by feed id: the controller's record of each feed. */
 struct fence_feed {
 	char name[32];			/* "" = id unused */

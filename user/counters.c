@@ -12,6 +12,7 @@
 
 #include "counters.h"
 #include "counters.skel.h"
+#include "log.h"
 
 #define BATCH_MAX	16384		/* entries per syscall, at most... */
 #define BATCH_BYTES	(4u << 20)	/* ...and at most this much per-CPU value buffer */
@@ -293,14 +294,6 @@ static int drop_overlap(struct counters_reader *r, unsigned k)
 
 /* --- the kernel-side walk ------------------------------------------------ */
 
-static int quiet_print(enum libbpf_print_level l, const char *f, va_list ap)
-{
-	(void)l;
-	(void)f;
-	(void)ap;
-	return 0;
-}
-
 static void walker_free(struct walker *w)
 {
 	if (!w)
@@ -350,7 +343,7 @@ static struct walker *walker_open(const struct fence_maps *m)
 	}
 	w->skel->rodata->per_cpu_v4 = w->per_cpu[0];
 	w->skel->rodata->per_cpu_v6 = w->per_cpu[1];
-	old = libbpf_set_print(quiet_print);	/* a kernel without it is not an error */
+	old = libbpf_set_print(log_quiet);	/* a kernel without it is not an error */
 	err = counters__load(w->skel);
 	libbpf_set_print(old);
 	if (err)

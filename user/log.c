@@ -29,6 +29,14 @@ static int print_libxdp(enum libxdp_print_level level, const char *fmt, va_list 
 	return print_lib(2, level == LIBXDP_DEBUG || level == LIBXDP_INFO, fmt, ap);
 }
 
+int log_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
 void log_setup(int verbose)
 {
 	log_verbose = verbose;

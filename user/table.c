@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 
 #include "table.h"
+#include "keyload.h"
 #include "util.h"
 
 
@@ -64,6 +65,8 @@ struct table {
 	size_t n_indexed;		/* ops [0, n_indexed) are in op_idx */
 	/* scratch, kept between commits */
 	bool repaint;			/* next commit repaints the whole IPv4 table */
+	struct keyload *kl;		/* bulk deny_v4/allow_v4 keys; see keyloader() */
+	bool kl_tried;
 	__u32 *parent;			/* per slot */
 };
 
@@ -521,6 +524,7 @@ void table_close(struct table *t)
 	free(t->op_idx.e);
 	free(t->bodies);
 	free(t->parent);
+	keyload_close(t->kl);
 	free(t);
 }
 
@@ -1136,6 +1140,72 @@ static int batch_delete(int fd, void *keys, size_t ksz, __u32 n)
 	return 0;
 }
 
+/* Bulk deny_v4/allow_v4 keys go through the key loader (bpf/keyload.bpf.c:
+ * a third less kernel work than the batch syscalls) when this kernel runs
+ * it and there are enough of them to pay for loading it (a few ms). Called
+ * first on the thread that owns t: threads it starts then find it ready. */
+#define KEYLOAD_MIN	4096
+
+static struct keyload *keyloader(struct table *t, size_t n)
+{
+	if (n < KEYLOAD_MIN)
+		return NULL;
+	if (!t->kl_tried) {
+		t->kl = keyload_open(t->m);
+		t->kl_tried = true;
+	}
+	return t->kl;
+}
+
+struct v4_job {
+	struct keyload *kl;
+	int map, fd;			/* FENCE_KEYLOAD_*, and its fd */
+	const struct fence_v4_key *k;
+	const struct fence_slot *v;	/* NULL: delete */
+	__u32 n;
+	int ret;
+};
+
+static void *v4_job_run(void *arg)
+{
+	struct v4_job *j = arg;
+
+	if (j->kl)
+		j->ret = keyload_run(j->kl, j->map, j->k, j->v, j->n);
+	else if (j->v)
+		j->ret = batch_update_one(j->fd, j->k, sizeof(*j->k), j->v, sizeof(*j->v), j->n);
+	else
+		j->ret = batch_delete(j->fd, (void *)j->k, sizeof(*j->k), j->n);
+	return NULL;
+}
+
+/* Put (v != NULL) or delete n keys of deny_v4 or allow_v4 (FENCE_KEYLOAD_*);
+ * big batches half on a second thread (the buckets lock apart). */
+static int v4_keys(struct table *t, int map, const struct fence_v4_key *k,
+		   const struct fence_slot *v, __u32 n)
+{
+	struct v4_job a, b;
+	pthread_t th;
+
+	if (!n)
+		return 0;	/* t may be NULL then (early keys never started) */
+	a = (struct v4_job){ keyloader(t, n), map,
+			     t->m->fd[map == FENCE_KEYLOAD_ALLOW_V4 ? FM_ALLOW_V4 : FM_DENY_V4],
+			     k, v, n / 2, 0 };
+	b = a;
+	b.k = k + n / 2;
+	b.v = v ? v + n / 2 : NULL;
+	b.n = n - n / 2;
+	if (n < 65536 || pthread_create(&th, NULL, v4_job_run, &b)) {
+		a.n = n;
+		v4_job_run(&a);
+		return a.ret;
+	}
+	v4_job_run(&a);
+	pthread_join(th, NULL);
+	return a.ret ? a.ret : b.ret;
+}
+
 struct v6ent {
 	__u8 addr[16];
 	__u8 len;
@@ -1545,7 +1615,7 @@ static void *slots_write(void *arg)
  * A /32 under a HOST leaf waits for its slot (step 3): there a key naming a
  * slot not yet published would hide the deny covering it. */
 struct early {
-	int fd, fda;			/* deny_v4, allow_v4 */
+	struct table *t;
 	struct fence_v4_key *k, *ka;
 	struct fence_slot *v, *va;
 	__u32 n, na;
@@ -1558,9 +1628,9 @@ static void *early_thread(void *arg)
 {
 	struct early *e = arg;
 
-	e->ret = batch_update(e->fd, e->k, sizeof(*e->k), e->v, sizeof(*e->v), e->n);
+	e->ret = v4_keys(e->t, FENCE_KEYLOAD_DENY_V4, e->k, e->v, e->n);
 	if (!e->ret)
-		e->ret = batch_update(e->fda, e->ka, sizeof(*e->ka), e->va, sizeof(*e->va), e->na);
+		e->ret = v4_keys(e->t, FENCE_KEYLOAD_ALLOW_V4, e->ka, e->va, e->na);
 	return NULL;
 }
 
@@ -1569,8 +1639,7 @@ static int early_start(struct table *t, struct early *e)
 	const struct fence_maps *m = t->m;
 	size_t n_max = 0;
 
-	e->fd = m->fd[FM_DENY_V4];
-	e->fda = m->fd[FM_ALLOW_V4];
+	e->t = t;
 	for (size_t n = 0; n < t->n_ops; n++)
 		n_max += t->ops[n].fresh && t->ops[n].family == 4;
 	if (!n_max)
@@ -1596,6 +1665,8 @@ static int early_start(struct table *t, struct early *e)
 		(allow ? &e->va[e->na++] : &e->v[e->n++])->slot = o->slot;
 		o->early = 1;
 	}
+	keyloader(t, e->n);	/* here, not on the thread */
+	keyloader(t, e->na);
 	if (e->n + e->na < 4096) {	/* not worth a thread */
 		early_thread(e);
 		return e->ret;
@@ -1620,9 +1691,9 @@ static int early_undo(struct early *e)
 	int ret;
 
 	early_join(e);
-	ret = batch_delete(e->fd, e->k, sizeof(*e->k), e->n);
+	ret = v4_keys(e->t, FENCE_KEYLOAD_DENY_V4, e->k, NULL, e->n);
 	if (!ret)
-		ret = batch_delete(e->fda, e->ka, sizeof(*e->ka), e->na);
+		ret = v4_keys(e->t, FENCE_KEYLOAD_ALLOW_V4, e->ka, NULL, e->na);
 	e->n = e->na = 0;
 	return ret;
 }
@@ -1927,9 +1998,9 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		if (!ret)
 			ret = early_join(&ek);
 		if (!ret)
-			ret = batch_update(m->fd[FM_DENY_V4], k4, sizeof(*k4), vs, sizeof(*vs), n4);
+			ret = v4_keys(t, FENCE_KEYLOAD_DENY_V4, k4, vs, n4);
 		if (!ret)
-			ret = batch_update(m->fd[FM_ALLOW_V4], k4a, sizeof(*k4a), vsa, sizeof(*vsa), n4a);
+			ret = v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k4a, vsa, n4a);
 		if (!ret)
 			ret = batch_update(m->fd[FM_DENY_V6], k6, sizeof(*k6), v6s, sizeof(*v6s), n6);
 		if (!ret)
@@ -1937,8 +2008,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		if (ret) {
 			/* Undo: nothing that was there before has changed yet. */
 			undone = !early_undo(&ek);
-			batch_delete(m->fd[FM_DENY_V4], k4, sizeof(*k4), n4);
-			batch_delete(m->fd[FM_ALLOW_V4], k4a, sizeof(*k4a), n4a);
+			v4_keys(t, FENCE_KEYLOAD_DENY_V4, k4, NULL, n4);
+			v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k4a, NULL, n4a);
 			batch_delete(m->fd[FM_DENY_V6], k6, sizeof(*k6), n6);
 			batch_delete(m->fd[FM_ALLOW_V6], k6a, sizeof(*k6a), n6a);
 			for (size_t n = 0; n < t->n_ops; n++) {
@@ -2034,8 +2105,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 				memcpy(kk->addr, in->addr, 16);
 			}
 		}
-		batch_delete(m->fd[FM_DENY_V4], k4, sizeof(*k4), n4);
-		batch_delete(m->fd[FM_ALLOW_V4], k4a, sizeof(*k4a), n4a);
+		v4_keys(t, FENCE_KEYLOAD_DENY_V4, k4, NULL, n4);
+		v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k4a, NULL, n4a);
 		batch_delete(m->fd[FM_DENY_V6], k6, sizeof(*k6), n6);
 		batch_delete(m->fd[FM_ALLOW_V6], k6a, sizeof(*k6a), n6a);
 		{

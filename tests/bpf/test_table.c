@@ -23,6 +23,7 @@
 #include "xdpfence.skel.h"
 #include "cli.h"
 #include "feed.h"
+#include "keyload.h"
 
 static __u64 rng = 0x2545f4914f6cdd1dULL;
 
@@ -884,6 +885,64 @@ out:
 	sh(cmd, out, sizeof(out));
 }
 
+/* The key loader (bpf/keyload.bpf.c) runs on this kernel and does what
+ * the batch syscalls did: every key put with its value (whole chunks by the
+ * program, the tail by syscalls), deletes that find a key gone go on, and a
+ * full map is an error, not a silent stop. */
+static void test_table_keyload(void)
+{
+	struct fence_opts o = { .max_rules = 8192, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 64 };
+	enum { N = 5000 + 7 };
+	struct fence_v4_key *k = calloc(N + 100, sizeof(*k));
+	struct fence_slot *v = calloc(N + 100, sizeof(*v)), got;
+	struct keyload *kl = NULL;
+	__u32 bad = 0, n, i;
+	struct fx f;
+
+	if (!ASSERT_TRUE(k && v, "memory") || !ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		goto out;
+	kl = keyload_open(&f.m);
+	if (!ASSERT_TRUE(kl != NULL, "loader loads on this kernel"))
+		goto close;
+	for (i = 0; i < N + 100; i++) {
+		k[i].prefixlen = 32;
+		k[i].addr = htonl(0xc6120000u + i);	/* 198.18.0.0/15 */
+		v[i].slot = i + 1;
+	}
+	ASSERT_EQ(keyload_run(kl, FENCE_KEYLOAD_DENY_V4, k, v, N), 0, "put");
+	for (i = 0; i < N + 100; i++) {
+		bool in = !bpf_map_lookup_elem(f.m.fd[FM_DENY_V4], &k[i], &got);
+
+		bad += i < N ? !in || got.slot != i + 1 : in;
+	}
+	ASSERT_EQ(bad, 0, "exactly the keys put, each with its value");
+	ASSERT_EQ(keyload_run(kl, FENCE_KEYLOAD_ALLOW_V4, k, v, 40), 0, "put into allow_v4");
+	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_ALLOW_V4], &k[39], &got), 0, "allow_v4 has them");
+	/* delete N + 100: the last 100 were never there */
+	ASSERT_EQ(keyload_run(kl, FENCE_KEYLOAD_DENY_V4, k, NULL, N + 100), 0, "delete");
+	for (n = 0; !bpf_map_get_next_key(f.m.fd[FM_DENY_V4], n ? &got : NULL, &got); n++)
+		;
+	ASSERT_EQ(n, 0, "deny_v4 empty again");
+	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_ALLOW_V4], &k[39], &got), 0, "allow_v4 untouched");
+	keyload_close(kl);
+	fx_close(&f);
+
+	/* a map of 64 entries, 96 keys */
+	o.max_rules = 64;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open small"))
+		goto out;
+	kl = keyload_open(&f.m);
+	if (ASSERT_TRUE(kl != NULL, "loader on the small maps"))
+		ASSERT_EQ(keyload_run(kl, FENCE_KEYLOAD_DENY_V4, k, v, 96), -E2BIG, "full: E2BIG");
+close:
+	keyload_close(kl);
+	fx_close(&f);
+out:
+	free(k);
+	free(v);
+}
+
 /* feed_load's diff, through the maps: entries listed twice merge (the
  * longest lifetime wins, none beats any), an entry another owner holds keeps
  * that owner, a reload adds, keeps and releases exactly what changed, and
@@ -990,5 +1049,5 @@ TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothi
 	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),
 	  T(test_table_killed_writer_recovers), T(test_table_refused_big_commit_leaves_no_mark), T(test_table_pinned_maps_dump_named_fields),
-	  T(test_table_older_layout_upgrades),
+	  T(test_table_older_layout_upgrades), T(test_table_keyload),
 	  T(test_table_feed_diff))
