@@ -730,6 +730,42 @@ static size_t spans_merge(struct span *s, size_t n)
 	return k;
 }
 
+/* Set the bits of the /24s in the (merged) spans. */
+static void spans_mark(__u64 *bits, const struct span *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		__u32 x = s[i].lo;
+
+		for (; x < s[i].hi && (x & 63); x++)
+			bits[x >> 6] |= 1ULL << (x & 63);
+		for (; x + 64 <= s[i].hi; x += 64)
+			bits[x >> 6] = ~0ULL;
+		for (; x < s[i].hi; x++)
+			bits[x >> 6] |= 1ULL << (x & 63);
+	}
+}
+
+/* Does the IPv4 prefix paint or enclose a /24 of the merged spans (whose
+ * bits are marked)? /24 and longer: its bit; shorter: the first span that
+ * ends after its start must begin before its end. */
+static bool in_spans(const __u64 *bits, const struct span *s, size_t n, __u32 addr, __u32 len)
+{
+	struct span p = v4_span(addr, len);
+	size_t lo = 0, hi = n;
+
+	if (len >= 24)
+		return bits[p.lo >> 6] >> (p.lo & 63) & 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s[mid].hi <= p.lo)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && s[lo].lo < p.hi;
+}
+
 #define NO_GROUP	0xffffffffU
 #define SPANS_MAX	65536	/* more changed prefixes than this: repaint all */
 
@@ -1720,6 +1756,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	struct v6ent *v6 = NULL;
 	struct v4e *es = NULL;
 	struct span *sp = NULL;
+	__u64 *touched = NULL;		/* bitmap of the /24s a partial commit sweeps */
 	size_t n_es = 0, n_sp = 0;
 	__u32 n_v6 = 0;
 	struct early ek = {};
@@ -1813,47 +1850,6 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		goto out;
 	}
 
-	/* The live entries after the commit, IPv4 ones in address order
-	 * (committed ones read from info[], new ones from their op), IPv6
-	 * denies for their parents. */
-	es = malloc((n_v4_deny + n_v4_allow + 1) * sizeof(*es));
-	v6 = malloc((n_v6_deny + 1) * sizeof(*v6));
-	if (!es || !v6) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	prefault(es, (n_v4_deny + n_v4_allow) * sizeof(*es));
-	for (slot = 1; slot < m->n_slots; slot++) {
-		const struct fence_rule *r = &m->rules[slot];
-		const struct fence_rule_info *in = &m->info[slot];
-
-		if (r->kind == FENCE_KIND_FREE || dead[slot])
-			continue;
-		if (r->family != 6)
-			es[n_es++] = (struct v4e){ v4e_key(v4_host(in->addr), in->prefixlen,
-							   r->kind == FENCE_KIND_ALLOW), slot };
-		else if (r->kind == FENCE_KIND_DENY)
-			v6[n_v6++] = v6_ent(in, slot);
-	}
-	for (size_t n = 0; n < t->n_ops; n++) {
-		const struct op *o = &t->ops[n];
-
-		if (!o->fresh)
-			continue;
-		if (o->family != 6) {
-			es[n_es++] = (struct v4e){ v4e_key(v4_host(o->addr), o->len,
-							   o->kind == FENCE_KIND_ALLOW), o->slot };
-		} else if (o->kind == FENCE_KIND_DENY) {
-			struct v6ent e = { .len = o->len, .slot = o->slot };
-
-			memcpy(e.addr, o->addr, 16);
-			v6[n_v6++] = e;
-		}
-	}
-	ret = v4e_sort(&es, n_es);
-	if (ret)
-		goto out;
-
 	/* The /24s the changes touch (entries that only change fields keep
 	 * their leaves and parents); with many changes, simply all of them. */
 	for (size_t n = 0; n < t->n_ops && !full; n++) {
@@ -1867,7 +1863,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		full = true;
 	}
 	sp = malloc((n_sp + 1) * sizeof(*sp));
-	if (!sp) {
+	touched = full ? NULL : calloc(FENCE_TBL24_ENTRIES / 64, sizeof(*touched));
+	if (!sp || (!full && !touched)) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -1883,7 +1880,56 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			sp[n_sp++] = v4_span(v4_host(o->addr), o->len);
 		}
 		n_sp = spans_merge(sp, n_sp);
+		spans_mark(touched, sp, n_sp);
 	}
+
+	/* The live entries after the commit, IPv4 ones in address order
+	 * (committed ones read from info[], new ones from their op), IPv6
+	 * denies for their parents. Of the IPv4 ones a commit that sweeps
+	 * only some /24s needs only those that paint or enclose one of them:
+	 * a 1% reload sorts thousands of entries, not a million. */
+	es = malloc((n_v4_deny + n_v4_allow + 1) * sizeof(*es));
+	v6 = malloc((n_v6_deny + 1) * sizeof(*v6));
+	if (!es || !v6) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (full)
+		prefault(es, (n_v4_deny + n_v4_allow) * sizeof(*es));
+	for (slot = 1; slot < m->n_slots; slot++) {
+		const struct fence_rule *r = &m->rules[slot];
+		const struct fence_rule_info *in = &m->info[slot];
+
+		if (r->kind == FENCE_KIND_FREE || dead[slot])
+			continue;
+		if (r->family != 6) {
+			if (full || in_spans(touched, sp, n_sp, v4_host(in->addr), in->prefixlen))
+				es[n_es++] = (struct v4e){ v4e_key(v4_host(in->addr), in->prefixlen,
+								   r->kind == FENCE_KIND_ALLOW), slot };
+		} else if (r->kind == FENCE_KIND_DENY) {
+			v6[n_v6++] = v6_ent(in, slot);
+		}
+	}
+	for (size_t n = 0; n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
+
+		if (!o->fresh)
+			continue;
+		if (o->family != 6) {
+			if (full || in_spans(touched, sp, n_sp, v4_host(o->addr), o->len))
+				es[n_es++] = (struct v4e){ v4e_key(v4_host(o->addr), o->len,
+								   o->kind == FENCE_KIND_ALLOW), o->slot };
+		} else if (o->kind == FENCE_KIND_DENY) {
+			struct v6ent e = { .len = o->len, .slot = o->slot };
+
+			memcpy(e.addr, o->addr, 16);
+			v6[n_v6++] = e;
+		}
+	}
+	ret = v4e_sort(&es, n_es);
+	if (ret)
+		goto out;
+
 	ret = sweep_run(t, &w, es, n_es, sp, n_sp);
 	if (!ret)
 		ret = groups_assign(t, &w, err, errlen);
@@ -2165,6 +2211,7 @@ out:
 	free(v6);
 	free(es);
 	free(sp);
+	free(touched);
 	sweep_free(&w);
 	plan_free(&p);
 done:
