@@ -268,11 +268,6 @@ static __u64 *pindex_find_h(const struct pindex *pi, const struct feed_entry *v,
 	}
 }
 
-static __u64 *pindex_find(const struct pindex *pi, const struct feed_entry *v, const struct cidr *c)
-{
-	return pindex_find_h(pi, v, c, pindex_hash(c));
-}
-
 static __u32 pindex_at(__u64 cell)
 {
 	return (__u32)(cell & PI_IDX_MAX) - 1;
@@ -286,8 +281,10 @@ static __u32 pindex_at(__u64 cell)
 static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u64 **expp,
 			__u64 ttl_default, __u64 now)
 {
+	enum { AHEAD = 16 };
 	size_t cap = 1024, u = 0;
 	__u64 *exp = NULL;
+	__u32 hs[AHEAD];
 
 	while (cap < *n * 2)
 		cap *= 2;
@@ -295,10 +292,23 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 	if (!pi->e)
 		return -ENOMEM;
 	pi->mask = (__u32)(cap - 1);
+	/* the cells are hit at random: hash AHEAD entries ahead and prefetch
+	 * their cells (v[i + AHEAD] is not yet overwritten by the compaction) */
+	for (size_t i = 0; i < *n && i < AHEAD; i++) {
+		hs[i] = pindex_hash(&v[i].cidr);
+		__builtin_prefetch(&pi->e[hs[i] & pi->mask]);
+	}
 	for (size_t i = 0; i < *n; i++) {
 		__u64 ttl = v[i].ttl_s ? v[i].ttl_s : ttl_default;
 		__u64 e = ttl ? now + ttl * 1000000000ULL : 0;
-		__u64 *cell = pindex_find(pi, v, &v[i].cidr);
+		__u32 h = hs[i % AHEAD];
+		__u64 *cell;
+
+		if (i + AHEAD < *n) {
+			hs[i % AHEAD] = pindex_hash(&v[i + AHEAD].cidr);
+			__builtin_prefetch(&pi->e[hs[i % AHEAD] & pi->mask]);
+		}
+		cell = pindex_find_h(pi, v, &v[i].cidr, h);
 
 		if (*cell) {
 			__u64 *x = exp ? &exp[pindex_at(*cell)] : NULL;
@@ -316,7 +326,7 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 		v[u] = v[i];
 		if (exp)
 			exp[u] = e;
-		*cell = pindex_key(&v[u].cidr, pindex_hash(&v[u].cidr)) | (u + 1);
+		*cell = pindex_key(&v[u].cidr, h) | (u + 1);
 		u++;
 	}
 	*n = u;
