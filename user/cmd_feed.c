@@ -1,6 +1,7 @@
 /* user/cmd_feed.c - `xdpfence feed load|list|del`: the command line of feed.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,19 @@ static void load_usage(void)
 "  --min-len-v4/--min-len-v6  refuse prefixes shorter than this (default /%d, /%d)\n"
 "  Prefixes overlapping the allowlist are refused.\n",
 		FENCE_FEEDS_MAX, FEED_MIN_LEN_V4, FEED_MIN_LEN_V6);
+}
+
+struct prepare_job {
+	const struct feed_load_opts *o;
+	struct feed_prepared p;
+};
+
+static void *prepare_run(void *arg)
+{
+	struct prepare_job *j = arg;
+
+	feed_prepare(j->o, &j->p);
+	return NULL;
 }
 
 static int feed_load_cmd(int argc, char **argv)
@@ -150,9 +164,23 @@ static int feed_load_cmd(int argc, char **argv)
 		       sizeof(((struct fence_feed *)0)->source) - 1);
 		return EXIT_USAGE;
 	}
-	if (state_open(&s, !o.check, !o.check))
+	/* a file is read and parsed on a thread while the maps are opened
+	 * (mapping ~350 MB of them takes about as long) */
+	struct prepare_job pj = { .o = &o };
+	pthread_t th;
+	bool prepared = !fetch_is_url(o.source) && !pthread_create(&th, NULL, prepare_run, &pj);
+
+	ret = state_open(&s, !o.check, !o.check);
+	if (prepared) {
+		pthread_join(th, NULL);
+		o.prepared = &pj.p;
+	}
+	if (ret) {
+		feed_prepared_free(&pj.p);
 		return EXIT_RUNTIME;
+	}
 	ret = feed_load(&s, &o, &rep);
+	feed_prepared_free(&pj.p);
 	state_close(&s);
 	if (ret)
 		return ret;

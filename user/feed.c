@@ -554,6 +554,26 @@ static bool conditional_ok(const struct fence_feed *rec, const struct feed_load_
 	       (o->format == FEED_FMT_AUTO || (int)rec->format == (int)o->format);
 }
 
+void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p)
+{
+	double t0 = now_s();
+
+	memset(p, 0, sizeof(*p));
+	p->fetch_ret = fetch_source(o->source, NULL, NULL, &p->fr, p->err, sizeof(p->err));
+	p->fetch_s = now_s() - t0;
+	if (p->fetch_ret)
+		return;
+	t0 = now_s();
+	p->parse_ret = feed_parse(p->fr.data, p->fr.len, o->format, time(NULL), &p->res);
+	p->parse_s = now_s() - t0;
+}
+
+void feed_prepared_free(struct feed_prepared *p)
+{
+	fetch_result_free(&p->fr);
+	feed_result_free(&p->res);
+}
+
 int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
 {
 	struct feed_result res = {};
@@ -589,12 +609,27 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	bit = 1U << id;
 	same_source = conditional_ok(&rec, o);
 
-	if (fetch_source(o->source, same_source ? rec.etag : NULL, same_source ? rec.last_modified : NULL,
-			 &fr, err, sizeof(err))) {
+	if (o->prepared) {	/* read and parsed already: take it over */
+		struct feed_prepared *pp = o->prepared;
+
+		fr = pp->fr;
+		res = pp->res;
+		snprintf(err, sizeof(err), "%s", pp->err);
+		ret = pp->fetch_ret;
+		rep->fetch_s = pp->fetch_s;
+		memset(&pp->fr, 0, sizeof(pp->fr));
+		memset(&pp->res, 0, sizeof(pp->res));
+	} else {
+		ret = fetch_source(o->source, same_source ? rec.etag : NULL,
+				   same_source ? rec.last_modified : NULL, &fr, err, sizeof(err));
+		rep->fetch_s = now_s() - t0;
+	}
+	if (ret) {
 		pr_err("feed %s: %s: %s", o->name, o->source, err);
+		feed_result_free(&res);
+		fetch_result_free(&fr);
 		return EXIT_RUNTIME;
 	}
-	rep->fetch_s = now_s() - t0;
 	if (fr.not_modified) {
 		rep->not_modified = true;
 		rep->entries = rec.entries;
@@ -602,7 +637,12 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	}
 
 	t0 = now_s();
-	ret = feed_parse(fr.data, fr.len, o->format, time(NULL), &res);
+	if (o->prepared) {
+		ret = o->prepared->parse_ret;
+		t0 -= o->prepared->parse_s;
+	} else {
+		ret = feed_parse(fr.data, fr.len, o->format, time(NULL), &res);
+	}
 	if (ret == -ENOMEM) {
 		pr_err("feed %s: out of memory parsing %s", o->name, o->source);
 		ret = EXIT_RUNTIME;

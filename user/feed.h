@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "feed_parse.h"
+#include "fetch.h"
 
 #define FEED_MIN_LEN_V4 8
 #define FEED_MIN_LEN_V6 19
@@ -30,7 +31,23 @@ struct feed_load_opts {
 	bool check;			/* parse and check only, apply nothing */
 	bool refetch;			/* ignore ETag/Last-Modified of the last load */
 	int max_errors_shown;		/* 0 = all */
+	struct feed_prepared *prepared;	/* a file source already read and parsed, or NULL */
 };
+
+/* A file source read and parsed ahead of feed_load (feed_prepare), so a
+ * one-shot CLI does it while it opens the pinned maps. feed_load takes
+ * what it holds (and reports its errors as it reports its own). URLs are
+ * never prepared: a conditional request needs the feed's record. */
+struct feed_prepared {
+	struct fetch_result fr;
+	struct feed_result res;
+	int fetch_ret, parse_ret;
+	char err[256];
+	double fetch_s, parse_s;
+};
+
+void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p);
+void feed_prepared_free(struct feed_prepared *p);
 
 struct feed_load_report {
 	size_t entries;			/* distinct prefixes in the feed after checks */
