@@ -566,6 +566,12 @@ void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p)
 	t0 = now_s();
 	p->parse_ret = feed_parse(p->fr.data, p->fr.len, o->format, time(NULL), &p->res);
 	p->parse_s = now_s() - t0;
+	/* lifetimes (STIX valid_until, CrowdSec durations) are relative to
+	 * the parse: after waiting for the lock they would be stretched, and
+	 * an indicator that expired meanwhile kept, so such a feed is parsed
+	 * again once the lock is held */
+	for (size_t i = 0; i < p->res.n_entries && !p->timed; i++)
+		p->timed = p->res.entries[i].ttl_s != 0;
 }
 
 void feed_prepared_free(struct feed_prepared *p)
@@ -609,9 +615,11 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	bit = 1U << id;
 	same_source = conditional_ok(&rec, o);
 
-	if (o->prepared) {	/* read and parsed already: take it over */
+	if (o->prepared) {	/* read (and maybe parsed) already: take it over */
 		struct feed_prepared *pp = o->prepared;
 
+		if (pp->timed)
+			feed_result_free(&pp->res);
 		fr = pp->fr;
 		res = pp->res;
 		snprintf(err, sizeof(err), "%s", pp->err);
@@ -637,7 +645,7 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	}
 
 	t0 = now_s();
-	if (o->prepared) {
+	if (o->prepared && !o->prepared->timed) {
 		ret = o->prepared->parse_ret;
 		t0 -= o->prepared->parse_s;
 	} else {

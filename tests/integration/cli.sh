@@ -133,6 +133,19 @@ check "feed of an IPv4-mapped address" xf feed load mapped "$TMP/mapped.txt"
 check_not "it drops the IPv4 source" reach 198.18.3.10
 check "feed del mapped" xf feed del mapped
 check "released" reach 198.18.3.10
+# a file source is read while the CLI takes the lock, but lifetimes are
+# judged with the lock held: a STIX indicator that expires while another
+# writer holds it is not loaded (nor one that lives on stretched by the wait)
+vu=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
+printf '[{"type":"indicator","pattern":"[ipv4-addr:value = '"'"'198.18.3.11'"'"']","valid_until":"%s"}]\n' "$vu" >"$TMP/stix.json"
+check "the indicator loads while it is valid" xf feed load stixwait "$TMP/stix.json" --check
+G flock "$PIN" sleep 4 &
+lockpid=$!
+sleep 0.5
+out=$(xf feed load stixwait "$TMP/stix.json" 2>&1)
+wait $lockpid
+check "an indicator that expired during the lock wait is skipped ($out)" sh -c "echo '$out' | grep -q ': 0 prefixes'"
+xf feed del stixwait >/dev/null 2>&1
 # with every feed id in use, --check (which applies nothing) still works
 n=0
 while xf feed load "full$n" "$TMP/shared.txt" >/dev/null 2>&1 && [ $n -lt 40 ]; do n=$((n + 1)); done
