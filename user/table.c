@@ -2137,8 +2137,9 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 			if (!o->del || !o->slot)
 				continue;
 			in = &m->info[o->slot];
-			if (in->family == 4 && !v4_keyed(o->kind, in->prefixlen))
-				continue;
+			/* a shorter deny has no key in this layout, but an older
+			 * controller running beside this one may have put one:
+			 * its delete finds that or nothing (which is no error) */
 			if (in->family == 4) {
 				struct fence_v4_key *kk = d ? &k4[n4++] : &k4a[n4a++];
 

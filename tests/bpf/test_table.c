@@ -879,6 +879,16 @@ static void test_table_older_layout_upgrades(void)
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_DROP, "/24 drops");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.7" }), XDP_DROP, "/32 drops");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.10.1" }), XDP_PASS, "others pass");
+
+	/* an older controller still running beside puts the /24's key again:
+	 * removing the entry takes that key with it */
+	k.prefixlen = 24;
+	inet_pton(AF_INET, "198.18.9.0", &k.addr);
+	v.slot = s24;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_DENY_V4], &k, &v, BPF_ANY), 0, "/24 key again");
+	ASSERT_EQ(fx_remove(&f, "198.18.9.0/24", FENCE_KIND_DENY), 0, "remove the /24");
+	ASSERT_TRUE(bpf_map_lookup_elem(f.m.fd[FM_DENY_V4], &k, &v) != 0, "its stray key went too");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent");
 	fx_close(&f);
 out:
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
