@@ -124,9 +124,10 @@ int state_repair(struct table *t)
 {
 	struct table_stats st;
 	char err[256];
+	bool cut = table_interrupted(t);
 	int ret;
 
-	if (table_interrupted(t))
+	if (cut)
 		pr_warn("the last change to the tables was cut off half way (a writer killed?): "
 			"repairing");
 	else if (table_outdated(t))
@@ -136,10 +137,13 @@ int state_repair(struct table *t)
 	ret = table_repair(t, &st, err, sizeof(err));
 	if (ret)
 		pr_err("repairing the tables: %s", err);
-	else
+	else if (cut)
 		pr_warn("repaired: %u lookup keys fixed, %u entries fixed, %u leaves rewritten, "
 			"%u live entries", st.keys_fixed, st.entries_fixed,
 			st.tbl24_writes + st.tbl8_writes, st.slots_used);
+	else
+		pr_info("up to date: %u lookup keys changed, %u leaves rewritten, %u live entries",
+			st.keys_fixed, st.tbl24_writes + st.tbl8_writes, st.slots_used);
 	return ret;
 }
 

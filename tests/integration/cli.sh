@@ -61,6 +61,20 @@ check_not "the /32 drops again" reach 198.18.6.10
 check_not "status no longer warns" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status | grep -q 'cut off'"
 check "ban del the /32s" xf ban del 198.18.6.10
 check "ban del" xf ban del 198.18.6.11
+# maps an older xdpfence wrote (meta.version 1: deny_v4 keyed every IPv4
+# deny) are brought up to date by the next writer: a /24's key goes
+check "ban add /24" xf ban add 198.18.7.0/24
+check "a /24 key, as layout 1 had them" bpftool map update pinned "$PIN/deny_v4" key 24 0 0 0 198 18 7 0 value 1 0 0 0
+meta=$(bpftool -j map lookup pinned "$PIN/meta" key 0 0 0 0 |
+	python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; v[8]="0x01"; print(" ".join(v))')
+check "meta.version 1" bpftool map update pinned "$PIN/meta" key 0 0 0 0 value $meta
+out=$(xf ban add 198.18.7.99 2>&1)
+check "the next writer says it brings them up to date" grep -q 'older xdpfence: bringing them up to date' <<<"$out"
+check "and what it changed" grep -q 'up to date: 1 lookup keys changed' <<<"$out"
+check_not "the /24 key is gone" bpftool map lookup pinned "$PIN/deny_v4" key 24 0 0 0 198 18 7 0
+check "meta.version 2 again" sh -c "bpftool -j map lookup pinned $PIN/meta key 0 0 0 0 | grep -q '\"0x02\",\"0x00\",\"0x00\",\"0x00\",\"0x18\"'"
+check "ban del the /24" xf ban del 198.18.7.0/24
+check "ban del its /32" xf ban del 198.18.7.99
 
 # bad input: exit 2, names the input, applies nothing
 out=$(xf ban add 198.18.2.7/24 2>&1); rc=$?
