@@ -53,6 +53,7 @@ struct daemon {
 	int lock_fd;
 	__u64 next_refresh[CONFIG_MAX_FEEDS];	/* CLOCK_MONOTONIC ns */
 	bool feed_ok[CONFIG_MAX_FEEDS];		/* the last load of each configured feed */
+	unsigned feed_fails[CONFIG_MAX_FEEDS];	/* failed loads in a row */
 	/* feeds a reloaded config no longer lists: deleted once every feed
 	 * it does list has loaded (a renamed feed whose new source fails
 	 * keeps the old one enforcing) */
@@ -522,6 +523,22 @@ static void delete_gone(struct daemon *d)
 	}
 }
 
+/* Seconds until a feed is loaded again: its refresh interval after a good
+ * load (0: never again); after a failed one a retry, a tenth of the
+ * interval (30 s for a feed loaded once) doubling with each failure in a
+ * row, never longer than the interval (an hour for a feed loaded once). */
+static __u64 feed_wait_s(__u64 refresh_s, unsigned fails)
+{
+	__u64 base = refresh_s ? refresh_s / 10 : 30, cap = refresh_s ? refresh_s : 3600;
+
+	if (!fails)
+		return refresh_s;
+	if (base < 1)
+		base = 1;
+	base <<= fails - 1 < 10 ? fails - 1 : 10;
+	return base < cap ? base : cap;
+}
+
 static void refresh_feeds(struct daemon *d, bool all)
 {
 	__u64 now = fence_now_ns();
@@ -534,25 +551,35 @@ static void refresh_feeds(struct daemon *d, bool all)
 			.min_len_v4 = f->min_len_v4,
 			.min_len_v6 = f->min_len_v6, .lenient = f->lenient, .max_errors_shown = 20,
 		};
-		struct feed_load_report rep;
+		struct feed_load_report rep = {};
 		json_object *o_ev;
+		__u64 wait_s;
 		int ret;
 
-		if (!all && (!f->refresh_s || now < d->next_refresh[i]))
+		/* due: its refresh interval is up, or it failed and its retry is */
+		if (!all && ((!f->refresh_s && d->feed_ok[i]) || now < d->next_refresh[i]))
 			continue;
-		d->next_refresh[i] = now + (f->refresh_s ? f->refresh_s : 1) * 1000000000ULL;
 		ret = lock_fresh(d);
 		if (ret == -EINTR)
 			return;
 		if (!ret) {
 			ret = feed_load(&d->s, &o, &rep);
 			unlock(d);
+		} else {
+			snprintf(rep.why, sizeof(rep.why), "taking the pin dir's lock: %s",
+				 strerror(-ret));
 		}
 		d->feed_ok[i] = !ret;
+		d->feed_fails[i] = ret ? d->feed_fails[i] + 1 : 0;
+		wait_s = feed_wait_s(f->refresh_s, d->feed_fails[i]);
+		d->next_refresh[i] = now + wait_s * 1000000000ULL;
 		o_ev = event_new("feed", NULL);
 		json_object_object_add(o_ev, "feed", json_object_new_string(f->name));
 		json_object_object_add(o_ev, "ok", json_object_new_boolean(!ret));
-		if (!ret) {
+		if (ret) {
+			json_object_object_add(o_ev, "why", json_object_new_string(rep.why));
+			json_object_object_add(o_ev, "retry_in_s", json_object_new_int64(wait_s));
+		} else {
 			json_object_object_add(o_ev, "not_modified", json_object_new_boolean(rep.not_modified));
 			json_object_object_add(o_ev, "entries", json_object_new_int64(rep.entries));
 			json_object_object_add(o_ev, "added", json_object_new_int64(rep.added));
@@ -644,6 +671,7 @@ static int reload(struct daemon *d)
 				memcpy(d->gone[d->n_gone++], was[j], sizeof(d->gone[0]));
 	}
 	memset(d->feed_ok, 0, sizeof(d->feed_ok));
+	memset(d->feed_fails, 0, sizeof(d->feed_fails));
 	d->cfg = fresh;
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
 		struct fence_opts o = {};

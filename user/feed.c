@@ -580,6 +580,19 @@ void feed_prepared_free(struct feed_prepared *p)
 	feed_result_free(&p->res);
 }
 
+/* Print why this load failed, and keep it in the report (the daemon's
+ * feed event says why a refresh failed). */
+static __attribute__((format(printf, 2, 3)))
+void load_failed(struct feed_load_report *rep, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep->why, sizeof(rep->why), fmt, ap);
+	va_end(ap);
+	pr_err("%s", rep->why);
+}
+
 int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
 {
 	struct feed_result res = {};
@@ -606,8 +619,8 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	} else if (id < 0) {
 		id = feed_alloc(s);
 		if (id < 0) {
-			pr_err("feed %s: all %d feed ids are in use (`xdpfence feed del` one)", o->name,
-			       FENCE_FEEDS_MAX);
+			load_failed(rep, "feed %s: all %d feed ids are in use (`xdpfence feed del` one)",
+				    o->name, FENCE_FEEDS_MAX);
 			return EXIT_RUNTIME;
 		}
 		memset(&rec, 0, sizeof(rec));
@@ -633,7 +646,7 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		rep->fetch_s = now_s() - t0;
 	}
 	if (ret) {
-		pr_err("feed %s: %s: %s", o->name, o->source, err);
+		load_failed(rep, "feed %s: %s: %s", o->name, o->source, err);
 		feed_result_free(&res);
 		fetch_result_free(&fr);
 		return EXIT_RUNTIME;
@@ -652,19 +665,23 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		ret = feed_parse(fr.data, fr.len, o->format, time(NULL), &res);
 	}
 	if (ret == -ENOMEM) {
-		pr_err("feed %s: out of memory parsing %s", o->name, o->source);
+		load_failed(rep, "feed %s: out of memory parsing %s", o->name, o->source);
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
 	for (size_t i = 0; i < res.n_errors; i++)
 		report_error(o, &shown, res.errors[i].line, "%s", res.errors[i].msg);
 	if (ret == -EINVAL) {	/* the document as a whole is unreadable */
+		snprintf(rep->why, sizeof(rep->why), "%s:%u: %s", o->source,
+			 res.n_errors ? res.errors[0].line : 0,
+			 res.n_errors ? res.errors[0].msg : "unreadable");
 		ret = EXIT_USAGE;
 		goto out;
 	}
 
 	/* guardrails */
 	if (allows_collect(s, &al)) {
+		snprintf(rep->why, sizeof(rep->why), "reading the allowlist failed");
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
@@ -694,8 +711,8 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		fprintf(stderr, "%s: ... %zu more errors not shown\n", o->source,
 			shown - o->max_errors_shown);
 	if (shown && !o->lenient) {
-		pr_err("feed %s: %zu bad line%s in %s: nothing applied (--lenient applies the good ones)",
-		       o->name, shown, shown == 1 ? "" : "s", o->source);
+		load_failed(rep, "feed %s: %zu bad line%s in %s: nothing applied (--lenient applies "
+			    "the good ones)", o->name, shown, shown == 1 ? "" : "s", o->source);
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -709,13 +726,14 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	/* the diff */
 	t0 = now_s();
 	if (read_actions(s, actions)) {
+		snprintf(rep->why, sizeof(rep->why), "reading the feed records failed");
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
 	actions[id] = o->action;
 	if (n > PI_IDX_MAX) {
-		pr_err("feed %s: %zu prefixes in %s, more than one feed holds (%u): split it",
-		       o->name, n, o->source, PI_IDX_MAX);
+		load_failed(rep, "feed %s: %zu prefixes in %s, more than one feed holds (%u): split it",
+			    o->name, n, o->source, PI_IDX_MAX);
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -723,17 +741,19 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	/* room for what looks new: everything on a first load, little on a reload */
 	if (pindex_build(&pi, res.entries, &n, &exp, o->ttl_s, now) ||
 	    table_reserve(s->t, (n > rec.entries ? n - rec.entries : 0) + 1024)) {
+		load_failed(rep, "feed %s: out of memory indexing %zu prefixes", o->name, n);
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
 	rep->entries = n;
 	if (stage_diff(s, o, res.entries, n, &pi, exp, bit, actions, rep)) {
+		load_failed(rep, "feed %s: out of memory staging %zu prefixes", o->name, n);
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
 	stage_s = now_s() - t0;
 	if (table_commit(s->t, &ts, err, sizeof(err))) {
-		pr_err("feed %s: %s: nothing applied", o->name, err);
+		load_failed(rep, "feed %s: %s: nothing applied", o->name, err);
 		rep->entries = 0;
 		ret = EXIT_RUNTIME;
 		goto out;
@@ -750,8 +770,8 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	rec.min_len_v6 = o->min_len_v6;
 	rec.format = res.format;
 	if (bpf_map_update_elem(s->m.fd[FM_FEEDS], &(__u32){ id }, &rec, BPF_ANY)) {
-		pr_err("feed %s: entries applied, but recording the feed failed: %s", o->name,
-		       strerror(errno));
+		load_failed(rep, "feed %s: entries applied, but recording the feed failed: %s",
+			    o->name, strerror(errno));
 		ret = EXIT_RUNTIME;
 		goto out;
 	}

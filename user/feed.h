@@ -56,6 +56,7 @@ struct feed_load_report {
 	size_t skipped, errors;
 	bool not_modified;
 	double fetch_s, parse_s, apply_s;
+	char why[512];			/* a failed load: what the error said */
 };
 
 /* Returns an EXIT_* code; errors are printed as SOURCE:LINE: what. */

@@ -190,6 +190,20 @@ check_not "the new feed drops" reach 198.18.4.10
 check_not "the old feed is gone" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN feed list | grep -q '^intel '"
 check "SIGTERM" daemon_stop
 
+# a feed that fails to load says why and is tried again soon (a tenth of its
+# refresh, doubling), not only after its whole refresh interval
+printf '198.18.6.0/24\n198.18.6.0/33\n' >"$TMP/f3.txt"
+printf '[daemon]\ntick = 1s\nevents = %s\n\n[feed retry]\nsource = %s\nformat = plain\nrefresh = 20s\n' \
+	"$EV" "$TMP/f3.txt" >"$TMP/retry.conf"
+check "daemon with a failing feed" daemon_start "$TMP/retry.conf"
+for _ in $(seq 50); do grep -q '"feed":"retry","ok":false' "$EV" && break; sleep 0.1; done
+check "the failed load's event says why" grep -q '"feed":"retry","ok":false,"why":"feed retry: 1 bad line in' "$EV"
+check "and when it is tried again" grep -q '"feed":"retry","ok":false,"why":.*"retry_in_s":2}' "$EV"
+printf '198.18.6.0/24\n' >"$TMP/f3.txt"
+for _ in $(seq 80); do grep -q '"feed":"retry","ok":true' "$EV" && break; sleep 0.1; done
+check "mended, it loads on a retry within seconds (refresh is 20 s)" grep -q '"feed":"retry","ok":true' "$EV"
+check "SIGTERM" daemon_stop
+
 out=$(G "$XF" --pin-dir "$PIN" run --config /nonexistent.conf 2>&1); rc=$?
 check "missing config: exit 2" test "$rc" = 2
 printf '[rule x]\nrate = lots\n' >"$TMP/bad.conf"
