@@ -4,9 +4,9 @@
  *
  * The batch update syscall copies each key and each value from user memory
  * on its own, with the hardened-usercopy checks each time: at a million
- * keys that is a third of the kernel's work. These are syscall programs
- * (sleepable), so they read the caller's arrays FENCE_KEYLOAD_CHUNK entries
- * at a time with bpf_copy_from_user and call the map helpers directly.
+ * keys that is a third of the kernel's work. This is a syscall program
+ * (sleepable), so it reads the caller's arrays FENCE_KEYLOAD_CHUNK entries
+ * at a time with bpf_copy_from_user and calls the map helpers directly.
  * deny_v4 and allow_v4 are the pinned maps of the filter (reused by fd
  * before load).
  */
@@ -30,53 +30,32 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } allow_v4 SEC(".maps");
 
-static long put_chunk(__u32 i, struct fence_keyload *a)
+/* One chunk: put each key with its value, or (no values) delete it. A key
+ * already gone counts as deleted (as the batch delete's caller takes it):
+ * the aim is that none of them stays. */
+static long chunk(__u32 i, struct fence_keyload *a)
 {
 	struct fence_v4_key k[FENCE_KEYLOAD_CHUNK];
 	struct fence_slot v[FENCE_KEYLOAD_CHUNK];
 	__u64 off = (__u64)i * FENCE_KEYLOAD_CHUNK;
+	int allow = a->map == FENCE_KEYLOAD_ALLOW_V4;
 	long err;
 
 	err = bpf_copy_from_user(k, sizeof(k), (const void *)(a->keys + off * sizeof(k[0])));
-	if (!err)
+	if (!err && a->vals)
 		err = bpf_copy_from_user(v, sizeof(v), (const void *)(a->vals + off * sizeof(v[0])));
 	if (err) {
 		a->err = err;
 		return 1;
 	}
 	for (int j = 0; j < FENCE_KEYLOAD_CHUNK; j++) {
-		if (a->map == FENCE_KEYLOAD_ALLOW_V4)
-			err = bpf_map_update_elem(&allow_v4, &k[j], &v[j], BPF_ANY);
+		if (a->vals)
+			err = allow ? bpf_map_update_elem(&allow_v4, &k[j], &v[j], BPF_ANY) :
+				      bpf_map_update_elem(&deny_v4, &k[j], &v[j], BPF_ANY);
 		else
-			err = bpf_map_update_elem(&deny_v4, &k[j], &v[j], BPF_ANY);
-		if (err) {
-			a->err = err;
-			return 1;
-		}
-		a->done++;
-	}
-	return 0;
-}
-
-/* A key already gone counts as deleted (as the batch delete's caller takes
- * it): the aim is that none of them stays. */
-static long del_chunk(__u32 i, struct fence_keyload *a)
-{
-	struct fence_v4_key k[FENCE_KEYLOAD_CHUNK];
-	__u64 off = (__u64)i * FENCE_KEYLOAD_CHUNK;
-	long err;
-
-	err = bpf_copy_from_user(k, sizeof(k), (const void *)(a->keys + off * sizeof(k[0])));
-	if (err) {
-		a->err = err;
-		return 1;
-	}
-	for (int j = 0; j < FENCE_KEYLOAD_CHUNK; j++) {
-		if (a->map == FENCE_KEYLOAD_ALLOW_V4)
-			err = bpf_map_delete_elem(&allow_v4, &k[j]);
-		else
-			err = bpf_map_delete_elem(&deny_v4, &k[j]);
-		if (err && err != -2 /* ENOENT */) {
+			err = allow ? bpf_map_delete_elem(&allow_v4, &k[j]) :
+				      bpf_map_delete_elem(&deny_v4, &k[j]);
+		if (err && (a->vals || err != -2 /* ENOENT */)) {
 			a->err = err;
 			return 1;
 		}
@@ -86,26 +65,13 @@ static long del_chunk(__u32 i, struct fence_keyload *a)
 }
 
 SEC("syscall")
-int keys_put(struct fence_keyload *ctx)
+int keys_run(struct fence_keyload *ctx)
 {
 	struct fence_keyload a = *ctx;	/* bpf_loop passes a stack pointer on */
 
 	a.done = 0;
 	a.err = 0;
-	bpf_loop(a.n / FENCE_KEYLOAD_CHUNK, put_chunk, &a, 0);
-	ctx->done = a.done;
-	ctx->err = a.err;
-	return 0;
-}
-
-SEC("syscall")
-int keys_del(struct fence_keyload *ctx)
-{
-	struct fence_keyload a = *ctx;
-
-	a.done = 0;
-	a.err = 0;
-	bpf_loop(a.n / FENCE_KEYLOAD_CHUNK, del_chunk, &a, 0);
+	bpf_loop(a.n / FENCE_KEYLOAD_CHUNK, chunk, &a, 0);
 	ctx->done = a.done;
 	ctx->err = a.err;
 	return 0;

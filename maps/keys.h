@@ -186,7 +186,7 @@ _Static_assert(sizeof(struct fence_pfx_rec) == 64, "fence_pfx_rec ABI");
 enum { FENCE_KEYLOAD_DENY_V4, FENCE_KEYLOAD_ALLOW_V4 };
 struct fence_keyload {
 	__u64 keys;			/* user address */
-	__u64 vals;			/* user address; puts only */
+	__u64 vals;			/* user address; 0: delete the keys */
 	__u32 n;
 	__u32 map;			/* FENCE_KEYLOAD_* */
 	__u32 done;			/* out: keys put or deleted (or found gone) */

@@ -55,7 +55,7 @@ static int tail_run(int fd, const struct fence_v4_key *keys, const struct fence_
 int keyload_run(struct keyload *kl, int map, const struct fence_v4_key *keys,
 		const struct fence_slot *vals, __u32 n)
 {
-	int prog = bpf_program__fd(vals ? kl->progs.keys_put : kl->progs.keys_del);
+	int prog = bpf_program__fd(kl->progs.keys_run);
 	int fd = bpf_map__fd(map == FENCE_KEYLOAD_ALLOW_V4 ? kl->maps.allow_v4 : kl->maps.deny_v4);
 	__u32 whole = n - n % FENCE_KEYLOAD_CHUNK, done = 0;
 
