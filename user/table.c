@@ -1082,9 +1082,9 @@ static void store64(__u64 *p, __u64 v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
-/* Existing slot: change the fields the data path reads, each atomically, in
- * an order where every intermediate state is a policy someone asked for. */
-/* Write the fields of r that differ from cur; true if any did. */
+/* Existing slot: change the fields the data path reads that differ, each
+ * atomically, in an order where every intermediate state is a policy
+ * someone asked for; true if any did. */
 static bool rule_update(struct fence_rule *cur, const struct fence_rule *r)
 {
 	bool changed = cur->rate != r->rate || cur->burst != r->burst ||
@@ -1124,39 +1124,6 @@ static int batch_update_one(int fd, const void *keys, size_t ksz, const void *va
 	return 0;
 }
 
-struct batch_job {
-	int fd;
-	const void *keys, *vals;
-	size_t ksz, vsz;
-	__u32 n;
-	int ret;
-};
-
-static void *batch_thread(void *arg)
-{
-	struct batch_job *j = arg;
-
-	j->ret = batch_update_one(j->fd, j->keys, j->ksz, j->vals, j->vsz, j->n);
-	return NULL;
-}
-
-/* Big batches go half to a second thread: hash inserts cost about a
- * microsecond each in the kernel (bucket lock, allocation) and the buckets
- * lock independently, so two CPUs nearly halve a million-entry load. */
-static int batch_update(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, __u32 n)
-{
-	struct batch_job j = { fd, (const char *)keys + (size_t)(n / 2) * ksz,
-			       (const char *)vals + (size_t)(n / 2) * vsz, ksz, vsz, n - n / 2, 0 };
-	pthread_t th;
-	int ret;
-
-	if (n < 65536 || pthread_create(&th, NULL, batch_thread, &j))
-		return batch_update_one(fd, keys, ksz, vals, vsz, n);
-	ret = batch_update_one(fd, keys, ksz, vals, vsz, n / 2);
-	pthread_join(th, NULL);
-	return ret ? ret : j.ret;
-}
-
 static int batch_delete(int fd, void *keys, size_t ksz, __u32 n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
@@ -1193,53 +1160,71 @@ static struct keyload *keyloader(struct table *t, size_t n)
 	return t->kl;
 }
 
-struct v4_job {
+/* A bulk put (vals != NULL) or delete of n keys of one map: by the key
+ * loader when kl is set (deny_v4/allow_v4, map = FENCE_KEYLOAD_*), else by
+ * the batch syscalls. */
+struct bulk {
 	struct keyload *kl;
-	int map, fd;			/* FENCE_KEYLOAD_*, and its fd */
-	const struct fence_v4_key *k;
-	const struct fence_slot *v;	/* NULL: delete */
+	int map, fd;
+	const void *keys, *vals;
+	size_t ksz, vsz;
 	__u32 n;
 	int ret;
 };
 
-static void *v4_job_run(void *arg)
+static void *bulk_run(void *arg)
 {
-	struct v4_job *j = arg;
+	struct bulk *b = arg;
 
-	if (j->kl)
-		j->ret = keyload_run(j->kl, j->map, j->k, j->v, j->n);
-	else if (j->v)
-		j->ret = batch_update_one(j->fd, j->k, sizeof(*j->k), j->v, sizeof(*j->v), j->n);
+	if (b->kl)
+		b->ret = keyload_run(b->kl, b->map, b->keys, b->vals, b->n);
+	else if (b->vals)
+		b->ret = batch_update_one(b->fd, b->keys, b->ksz, b->vals, b->vsz, b->n);
 	else
-		j->ret = batch_delete(j->fd, (void *)j->k, sizeof(*j->k), j->n);
+		b->ret = batch_delete(b->fd, (void *)b->keys, b->ksz, b->n);
 	return NULL;
 }
 
-/* Put (v != NULL) or delete n keys of deny_v4 or allow_v4 (FENCE_KEYLOAD_*);
- * big batches half on a second thread (the buckets lock apart). */
+/* Big batches go half to a second thread: hash inserts cost about a
+ * microsecond each in the kernel (bucket lock, allocation) and the buckets
+ * lock independently, so two CPUs nearly halve a million-entry load. */
+static int bulk_split(struct bulk a)
+{
+	struct bulk b = a;
+	pthread_t th;
+
+	if (a.n >= 65536) {
+		a.n /= 2;
+		b.keys = (const char *)a.keys + (size_t)a.n * a.ksz;
+		b.vals = a.vals ? (const char *)a.vals + (size_t)a.n * a.vsz : NULL;
+		b.n -= a.n;
+		if (!pthread_create(&th, NULL, bulk_run, &b)) {
+			bulk_run(&a);
+			pthread_join(th, NULL);
+			return a.ret ? a.ret : b.ret;
+		}
+		a.n += b.n;	/* no thread: all of it here */
+	}
+	bulk_run(&a);
+	return a.ret;
+}
+
+static int batch_update(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, __u32 n)
+{
+	return bulk_split((struct bulk){ .fd = fd, .keys = keys, .vals = vals, .ksz = ksz,
+					 .vsz = vsz, .n = n });
+}
+
+/* Put (v != NULL) or delete n keys of deny_v4 or allow_v4 (FENCE_KEYLOAD_*). */
 static int v4_keys(struct table *t, int map, const struct fence_v4_key *k,
 		   const struct fence_slot *v, __u32 n)
 {
-	struct v4_job a, b;
-	pthread_t th;
-
 	if (!n)
 		return 0;	/* t may be NULL then (early keys never started) */
-	a = (struct v4_job){ keyloader(t, n), map,
-			     t->m->fd[map == FENCE_KEYLOAD_ALLOW_V4 ? FM_ALLOW_V4 : FM_DENY_V4],
-			     k, v, n / 2, 0 };
-	b = a;
-	b.k = k + n / 2;
-	b.v = v ? v + n / 2 : NULL;
-	b.n = n - n / 2;
-	if (n < 65536 || pthread_create(&th, NULL, v4_job_run, &b)) {
-		a.n = n;
-		v4_job_run(&a);
-		return a.ret;
-	}
-	v4_job_run(&a);
-	pthread_join(th, NULL);
-	return a.ret ? a.ret : b.ret;
+	return bulk_split((struct bulk){
+		.kl = keyloader(t, n), .map = map,
+		.fd = t->m->fd[map == FENCE_KEYLOAD_ALLOW_V4 ? FM_ALLOW_V4 : FM_DENY_V4],
+		.keys = k, .vals = v, .ksz = sizeof(*k), .vsz = sizeof(*v), .n = n });
 }
 
 struct v6ent {
@@ -1643,7 +1628,7 @@ static void *slots_write(void *arg)
 
 /* Keys no packet can reach before the switch (step 5 below) go into the
  * hashes at the start of a commit, on a thread of their own (two for a big
- * batch, see batch_update), while the rest is computed: half a million
+ * batch, see bulk_split), while the rest is computed: half a million
  * kernel hash inserts take as long as the whole build. The data path probes
  * deny_v4 for /32s only, and only under a /24 leaf with the HOST flag; so
  * every allow key and every /32 whose /24 has no /32 yet can go in before
