@@ -572,6 +572,8 @@ void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p)
 	 * again once the lock is held */
 	for (size_t i = 0; i < p->res.n_entries && !p->timed; i++)
 		p->timed = p->res.entries[i].ttl_s != 0;
+	if (p->timed)
+		feed_result_free(&p->res);
 }
 
 void feed_prepared_free(struct feed_prepared *p)
@@ -631,8 +633,6 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 	if (o->prepared) {	/* read (and maybe parsed) already: take it over */
 		struct feed_prepared *pp = o->prepared;
 
-		if (pp->timed)
-			feed_result_free(&pp->res);
 		fr = pp->fr;
 		res = pp->res;
 		snprintf(err, sizeof(err), "%s", pp->err);

@@ -44,7 +44,8 @@ struct feed_prepared {
 	int fetch_ret, parse_ret;
 	char err[256];
 	double fetch_s, parse_s;
-	bool timed;			/* some entry has a lifetime: parsed again under the lock */
+	bool timed;			/* some entry has a lifetime: res is dropped, and
+					 * feed_load parses again under the lock */
 };
 
 void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p);
