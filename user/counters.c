@@ -596,13 +596,6 @@ int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size
 	return 0;
 }
 
-/* Orphans, once each, read whole with a lookup (gone since: dropped). */
-static int settle_orphans(struct walker *w, const struct fence_maps *m, struct pfx_sample *out,
-			  size_t *n_out)
-{
-	return counters_settle(m, w->orphans, w->n_orphans, w->vals, out, n_out);
-}
-
 /* One walk on every CPU at once, then the sums. -EAGAIN: a walk did not
  * run where it had to; -ERANGE: one stopped short. The caller reads in
  * batches instead. */
@@ -646,7 +639,8 @@ static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_
 		if ((err = counters_merge(l, cnt, w->ncpus, w->merged, n, orphan_cb, w)))
 			return err;
 	}
-	if ((err = settle_orphans(w, m, w->merged, n)))
+	/* orphans, once each, read whole with a lookup (gone since: dropped) */
+	if ((err = counters_settle(m, w->orphans, w->n_orphans, w->vals, w->merged, n)))
 		return err;
 	*v = w->merged;
 	return 0;
