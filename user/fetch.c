@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "fetch.h"
+#include "util.h"
 
 bool fetch_is_url(const char *s)
 {
@@ -33,6 +34,7 @@ static int grow(struct fetch_result *r, size_t more)
 	if (!p)
 		return -ENOMEM;
 	r->data = p;
+	prefault(p + r->cap, cap - r->cap);	/* read() into faulted pages */
 	r->cap = cap;
 	return 0;
 }

@@ -1145,13 +1145,16 @@ static int batch_delete(int fd, void *keys, size_t ksz, __u32 n)
 
 /* Bulk deny_v4/allow_v4 keys go through the key loader (bpf/keyload.bpf.c:
  * a third less kernel work than the batch syscalls) when this kernel runs
- * it and there are enough of them to pay for loading it (a few ms). Called
- * first on the thread that owns t: threads it starts then find it ready. */
-#define KEYLOAD_MIN	4096
+ * it and there are enough of them to pay for it: loading it (the verifier)
+ * takes ~25 ms here, what the batch syscalls take for ~60k keys; once
+ * loaded (a resident process) it pays from a few thousand. Called first on
+ * the thread that owns t: threads it starts then find it ready. */
+#define KEYLOAD_MIN_OPEN	65536
+#define KEYLOAD_MIN		4096
 
 static struct keyload *keyloader(struct table *t, size_t n)
 {
-	if (n < KEYLOAD_MIN)
+	if (n < (t->kl ? KEYLOAD_MIN : KEYLOAD_MIN_OPEN))
 		return NULL;
 	if (!t->kl_tried) {
 		t->kl = keyload_open(t->m);
@@ -1848,7 +1851,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		full = true;
 	}
 	sp = malloc((n_sp + 1) * sizeof(*sp));
-	touched = full ? NULL : calloc(FENCE_TBL24_ENTRIES / 64, sizeof(*touched));
+	touched = full ? NULL : big_calloc(FENCE_TBL24_ENTRIES / 64, sizeof(*touched));
 	if (!sp || (!full && !touched)) {
 		ret = -ENOMEM;
 		goto out;

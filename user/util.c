@@ -154,7 +154,7 @@ void *prefault(void *p, size_t len)
 	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + len) & ~(page - 1);
 	uintptr_t ha = ((uintptr_t)p + huge - 1) & ~(huge - 1), he = ((uintptr_t)p + len) & ~(huge - 1);
 
-	if (!p || len < (1u << 20) || e <= a)
+	if (!p || len < (256u << 10) || e <= a)
 		return p;
 	/* best effort, both: faults do the rest */
 	if (he > ha)
