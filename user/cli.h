@@ -53,6 +53,14 @@ int state_load_skel(struct xdpfence **skel, struct fence_opts *opts);
 /* Attach to one interface (see `xdpfence attach`); an EXIT_* code. */
 int fence_attach(const char *ifname, bool skb, struct fence_opts *o);
 
+/* `feed load` in two halves, for `xdpfence run` to serve it (control.h):
+ * its arguments into o (and --direct into *direct, if asked; -1 to go on,
+ * else the exit code, usage printed), then the load into s, the lock held,
+ * and its report (the exit code). */
+struct feed_load_opts;
+int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct);
+int feed_load_run(struct state *s, const struct feed_load_opts *o);
+
 int do_attach(int argc, char **argv);
 int do_detach(int argc, char **argv);
 int do_status(int argc, char **argv);

@@ -8,11 +8,13 @@
  * the pinned maps enforcing and saves the engine's state for the next start.
  * The pin dir is locked only while a tick commits, so the CLI works beside it.
  */
+#define _GNU_SOURCE		/* ppoll */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "control.h"
 #include "counters.h"
 #include "feed.h"
 #include "log.h"
@@ -67,6 +70,8 @@ struct daemon {
 	struct cidr *promoted;
 	size_t n_promoted, cap_promoted;
 	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
+	int ctl_fd;				/* the CLI's socket (control.h), or -1 */
+	char served[32];			/* feed of the command being served */
 	/* kept between ticks: a million prefixes' buffers cost page faults */
 	struct counters_reader *reader;
 	struct policy_sample *ps;
@@ -591,6 +596,77 @@ static void refresh_feeds(struct daemon *d, bool all)
 		delete_gone(d);
 }
 
+/* A command of the one-shot CLI, run here on its behalf (control.h): only
+ * `feed load` for now, the one whose cost is the fresh process. */
+static int serve(void *ctx, const char *command, int argc, char **argv, int src_fd)
+{
+	struct daemon *d = ctx;
+	struct feed_load_opts o;
+	int ret;
+
+	if (strcmp(command, "feed load") || src_fd < 0)
+		return -1;
+	ret = feed_load_args(argc, argv, &o, NULL);
+	if (ret >= 0)
+		return ret;
+	snprintf(d->served, sizeof(d->served), "%s", o.name);
+	o.from_fd = true;
+	o.source_fd = src_fd;
+	ret = lock_fresh(d);
+	if (ret) {
+		pr_err("feed %s: taking the pin dir's lock: %s", o.name, strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	ret = feed_load_run(&d->s, &o);
+	unlock(d);
+	return ret;
+}
+
+/* Serve the clients waiting, each logged as a `control` event. */
+static void serve_clients(struct daemon *d)
+{
+	struct control_request r;
+	json_object *o;
+
+	while (d->ctl_fd >= 0) {
+		d->served[0] = 0;
+		if (control_serve(d->ctl_fd, serve, d, &r))
+			return;
+		o = event_new("control", NULL);
+		json_object_object_add(o, "command", json_object_new_string(r.command));
+		if (d->served[0])
+			json_object_object_add(o, "feed", json_object_new_string(d->served));
+		json_object_object_add(o, "pid", json_object_new_int(r.pid));
+		json_object_object_add(o, "uid", json_object_new_int64(r.uid));
+		json_object_object_add(o, "refused", json_object_new_boolean(r.refused));
+		if (!r.refused)
+			json_object_object_add(o, "exit", json_object_new_int(r.code));
+		event_write(d, o);
+	}
+}
+
+/* Sleep until next (CLOCK_MONOTONIC), serving clients meanwhile; early
+ * on a signal. */
+static void wait_until(struct daemon *d, const struct timespec *next)
+{
+	while (!got_term && !got_hup) {
+		struct timespec now, left;
+		struct pollfd p = { d->ctl_fd, POLLIN, 0 };
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left.tv_sec = next->tv_sec - now.tv_sec;
+		left.tv_nsec = next->tv_nsec - now.tv_nsec;
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000L;
+		}
+		if (left.tv_sec < 0)
+			return;
+		if (ppoll(&p, d->ctl_fd >= 0, &left, NULL) > 0)
+			serve_clients(d);
+	}
+}
+
 static void state_save(struct daemon *d)
 {
 	char tmp[300];
@@ -709,7 +785,7 @@ int do_run(int argc, char **argv)
 		{ NULL }
 	};
 	struct policy_config pc;
-	struct daemon d = { .lock_fd = -1 };
+	struct daemon d = { .lock_fd = -1, .ctl_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *path = NULL;
 	char err[300];
@@ -749,6 +825,7 @@ int do_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-command is no reason to die */
 	policy_config_from(&d.cfg, &pc);
 	if (policy_config_check(&pc, err, sizeof(err))) {
 		pr_err("%s: %s", path, err);
@@ -809,6 +886,13 @@ int do_run(int argc, char **argv)
 		}
 	}
 	refresh_feeds(&d, true);
+	/* after the first loads: a client is not kept waiting for them */
+	d.ctl_fd = control_listen(g_opts.pin_dir);
+	if (d.ctl_fd == -EADDRINUSE)
+		pr_warn("another xdpfence run serves %s: `feed load` of the CLI goes to it",
+			g_opts.pin_dir);
+	else if (d.ctl_fd < 0)
+		pr_warn("control socket: %s: the CLI loads feeds itself", strerror(-d.ctl_fd));
 
 	{
 		json_object *o = event_new("start", NULL);
@@ -829,9 +913,7 @@ int do_run(int argc, char **argv)
 			next.tv_nsec += (d.cfg.tick_ms % 1000) * 1000000L;
 			next.tv_sec += d.cfg.tick_ms / 1000 + next.tv_nsec / 1000000000L;
 			next.tv_nsec %= 1000000000L;
-			while (!got_term && !got_hup &&
-			       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-				;
+			wait_until(&d, &next);
 			if (got_term)
 				break;
 			if (got_hup) {
@@ -867,6 +949,8 @@ out:
 	free(d.promoted);
 	if (d.lock_fd >= 0)
 		close(d.lock_fd);
+	if (d.ctl_fd >= 0)
+		close(d.ctl_fd);
 	state_close(&d.s);
 	if (d.events && d.events != stderr)
 		fclose(d.events);

@@ -176,6 +176,24 @@ static int fetch_url(const char *url, const char *etag, const char *lm, struct f
 	return ret;
 }
 
+int fetch_open(const char *source)
+{
+	if (!strncmp(source, "file://", 7))
+		source += 7;
+	return strcmp(source, "-") ? open(source, O_RDONLY | O_CLOEXEC) : fcntl(0, F_DUPFD_CLOEXEC, 0);
+}
+
+int fetch_fd(int fd, struct fetch_result *r, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = read_fd(fd, r);
+	if (ret)
+		snprintf(err, errlen, "%s", strerror(-ret));
+	return ret;
+}
+
 int fetch_source(const char *source, const char *etag, const char *lm, struct fetch_result *r,
 		 char *err, size_t errlen)
 {
@@ -184,17 +202,13 @@ int fetch_source(const char *source, const char *etag, const char *lm, struct fe
 	memset(r, 0, sizeof(*r));
 	if (fetch_is_url(source))
 		return fetch_url(source, etag, lm, r, err, errlen);
-	if (!strncmp(source, "file://", 7))
-		source += 7;
-	fd = strcmp(source, "-") ? open(source, O_RDONLY | O_CLOEXEC) : dup(0);
+	fd = fetch_open(source);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		return -errno;
 	}
-	ret = read_fd(fd, r);
+	ret = fetch_fd(fd, r, err, errlen);
 	close(fd);
-	if (ret)
-		snprintf(err, errlen, "%s", strerror(-ret));
 	return ret;
 }
 

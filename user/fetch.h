@@ -24,6 +24,11 @@ bool fetch_is_url(const char *source);
 /* etag/last_modified: from the previous load of the same source, or NULL. */
 int fetch_source(const char *source, const char *etag, const char *last_modified,
 		 struct fetch_result *r, char *err, size_t errlen);
+/* A file source ("file://" and "-" for stdin as fetch_source takes them)
+ * opened for fetch_fd: an fd, or -1 with errno set. */
+int fetch_open(const char *source);
+/* All of an open file's bytes from where it stands (not closed). */
+int fetch_fd(int fd, struct fetch_result *r, char *err, size_t errlen);
 void fetch_result_free(struct fetch_result *r);
 
 #endif

@@ -204,6 +204,53 @@ for _ in $(seq 80); do grep -q '"feed":"retry","ok":true' "$EV" && break; sleep 
 check "mended, it loads on a retry within seconds (refresh is 20 s)" grep -q '"feed":"retry","ok":true' "$EV"
 check "SIGTERM" daemon_stop
 
+# the CLI's `feed load` of a file is served by the running daemon (it runs
+# in a warm process): same messages, exit codes and --json; the daemon logs
+# a `control` event; --direct, or no daemon, loads in the CLI's own process
+EV=$TMP/ctl-events.jsonl	# daemon_start waits for a start event: this daemon's
+printf '[daemon]\ntick = 1s\nevents = %s\n\n[interface %s]\nmode = native\n' "$EV" "$VG" >"$TMP/ctl.conf"
+check "daemon for CLI loads" daemon_start "$TMP/ctl.conf"
+check "198.18.5.10 gets through before" reach 198.18.5.10
+check "198.18.3.10 gets through before" reach 198.18.3.10
+printf '198.18.5.0/24\n' >"$TMP/c1.txt"
+out=$(xf -v feed load viacli "$TMP/c1.txt" 2>&1); rc=$?
+check "feed load via the daemon: exit 0" test "$rc" = 0
+check "it says the daemon loaded it (-v)" grep -q "loaded by xdpfence run (pid $DPID)" <<<"$out"
+check "with the load's own report" grep -q "feed viacli: 1 prefixes (+1 -0" <<<"$out"
+check "the daemon logs a control event" grep -q '"event":"control","command":"feed load","feed":"viacli",.*"exit":0' "$EV"
+check_not "the feed drops" reach 198.18.5.10
+printf '198.18.5.0/24\n198.18.3.0/33\n' >"$TMP/c2.txt"
+out=$(xf feed load viacli "$TMP/c2.txt" 2>&1); rc=$?
+check "a bad line via the daemon: exit 2" test "$rc" = 2
+check "naming file:line on the CLI's stderr" grep -q 'c2.txt:2: bad prefix "198.18.3.0/33"' <<<"$out"
+check "the daemon logs it with exit 2" grep -q '"event":"control","command":"feed load","feed":"viacli",.*"exit":2' "$EV"
+check_not "nothing applied: the feed still drops" reach 198.18.5.10
+out=$(printf '198.18.3.0/24\n' | xf --json feed load viacli - 2>/dev/null); rc=$?
+check "stdin and --json via the daemon" python3 -c "import json,sys; j=json.loads(sys.argv[1]); assert j['added']==1 and j['removed']==1" "$out"
+check "the reload applied the difference: the old prefix passes" reach 198.18.5.10
+check_not "and the new one drops" reach 198.18.3.10
+out=$(xf -v feed load viacli "$TMP/c1.txt" --direct 2>&1); rc=$?
+check "--direct loads in the CLI's process" sh -c "test $rc = 0 && ! grep -q 'loaded by xdpfence run' <<'EOF'
+$out
+EOF"
+check_not "and applies it" reach 198.18.5.10
+# a user other than root (or the daemon's) is refused: the CLI then tries on
+# its own, and fails as it would without a daemon (no access to the pins)
+chmod 755 "$TMP"
+chmod 644 "$TMP/c2.txt"
+G setpriv --reuid 65534 --regid 65534 --clear-groups "$XF" --pin-dir "$PIN" feed load viacli \
+	"$TMP/c2.txt" --lenient >/dev/null 2>&1; rc=$?
+chmod 700 "$TMP"
+check "another user: refused (control event)" sh -c "test $rc != 0 && grep '\"event\":\"control\"' '$EV' | tail -n 1 | grep -q '\"uid\":65534,\"refused\":true'"
+check_not "and not loaded" reach 198.18.5.10
+check "SIGTERM" daemon_stop
+out=$(xf -v feed load viacli "$TMP/c2.txt" --lenient 2>&1); rc=$?
+check "no daemon: the CLI loads itself" sh -c "test $rc = 0 && ! grep -q 'loaded by xdpfence run' <<'EOF'
+$out
+EOF"
+xf feed del viacli >/dev/null 2>&1
+check "feed deleted: 198.18.5.10 passes again" reach 198.18.5.10
+
 out=$(G "$XF" --pin-dir "$PIN" run --config /nonexistent.conf 2>&1); rc=$?
 check "missing config: exit 2" test "$rc" = 2
 printf '[rule x]\nrate = lots\n' >"$TMP/bad.conf"
