@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <json-c/json.h>
 #include <systemd/sd-daemon.h>
 
@@ -70,8 +72,9 @@ struct daemon {
 	struct cidr *promoted;
 	size_t n_promoted, cap_promoted;
 	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
-	int ctl_fd;				/* the CLI's socket (control.h), or -1 */
+	struct control ctl;			/* the CLI's socket (control.h); fd -1: none */
 	char served[32];			/* feed of the command being served */
+	__u64 refused, refused_logged_ns;	/* clients turned away; when last logged */
 	/* kept between ticks: a million prefixes' buffers cost page faults */
 	struct counters_reader *reader;
 	struct policy_sample *ps;
@@ -596,15 +599,38 @@ static void refresh_feeds(struct daemon *d, bool all)
 		delete_gone(d);
 }
 
+/* Are the pinned maps still the ones we hold? Someone may have removed
+ * the pin dir (a fresh set is then the CLI's to create). */
+static bool pins_ours(const struct daemon *d)
+{
+	struct bpf_map_info a = {}, b = {};
+	__u32 la = sizeof(a), lb = sizeof(b);
+	char path[PATH_MAX];
+	int fd;
+	bool same;
+
+	snprintf(path, sizeof(path), "%s/%s", g_opts.pin_dir, FENCE_MAP_RULES);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &a, &la) &&
+	       !bpf_obj_get_info_by_fd(d->s.m.fd[FM_RULES], &b, &lb) && a.id == b.id;
+	close(fd);
+	return same;
+}
+
 /* A command of the one-shot CLI, run here on its behalf (control.h): only
- * `feed load` for now, the one whose cost is the fresh process. */
-static int serve(void *ctx, const char *command, int argc, char **argv, int src_fd)
+ * `feed load` for now, the one whose cost is the fresh process. The file
+ * is read and parsed before the lock: a client gone by then (interrupted)
+ * cancels it, as it would have cancelled its own load. */
+static int serve(void *ctx, const char *command, int argc, char **argv, int src_fd, int conn)
 {
 	struct daemon *d = ctx;
 	struct feed_load_opts o;
+	struct feed_prepared p;
 	int ret;
 
-	if (strcmp(command, "feed load") || src_fd < 0)
+	if (strcmp(command, "feed load") || !pins_ours(d))
 		return -1;
 	ret = feed_load_args(argc, argv, &o, NULL);
 	if (ret >= 0)
@@ -612,26 +638,46 @@ static int serve(void *ctx, const char *command, int argc, char **argv, int src_
 	snprintf(d->served, sizeof(d->served), "%s", o.name);
 	o.from_fd = true;
 	o.source_fd = src_fd;
+	feed_prepare(&o, &p);
+	o.prepared = &p;
+	if (control_gone(conn)) {
+		feed_prepared_free(&p);
+		return EXIT_RUNTIME;
+	}
 	ret = lock_fresh(d);
 	if (ret) {
 		pr_err("feed %s: taking the pin dir's lock: %s", o.name, strerror(-ret));
+		feed_prepared_free(&p);
 		return EXIT_RUNTIME;
 	}
 	ret = feed_load_run(&d->s, &o);
 	unlock(d);
+	feed_prepared_free(&p);
 	return ret;
 }
 
-/* Serve the clients waiting, each logged as a `control` event. */
-static void serve_clients(struct daemon *d)
+/* Serve the clients waiting (a few at a time: ticks come first), each
+ * logged as a `control` event; clients turned away are counted, and
+ * logged at most every 10 s. <0: accepting fails, leave it for a tick. */
+static int serve_clients(struct daemon *d)
 {
 	struct control_request r;
 	json_object *o;
+	int ret = 0;
 
-	while (d->ctl_fd >= 0) {
+	for (int k = 0; k < 8 && !got_term && d->ctl.fd >= 0; k++) {
 		d->served[0] = 0;
-		if (control_serve(d->ctl_fd, serve, d, &r))
-			return;
+		ret = control_serve(&d->ctl, serve, d, &r);
+		if (ret)
+			break;
+		if (r.refused && !r.command[0]) {	/* not even heard */
+			__u64 now = fence_now_ns();
+
+			d->refused++;
+			if (now - d->refused_logged_ns < 10000000000ULL)
+				continue;
+			d->refused_logged_ns = now;
+		}
 		o = event_new("control", NULL);
 		json_object_object_add(o, "command", json_object_new_string(r.command));
 		if (d->served[0])
@@ -639,20 +685,36 @@ static void serve_clients(struct daemon *d)
 		json_object_object_add(o, "pid", json_object_new_int(r.pid));
 		json_object_object_add(o, "uid", json_object_new_int64(r.uid));
 		json_object_object_add(o, "refused", json_object_new_boolean(r.refused));
+		if (r.refused && !r.command[0])
+			json_object_object_add(o, "refused_total", json_object_new_int64(d->refused));
 		if (!r.refused)
 			json_object_object_add(o, "exit", json_object_new_int(r.code));
 		event_write(d, o);
 	}
+	return ret == -EAGAIN ? 0 : ret;
 }
 
 /* Sleep until next (CLOCK_MONOTONIC), serving clients meanwhile; early
- * on a signal. */
+ * on a signal (blocked but in ppoll, so none slips in between). */
 static void wait_until(struct daemon *d, const struct timespec *next)
 {
-	while (!got_term && !got_hup) {
-		struct timespec now, left;
-		struct pollfd p = { d->ctl_fd, POLLIN, 0 };
+	bool listen = d->ctl.fd >= 0;
+	sigset_t block, old;
 
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	for (;;) {
+		struct timespec now, left;
+		struct pollfd p = { d->ctl.fd, POLLIN, 0 };
+		int n;
+
+		sigprocmask(SIG_BLOCK, &block, &old);
+		if (got_term || got_hup) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			return;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left.tv_sec = next->tv_sec - now.tv_sec;
 		left.tv_nsec = next->tv_nsec - now.tv_nsec;
@@ -660,10 +722,14 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 			left.tv_sec--;
 			left.tv_nsec += 1000000000L;
 		}
-		if (left.tv_sec < 0)
+		if (left.tv_sec < 0) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			return;
-		if (ppoll(&p, d->ctl_fd >= 0, &left, NULL) > 0)
-			serve_clients(d);
+		}
+		n = ppoll(&p, listen, &left, &old);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (n > 0 && serve_clients(d))
+			listen = false;		/* accept fails (no fds?): after this tick */
 	}
 }
 
@@ -785,7 +851,7 @@ int do_run(int argc, char **argv)
 		{ NULL }
 	};
 	struct policy_config pc;
-	struct daemon d = { .lock_fd = -1, .ctl_fd = -1 };
+	struct daemon d = { .lock_fd = -1, .ctl.fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *path = NULL;
 	char err[300];
@@ -825,7 +891,6 @@ int do_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-command is no reason to die */
 	policy_config_from(&d.cfg, &pc);
 	if (policy_config_check(&pc, err, sizeof(err))) {
 		pr_err("%s: %s", path, err);
@@ -887,12 +952,13 @@ int do_run(int argc, char **argv)
 	}
 	refresh_feeds(&d, true);
 	/* after the first loads: a client is not kept waiting for them */
-	d.ctl_fd = control_listen(g_opts.pin_dir);
-	if (d.ctl_fd == -EADDRINUSE)
-		pr_warn("another xdpfence run serves %s: `feed load` of the CLI goes to it",
-			g_opts.pin_dir);
-	else if (d.ctl_fd < 0)
-		pr_warn("control socket: %s: the CLI loads feeds itself", strerror(-d.ctl_fd));
+	c = control_listen(&d.ctl, g_opts.pin_dir);
+	if (c == -EADDRINUSE)
+		pr_warn("another process answers on the control socket of %s: this one does not "
+			"serve the CLI", g_opts.pin_dir);
+	else if (c)
+		pr_warn("control socket in %s: %s: the CLI loads feeds itself", CONTROL_DIR,
+			strerror(-c));
 
 	{
 		json_object *o = event_new("start", NULL);
@@ -913,6 +979,16 @@ int do_run(int argc, char **argv)
 			next.tv_nsec += (d.cfg.tick_ms % 1000) * 1000000L;
 			next.tv_sec += d.cfg.tick_ms / 1000 + next.tv_nsec / 1000000000L;
 			next.tv_nsec %= 1000000000L;
+			{
+				struct timespec now;
+
+				/* late (a long load, a stall): no ticks back to back
+				 * to catch up, the policy wants them a tick apart */
+				clock_gettime(CLOCK_MONOTONIC, &now);
+				if (next.tv_sec < now.tv_sec ||
+				    (next.tv_sec == now.tv_sec && next.tv_nsec < now.tv_nsec))
+					next = now;
+			}
 			wait_until(&d, &next);
 			if (got_term)
 				break;
@@ -949,8 +1025,7 @@ out:
 	free(d.promoted);
 	if (d.lock_fd >= 0)
 		close(d.lock_fd);
-	if (d.ctl_fd >= 0)
-		close(d.ctl_fd);
+	control_close(&d.ctl);
 	state_close(&d.s);
 	if (d.events && d.events != stderr)
 		fclose(d.events);

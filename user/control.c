@@ -1,12 +1,15 @@
 /* user/control.c - see control.h. */
-#define _GNU_SOURCE		/* accept4, struct ucred */
+#define _GNU_SOURCE		/* accept4, memfd_create, struct ucred, POLLRDHUP */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -15,98 +18,165 @@
 #include "control.h"
 #include "log.h"
 
-#define CTL_MAGIC	0x78666331	/* "xfc1": bump with any change below */
+#define CTL_MAGIC	0x78666332	/* "xfc2": bump with any change below */
 #define CTL_MSG_MAX	8192
-#define CTL_FDS		3		/* stdout, stderr, source (or stdin again) */
+#define CTL_ARGS_MAX	63
 
 struct ctl_req {
 	__u32 magic;
 	__u32 json;
 	__s32 verbose;
 	__u32 argc;
-	__u32 has_src;
 	char command[32];
-	/* then argc NUL-terminated strings */
+	/* then argc NUL-terminated strings; one fd: the source */
 };
+
+enum { CTL_ACK = 1, CTL_DONE = 2 };
 
 struct ctl_rep {
 	__u32 magic;
+	__u32 type;		/* CTL_ACK: request taken; CTL_DONE: with the
+				 * stdout and stderr memory files, unless refused */
 	__s32 code;
 	__u32 refused;
 	__s32 pid;
 };
 
-/* The abstract name for a pin dir: its real path, or a hash of it when
- * that does not fit in sun_path. */
-static int ctl_addr(const char *pin_dir, struct sockaddr_un *a, socklen_t *len)
+static bool cred_ok(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static int peer_uid(int s, struct ucred *cr)
+{
+	socklen_t len = sizeof(*cr);
+
+	return getsockopt(s, SOL_SOCKET, SO_PEERCRED, cr, &len) ? -errno : 0;
+}
+
+/* The socket file for a pin dir: a hash of its real path (one name
+ * whatever way the path is written). */
+static int ctl_addr(const char *pin_dir, struct sockaddr_un *a)
 {
 	char real[PATH_MAX];
-	size_t n;
+	__u64 h = 1469598103934665603ULL;	/* FNV-1a */
 
 	if (!realpath(pin_dir, real))
 		return -errno;
+	for (const char *p = real; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
-	n = (size_t)snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "xdpfence:%s", real);
-	if (n >= sizeof(a->sun_path) - 1) {
-		__u64 h = 1469598103934665603ULL;	/* FNV-1a */
-
-		for (const char *p = real; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		n = (size_t)snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "xdpfence#%016llx",
-				     (unsigned long long)h);
-	}
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	snprintf(a->sun_path, sizeof(a->sun_path), "%s/ctl-%016llx.sock", CONTROL_DIR,
+		 (unsigned long long)h);
 	return 0;
 }
 
-int control_listen(const char *pin_dir)
+/* CONTROL_DIR as it must be: a directory of root or ours, which no one
+ * else may write to or (mode 0700 when we make it) enter. */
+static bool dir_trusted(void)
+{
+	struct stat st;
+
+	return !lstat(CONTROL_DIR, &st) && S_ISDIR(st.st_mode) && cred_ok(st.st_uid) &&
+	       !(st.st_mode & 022);
+}
+
+int control_listen(struct control *c, const char *pin_dir)
 {
 	struct sockaddr_un a;
-	socklen_t len;
-	int fd, ret = ctl_addr(pin_dir, &a, &len);
+	int fd, ret = ctl_addr(pin_dir, &a);
 
+	c->fd = -1;
+	c->path[0] = 0;
 	if (ret)
 		return ret;
+	if (mkdir(CONTROL_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	if (!dir_trusted())
+		return -EPERM;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (!connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -EADDRINUSE;	/* someone answers there */
+	}
+	close(fd);
+	unlink(a.sun_path);		/* left by a daemon that died */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, len) || listen(fd, 16)) {
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || chmod(a.sun_path, 0600) ||
+	    listen(fd, 16)) {
 		ret = -errno;
 		close(fd);
+		unlink(a.sun_path);
 		return ret;
 	}
-	return fd;
+	c->fd = fd;
+	snprintf(c->path, sizeof(c->path), "%s", a.sun_path);
+	return 0;
 }
 
-static void reply(int c, int code, bool refused)
+void control_close(struct control *c)
 {
-	struct ctl_rep rep = { CTL_MAGIC, code, refused, getpid() };
-
-	if (send(c, &rep, sizeof(rep), MSG_NOSIGNAL) < 0)
-		pr_debug("control: reply: %s", strerror(errno));
+	if (c->fd < 0)
+		return;
+	close(c->fd);
+	unlink(c->path);
+	c->fd = -1;
 }
 
-/* Run fn with the client's stdout and stderr in place of ours, and its
- * -v/--json; ours come back after (this process has no other thread that
- * writes to them while a command runs). */
-static int run_as_client(const struct ctl_req *q, const char *command, int out, int err,
-			 control_fn fn, void *ctx, int argc, char **argv, int src)
+bool control_gone(int conn)
 {
-	int save_out, save_err, code, verbose = log_verbose;
+	struct pollfd p = { conn, POLLRDHUP, 0 };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static int send_rep(int s, const struct ctl_rep *rep, const int *fds, int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { (void *)rep, sizeof(*rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds) {
+		struct cmsghdr *h;
+
+		memset(cm.buf, 0, sizeof(cm.buf));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		h = CMSG_FIRSTHDR(&mh);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(h), fds, nfds * sizeof(int));
+	}
+	return sendmsg(s, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*rep) ? 0 : -errno;
+}
+
+/* Run fn with memory files in place of our stdout and stderr (the client's
+ * -v/--json meanwhile); ours come back after (this process has no other
+ * thread that writes to them while a command runs). -1: not run. */
+static int run_captured(const struct ctl_req *q, const char *command, int out, int err,
+			control_fn fn, void *ctx, int argc, char **argv, int src, int conn)
+{
+	int save_out, save_err, code = -1, verbose = log_verbose;
 	bool json = g_opts.json;
 
 	fflush(stdout);
 	fflush(stderr);
 	save_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
 	save_err = fcntl(2, F_DUPFD_CLOEXEC, 3);
-	if (save_out < 0 || save_err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
-		code = EXIT_RUNTIME;
+	if (save_out < 0 || save_err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto out;
-	}
 	g_opts.json = q->json;
 	log_verbose = q->verbose;
-	code = fn(ctx, command, argc, argv, src);
+	code = fn(ctx, command, argc, argv, src, conn);
 	fflush(stdout);
 	fflush(stderr);
 out:
@@ -123,74 +193,146 @@ out:
 	return code;
 }
 
-int control_serve(int lfd, control_fn fn, void *ctx, struct control_request *r)
+int control_serve(struct control *c, control_fn fn, void *ctx, struct control_request *r)
 {
 	union {
-		char buf[CMSG_SPACE(CTL_FDS * sizeof(int))];
+		char buf[CMSG_SPACE(4 * sizeof(int))];
 		struct cmsghdr align;
 	} cm;
-	char msg[CTL_MSG_MAX + 1];
-	struct iovec iov = { msg, CTL_MSG_MAX };
+	union {
+		struct ctl_req q;
+		char b[CTL_MSG_MAX + 1];
+	} msg;
+	struct iovec iov = { msg.b, CTL_MSG_MAX };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
 			     .msg_controllen = sizeof(cm.buf) };
 	struct timeval tv = { 2, 0 };	/* a client that connects and says nothing */
+	struct ctl_rep rep = { .magic = CTL_MAGIC, .type = CTL_DONE, .refused = 1, .pid = getpid() };
 	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	int fds[CTL_FDS] = { -1, -1, -1 }, nfds = 0, c;
-	char *argv[64];
-	const struct ctl_req *q = (const void *)msg;
+	int src = -1, out = -1, err = -1, conn;
+	char *argv[CTL_ARGS_MAX + 1];
+	struct stat st;
 	ssize_t n;
 	size_t off;
 
 	memset(r, 0, sizeof(*r));
-	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
+	r->refused = true;
+	conn = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (conn < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
-		close(c);
-		return -errno;
+	/* who, before reading a byte (the directory's mode keeps others out
+	 * already) */
+	if (peer_uid(conn, &cred) || !cred_ok(cred.uid)) {
+		r->uid = cred.uid;
+		close(conn);
+		return 0;
 	}
 	r->pid = cred.pid;
 	r->uid = cred.uid;
-	n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
-	for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; h; h = CMSG_NXTHDR(&mh, h)) {
+	if (setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		goto out;
+	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+	/* descriptors come with any message, even an empty one */
+	for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; h; h = CMSG_NXTHDR(&mh, h)) {
 		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
 			continue;
 		for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-			if (nfds < CTL_FDS)
+			if (src < 0)
+				src = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n < (ssize_t)sizeof(msg.q) || msg.q.magic != CTL_MAGIC ||
+	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || msg.q.argc < 1 ||
+	    msg.q.argc > CTL_ARGS_MAX || src < 0 || fstat(src, &st) || !S_ISREG(st.st_mode))
+		goto out;
+	msg.b[n] = 0;
+	memcpy(r->command, msg.q.command, sizeof(r->command) - 1);
+	off = sizeof(msg.q);
+	for (__u32 i = 0; i < msg.q.argc; i++) {
+		if (off >= (size_t)n)
+			goto out;
+		argv[i] = msg.b + off;
+		off += strlen(argv[i]) + 1;
+	}
+	argv[msg.q.argc] = NULL;
+	out = memfd_create("xdpfence-stdout", MFD_CLOEXEC);
+	err = memfd_create("xdpfence-stderr", MFD_CLOEXEC);
+	if (out < 0 || err < 0 ||
+	    send_rep(conn, &(struct ctl_rep){ CTL_MAGIC, CTL_ACK, 0, 0, getpid() }, NULL, 0))
+		goto out;
+	rep.code = run_captured(&msg.q, r->command, out, err, fn, ctx, (int)msg.q.argc, argv, src,
+				conn);
+	rep.refused = rep.code < 0;
+	r->code = rep.code;
+	r->refused = rep.refused;
+out:
+	send_rep(conn, &rep, (int[]){ out, err }, rep.refused ? 0 : 2);
+	if (src >= 0)
+		close(src);
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+	close(conn);
+	return 0;
+}
+
+/* Copy what the daemon captured to our own fd. */
+static void relay(int from, int to)
+{
+	char buf[16384];
+	off_t pos = 0;
+	ssize_t n;
+
+	while ((n = pread(from, buf, sizeof(buf), pos)) > 0) {
+		for (ssize_t w = 0, k; w < n; w += k) {
+			k = write(to, buf + w, n - w);
+			if (k <= 0)
+				return;
+		}
+		pos += n;
+	}
+}
+
+/* One reply: 0 (and its descriptors in fds, up to 2), or -errno; -EPIPE
+ * when the daemon closed without one. */
+static int recv_rep(int s, struct ctl_rep *rep, int *fds)
+{
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { rep, sizeof(*rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	int nfds = 0;
+	ssize_t n;
+
+	do
+		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; h; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (nfds < 2)
 				fds[nfds++] = fd;
 			else
 				close(fd);
 		}
 	}
-	r->refused = true;
-	if (n < (ssize_t)sizeof(*q) || q->magic != CTL_MAGIC || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    nfds != 2 + !!q->has_src || q->argc < 1 || q->argc >= sizeof(argv) / sizeof(argv[0]))
-		goto out;
-	msg[n] = 0;
-	memcpy(r->command, q->command, sizeof(r->command) - 1);
-	if (cred.uid != 0 && cred.uid != geteuid())
-		goto out;
-	off = sizeof(*q);
-	for (__u32 i = 0; i < q->argc; i++) {
-		if (off >= (size_t)n)
-			goto out;
-		argv[i] = msg + off;
-		off += strlen(argv[i]) + 1;
-	}
-	argv[q->argc] = NULL;
-	r->code = run_as_client(q, r->command, fds[0], fds[1], fn, ctx, (int)q->argc, argv,
-				q->has_src ? fds[2] : -1);
-	r->refused = r->code < 0;
-out:
-	reply(c, r->code, r->refused);
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	close(c);
+	if (n < 0)
+		return -errno;
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != CTL_MAGIC)
+		return -EPIPE;
 	return 0;
 }
 
@@ -198,45 +340,50 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 		 int *code, pid_t *pid)
 {
 	union {
-		char buf[CMSG_SPACE(CTL_FDS * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cm;
-	char msg[CTL_MSG_MAX];
-	struct ctl_req *q = (void *)msg;
+	union {
+		struct ctl_req q;
+		char b[CTL_MSG_MAX];
+	} msg;
 	struct ctl_rep rep;
 	struct sockaddr_un a;
-	socklen_t alen;
-	int fds[CTL_FDS] = { 1, 2, src_fd }, nfds = src_fd >= 0 ? 3 : 2, s, ret;
-	size_t off = sizeof(*q);
-	struct iovec iov = { msg, 0 };
+	struct ucred cred;
+	struct stat st;
+	size_t off = sizeof(msg.q);
+	struct iovec iov = { msg.b, 0 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			     .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
+			     .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *h;
-	ssize_t n;
+	int s, ret, fds[2] = { -1, -1 };
 
 	*pid = 0;
-	memset(q, 0, sizeof(*q));
-	q->magic = CTL_MAGIC;
-	q->json = g_opts.json;
-	q->verbose = log_verbose;
-	q->argc = (__u32)argc;
-	q->has_src = src_fd >= 0;
-	snprintf(q->command, sizeof(q->command), "%s", command);
+	if (argc > CTL_ARGS_MAX || fstat(src_fd, &st) || !S_ISREG(st.st_mode))
+		return -ENOENT;		/* a pipe or terminal is read here */
+	memset(&msg.q, 0, sizeof(msg.q));
+	msg.q.magic = CTL_MAGIC;
+	msg.q.json = g_opts.json;
+	msg.q.verbose = log_verbose;
+	msg.q.argc = (__u32)argc;
+	snprintf(msg.q.command, sizeof(msg.q.command), "%s", command);
 	for (int i = 0; i < argc; i++) {
 		size_t l = strlen(argv[i]) + 1;
 
-		if (off + l > sizeof(msg) || argc >= 63)
-			return -ENOENT;		/* too long to send: run it here */
-		memcpy(msg + off, argv[i], l);
+		if (off + l > sizeof(msg.b))
+			return -ENOENT;	/* too long to send: run it here */
+		memcpy(msg.b + off, argv[i], l);
 		off += l;
 	}
 	iov.iov_len = off;
-	if (ctl_addr(pin_dir, &a, &alen))
-		return -ENOENT;			/* no pin dir: nobody serves it */
+	if (!dir_trusted() || ctl_addr(pin_dir, &a))
+		return -ENOENT;
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -ENOENT;
-	if (connect(s, (struct sockaddr *)&a, alen)) {
+	/* the file and our options go only to root or ourselves */
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) || peer_uid(s, &cred) ||
+	    !cred_ok(cred.uid)) {
 		close(s);
 		return -ENOENT;
 	}
@@ -244,24 +391,37 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 	h = CMSG_FIRSTHDR(&mh);
 	h->cmsg_level = SOL_SOCKET;
 	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-	memcpy(CMSG_DATA(h), fds, nfds * sizeof(int));
-	fflush(stdout);
-	fflush(stderr);
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &src_fd, sizeof(int));
 	if (sendmsg(s, &mh, MSG_NOSIGNAL) != (ssize_t)off) {
 		close(s);
-		return -ENOENT;			/* nothing was asked of it */
+		return -ENOENT;		/* nothing was asked of it */
 	}
-	do
-		n = recv(s, &rep, sizeof(rep), 0);
-	while (n < 0 && errno == EINTR);
-	ret = n < 0 ? -errno : -EPIPE;
-	close(s);
-	if (n != (ssize_t)sizeof(rep) || rep.magic != CTL_MAGIC)
-		return ret;
-	*pid = rep.pid;
-	if (rep.refused)
+	/* before the ack nothing has run: a daemon that stops or says no
+	 * leaves the command to us */
+	ret = recv_rep(s, &rep, fds);
+	if (ret || rep.type != CTL_ACK) {
+		close(s);
+		if (!ret && rep.type == CTL_DONE && rep.refused)
+			*pid = rep.pid;
 		return -ENOENT;
-	*code = rep.code;
-	return 0;
+	}
+	*pid = rep.pid;
+	ret = recv_rep(s, &rep, fds);
+	close(s);
+	if (!ret && rep.type == CTL_DONE && rep.refused)
+		ret = -ENOENT;
+	else if (!ret && (rep.type != CTL_DONE || fds[1] < 0))
+		ret = -EPROTO;
+	if (!ret) {
+		fflush(stdout);
+		fflush(stderr);
+		relay(fds[0], 1);
+		relay(fds[1], 2);
+		*code = rep.code;
+	}
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return ret;
 }

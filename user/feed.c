@@ -559,7 +559,8 @@ void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p)
 	double t0 = now_s();
 
 	memset(p, 0, sizeof(*p));
-	p->fetch_ret = fetch_source(o->source, NULL, NULL, &p->fr, p->err, sizeof(p->err));
+	p->fetch_ret = o->from_fd ? fetch_fd(o->source_fd, &p->fr, p->err, sizeof(p->err)) :
+				    fetch_source(o->source, NULL, NULL, &p->fr, p->err, sizeof(p->err));
 	p->fetch_s = now_s() - t0;
 	if (p->fetch_ret)
 		return;
