@@ -41,9 +41,9 @@ static void load_usage(void)
 "  --min-len-v4/--min-len-v6  refuse prefixes shorter than this (default /%d, /%d)\n"
 "  --direct load in this process even when `xdpfence run` serves the pin dir\n"
 "  Prefixes overlapping the allowlist are refused.\n"
-"  A file SOURCE is loaded by the `xdpfence run` of the pin dir when one runs\n"
-"  (it passes on the opened file; messages and exit code are the same): a\n"
-"  reload there takes a third of the time a fresh process takes.\n",
+"  A regular file SOURCE is loaded by the `xdpfence run` of the pin dir when\n"
+"  one runs (the CLI hands it the open file; messages and exit code are the\n"
+"  same): a reload there takes half the time a fresh process takes.\n",
 		FENCE_FEEDS_MAX, FEED_MIN_LEN_V4, FEED_MIN_LEN_V6);
 }
 
