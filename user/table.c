@@ -1147,8 +1147,9 @@ static int batch_delete(int fd, void *keys, size_t ksz, __u32 n)
  * a third less kernel work than the batch syscalls) when this kernel runs
  * it and there are enough of them to pay for it: loading it (the verifier)
  * takes ~25 ms here, what the batch syscalls take for ~60k keys; once
- * loaded (a resident process) it pays from a few thousand. Called first on
- * the thread that owns t: threads it starts then find it ready. */
+ * loaded (for as long as t is open: `xdpfence run` opens t afresh for
+ * each commit) it pays from a few thousand. Called first on the thread
+ * that owns t: threads it starts then find it ready. */
 #define KEYLOAD_MIN_OPEN	65536
 #define KEYLOAD_MIN		4096
 
