@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -642,9 +643,17 @@ static int serve(void *ctx, const char *command, int argc, char **argv, int src_
 	o.prepared = &p;
 	if (control_gone(conn)) {
 		feed_prepared_free(&p);
-		return EXIT_RUNTIME;
+		return -1;
 	}
 	ret = lock_fresh(d);
+	if (ret == -EINTR || (!ret && control_gone(conn))) {
+		/* stopping while it waited, or the client gave up waiting:
+		 * nothing done (the client, if still there, loads it itself) */
+		if (!ret)
+			unlock(d);
+		feed_prepared_free(&p);
+		return -1;
+	}
 	if (ret) {
 		pr_err("feed %s: taking the pin dir's lock: %s", o.name, strerror(-ret));
 		feed_prepared_free(&p);
@@ -851,7 +860,7 @@ int do_run(int argc, char **argv)
 		{ NULL }
 	};
 	struct policy_config pc;
-	struct daemon d = { .lock_fd = -1, .ctl.fd = -1 };
+	struct daemon d = { .lock_fd = -1, .ctl = { .fd = -1, .lock_fd = -1 } };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *path = NULL;
 	char err[300];
@@ -943,7 +952,16 @@ int do_run(int argc, char **argv)
 	for (unsigned i = 0; i < d.cfg.n_rules && i < METRICS_MAX_RULES; i++)
 		snprintf(d.snap.rule_names[i], sizeof(d.snap.rule_names[i]), "%s", d.cfg.rules[i].name);
 	if (d.cfg.metrics[0]) {
+		sigset_t block, old;
+
+		/* its thread leaves our signals to us (they wake the wait) */
+		sigemptyset(&block);
+		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGINT);
+		sigaddset(&block, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &block, &old);
 		ret = metrics_start(&d.mt, d.cfg.metrics, &d.s.m);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (ret) {
 			pr_err("metrics on %s: %s", d.cfg.metrics, strerror(-ret));
 			ret = EXIT_RUNTIME;
@@ -979,17 +997,18 @@ int do_run(int argc, char **argv)
 			next.tv_nsec += (d.cfg.tick_ms % 1000) * 1000000L;
 			next.tv_sec += d.cfg.tick_ms / 1000 + next.tv_nsec / 1000000000L;
 			next.tv_nsec %= 1000000000L;
+			wait_until(&d, &next);
 			{
 				struct timespec now;
 
-				/* late (a long load, a stall): no ticks back to back
-				 * to catch up, the policy wants them a tick apart */
+				/* late by half a tick or more (a long tick, a load,
+				 * a stall): the next one counts from now, not back to
+				 * back to catch up */
 				clock_gettime(CLOCK_MONOTONIC, &now);
-				if (next.tv_sec < now.tv_sec ||
-				    (next.tv_sec == now.tv_sec && next.tv_nsec < now.tv_nsec))
+				if ((now.tv_sec - next.tv_sec) * 1000 +
+				    (now.tv_nsec - next.tv_nsec) / 1000000 >= (long)d.cfg.tick_ms / 2)
 					next = now;
 			}
-			wait_until(&d, &next);
 			if (got_term)
 				break;
 			if (got_hup) {

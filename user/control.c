@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/file.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -41,6 +43,30 @@ struct ctl_rep {
 	__u32 refused;
 	__s32 pid;
 };
+
+/* A source worth handing over: a regular file on a local filesystem,
+ * whose reads cannot block for long (not a FIFO, a terminal, tracefs'
+ * trace_pipe, or a hung network mount: the daemon would stop with it). */
+static bool source_ok(int fd)
+{
+	static const unsigned long local[] = {
+		0xEF53,		/* ext2/3/4 */
+		0x58465342,	/* xfs */
+		0x9123683E,	/* btrfs */
+		0x01021994,	/* tmpfs */
+		0x794C7630,	/* overlayfs */
+		0xF2F52010,	/* f2fs */
+	};
+	struct statfs fs;
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fstatfs(fd, &fs))
+		return false;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if ((unsigned long)fs.f_type == local[i])
+			return true;
+	return false;
+}
 
 static bool cred_ok(uid_t uid)
 {
@@ -85,9 +111,10 @@ static bool dir_trusted(void)
 int control_listen(struct control *c, const char *pin_dir)
 {
 	struct sockaddr_un a;
+	char lock[sizeof(a.sun_path) + 8];
 	int fd, ret = ctl_addr(pin_dir, &a);
 
-	c->fd = -1;
+	c->fd = c->lock_fd = -1;
 	c->path[0] = 0;
 	if (ret)
 		return ret;
@@ -95,23 +122,27 @@ int control_listen(struct control *c, const char *pin_dir)
 		return -errno;
 	if (!dir_trusted())
 		return -EPERM;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	/* the socket file belongs to whoever holds its lock, for its life */
+	snprintf(lock, sizeof(lock), "%.*s.lock", (int)(strlen(a.sun_path) - 5), a.sun_path);
+	c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (c->lock_fd < 0)
 		return -errno;
-	if (!connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -EADDRINUSE;	/* someone answers there */
+	if (flock(c->lock_fd, LOCK_EX | LOCK_NB)) {
+		ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+		close(c->lock_fd);
+		c->lock_fd = -1;
+		return ret;
 	}
-	close(fd);
 	unlink(a.sun_path);		/* left by a daemon that died */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || chmod(a.sun_path, 0600) ||
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || chmod(a.sun_path, 0600) ||
 	    listen(fd, 16)) {
 		ret = -errno;
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		unlink(a.sun_path);
+		close(c->lock_fd);
+		c->lock_fd = -1;
 		return ret;
 	}
 	c->fd = fd;
@@ -124,8 +155,9 @@ void control_close(struct control *c)
 	if (c->fd < 0)
 		return;
 	close(c->fd);
-	unlink(c->path);
-	c->fd = -1;
+	unlink(c->path);	/* ours: we hold the lock */
+	close(c->lock_fd);
+	c->fd = c->lock_fd = -1;
 }
 
 bool control_gone(int conn)
@@ -206,12 +238,11 @@ int control_serve(struct control *c, control_fn fn, void *ctx, struct control_re
 	struct iovec iov = { msg.b, CTL_MSG_MAX };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
 			     .msg_controllen = sizeof(cm.buf) };
-	struct timeval tv = { 2, 0 };	/* a client that connects and says nothing */
+	struct timeval tv = { 0, 200000 };	/* a client connects and says nothing */
 	struct ctl_rep rep = { .magic = CTL_MAGIC, .type = CTL_DONE, .refused = 1, .pid = getpid() };
 	struct ucred cred;
 	int src = -1, out = -1, err = -1, conn;
 	char *argv[CTL_ARGS_MAX + 1];
-	struct stat st;
 	ssize_t n;
 	size_t off;
 
@@ -248,7 +279,7 @@ int control_serve(struct control *c, control_fn fn, void *ctx, struct control_re
 	}
 	if (n < (ssize_t)sizeof(msg.q) || msg.q.magic != CTL_MAGIC ||
 	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || msg.q.argc < 1 ||
-	    msg.q.argc > CTL_ARGS_MAX || src < 0 || fstat(src, &st) || !S_ISREG(st.st_mode))
+	    msg.q.argc > CTL_ARGS_MAX || src < 0 || !source_ok(src))
 		goto out;
 	msg.b[n] = 0;
 	memcpy(r->command, msg.q.command, sizeof(r->command) - 1);
@@ -350,7 +381,7 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 	struct ctl_rep rep;
 	struct sockaddr_un a;
 	struct ucred cred;
-	struct stat st;
+	struct timeval ack_wait = { 10, 0 };
 	size_t off = sizeof(msg.q);
 	struct iovec iov = { msg.b, 0 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
@@ -359,7 +390,7 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 	int s, ret, fds[2] = { -1, -1 };
 
 	*pid = 0;
-	if (argc > CTL_ARGS_MAX || fstat(src_fd, &st) || !S_ISREG(st.st_mode))
+	if (argc > CTL_ARGS_MAX || !source_ok(src_fd))
 		return -ENOENT;		/* a pipe or terminal is read here */
 	memset(&msg.q, 0, sizeof(msg.q));
 	msg.q.magic = CTL_MAGIC;
@@ -399,14 +430,18 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 	}
 	/* before the ack nothing has run: a daemon that stops or says no
 	 * leaves the command to us */
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &ack_wait, sizeof(ack_wait));
 	ret = recv_rep(s, &rep, fds);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]), fds[i] = -1;
 	if (ret || rep.type != CTL_ACK) {
-		close(s);
-		if (!ret && rep.type == CTL_DONE && rep.refused)
-			*pid = rep.pid;
+		close(s);	/* a daemon busy for long, or one that said no */
 		return -ENOENT;
 	}
 	*pid = rep.pid;
+	ack_wait.tv_sec = 0;	/* taken: as long as the command runs */
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &ack_wait, sizeof(ack_wait));
 	ret = recv_rep(s, &rep, fds);
 	close(s);
 	if (!ret && rep.type == CTL_DONE && rep.refused)
@@ -416,8 +451,8 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 	if (!ret) {
 		fflush(stdout);
 		fflush(stderr);
+		relay(fds[1], 2);	/* messages come first, a --json report last */
 		relay(fds[0], 1);
-		relay(fds[1], 2);
 		*code = rep.code;
 	}
 	for (int i = 0; i < 2; i++)

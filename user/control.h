@@ -11,7 +11,8 @@
  * 0700, the daemon's user), named after the pin dir; each side checks the
  * other's credentials (SO_PEERCRED: root or its own user) before it sends
  * anything. The client passes the source as a descriptor it opened itself
- * (a regular file only: the daemon never waits on a pipe or a terminal);
+ * (a regular file on a local filesystem only: the daemon never waits on a
+ * pipe, a terminal or a network mount);
  * the daemon reads it whole before it takes the pin dir's lock, captures
  * what the command prints in memory files and hands them back with the
  * exit code, for the client to print. A client gone before the lock is
@@ -27,6 +28,7 @@
 
 struct control {
 	int fd;			/* listening, non-blocking */
+	int lock_fd;		/* flock on ctl-HASH.lock: the socket file is ours */
 	char path[108];		/* the socket file, removed by control_close */
 };
 
