@@ -235,6 +235,10 @@ $out
 EOF"
 check "the reload applied the difference: the old prefix passes" reach 198.18.5.10
 check_not "and the new one drops" reach 198.18.3.10
+out=$(xf -v feed load procf /proc/version 2>&1); rc=$?
+check "a file that is not on a local filesystem (procfs) is read by the CLI itself" sh -c "test $rc = 2 && ! grep -q 'loaded by xdpfence run' <<'EOF'
+$out
+EOF"
 out=$(xf -v feed load viacli "$TMP/c1.txt" --direct 2>&1); rc=$?
 check "--direct loads in the CLI's process" sh -c "test $rc = 0 && ! grep -q 'loaded by xdpfence run' <<'EOF'
 $out
