@@ -167,13 +167,35 @@ bool control_gone(int conn)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-static int send_rep(int s, const struct ctl_rep *rep, const int *fds, int nfds)
+/* The descriptors a message brought (any message, even an empty one):
+ * the first max into fds, the rest closed. */
+static void take_fds(struct msghdr *mh, ssize_t n, int *fds, int max)
+{
+	int kept = 0;
+
+	for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(mh) : NULL; h; h = CMSG_NXTHDR(mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (kept < max)
+				fds[kept++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* One message of len bytes, with nfds (at most 2) descriptors. */
+static int send_msg(int s, const void *buf, size_t len, const int *fds, int nfds)
 {
 	union {
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} cm;
-	struct iovec iov = { (void *)rep, sizeof(*rep) };
+	struct iovec iov = { (void *)buf, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (nfds) {
@@ -188,7 +210,12 @@ static int send_rep(int s, const struct ctl_rep *rep, const int *fds, int nfds)
 		h->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 		memcpy(CMSG_DATA(h), fds, nfds * sizeof(int));
 	}
-	return sendmsg(s, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*rep) ? 0 : -errno;
+	return sendmsg(s, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+static int send_rep(int s, const struct ctl_rep *rep, const int *fds, int nfds)
+{
+	return send_msg(s, rep, sizeof(*rep), fds, nfds);
 }
 
 /* Run fn with memory files in place of our stdout and stderr (the client's
@@ -263,20 +290,7 @@ int control_serve(struct control *c, control_fn fn, void *ctx, struct control_re
 	if (setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
 		goto out;
 	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-	/* descriptors come with any message, even an empty one */
-	for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; h; h = CMSG_NXTHDR(&mh, h)) {
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-			if (src < 0)
-				src = fd;
-			else
-				close(fd);
-		}
-	}
+	take_fds(&mh, n, &src, 1);
 	if (n < (ssize_t)sizeof(msg.q) || msg.q.magic != CTL_MAGIC ||
 	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || msg.q.argc < 1 ||
 	    msg.q.argc > CTL_ARGS_MAX || src < 0 || !source_ok(src))
@@ -341,25 +355,12 @@ static int recv_rep(int s, struct ctl_rep *rep, int *fds)
 	struct iovec iov = { rep, sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
 			     .msg_controllen = sizeof(cm.buf) };
-	int nfds = 0;
 	ssize_t n;
 
 	do
 		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; h; h = CMSG_NXTHDR(&mh, h)) {
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-			if (nfds < 2)
-				fds[nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
+	take_fds(&mh, n, fds, 2);
 	if (n < 0)
 		return -errno;
 	if (n != (ssize_t)sizeof(*rep) || rep->magic != CTL_MAGIC)
@@ -371,10 +372,6 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 		 int *code, pid_t *pid)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	union {
 		struct ctl_req q;
 		char b[CTL_MSG_MAX];
 	} msg;
@@ -383,10 +380,6 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 	struct ucred cred;
 	struct timeval ack_wait = { 10, 0 };
 	size_t off = sizeof(msg.q);
-	struct iovec iov = { msg.b, 0 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *h;
 	int s, ret, fds[2] = { -1, -1 };
 
 	*pid = 0;
@@ -406,7 +399,6 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 		memcpy(msg.b + off, argv[i], l);
 		off += l;
 	}
-	iov.iov_len = off;
 	if (!dir_trusted() || ctl_addr(pin_dir, &a))
 		return -ENOENT;
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -418,13 +410,7 @@ int control_call(const char *pin_dir, const char *command, int argc, char **argv
 		close(s);
 		return -ENOENT;
 	}
-	memset(cm.buf, 0, sizeof(cm.buf));
-	h = CMSG_FIRSTHDR(&mh);
-	h->cmsg_level = SOL_SOCKET;
-	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(h), &src_fd, sizeof(int));
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) != (ssize_t)off) {
+	if (send_msg(s, msg.b, off, &src_fd, 1)) {
 		close(s);
 		return -ENOENT;		/* nothing was asked of it */
 	}
