@@ -703,6 +703,15 @@ static int serve_clients(struct daemon *d)
 	return ret == -EAGAIN ? 0 : ret;
 }
 
+/* The signals that stop or reload us: they wake the wait between ticks. */
+static void wake_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
 /* Sleep until next (CLOCK_MONOTONIC), serving clients meanwhile; early
  * on a signal (blocked but in ppoll, so none slips in between). */
 static void wait_until(struct daemon *d, const struct timespec *next)
@@ -710,10 +719,7 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 	bool listen = d->ctl.fd >= 0;
 	sigset_t block, old;
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
+	wake_signals(&block);
 	for (;;) {
 		struct timespec now, left;
 		struct pollfd p = { d->ctl.fd, POLLIN, 0 };
@@ -955,10 +961,7 @@ int do_run(int argc, char **argv)
 		sigset_t block, old;
 
 		/* its thread leaves our signals to us (they wake the wait) */
-		sigemptyset(&block);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGINT);
-		sigaddset(&block, SIGHUP);
+		wake_signals(&block);
 		pthread_sigmask(SIG_BLOCK, &block, &old);
 		ret = metrics_start(&d.mt, d.cfg.metrics, &d.s.m);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -213,11 +213,6 @@ static int send_msg(int s, const void *buf, size_t len, const int *fds, int nfds
 	return sendmsg(s, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
 }
 
-static int send_rep(int s, const struct ctl_rep *rep, const int *fds, int nfds)
-{
-	return send_msg(s, rep, sizeof(*rep), fds, nfds);
-}
-
 /* Run fn with memory files in place of our stdout and stderr (the client's
  * -v/--json meanwhile); ours come back after (this process has no other
  * thread that writes to them while a command runs). -1: not run. */
@@ -308,7 +303,8 @@ int control_serve(struct control *c, control_fn fn, void *ctx, struct control_re
 	out = memfd_create("xdpfence-stdout", MFD_CLOEXEC);
 	err = memfd_create("xdpfence-stderr", MFD_CLOEXEC);
 	if (out < 0 || err < 0 ||
-	    send_rep(conn, &(struct ctl_rep){ CTL_MAGIC, CTL_ACK, 0, 0, getpid() }, NULL, 0))
+	    send_msg(conn, &(struct ctl_rep){ CTL_MAGIC, CTL_ACK, 0, 0, getpid() },
+		     sizeof(struct ctl_rep), NULL, 0))
 		goto out;
 	rep.code = run_captured(&msg.q, r->command, out, err, fn, ctx, (int)msg.q.argc, argv, src,
 				conn);
@@ -316,7 +312,7 @@ int control_serve(struct control *c, control_fn fn, void *ctx, struct control_re
 	r->code = rep.code;
 	r->refused = rep.refused;
 out:
-	send_rep(conn, &rep, (int[]){ out, err }, rep.refused ? 0 : 2);
+	send_msg(conn, &rep, sizeof(rep), (int[]){ out, err }, rep.refused ? 0 : 2);
 	if (src >= 0)
 		close(src);
 	if (out >= 0)

@@ -641,9 +641,6 @@ int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_
 		rep->fetch_s = pp->fetch_s;
 		memset(&pp->fr, 0, sizeof(pp->fr));
 		memset(&pp->res, 0, sizeof(pp->res));
-	} else if (o->from_fd) {
-		ret = fetch_fd(o->source_fd, &fr, err, sizeof(err));
-		rep->fetch_s = now_s() - t0;
 	} else {
 		ret = fetch_source(o->source, same_source ? rec.etag : NULL,
 				   same_source ? rec.last_modified : NULL, &fr, err, sizeof(err));

@@ -32,8 +32,9 @@ struct feed_load_opts {
 	bool refetch;			/* ignore ETag/Last-Modified of the last load */
 	int max_errors_shown;		/* 0 = all */
 	struct feed_prepared *prepared;	/* a file source already read and parsed, or NULL */
-	bool from_fd;			/* read the file source from source_fd, opened by
-					 * the caller (a CLI that `xdpfence run` serves) */
+	bool from_fd;			/* feed_prepare reads the file source from source_fd,
+					 * opened by the caller (a CLI that `xdpfence run`
+					 * serves; it always prepares) */
 	int source_fd;
 };
 
