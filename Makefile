@@ -1,4 +1,12 @@
+# SPDX-License-Identifier: GPL-2.0
 # xdpfence - build, test, bench. All output goes to build/. `make V=1` shows commands.
+#
+# Sources are taken by folder, never from a hand-kept list:
+#   bpf/*.bpf.c              programs that ship (the filter and its helpers)
+#   user/cli/main.c          the binary's entry point
+#   user/**/*.c (the rest)   the controller, archived in build/libxdpfence.a so
+#                            tests and benchmarks link only what they use
+#   tests/bench/bpf/*.bpf.c  test-only BPF programs (traffic generator, yardsticks)
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
@@ -18,28 +26,45 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# pkg-config is asked only when a C file is compiled, so `make demo` and
+# `make test` on a fresh machine install the packages before anyone asks.
+pkg_cflags  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+pkg_libs    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-              -I$(BUILD) -Iuser -Itests -MMD -MP $(shell pkg-config --cflags $(PKGS))
-LDLIBS     += $(shell pkg-config --libs $(PKGS)) -lelf -lz -lm -lpthread
-BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -MMD -MP
+              -I$(BUILD) -Iuser -I. -Itests -MMD -MP
+LDLIBS     += -lelf -lz -lm -lpthread
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -Ibpf -MMD -MP
 
-BPF_OBJS   := $(BUILD)/xdpfence.bpf.o $(BUILD)/bench_lpm.bpf.o $(BUILD)/trafficgen.bpf.o $(BUILD)/counters.bpf.o $(BUILD)/keyload.bpf.o
+BPF_SRCS   := $(wildcard bpf/*.bpf.c) $(wildcard tests/bench/bpf/*.bpf.c)
+BPF_OBJS   := $(addprefix $(BUILD)/,$(notdir $(BPF_SRCS:.bpf.c=.bpf.o)))
 SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
 
-LIB_SRCS   := user/fence.c user/table.c user/cidr.c user/feed_parse.c user/util.c user/config.c user/feed.c user/fetch.c user/log.c user/policy.c user/counters.c user/keyload.c
-LIB_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
-CLI_SRCS   := $(filter-out $(LIB_SRCS),$(wildcard user/*.c))
-CLI_OBJS   := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))
+USER_SRCS  := $(sort $(shell find user -name '*.c'))
+MAIN_SRC   := user/cli/main.c
+LIB_SRCS   := $(filter-out $(MAIN_SRC),$(USER_SRCS))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIB        := $(BUILD)/libxdpfence.a
 
-TEST_BINS  := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/bpf/test_*.c tests/user/test_*.c))))
+BPF_TESTS  := $(basename $(notdir $(wildcard tests/bpf/test_*.c)))
+UNIT_TESTS := $(basename $(notdir $(wildcard tests/user/test_*.c)))
+TEST_BINS  := $(addprefix $(BUILD)/tests/,$(BPF_TESTS) $(UNIT_TESTS))
 FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
+BENCH_BINS := $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident \
+              $(BUILD)/bench_policy $(BUILD)/trafficgen
 
-.PHONY: all test bench fuzz demo clean install
-all: $(BUILD)/xdpfence $(TEST_BINS) $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident $(BUILD)/trafficgen
+.PHONY: all test check bench fuzz demo clean install
+all: $(BUILD)/xdpfence $(TEST_BINS) $(BENCH_BINS)
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c
+	@mkdir -p $(@D)
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.bpf.o: tests/bench/bpf/%.bpf.c
+	@mkdir -p $(@D)
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -47,65 +72,75 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
 
-$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c | $(SKELS)
+	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(pkg_cflags) -c $< -o $@
 
-$(BUILD)/xdpfence: $(CLI_OBJS) $(LIB_OBJS)
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/xdpfence: $(BUILD)/user/cli/main.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(pkg_libs) $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/bpf/%.c $(SKELS) | $(BUILD)/tests
+$(BUILD)/tests/%.o: tests/bpf/%.c | $(SKELS)
+	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(pkg_cflags) -c $< -o $@
 
-$(BUILD)/tests/%.o: tests/user/%.c | $(BUILD)/tests
+$(BUILD)/tests/%.o: tests/user/%.c | $(SKELS)
+	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(pkg_cflags) -c $< -o $@
 
-$(BUILD)/tests/test.o: tests/test.c | $(BUILD)/tests
+$(BUILD)/tests/%.o: tests/bench/%.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(pkg_cflags) -c $< -o $@
+
+$(BUILD)/tests/test.o: tests/test.c
+	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # BPF tests link the fixture (a loaded object + packet builder)
-$(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/bpf/test_*.c)))): $(FIXTURE)
+$(addprefix $(BUILD)/tests/,$(BPF_TESTS)): $(FIXTURE)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/test.o $(LIB_OBJS)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/test.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(pkg_libs) $(LDLIBS)
 
-$(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJS) $(SKELS) | $(BUILD)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) tests/bench/bench_lookup.c $(BUILD)/tests/pkt.o $(LIB_OBJS) -o $@ $(LDLIBS)
+$(BUILD)/bench_lookup $(BUILD)/trafficgen: $(BUILD)/tests/pkt.o
+$(BUILD)/bench_%: $(BUILD)/tests/bench_%.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(pkg_libs) $(LDLIBS)
+$(BUILD)/trafficgen: $(BUILD)/tests/trafficgen.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(pkg_libs) $(LDLIBS)
 
-$(BUILD)/bench_tick: tests/bench/bench_tick.c $(LIB_OBJS) $(SKELS) | $(BUILD)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) tests/bench/bench_tick.c $(LIB_OBJS) -o $@ $(LDLIBS)
-
-$(BUILD)/bench_feed_resident: tests/bench/bench_feed_resident.c $(LIB_OBJS) $(SKELS) | $(BUILD)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) tests/bench/bench_feed_resident.c $(LIB_OBJS) -o $@ $(LDLIBS)
-
-$(BUILD)/trafficgen: tests/bench/trafficgen.c $(BUILD)/tests/pkt.o $(SKELS) | $(BUILD)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) tests/bench/trafficgen.c $(BUILD)/tests/pkt.o -o $@ $(LDLIBS)
-
-# libFuzzer harnesses: clang with sanitizers, parsers only.
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iuser $(shell pkg-config --cflags json-c)
-$(BUILD)/fuzz/fuzz_cidr: tests/fuzz/fuzz_cidr.c user/cidr.c | $(BUILD)/fuzz
+# libFuzzer harnesses: clang with sanitizers, the pure parsers only (linking
+# nothing else proves they touch no maps, files or clocks).
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iuser -I.
+$(BUILD)/fuzz/fuzz_cidr: tests/fuzz/fuzz_cidr.c user/lib/cidr.c
+	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@
-$(BUILD)/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c user/feed_parse.c user/cidr.c user/util.c | $(BUILD)/fuzz
+$(BUILD)/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c $(wildcard user/feeds/parse/*.c) user/lib/cidr.c user/lib/util.c
+	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@ $(shell pkg-config --libs json-c)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(shell pkg-config --cflags json-c) $^ -o $@ $(shell pkg-config --libs json-c)
 
 fuzz: $(FUZZ_BINS)
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests $(BUILD)/fuzz:
-	$(Q)mkdir -p $@
-
 test: all fuzz
 	$(Q)tests/run.sh $(BUILD)
+
+# Everything that needs no root, in seconds: unit tests, the layering check,
+# a short fuzz run.
+check: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) fuzz
+	$(Q)tests/run.sh --no-root $(BUILD)
 
 bench: all
 	$(Q)tests/bench/run.sh $(BUILD)
@@ -119,4 +154,4 @@ install: $(BUILD)/xdpfence
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/*.d)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,7 +7,7 @@
  * maps with bpf_for_each_map_elem instead, which takes no bucket locks, and
  * copies each prefix with the counters of the CPU it runs on into that CPU's
  * region of an mmap-able array. The controller runs it once on every CPU at
- * the same time and adds the regions up (user/counters.c). prefix_v4 and
+ * the same time and adds the regions up (user/core/counters.c). prefix_v4 and
  * prefix_v6 are the pinned maps of the filter (reused by fd before load).
  */
 #include <linux/bpf.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* bpf/keyload.bpf.c - bulk puts and deletes of deny_v4/allow_v4 keys, run by
- * the controller with BPF_PROG_TEST_RUN, never attached (user/keyload.c).
+ * the controller with BPF_PROG_TEST_RUN, never attached (user/core/keyload.c).
  *
  * The batch update syscall copies each key and each value from user memory
  * on its own, with the hardened-usercopy checks each time: at a million

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# tests/run.sh BUILD_DIR - run every test suite, print one summary line.
+# SPDX-License-Identifier: GPL-2.0
+# tests/run.sh [--no-root] BUILD_DIR - run every test suite, print one summary line.
 #
 # Runs the C test binaries (BPF_PROG_TEST_RUN and unit tests), each libFuzzer
 # harness for a short while, and the netns integration scripts. Every suite
 # prints "N passed, N failed" as its last line; this adds them up. A suite
 # that crashes or prints no summary counts as one failure. Needs root.
+# --no-root (`make check`): only what needs no root: the unit tests of
+# tests/user, the lint checks, a short fuzz run.
 set -u
+no_root=0
+if [ "${1:-}" = --no-root ]; then
+	no_root=1
+	shift
+fi
 build=${1:-build}
 fuzz_secs=${FUZZ_SECONDS:-20}
+[ "$no_root" = 1 ] && fuzz_secs=${FUZZ_SECONDS:-3}
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" != 0 ]; then
-	echo "tests need root (BPF, bpffs, network namespaces): run as root" >&2
+if [ "$no_root" = 0 ] && [ "$(id -u)" != 0 ]; then
+	echo "tests need root (BPF, bpffs, network namespaces): run as root," >&2
+	echo "or \`make check\` for the tests that do not" >&2
 	echo "0 passed, 1 failed"
 	exit 1
 fi
@@ -48,7 +58,12 @@ suite() {	# name, command...
 
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
+	[ "$no_root" = 1 ] && [ ! -f "tests/user/$(basename "$t").c" ] && continue
 	suite "$(basename "$t")" "$t"
+done
+for l in tests/lint/*.sh; do
+	[ -f "$l" ] || continue
+	suite "lint/$(basename "$l" .sh)" bash "$l"
 done
 
 # libFuzzer: a short run of each harness from its seed corpus; any crash,
@@ -75,6 +90,7 @@ for f in "$build"/fuzz/fuzz_*; do
 	suite "$(basename "$f") (${fuzz_secs}s)" fuzz_run "$f"
 done
 
+[ "$no_root" = 1 ] && { echo "$total_pass passed, $total_fail failed"; [ "$total_fail" = 0 ]; exit; }
 for s in tests/integration/*.sh; do
 	[ -f "$s" ] && [ "$(basename "$s")" != lib.sh ] || continue
 	suite "$(basename "$s" .sh)" bash "$s" "$build"

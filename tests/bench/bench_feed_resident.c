@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "feed.h"
-#include "log.h"
-#include "util.h"
+#include "cli/cli.h"
+#include "feeds/feed.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 static double load(struct state *s, const char *src, struct feed_load_report *rep)
 {

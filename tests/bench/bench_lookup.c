@@ -16,8 +16,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "fence.h"
-#include "table.h"
+#include "core/fence.h"
+#include "core/table.h"
 #include "xdpfence.skel.h"
 #include "bench_lpm.skel.h"
 #include "../bpf/pkt.h"

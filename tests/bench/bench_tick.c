@@ -14,9 +14,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "counters.h"
-#include "fence.h"
-#include "policy.h"
+#include "core/counters.h"
+#include "core/fence.h"
+#include "policy/policy.h"
 #include "xdpfence.skel.h"
 
 static double now_s(void)

@@ -4,7 +4,7 @@
  *
  * Builds a 64-byte TCP frame from 198.18.0.0/15 (or 2001:db8::/32) to
  * 192.0.2.1, and sends it N times out of IF with BPF_PROG_TEST_RUN in
- * BPF_F_TEST_XDP_LIVE_FRAMES mode: bpf/trafficgen.bpf.c rewrites the source
+ * BPF_F_TEST_XDP_LIVE_FRAMES mode: tests/bench/bpf/trafficgen.bpf.c rewrites the source
  * (spread over --prefixes /24s or /64s) and the TCP flags (--syn-pct SYNs)
  * of every copy and transmits it to IF's veth peer. Run it in the sender's
  * namespace (the ifindex is looked up there). Prints packets and seconds.

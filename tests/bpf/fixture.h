@@ -7,8 +7,8 @@
 #ifndef XDPFENCE_TEST_FIXTURE_H
 #define XDPFENCE_TEST_FIXTURE_H
 
-#include "fence.h"
-#include "table.h"
+#include "core/fence.h"
+#include "core/table.h"
 #include "pkt.h"
 
 struct fx {

@@ -16,7 +16,7 @@
 
 #include "test.h"
 #include "fixture.h"
-#include "counters.h"
+#include "core/counters.h"
 #include "xdpfence.skel.h"
 #include "bench_lpm.skel.h"
 

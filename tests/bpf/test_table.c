@@ -21,9 +21,9 @@
 #include "test.h"
 #include "fixture.h"
 #include "xdpfence.skel.h"
-#include "cli.h"
-#include "feed.h"
-#include "keyload.h"
+#include "cli/cli.h"
+#include "feeds/feed.h"
+#include "core/keyload.h"
 
 static __u64 rng = 0x2545f4914f6cdd1dULL;
 

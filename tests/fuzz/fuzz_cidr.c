@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "lib/cidr.h"
 
 static void check(const struct cidr *c)
 {

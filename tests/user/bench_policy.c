@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../maps/keys.h"
-#include "policy.h"
+#include "maps/keys.h"
+#include "policy/policy.h"
 
 #define TICKS 14
 

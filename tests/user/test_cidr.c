@@ -1,4 +1,4 @@
-/* tests/user/test_cidr.c - unit tests for user/cidr.c.
+/* tests/user/test_cidr.c - unit tests for user/lib/cidr.c.
  *
  * Parsing (v4, v6, bare, mapped), every rejection with its exact reason,
  * host-bit masking, canonical printing, contains/overlaps. No I/O.
@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "lib/cidr.h"
 #include "test.h"
 
 /* Parse s strictly; true and *c filled on success. */

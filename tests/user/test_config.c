@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "config.h"
-#include "../maps/keys.h"
+#include "engine/config.h"
+#include "maps/keys.h"
 
 static char path[64];
 

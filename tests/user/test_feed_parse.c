@@ -1,4 +1,4 @@
-/* tests/user/test_feed_parse.c - unit tests for user/feed_parse.c.
+/* tests/user/test_feed_parse.c - unit tests for user/feeds/parse/.
  *
  * Every format on good and bad input with exact counts, values, line numbers
  * and messages; the sample feeds under tests/data/feeds/ (documentation and
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feed_parse.h"
+#include "feeds/parse.h"
 #include "test.h"
 
 #define NOW 1700000000LL	/* 2023-11-14T22:13:20Z */

@@ -1,4 +1,4 @@
-/* tests/user/test_policy.c - unit tests for user/policy.c, the behaviour engine.
+/* tests/user/test_policy.c - unit tests for user/policy/, the behaviour engine.
  *
  * Scripted cumulative counter series with exact expectations: every decision
  * of a run goes to a text log ("110 promote 198.18.2.0/24 off=1 ttl=600
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../maps/keys.h"
-#include "policy.h"
+#include "maps/keys.h"
+#include "policy/policy.h"
 #include "test.h"
 
 #define SEC 1000000000ULL

@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "test.h"
-#include "util.h"
+#include "lib/util.h"
 
 static void test_util_durations(void)
 {

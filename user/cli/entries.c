@@ -1,0 +1,204 @@
+/* user/cli/entries.c - see entries.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+
+#include "cli/entries.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+int feed_names_read(const struct fence_maps *m, struct feed_names *fn)
+{
+	memset(fn, 0, sizeof(*fn));
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+
+		if (bpf_map_lookup_elem(m->fd[FM_FEEDS], &k, &f))
+			return -errno;
+		memcpy(fn->name[k], f.name, sizeof(fn->name[k]));
+		fn->name[k][sizeof(fn->name[k]) - 1] = 0;
+	}
+	return 0;
+}
+
+const char *owners_str(const struct fence_rule_info *in, const struct feed_names *fn,
+		       char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	if (in->owners & FENCE_OWN_MANUAL)
+		n += snprintf(buf + n, len - n, "manual");
+	if ((in->owners & FENCE_OWN_PROMOTED) && n < len)
+		n += snprintf(buf + n, len - n, "%spromoted", n ? "," : "");
+	for (int k = 0; k < FENCE_FEEDS_MAX && n < len; k++)
+		if (in->feeds & (1U << k))
+			n += snprintf(buf + n, len - n, "%sfeed:%s", n ? "," : "",
+				      fn->name[k][0] ? fn->name[k] : "?");
+	return buf;
+}
+
+__u64 *hits_read(const struct fence_maps *m)
+{
+	size_t stride = (size_t)m->ncpus;
+	__u64 *vals = malloc(sizeof(__u64) * stride * 4096), *out = calloc(m->n_slots, sizeof(__u64));
+	__u32 *keys = malloc(sizeof(__u32) * 4096), batch = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	bool first = true;
+
+	if (!vals || !out || !keys)
+		goto fail;
+	/* lookup_batch walks the array in key order, 4096 slots a call */
+	for (;;) {
+		__u32 cnt = 4096;
+		int err = bpf_map_lookup_batch(m->fd[FM_RULE_HITS], first ? NULL : &batch, &batch,
+					       keys, vals, &cnt, &o);
+
+		first = false;
+		for (__u32 i = 0; i < cnt; i++)
+			for (size_t c = 0; c < stride; c++)
+				if (keys[i] < m->n_slots)
+					out[keys[i]] += vals[i * stride + c];
+		if (err) {
+			if (errno == ENOENT)
+				break;
+			goto fail;
+		}
+	}
+	free(vals);
+	free(keys);
+	return out;
+fail:
+	free(vals);
+	free(keys);
+	free(out);
+	return NULL;
+}
+
+static json_object *entry_json(const struct fence_rule_info *in, const struct fence_rule *r,
+			       const struct feed_names *fn, __u64 hits, __u64 now)
+{
+	json_object *o = json_object_new_object(), *own = json_object_new_array();
+	char buf[CIDR_STR_MAX];
+	struct cidr c;
+
+	table_info_cidr(in, &c);
+	json_object_object_add(o, "prefix", json_object_new_string(cidr_str(&c, buf, sizeof(buf))));
+	if (in->owners & FENCE_OWN_MANUAL)
+		json_object_array_add(own, json_object_new_string("manual"));
+	if (in->owners & FENCE_OWN_PROMOTED)
+		json_object_array_add(own, json_object_new_string("promoted"));
+	for (int k = 0; k < FENCE_FEEDS_MAX; k++)
+		if (in->feeds & (1U << k)) {
+			char name[48];
+
+			snprintf(name, sizeof(name), "feed:%s", fn->name[k][0] ? fn->name[k] : "?");
+			json_object_array_add(own, json_object_new_string(name));
+		}
+	json_object_object_add(o, "owners", own);
+	if (r->kind == FENCE_KIND_DENY) {
+		json_object_object_add(o, "action", json_object_new_string(action_name(r->action)));
+		if (r->action == FENCE_ACT_THROTTLE) {
+			json_object_object_add(o, "rate", json_object_new_int64(r->rate));
+			json_object_object_add(o, "burst", json_object_new_int64(r->burst));
+		}
+		json_object_object_add(o, "expires_in_s", r->expires_ns ?
+			json_object_new_int64(r->expires_ns > now ? (r->expires_ns - now) / 1000000000ULL : 0) :
+			NULL);
+		json_object_object_add(o, "expired", json_object_new_boolean(r->expires_ns && r->expires_ns <= now));
+		json_object_object_add(o, "hits", json_object_new_int64(hits));
+		json_object_object_add(o, "offences", json_object_new_int64(in->offences));
+	}
+	json_object_object_add(o, "reason", json_object_new_string(in->reason));
+	json_object_object_add(o, "created_unix", json_object_new_int64(in->created_unix));
+	return o;
+}
+
+int entries_list(struct state *s, enum fence_kind kind, __u8 owner_filter, int feed_id)
+{
+	struct feed_names fn;
+	json_object *arr = NULL;
+	__u64 *hits = NULL, now = fence_now_ns();
+	__u32 shown = 0;
+
+	if (feed_names_read(&s->m, &fn)) {
+		pr_err("reading feed names: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (kind == FENCE_KIND_DENY) {
+		hits = hits_read(&s->m);
+		if (!hits) {
+			pr_err("reading hit counters: %s", strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	}
+	if (g_opts.json)
+		arr = json_object_new_array();
+	else if (kind == FENCE_KIND_DENY)
+		printf("%-43s %-13s %-9s %12s  %-24s %s\n", "prefix", "action", "expires", "hits",
+		       "owners", "reason");
+	else
+		printf("%-43s %-24s %s\n", "prefix", "owners", "reason");
+
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		const struct fence_rule_info *in = &s->m.info[slot];
+		const struct fence_rule *r = &s->m.rules[slot];
+		char pfx[CIDR_STR_MAX], own[256], ttl[32], act[32];
+		struct cidr c;
+
+		if (r->kind != kind || (owner_filter && !(in->owners & owner_filter)))
+			continue;
+		if (feed_id >= 0 && !(in->feeds & (1U << feed_id)))
+			continue;
+		shown++;
+		if (arr) {
+			json_object_array_add(arr, entry_json(in, r, &fn, hits ? hits[slot] : 0, now));
+			continue;
+		}
+		table_info_cidr(in, &c);
+		cidr_str(&c, pfx, sizeof(pfx));
+		owners_str(in, &fn, own, sizeof(own));
+		if (kind != FENCE_KIND_DENY) {
+			printf("%-43s %-24s %s\n", pfx, own, in->reason);
+			continue;
+		}
+		if (!r->expires_ns)
+			snprintf(ttl, sizeof(ttl), "never");
+		else if (r->expires_ns <= now)
+			snprintf(ttl, sizeof(ttl), "expired");
+		else
+			format_duration((r->expires_ns - now + 999999999ULL) / 1000000000ULL, ttl, sizeof(ttl));
+		if (r->action == FENCE_ACT_THROTTLE)
+			snprintf(act, sizeof(act), "throttle %u/s", r->rate);
+		else
+			snprintf(act, sizeof(act), "%s", action_name(r->action));
+		printf("%-43s %-13s %-9s %12llu  %-24s %s\n", pfx, act, ttl,
+		       (unsigned long long)hits[slot], own, in->reason);
+	}
+	if (arr) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else if (!shown) {
+		printf("(none)\n");
+	}
+	free(hits);
+	return EXIT_OK;
+}
+
+__u32 entries_allow_overlap(struct state *s, const struct cidr *c)
+{
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		struct cidr a;
+
+		if (s->m.rules[slot].kind != FENCE_KIND_ALLOW)
+			continue;
+		table_info_cidr(&s->m.info[slot], &a);
+		if (cidr_overlaps(&a, c))
+			return slot;
+	}
+	return 0;
+}

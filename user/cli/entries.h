@@ -1,0 +1,30 @@
+/* user/cli/entries.h - listing and describing allow/deny entries (ban list,
+ * allow list, feed guardrails): owners by name, hits, remaining TTL. */
+#ifndef XDPFENCE_ENTRIES_H
+#define XDPFENCE_ENTRIES_H
+
+#include <json-c/json.h>
+
+#include "cli/cli.h"
+
+/* Feed names by id, read once from the `feeds` map. */
+struct feed_names {
+	char name[FENCE_FEEDS_MAX][32];
+};
+int feed_names_read(const struct fence_maps *m, struct feed_names *fn);
+
+/* "manual,feed:spamhaus,promoted" */
+const char *owners_str(const struct fence_rule_info *in, const struct feed_names *fn,
+		       char *buf, size_t len);
+
+/* Hits per slot (summed over CPUs) for every slot; caller frees. */
+__u64 *hits_read(const struct fence_maps *m);
+
+/* Print the committed entries of one kind, optionally only those with an
+ * owner bit (0 = all) or one feed (feed_id >= 0). */
+int entries_list(struct state *s, enum fence_kind kind, __u8 owner_filter, int feed_id);
+
+/* The first allow entry overlapping c (either contains the other), or 0. */
+__u32 entries_allow_overlap(struct state *s, const struct cidr *c);
+
+#endif

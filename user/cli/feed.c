@@ -1,0 +1,363 @@
+/* user/cli/feed.c - `xdpfence feed load|list|del`: the command line of feed.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
+#include "cli/cli.h"
+#include "feeds/feed.h"
+#include "engine/control.h"
+#include "feeds/fetch.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+static void load_usage(void)
+{
+	fprintf(stderr,
+"usage: xdpfence feed load NAME SOURCE [--format FMT] [--action drop|throttle|monitor]\n"
+"                          [--ttl DUR] [--rate N/s] [--burst N] [--lenient] [--check]\n"
+"                          [--min-len-v4 N] [--min-len-v6 N] [--refetch]\n"
+"  NAME     up to 31 of [A-Za-z0-9_.-]; loading the same NAME again applies the\n"
+"           difference: new prefixes added, gone ones removed, the rest kept\n"
+"           (with their counters). At most %d feeds.\n"
+"  SOURCE   a file, - for stdin, or an http(s) URL (ETag and Last-Modified of\n"
+"           the last load are sent back: an unchanged feed loaded with the same\n"
+"           options is not re-applied; with --ttl, or other options, it is)\n"
+"  --format auto (default), plain (one CIDR/address a line, # and ; comments:\n"
+"           Spamhaus DROP, abuse.ch, AbuseIPDB), netset (FireHOL), spamhaus-json,\n"
+"           ipset (`ipset save`), crowdsec (LAPI decisions stream), stix (2.1)\n"
+"  --ttl    lifetime of entries unless the feed gives one (CrowdSec duration,\n"
+"           STIX valid_until), renewed by each load that still lists them;\n"
+"           default: until the feed drops them\n"
+"  --lenient  apply the good lines of a feed with bad ones (default: a bad line\n"
+"           rejects the whole load, and each bad line is reported as FILE:LINE)\n"
+"  --check  parse and check only; apply nothing\n"
+"  --min-len-v4/--min-len-v6  refuse prefixes shorter than this (default /%d, /%d)\n"
+"  --direct load in this process even when `xdpfence run` serves the pin dir\n"
+"  Prefixes overlapping the allowlist are refused.\n"
+"  A regular file SOURCE is loaded by the `xdpfence run` of the pin dir when\n"
+"  one runs (the CLI hands it the open file; messages and exit code are the\n"
+"  same): a reload there takes half the time a fresh process takes.\n",
+		FENCE_FEEDS_MAX, FEED_MIN_LEN_V4, FEED_MIN_LEN_V6);
+}
+
+struct prepare_job {
+	const struct feed_load_opts *o;
+	struct feed_prepared p;
+};
+
+static void *prepare_run(void *arg)
+{
+	struct prepare_job *j = arg;
+
+	feed_prepare(j->o, &j->p);
+	return NULL;
+}
+
+int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct)
+{
+	static const struct option lo[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "action", required_argument, NULL, 'a' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "burst", required_argument, NULL, 'b' },
+		{ "lenient", no_argument, NULL, 'l' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "refetch", no_argument, NULL, 'R' },
+		{ "min-len-v4", required_argument, NULL, '4' },
+		{ "min-len-v6", required_argument, NULL, '6' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "direct", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	int c, fmt;
+	__u32 v;
+
+	*o = (struct feed_load_opts){ .format = FEED_FMT_AUTO, .action = FENCE_ACT_DROP, .rate = 10,
+				    .burst = 20, .min_len_v4 = FEED_MIN_LEN_V4,
+				    .min_len_v6 = FEED_MIN_LEN_V6, .max_errors_shown = 50 };
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = feed_format_parse(optarg);
+			if (fmt < 0) {
+				pr_err("--format \"%s\": want auto, plain, netset, spamhaus-json, ipset, "
+				       "crowdsec or stix", optarg);
+				return EXIT_USAGE;
+			}
+			o->format = fmt;
+			break;
+		case 'a':
+			o->action = parse_action(optarg);
+			if (o->action < 0) {
+				pr_err("--action \"%s\": want drop, throttle or monitor", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 't':
+			if (parse_duration(optarg, &o->ttl_s)) {
+				pr_err("--ttl \"%s\": want a duration like 90s, 10m, 1h30m, 2d", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'r':
+			if (parse_rate(optarg, &o->rate)) {
+				pr_err("--rate \"%s\": want N/s, N/m or N/h", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			if (parse_u32(optarg, 1, 1000000, &o->burst)) {
+				pr_err("--burst \"%s\": want 1..1000000", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'l':
+			o->lenient = true;
+			break;
+		case 'c':
+			o->check = true;
+			break;
+		case 'R':
+			o->refetch = true;
+			break;
+		case '4':
+			if (parse_u32(optarg, 0, 32, &v)) {
+				pr_err("--min-len-v4 \"%s\": want 0..32", optarg);
+				return EXIT_USAGE;
+			}
+			o->min_len_v4 = v;
+			break;
+		case '6':
+			if (parse_u32(optarg, 0, 128, &v)) {
+				pr_err("--min-len-v6 \"%s\": want 0..128", optarg);
+				return EXIT_USAGE;
+			}
+			o->min_len_v6 = v;
+			break;
+		case 'j':
+			g_opts.json = true;
+			break;
+		case 'D':
+			if (direct)
+				*direct = true;
+			break;
+		case 'h':
+			load_usage();
+			return EXIT_OK;
+		default:
+			load_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		load_usage();
+		return EXIT_USAGE;
+	}
+	o->name = argv[optind];
+	o->source = argv[optind + 1];
+	if (!feed_name_valid(o->name)) {
+		pr_err("feed name \"%s\": want 1..31 of [A-Za-z0-9_.-]", o->name);
+		return EXIT_USAGE;
+	}
+	if (strlen(o->source) >= sizeof(((struct fence_feed *)0)->source)) {
+		pr_err("source \"%s\": longer than %zu characters", o->source,
+		       sizeof(((struct fence_feed *)0)->source) - 1);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+int feed_load_run(struct state *s, const struct feed_load_opts *o)
+{
+	struct feed_load_report rep;
+	int ret = feed_load(s, o, &rep);
+
+	if (ret)
+		return ret;
+	if (g_opts.json) {
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "feed", json_object_new_string(o->name));
+		json_object_object_add(j, "not_modified", json_object_new_boolean(rep.not_modified));
+		json_object_object_add(j, "entries", json_object_new_int64(rep.entries));
+		json_object_object_add(j, "added", json_object_new_int64(rep.added));
+		json_object_object_add(j, "removed", json_object_new_int64(rep.removed));
+		json_object_object_add(j, "updated", json_object_new_int64(rep.updated));
+		json_object_object_add(j, "kept", json_object_new_int64(rep.kept));
+		json_object_object_add(j, "skipped_lines", json_object_new_int64(rep.skipped));
+		json_object_object_add(j, "refused", json_object_new_int64(rep.errors));
+		json_object_object_add(j, "seconds", json_object_new_double(rep.fetch_s + rep.parse_s +
+									  rep.apply_s));
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+		json_object_put(j);
+	} else if (rep.not_modified) {
+		pr_info("feed %s: not modified since the last load (%zu entries kept)", o->name, rep.entries);
+	} else if (o->check) {
+		pr_info("feed %s: %zu prefixes OK, %zu lines skipped, %zu refused; nothing applied (--check)",
+			o->name, rep.entries, rep.skipped, rep.errors);
+	} else {
+		pr_info("feed %s: %zu prefixes (+%zu -%zu, %zu updated, %zu unchanged), %zu lines skipped%s "
+			"in %.2f s", o->name, rep.entries, rep.added, rep.removed, rep.updated, rep.kept,
+			rep.skipped, rep.errors ? ", some refused (--lenient)" : "",
+			rep.fetch_s + rep.parse_s + rep.apply_s);
+	}
+	return EXIT_OK;
+}
+
+static int feed_load_cmd(int argc, char **argv)
+{
+	struct feed_load_opts o;
+	struct state s;
+	bool direct = false;
+	int ret = feed_load_args(argc, argv, &o, &direct);
+
+	if (ret >= 0)
+		return ret;
+	/* a file goes to the `xdpfence run` of the pin dir, if one runs */
+	if (!o.check && !direct && !fetch_is_url(o.source)) {
+		int fd = fetch_open(o.source), code;
+		pid_t pid;
+
+		if (fd >= 0) {
+			ret = control_call(g_opts.pin_dir, "feed load", argc, argv, fd, &code, &pid);
+			close(fd);
+			if (!ret) {
+				pr_debug("feed %s: loaded by xdpfence run (pid %d)", o.name, (int)pid);
+				return code;
+			}
+			if (ret != -ENOENT) {	/* it may have applied it, or not */
+				pr_err("feed %s: the xdpfence run serving %s stopped answering while "
+				       "loading it (%s): see its log, and load again", o.name,
+				       g_opts.pin_dir, strerror(-ret));
+				return EXIT_RUNTIME;
+			}
+		}
+	}
+	/* a file is read and parsed on a thread while the maps are opened
+	 * (mapping ~350 MB of them takes about as long) */
+	struct prepare_job pj = { .o = &o };
+	pthread_t th;
+	bool prepared = !fetch_is_url(o.source) && !pthread_create(&th, NULL, prepare_run, &pj);
+
+	ret = state_open(&s, !o.check, !o.check);
+	if (prepared) {
+		pthread_join(th, NULL);
+		o.prepared = &pj.p;
+	}
+	if (ret) {
+		feed_prepared_free(&pj.p);
+		return EXIT_RUNTIME;
+	}
+	ret = feed_load_run(&s, &o);
+	feed_prepared_free(&pj.p);
+	state_close(&s);
+	return ret;
+}
+
+static int feed_list_cmd(int argc, char **argv)
+{
+	json_object *arr = NULL;
+	struct state s;
+	int shown = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") && strcmp(argv[i], "-j")) {
+			fprintf(stderr, "usage: xdpfence feed list [--json]\n");
+			return EXIT_USAGE;
+		}
+		g_opts.json = true;
+	}
+	if (state_open(&s, false, false))
+		return EXIT_RUNTIME;
+	if (g_opts.json)
+		arr = json_object_new_array();
+	else
+		printf("%-20s %9s %-9s %-8s %-14s %s\n", "feed", "entries", "action", "ttl", "format",
+		       "loaded / source");
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+		char ttl[32], when[32];
+		time_t t;
+
+		if (bpf_map_lookup_elem(s.m.fd[FM_FEEDS], &k, &f) || !f.name[0])
+			continue;
+		shown++;
+		f.name[sizeof(f.name) - 1] = f.source[sizeof(f.source) - 1] = 0;
+		f.etag[sizeof(f.etag) - 1] = f.last_modified[sizeof(f.last_modified) - 1] = 0;
+		if (arr) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name", json_object_new_string(f.name));
+			json_object_object_add(o, "id", json_object_new_int(k));
+			json_object_object_add(o, "source", json_object_new_string(f.source));
+			json_object_object_add(o, "format", json_object_new_string(feed_format_name(f.format)));
+			json_object_object_add(o, "entries", json_object_new_int64(f.entries));
+			json_object_object_add(o, "action", json_object_new_string(action_name(f.action)));
+			json_object_object_add(o, "ttl_s", json_object_new_int64(f.ttl_s));
+			json_object_object_add(o, "loaded_unix", json_object_new_int64(f.loaded_unix));
+			json_object_object_add(o, "etag", json_object_new_string(f.etag));
+			json_object_object_add(o, "last_modified", json_object_new_string(f.last_modified));
+			json_object_array_add(arr, o);
+			continue;
+		}
+		t = f.loaded_unix;
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", gmtime(&t));
+		printf("%-20s %9u %-9s %-8s %-14s %s %s\n", f.name, f.entries, action_name(f.action),
+		       format_duration(f.ttl_s, ttl, sizeof(ttl)), feed_format_name(f.format), when,
+		       f.source);
+	}
+	if (arr) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else if (!shown) {
+		printf("(no feeds)\n");
+	}
+	state_close(&s);
+	return EXIT_OK;
+}
+
+static int feed_del_cmd(int argc, char **argv)
+{
+	struct state s;
+	size_t removed;
+	int ret;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: xdpfence feed del NAME\n"
+			"  Drops the feed's ownership of its prefixes (entries nobody else\n"
+			"  owns disappear) and forgets the feed.\n");
+		return EXIT_USAGE;
+	}
+	if (state_open(&s, true, false))
+		return EXIT_RUNTIME;
+	ret = feed_delete(&s, argv[1], &removed);
+	state_close(&s);
+	if (!ret)
+		pr_info("feed %s: deleted (%zu prefixes released)", argv[1], removed);
+	return ret;
+}
+
+static const struct cmd feed_cmds[] = {
+	{ "load", feed_load_cmd, "NAME SOURCE [--format FMT] [--action A] [--ttl DUR] [--lenient] "
+	  "[--check]", "load or reload a feed from a file or URL (applies the difference)" },
+	{ "list", feed_list_cmd, "[--json]", "feeds, their sources, sizes and last load" },
+	{ "del", feed_del_cmd, "NAME", "remove a feed and release its prefixes" },
+	{ NULL }
+};
+
+int do_feed(int argc, char **argv)
+{
+	return cmd_dispatch("feed", feed_cmds, argc - 1, argv + 1);
+}

@@ -1,0 +1,268 @@
+/* user/cli/stats.c - `xdpfence stats` and `xdpfence top`: reading counters.
+ *
+ * Counters are per CPU in the maps; everything here sums over CPUs. `top`
+ * samples the per-prefix maps twice, an interval apart, with batch lookups
+ * (one syscall per few thousand prefixes) and ranks prefixes by rate.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
+#include "cli/cli.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "core/counters.h"
+
+int do_stats(int argc, char **argv)
+{
+	struct fence_stat_val v[FENCE_STAT_MAX];
+	__u64 total = 0;
+	struct state s;
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			g_opts.json = true;
+		else {
+			fprintf(stderr, "usage: xdpfence stats [--json]\n"
+				"  Packets and bytes per reason, summed over CPUs. Every packet\n"
+				"  is counted under exactly one reason.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (state_open(&s, false, false))
+		return EXIT_RUNTIME;
+	err = fence_read_stats(&s.m, v);
+	state_close(&s);
+	if (err) {
+		pr_err("reading stats: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	if (g_opts.json) {
+		json_object *o = json_object_new_object();
+
+		for (int i = 0; i < FENCE_STAT_MAX; i++) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "packets", json_object_new_int64(v[i].packets));
+			json_object_object_add(e, "bytes", json_object_new_int64(v[i].bytes));
+			json_object_object_add(o, fence_stat_name(i), e);
+		}
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+		return EXIT_OK;
+	}
+	printf("%-16s %16s %18s\n", "reason", "packets", "bytes");
+	for (int i = 0; i < FENCE_STAT_MAX; i++) {
+		printf("%-16s %16llu %18llu\n", fence_stat_name(i), (unsigned long long)v[i].packets,
+		       (unsigned long long)v[i].bytes);
+		total += v[i].packets;
+	}
+	printf("%-16s %16llu\n", "total", (unsigned long long)total);
+	return EXIT_OK;
+}
+
+static const char *sample_prefix(const struct pfx_sample *x, const struct fence_meta *meta, char *buf,
+				 size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	inet_ntop(x->family == 4 ? AF_INET : AF_INET6, x->addr, addr, sizeof(addr));
+	snprintf(buf, len, "%s/%u", addr, x->family == 4 ? meta->v4_agg_len : meta->v6_agg_len);
+	return buf;
+}
+
+/* A prefix of `top`: its counters and its rates over the interval. */
+struct top_row {
+	struct pfx_sample s;
+	double rate[4];			/* conns, packets, drops, bytes per second */
+};
+
+static int sort_by;
+
+static int row_cmp_rate(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+
+	if (x->rate[sort_by] != y->rate[sort_by])
+		return x->rate[sort_by] < y->rate[sort_by] ? 1 : -1;
+	return counters_cmp_key(&x->s, &y->s);
+}
+
+/* Counted since the first sample; a counter that went down belongs to a
+ * prefix evicted from the LRU and seen again since: counted from zero. */
+static double since(__u64 cur, __u64 old)
+{
+	return (double)(cur >= old ? cur - old : cur);
+}
+
+static void top_usage(void)
+{
+	fprintf(stderr,
+"usage: xdpfence top [-n N] [--by conns|packets|drops|bytes] [--interval DUR] [--json]\n"
+"  The busiest source prefixes (aggregated per /24 and /64 by default):\n"
+"  samples the counters twice, DUR apart (default 1s), and ranks by rate.\n"
+"  --interval 0 ranks by totals since the prefix was first seen instead.\n");
+}
+
+int do_top(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "by", required_argument, NULL, 'b' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	static const char *const by_names[] = { "conns", "packets", "drops", "bytes" };
+	struct pfx_sample *a = NULL, *b = NULL;
+	struct counters_reader *rd = NULL;
+	double t_a = 0, t_b, secs;
+	struct top_row *rows = NULL;
+	size_t na = 0, nb = 0;
+	__u32 topn = 20;
+	__u64 interval = 1;
+	struct fence_meta meta;
+	struct state s;
+	int c, err, ret = EXIT_RUNTIME;
+
+	sort_by = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "n:jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (parse_u32(optarg, 1, 1000000, &topn)) {
+				pr_err("-n \"%s\": want a count", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			sort_by = -1;
+			for (int i = 0; i < 4; i++)
+				if (!strcmp(optarg, by_names[i]))
+					sort_by = i;
+			if (sort_by < 0) {
+				pr_err("--by \"%s\": want conns, packets, drops or bytes", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			if (parse_duration(optarg, &interval) || interval > 3600) {
+				pr_err("--interval \"%s\": want a duration up to 1h", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			g_opts.json = true;
+			break;
+		case 'h':
+			top_usage();
+			return EXIT_OK;
+		default:
+			top_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		top_usage();
+		return EXIT_USAGE;
+	}
+	if (state_open(&s, false, false))
+		return EXIT_RUNTIME;
+	/* one reader for both samples (setting one up costs more than a read);
+	 * a sample's time is the middle of its read */
+	if ((err = counters_reader_new(&rd, &s.m, 0, 0)))
+		goto fail;
+	if (interval) {
+		struct timespec ts = { interval, 0 };
+
+		t_a = now_s();
+		if ((err = counters_reader_copy(rd, &a, &na, true)))
+			goto fail;
+		t_a = (t_a + now_s()) / 2;
+		nanosleep(&ts, NULL);
+	}
+	t_b = now_s();
+	if ((err = counters_reader_copy(rd, &b, &nb, true)))
+		goto fail;
+	t_b = (t_b + now_s()) / 2;
+	secs = interval ? t_b - t_a : 1;
+	rows = malloc((nb + 1) * sizeof(*rows));
+	if (!rows) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		struct pfx_sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), counters_cmp_key) : NULL;
+		struct fence_counters base = {};
+
+		if (interval && old)
+			base = old->c;
+		rows[i].s = *cur;
+		rows[i].rate[0] = since(cur->c.new_conns, base.new_conns) / secs;
+		rows[i].rate[1] = since(cur->c.packets, base.packets) / secs;
+		rows[i].rate[2] = since(cur->c.drops, base.drops) / secs;
+		rows[i].rate[3] = since(cur->c.bytes, base.bytes) / secs;
+	}
+	if (nb)
+		qsort(rows, nb, sizeof(*rows), row_cmp_rate);
+	if (nb > topn)
+		nb = topn;
+	if (fence_read_meta(&s.m, &meta))
+		meta.v4_agg_len = 24, meta.v6_agg_len = 64;
+
+	if (g_opts.json) {
+		json_object *arr = json_object_new_array();
+
+		for (size_t i = 0; i < nb; i++) {
+			json_object *o = json_object_new_object();
+			char pfx[INET6_ADDRSTRLEN + 8];
+
+			json_object_object_add(o, "prefix", json_object_new_string(
+				sample_prefix(&rows[i].s, &meta, pfx, sizeof(pfx))));
+			json_object_object_add(o, "conns_per_s", json_object_new_double(rows[i].rate[0]));
+			json_object_object_add(o, "packets_per_s", json_object_new_double(rows[i].rate[1]));
+			json_object_object_add(o, "drops_per_s", json_object_new_double(rows[i].rate[2]));
+			json_object_object_add(o, "bytes_per_s", json_object_new_double(rows[i].rate[3]));
+			json_object_object_add(o, "conns", json_object_new_int64(rows[i].s.c.new_conns));
+			json_object_object_add(o, "packets", json_object_new_int64(rows[i].s.c.packets));
+			json_object_object_add(o, "drops", json_object_new_int64(rows[i].s.c.drops));
+			json_object_object_add(o, "bytes", json_object_new_int64(rows[i].s.c.bytes));
+			json_object_array_add(arr, o);
+		}
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else {
+		printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "source prefix", "conns/s",
+		       "pkts/s", "drops/s", "bytes/s", "conns", "packets", "drops");
+		for (size_t i = 0; i < nb; i++) {
+			char addr[INET6_ADDRSTRLEN + 8];
+
+			sample_prefix(&rows[i].s, &meta, addr, sizeof(addr));
+			printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
+			       rows[i].rate[0], rows[i].rate[1], rows[i].rate[2], rows[i].rate[3],
+			       (unsigned long long)rows[i].s.c.new_conns, (unsigned long long)rows[i].s.c.packets,
+			       (unsigned long long)rows[i].s.c.drops);
+		}
+		if (!nb)
+			printf("(no traffic counted yet)\n");
+	}
+	ret = EXIT_OK;
+	goto out;
+fail:
+	pr_err("reading per-prefix counters: %s", strerror(-err));
+out:
+	counters_reader_free(rd);
+	free(a);
+	free(b);
+	free(rows);
+	state_close(&s);
+	return ret;
+}

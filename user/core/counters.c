@@ -1,0 +1,794 @@
+/* user/core/counters.c - see counters.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "core/counters.h"
+#include "counters.skel.h"
+#include "lib/log.h"
+
+#define BATCH_MAX	16384		/* entries per syscall, at most... */
+#define BATCH_BYTES	(4u << 20)	/* ...and at most this much per-CPU value buffer */
+#define BATCH_MIN	32		/* near the end of a range: small batches overshoot little */
+#define HEAD_LOG	64		/* first batches of a part remembered, for the overlap check */
+#define PART_MIN	32768		/* buckets per thread, at least */
+#define THREADS_MAX	8
+
+/* One thread's share of one map: buckets [start, end). The last part of a
+ * map runs to the end of the table whatever its end says. */
+struct part {
+	int fd;
+	__u8 family;
+	__u8 ksz;
+	bool last;
+	__u32 start, end;
+	int ncpus;
+	__u8 *keys;			/* batch buffers, kept between reads */
+	struct fence_counters *vals;
+	struct pfx_sample *v;		/* samples, kept between reads */
+	size_t n, cap;
+	/* the batch that ran past end: samples [cross_from, n), next token cross_tok */
+	size_t cross_from;
+	__u32 cross_tok;
+	struct {
+		__u32 tok;		/* next token after the batch */
+		size_t n;		/* samples read up to and including it */
+	} head[HEAD_LOG];
+	unsigned n_head;
+	__u32 batch_max;		/* entries per syscall: buffers stay small with many CPUs */
+	int err;
+	pthread_t thread;
+};
+
+/* The kernel-side walk (bpf/counters.bpf.c): one region per CPU. */
+#define WALK_CPUS_MAX	64
+#define RESYNC_WINDOW	32
+
+struct walker {
+	struct counters *skel;
+	int prog_fd, ncpus;
+	__u64 gen;
+	const struct fence_pfx_rec *out[2];	/* v4, v6 regions, mmap-ed */
+	size_t out_len[2];
+	__u32 per_cpu[2];
+	struct pfx_sample *merged;	/* the sums, kept between reads */
+	size_t merged_cap;
+	struct pfx_sample *orphans;	/* keys not seen by every CPU's walk */
+	size_t n_orphans, orphans_cap;
+	__u64 *vals;			/* one lookup's per-CPU values */
+	bool failed;			/* walks keep failing: batch reads from now on */
+	unsigned misses;		/* reads in a row where a walk did not run */
+};
+
+struct counters_reader {
+	const struct fence_maps *m;
+	struct walker *wk;		/* NULL: batch lookups */
+	unsigned threads;
+	struct part parts[2 * THREADS_MAX];
+	unsigned n_parts;
+	struct pfx_sample *seg[2 * THREADS_MAX];
+	size_t seg_n[2 * THREADS_MAX];
+	__u32 *idx;			/* scratch for the overlap check */
+	size_t idx_cap;
+	struct pfx_sample *wseg[1];
+	size_t wseg_n[1];
+};
+
+int counters_cmp_key(const void *a, const void *b)
+{
+	const struct pfx_sample *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+static __u32 buckets_of(__u32 max_entries)
+{
+	__u32 b = 1;
+
+	while (b < max_entries && b < (1U << 31))
+		b <<= 1;
+	return b;
+}
+
+/* Sample arrays double, in 2 MiB units on huge pages: they are rewritten every
+ * tick, and a page table entry per 4 KiB costs (more so under a
+ * paravirtualised guest's shadow paging). */
+static int part_grow(struct part *p, size_t want)
+{
+	const size_t huge = 2u << 20;
+	struct pfx_sample *nv;
+	size_t len;
+
+	if (want <= p->cap)
+		return 0;
+	if (want < p->cap * 2)
+		want = p->cap * 2;
+	len = (want * sizeof(*p->v) + huge - 1) & ~(huge - 1);
+	nv = aligned_alloc(huge, len);
+	if (!nv)
+		return -ENOMEM;
+	madvise(nv, len, MADV_HUGEPAGE);
+	if (p->n)
+		memcpy(nv, p->v, p->n * sizeof(*nv));
+	free(p->v);
+	p->v = nv;
+	p->cap = len / sizeof(*nv);
+	return 0;
+}
+
+static void part_append(struct part *p, __u32 cnt)
+{
+	for (__u32 i = 0; i < cnt; i++) {
+		const struct fence_counters *pc = &p->vals[(size_t)i * p->ncpus];
+		struct pfx_sample *s = &p->v[p->n++];
+
+		s->family = p->family;
+		memcpy(s->addr, p->keys + (size_t)i * p->ksz, p->ksz);
+		memset(s->addr + p->ksz, 0, sizeof(s->addr) - p->ksz);
+		s->c = pc[0];
+		for (int c = 1; c < p->ncpus; c++) {
+			s->c.packets += pc[c].packets;
+			s->c.bytes += pc[c].bytes;
+			s->c.new_conns += pc[c].new_conns;
+			s->c.drops += pc[c].drops;
+			if (pc[c].last_seen_ns > s->c.last_seen_ns)
+				s->c.last_seen_ns = pc[c].last_seen_ns;
+		}
+	}
+}
+
+/* Batches sized so the one that reaches end runs past it by little: aim at
+ * most of the entries the rest of the range should hold at the density
+ * seen so far. */
+static __u32 next_want(const struct part *p, __u32 tok)
+{
+	double load, rest;
+
+	if (p->last || tok <= p->start)
+		return p->batch_max;
+	load = (double)p->n / (double)(tok - p->start);
+	rest = (double)(p->end - tok) * load * 0.8;
+	if (rest >= p->batch_max)
+		return p->batch_max;
+	return rest > BATCH_MIN ? (__u32)rest : BATCH_MIN;
+}
+
+static void *part_read(void *arg)
+{
+	struct part *p = arg;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 tok = p->start, next = 0, want = p->batch_max;
+	bool first = true;
+
+	p->n = 0;
+	p->cross_from = 0;
+	p->cross_tok = 0;
+	p->n_head = 0;
+	p->err = 0;
+	for (;;) {
+		__u32 cnt = want;
+		size_t before = p->n;
+		int err;
+
+		if ((err = part_grow(p, p->n + want))) {
+			p->err = err;
+			return NULL;
+		}
+		/* the hash map's token is the next bucket index: a part that
+		 * starts at 0 starts without one, as the kernel expects */
+		err = bpf_map_lookup_batch(p->fd, first && !p->start ? NULL : &tok, &next, p->keys,
+					   p->vals, &cnt, &o) ? -errno : 0;
+		if (err == -ENOSPC && want < p->batch_max) {
+			/* a bucket holds more */
+			want = want * 4 < p->batch_max ? want * 4 : p->batch_max;
+			continue;
+		}
+		if (err && err != -ENOENT) {
+			p->err = err;
+			return NULL;
+		}
+		first = false;
+		part_append(p, cnt);
+		if (err)
+			next = UINT32_MAX;	/* the table's end */
+		if (p->n_head < HEAD_LOG) {
+			p->head[p->n_head].tok = next;
+			p->head[p->n_head++].n = p->n;
+		}
+		if (!p->last && next > p->end) {
+			p->cross_from = before;	/* this batch ran into the next parts */
+			p->cross_tok = next;
+		}
+		if (err || (!p->last && next >= p->end))
+			break;
+		tok = next;
+		want = next_want(p, tok);
+	}
+	return NULL;
+}
+
+/* Samples of part j read from buckets before tok (all it read, if its log
+ * does not reach that far). */
+static size_t head_before(const struct part *q, __u32 tok)
+{
+	for (unsigned h = 0; h < q->n_head; h++)
+		if (q->head[h].tok >= tok)
+			return q->head[h].n;
+	return q->n;
+}
+
+static const struct part *cmp_part;
+
+static int cmp_idx(const void *a, const void *b)
+{
+	return memcmp(cmp_part->v[*(const __u32 *)a].addr, cmp_part->v[*(const __u32 *)b].addr, 16);
+}
+
+/* Part p's last batch ran into the following parts' buckets: drop from p
+ * every sample a following part read too (a key lives in one bucket). */
+static int drop_overlap(struct counters_reader *r, unsigned k)
+{
+	struct part *p = &r->parts[k];
+	size_t nc = p->n - p->cross_from, keep;
+	bool *dup;
+
+	if (!p->cross_tok || !nc)
+		return 0;
+	if (nc > r->idx_cap) {
+		__u32 *ni = realloc(r->idx, nc * sizeof(*ni));
+
+		if (!ni)
+			return -ENOMEM;
+		r->idx = ni;
+		r->idx_cap = nc;
+	}
+	dup = calloc(nc, sizeof(*dup));
+	if (!dup)
+		return -ENOMEM;
+	for (size_t i = 0; i < nc; i++)
+		r->idx[i] = (__u32)(p->cross_from + i);
+	cmp_part = p;
+	qsort(r->idx, nc, sizeof(*r->idx), cmp_idx);
+	for (unsigned j = k + 1; j < r->n_parts; j++) {
+		const struct part *q = &r->parts[j];
+		size_t h;
+
+		if (q->fd != p->fd || q->start >= p->cross_tok)
+			continue;
+		h = head_before(q, p->cross_tok);
+		for (size_t i = 0; i < h; i++) {
+			size_t lo = 0, hi = nc;
+
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				int c = memcmp(p->v[r->idx[mid]].addr, q->v[i].addr, 16);
+
+				if (!c) {
+					dup[r->idx[mid] - p->cross_from] = true;
+					break;
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		}
+	}
+	keep = p->cross_from;
+	for (size_t i = 0; i < nc; i++)
+		if (!dup[i])
+			p->v[keep++] = p->v[p->cross_from + i];
+	p->n = keep;
+	free(dup);
+	return 0;
+}
+
+/* --- the kernel-side walk ------------------------------------------------ */
+
+static void walker_free(struct walker *w)
+{
+	if (!w)
+		return;
+	for (int f = 0; f < 2; f++)
+		if (w->out[f])
+			munmap((void *)w->out[f], w->out_len[f]);
+	counters__destroy(w->skel);
+	free(w->merged);
+	free(w->orphans);
+	free(w->vals);
+	free(w);
+}
+
+/* The walker needs every possible CPU online and reachable by this process
+ * (each walk reads the counters of the CPU it runs on), for_each and mmap-able
+ * arrays in the kernel. NULL when any of it is missing: batch reads then. */
+static struct walker *walker_open(const struct fence_maps *m)
+{
+	static const int which[2] = { FM_PREFIX_V4, FM_PREFIX_V6 };
+	libbpf_print_fn_t old;
+	struct walker *w;
+	cpu_set_t cs;
+	int err;
+
+	if (m->ncpus > WALK_CPUS_MAX || sysconf(_SC_NPROCESSORS_ONLN) != m->ncpus ||
+	    sched_getaffinity(0, sizeof(cs), &cs) || CPU_COUNT(&cs) != m->ncpus)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->ncpus = m->ncpus;
+	w->skel = counters__open();
+	if (!w->skel)
+		goto fail;
+	for (int f = 0; f < 2; f++) {
+		struct bpf_map *pm = f ? w->skel->maps.prefix_v6 : w->skel->maps.prefix_v4;
+		struct bpf_map *om = f ? w->skel->maps.out_v6 : w->skel->maps.out_v4;
+
+		w->per_cpu[f] = m->max_entries[which[f]];
+		/* regions are indexed in 32 bits and mmap-ed whole */
+		if ((__u64)w->per_cpu[f] * w->ncpus > (1ULL << 27))
+			goto fail;
+		if (bpf_map__reuse_fd(pm, m->fd[which[f]]) ||
+		    bpf_map__set_max_entries(om, w->per_cpu[f] * (__u32)w->ncpus))
+			goto fail;
+	}
+	w->skel->rodata->per_cpu_v4 = w->per_cpu[0];
+	w->skel->rodata->per_cpu_v6 = w->per_cpu[1];
+	old = libbpf_set_print(log_quiet);	/* a kernel without it is not an error */
+	err = counters__load(w->skel);
+	libbpf_set_print(old);
+	if (err)
+		goto fail;
+	for (int f = 0; f < 2; f++) {
+		int fd = bpf_map__fd(f ? w->skel->maps.out_v6 : w->skel->maps.out_v4);
+		void *p;
+
+		w->out_len[f] = (size_t)w->per_cpu[f] * w->ncpus * sizeof(struct fence_pfx_rec);
+		p = mmap(NULL, w->out_len[f], PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			w->out_len[f] = 0;
+			goto fail;
+		}
+		w->out[f] = p;
+	}
+	w->prog_fd = bpf_program__fd(w->skel->progs.counters_walk);
+	w->vals = calloc(w->ncpus, sizeof(struct fence_counters));
+	if (!w->vals)
+		goto fail;
+	return w;
+fail:
+	walker_free(w);
+	return NULL;
+}
+
+struct walk_job {
+	struct walker *w;
+	int cpu;
+	pthread_t thread;
+	bool started;
+};
+
+static void *walk_on_cpu(void *arg)
+{
+	struct walk_job *j = arg;
+	__u8 frame[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
+		    .repeat = 1);
+	cpu_set_t cs;
+
+	CPU_ZERO(&cs);
+	CPU_SET(j->cpu, &cs);
+	if (!pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
+		bpf_prog_test_run_opts(j->w->prog_fd, &o);
+	return NULL;	/* success shows in ran[cpu] */
+}
+
+static int grow_samples(struct pfx_sample **v, size_t *cap, size_t want)
+{
+	const size_t huge = 2u << 20;
+	struct pfx_sample *nv;
+	size_t len;
+
+	if (want <= *cap)
+		return 0;
+	if (want < *cap * 2)
+		want = *cap * 2;
+	len = (want * sizeof(**v) + huge - 1) & ~(huge - 1);
+	nv = aligned_alloc(huge, len);
+	if (!nv)
+		return -ENOMEM;
+	madvise(nv, len, MADV_HUGEPAGE);
+	free(*v);
+	*v = nv;
+	*cap = len / sizeof(*nv);
+	return 0;
+}
+
+static int orphan(struct walker *w, const struct fence_pfx_rec *r)
+{
+	if (w->n_orphans == w->orphans_cap) {
+		size_t nc = w->orphans_cap ? w->orphans_cap * 2 : 1024;
+		struct pfx_sample *n = realloc(w->orphans, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		w->orphans = n;
+		w->orphans_cap = nc;
+	}
+	memcpy(&w->orphans[w->n_orphans++], r, sizeof(*r));
+	return 0;
+}
+
+static bool same_key(const struct fence_pfx_rec *a, const struct fence_pfx_rec *b)
+{
+	return !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+static void add_counters(struct fence_counters *s, const struct fence_counters *c)
+{
+	s->packets += c->packets;
+	s->bytes += c->bytes;
+	s->new_conns += c->new_conns;
+	s->drops += c->drops;
+	if (c->last_seen_ns > s->last_seen_ns)
+		s->last_seen_ns = c->last_seen_ns;
+}
+
+/* Where each prefix of a list is: built only for a list that a window
+ * could not bring back in line (a long run of prefixes one walk saw and
+ * list 0's did not). Open addressing; value = position + 1. */
+struct pos_index {
+	__u32 *e;
+	__u32 mask;
+};
+
+static __u32 rec_hash(const struct fence_pfx_rec *r)
+{
+	__u64 a, b;
+
+	memcpy(&a, r->addr, 8);
+	memcpy(&b, r->addr + 8, 8);
+	a = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+	return (__u32)(a >> 32 ^ a);
+}
+
+static int pos_index_build(struct pos_index *h, const struct fence_pfx_rec *l, __u32 n)
+{
+	__u32 cap = 64;
+
+	while (cap < 2 * (size_t)n)
+		cap *= 2;
+	h->e = calloc(cap, sizeof(*h->e));
+	if (!h->e)
+		return -ENOMEM;
+	h->mask = cap - 1;
+	for (__u32 i = 0; i < n; i++) {
+		__u32 j = rec_hash(&l[i]) & h->mask;
+
+		while (h->e[j])
+			j = (j + 1) & h->mask;
+		h->e[j] = i + 1;
+	}
+	return 0;
+}
+
+/* The first position > after holding x's prefix, or UINT32_MAX. */
+static __u32 pos_index_find(const struct pos_index *h, const struct fence_pfx_rec *l,
+			    const struct fence_pfx_rec *x, __u32 after)
+{
+	for (__u32 j = rec_hash(x) & h->mask; h->e[j]; j = (j + 1) & h->mask)
+		if (h->e[j] - 1 > after && same_key(&l[h->e[j] - 1], x))
+			return h->e[j] - 1;
+	return UINT32_MAX;
+}
+
+/* Add up one family's per-CPU lists. Every walk visits the buckets in the
+ * same order, so the lists line up but where the data path added or evicted
+ * a prefix between two walks: there the lists are brought back in line
+ * (within a window, or past it through an index of the list), and the
+ * prefixes not seen by every walk are set aside (orphans) to be read whole
+ * afterwards. out has room for list 0 + ... */
+int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
+		   struct pfx_sample *out, size_t *n_out,
+		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx)
+{
+	__u32 pos[WALK_CPUS_MAX] = {};
+	struct pos_index hx[WALK_CPUS_MAX] = {};
+	size_t o = *n_out;
+	int ret = 0;
+
+	for (;;) {
+		const struct fence_pfx_rec *x;
+		bool aligned = true, gone = false;
+		int c;
+
+		for (c = 0; c < k; c++)
+			if (pos[c] >= n[c])
+				break;
+		if (c < k)
+			break;
+		x = &l[0][pos[0]];
+		for (c = 1; c < k && aligned; c++) {
+			__u32 q, end;
+
+			if (same_key(&l[c][pos[c]], x))
+				continue;
+			/* look for x a little further in list c; what is skipped
+			 * there was not in list 0 (here) */
+			end = pos[c] + RESYNC_WINDOW < n[c] ? pos[c] + RESYNC_WINDOW : n[c];
+			for (q = pos[c] + 1; q < end && !same_key(&l[c][q], x); q++)
+				;
+			if (q == end && end < n[c]) {
+				/* past the window: ask the list's index */
+				if (!hx[c].e && (ret = pos_index_build(&hx[c], l[c], n[c])))
+					goto out;
+				q = pos_index_find(&hx[c], l[c], x, pos[c]);
+			}
+			if (q < n[c]) {
+				for (; pos[c] < q; pos[c]++)
+					if ((ret = orphan_fn(ctx, &l[c][pos[c]])))
+						goto out;
+			} else {
+				gone = true;	/* not in list c: x is the orphan */
+				aligned = false;
+			}
+		}
+		if (gone) {
+			if ((ret = orphan_fn(ctx, x)))
+				goto out;
+			pos[0]++;
+			continue;
+		}
+		memcpy(&out[o], x, sizeof(*x));
+		pos[0]++;
+		for (c = 1; c < k; c++)
+			add_counters(&out[o].c, &l[c][pos[c]++].c);
+		o++;
+	}
+	for (int c = 0; c < k; c++)
+		for (; pos[c] < n[c]; pos[c]++)
+			if ((ret = orphan_fn(ctx, &l[c][pos[c]])))
+				goto out;
+	*n_out = o;
+out:
+	for (int c = 0; c < k; c++)
+		free(hx[c].e);
+	return ret;
+}
+
+static int orphan_cb(void *ctx, const struct fence_pfx_rec *r)
+{
+	return orphan(ctx, r);
+}
+
+int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size_t n,
+		    void *scratch, struct pfx_sample *out, size_t *n_out)
+{
+	qsort(orphans, n, sizeof(*orphans), counters_cmp_key);
+	for (size_t i = 0; i < n; i++) {
+		const struct pfx_sample *x = &orphans[i];
+		struct fence_counters *v = scratch;
+		int fd = m->fd[x->family == 4 ? FM_PREFIX_V4 : FM_PREFIX_V6];
+		struct pfx_sample *s;
+
+		if (i && !counters_cmp_key(x, &orphans[i - 1]))
+			continue;
+		if (bpf_map_lookup_elem(fd, x->addr, v)) {
+			if (errno == ENOENT)
+				continue;	/* gone since the walks saw it */
+			return -errno;
+		}
+		s = &out[(*n_out)++];
+		*s = *x;
+		s->c = v[0];
+		for (int c = 1; c < m->ncpus; c++)
+			add_counters(&s->c, &v[c]);
+	}
+	return 0;
+}
+
+/* One walk on every CPU at once, then the sums. -EAGAIN: a walk did not
+ * run where it had to; -ERANGE: one stopped short. The caller reads in
+ * batches instead. */
+static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_sample **v,
+		       size_t *n)
+{
+	struct walk_job jobs[WALK_CPUS_MAX];
+	size_t want = 0;
+	int err;
+
+	w->skel->bss->gen = ++w->gen;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int c = 0; c < w->ncpus; c++) {
+		jobs[c] = (struct walk_job){ .w = w, .cpu = c };
+		jobs[c].started = !pthread_create(&jobs[c].thread, NULL, walk_on_cpu, &jobs[c]);
+	}
+	for (int c = 0; c < w->ncpus; c++)
+		if (jobs[c].started)
+			pthread_join(jobs[c].thread, NULL);
+	for (int c = 0; c < w->ncpus; c++) {
+		if (w->skel->bss->ran[c] != w->gen)
+			return -EAGAIN;
+		/* stopped short (more prefixes than a region holds: the map
+		 * changed under the walk): this read goes by batch lookups */
+		if (w->skel->bss->cut[c])
+			return -ERANGE;
+		want += (size_t)w->skel->bss->n_v4[c] + w->skel->bss->n_v6[c];	/* at worst */
+	}
+	if ((err = grow_samples(&w->merged, &w->merged_cap, want + 1)))
+		return err;
+	*n = 0;
+	w->n_orphans = 0;
+	for (int f = 0; f < 2; f++) {
+		const struct fence_pfx_rec *l[WALK_CPUS_MAX];
+		__u32 cnt[WALK_CPUS_MAX];
+
+		for (int c = 0; c < w->ncpus; c++) {
+			l[c] = w->out[f] + (size_t)c * w->per_cpu[f];
+			cnt[c] = f ? w->skel->bss->n_v6[c] : w->skel->bss->n_v4[c];
+		}
+		if ((err = counters_merge(l, cnt, w->ncpus, w->merged, n, orphan_cb, w)))
+			return err;
+	}
+	/* orphans, once each, read whole with a lookup (gone since: dropped) */
+	if ((err = counters_settle(m, w->orphans, w->n_orphans, w->vals, w->merged, n)))
+		return err;
+	*v = w->merged;
+	return 0;
+}
+
+int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads,
+			unsigned flags)
+{
+	static const int which[2] = { FM_PREFIX_V4, FM_PREFIX_V6 };
+	struct counters_reader *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	if (!threads) {
+		long on = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = on < 1 ? 1 : on > THREADS_MAX ? THREADS_MAX : (unsigned)on;
+	}
+	if (threads > THREADS_MAX)
+		threads = THREADS_MAX;
+	r->m = m;
+	r->threads = threads;
+	if (!(flags & COUNTERS_NO_WALK))
+		r->wk = walker_open(m);
+	for (int f = 0; f < 2; f++) {
+		__u32 nb = buckets_of(m->max_entries[which[f]]), np = nb / PART_MIN;
+
+		if (np > threads)
+			np = threads;
+		if (np < 1)
+			np = 1;
+		for (__u32 i = 0; i < np; i++) {
+			struct part *p = &r->parts[r->n_parts++];
+
+			p->fd = m->fd[which[f]];
+			p->family = f ? 6 : 4;
+			p->ksz = f ? sizeof(struct fence_pfx_v6) : sizeof(struct fence_pfx_v4);
+			p->ncpus = m->ncpus;
+			p->start = (__u32)((__u64)nb * i / np);
+			p->end = (__u32)((__u64)nb * (i + 1) / np);
+			p->last = i == np - 1;
+			p->batch_max = BATCH_BYTES / (m->ncpus * sizeof(*p->vals));
+			if (p->batch_max > BATCH_MAX)
+				p->batch_max = BATCH_MAX;
+			if (p->batch_max < BATCH_MIN * 4)
+				p->batch_max = BATCH_MIN * 4;
+			p->keys = malloc((size_t)p->batch_max * p->ksz);
+			p->vals = malloc((size_t)p->batch_max * m->ncpus * sizeof(*p->vals));
+			if (!p->keys || !p->vals) {
+				counters_reader_free(r);
+				return -ENOMEM;
+			}
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+bool counters_reader_walks(const struct counters_reader *r)
+{
+	return r->wk && !r->wk->failed;
+}
+
+void counters_reader_free(struct counters_reader *r)
+{
+	if (!r)
+		return;
+	for (unsigned i = 0; i < r->n_parts; i++) {
+		free(r->parts[i].keys);
+		free(r->parts[i].vals);
+		free(r->parts[i].v);
+	}
+	free(r->idx);
+	walker_free(r->wk);
+	free(r);
+}
+
+int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **seg,
+			 const size_t **n, unsigned *n_seg)
+{
+	bool started[2 * THREADS_MAX] = {};
+	int err = 0;
+
+	if (r->wk && !r->wk->failed) {
+		err = walker_read(r->wk, r->m, &r->wseg[0], &r->wseg_n[0]);
+		if (!err) {
+			r->wk->misses = 0;
+			*seg = r->wseg;
+			*n = r->wseg_n;
+			*n_seg = 1;
+			return 0;
+		}
+		if (err != -EAGAIN && err != -ERANGE)
+			return err;
+		/* a CPU out of reach three reads in a row: batch reads from now on */
+		if (err == -EAGAIN && ++r->wk->misses >= 3)
+			r->wk->failed = true;
+	}
+
+	/* one thread per part; the first part runs here */
+	for (unsigned i = 1; i < r->n_parts; i++)
+		started[i] = !pthread_create(&r->parts[i].thread, NULL, part_read, &r->parts[i]);
+	part_read(&r->parts[0]);
+	for (unsigned i = 1; i < r->n_parts; i++) {
+		if (started[i])
+			pthread_join(r->parts[i].thread, NULL);
+		else
+			part_read(&r->parts[i]);
+	}
+	for (unsigned i = 0; i < r->n_parts && !err; i++)
+		err = r->parts[i].err;
+	for (unsigned i = 0; i < r->n_parts && !err; i++)
+		err = drop_overlap(r, i);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < r->n_parts; i++) {
+		r->seg[i] = r->parts[i].v;
+		r->seg_n[i] = r->parts[i].n;
+	}
+	*seg = r->seg;
+	*n = r->seg_n;
+	*n_seg = r->n_parts;
+	return 0;
+}
+
+int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_t *n, bool sorted)
+{
+	struct pfx_sample *const *seg;
+	const size_t *sn;
+	unsigned ns;
+	size_t total = 0;
+	int err;
+
+	*v = NULL;
+	*n = 0;
+	if ((err = counters_reader_read(r, &seg, &sn, &ns)))
+		return err;
+	for (unsigned i = 0; i < ns; i++)
+		total += sn[i];
+	*v = malloc((total + 1) * sizeof(**v));
+	if (!*v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < ns; i++) {
+		memcpy(*v + *n, seg[i], sn[i] * sizeof(**v));
+		*n += sn[i];
+	}
+	if (*n && sorted)
+		qsort(*v, *n, sizeof(**v), counters_cmp_key);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* user/core/counters.h - reading the per-source-prefix counters (prefix_v4,
+ * prefix_v6) with batch lookups, summed over CPUs. Shared by `top` and the
+ * behaviour engine's tick.
+ *
+ * A batch lookup of a per-CPU LRU hash costs a bucket lock per non-empty
+ * bucket in the kernel (~250-500 ns an entry on a paravirtualised guest), so
+ * a million prefixes take half a second on one CPU. The reader splits each
+ * map's buckets between threads (the hash map's batch token is the next
+ * bucket index; where one thread's last batch runs past its range, the
+ * entries read twice are dropped) and keeps its buffers between reads, so a
+ * tick pays neither thread-count-times the syscalls nor the page faults of
+ * fresh buffers. */
+#ifndef XDPFENCE_COUNTERS_H
+#define XDPFENCE_COUNTERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/fence.h"
+
+/* Laid out as struct fence_pfx_rec, what the kernel-side walker writes. */
+struct pfx_sample {
+	__u8 family;			/* 4 or 6 */
+	__u8 addr[16];			/* the aggregated prefix's address */
+	__u8 pad[7];
+	struct fence_counters c;	/* summed over CPUs */
+};
+_Static_assert(sizeof(struct pfx_sample) == sizeof(struct fence_pfx_rec), "pfx_sample layout");
+
+struct counters_reader;
+
+#define COUNTERS_NO_WALK	1U	/* batch lookups even where the kernel walk works */
+
+/* By default the reader walks the maps in the kernel (bpf/counters.bpf.c,
+ * one run per CPU, no bucket locks) and falls back to batch lookups where
+ * it cannot (a CPU offline or out of reach, an old kernel). threads: batch
+ * lookups' threads, 0 = one per online CPU (at most 8). */
+int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads,
+			unsigned flags);
+
+/* Add up per-CPU lists of one family's records that line up but where a
+ * walk saw a prefix another did not (see counters.c); sums go to out from
+ * *n_out on, the rest to orphan_fn. For tests. */
+int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
+		   struct pfx_sample *out, size_t *n_out,
+		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx);
+
+/* The prefixes the merge set aside, each once (sorted here, duplicates
+ * skipped), read whole from the maps and summed over CPUs into out from
+ * *n_out on; one gone since is left out. scratch holds one value per CPU.
+ * For tests. */
+int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size_t n,
+		    void *scratch, struct pfx_sample *out, size_t *n_out);
+void counters_reader_free(struct counters_reader *r);
+
+/* true while the reader walks the maps in the kernel (not batch lookups). */
+bool counters_reader_walks(const struct counters_reader *r);
+
+/* Read both maps. The samples come in segments owned by the reader, valid
+ * until the next read: segment i is *seg[i] with n[i] samples, i < *n_seg.
+ * Every prefix in the maps appears once. Returns 0 or -errno. */
+int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **seg,
+			 const size_t **n, unsigned *n_seg);
+
+/* One read, every entry of both maps copied into *v (malloc-ed; sorted
+ * by family and address if asked). Returns 0 or -errno. */
+int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_t *n, bool sorted);
+
+int counters_cmp_key(const void *a, const void *b);
+
+#endif

@@ -1,0 +1,377 @@
+/* user/core/fence.c - open, size, find and mmap the data path's maps. See fence.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>	/* XDP_PASS */
+
+#include "core/fence.h"
+#include "xdpfence.skel.h"
+
+const char *const fence_map_names[FM_COUNT] = {
+	[FM_STATS] = FENCE_MAP_STATS,		[FM_TBL24] = FENCE_MAP_TBL24,
+	[FM_TBL8] = FENCE_MAP_TBL8,		[FM_TBL8_STATE] = FENCE_MAP_TBL8_STATE,
+	[FM_RULES] = FENCE_MAP_RULES,		[FM_RULE_INFO] = FENCE_MAP_RULE_INFO,
+	[FM_RULE_HITS] = FENCE_MAP_RULE_HITS,	[FM_DENY_V4] = FENCE_MAP_DENY_V4,
+	[FM_ALLOW_V4] = FENCE_MAP_ALLOW_V4,	[FM_DENY_V6] = FENCE_MAP_DENY_V6,
+	[FM_ALLOW_V6] = FENCE_MAP_ALLOW_V6,	[FM_THROTTLE] = FENCE_MAP_THROTTLE,
+	[FM_PREFIX_V4] = FENCE_MAP_PREFIX_V4,	[FM_PREFIX_V6] = FENCE_MAP_PREFIX_V6,
+	[FM_FEEDS] = FENCE_MAP_FEEDS,		[FM_META] = FENCE_MAP_META,
+};
+
+static const char *const stat_names[FENCE_STAT_MAX] = {
+	[FENCE_STAT_PASS] = "pass",
+	[FENCE_STAT_ALLOW] = "allow",
+	[FENCE_STAT_DROP_FEED] = "drop_feed",
+	[FENCE_STAT_DROP_MANUAL] = "drop_manual",
+	[FENCE_STAT_DROP_PROMOTED] = "drop_promoted",
+	[FENCE_STAT_DROP_THROTTLE] = "drop_throttle",
+	[FENCE_STAT_MONITOR] = "monitor",
+	[FENCE_STAT_THROTTLE_PASS] = "throttle_pass",
+	[FENCE_STAT_EXPIRED_PASS] = "expired_pass",
+	[FENCE_STAT_NON_IP] = "non_ip",
+	[FENCE_STAT_ERR_ETH] = "err_eth",
+	[FENCE_STAT_ERR_VLAN] = "err_vlan",
+	[FENCE_STAT_ERR_IPV4] = "err_ipv4",
+	[FENCE_STAT_ERR_IPV6] = "err_ipv6",
+	[FENCE_STAT_ERR_IPV6_EXT] = "err_ipv6_ext",
+	[FENCE_STAT_ERR_L4] = "err_l4",
+};
+
+const char *fence_stat_name(unsigned int reason)
+{
+	return reason < FENCE_STAT_MAX && stat_names[reason] ? stat_names[reason] : "unknown";
+}
+
+__u64 fence_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+int fence_prepare_pin_dir(const char *pin_dir)
+{
+	char path[512];
+	size_t len;
+
+	if (!on_bpffs("/sys/fs/bpf") && !strncmp(pin_dir, "/sys/fs/bpf", 11)) {
+		mkdir("/sys/fs/bpf", 0755);
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+			return -errno;
+	}
+	len = snprintf(path, sizeof(path), "%s", pin_dir);
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	return on_bpffs(path) ? 0 : -ENOTSUP;
+}
+
+static struct bpf_map *skel_map(struct xdpfence *skel, enum fence_map_id id)
+{
+	return bpf_object__find_map_by_name(skel->obj, fence_map_names[id]);
+}
+
+/* Sizes of an existing pinned map, so the new object reuses it. */
+static int pinned_info(const char *pin_dir, const char *name, struct bpf_map_info *info)
+{
+	char path[512];
+	__u32 len = sizeof(*info);
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	memset(info, 0, sizeof(*info));
+	err = bpf_obj_get_info_by_fd(fd, info, &len);
+	close(fd);
+	return err ? -errno : 0;
+}
+
+static int read_pinned_meta(const char *pin_dir, struct fence_meta *meta)
+{
+	char path[512];
+	__u32 key = 0;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, FENCE_MAP_META);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(fd, &key, meta) ? -errno : 0;
+	close(fd);
+	if (!err && meta->magic != FENCE_META_MAGIC)
+		err = -ENOENT;	/* created but never initialised */
+	return err;
+}
+
+int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	struct xdpfence *skel;
+	struct fence_meta meta;
+	struct bpf_map *map;
+	int err;
+
+	skel = xdpfence__open_opts(&oo);
+	if (!skel)
+		return -errno;
+
+	skel->rodata->v4_agg_len = o->v4_agg_len ? o->v4_agg_len : 24;
+	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : 64;
+	skel->rodata->malformed_verdict = o->malformed_drop ? XDP_DROP : XDP_PASS;
+	skel->rodata->count_prefixes = !o->no_prefix_counters;
+
+	if (o->max_rules) {
+		bpf_map__set_max_entries(skel->maps.rules, o->max_rules);
+		bpf_map__set_max_entries(skel->maps.rule_info, o->max_rules);
+		bpf_map__set_max_entries(skel->maps.rule_hits, o->max_rules);
+		bpf_map__set_max_entries(skel->maps.deny_v4, o->max_rules);
+	}
+	if (o->tbl8_groups) {
+		bpf_map__set_max_entries(skel->maps.tbl8, o->tbl8_groups);
+		bpf_map__set_max_entries(skel->maps.tbl8_state, o->tbl8_groups);
+	}
+	if (o->prefix_entries) {
+		bpf_map__set_max_entries(skel->maps.prefix_v4, o->prefix_entries);
+		bpf_map__set_max_entries(skel->maps.prefix_v6, o->prefix_entries);
+	}
+	if (o->v6_rules)
+		bpf_map__set_max_entries(skel->maps.deny_v6, o->v6_rules);
+
+	if (!o->pin_dir) {
+		bpf_object__for_each_map(map, skel->obj)
+			bpf_map__set_pin_path(map, NULL);
+		goto out;
+	}
+
+	/* Reuse what is pinned: its sizes and load-time settings win. */
+	if (!read_pinned_meta(o->pin_dir, &meta)) {
+		skel->rodata->v4_agg_len = meta.v4_agg_len;
+		skel->rodata->v6_agg_len = meta.v6_agg_len;
+		skel->rodata->malformed_verdict = meta.malformed_verdict;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		struct bpf_map_info info;
+		const char *name = bpf_map__name(map);
+
+		if (!bpf_map__pin_path(map))
+			continue;	/* .rodata and friends */
+		if (pinned_info(o->pin_dir, name, &info))
+			continue;
+		/* flags too: an older build pinned deny_v4 with BPF_F_NO_PREALLOC */
+		err = bpf_map__set_max_entries(map, info.max_entries);
+		if (!err)
+			err = bpf_map__set_map_flags(map, info.map_flags);
+		if (err)
+			goto fail;
+	}
+out:
+	*skelp = skel;
+	return 0;
+fail:
+	xdpfence__destroy(skel);
+	return err;
+}
+
+static size_t map_len(__u32 entries, size_t value_size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = (size_t)entries * value_size;
+
+	return (len + page - 1) & ~(size_t)(page - 1);
+}
+
+static void *map_mmap(int fd, __u32 entries, size_t value_size)
+{
+	/* populate: first-touch faults cost ~10 us each on this kind of VM */
+	void *p = mmap(NULL, map_len(entries, value_size), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Fill max_entries and the mmaps once every fd is known. */
+static int maps_finish(struct fence_maps *m)
+{
+	int i, err;
+
+	for (i = 0; i < FM_COUNT; i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(m->fd[i], &info, &len))
+			return -errno;
+		m->max_entries[i] = info.max_entries;
+	}
+	err = libbpf_num_possible_cpus();
+	if (err < 0)
+		return err;
+	m->ncpus = err;
+	m->n_slots = m->max_entries[FM_RULES];
+	m->n_groups = m->max_entries[FM_TBL8_STATE];
+	if (m->max_entries[FM_TBL24] != FENCE_TBL24_ENTRIES / FENCE_TBL24_LINE ||
+	    m->max_entries[FM_RULE_INFO] != m->n_slots ||
+	    m->max_entries[FM_TBL8] != m->n_groups)
+		return -EINVAL;
+
+	m->tbl24 = map_mmap(m->fd[FM_TBL24], FENCE_TBL24_ENTRIES, sizeof(__u32));
+	m->tbl8 = map_mmap(m->fd[FM_TBL8], m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32));
+	m->tbl8_state = map_mmap(m->fd[FM_TBL8_STATE], m->n_groups, sizeof(*m->tbl8_state));
+	m->rules = map_mmap(m->fd[FM_RULES], m->n_slots, sizeof(*m->rules));
+	m->info = map_mmap(m->fd[FM_RULE_INFO], m->n_slots, sizeof(*m->info));
+	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info)
+		return -errno ? -errno : -ENOMEM;
+	return 0;
+}
+
+static void maps_reset(struct fence_maps *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < FM_COUNT; i++)
+		m->fd[i] = -1;
+}
+
+int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const struct fence_opts *o)
+{
+	struct fence_meta meta = {}, cur = {};
+	__u32 key = 0;
+	int i, err;
+
+	maps_reset(m);
+	for (i = 0; i < FM_COUNT; i++) {
+		struct bpf_map *map = skel_map(skel, i);
+
+		if (!map || bpf_map__fd(map) < 0) {
+			err = -ENOENT;
+			goto fail;
+		}
+		m->fd[i] = dup(bpf_map__fd(map));
+		if (m->fd[i] < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	err = maps_finish(m);
+	if (err)
+		goto fail;
+
+	/* First load of this set: record how it was made. */
+	if (!bpf_map_lookup_elem(m->fd[FM_META], &key, &cur) && cur.magic != FENCE_META_MAGIC) {
+		meta.magic = FENCE_META_MAGIC;
+		meta.version = FENCE_META_VERSION;
+		meta.v4_agg_len = skel->rodata->v4_agg_len;
+		meta.v6_agg_len = skel->rodata->v6_agg_len;
+		meta.malformed_verdict = skel->rodata->malformed_verdict;
+		if (bpf_map_update_elem(m->fd[FM_META], &key, &meta, BPF_ANY)) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	(void)o;
+	return 0;
+fail:
+	fence_maps_close(m);
+	return err;
+}
+
+int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
+{
+	char path[512];
+	int i, err;
+
+	maps_reset(m);
+	for (i = 0; i < FM_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
+		m->fd[i] = bpf_obj_get(path);
+		if (m->fd[i] < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	err = maps_finish(m);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	fence_maps_close(m);
+	return err;
+}
+
+void fence_maps_close(struct fence_maps *m)
+{
+	if (m->tbl24)
+		munmap(m->tbl24, map_len(FENCE_TBL24_ENTRIES, sizeof(__u32)));
+	if (m->tbl8)
+		munmap(m->tbl8, map_len(m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32)));
+	if (m->tbl8_state)
+		munmap(m->tbl8_state, map_len(m->n_groups, sizeof(*m->tbl8_state)));
+	if (m->rules)
+		munmap(m->rules, map_len(m->n_slots, sizeof(*m->rules)));
+	if (m->info)
+		munmap(m->info, map_len(m->n_slots, sizeof(*m->info)));
+	for (int i = 0; i < FM_COUNT; i++)
+		if (m->fd[i] >= 0)
+			close(m->fd[i]);
+	maps_reset(m);
+}
+
+int fence_read_meta(const struct fence_maps *m, struct fence_meta *meta)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(m->fd[FM_META], &key, meta))
+		return -errno;
+	return meta->magic == FENCE_META_MAGIC ? 0 : -ENOENT;
+}
+
+int fence_read_stats(const struct fence_maps *m, struct fence_stat_val *out)
+{
+	struct fence_stat_val *v = calloc(m->ncpus, sizeof(*v));
+	__u32 key;
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (key = 0; key < FENCE_STAT_MAX; key++) {
+		out[key].packets = out[key].bytes = 0;
+		if (bpf_map_lookup_elem(m->fd[FM_STATS], &key, v)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < m->ncpus; c++) {
+			out[key].packets += v[c].packets;
+			out[key].bytes += v[c].bytes;
+		}
+	}
+	free(v);
+	return err;
+}

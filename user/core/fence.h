@@ -1,0 +1,88 @@
+/* user/core/fence.h - the controller's handle on the data path's maps.
+ *
+ * Owns opening the BPF object (skeleton) with load-time settings, finding the
+ * maps either in a freshly loaded skeleton or under the pin dir, and mapping
+ * the mmap-able arrays (tables, rule slots) into this process. It does not
+ * attach programs (attach.c) and does not decide policy (table.c).
+ */
+#ifndef XDPFENCE_FENCE_H
+#define XDPFENCE_FENCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "maps/keys.h"
+#include "maps/stats.h"
+#include "maps/names.h"
+
+struct xdpfence;	/* the generated skeleton */
+
+enum fence_map_id {
+	FM_STATS, FM_TBL24, FM_TBL8, FM_TBL8_STATE, FM_RULES, FM_RULE_INFO,
+	FM_RULE_HITS, FM_DENY_V4, FM_ALLOW_V4, FM_DENY_V6, FM_ALLOW_V6,
+	FM_THROTTLE, FM_PREFIX_V4, FM_PREFIX_V6, FM_FEEDS, FM_META,
+	FM_COUNT
+};
+
+extern const char *const fence_map_names[FM_COUNT];
+
+struct fence_opts {
+	const char *pin_dir;		/* NULL: do not pin (tests, benchmarks) */
+	__u32 max_rules;		/* 0 = FENCE_RULES_MAX */
+	__u32 tbl8_groups;		/* 0 = FENCE_TBL8_GROUPS */
+	__u32 prefix_entries;		/* 0 = FENCE_PREFIX_MAX */
+	__u32 v6_rules;			/* 0 = FENCE_V6_RULES_MAX */
+	__u8 v4_agg_len;		/* 0 = 24 */
+	__u8 v6_agg_len;		/* 0 = 64 */
+	bool malformed_drop;		/* verdict for frames we cannot judge */
+	bool no_prefix_counters;
+};
+
+struct fence_maps {
+	int fd[FM_COUNT];
+	__u32 max_entries[FM_COUNT];
+	int ncpus;			/* possible CPUs: per-CPU value stride */
+	__u32 n_slots;			/* rules/rule_info entries */
+	__u32 n_groups;			/* tbl8 groups */
+	/* mmap-ed arrays, shared with the data path */
+	__u32 *tbl24;
+	__u32 *tbl8;
+	struct fence_group_state *tbl8_state;
+	struct fence_rule *rules;
+	struct fence_rule_info *info;
+};
+
+/* Open the skeleton and size its maps and settings from opts; when opts->pin_dir
+ * already holds a pinned set, its sizes and settings win (so the maps are
+ * reused, not replaced). Does not load. */
+int fence_skel_open(struct xdpfence **skel, const struct fence_opts *opts);
+
+/* After load: take the skeleton's map fds (dup-ed) and mmap the arrays, and
+ * write the `meta` record. */
+int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const struct fence_opts *opts);
+
+/* Open every map pinned under pin_dir. -ENOENT (with a hint printed by the
+ * caller) when nothing is pinned there. */
+int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir);
+
+void fence_maps_close(struct fence_maps *m);
+
+/* The `meta` record: aggregation lengths and settings of this pinned set. */
+int fence_read_meta(const struct fence_maps *m, struct fence_meta *meta);
+
+/* Sum per-CPU `stats` into out[FENCE_STAT_MAX]. */
+int fence_read_stats(const struct fence_maps *m, struct fence_stat_val *out);
+
+/* Name of a reason as printed by `xdpfence stats` ("drop_feed", ...). */
+const char *fence_stat_name(unsigned int reason);
+
+/* Make sure pin_dir can hold pins: mount bpffs on /sys/fs/bpf when nothing
+ * is mounted there (as xdp-tools does), then create pin_dir (and parents).
+ * -ENOTSUP if pin_dir is not on a bpffs. */
+int fence_prepare_pin_dir(const char *pin_dir);
+
+/* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
+__u64 fence_now_ns(void);
+
+#endif

@@ -1,0 +1,77 @@
+/* user/engine/config.h - the `xdpfence run` configuration file (INI, parsed by libinih).
+ *
+ *   [daemon]           tick, state_file, events, metrics
+ *   [interface NAME]   mode = native | skb
+ *   [feed NAME]        source, format, refresh, action, ttl, lenient, min_len_v4/v6,
+ *                      throttle_rate, throttle_burst
+ *   [rule NAME]        metric, rate, window, action, ttl, escalate, max_ttl, jitter,
+ *                      throttle_rate, throttle_burst
+ *   [aggregate]        v4_children = N within /P, v6_children = N within /P
+ *
+ * Owns reading and validating the file; a bad file is reported as
+ * FILE:LINE: [section] key: what, and nothing of it is used.
+ */
+#ifndef XDPFENCE_CONFIG_H
+#define XDPFENCE_CONFIG_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "feeds/parse.h"
+
+#define CONFIG_MAX_IFACES	16
+#define CONFIG_MAX_FEEDS	32
+#define CONFIG_MAX_RULES	16
+
+enum config_metric { CONFIG_NEW_CONNS, CONFIG_PACKETS, CONFIG_BYTES };
+
+struct config_iface {
+	char name[32];
+	bool skb;			/* mode = skb */
+};
+
+struct config_feed {
+	char name[32];
+	char source[192];
+	enum feed_format format;
+	__u64 refresh_s;		/* 0 = load once */
+	__u8 action;			/* enum fence_action */
+	__u64 ttl_s;
+	bool lenient;
+	__u8 min_len_v4, min_len_v6;
+	__u32 throttle_rate, throttle_burst;	/* action = throttle */
+};
+
+struct config_rule {
+	char name[32];
+	enum config_metric metric;
+	double rate;			/* per second */
+	__u32 window_s;
+	__u8 action;			/* enum fence_action: ban = drop */
+	__u32 throttle_rate, throttle_burst;
+	__u64 ttl_s, max_ttl_s;
+	double escalate;		/* TTL multiplier per repeat offence */
+	double jitter;			/* fraction, 0.1 = +-10% */
+};
+
+struct config {
+	char path[256];
+	__u64 tick_ms;
+	char state_file[256];
+	char events[256];		/* file path, or "stderr" */
+	char metrics[64];		/* "127.0.0.1:9469", "" = off */
+	struct config_iface ifaces[CONFIG_MAX_IFACES];
+	unsigned n_ifaces;
+	struct config_feed feeds[CONFIG_MAX_FEEDS];
+	unsigned n_feeds;
+	struct config_rule rules[CONFIG_MAX_RULES];
+	unsigned n_rules;
+	__u8 v4_children, v4_parent_len;	/* 0 children = no aggregation */
+	__u8 v6_children, v6_parent_len;
+};
+
+/* Returns 0, or -EINVAL with "FILE:LINE: [section] key: what" in err;
+ * -errno when the file cannot be read. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,199 @@
+/* user/engine/metrics.c - see metrics.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+
+#include "engine/metrics.h"
+
+struct metrics {
+	struct MHD_Daemon *d;
+	const struct fence_maps *m;
+	pthread_mutex_t lock;
+	struct metrics_snapshot snap;
+};
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + n < b->cap) {
+			b->len += n;
+			return;
+		}
+		b->cap = (b->cap ? b->cap : 4096) * 2 + n;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			return;
+	}
+}
+
+char *metrics_render(struct metrics *mt)
+{
+	static const char *const owners[3] = { "manual", "promoted", "feed" };
+	struct fence_stat_val v[FENCE_STAT_MAX];
+	struct metrics_snapshot s;
+	struct buf b = {};
+
+	pthread_mutex_lock(&mt->lock);
+	s = mt->snap;
+	pthread_mutex_unlock(&mt->lock);
+
+	if (!fence_read_stats(mt->m, v)) {
+		put(&b, "# HELP xdpfence_packets_total Packets seen by the XDP program, by the reason they were counted under.\n"
+			"# TYPE xdpfence_packets_total counter\n");
+		for (int i = 0; i < FENCE_STAT_MAX; i++)
+			put(&b, "xdpfence_packets_total{reason=\"%s\"} %llu\n", fence_stat_name(i),
+			    (unsigned long long)v[i].packets);
+		put(&b, "# HELP xdpfence_bytes_total Bytes seen by the XDP program, by reason.\n"
+			"# TYPE xdpfence_bytes_total counter\n");
+		for (int i = 0; i < FENCE_STAT_MAX; i++)
+			put(&b, "xdpfence_bytes_total{reason=\"%s\"} %llu\n", fence_stat_name(i),
+			    (unsigned long long)v[i].bytes);
+	}
+	put(&b, "# HELP xdpfence_entries Allow and deny entries by owner (an entry with several owners counts for each).\n"
+		"# TYPE xdpfence_entries gauge\n");
+	for (int k = 0; k < 2; k++)
+		for (int o = 0; o < 3; o++)
+			put(&b, "xdpfence_entries{kind=\"%s\",owner=\"%s\"} %llu\n", k ? "deny" : "allow",
+			    owners[o], (unsigned long long)s.entries[k][o]);
+	put(&b, "# HELP xdpfence_promotions_total Prefixes promoted (or extended) by each behaviour rule.\n"
+		"# TYPE xdpfence_promotions_total counter\n");
+	for (unsigned r = 0; r < s.n_rules; r++)
+		put(&b, "xdpfence_promotions_total{rule=\"%s\"} %llu\n", s.rule_names[r],
+		    (unsigned long long)s.promotions[r]);
+	put(&b, "# HELP xdpfence_tick_seconds Duration of the last engine tick.\n"
+		"# TYPE xdpfence_tick_seconds gauge\n"
+		"xdpfence_tick_seconds %.6f\n"
+		"# HELP xdpfence_tick_seconds_max Longest engine tick since start.\n"
+		"# TYPE xdpfence_tick_seconds_max gauge\n"
+		"xdpfence_tick_seconds_max %.6f\n"
+		"# HELP xdpfence_ticks_total Engine ticks since start.\n"
+		"# TYPE xdpfence_ticks_total counter\n"
+		"xdpfence_ticks_total %llu\n"
+		"# HELP xdpfence_events_total Decisions logged since start.\n"
+		"# TYPE xdpfence_events_total counter\n"
+		"xdpfence_events_total %llu\n",
+		s.tick_seconds, s.tick_seconds_max, (unsigned long long)s.ticks,
+		(unsigned long long)s.events);
+	return b.p;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_len, void **state)
+{
+	struct metrics *mt = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *page;
+
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)state;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return MHD_NO;
+	if (strcmp(url, "/metrics")) {
+		static const char nf[] = "try /metrics\n";
+
+		r = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf, MHD_RESPMEM_PERSISTENT);
+		ret = MHD_queue_response(c, MHD_HTTP_NOT_FOUND, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	page = metrics_render(mt);
+	if (!page)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(page), page, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+int metrics_start(struct metrics **mp, const char *listen, const struct fence_maps *m)
+{
+	struct sockaddr_storage ss = {};
+	struct metrics *mt;
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	unsigned port;
+	size_t hl;
+
+	if (!colon || sscanf(colon + 1, "%u", &port) != 1 || !port || port > 65535)
+		return -EINVAL;
+	hl = colon - listen;
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, listen, hl);
+	host[hl] = 0;
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+
+		host[hl - 1] = 0;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			return -EINVAL;
+	} else {
+		struct sockaddr_in *s4 = (void *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return -EINVAL;
+	}
+	mt = calloc(1, sizeof(*mt));
+	if (!mt)
+		return -ENOMEM;
+	mt->m = m;
+	pthread_mutex_init(&mt->lock, NULL);
+	mt->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+				 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				 port, NULL, NULL, on_request, mt, MHD_OPTION_SOCK_ADDR, &ss,
+				 MHD_OPTION_CONNECTION_LIMIT, 16, MHD_OPTION_CONNECTION_TIMEOUT, 10,
+				 MHD_OPTION_END);
+	if (!mt->d) {
+		free(mt);
+		return -EADDRINUSE;
+	}
+	*mp = mt;
+	return 0;
+}
+
+void metrics_publish(struct metrics *mt, const struct metrics_snapshot *s)
+{
+	if (!mt)
+		return;
+	pthread_mutex_lock(&mt->lock);
+	mt->snap = *s;
+	pthread_mutex_unlock(&mt->lock);
+}
+
+void metrics_stop(struct metrics *mt)
+{
+	if (!mt)
+		return;
+	MHD_stop_daemon(mt->d);
+	pthread_mutex_destroy(&mt->lock);
+	free(mt);
+}

@@ -1,0 +1,34 @@
+/* user/engine/metrics.h - the Prometheus text endpoint of `xdpfence run` (libmicrohttpd).
+ *
+ * The daemon's loop publishes a snapshot after each tick; the HTTP thread
+ * only reads snapshots (under a mutex) and the per-reason counters from
+ * the `stats` map, so a scrape never waits for a tick. */
+#ifndef XDPFENCE_METRICS_H
+#define XDPFENCE_METRICS_H
+
+#include "core/fence.h"
+
+#define METRICS_MAX_RULES 16
+
+struct metrics_snapshot {
+	__u64 entries[2][3];		/* [allow=0/deny=1][manual, promoted, feed] */
+	__u64 promotions[METRICS_MAX_RULES];
+	char rule_names[METRICS_MAX_RULES][32];
+	unsigned n_rules;
+	double tick_seconds;		/* last tick */
+	double tick_seconds_max;
+	__u64 ticks;
+	__u64 events;
+};
+
+struct metrics;
+
+/* listen is "ADDRESS:PORT" (IPv4 or [IPv6]:PORT). */
+int metrics_start(struct metrics **mp, const char *listen, const struct fence_maps *m);
+void metrics_publish(struct metrics *mt, const struct metrics_snapshot *s);
+void metrics_stop(struct metrics *mt);
+
+/* The page, as served (exposed for tests). Caller frees. */
+char *metrics_render(struct metrics *mt);
+
+#endif

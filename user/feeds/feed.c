@@ -1,0 +1,824 @@
+/* user/feeds/feed.c - see feed.h. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+
+#include "feeds/feed.h"
+#include "feeds/fetch.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+bool feed_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n >= sizeof(((struct fence_feed *)0)->name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+			return false;
+	return true;
+}
+
+int feed_find(struct state *s, const char *name, struct fence_feed *rec)
+{
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+
+		if (bpf_map_lookup_elem(s->m.fd[FM_FEEDS], &k, &f))
+			continue;
+		if (f.name[0] && !strncmp(f.name, name, sizeof(f.name))) {
+			if (rec)
+				*rec = f;
+			return k;
+		}
+	}
+	return -1;
+}
+
+static int feed_alloc(struct state *s)
+{
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+
+		if (!bpf_map_lookup_elem(s->m.fd[FM_FEEDS], &k, &f) && !f.name[0])
+			return k;
+	}
+	return -1;
+}
+
+/* Strongest action among the feeds in mask (drop < throttle < monitor). */
+static __u8 feeds_action(const __u8 *actions, __u32 mask)
+{
+	__u8 a = FENCE_ACT_MAX;
+
+	for (; mask; mask &= mask - 1)
+		if (actions[__builtin_ctz(mask)] < a)
+			a = actions[__builtin_ctz(mask)];
+	return a == FENCE_ACT_MAX ? FENCE_ACT_DROP : a;
+}
+
+static int read_actions(struct state *s, __u8 *actions)
+{
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
+		struct fence_feed f;
+
+		if (bpf_map_lookup_elem(s->m.fd[FM_FEEDS], &k, &f))
+			return -errno;
+		actions[k] = f.name[0] ? f.action : FENCE_ACT_DROP;
+	}
+	return 0;
+}
+
+/* --- allowlist overlap, fast enough for a million feed lines ----------- */
+
+struct allows {
+	struct cidr *v;
+	size_t n;
+	__u64 lens[2][3];		/* bitmap of prefix lengths present, per family */
+};
+
+static int cidr_cmp(const void *a, const void *b)
+{
+	const struct cidr *x = a, *y = b;
+	int c = x->family - y->family;
+
+	if (!c)
+		c = memcmp(x->addr, y->addr, 16);
+	return c ? c : x->len - y->len;
+}
+
+static int allows_collect(struct state *s, struct allows *al)
+{
+	size_t cap = 0;
+
+	memset(al, 0, sizeof(*al));
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		struct cidr c;
+
+		if (s->m.rules[slot].kind != FENCE_KIND_ALLOW)
+			continue;
+		if (al->n == cap) {
+			struct cidr *v = realloc(al->v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			al->v = v;
+		}
+		table_info_cidr(&s->m.info[slot], &c);
+		al->v[al->n++] = c;
+		al->lens[c.family == AF_INET6][c.len / 64] |= 1ULL << (c.len % 64);
+	}
+	if (al->n)
+		qsort(al->v, al->n, sizeof(*al->v), cidr_cmp);
+	return 0;
+}
+
+/* An allow entry overlapping c: one containing it (probe each allow length
+ * up to c's), or one inside it (the first allow at or after c's address). */
+static const struct cidr *allows_overlap(const struct allows *al, const struct cidr *c)
+{
+	int fam = c->family == AF_INET6;
+	struct cidr probe;
+	size_t lo = 0, hi = al->n;
+
+	if (!al->n)
+		return NULL;
+	for (int len = 0; len <= c->len; len++) {
+		const struct cidr *hit;
+
+		if (!(al->lens[fam][len / 64] & (1ULL << (len % 64))))
+			continue;
+		probe = *c;
+		probe.len = len;
+		cidr_mask(&probe);
+		hit = bsearch(&probe, al->v, al->n, sizeof(*al->v), cidr_cmp);
+		if (hit)
+			return hit;
+	}
+	probe = *c;
+	while (lo < hi) {	/* first allow >= (c.addr, c.len) */
+		size_t mid = (lo + hi) / 2;
+
+		if (cidr_cmp(&al->v[mid], &probe) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < al->n && cidr_contains(c, &al->v[lo]))
+		return &al->v[lo];
+	return NULL;
+}
+
+/* --- load ------------------------------------------------------------------ */
+
+static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned line,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned line,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->max_errors_shown && *shown >= (size_t)o->max_errors_shown) {
+		(*shown)++;
+		return;
+	}
+	(*shown)++;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s:%u: ", o->source, line);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Stage the release of feed bit from the deny entry at slot; an entry
+ * nobody else owns then goes. */
+static int release_slot(struct state *s, __u32 slot, __u32 bit, const __u8 *actions)
+{
+	struct fence_rule_info info = s->m.info[slot];
+	struct cidr c;
+
+	info.feeds &= ~bit;
+	if (!info.feeds)
+		info.owners &= ~FENCE_OWN_FEED;
+	else
+		info.feed_action = feeds_action(actions, info.feeds);
+	table_info_cidr(&info, &c);
+	return table_put_at(s->t, slot, &c, FENCE_KIND_DENY, &info);
+}
+
+/* Stage the release of feed bit from every deny entry it owns. */
+static int stage_release(struct state *s, __u32 bit, const __u8 *actions, size_t *released)
+{
+	for (__u32 slot = 1; slot < s->m.n_slots; slot++) {
+		if (s->m.rules[slot].kind != FENCE_KIND_DENY || !(s->m.info[slot].feeds & bit))
+			continue;
+		if (release_slot(s, slot, bit, actions))
+			return -ENOMEM;
+		(*released)++;
+	}
+	return 0;
+}
+
+/* --- the diff of a load ------------------------------------------------------ */
+
+/* The feed's entries by prefix, open addressing. A cell is 64 bits: the high
+ * half an IPv4 address (or, for IPv6, a hash of the prefix), the low half a
+ * tag byte (the IPv4 length, or PI_HASHED) over the entry number + 1 (24
+ * bits: a feed holds at most PI_IDX_MAX prefixes). IPv4
+ * cells hold their whole key, so the walk over a million committed entries
+ * compares them without touching the entries at all. */
+#define PI_HASHED	0xffu
+#define PI_IDX_MAX	((1u << 24) - 1)
+
+struct pindex {
+	__u64 *e;
+	__u32 mask;
+};
+
+static __u32 pindex_hash(const struct cidr *c)
+{
+	__u64 a, b, h;
+
+	memcpy(&a, c->addr, 8);
+	memcpy(&b, c->addr + 8, 8);
+	h = (a ^ (__u64)c->len << 56 ^ (__u64)c->family << 48) * 0x9e3779b97f4a7c15ULL;
+	h ^= b * 0xc2b2ae3d27d4eb4fULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return (__u32)(h ^ (h >> 32));
+}
+
+static bool same_prefix(const struct cidr *x, const struct cidr *y)
+{
+	return x->family == y->family && x->len == y->len && !memcmp(x->addr, y->addr, 16);
+}
+
+static __u64 pindex_key(const struct cidr *c, __u32 h)
+{
+	__u32 a;
+
+	if (c->family != AF_INET)
+		return (__u64)h << 32 | PI_HASHED << 24;
+	memcpy(&a, c->addr, 4);
+	return (__u64)a << 32 | (__u32)c->len << 24;
+}
+
+/* Where c (hashed h) is, or the empty cell where it would go. */
+static __u64 *pindex_find_h(const struct pindex *pi, const struct feed_entry *v, const struct cidr *c,
+			    __u32 h)
+{
+	__u64 key = pindex_key(c, h), *e;
+
+	for (__u32 i = h & pi->mask;; i = (i + 1) & pi->mask) {
+		e = &pi->e[i];
+		if (!*e)
+			return e;
+		if ((*e & ~(__u64)PI_IDX_MAX) != key)
+			continue;
+		if ((key >> 24 & 0xff) != PI_HASHED || same_prefix(&v[(*e & PI_IDX_MAX) - 1].cidr, c))
+			return e;
+	}
+}
+
+static __u32 pindex_at(__u64 cell)
+{
+	return (__u32)(cell & PI_IDX_MAX) - 1;
+}
+
+/* Index v[0..*n), merging entries listed twice into the first (one entry:
+ * the longest lifetime wins, no lifetime beats any); *n becomes the number
+ * of distinct ones, (*expp)[i] the expiry of v[i] (0 = none). *expp stays
+ * NULL while no entry has a lifetime (most feeds: 8 MB less fresh memory
+ * for a million entries); see exp_of(). */
+static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u64 **expp,
+			__u64 ttl_default, __u64 now)
+{
+	enum { AHEAD = 16 };
+	size_t cap = 1024, u = 0;
+	__u64 *exp = NULL;
+	__u32 hs[AHEAD];
+
+	while (cap < *n * 2)
+		cap *= 2;
+	pi->e = big_calloc(cap, sizeof(*pi->e));
+	if (!pi->e)
+		return -ENOMEM;
+	pi->mask = (__u32)(cap - 1);
+	/* the cells are hit at random: hash AHEAD entries ahead and prefetch
+	 * their cells (v[i + AHEAD] is not yet overwritten by the compaction) */
+	for (size_t i = 0; i < *n && i < AHEAD; i++) {
+		hs[i] = pindex_hash(&v[i].cidr);
+		__builtin_prefetch(&pi->e[hs[i] & pi->mask]);
+	}
+	for (size_t i = 0; i < *n; i++) {
+		__u64 ttl = v[i].ttl_s ? v[i].ttl_s : ttl_default;
+		__u64 e = ttl ? now + ttl * 1000000000ULL : 0;
+		__u32 h = hs[i % AHEAD];
+		__u64 *cell;
+
+		if (i + AHEAD < *n) {
+			hs[i % AHEAD] = pindex_hash(&v[i + AHEAD].cidr);
+			__builtin_prefetch(&pi->e[hs[i % AHEAD] & pi->mask]);
+		}
+		cell = pindex_find_h(pi, v, &v[i].cidr, h);
+
+		if (*cell) {
+			__u64 *x = exp ? &exp[pindex_at(*cell)] : NULL;
+
+			if (x && *x && (!e || e > *x))
+				*x = e;
+			continue;
+		}
+		if (e && !exp) {
+			exp = big_calloc(*n + 1, sizeof(*exp));
+			if (!exp)
+				return -ENOMEM;
+			*expp = exp;
+		}
+		v[u] = v[i];
+		if (exp)
+			exp[u] = e;
+		*cell = pindex_key(&v[u].cidr, h) | (u + 1);
+		u++;
+	}
+	*n = u;
+	return 0;
+}
+
+static __u64 exp_of(const __u64 *exp, size_t i)
+{
+	return exp ? exp[i] : 0;
+}
+
+/* The feed (bit) lists the committed entry cur, with expiry expires: is
+ * there nothing to change? (Ours already, same action and lifetime.) */
+static bool entry_kept(const struct feed_load_opts *o, const struct fence_rule_info *cur,
+		       __u64 expires, __u32 bit, const __u8 *actions)
+{
+	__u8 act;
+
+	if (!(cur->feeds & bit))
+		return false;
+	act = feeds_action(actions, cur->feeds);
+	/* throttle parameters are the throttling feed's: compare them only
+	 * when this feed is one */
+	return cur->feed_action == act && !expires && !cur->feed_expires_ns &&
+	       (o->action != FENCE_ACT_THROTTLE || (cur->rate == o->rate && cur->burst == o->burst));
+}
+
+/* Stage entry c of the feed (bit) with expiry expires, given what is
+ * committed for it now (cur at slot; NULL, 0 if nothing). */
+static int stage_entry(struct state *s, const struct feed_load_opts *o, const struct cidr *c,
+		       __u32 slot, const struct fence_rule_info *cur, __u64 expires, __u32 bit,
+		       const __u8 *actions, struct feed_load_report *rep)
+{
+	struct fence_rule_info info = {};
+
+	if (cur)
+		info = *cur;
+	if (cur && (cur->feeds & bit)) {
+		if (entry_kept(o, cur, expires, bit, actions)) {
+			rep->kept++;
+			return 0;
+		}
+		rep->updated++;
+	} else {
+		rep->added++;
+	}
+	/* one expiry for all feeds: this feed's alone, or the later of its
+	 * and the others' (never beats any time) */
+	if (!(info.owners & FENCE_OWN_FEED) || (cur && cur->feeds == bit))
+		info.feed_expires_ns = expires;
+	else if (!expires || !info.feed_expires_ns)
+		info.feed_expires_ns = 0;
+	else if (expires > info.feed_expires_ns)
+		info.feed_expires_ns = expires;
+	info.owners |= FENCE_OWN_FEED;
+	info.feeds |= bit;
+	info.feed_action = feeds_action(actions, info.feeds);
+	if (o->action == FENCE_ACT_THROTTLE && !(info.owners & FENCE_OWN_MANUAL)) {
+		info.rate = o->rate;
+		info.burst = o->burst;
+	}
+	if (!cur) {	/* "feed NAME", truncated: a million of them on a first load */
+		memcpy(info.reason, "feed ", 5);
+		strncpy(info.reason + 5, o->name, sizeof(info.reason) - 6);
+	}
+	return table_put_at(s->t, slot, c, FENCE_KIND_DENY, &info);
+}
+
+#define TODO_RELEASE	0xffffffffU
+
+/* One thread's share of the walk over the committed slots: what it cannot
+ * decide alone (changes to stage) goes to todo, in slot order. */
+struct diff_job {
+	struct state *s;
+	const struct feed_load_opts *o;
+	const struct feed_entry *v;
+	const struct pindex *pi;
+	const __u64 *exp;
+	const __u8 *actions;
+	__u8 *seen;
+	__u32 bit, from, to;
+	struct todo {
+		__u32 slot, idx;	/* idx: feed entry, or TODO_RELEASE */
+	} *todo;
+	size_t n_todo, cap_todo, kept;
+	int ret;
+};
+
+static int todo_add(struct diff_job *j, __u32 slot, __u32 idx)
+{
+	if (j->n_todo == j->cap_todo) {
+		size_t cap = j->cap_todo ? j->cap_todo * 2 : 4096;
+		struct todo *t = realloc(j->todo, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		j->todo = t;
+		j->cap_todo = cap;
+	}
+	j->todo[j->n_todo++] = (struct todo){ slot, idx };
+	return 0;
+}
+
+static void *diff_walk(void *arg)
+{
+	/* the slots come in order, their cells at random: hash a batch of
+	 * them and prefetch the cells before looking at any */
+	enum { BATCH = 32 };
+	struct diff_job *j = arg;
+	const struct fence_maps *m = &j->s->m;
+	struct {
+		__u32 slot, h;
+		struct cidr c;
+	} b[BATCH];
+	__u32 slot = j->from;
+
+	while (slot < j->to && !j->ret) {
+		unsigned nb = 0;
+
+		for (; slot < j->to && nb < BATCH; slot++) {
+			if (m->rules[slot].kind != FENCE_KIND_DENY)
+				continue;
+			b[nb].slot = slot;
+			table_info_cidr(&m->info[slot], &b[nb].c);
+			b[nb].h = pindex_hash(&b[nb].c);
+			__builtin_prefetch(&j->pi->e[b[nb].h & j->pi->mask]);
+			nb++;
+		}
+		for (unsigned k = 0; k < nb && !j->ret; k++) {
+			const struct fence_rule_info *in = &m->info[b[k].slot];
+			__u64 *cell = pindex_find_h(j->pi, j->v, &b[k].c, b[k].h);
+
+			if (*cell) {
+				__u32 i = pindex_at(*cell);
+
+				j->seen[i] = 1;
+				if (entry_kept(j->o, in, exp_of(j->exp, i), j->bit, j->actions))
+					j->kept++;
+				else
+					j->ret = todo_add(j, b[k].slot, i);
+			} else if (in->feeds & j->bit) {
+				j->ret = todo_add(j, b[k].slot, TODO_RELEASE);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Stage the feed's n distinct entries against what is committed: a
+ * committed deny entry the feed lists is updated or kept, one the feed
+ * owned and no longer lists is released; what is left is new. The walk
+ * over the committed slots (in order, never at random) runs on a thread
+ * per CPU over ranges of slots; the changes are staged after it, in slot
+ * order. */
+static int stage_diff(struct state *s, const struct feed_load_opts *o, const struct feed_entry *v,
+		      size_t n, const struct pindex *pi, const __u64 *exp, __u32 bit,
+		      const __u8 *actions, struct feed_load_report *rep)
+{
+	enum { MAX_JOBS = 4 };
+	struct diff_job j[MAX_JOBS];
+	pthread_t th[MAX_JOBS];
+	bool started[MAX_JOBS] = {};
+	__u8 *seen = big_calloc(n + 1, 1);
+	int nj = s->m.ncpus < MAX_JOBS ? s->m.ncpus : MAX_JOBS, ret = 0;
+	__u32 per;
+
+	if (!seen)
+		return -ENOMEM;
+	if (nj < 1 || s->m.n_slots < 65536)
+		nj = 1;
+	per = s->m.n_slots / nj + 1;
+	for (int k = 0; k < nj; k++) {
+		j[k] = (struct diff_job){ .s = s, .o = o, .v = v, .pi = pi, .exp = exp,
+					  .actions = actions, .seen = seen, .bit = bit };
+		j[k].from = k ? k * per : 1;
+		j[k].to = (k + 1) * per < s->m.n_slots ? (k + 1) * per : s->m.n_slots;
+		if (k)
+			started[k] = !pthread_create(&th[k], NULL, diff_walk, &j[k]);
+	}
+	diff_walk(&j[0]);
+	for (int k = 1; k < nj; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		else
+			diff_walk(&j[k]);	/* no thread: walk it here */
+	}
+	for (int k = 0; k < nj; k++) {
+		ret = ret ? ret : j[k].ret;
+		rep->kept += j[k].kept;
+		for (size_t t = 0; t < j[k].n_todo && !ret; t++) {
+			__u32 slot = j[k].todo[t].slot, i = j[k].todo[t].idx;
+			const struct fence_rule_info *in = &s->m.info[slot];
+			struct cidr c;
+
+			if (i == TODO_RELEASE) {
+				ret = release_slot(s, slot, bit, actions);
+				rep->removed++;
+				continue;
+			}
+			table_info_cidr(in, &c);
+			ret = stage_entry(s, o, &c, slot, in, exp_of(exp, i), bit, actions, rep);
+		}
+		free(j[k].todo);
+	}
+	for (size_t i = 0; i < n && !ret; i++)
+		if (!seen[i])
+			ret = stage_entry(s, o, &v[i].cidr, 0, NULL, exp_of(exp, i), bit, actions, rep);
+	free(seen);
+	return ret;
+}
+
+/* May this load ask the server for "not modified since the last load"?
+ * Only when a 304 would leave the same state a full load would: the same
+ * source and options, and no lifetimes relative to the load (a refresh of
+ * a feed with --ttl renews its entries' lifetimes, so it reads them all;
+ * one that drops --ttl must rewrite them). Throttle parameters are not
+ * recorded: a throttling feed reads them all; nor is --lenient, whose
+ * result also depends on the allowlist of the moment. */
+static bool conditional_ok(const struct fence_feed *rec, const struct feed_load_opts *o)
+{
+	return !o->refetch && !o->check && !o->ttl_s && !rec->ttl_s && !o->lenient &&
+	       !strncmp(rec->source, o->source, sizeof(rec->source)) &&
+	       rec->action == o->action && o->action != FENCE_ACT_THROTTLE &&
+	       rec->min_len_v4 == o->min_len_v4 && rec->min_len_v6 == o->min_len_v6 &&
+	       (o->format == FEED_FMT_AUTO || (int)rec->format == (int)o->format);
+}
+
+void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p)
+{
+	double t0 = now_s();
+
+	memset(p, 0, sizeof(*p));
+	p->fetch_ret = o->from_fd ? fetch_fd(o->source_fd, &p->fr, p->err, sizeof(p->err)) :
+				    fetch_source(o->source, NULL, NULL, &p->fr, p->err, sizeof(p->err));
+	p->fetch_s = now_s() - t0;
+	if (p->fetch_ret)
+		return;
+	t0 = now_s();
+	p->parse_ret = feed_parse(p->fr.data, p->fr.len, o->format, time(NULL), &p->res);
+	p->parse_s = now_s() - t0;
+	/* lifetimes (STIX valid_until, CrowdSec durations) are relative to
+	 * the parse: after waiting for the lock they would be stretched, and
+	 * an indicator that expired meanwhile kept, so such a feed is parsed
+	 * again once the lock is held */
+	for (size_t i = 0; i < p->res.n_entries && !p->timed; i++)
+		p->timed = p->res.entries[i].ttl_s != 0;
+	if (p->timed)
+		feed_result_free(&p->res);
+}
+
+void feed_prepared_free(struct feed_prepared *p)
+{
+	fetch_result_free(&p->fr);
+	feed_result_free(&p->res);
+}
+
+/* Print why this load failed, and keep it in the report (the daemon's
+ * feed event says why a refresh failed). */
+static __attribute__((format(printf, 2, 3)))
+void load_failed(struct feed_load_report *rep, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep->why, sizeof(rep->why), fmt, ap);
+	va_end(ap);
+	pr_err("%s", rep->why);
+}
+
+int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
+{
+	struct feed_result res = {};
+	struct fetch_result fr = {};
+	struct fence_feed rec = {};
+	struct allows al = {};
+	__u8 actions[FENCE_FEEDS_MAX];
+	struct pindex pi = {};
+	__u64 *exp = NULL;
+	char err[256] = "";
+	size_t shown = 0, n = 0;
+	int id, ret = EXIT_RUNTIME;
+	bool same_source;
+	double t0 = now_s(), stage_s = 0;
+	struct table_stats ts = {};
+	__u64 now = fence_now_ns();
+	__u32 bit;
+
+	memset(rep, 0, sizeof(*rep));
+	id = feed_find(s, o->name, &rec);
+	if (id < 0 && o->check) {
+		id = 0;		/* checks apply nothing: any id will do */
+		memset(&rec, 0, sizeof(rec));
+	} else if (id < 0) {
+		id = feed_alloc(s);
+		if (id < 0) {
+			load_failed(rep, "feed %s: all %d feed ids are in use (`xdpfence feed del` one)",
+				    o->name, FENCE_FEEDS_MAX);
+			return EXIT_RUNTIME;
+		}
+		memset(&rec, 0, sizeof(rec));
+	}
+	bit = 1U << id;
+	same_source = conditional_ok(&rec, o);
+
+	if (o->prepared) {	/* read (and maybe parsed) already: take it over */
+		struct feed_prepared *pp = o->prepared;
+
+		fr = pp->fr;
+		res = pp->res;
+		snprintf(err, sizeof(err), "%s", pp->err);
+		ret = pp->fetch_ret;
+		rep->fetch_s = pp->fetch_s;
+		memset(&pp->fr, 0, sizeof(pp->fr));
+		memset(&pp->res, 0, sizeof(pp->res));
+	} else {
+		ret = fetch_source(o->source, same_source ? rec.etag : NULL,
+				   same_source ? rec.last_modified : NULL, &fr, err, sizeof(err));
+		rep->fetch_s = now_s() - t0;
+	}
+	if (ret) {
+		load_failed(rep, "feed %s: %s: %s", o->name, o->source, err);
+		feed_result_free(&res);
+		fetch_result_free(&fr);
+		return EXIT_RUNTIME;
+	}
+	if (fr.not_modified) {
+		rep->not_modified = true;
+		rep->entries = rec.entries;
+		return EXIT_OK;
+	}
+
+	t0 = now_s();
+	if (o->prepared && !o->prepared->timed) {
+		ret = o->prepared->parse_ret;
+		t0 -= o->prepared->parse_s;
+	} else {
+		ret = feed_parse(fr.data, fr.len, o->format, time(NULL), &res);
+	}
+	if (ret == -ENOMEM) {
+		load_failed(rep, "feed %s: out of memory parsing %s", o->name, o->source);
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	for (size_t i = 0; i < res.n_errors; i++)
+		report_error(o, &shown, res.errors[i].line, "%s", res.errors[i].msg);
+	if (ret == -EINVAL) {	/* the document as a whole is unreadable */
+		snprintf(rep->why, sizeof(rep->why), "%s:%u: %s", o->source,
+			 res.n_errors ? res.errors[0].line : 0,
+			 res.n_errors ? res.errors[0].msg : "unreadable");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+
+	/* guardrails */
+	if (allows_collect(s, &al)) {
+		snprintf(rep->why, sizeof(rep->why), "reading the allowlist failed");
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	for (size_t i = 0; i < res.n_entries; i++) {
+		struct feed_entry *e = &res.entries[i];
+		int v4 = e->cidr.family == AF_INET;
+		__u8 min = v4 ? o->min_len_v4 : o->min_len_v6;
+		char buf[CIDR_STR_MAX], abuf[CIDR_STR_MAX];
+		const struct cidr *a;
+
+		if (e->cidr.len < min) {
+			report_error(o, &shown, e->line, "%s is shorter than /%u: refused (--min-len-v%d)",
+				     cidr_str(&e->cidr, buf, sizeof(buf)), min, v4 ? 4 : 6);
+			continue;
+		}
+		a = allows_overlap(&al, &e->cidr);
+		if (a) {
+			report_error(o, &shown, e->line, "%s overlaps allowlisted %s: refused",
+				     cidr_str(&e->cidr, buf, sizeof(buf)), cidr_str(a, abuf, sizeof(abuf)));
+			continue;
+		}
+		res.entries[n++] = *e;
+	}
+	rep->errors = shown;
+	rep->skipped = res.n_skipped;
+	if (shown > (size_t)o->max_errors_shown && o->max_errors_shown)
+		fprintf(stderr, "%s: ... %zu more errors not shown\n", o->source,
+			shown - o->max_errors_shown);
+	if (shown && !o->lenient) {
+		load_failed(rep, "feed %s: %zu bad line%s in %s: nothing applied (--lenient applies "
+			    "the good ones)", o->name, shown, shown == 1 ? "" : "s", o->source);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	rep->entries = n;
+	rep->parse_s = now_s() - t0;
+	if (o->check) {
+		ret = EXIT_OK;
+		goto out;
+	}
+
+	/* the diff */
+	t0 = now_s();
+	if (read_actions(s, actions)) {
+		snprintf(rep->why, sizeof(rep->why), "reading the feed records failed");
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	actions[id] = o->action;
+	if (n > PI_IDX_MAX) {
+		load_failed(rep, "feed %s: %zu prefixes in %s, more than one feed holds (%u): split it",
+			    o->name, n, o->source, PI_IDX_MAX);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+
+	/* room for what looks new: everything on a first load, little on a reload */
+	if (pindex_build(&pi, res.entries, &n, &exp, o->ttl_s, now) ||
+	    table_reserve(s->t, (n > rec.entries ? n - rec.entries : 0) + 1024)) {
+		load_failed(rep, "feed %s: out of memory indexing %zu prefixes", o->name, n);
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	rep->entries = n;
+	if (stage_diff(s, o, res.entries, n, &pi, exp, bit, actions, rep)) {
+		load_failed(rep, "feed %s: out of memory staging %zu prefixes", o->name, n);
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	stage_s = now_s() - t0;
+	if (table_commit(s->t, &ts, err, sizeof(err))) {
+		load_failed(rep, "feed %s: %s: nothing applied", o->name, err);
+		rep->entries = 0;
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	snprintf(rec.name, sizeof(rec.name), "%s", o->name);
+	snprintf(rec.source, sizeof(rec.source), "%s", o->source);
+	snprintf(rec.etag, sizeof(rec.etag), "%s", fr.etag);
+	snprintf(rec.last_modified, sizeof(rec.last_modified), "%s", fr.last_modified);
+	rec.loaded_unix = time(NULL);
+	rec.ttl_s = o->ttl_s;
+	rec.entries = rep->entries;
+	rec.action = o->action;
+	rec.min_len_v4 = o->min_len_v4;
+	rec.min_len_v6 = o->min_len_v6;
+	rec.format = res.format;
+	if (bpf_map_update_elem(s->m.fd[FM_FEEDS], &(__u32){ id }, &rec, BPF_ANY)) {
+		load_failed(rep, "feed %s: entries applied, but recording the feed failed: %s",
+			    o->name, strerror(errno));
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	rep->apply_s = now_s() - t0;
+	pr_debug("feed %s: parse %.0f ms, diff %.0f ms, commit: build %.0f ms, write %.0f ms "
+		 "(%u tbl24 + %u tbl8 leaves)", o->name, rep->parse_s * 1e3, stage_s * 1e3, ts.build_ms,
+		 ts.write_ms, ts.tbl24_writes, ts.tbl8_writes);
+	ret = EXIT_OK;
+out:
+	table_abort(s->t);
+	free(exp);
+	free(pi.e);
+	free(al.v);
+	feed_result_free(&res);
+	fetch_result_free(&fr);
+	return ret;
+}
+
+int feed_delete(struct state *s, const char *name, size_t *removed)
+{
+	struct fence_feed rec;
+	__u8 actions[FENCE_FEEDS_MAX];
+	char err[256] = "";
+	int id = feed_find(s, name, &rec);
+	__u32 bit;
+
+	*removed = 0;
+	if (id < 0) {
+		pr_err("no feed named \"%s\" (`xdpfence feed list`)", name);
+		return EXIT_USAGE;
+	}
+	bit = 1U << id;
+	if (read_actions(s, actions))
+		return EXIT_RUNTIME;
+	if (stage_release(s, bit, actions, removed)) {
+		table_abort(s->t);
+		return EXIT_RUNTIME;
+	}
+	if (table_commit(s->t, NULL, err, sizeof(err))) {
+		pr_err("feed del %s: %s", name, err);
+		return EXIT_RUNTIME;
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (bpf_map_update_elem(s->m.fd[FM_FEEDS], &(__u32){ id }, &rec, BPF_ANY)) {
+		pr_err("feed del %s: %s", name, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,78 @@
+/* user/feeds/feed.h - loading a threat feed into the deny entries, as a diff.
+ *
+ * Owns what a feed means for the entries: fetch, parse, guardrails (minimum
+ * prefix length, no overlap with the allowlist), dedupe, then stage only the
+ * difference against what the feed owned before: new prefixes gain the
+ * feed's bit, gone ones lose it (and disappear when nobody else owns them),
+ * the rest keep their slots and counters. Nothing is staged unless the whole
+ * feed is good, or --lenient says to apply the good lines.
+ */
+#ifndef XDPFENCE_FEED_H
+#define XDPFENCE_FEED_H
+
+#include <stdbool.h>
+
+#include "cli/cli.h"
+#include "feeds/parse.h"
+#include "feeds/fetch.h"
+
+#define FEED_MIN_LEN_V4 8
+#define FEED_MIN_LEN_V6 19
+
+struct feed_load_opts {
+	const char *name;
+	const char *source;
+	enum feed_format format;
+	int action;			/* enum fence_action */
+	__u64 ttl_s;			/* default lifetime of entries; 0 = until the feed drops them */
+	__u32 rate, burst;		/* for action throttle */
+	__u8 min_len_v4, min_len_v6;
+	bool lenient;			/* apply the good lines of a feed with bad ones */
+	bool check;			/* parse and check only, apply nothing */
+	bool refetch;			/* ignore ETag/Last-Modified of the last load */
+	int max_errors_shown;		/* 0 = all */
+	struct feed_prepared *prepared;	/* a file source already read and parsed, or NULL */
+	bool from_fd;			/* feed_prepare reads the file source from source_fd,
+					 * opened by the caller (a CLI that `xdpfence run`
+					 * serves; it always prepares) */
+	int source_fd;
+};
+
+/* A file source read and parsed ahead of feed_load (feed_prepare), so a
+ * one-shot CLI does it while it opens the pinned maps. feed_load takes
+ * what it holds (and reports its errors as it reports its own). URLs are
+ * never prepared: a conditional request needs the feed's record. */
+struct feed_prepared {
+	struct fetch_result fr;
+	struct feed_result res;
+	int fetch_ret, parse_ret;
+	char err[256];
+	double fetch_s, parse_s;
+	bool timed;			/* some entry has a lifetime: res is dropped, and
+					 * feed_load parses again under the lock */
+};
+
+void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p);
+void feed_prepared_free(struct feed_prepared *p);
+
+struct feed_load_report {
+	size_t entries;			/* distinct prefixes in the feed after checks */
+	size_t added, removed, kept, updated;
+	size_t skipped, errors;
+	bool not_modified;
+	double fetch_s, parse_s, apply_s;
+	char why[512];			/* a failed load: what the error said */
+};
+
+/* Returns an EXIT_* code; errors are printed as SOURCE:LINE: what. */
+int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep);
+
+/* Drop the feed's ownership from every entry and forget the feed. */
+int feed_delete(struct state *s, const char *name, size_t *removed);
+
+/* Feed id for a name, -1 if none. */
+int feed_find(struct state *s, const char *name, struct fence_feed *rec);
+
+bool feed_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,1577 @@
+/* user/policy/policy.c - the behaviour engine's decision logic. See policy.h.
+ *
+ * Owns the per-prefix state: an open-addressing table (linear probing, entries
+ * inline in one allocation, no allocation per sample) keyed by prefix, holding
+ * the last counters and, per rule, the running above-threshold streak; a side
+ * array of records (promotion and offence history), which pin their table
+ * entry; a lazy min-heap of expiry times. Must not read a clock, touch a map
+ * or do I/O beyond the FILE handed to policy_save/policy_load.
+ *
+ * A streak is the time and the metric delta of the consecutive intervals whose
+ * rate was above the rule's rate, ending at the last tick: two numbers per
+ * rule and prefix instead of a ring of samples. Any interval at or below the
+ * rate, a tick that did not carry the prefix (no traffic, or the LRU dropped
+ * it) and the first sample of a prefix all restart it.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "maps/keys.h"
+#include "policy/policy.h"
+
+#define NSEC			1000000000ULL
+#define POLICY_MIN_CAP		1024		/* table slots, a power of two */
+#define POLICY_SLACK_NS		(100ULL * 1000000)	/* window may fall short by timer jitter */
+#define POLICY_PREFETCH		16		/* samples hashed ahead of use */
+#define POLICY_NO_RULE		0xff
+#define POLICY_AGE_MAX		511		/* eviction ages are clamped here */
+#define POLICY_SCORE_PLAIN	512		/* scores >= this: no record to lose */
+#define POLICY_FILE_MAGIC	"xdpfence-policy 1"
+
+struct policy_streak {
+	__u64 covered_ns;		/* time of the consecutive above-rate intervals */
+	__u64 sum;			/* metric delta over them */
+};
+
+struct policy_entry {
+	struct cidr pfx;		/* family 0 = empty slot */
+	__u32 seen_tick;		/* p->tick of the last sample; 0 = never */
+	__u64 prev[3];			/* cumulative counters at seen_tick, by metric */
+	__u32 rec;			/* index into p->recs; 0 = none */
+	__u32 pad;
+	struct policy_streak st[];	/* one per rule of the config */
+};
+_Static_assert(sizeof(struct policy_entry) == 56, "policy_entry stays small");
+
+/* A prefix that was promoted at least once, or a parent with promoted
+ * children. While used it pins its table entry. */
+struct policy_rec {
+	struct cidr pfx;
+	__u32 gen;			/* bumped on free: stale heap items */
+	__u64 expires_ns;		/* 0 = not promoted now */
+	__u64 decay_ns;			/* offences fall to 0 here: the ban's end + max_ttl */
+	__u64 ttl_s;
+	double value, threshold;
+	__u32 offences;
+	__u32 throttle_rate, throttle_burst;
+	__u16 rule;			/* index into p->names; 0 = "" */
+	__u8 action;			/* enum fence_action */
+	__u8 metric;			/* enum policy_metric */
+	__u32 parent;			/* active child: the /P parent's record */
+	__u32 child;			/* parent: first active child */
+	__u32 next, prev;		/* siblings; next also chains the free list */
+	__u32 n_children;		/* parent: active children linked */
+	__u8 used;
+	__u8 pending;			/* parent: on p->pending for this tick's aggregation */
+	__u8 trigger;			/* parent: rule of the last child linked */
+	__u8 pad;
+};
+
+struct policy_heap_item {
+	__u64 expires_ns;
+	__u32 rec;
+	__u32 gen;
+};
+
+struct policy_kid {
+	struct cidr pfx;
+	__u32 rec;
+};
+
+struct policy {
+	struct policy_config cfg;
+	__u16 rule_name[POLICY_MAX_RULES];	/* interned name of each rule */
+	size_t max_tracked;
+	__u64 rng;
+	__u64 clock_ns;			/* latest time seen: last tick or load */
+	__u64 prev_now;
+	bool have_prev;
+	__u32 tick;			/* >= 2 while ticking, so tick - 1 is never 0 */
+	__u32 full_tick;		/* tick in which eviction could not make room */
+	size_t seen_now;		/* prefixes sampled this tick */
+	size_t tick_left;		/* samples of this tick not yet processed */
+
+	char *slots;
+	size_t cap, count, stride;
+
+	struct policy_rec *recs;
+	__u32 n_recs, free_rec;
+	size_t recs_cap;
+	size_t recs_used, n_active;
+
+	struct policy_heap_item *heap;
+	size_t heap_n, heap_cap;
+
+	char **names;
+	__u32 n_names;
+	size_t names_cap;
+
+	__u32 *pending;
+	size_t n_pending, pending_cap;
+
+	struct policy_decision *dec;
+	size_t n_dec, dec_cap;
+	struct cidr *kids;
+	size_t n_kids, kids_cap;
+	char *whys;
+	size_t n_whys, whys_cap;
+	struct policy_kid *tmp;
+	size_t tmp_cap;
+
+	struct policy_stats st;
+};
+
+/* --- small helpers ------------------------------------------------------- */
+
+/* Returns buf grown to hold need elements (or buf if it does), NULL on failure. */
+static void *grow_to(void *buf, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 16;
+	void *b;
+
+	if (need <= *cap)
+		return buf;
+	while (n < need)
+		n *= 2;
+	if (n > SIZE_MAX / size)
+		return NULL;
+	b = realloc(buf, n * size);
+	if (b)
+		*cap = n;
+	return b;
+}
+
+#define GROW(p, arr, cap, need) ({						\
+	void *_b = grow_to((p)->arr, &(p)->cap, (need), sizeof(*(p)->arr));	\
+	if (_b)									\
+		(p)->arr = _b;							\
+	_b != NULL; })
+
+/* splitmix64: small, seedable, and its whole state is one number to save */
+static __u64 rng_next(__u64 *s)
+{
+	__u64 z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* uniform in [-1, 1) */
+static double rng_sym(__u64 *s)
+{
+	return (double)(rng_next(s) >> 11) * 0x1p-52 - 1.0;
+}
+
+static __u64 cidr_hash(const struct cidr *c)
+{
+	__u64 a, b, h;
+
+	memcpy(&a, c->addr, 8);
+	memcpy(&b, c->addr + 8, 8);
+	h = a * 0x9e3779b97f4a7c15ULL ^ (b + ((__u64)c->family << 8 | c->len)) * 0xc2b2ae3d27d4eb4fULL;
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 29);
+}
+
+static bool cidr_key_eq(const struct cidr *a, const struct cidr *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	memcpy(&a0, a->addr, 8);
+	memcpy(&a1, a->addr + 8, 8);
+	memcpy(&b0, b->addr, 8);
+	memcpy(&b1, b->addr + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0 && a->family == b->family && a->len == b->len;
+}
+
+static int cidr_key_cmp(const void *x, const void *y)
+{
+	const struct cidr *a = x, *b = y;
+	int r;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	r = memcmp(a->addr, b->addr, 16);
+	if (r)
+		return r;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+const char *policy_event_name(enum policy_event e)
+{
+	static const char *const names[] = {
+		[POLICY_PROMOTE] = "promote",
+		[POLICY_EXTEND] = "extend",
+		[POLICY_EXPIRE] = "expire",
+		[POLICY_AGGREGATE] = "aggregate",
+		[POLICY_UNBAN] = "unban",
+	};
+
+	return (unsigned)e < sizeof(names) / sizeof(names[0]) ? names[e] : "?";
+}
+
+const char *policy_metric_name(enum policy_metric m)
+{
+	static const char *const names[] = {
+		[POLICY_NEW_CONNS] = "new_conns",
+		[POLICY_PACKETS] = "packets",
+		[POLICY_BYTES] = "bytes",
+		[POLICY_CHILDREN] = "children",
+	};
+
+	return (unsigned)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
+}
+
+static const char *name_of(const struct policy *p, __u16 id)
+{
+	return id && id < p->n_names ? p->names[id] : "";
+}
+
+/* Names are never freed before policy_free: decisions point at them. */
+static int name_intern(struct policy *p, const char *name, __u16 *id)
+{
+	size_t old_cap = p->names_cap;
+	char *s;
+
+	*id = 0;
+	if (!*name)
+		return 0;
+	for (__u32 i = 1; i < p->n_names; i++)
+		if (!strcmp(p->names[i], name)) {
+			*id = (__u16)i;
+			return 0;
+		}
+	if (p->n_names > UINT16_MAX)
+		return -ENOSPC;
+	if (!p->n_names)
+		p->n_names = 1;		/* id 0 is "" */
+	if (!GROW(p, names, names_cap, p->n_names + 1))
+		return -ENOMEM;
+	for (size_t i = old_cap; i < p->names_cap; i++)
+		p->names[i] = NULL;
+	s = strdup(name);
+	if (!s)
+		return -ENOMEM;
+	p->names[p->n_names] = s;
+	*id = (__u16)p->n_names++;
+	return 0;
+}
+
+/* --- config -------------------------------------------------------------- */
+
+#define CHECK(cond, ...) do {							\
+	if (!(cond)) {								\
+		if (err && errlen)						\
+			snprintf(err, errlen, __VA_ARGS__);			\
+		return -EINVAL;							\
+	}									\
+} while (0)
+
+int policy_config_check(const struct policy_config *cfg, char *err, size_t errlen)
+{
+	CHECK(cfg, "no config");
+	CHECK(cfg->n_rules <= POLICY_MAX_RULES, "%u rules, at most %d", cfg->n_rules, POLICY_MAX_RULES);
+	for (unsigned i = 0; i < cfg->n_rules; i++) {
+		const struct policy_rule *r = &cfg->rules[i];
+		size_t len = strnlen(r->name, sizeof(r->name));
+
+		CHECK(len && len < sizeof(r->name), "rule %u: name empty or too long", i);
+		for (unsigned j = 0; j < i; j++)
+			CHECK(strcmp(cfg->rules[j].name, r->name), "rule \"%s\": appears twice", r->name);
+		CHECK((unsigned)r->metric < POLICY_CHILDREN, "rule \"%s\": bad metric", r->name);
+		CHECK(isfinite(r->rate) && r->rate > 0, "rule \"%s\": rate must be above 0", r->name);
+		CHECK(r->window_s, "rule \"%s\": window_s is 0", r->name);
+		CHECK(r->action < FENCE_ACT_MAX, "rule \"%s\": bad action", r->name);
+		CHECK(r->ttl_s, "rule \"%s\": ttl_s is 0", r->name);
+		CHECK(r->max_ttl_s >= r->ttl_s && r->max_ttl_s <= POLICY_MAX_TTL_S,
+		      "rule \"%s\": max_ttl_s must be ttl_s..%llu", r->name, POLICY_MAX_TTL_S);
+		CHECK(isfinite(r->escalate) && r->escalate >= 1 && r->escalate <= 1000,
+		      "rule \"%s\": escalate must be 1..1000", r->name);
+		CHECK(r->jitter >= 0 && r->jitter < 1, "rule \"%s\": jitter must be in [0, 1)", r->name);
+	}
+	CHECK(!cfg->v4_children || (cfg->v4_children >= 2 && cfg->v4_parent_len >= 1 &&
+				    cfg->v4_parent_len < 32), "v4 aggregation: want 2+ children within /1../31");
+	CHECK(!cfg->v6_children || (cfg->v6_children >= 2 && cfg->v6_parent_len >= 1 &&
+				    cfg->v6_parent_len < 128), "v6 aggregation: want 2+ children within /1../127");
+	return 0;
+}
+
+/* --- records, heap ------------------------------------------------------- */
+
+static __u32 rec_alloc(struct policy *p, const struct cidr *c)
+{
+	struct policy_rec *r;
+	__u32 i, gen;
+
+	if (p->free_rec) {
+		i = p->free_rec;
+		p->free_rec = p->recs[i].next;
+	} else {
+		if (p->n_recs == UINT32_MAX)
+			return 0;
+		if (!GROW(p, recs, recs_cap, (size_t)p->n_recs + 2))
+			return 0;
+		if (!p->n_recs)
+			memset(&p->recs[p->n_recs++], 0, sizeof(*p->recs));	/* 0 = none */
+		i = p->n_recs++;
+		p->recs[i].gen = 0;
+	}
+	r = &p->recs[i];
+	gen = r->gen;
+	memset(r, 0, sizeof(*r));
+	r->gen = gen;
+	r->pfx = *c;
+	r->used = 1;
+	r->trigger = POLICY_NO_RULE;
+	p->recs_used++;
+	return i;
+}
+
+static void rec_free(struct policy *p, __u32 i)
+{
+	struct policy_rec *r = &p->recs[i];
+
+	r->used = 0;
+	r->gen++;
+	r->next = p->free_rec;
+	p->free_rec = i;
+	p->recs_used--;
+}
+
+static void heap_up(struct policy_heap_item *h, size_t i)
+{
+	struct policy_heap_item it = h[i];
+
+	while (i) {
+		size_t up = (i - 1) / 2;
+
+		if (h[up].expires_ns <= it.expires_ns)
+			break;
+		h[i] = h[up];
+		i = up;
+	}
+	h[i] = it;
+}
+
+static void heap_down(struct policy_heap_item *h, size_t n, size_t i)
+{
+	struct policy_heap_item it = h[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1].expires_ns < h[c].expires_ns)
+			c++;
+		if (it.expires_ns <= h[c].expires_ns)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = it;
+}
+
+/* Capacity is reserved at the start of each tick: this cannot fail there. */
+static int heap_push(struct policy *p, __u32 rec)
+{
+	if (!GROW(p, heap, heap_cap, p->heap_n + 1))
+		return -ENOMEM;
+	p->heap[p->heap_n] = (struct policy_heap_item){
+		.expires_ns = p->recs[rec].expires_ns, .rec = rec, .gen = p->recs[rec].gen,
+	};
+	heap_up(p->heap, p->heap_n++);
+	return 0;
+}
+
+static bool heap_live(const struct policy *p, const struct policy_heap_item *it)
+{
+	const struct policy_rec *r = &p->recs[it->rec];
+
+	return r->used && r->gen == it->gen && r->expires_ns == it->expires_ns;
+}
+
+/* Drops stale items (extended, forgotten, unbanned) once they dominate. */
+static void heap_compact(struct policy *p)
+{
+	size_t n = 0;
+
+	if (p->heap_n <= 2 * p->n_active + 1024)
+		return;
+	for (size_t i = 0; i < p->heap_n; i++)
+		if (heap_live(p, &p->heap[i]))
+			p->heap[n++] = p->heap[i];
+	p->heap_n = n;
+	for (size_t i = n / 2; i-- > 0;)
+		heap_down(p->heap, n, i);
+}
+
+static void rec_decay(struct policy_rec *r, __u64 now)
+{
+	if (!r->expires_ns && r->offences && now >= r->decay_ns)
+		r->offences = 0;
+}
+
+static void rec_unlink(struct policy *p, __u32 i)
+{
+	struct policy_rec *r = &p->recs[i], *par = &p->recs[r->parent];
+
+	if (!r->parent)
+		return;
+	if (r->prev)
+		p->recs[r->prev].next = r->next;
+	else
+		par->child = r->next;
+	if (r->next)
+		p->recs[r->next].prev = r->prev;
+	par->n_children--;
+	r->parent = r->next = r->prev = 0;
+}
+
+static void rec_link(struct policy *p, __u32 i, __u32 parent)
+{
+	struct policy_rec *r = &p->recs[i], *par = &p->recs[parent];
+
+	r->parent = parent;
+	r->prev = 0;
+	r->next = par->child;
+	if (par->child)
+		p->recs[par->child].prev = i;
+	par->child = i;
+	par->n_children++;
+}
+
+/* Ended at now: early (forget, aggregation) moves the decay time along. */
+static void rec_deactivate(struct policy *p, __u32 i, __u64 now)
+{
+	struct policy_rec *r = &p->recs[i];
+
+	if (r->expires_ns > now)
+		r->decay_ns = now + (r->decay_ns - r->expires_ns);
+	r->expires_ns = 0;
+	p->n_active--;
+	rec_unlink(p, i);
+}
+
+/* --- the table ------------------------------------------------------------ */
+
+static struct policy_entry *entry_at(const struct policy *p, size_t i)
+{
+	return (struct policy_entry *)(p->slots + i * p->stride);
+}
+
+/* The slot holding c, or the empty slot where it would go. */
+static size_t table_probe(const struct policy *p, const struct cidr *c, __u64 h)
+{
+	size_t mask = p->cap - 1;
+
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		const struct policy_entry *e = entry_at(p, i);
+
+		if (!e->pfx.family || cidr_key_eq(&e->pfx, c))
+			return i;
+	}
+}
+
+static struct policy_entry *table_find(const struct policy *p, const struct cidr *c)
+{
+	struct policy_entry *e;
+
+	if (!p->count)
+		return NULL;
+	e = entry_at(p, table_probe(p, c, cidr_hash(c)));
+	return e->pfx.family ? e : NULL;
+}
+
+static size_t table_cap_for(size_t count)
+{
+	size_t cap = POLICY_MIN_CAP;
+
+	while (cap * 3 < (count + 1) * 4)
+		cap *= 2;
+	return cap;
+}
+
+/* Moves every entry into a fresh table of cap slots and stride bytes. map
+ * gives, for each rule of the new layout, the old rule whose streak it keeps
+ * (-1: none); NULL keeps the layout. */
+/* Zeroed room for a table. A big one asks for huge pages: a million
+ * prefixes are a hundred megabytes touched at random every tick, and each
+ * 4 KiB page is a TLB entry (on a paravirtualised guest, a shadow page
+ * table entry the hypervisor keeps too). */
+static void *slots_alloc(size_t cap, size_t stride)
+{
+	const size_t huge = 2u << 20;
+	size_t len = cap * stride;
+	void *m;
+
+	if (len < 2 * huge)
+		return calloc(cap, stride);
+	len = (len + huge - 1) & ~(huge - 1);
+	m = aligned_alloc(huge, len);
+	if (!m)
+		return NULL;
+	madvise(m, len, MADV_HUGEPAGE);
+	memset(m, 0, len);
+	return m;
+}
+
+static int table_resize(struct policy *p, size_t cap, size_t stride, const int *map, unsigned n_rules)
+{
+	size_t head = offsetof(struct policy_entry, st);
+	char *slots = slots_alloc(cap, stride);
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->cap; i++) {
+		const struct policy_entry *e = entry_at(p, i);
+		struct policy_entry *d;
+		size_t j;
+
+		if (!e->pfx.family)
+			continue;
+		for (j = cidr_hash(&e->pfx) & (cap - 1);; j = (j + 1) & (cap - 1))
+			if (!((struct policy_entry *)(slots + j * stride))->pfx.family)
+				break;
+		d = (struct policy_entry *)(slots + j * stride);
+		if (!map) {
+			memcpy(d, e, stride);
+			continue;
+		}
+		memcpy(d, e, head);
+		for (unsigned r = 0; r < n_rules; r++)
+			if (map[r] >= 0)
+				d->st[r] = e->st[map[r]];
+	}
+	free(p->slots);
+	p->slots = slots;
+	p->cap = cap;
+	p->stride = stride;
+	return 0;
+}
+
+/* Room for one more entry under the load factor. */
+static int table_reserve(struct policy *p)
+{
+	if ((p->count + 1) * 4 <= p->cap * 3)
+		return 0;
+	return table_resize(p, p->cap * 2, p->stride, NULL, 0);
+}
+
+/* Higher = evicted first; 0 = never. Plain entries (nothing to lose but a
+ * streak) go before offence history, each least recently seen first. */
+static unsigned evict_score(const struct policy *p, const struct policy_entry *e, __u64 now)
+{
+	__u32 age = e->seen_tick ? p->tick - e->seen_tick : POLICY_AGE_MAX;
+
+	if (e->seen_tick == p->tick)
+		return 0;
+	if (age > POLICY_AGE_MAX)
+		age = POLICY_AGE_MAX;
+	if (e->rec) {
+		const struct policy_rec *r = &p->recs[e->rec];
+
+		if (r->expires_ns || r->n_children)
+			return 0;
+		if (r->offences && now < r->decay_ns)
+			return 1 + (age < POLICY_AGE_MAX ? age : POLICY_AGE_MAX - 1);
+	}
+	return POLICY_SCORE_PLAIN + age;
+}
+
+/* After slots were emptied in bulk: moves every entry to the first free slot
+ * of its probe path, cluster by cluster from a free slot on, so no lookup
+ * meets a hole before its key. In place: no allocation, no page faults. */
+static void table_settle(struct policy *p)
+{
+	size_t mask = p->cap - 1, start = 0;
+
+	while (entry_at(p, start)->pfx.family)
+		start++;			/* the load factor leaves free slots */
+	for (size_t k = 1; k <= p->cap; k++) {
+		size_t i = (start + k) & mask, j;
+		struct policy_entry *e = entry_at(p, i);
+
+		if (!e->pfx.family)
+			continue;
+		for (j = cidr_hash(&e->pfx) & mask; j != i; j = (j + 1) & mask)
+			if (!entry_at(p, j)->pfx.family)
+				break;
+		if (j != i) {
+			memcpy(entry_at(p, j), e, p->stride);
+			e->pfx.family = 0;
+		}
+	}
+}
+
+/* Drops the entries scoring above min, and `quota` of those scoring min.
+ * Records of dropped entries are freed. Returns how many went. */
+static size_t table_drop(struct policy *p, __u64 now, unsigned min, size_t quota)
+{
+	size_t dropped = 0;
+
+	for (size_t i = 0; i < p->cap; i++) {
+		struct policy_entry *e = entry_at(p, i);
+		unsigned s;
+
+		if (!e->pfx.family)
+			continue;
+		s = evict_score(p, e, now);
+		if (!s || s < min || (s == min && !quota))
+			continue;
+		if (s == min)
+			quota--;
+		if (e->rec)
+			rec_free(p, e->rec);
+		e->pfx.family = 0;
+		dropped++;
+	}
+	if (!dropped)
+		return 0;
+	p->count -= dropped;
+	table_settle(p);
+	/* give memory back once the table is mostly empty */
+	if (p->cap > 4 * table_cap_for(p->count) && table_resize(p, 2 * table_cap_for(p->count),
+								    p->stride, NULL, 0))
+		p->st.nomem++;
+	return dropped;
+}
+
+/* max_tracked reached: free room for the rest of this tick's samples (at
+ * least an eighth of it), least recently seen first. */
+static void table_evict(struct policy *p, __u64 now)
+{
+	size_t hist[2 * POLICY_SCORE_PLAIN] = { 0 };
+	size_t target = p->max_tracked / 8, acc = 0;
+	unsigned min = 1;
+	size_t quota = 0;
+
+	if (target < p->tick_left)
+		target = p->tick_left;
+	if (target > p->max_tracked)
+		target = p->max_tracked;
+	if (!target)
+		target = 1;
+	if (p->count >= p->max_tracked)
+		target += p->count - p->max_tracked;
+	for (size_t i = 0; i < p->cap; i++) {
+		const struct policy_entry *e = entry_at(p, i);
+
+		if (e->pfx.family)
+			hist[evict_score(p, e, now)]++;
+	}
+	for (unsigned s = 2 * POLICY_SCORE_PLAIN; s-- > 1;) {
+		if (acc + hist[s] >= target) {
+			min = s;
+			quota = target - acc;
+			break;
+		}
+		acc += hist[s];
+		quota = hist[s];
+		min = s;
+	}
+	if (acc + quota)
+		p->st.evicted += table_drop(p, now, min, quota);
+	if (p->count >= p->max_tracked)
+		p->full_tick = p->tick;
+}
+
+/* The entry for c, inserted if new and there is room: may evict or grow, so
+ * any entry pointer taken before is stale. pinned entries (records) ignore
+ * max_tracked. NULL when there is no room. */
+static struct policy_entry *table_get(struct policy *p, const struct cidr *c, __u64 h,
+				      __u64 now, bool pinned)
+{
+	size_t i = table_probe(p, c, h);
+	struct policy_entry *e = entry_at(p, i);
+
+	if (e->pfx.family)
+		return e;
+	if (!pinned && p->count >= p->max_tracked) {
+		if (p->full_tick != p->tick)
+			table_evict(p, now);
+		if (p->count >= p->max_tracked) {
+			p->st.untracked++;
+			return NULL;
+		}
+		i = table_probe(p, c, h);
+	}
+	if ((p->count + 1) * 4 > p->cap * 3) {
+		if (table_reserve(p)) {
+			p->st.nomem++;
+			return NULL;
+		}
+		i = table_probe(p, c, h);
+	}
+	e = entry_at(p, i);
+	memset(e, 0, p->stride);
+	e->pfx = *c;
+	p->count++;
+	return e;
+}
+
+/* The record of c, created (with its entry) if needed; 0 on failure. */
+static __u32 rec_get(struct policy *p, const struct cidr *c, __u64 now)
+{
+	struct policy_entry *e = table_get(p, c, cidr_hash(c), now, true);
+	__u32 i;
+
+	if (!e)
+		return 0;
+	if (e->rec)
+		return e->rec;
+	i = rec_alloc(p, c);
+	if (!i) {
+		p->st.nomem++;
+		return 0;
+	}
+	e->rec = i;
+	return i;
+}
+
+static __u32 rec_find(const struct policy *p, const struct cidr *c)
+{
+	const struct policy_entry *e = table_find(p, c);
+
+	return e ? e->rec : 0;
+}
+
+/* --- decisions ----------------------------------------------------------- */
+
+static bool parent_of(const struct policy *p, const struct cidr *c, struct cidr *par, unsigned *n)
+{
+	unsigned len;
+
+	if (c->family == AF_INET) {
+		*n = p->cfg.v4_children;
+		len = p->cfg.v4_parent_len;
+	} else {
+		*n = p->cfg.v6_children;
+		len = p->cfg.v6_parent_len;
+	}
+	if (!*n || c->len <= len)
+		return false;
+	*par = *c;
+	par->len = (__u8)len;
+	cidr_mask(par);
+	return true;
+}
+
+static __u64 policy_ttl(const struct policy_rule *r, __u32 offences)
+{
+	double t = (double)r->ttl_s;
+
+	for (__u32 i = 1; i < offences && r->escalate > 1 && t < (double)r->max_ttl_s; i++)
+		t *= r->escalate;
+	if (t >= (double)r->max_ttl_s)
+		return r->max_ttl_s;
+	return (__u64)(t + 0.5);
+}
+
+/* now + ttl * (1 + u), u uniform in [-jitter, +jitter): a batch promoted
+ * together does not expire together. The generator advances either way. */
+static __u64 policy_expiry(struct policy *p, const struct policy_rule *r, __u64 now, __u64 ttl_s)
+{
+	double u = rng_sym(&p->rng);
+	__u64 ns = ttl_s * NSEC;
+
+	if (r->jitter > 0)
+		ns = (__u64)((double)ns * (1 + u * r->jitter));
+	return now + (ns ? ns : 1);
+}
+
+/* Capacity was reserved by the caller. */
+static struct policy_decision *dec_push(struct policy *p, enum policy_event type, __u64 now,
+					const struct policy_rec *r)
+{
+	struct policy_decision *d = &p->dec[p->n_dec++];
+
+	*d = (struct policy_decision){
+		.type = type,
+		.time_ns = now,
+		.prefix = r->pfx,
+		.rule = name_of(p, r->rule),
+		.metric = policy_metric_name(r->metric),
+		.value = r->value,
+		.threshold = r->threshold,
+		.action = r->action,
+		.throttle_rate = r->throttle_rate,
+		.throttle_burst = r->throttle_burst,
+		.ttl_s = r->ttl_s,
+		.expires_ns = r->expires_ns,
+		.offences = r->offences,
+		.why = "",
+	};
+	return d;
+}
+
+static void policy_expire(struct policy *p, __u64 now)
+{
+	while (p->heap_n && p->heap[0].expires_ns <= now) {
+		struct policy_heap_item it = p->heap[0];
+
+		p->heap[0] = p->heap[--p->heap_n];
+		if (p->heap_n)
+			heap_down(p->heap, p->heap_n, 0);
+		if (!heap_live(p, &it))
+			continue;
+		dec_push(p, POLICY_EXPIRE, now, &p->recs[it.rec]);
+		rec_deactivate(p, it.rec, now);
+	}
+}
+
+/* Rule ri's window completed on pfx (whose entry holds a record or not). */
+static void policy_fire(struct policy *p, const struct cidr *pfx, __u64 h, unsigned ri, double value,
+			__u64 now, policy_allowed_fn allowed, void *ctx)
+{
+	const struct policy_rule *rule = &p->cfg.rules[ri];
+	struct policy_entry *e;
+	struct policy_rec *r;
+	struct cidr par;
+	__u32 ri_rec, pr = 0;
+	unsigned n_kids = 0;
+	bool has_par, extend;
+
+	if (allowed && allowed(ctx, pfx))
+		return;
+	has_par = parent_of(p, pfx, &par, &n_kids);
+	if (has_par) {
+		pr = rec_find(p, &par);
+		if (pr && p->recs[pr].expires_ns)
+			return;		/* covered by the promoted parent */
+	}
+	e = entry_at(p, table_probe(p, pfx, h));
+	ri_rec = e->rec;
+	if (!ri_rec) {
+		ri_rec = rec_alloc(p, pfx);
+		if (!ri_rec) {
+			p->st.nomem++;
+			return;
+		}
+		e->rec = ri_rec;
+	}
+	r = &p->recs[ri_rec];
+	extend = r->expires_ns != 0;
+	if (extend) {
+		__u64 exp;
+
+		r->offences++;
+		r->ttl_s = policy_ttl(rule, r->offences);
+		exp = policy_expiry(p, rule, now, r->ttl_s);
+		if (exp > r->expires_ns) {
+			r->expires_ns = exp;
+			heap_push(p, ri_rec);
+			r = &p->recs[ri_rec];
+		}
+	} else {
+		/* everything that can fail first: a skipped promotion is retried */
+		if (has_par && !pr) {
+			pr = rec_get(p, &par, now);
+			if (!pr)
+				return;
+		}
+		if (has_par && !GROW(p, pending, pending_cap, p->n_pending + 1)) {
+			p->st.nomem++;
+			return;
+		}
+		r = &p->recs[ri_rec];
+		rec_decay(r, now);
+		r->offences++;
+		r->ttl_s = policy_ttl(rule, r->offences);
+		r->expires_ns = policy_expiry(p, rule, now, r->ttl_s);
+		r->action = rule->action;
+		r->throttle_rate = rule->throttle_rate;
+		r->throttle_burst = rule->throttle_burst;
+		p->n_active++;
+		heap_push(p, ri_rec);
+		if (has_par) {
+			struct policy_rec *pa = &p->recs[pr];
+
+			rec_link(p, ri_rec, pr);
+			pa->trigger = (__u8)ri;
+			if (pa->n_children >= n_kids && !pa->pending) {
+				pa->pending = 1;
+				p->pending[p->n_pending++] = pr;
+			}
+		}
+		r = &p->recs[ri_rec];
+	}
+	/* extend: the stronger action wins (drop < throttle < monitor) */
+	if (rule->action <= r->action) {
+		r->action = rule->action;
+		r->throttle_rate = rule->throttle_rate;
+		r->throttle_burst = rule->throttle_burst;
+	}
+	r->decay_ns = r->expires_ns + rule->max_ttl_s * NSEC;
+	r->value = value;
+	r->threshold = rule->rate;
+	r->rule = p->rule_name[ri];
+	r->metric = (__u8)rule->metric;
+	dec_push(p, extend ? POLICY_EXTEND : POLICY_PROMOTE, now, r);
+}
+
+/* One sample: update the streaks; a completed window fires the rule with the
+ * strongest action (first in config order on a tie). */
+static void policy_sample(struct policy *p, const struct policy_sample *s, __u64 h, __u64 now,
+			  __u64 dt, policy_allowed_fn allowed, void *ctx)
+{
+	const __u64 cur[3] = {
+		[POLICY_NEW_CONNS] = s->new_conns,
+		[POLICY_PACKETS] = s->packets,
+		[POLICY_BYTES] = s->bytes,
+	};
+	__u64 slack = dt / 4 < POLICY_SLACK_NS ? dt / 4 : POLICY_SLACK_NS;
+	struct policy_entry *e;
+	double best_value = 0;
+	int best = -1;
+
+	if ((s->prefix.family != AF_INET || s->prefix.len > 32) &&
+	    (s->prefix.family != AF_INET6 || s->prefix.len > 128))
+		return;
+	e = table_get(p, &s->prefix, h, now, false);
+	if (!e || e->seen_tick == p->tick)
+		return;		/* no room, or the prefix came twice */
+	p->seen_now++;
+	if (!p->have_prev || e->seen_tick != p->tick - 1) {
+		/* no interval to measure: first sample, or a gap */
+		memcpy(e->prev, cur, sizeof(cur));
+		memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
+		e->seen_tick = p->tick;
+		return;
+	}
+	e->seen_tick = p->tick;
+	for (unsigned i = 0; i < p->cfg.n_rules; i++) {
+		const struct policy_rule *r = &p->cfg.rules[i];
+		struct policy_streak *st = &e->st[i];
+		__u64 c = cur[r->metric], d = c >= e->prev[r->metric] ? c - e->prev[r->metric] : c;
+
+		/* a smaller counter is a recycled LRU entry: counted from 0 */
+		if (!((double)d * 1e9 > r->rate * (double)dt)) {
+			st->covered_ns = st->sum = 0;
+			continue;
+		}
+		st->covered_ns += dt;
+		st->sum += d;
+		if (st->covered_ns + slack < (__u64)r->window_s * NSEC)
+			continue;
+		if (best < 0 || r->action < p->cfg.rules[best].action) {
+			best = (int)i;
+			best_value = (double)st->sum * 1e9 / (double)st->covered_ns;
+		}
+		st->covered_ns = st->sum = 0;
+	}
+	memcpy(e->prev, cur, sizeof(cur));
+	if (best >= 0)
+		policy_fire(p, &s->prefix, h, (unsigned)best, best_value, now, allowed, ctx);
+}
+
+/* Promote each pending parent holding enough promoted children; its children
+ * are unbanned. Nothing changes for a parent when memory runs short. */
+static void policy_aggregate(struct policy *p, __u64 now, policy_allowed_fn allowed, void *ctx)
+{
+	for (size_t k = 0; k < p->n_pending; k++) {
+		__u32 pi = p->pending[k], best = 0, n = 0;
+		struct policy_rec *pa = &p->recs[pi];
+		const struct policy_rule *rule;
+		struct policy_decision *d;
+		unsigned need = pa->pfx.family == AF_INET ? p->cfg.v4_children : p->cfg.v6_children;
+		__u64 max_exp = 0, esc;
+		size_t listed;
+		char *why;
+
+		if (!pa->used || !pa->pending)
+			continue;	/* freed since, or listed twice */
+		pa->pending = 0;
+		if (pa->expires_ns || !need || pa->n_children < need || pa->trigger >= p->cfg.n_rules)
+			continue;
+		if (allowed && allowed(ctx, &pa->pfx))
+			continue;
+		listed = pa->n_children < POLICY_MAX_CHILDREN ? pa->n_children : POLICY_MAX_CHILDREN;
+		if (!GROW(p, tmp, tmp_cap, pa->n_children) ||
+		    !GROW(p, dec, dec_cap, p->n_dec + 1 + pa->n_children) ||
+		    !GROW(p, kids, kids_cap, p->n_kids + listed) ||
+		    !GROW(p, whys, whys_cap, p->n_whys + CIDR_STR_MAX + 20) ||
+		    !GROW(p, heap, heap_cap, p->heap_n + 1)) {
+			p->st.nomem++;
+			continue;
+		}
+		pa = &p->recs[pi];
+		for (__u32 c = pa->child; c; c = p->recs[c].next) {
+			const struct policy_rec *r = &p->recs[c];
+
+			p->tmp[n++] = (struct policy_kid){ .pfx = r->pfx, .rec = c };
+			if (!best || r->action < p->recs[best].action)
+				best = c;
+			if (r->expires_ns > max_exp)
+				max_exp = r->expires_ns;
+		}
+		qsort(p->tmp, n, sizeof(p->tmp[0]), cidr_key_cmp);
+
+		rule = &p->cfg.rules[pa->trigger];
+		rec_decay(pa, now);
+		pa->offences++;
+		esc = policy_ttl(rule, pa->offences);
+		pa->ttl_s = esc;
+		pa->expires_ns = policy_expiry(p, rule, now, esc);
+		if (max_exp > now && (max_exp - now + NSEC - 1) / NSEC > esc)
+			pa->ttl_s = (max_exp - now + NSEC - 1) / NSEC;
+		if (max_exp > pa->expires_ns)
+			pa->expires_ns = max_exp;
+		pa->decay_ns = pa->expires_ns + rule->max_ttl_s * NSEC;
+		pa->action = p->recs[best].action;
+		pa->throttle_rate = p->recs[best].throttle_rate;
+		pa->throttle_burst = p->recs[best].throttle_burst;
+		pa->rule = p->rule_name[pa->trigger];
+		pa->metric = POLICY_CHILDREN;
+		pa->value = n;
+		pa->threshold = need;
+		p->n_active++;
+		heap_push(p, pi);
+
+		d = dec_push(p, POLICY_AGGREGATE, now, &p->recs[pi]);
+		d->n_children = (unsigned)listed;
+		for (size_t i = 0; i < listed; i++)
+			p->kids[p->n_kids++] = p->tmp[i].pfx;
+		why = p->whys + p->n_whys;
+		memcpy(why, "aggregated into ", 16);
+		cidr_str(&p->recs[pi].pfx, why + 16, CIDR_STR_MAX);
+		p->n_whys += strlen(why) + 1;
+		for (__u32 i = 0; i < n; i++) {
+			dec_push(p, POLICY_UNBAN, now, &p->recs[p->tmp[i].rec]);
+			rec_deactivate(p, p->tmp[i].rec, now);
+		}
+	}
+	p->n_pending = 0;
+}
+
+/* Children and reasons live in side arrays that may move while the tick
+ * runs: point the decisions at them once it is over. */
+static void policy_fixup(struct policy *p)
+{
+	size_t kid = 0, why = 0;
+	const char *cur = "";
+
+	for (size_t i = 0; i < p->n_dec; i++) {
+		struct policy_decision *d = &p->dec[i];
+
+		if (d->type == POLICY_AGGREGATE) {
+			d->children = p->kids + kid;
+			kid += d->n_children;
+			cur = p->whys + why;
+			why += strlen(cur) + 1;
+		} else if (d->type == POLICY_UNBAN) {
+			d->why = cur;
+		}
+	}
+}
+
+/* Entries not sampled this tick have no usable counters (the next sample
+ * restarts them): drop them once they are a quarter of the table, before
+ * they push live prefixes out through max_tracked. Not counted as evicted. */
+static void policy_gc(struct policy *p, __u64 now)
+{
+	size_t live = p->seen_now + p->recs_used;
+
+	if (p->count > live + POLICY_MIN_CAP && p->count - live > p->count / 4)
+		table_drop(p, now, POLICY_SCORE_PLAIN + 1, SIZE_MAX);
+}
+
+int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size_t n,
+		policy_allowed_fn allowed, void *ctx,
+		const struct policy_decision **out, size_t *n_out)
+{
+	__u64 hs[POLICY_PREFETCH], dt;
+
+	if (!p || (n && !s) || !out || !n_out)
+		return -EINVAL;
+	*out = NULL;
+	*n_out = 0;
+	if (p->have_prev && now <= p->prev_now)
+		return -EINVAL;
+	/* expiries + promotions cannot fail for room; aggregations reserve their own */
+	if (!GROW(p, dec, dec_cap, p->n_active + n + 1) ||
+	    !GROW(p, heap, heap_cap, p->heap_n + n + 1))
+		return -ENOMEM;
+	p->n_dec = p->n_kids = p->n_whys = 0;
+
+	if (p->tick == UINT32_MAX) {
+		for (size_t i = 0; i < p->cap; i++)
+			entry_at(p, i)->seen_tick = 0;
+		p->tick = 1;
+		p->have_prev = false;
+	}
+	p->tick++;
+	dt = p->have_prev ? now - p->prev_now : 0;
+
+	/* grow once for the prefixes this tick adds (as far as can be told from
+	 * the last tick's) rather than doubling along the way: every new table
+	 * is paid in page faults */
+	{
+		size_t want = p->count + (n > p->seen_now ? n - p->seen_now : 0);
+
+		if (want > p->max_tracked && p->count < p->max_tracked)
+			want = p->max_tracked;
+		if (want * 4 > p->cap * 3 && table_resize(p, table_cap_for(want), p->stride, NULL, 0))
+			p->st.nomem++;
+	}
+	p->seen_now = 0;
+
+	policy_expire(p, now);
+
+	/* the table is far bigger than the caches: hash ahead and prefetch */
+	for (size_t i = 0; i < n && i < POLICY_PREFETCH; i++) {
+		hs[i] = cidr_hash(&s[i].prefix);
+		__builtin_prefetch(entry_at(p, hs[i] & (p->cap - 1)), 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		__u64 h = hs[i % POLICY_PREFETCH];
+
+		if (i + POLICY_PREFETCH < n) {
+			__u64 hn = cidr_hash(&s[i + POLICY_PREFETCH].prefix);
+			const char *a = (const char *)entry_at(p, hn & (p->cap - 1));
+
+			hs[i % POLICY_PREFETCH] = hn;
+			__builtin_prefetch(a, 1);
+			__builtin_prefetch(a + p->stride - 1, 1);
+		}
+		p->tick_left = n - i;
+		policy_sample(p, &s[i], h, now, dt, allowed, ctx);
+	}
+
+	policy_aggregate(p, now, allowed, ctx);
+	heap_compact(p);
+	policy_gc(p, now);
+	policy_fixup(p);
+
+	p->prev_now = p->clock_ns = now;
+	p->have_prev = true;
+	p->st.ticks++;
+	*out = p->dec;
+	*n_out = p->n_dec;
+	return 0;
+}
+
+int policy_forget(struct policy *p, const struct cidr *c)
+{
+	__u32 i = rec_find(p, c);
+
+	if (!i || !p->recs[i].expires_ns)
+		return -ENOENT;
+	rec_deactivate(p, i, p->clock_ns);
+	return 0;
+}
+
+int policy_lookup(const struct policy *p, const struct cidr *c, __u32 *offences, __u64 *expires_ns)
+{
+	__u32 i = rec_find(p, c);
+
+	if (!i)
+		return -ENOENT;
+	if (offences)
+		*offences = p->recs[i].offences;
+	if (expires_ns)
+		*expires_ns = p->recs[i].expires_ns;
+	return 0;
+}
+
+void policy_get_stats(const struct policy *p, struct policy_stats *st)
+{
+	*st = p->st;
+	st->tracked = p->count;
+	st->active = p->n_active;
+	st->records = p->recs_used;
+}
+
+/* Links every promoted child to its parent under the current aggregation
+ * config; parents already holding enough are aggregated next tick. */
+static int policy_relink(struct policy *p)
+{
+	for (__u32 i = 1; i < p->n_recs; i++) {
+		struct policy_rec *r = &p->recs[i];
+
+		r->parent = r->child = r->next = r->prev = r->n_children = 0;
+		r->pending = 0;
+		r->trigger = POLICY_NO_RULE;
+	}
+	p->n_pending = 0;
+	for (__u32 i = 1; i < p->n_recs; i++) {
+		struct policy_rec *r = &p->recs[i];
+		struct cidr par;
+		unsigned need;
+		__u32 pr;
+
+		if (!r->used || !r->expires_ns || !parent_of(p, &r->pfx, &par, &need))
+			continue;
+		pr = rec_get(p, &par, p->clock_ns);
+		if (!pr || !GROW(p, pending, pending_cap, p->n_pending + 1))
+			return -ENOMEM;
+		r = &p->recs[i];
+		if (p->recs[pr].expires_ns)
+			continue;	/* both promoted: leave the child alone */
+		rec_link(p, i, pr);
+		for (unsigned k = 0; k < p->cfg.n_rules; k++)
+			if (!strcmp(p->cfg.rules[k].name, name_of(p, r->rule)))
+				p->recs[pr].trigger = (__u8)k;
+		if (p->recs[pr].n_children >= need && !p->recs[pr].pending) {
+			p->recs[pr].pending = 1;
+			p->pending[p->n_pending++] = pr;
+		}
+	}
+	return 0;
+}
+
+/* Interns the rule names; nothing else of p changes. */
+static int policy_intern_rules(struct policy *p, const struct policy_config *cfg, __u16 *ids)
+{
+	for (unsigned i = 0; i < cfg->n_rules; i++) {
+		int err = name_intern(p, cfg->rules[i].name, &ids[i]);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void policy_apply_config(struct policy *p, const struct policy_config *cfg, const __u16 *ids)
+{
+	memcpy(p->rule_name, ids, sizeof(ids[0]) * cfg->n_rules);
+	p->cfg = *cfg;
+	p->max_tracked = cfg->max_tracked ? cfg->max_tracked : POLICY_MAX_TRACKED;
+}
+
+int policy_new(struct policy **pp, const struct policy_config *cfg, __u64 seed)
+{
+	__u16 ids[POLICY_MAX_RULES];
+	struct policy *p;
+	int err;
+
+	*pp = NULL;
+	err = policy_config_check(cfg, NULL, 0);
+	if (err)
+		return err;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->rng = seed;
+	p->tick = 1;
+	p->stride = sizeof(struct policy_entry) + cfg->n_rules * sizeof(struct policy_streak);
+	p->cap = POLICY_MIN_CAP;
+	p->slots = slots_alloc(p->cap, p->stride);
+	if (!p->slots) {
+		free(p);
+		return -ENOMEM;
+	}
+	err = policy_intern_rules(p, cfg, ids);
+	if (err) {
+		policy_free(p);
+		return err;
+	}
+	policy_apply_config(p, cfg, ids);
+	*pp = p;
+	return 0;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	for (__u32 i = 1; i < p->n_names; i++)
+		free(p->names[i]);
+	free(p->names);
+	free(p->tmp);
+	free(p->whys);
+	free(p->kids);
+	free(p->dec);
+	free(p->pending);
+	free(p->heap);
+	free(p->recs);
+	free(p->slots);
+	free(p);
+}
+
+int policy_set_config(struct policy *p, const struct policy_config *cfg)
+{
+	const struct policy_config old = p->cfg;
+	__u16 ids[POLICY_MAX_RULES];
+	int map[POLICY_MAX_RULES];
+	bool same = cfg->n_rules == old.n_rules;
+	int err;
+
+	err = policy_config_check(cfg, NULL, 0);
+	if (!err)
+		err = policy_intern_rules(p, cfg, ids);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < cfg->n_rules; i++) {
+		const struct policy_rule *r = &cfg->rules[i];
+
+		map[i] = -1;
+		for (unsigned j = 0; j < old.n_rules; j++)
+			if (!strcmp(old.rules[j].name, r->name) && old.rules[j].metric == r->metric &&
+			    old.rules[j].rate == r->rate)
+				map[i] = (int)j;
+		same &= map[i] == (int)i;
+	}
+	if (!same) {
+		err = table_resize(p, p->cap, sizeof(struct policy_entry) +
+				   cfg->n_rules * sizeof(struct policy_streak), map, cfg->n_rules);
+		if (err)
+			return err;
+	}
+	policy_apply_config(p, cfg, ids);
+	if (old.v4_children != cfg->v4_children || old.v4_parent_len != cfg->v4_parent_len ||
+	    old.v6_children != cfg->v6_children || old.v6_parent_len != cfg->v6_parent_len ||
+	    !same)
+		return policy_relink(p);
+	return 0;
+}
+
+/* --- state file ----------------------------------------------------------- */
+
+/* Rule names may hold blanks: "%XX" for '%', blanks, controls and non-ASCII;
+ * "-" is the empty name. */
+static void name_encode(const char *s, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	if (!*s || !strcmp(s, "-")) {
+		snprintf(out, len, "%s", *s ? "%2D" : "-");
+		return;
+	}
+	for (; *s && n + 4 <= len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= ' ' || c >= 0x7f || c == '%') {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static bool name_decode(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (!strcmp(s, "-")) {
+		*out = '\0';
+		return true;
+	}
+	for (; *s; s++) {
+		char c = *s;
+
+		if (c == '%') {
+			int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
+
+			if (lo < 0)
+				return false;
+			c = (char)(hi << 4 | lo);
+			s += 2;
+		}
+		if (!c || n + 1 >= len)
+			return false;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n > 0;
+}
+
+int policy_save(const struct policy *p, FILE *f)
+{
+	char pfx[CIDR_STR_MAX], name[3 * 32 + 1];
+	size_t n = 0;
+
+	fprintf(f, "%s\n", POLICY_FILE_MAGIC);
+	fprintf(f, "# clock_ns rng; rec prefix expires_ns decay_ns offences ttl_s action throttle_rate "
+		"throttle_burst metric value threshold rule (expires_ns 0 = history only)\n");
+	fprintf(f, "clock %llu rng %016llx\n", (unsigned long long)p->clock_ns,
+		(unsigned long long)p->rng);
+	for (__u32 i = 1; i < p->n_recs; i++) {
+		const struct policy_rec *r = &p->recs[i];
+
+		if (!r->used || (!r->expires_ns && !r->offences))
+			continue;
+		name_encode(name_of(p, r->rule), name, sizeof(name));
+		fprintf(f, "rec %s %llu %llu %u %llu %u %u %u %u %a %a %s\n",
+			cidr_str(&r->pfx, pfx, sizeof(pfx)), (unsigned long long)r->expires_ns,
+			(unsigned long long)r->decay_ns, r->offences, (unsigned long long)r->ttl_s,
+			r->action, r->throttle_rate, r->throttle_burst, r->metric, r->value,
+			r->threshold, name);
+		n++;
+	}
+	fprintf(f, "end %zu\n", n);
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}
+
+static bool parse_u64(const char *s, __u64 *out, __u64 max)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return !errno && end != s && !*end && isfinite(*out);
+}
+
+/* "rec ..." into a fresh record of q. */
+static int load_rec(struct policy *q, char *line)
+{
+	char *tok[13], *save = NULL, name[32];
+	__u64 v[8];
+	struct policy_entry *e;
+	struct policy_rec *r;
+	struct cidr c;
+	unsigned n = 0;
+	__u16 id;
+	__u32 i;
+
+	for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (n == 13)
+			return -EINVAL;
+		tok[n++] = t;
+	}
+	if (n != 13 || cidr_parse(tok[1], &c, 0, NULL, 0) ||
+	    !parse_u64(tok[2], &v[0], UINT64_MAX) || !parse_u64(tok[3], &v[1], UINT64_MAX) ||
+	    !parse_u64(tok[4], &v[2], UINT32_MAX) || !parse_u64(tok[5], &v[3], UINT64_MAX) ||
+	    !parse_u64(tok[6], &v[4], FENCE_ACT_MAX - 1) || !parse_u64(tok[7], &v[5], UINT32_MAX) ||
+	    !parse_u64(tok[8], &v[6], UINT32_MAX) || !parse_u64(tok[9], &v[7], POLICY_CHILDREN) ||
+	    !name_decode(tok[12], name, sizeof(name)))
+		return -EINVAL;
+	if (name_intern(q, name, &id))
+		return -ENOMEM;
+	e = table_get(q, &c, cidr_hash(&c), 0, true);
+	if (!e)
+		return -ENOMEM;
+	if (e->rec)
+		return -EINVAL;		/* the same prefix twice */
+	i = rec_alloc(q, &c);
+	if (!i)
+		return -ENOMEM;
+	e->rec = i;
+	r = &q->recs[i];
+	r->expires_ns = v[0];
+	r->decay_ns = v[1];
+	r->offences = (__u32)v[2];
+	r->ttl_s = v[3];
+	r->action = (__u8)v[4];
+	r->throttle_rate = (__u32)v[5];
+	r->throttle_burst = (__u32)v[6];
+	r->metric = (__u8)v[7];
+	r->rule = id;
+	if (!parse_double(tok[10], &r->value) || !parse_double(tok[11], &r->threshold))
+		return -EINVAL;
+	return 0;
+}
+
+int policy_load(struct policy *p, FILE *f, __u64 now)
+{
+	unsigned long long clock = 0, rng = 0, end = 0;
+	size_t cap = 0, n_rec = 0;
+	struct policy *q, tmp;
+	char *line = NULL, tail;
+	int err, state = 0;	/* 0 magic, 1 clock, 2 records, 3 after end */
+	ssize_t len;
+
+	err = policy_new(&q, &p->cfg, 0);
+	if (err)
+		return err;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (line[0] == '#' || (!len && state))
+			continue;
+		err = -EINVAL;
+		if (state == 0) {
+			if (strcmp(line, POLICY_FILE_MAGIC))
+				goto out;
+		} else if (state == 1) {
+			if (sscanf(line, "clock %llu rng %llx%c", &clock, &rng, &tail) != 2)
+				goto out;
+		} else if (state == 2 && !strncmp(line, "rec ", 4)) {
+			err = load_rec(q, line);
+			if (err)
+				goto out;
+			n_rec++;
+			continue;
+		} else if (state == 2) {
+			if (sscanf(line, "end %llu%c", &end, &tail) != 1 || end != n_rec)
+				goto out;
+		} else {
+			goto out;	/* nothing after "end" */
+		}
+		state++;
+	}
+	err = ferror(f) ? -EIO : -EINVAL;
+	if (ferror(f) || state != 3)
+		goto out;
+
+	/* another boot: keep what remained of each time */
+	for (__u32 i = 1; i < q->n_recs; i++) {
+		struct policy_rec *r = &q->recs[i];
+
+		if (now < clock) {
+			if (r->expires_ns) {
+				r->expires_ns = r->expires_ns > clock ? now + (r->expires_ns - clock) : now;
+				if (!r->expires_ns)
+					r->expires_ns = 1;	/* 0 means "not promoted" */
+			}
+			r->decay_ns = r->decay_ns > clock ? now + (r->decay_ns - clock) : now;
+		}
+		if (r->expires_ns) {
+			q->n_active++;
+			err = heap_push(q, i);
+			if (err)
+				goto out;
+		}
+	}
+	q->rng = rng;
+	q->clock_ns = now;
+	q->st = p->st;
+	err = policy_relink(q);
+	if (err)
+		goto out;
+	tmp = *p;
+	*p = *q;
+	*q = tmp;
+	err = 0;
+out:
+	free(line);
+	policy_free(q);
+	return err;
+}

@@ -1,0 +1,159 @@
+/* user/policy/policy.h - the behaviour engine's decisions: which source prefixes to
+ * promote to the deny table, for how long, when to widen them to a parent
+ * prefix and when to let them go.
+ *
+ * Pure: no clock (the caller passes CLOCK_MONOTONIC ns), no maps, no syscalls,
+ * no I/O except policy_save/policy_load on the caller's FILE. Deterministic
+ * given the seed. The controller reads the per-prefix counters, calls
+ * policy_tick() once per tick and applies the decisions to the maps; it must
+ * not second-guess them (the engine's state assumes every decision applied).
+ *
+ * Rates: per interval between two ticks that both carried the prefix, delta
+ * of the cumulative counter over the actual elapsed time; strictly above the
+ * rule's rate counts. A prefix's first sample, and its first after a tick
+ * without it, is only a baseline. A counter below its last value restarts
+ * from 0. A rule fires when its above-rate intervals cover window_s without
+ * a break (to within a quarter tick, at most 100 ms, for timer jitter); value
+ * is the average rate over them. One decision per prefix per tick: of the
+ * rules firing together, the strongest action (drop, throttle, monitor),
+ * then config order. Every PROMOTE/EXTEND/AGGREGATE is an offence; the ttl
+ * escalates per offence up to max_ttl_s; an EXTEND keeps the later expiry
+ * and the stronger action.
+ */
+#ifndef XDPFENCE_POLICY_H
+#define XDPFENCE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+#include "lib/cidr.h"
+
+#define POLICY_MAX_RULES	16
+#define POLICY_MAX_CHILDREN	64		/* children listed in one AGGREGATE */
+#define POLICY_MAX_TRACKED	2000000		/* default of policy_config.max_tracked */
+#define POLICY_MAX_TTL_S	(10ULL * 365 * 86400)	/* longest ttl/max_ttl accepted */
+
+enum policy_metric {
+	POLICY_NEW_CONNS,		/* TCP SYN without ACK, QUIC Initial */
+	POLICY_PACKETS,
+	POLICY_BYTES,
+	POLICY_CHILDREN,		/* AGGREGATE only: value = promoted children */
+};
+
+struct policy_rule {
+	char name[32];			/* unique, non-empty */
+	enum policy_metric metric;	/* new_conns, packets or bytes */
+	double rate;			/* per second; strictly above it counts */
+	__u32 window_s;			/* rate sustained this long promotes */
+	__u8 action;			/* enum fence_action */
+	__u32 throttle_rate, throttle_burst;
+	__u64 ttl_s;			/* ttl of a first offence */
+	__u64 max_ttl_s;		/* cap of the escalated ttl; also, offences are
+					 * forgotten max_ttl_s after the prefix's last
+					 * ban ended, if it did not offend since */
+	double escalate;		/* ttl multiplier per repeat offence, >= 1 */
+	double jitter;			/* expiry = ttl * (1 + u), u in [-jitter, +jitter) */
+};
+
+struct policy_config {
+	struct policy_rule rules[POLICY_MAX_RULES];
+	unsigned n_rules;
+	__u8 v4_children, v4_parent_len;	/* N promoted within /P -> /P; 0 = off */
+	__u8 v6_children, v6_parent_len;
+	size_t max_tracked;			/* prefixes with state; 0 = POLICY_MAX_TRACKED */
+};
+
+/* One source prefix's CUMULATIVE counters, as read from prefix_v4/prefix_v6.
+ * prefix.family is AF_INET/AF_INET6 (struct cidr's convention, not 4/6) and
+ * the prefix must be canonical (host bits and unused bytes zero, cidr_mask). */
+struct policy_sample {
+	struct cidr prefix;
+	__u64 packets, bytes, new_conns;
+};
+
+enum policy_event {
+	POLICY_PROMOTE,			/* add a promoted deny entry */
+	POLICY_EXTEND,			/* still offending while promoted: new expiry */
+	POLICY_EXPIRE,			/* expiry passed: remove the promoted entry */
+	POLICY_AGGREGATE,		/* add the parent (children follow as UNBAN) */
+	POLICY_UNBAN,			/* remove the promoted entry now (see why) */
+};
+
+struct policy_decision {
+	enum policy_event type;
+	__u64 time_ns;			/* the tick's now_ns */
+	struct cidr prefix;
+	const char *rule;		/* rule name ("" when none); owned by the policy */
+	const char *metric;		/* "new_conns", "packets", "bytes", "children" */
+	double value;			/* average rate over the window; AGGREGATE: all
+					 * children (also those past the 64 listed) */
+	double threshold;		/* the rule's rate; AGGREGATE: N of "N within /P" */
+	__u8 action;			/* enum fence_action */
+	__u32 throttle_rate, throttle_burst;
+	__u64 ttl_s;			/* escalated, before jitter; AGGREGATE: or the
+					 * longest remaining term of a child */
+	__u64 expires_ns;		/* CLOCK_MONOTONIC, jitter included;
+					 * EXPIRE/UNBAN: the expiry it had */
+	__u32 offences;			/* of this prefix, this one included */
+	const char *why;		/* "" or "aggregated into 198.51.0.0/16" (UNBAN) */
+	unsigned n_children;		/* AGGREGATE: children listed (<= 64), sorted */
+	const struct cidr *children;	/* AGGREGATE: the first n_children; else NULL */
+};
+
+struct policy_stats {
+	size_t tracked;			/* prefixes in the table (sampled, promoted, parents) */
+	size_t active;			/* active promotions */
+	size_t records;			/* promotions plus offence history */
+	__u64 ticks;
+	__u64 evicted;			/* prefixes dropped to stay under max_tracked */
+	__u64 untracked;		/* samples ignored: table full of this tick's prefixes */
+	__u64 nomem;			/* steps skipped for want of memory (retried later) */
+};
+
+typedef bool (*policy_allowed_fn)(void *ctx, const struct cidr *c);
+
+struct policy;
+
+/* Returns 0, -EINVAL for a bad config (see policy_config_check), -ENOMEM. */
+int policy_new(struct policy **p, const struct policy_config *cfg, __u64 seed);
+void policy_free(struct policy *p);
+
+/* 0 or -EINVAL with a short reason in err ("rule \"x\": window_s is 0"). */
+int policy_config_check(const struct policy_config *cfg, char *err, size_t errlen);
+
+/* Runs one tick at now_ns (strictly after the previous tick). allowed(ctx, c)
+ * says whether c overlaps the allowlist; NULL = nothing is allowlisted. The
+ * decisions (expiries, then promotions in sample order, then aggregations
+ * each followed by its UNBANs) stay valid until the next call on p. Returns
+ * 0, -EINVAL (bad arguments, time not moving forward) or -ENOMEM (nothing
+ * changed: the call may be repeated). */
+int policy_tick(struct policy *p, __u64 now_ns, const struct policy_sample *s, size_t n,
+		policy_allowed_fn allowed, void *ctx,
+		const struct policy_decision **out, size_t *n_out);
+
+/* The operator removed c's promotion (`xdpfence ban del`): forget it as
+ * active, keep its offence history. 0, or -ENOENT if c is not promoted. */
+int policy_forget(struct policy *p, const struct cidr *c);
+
+/* SIGHUP: new rules, same state. Streaks of a rule carry over when a rule of
+ * the same name, metric and rate remains; promotions and offences always do. */
+int policy_set_config(struct policy *p, const struct policy_config *cfg);
+
+/* Offence history and active promotions, as text; exact round trip. */
+int policy_save(const struct policy *p, FILE *f);
+/* Replaces p's state with the file's (nothing changes on error: -EINVAL,
+ * -ENOMEM, -EIO). Times are CLOCK_MONOTONIC as saved; if now_ns is before the
+ * save time (another boot), they are rebased to keep each remaining time. The
+ * next tick is a baseline (rates need two samples). */
+int policy_load(struct policy *p, FILE *f, __u64 now_ns);
+
+/* 0 and c's offences and expiry (0 = not promoted now), or -ENOENT. */
+int policy_lookup(const struct policy *p, const struct cidr *c, __u32 *offences, __u64 *expires_ns);
+void policy_get_stats(const struct policy *p, struct policy_stats *st);
+
+const char *policy_event_name(enum policy_event e);
+const char *policy_metric_name(enum policy_metric m);
+
+#endif
