@@ -31,7 +31,7 @@ log=$(mktemp -d /tmp/xdpfence-tests.XXXXXX)
 trap 'rm -rf "$log"' EXIT
 
 suite() {	# name, command...
-	local name=$1 out=$log/$1.out rc line p f
+	local name=$1 out=$log/${1//[^A-Za-z0-9_.-]/_}.out rc line p f
 	shift
 	printf '%-34s ' "$name"
 	"$@" >"$out" 2>&1

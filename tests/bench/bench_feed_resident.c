@@ -10,12 +10,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
+#include "core/pin.h"
 #include "feeds/feed.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-static double load(struct state *s, const char *src, struct feed_load_report *rep)
+static double load(struct pinned *s, const char *src, struct feed_load_report *rep)
 {
 	struct feed_load_opts o = {
 		.name = "big", .source = src, .format = FEED_FMT_PLAIN, .action = FENCE_ACT_DROP,
@@ -32,7 +32,7 @@ static double load(struct state *s, const char *src, struct feed_load_report *re
 
 int main(int argc, char **argv)
 {
-	struct state s = { .lock_fd = -1 };
+	struct pinned s = { .lock_fd = -1 };
 	struct feed_load_report r;
 	double t;
 

@@ -21,7 +21,7 @@
 #include "test.h"
 #include "fixture.h"
 #include "xdpfence.skel.h"
-#include "cli/cli.h"
+#include "core/pin.h"
 #include "feeds/feed.h"
 #include "core/keyload.h"
 
@@ -957,7 +957,7 @@ out:
  * longest lifetime wins, none beats any), an entry another owner holds keeps
  * that owner, a reload adds, keeps and releases exactly what changed, and
  * an entry shared by two feeds stays until both drop it. */
-static int load_text(struct state *s, const char *name, const char *text, enum feed_format fmt,
+static int load_text(struct pinned *s, const char *name, const char *text, enum feed_format fmt,
 		     __u64 ttl_s, struct feed_load_report *rep)
 {
 	char path[] = "/tmp/xdpfence-feed-XXXXXX";
@@ -991,7 +991,7 @@ static void test_table_feed_diff(void)
 {
 	struct feed_load_report r;
 	const struct fence_rule_info *in;
-	struct state s;
+	struct pinned s;
 	struct fx f;
 	__u64 t0;
 

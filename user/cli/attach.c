@@ -512,7 +512,7 @@ static __u32 count_keys(int fd, size_t key_size)
 int do_status(int argc, char **argv)
 {
 	struct if_nameindex *ifs, *i;
-	struct state s;
+	struct pinned s;
 	__u32 stats_id, n[2][3] = { { 0 } }, groups = 0, feeds = 0;
 	__u32 pfx4, pfx6;
 	bool interrupted;
@@ -542,7 +542,7 @@ int do_status(int argc, char **argv)
 	}
 	/* the mark is also up while a writer works: only one that holds no
 	 * lock any more was cut off */
-	interrupted = table_interrupted(s.t) && !state_writer_busy();
+	interrupted = table_interrupted(s.t) && !pin_writer_busy(g_opts.pin_dir);
 	pfx4 = count_keys(s.m.fd[FM_PREFIX_V4], sizeof(struct fence_pfx_v4));
 	pfx6 = count_keys(s.m.fd[FM_PREFIX_V6], sizeof(struct fence_pfx_v6));
 
@@ -616,6 +616,6 @@ int do_status(int argc, char **argv)
 			printf("WARNING   the last change to the tables was cut off half way: the "
 			       "next ban, allow or feed change (or `xdpfence run`) repairs them first\n");
 	}
-	state_close(&s);
+	pin_close(&s);
 	return EXIT_OK;
 }

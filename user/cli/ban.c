@@ -41,7 +41,7 @@ static bool reason_ok(const char *reason)
 	return true;
 }
 
-static int commit(struct state *s, const char *what)
+static int commit(struct pinned *s, const char *what)
 {
 	char err[256] = "";
 	int ret = table_commit(s->t, NULL, err, sizeof(err));
@@ -90,7 +90,7 @@ static int ban_add(int argc, char **argv)
 	const char *reason = NULL;
 	bool force = false, rate_set = false;
 	char buf[CIDR_STR_MAX], ttlbuf[32];
-	struct state s;
+	struct pinned s;
 	struct cidr pfx;
 
 	optind = 0;
@@ -186,7 +186,7 @@ static int ban_add(int argc, char **argv)
 				cidr_str(&a, abuf, sizeof(abuf)));
 		}
 	}
-	state_close(&s);
+	pin_close(&s);
 	return ret;
 }
 
@@ -195,7 +195,7 @@ static int ban_del(int argc, char **argv)
 	struct fence_rule_info info;
 	const struct fence_rule_info *cur;
 	char buf[CIDR_STR_MAX];
-	struct state s;
+	struct pinned s;
 	struct cidr pfx;
 	int ret;
 
@@ -214,7 +214,7 @@ static int ban_del(int argc, char **argv)
 	if (!cur || !(cur->owners & (FENCE_OWN_MANUAL | FENCE_OWN_PROMOTED))) {
 		pr_err("%s: %s", buf, cur ? "only feeds list it: `xdpfence feed del` or `allow add`" :
 		       "not banned");
-		state_close(&s);
+		pin_close(&s);
 		return EXIT_RUNTIME;
 	}
 	info = *cur;
@@ -233,7 +233,7 @@ static int ban_del(int argc, char **argv)
 			pr_info("%s: unbanned", buf);
 		}
 	}
-	state_close(&s);
+	pin_close(&s);
 	return ret;
 }
 
@@ -254,7 +254,7 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 	const char *owner = NULL;
 	__u8 filter = 0;
 	int c, feed_id = -1, ret;
-	struct state s;
+	struct pinned s;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "j", lo, NULL)) != -1) {
@@ -285,17 +285,17 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 					feed_id = k;
 			if (feed_id < 0) {
 				pr_err("--owner: no feed named \"%s\"", owner + 5);
-				state_close(&s);
+				pin_close(&s);
 				return EXIT_USAGE;
 			}
 		} else {
 			pr_err("--owner \"%s\": want manual, promoted, feed or feed:NAME", owner);
-			state_close(&s);
+			pin_close(&s);
 			return EXIT_USAGE;
 		}
 	}
 	ret = entries_list(&s, kind, filter, feed_id);
-	state_close(&s);
+	pin_close(&s);
 	return ret;
 }
 
@@ -314,7 +314,7 @@ static int allow_add(int argc, char **argv)
 	const struct fence_rule_info *cur;
 	const char *reason = NULL;
 	char buf[CIDR_STR_MAX];
-	struct state s;
+	struct pinned s;
 	struct cidr pfx;
 	int c, ret;
 
@@ -342,7 +342,7 @@ static int allow_add(int argc, char **argv)
 	ret = ret ? EXIT_RUNTIME : commit(&s, "allow add");
 	if (!ret)
 		pr_info("allowed %s: passes before any ban", cidr_str(&pfx, buf, sizeof(buf)));
-	state_close(&s);
+	pin_close(&s);
 	return ret;
 usage:
 	fprintf(stderr, "usage: xdpfence allow add CIDR [--reason TEXT]\n"
@@ -354,7 +354,7 @@ usage:
 static int allow_del(int argc, char **argv)
 {
 	char buf[CIDR_STR_MAX];
-	struct state s;
+	struct pinned s;
 	struct cidr pfx;
 	int ret;
 
@@ -369,13 +369,13 @@ static int allow_del(int argc, char **argv)
 	cidr_str(&pfx, buf, sizeof(buf));
 	if (!table_get(s.t, &pfx, FENCE_KIND_ALLOW, NULL)) {
 		pr_err("%s: not in the allowlist", buf);
-		state_close(&s);
+		pin_close(&s);
 		return EXIT_RUNTIME;
 	}
 	ret = table_del(s.t, &pfx, FENCE_KIND_ALLOW) ? EXIT_RUNTIME : commit(&s, "allow del");
 	if (!ret)
 		pr_info("%s: removed from the allowlist", buf);
-	state_close(&s);
+	pin_close(&s);
 	return ret;
 }
 

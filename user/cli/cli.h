@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "core/fence.h"
+#include "core/pin.h"
 #include "core/table.h"
 
 enum {
@@ -32,19 +33,11 @@ struct cmd {
 int cmd_dispatch(const char *object, const struct cmd *cmds, int argc, char **argv);
 void cmd_usage(const char *object, const struct cmd *cmds);
 
-/* The pinned maps and a table over them. Writers hold an exclusive lock
- * on the pin dir for the whole command, so two controllers never interleave
- * commits. create: load and pin a fresh set when nothing is pinned yet. */
-struct state {
-	struct fence_maps m;
-	struct table *t;
-	int lock_fd;
-};
-
-int state_open(struct state *s, bool write, bool create);
-void state_close(struct state *s);
-int state_repair(struct table *t);
-bool state_writer_busy(void);
+/* The pin dir of g_opts (core/pin.h), errors and repairs printed. write:
+ * take the writers' lock; create: load and pin a fresh set when nothing is
+ * pinned yet. Close with pin_close. */
+int state_open(struct pinned *s, bool write, bool create);
+void state_repair_print(const struct pin_repair *r);
 
 /* Load the object with pinning under g_opts.pin_dir (reusing what is pinned);
  * the caller attaches or destroys. */
@@ -59,7 +52,11 @@ int fence_attach(const char *ifname, bool skb, struct fence_opts *o);
  * and its report (the exit code). */
 struct feed_load_opts;
 int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct);
-int feed_load_run(struct state *s, const struct feed_load_opts *o);
+int feed_load_run(struct pinned *s, const struct feed_load_opts *o);
+/* A load's bad lines as SOURCE:LINE: what, then why it failed (ret). */
+struct feed_load_report;
+void feed_load_print_errors(const struct feed_load_opts *o, const struct feed_load_report *rep,
+			    int ret);
 
 int do_attach(int argc, char **argv);
 int do_detach(int argc, char **argv);

@@ -117,7 +117,7 @@ static json_object *entry_json(const struct fence_rule_info *in, const struct fe
 	return o;
 }
 
-int entries_list(struct state *s, enum fence_kind kind, __u8 owner_filter, int feed_id)
+int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int feed_id)
 {
 	struct feed_names fn;
 	json_object *arr = NULL;
@@ -189,7 +189,7 @@ int entries_list(struct state *s, enum fence_kind kind, __u8 owner_filter, int f
 	return EXIT_OK;
 }
 
-__u32 entries_allow_overlap(struct state *s, const struct cidr *c)
+__u32 entries_allow_overlap(struct pinned *s, const struct cidr *c)
 {
 	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
 		struct cidr a;

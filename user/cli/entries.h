@@ -22,9 +22,9 @@ __u64 *hits_read(const struct fence_maps *m);
 
 /* Print the committed entries of one kind, optionally only those with an
  * owner bit (0 = all) or one feed (feed_id >= 0). */
-int entries_list(struct state *s, enum fence_kind kind, __u8 owner_filter, int feed_id);
+int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int feed_id);
 
 /* The first allow entry overlapping c (either contains the other), or 0. */
-__u32 entries_allow_overlap(struct state *s, const struct cidr *c);
+__u32 entries_allow_overlap(struct pinned *s, const struct cidr *c);
 
 #endif

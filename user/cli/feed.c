@@ -178,13 +178,27 @@ int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct
 	return -1;
 }
 
-int feed_load_run(struct state *s, const struct feed_load_opts *o)
+void feed_load_print_errors(const struct feed_load_opts *o, const struct feed_load_report *rep,
+			    int ret)
+{
+	for (size_t i = 0; i < rep->n_lines; i++)
+		fprintf(stderr, "%s:%u: %s\n", o->source, rep->lines[i].line, rep->lines[i].msg);
+	if (rep->errors > rep->n_lines)
+		fprintf(stderr, "%s: ... %zu more errors not shown\n", o->source,
+			rep->errors - rep->n_lines);
+	if (ret && !rep->why_listed)
+		pr_err("%s", rep->why);
+}
+
+int feed_load_run(struct pinned *s, const struct feed_load_opts *o)
 {
 	struct feed_load_report rep;
 	int ret = feed_load(s, o, &rep);
 
+	feed_load_print_errors(o, &rep, ret);
+	feed_load_report_free(&rep);
 	if (ret)
-		return ret;
+		return ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	if (g_opts.json) {
 		json_object *j = json_object_new_object();
 
@@ -218,7 +232,7 @@ int feed_load_run(struct state *s, const struct feed_load_opts *o)
 static int feed_load_cmd(int argc, char **argv)
 {
 	struct feed_load_opts o;
-	struct state s;
+	struct pinned s;
 	bool direct = false;
 	int ret = feed_load_args(argc, argv, &o, &direct);
 
@@ -261,14 +275,14 @@ static int feed_load_cmd(int argc, char **argv)
 	}
 	ret = feed_load_run(&s, &o);
 	feed_prepared_free(&pj.p);
-	state_close(&s);
+	pin_close(&s);
 	return ret;
 }
 
 static int feed_list_cmd(int argc, char **argv)
 {
 	json_object *arr = NULL;
-	struct state s;
+	struct pinned s;
 	int shown = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -324,13 +338,14 @@ static int feed_list_cmd(int argc, char **argv)
 	} else if (!shown) {
 		printf("(no feeds)\n");
 	}
-	state_close(&s);
+	pin_close(&s);
 	return EXIT_OK;
 }
 
 static int feed_del_cmd(int argc, char **argv)
 {
-	struct state s;
+	struct pinned s;
+	char err[256];
 	size_t removed;
 	int ret;
 
@@ -342,11 +357,14 @@ static int feed_del_cmd(int argc, char **argv)
 	}
 	if (state_open(&s, true, false))
 		return EXIT_RUNTIME;
-	ret = feed_delete(&s, argv[1], &removed);
-	state_close(&s);
-	if (!ret)
-		pr_info("feed %s: deleted (%zu prefixes released)", argv[1], removed);
-	return ret;
+	ret = feed_delete(&s, argv[1], &removed, err, sizeof(err));
+	pin_close(&s);
+	if (ret) {
+		pr_err("%s", err);
+		return ret == -ENOENT ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	pr_info("feed %s: deleted (%zu prefixes released)", argv[1], removed);
+	return EXIT_OK;
 }
 
 static const struct cmd feed_cmds[] = {

@@ -23,7 +23,7 @@ int do_stats(int argc, char **argv)
 {
 	struct fence_stat_val v[FENCE_STAT_MAX];
 	__u64 total = 0;
-	struct state s;
+	struct pinned s;
 	int err;
 
 	for (int i = 1; i < argc; i++) {
@@ -39,7 +39,7 @@ int do_stats(int argc, char **argv)
 	if (state_open(&s, false, false))
 		return EXIT_RUNTIME;
 	err = fence_read_stats(&s.m, v);
-	state_close(&s);
+	pin_close(&s);
 	if (err) {
 		pr_err("reading stats: %s", strerror(-err));
 		return EXIT_RUNTIME;
@@ -129,7 +129,7 @@ int do_top(int argc, char **argv)
 	__u32 topn = 20;
 	__u64 interval = 1;
 	struct fence_meta meta;
-	struct state s;
+	struct pinned s;
 	int c, err, ret = EXIT_RUNTIME;
 
 	sort_by = 0;
@@ -263,6 +263,6 @@ out:
 	free(a);
 	free(b);
 	free(rows);
-	state_close(&s);
+	pin_close(&s);
 	return ret;
 }

@@ -50,7 +50,7 @@ static void on_signal(int sig)
 
 struct daemon {
 	struct config cfg;
-	struct state s;
+	struct pinned s;
 	struct policy *p;
 	struct fence_meta meta;
 	struct metrics *mt;
@@ -108,8 +108,16 @@ static int lock_fresh(struct daemon *d)
 	table_close(d->s.t);
 	d->s.t = NULL;
 	ret = table_open(&d->s.t, &d->s.m);
-	if (!ret)
-		ret = state_repair(d->s.t);
+	if (!ret) {
+		struct pin_repair rep;
+		char err[256];
+
+		ret = pin_repair(&d->s, &rep, err, sizeof(err));
+		if (ret)
+			pr_err("%s", err);
+		else
+			state_repair_print(&rep);
+	}
 	if (ret)
 		unlock(d);
 	return ret;
@@ -519,8 +527,12 @@ static void delete_gone(struct daemon *d)
 		if (ret == -EINTR)
 			return;
 		if (!ret) {
-			ret = feed_delete(&d->s, name, &removed);
+			char err[256];
+
+			ret = feed_delete(&d->s, name, &removed, err, sizeof(err));
 			unlock(d);
+			if (ret)
+				pr_err("%s", err);
 		}
 		o_ev = event_new("feed_delete", NULL);
 		json_object_object_add(o_ev, "feed", json_object_new_string(name));
@@ -574,6 +586,7 @@ static void refresh_feeds(struct daemon *d, bool all)
 		if (!ret) {
 			ret = feed_load(&d->s, &o, &rep);
 			unlock(d);
+			feed_load_print_errors(&o, &rep, ret);
 		} else {
 			snprintf(rep.why, sizeof(rep.why), "taking the pin dir's lock: %s",
 				 strerror(-ret));
@@ -595,6 +608,7 @@ static void refresh_feeds(struct daemon *d, bool all)
 			json_object_object_add(o_ev, "removed", json_object_new_int64(rep.removed));
 		}
 		event_write(d, o_ev);
+		feed_load_report_free(&rep);
 	}
 	if (d->n_gone)
 		delete_gone(d);
@@ -1048,7 +1062,7 @@ out:
 	if (d.lock_fd >= 0)
 		close(d.lock_fd);
 	control_close(&d.ctl);
-	state_close(&d.s);
+	pin_close(&d.s);
 	if (d.events && d.events != stderr)
 		fclose(d.events);
 	return ret;

@@ -26,7 +26,7 @@ bool feed_name_valid(const char *name)
 	return true;
 }
 
-int feed_find(struct state *s, const char *name, struct fence_feed *rec)
+int feed_find(struct pinned *s, const char *name, struct fence_feed *rec)
 {
 	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
 		struct fence_feed f;
@@ -42,7 +42,7 @@ int feed_find(struct state *s, const char *name, struct fence_feed *rec)
 	return -1;
 }
 
-static int feed_alloc(struct state *s)
+static int feed_alloc(struct pinned *s)
 {
 	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
 		struct fence_feed f;
@@ -64,7 +64,7 @@ static __u8 feeds_action(const __u8 *actions, __u32 mask)
 	return a == FENCE_ACT_MAX ? FENCE_ACT_DROP : a;
 }
 
-static int read_actions(struct state *s, __u8 *actions)
+static int read_actions(struct pinned *s, __u8 *actions)
 {
 	for (__u32 k = 0; k < FENCE_FEEDS_MAX; k++) {
 		struct fence_feed f;
@@ -94,7 +94,7 @@ static int cidr_cmp(const void *a, const void *b)
 	return c ? c : x->len - y->len;
 }
 
-static int allows_collect(struct state *s, struct allows *al)
+static int allows_collect(struct pinned *s, struct allows *al)
 {
 	size_t cap = 0;
 
@@ -158,29 +158,46 @@ static const struct cidr *allows_overlap(const struct allows *al, const struct c
 
 /* --- load ------------------------------------------------------------------ */
 
-static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned line,
-			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Keep a bad line for the caller to print as SOURCE:LINE: what (the first
+ * max_errors_shown of them, all if 0); count every one. */
+static void report_error(const struct feed_load_opts *o, struct feed_load_report *rep,
+			 unsigned line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void report_error(const struct feed_load_opts *o, size_t *shown, unsigned line,
-			 const char *fmt, ...)
+static void report_error(const struct feed_load_opts *o, struct feed_load_report *rep,
+			 unsigned line, const char *fmt, ...)
 {
+	struct feed_error *e;
 	va_list ap;
 
-	if (o->max_errors_shown && *shown >= (size_t)o->max_errors_shown) {
-		(*shown)++;
+	rep->errors++;
+	if (o->max_errors_shown && rep->n_lines >= (size_t)o->max_errors_shown)
 		return;
+	if (rep->n_lines == rep->cap_lines) {
+		size_t cap = rep->cap_lines ? rep->cap_lines * 2 : 16;
+
+		e = realloc(rep->lines, cap * sizeof(*e));
+		if (!e)
+			return;		/* counted, not listed */
+		rep->lines = e;
+		rep->cap_lines = cap;
 	}
-	(*shown)++;
+	e = &rep->lines[rep->n_lines++];
+	e->line = line;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s:%u: ", o->source, line);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+}
+
+void feed_load_report_free(struct feed_load_report *rep)
+{
+	free(rep->lines);
+	rep->lines = NULL;
+	rep->n_lines = rep->cap_lines = 0;
 }
 
 /* Stage the release of feed bit from the deny entry at slot; an entry
  * nobody else owns then goes. */
-static int release_slot(struct state *s, __u32 slot, __u32 bit, const __u8 *actions)
+static int release_slot(struct pinned *s, __u32 slot, __u32 bit, const __u8 *actions)
 {
 	struct fence_rule_info info = s->m.info[slot];
 	struct cidr c;
@@ -195,7 +212,7 @@ static int release_slot(struct state *s, __u32 slot, __u32 bit, const __u8 *acti
 }
 
 /* Stage the release of feed bit from every deny entry it owns. */
-static int stage_release(struct state *s, __u32 bit, const __u8 *actions, size_t *released)
+static int stage_release(struct pinned *s, __u32 bit, const __u8 *actions, size_t *released)
 {
 	for (__u32 slot = 1; slot < s->m.n_slots; slot++) {
 		if (s->m.rules[slot].kind != FENCE_KIND_DENY || !(s->m.info[slot].feeds & bit))
@@ -356,7 +373,7 @@ static bool entry_kept(const struct feed_load_opts *o, const struct fence_rule_i
 
 /* Stage entry c of the feed (bit) with expiry expires, given what is
  * committed for it now (cur at slot; NULL, 0 if nothing). */
-static int stage_entry(struct state *s, const struct feed_load_opts *o, const struct cidr *c,
+static int stage_entry(struct pinned *s, const struct feed_load_opts *o, const struct cidr *c,
 		       __u32 slot, const struct fence_rule_info *cur, __u64 expires, __u32 bit,
 		       const __u8 *actions, struct feed_load_report *rep)
 {
@@ -400,7 +417,7 @@ static int stage_entry(struct state *s, const struct feed_load_opts *o, const st
 /* One thread's share of the walk over the committed slots: what it cannot
  * decide alone (changes to stage) goes to todo, in slot order. */
 struct diff_job {
-	struct state *s;
+	struct pinned *s;
 	const struct feed_load_opts *o;
 	const struct feed_entry *v;
 	const struct pindex *pi;
@@ -481,7 +498,7 @@ static void *diff_walk(void *arg)
  * over the committed slots (in order, never at random) runs on a thread
  * per CPU over ranges of slots; the changes are staged after it, in slot
  * order. */
-static int stage_diff(struct state *s, const struct feed_load_opts *o, const struct feed_entry *v,
+static int stage_diff(struct pinned *s, const struct feed_load_opts *o, const struct feed_entry *v,
 		      size_t n, const struct pindex *pi, const __u64 *exp, __u32 bit,
 		      const __u8 *actions, struct feed_load_report *rep)
 {
@@ -583,242 +600,254 @@ void feed_prepared_free(struct feed_prepared *p)
 	feed_result_free(&p->res);
 }
 
-/* Print why this load failed, and keep it in the report (the daemon's
- * feed event says why a refresh failed). */
-static __attribute__((format(printf, 2, 3)))
-void load_failed(struct feed_load_report *rep, const char *fmt, ...)
+/* Say why this load failed, in the report (the caller prints it; the
+ * daemon's feed event carries it); returns err. */
+static __attribute__((format(printf, 3, 4)))
+int load_failed(struct feed_load_report *rep, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(rep->why, sizeof(rep->why), fmt, ap);
 	va_end(ap);
-	pr_err("%s", rep->why);
+	return err;
 }
 
-int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep)
-{
-	struct feed_result res = {};
-	struct fetch_result fr = {};
-	struct fence_feed rec = {};
-	struct allows al = {};
-	__u8 actions[FENCE_FEEDS_MAX];
-	struct pindex pi = {};
-	__u64 *exp = NULL;
-	char err[256] = "";
-	size_t shown = 0, n = 0;
-	int id, ret = EXIT_RUNTIME;
-	bool same_source;
-	double t0 = now_s(), stage_s = 0;
-	struct table_stats ts = {};
-	__u64 now = fence_now_ns();
+/* What one load carries from phase to phase. */
+struct load {
+	struct pinned *s;
+	const struct feed_load_opts *o;
+	struct feed_load_report *rep;
+	struct fence_feed rec;		/* the feed's record: as loaded last, then as now */
+	int id;
 	__u32 bit;
+	struct fetch_result fr;
+	struct feed_result res;
+	size_t n;			/* res.entries[0..n): the entries that passed the checks */
+	struct allows al;
+	struct pindex pi;
+	__u64 *exp;
+	__u8 actions[FENCE_FEEDS_MAX];
+	__u64 now;
+};
 
-	memset(rep, 0, sizeof(*rep));
-	id = feed_find(s, o->name, &rec);
-	if (id < 0 && o->check) {
-		id = 0;		/* checks apply nothing: any id will do */
-		memset(&rec, 0, sizeof(rec));
-	} else if (id < 0) {
-		id = feed_alloc(s);
-		if (id < 0) {
-			load_failed(rep, "feed %s: all %d feed ids are in use (`xdpfence feed del` one)",
-				    o->name, FENCE_FEEDS_MAX);
-			return EXIT_RUNTIME;
-		}
-		memset(&rec, 0, sizeof(rec));
+/* The feed's id: its own, a free one for a new feed, any for --check. */
+static int load_id(struct load *l)
+{
+	l->id = feed_find(l->s, l->o->name, &l->rec);
+	if (l->id < 0) {
+		memset(&l->rec, 0, sizeof(l->rec));
+		l->id = l->o->check ? 0 : feed_alloc(l->s);	/* checks apply nothing */
+		if (l->id < 0)
+			return load_failed(l->rep, -ENOSPC, "feed %s: all %d feed ids are in use "
+					   "(`xdpfence feed del` one)", l->o->name, FENCE_FEEDS_MAX);
 	}
-	bit = 1U << id;
-	same_source = conditional_ok(&rec, o);
+	l->bit = 1U << l->id;
+	return 0;
+}
 
-	if (o->prepared) {	/* read (and maybe parsed) already: take it over */
+/* The feed's bytes and, where prepared, its parse: taken over from
+ * o->prepared, or fetched now (conditionally, when a 304 would leave the
+ * state a full load would). */
+static int load_fetch(struct load *l)
+{
+	const struct feed_load_opts *o = l->o;
+	char err[256] = "";
+	double t0 = now_s();
+	bool same_source = conditional_ok(&l->rec, o);
+	int ret;
+
+	if (o->prepared) {
 		struct feed_prepared *pp = o->prepared;
 
-		fr = pp->fr;
-		res = pp->res;
+		l->fr = pp->fr;
+		l->res = pp->res;
 		snprintf(err, sizeof(err), "%s", pp->err);
 		ret = pp->fetch_ret;
-		rep->fetch_s = pp->fetch_s;
+		l->rep->fetch_s = pp->fetch_s;
 		memset(&pp->fr, 0, sizeof(pp->fr));
 		memset(&pp->res, 0, sizeof(pp->res));
 	} else {
-		ret = fetch_source(o->source, same_source ? rec.etag : NULL,
-				   same_source ? rec.last_modified : NULL, &fr, err, sizeof(err));
-		rep->fetch_s = now_s() - t0;
+		ret = fetch_source(o->source, same_source ? l->rec.etag : NULL,
+				   same_source ? l->rec.last_modified : NULL, &l->fr, err, sizeof(err));
+		l->rep->fetch_s = now_s() - t0;
 	}
-	if (ret) {
-		load_failed(rep, "feed %s: %s: %s", o->name, o->source, err);
-		feed_result_free(&res);
-		fetch_result_free(&fr);
-		return EXIT_RUNTIME;
-	}
-	if (fr.not_modified) {
-		rep->not_modified = true;
-		rep->entries = rec.entries;
-		return EXIT_OK;
-	}
+	if (ret)
+		return load_failed(l->rep, ret < 0 && ret != -EINVAL ? ret : -EIO, "feed %s: %s: %s", o->name,
+				   o->source, err);
+	return 0;
+}
 
-	t0 = now_s();
+/* Parse (unless prepared) and check every entry: bad lines, too short,
+ * overlapping the allowlist. -EINVAL when the feed is refused. */
+static int load_check(struct load *l)
+{
+	const struct feed_load_opts *o = l->o;
+	struct feed_load_report *rep = l->rep;
+	double t0 = now_s();
+	int ret;
+
 	if (o->prepared && !o->prepared->timed) {
 		ret = o->prepared->parse_ret;
 		t0 -= o->prepared->parse_s;
 	} else {
-		ret = feed_parse(fr.data, fr.len, o->format, time(NULL), &res);
+		ret = feed_parse(l->fr.data, l->fr.len, o->format, time(NULL), &l->res);
 	}
-	if (ret == -ENOMEM) {
-		load_failed(rep, "feed %s: out of memory parsing %s", o->name, o->source);
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	for (size_t i = 0; i < res.n_errors; i++)
-		report_error(o, &shown, res.errors[i].line, "%s", res.errors[i].msg);
+	if (ret == -ENOMEM)
+		return load_failed(rep, -ENOMEM, "feed %s: out of memory parsing %s", o->name,
+				   o->source);
+	for (size_t i = 0; i < l->res.n_errors; i++)
+		report_error(o, rep, l->res.errors[i].line, "%s", l->res.errors[i].msg);
 	if (ret == -EINVAL) {	/* the document as a whole is unreadable */
-		snprintf(rep->why, sizeof(rep->why), "%s:%u: %s", o->source,
-			 res.n_errors ? res.errors[0].line : 0,
-			 res.n_errors ? res.errors[0].msg : "unreadable");
-		ret = EXIT_USAGE;
-		goto out;
+		rep->why_listed = rep->n_lines > 0;
+		return load_failed(rep, -EINVAL, "%s:%u: %s", o->source,
+				   l->res.n_errors ? l->res.errors[0].line : 0,
+				   l->res.n_errors ? l->res.errors[0].msg : "unreadable");
 	}
 
-	/* guardrails */
-	if (allows_collect(s, &al)) {
-		snprintf(rep->why, sizeof(rep->why), "reading the allowlist failed");
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	for (size_t i = 0; i < res.n_entries; i++) {
-		struct feed_entry *e = &res.entries[i];
+	if (allows_collect(l->s, &l->al))
+		return load_failed(rep, -ENOMEM, "reading the allowlist failed");
+	for (size_t i = 0; i < l->res.n_entries; i++) {
+		struct feed_entry *e = &l->res.entries[i];
 		int v4 = e->cidr.family == AF_INET;
 		__u8 min = v4 ? o->min_len_v4 : o->min_len_v6;
 		char buf[CIDR_STR_MAX], abuf[CIDR_STR_MAX];
 		const struct cidr *a;
 
 		if (e->cidr.len < min) {
-			report_error(o, &shown, e->line, "%s is shorter than /%u: refused (--min-len-v%d)",
+			report_error(o, rep, e->line, "%s is shorter than /%u: refused (--min-len-v%d)",
 				     cidr_str(&e->cidr, buf, sizeof(buf)), min, v4 ? 4 : 6);
 			continue;
 		}
-		a = allows_overlap(&al, &e->cidr);
+		a = allows_overlap(&l->al, &e->cidr);
 		if (a) {
-			report_error(o, &shown, e->line, "%s overlaps allowlisted %s: refused",
+			report_error(o, rep, e->line, "%s overlaps allowlisted %s: refused",
 				     cidr_str(&e->cidr, buf, sizeof(buf)), cidr_str(a, abuf, sizeof(abuf)));
 			continue;
 		}
-		res.entries[n++] = *e;
+		l->res.entries[l->n++] = *e;
 	}
-	rep->errors = shown;
-	rep->skipped = res.n_skipped;
-	if (shown > (size_t)o->max_errors_shown && o->max_errors_shown)
-		fprintf(stderr, "%s: ... %zu more errors not shown\n", o->source,
-			shown - o->max_errors_shown);
-	if (shown && !o->lenient) {
-		load_failed(rep, "feed %s: %zu bad line%s in %s: nothing applied (--lenient applies "
-			    "the good ones)", o->name, shown, shown == 1 ? "" : "s", o->source);
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	rep->entries = n;
+	rep->skipped = l->res.n_skipped;
+	if (rep->errors && !o->lenient)
+		return load_failed(rep, -EINVAL, "feed %s: %zu bad line%s in %s: nothing applied "
+				   "(--lenient applies the good ones)", o->name, rep->errors,
+				   rep->errors == 1 ? "" : "s", o->source);
+	rep->entries = l->n;
 	rep->parse_s = now_s() - t0;
-	if (o->check) {
-		ret = EXIT_OK;
-		goto out;
-	}
+	return 0;
+}
 
-	/* the diff */
-	t0 = now_s();
-	if (read_actions(s, actions)) {
-		snprintf(rep->why, sizeof(rep->why), "reading the feed records failed");
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	actions[id] = o->action;
-	if (n > PI_IDX_MAX) {
-		load_failed(rep, "feed %s: %zu prefixes in %s, more than one feed holds (%u): split it",
-			    o->name, n, o->source, PI_IDX_MAX);
-		ret = EXIT_USAGE;
-		goto out;
-	}
+/* Stage the difference against what the feed owned before, commit it, and
+ * record the feed. */
+static int load_apply(struct load *l)
+{
+	const struct feed_load_opts *o = l->o;
+	struct feed_load_report *rep = l->rep;
+	struct table_stats ts = {};
+	char err[256] = "";
+	double t0 = now_s(), stage_s;
+	struct fence_feed *rec = &l->rec;
+
+	if (read_actions(l->s, l->actions))
+		return load_failed(rep, -EIO, "reading the feed records failed");
+	l->actions[l->id] = o->action;
+	if (l->n > PI_IDX_MAX)
+		return load_failed(rep, -EINVAL, "feed %s: %zu prefixes in %s, more than one feed "
+				   "holds (%u): split it", o->name, l->n, o->source, PI_IDX_MAX);
 
 	/* room for what looks new: everything on a first load, little on a reload */
-	if (pindex_build(&pi, res.entries, &n, &exp, o->ttl_s, now) ||
-	    table_reserve(s->t, (n > rec.entries ? n - rec.entries : 0) + 1024)) {
-		load_failed(rep, "feed %s: out of memory indexing %zu prefixes", o->name, n);
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	rep->entries = n;
-	if (stage_diff(s, o, res.entries, n, &pi, exp, bit, actions, rep)) {
-		load_failed(rep, "feed %s: out of memory staging %zu prefixes", o->name, n);
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
+	if (pindex_build(&l->pi, l->res.entries, &l->n, &l->exp, o->ttl_s, l->now) ||
+	    table_reserve(l->s->t, (l->n > rec->entries ? l->n - rec->entries : 0) + 1024))
+		return load_failed(rep, -ENOMEM, "feed %s: out of memory indexing %zu prefixes",
+				   o->name, l->n);
+	rep->entries = l->n;
+	if (stage_diff(l->s, o, l->res.entries, l->n, &l->pi, l->exp, l->bit, l->actions, rep))
+		return load_failed(rep, -ENOMEM, "feed %s: out of memory staging %zu prefixes",
+				   o->name, l->n);
 	stage_s = now_s() - t0;
-	if (table_commit(s->t, &ts, err, sizeof(err))) {
-		load_failed(rep, "feed %s: %s: nothing applied", o->name, err);
+	if (table_commit(l->s->t, &ts, err, sizeof(err))) {
 		rep->entries = 0;
-		ret = EXIT_RUNTIME;
-		goto out;
+		return load_failed(rep, -EIO, "feed %s: %s: nothing applied", o->name, err);
 	}
-	snprintf(rec.name, sizeof(rec.name), "%s", o->name);
-	snprintf(rec.source, sizeof(rec.source), "%s", o->source);
-	snprintf(rec.etag, sizeof(rec.etag), "%s", fr.etag);
-	snprintf(rec.last_modified, sizeof(rec.last_modified), "%s", fr.last_modified);
-	rec.loaded_unix = time(NULL);
-	rec.ttl_s = o->ttl_s;
-	rec.entries = rep->entries;
-	rec.action = o->action;
-	rec.min_len_v4 = o->min_len_v4;
-	rec.min_len_v6 = o->min_len_v6;
-	rec.format = res.format;
-	if (bpf_map_update_elem(s->m.fd[FM_FEEDS], &(__u32){ id }, &rec, BPF_ANY)) {
-		load_failed(rep, "feed %s: entries applied, but recording the feed failed: %s",
-			    o->name, strerror(errno));
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
+	snprintf(rec->name, sizeof(rec->name), "%s", o->name);
+	snprintf(rec->source, sizeof(rec->source), "%s", o->source);
+	snprintf(rec->etag, sizeof(rec->etag), "%s", l->fr.etag);
+	snprintf(rec->last_modified, sizeof(rec->last_modified), "%s", l->fr.last_modified);
+	rec->loaded_unix = time(NULL);
+	rec->ttl_s = o->ttl_s;
+	rec->entries = rep->entries;
+	rec->action = o->action;
+	rec->min_len_v4 = o->min_len_v4;
+	rec->min_len_v6 = o->min_len_v6;
+	rec->format = l->res.format;
+	if (bpf_map_update_elem(l->s->m.fd[FM_FEEDS], &(__u32){ l->id }, rec, BPF_ANY))
+		return load_failed(rep, -errno, "feed %s: entries applied, but recording the feed "
+				   "failed: %s", o->name, strerror(errno));
 	rep->apply_s = now_s() - t0;
 	pr_debug("feed %s: parse %.0f ms, diff %.0f ms, commit: build %.0f ms, write %.0f ms "
 		 "(%u tbl24 + %u tbl8 leaves)", o->name, rep->parse_s * 1e3, stage_s * 1e3, ts.build_ms,
 		 ts.write_ms, ts.tbl24_writes, ts.tbl8_writes);
-	ret = EXIT_OK;
-out:
+	return 0;
+}
+
+int feed_load(struct pinned *s, const struct feed_load_opts *o, struct feed_load_report *rep)
+{
+	struct load l = { .s = s, .o = o, .rep = rep, .now = fence_now_ns() };
+	int ret;
+
+	memset(rep, 0, sizeof(*rep));
+	ret = load_id(&l);
+	if (!ret)
+		ret = load_fetch(&l);
+	if (!ret && l.fr.not_modified) {
+		rep->not_modified = true;
+		rep->entries = l.rec.entries;
+	} else if (!ret) {
+		ret = load_check(&l);
+		if (!ret && !o->check)
+			ret = load_apply(&l);
+	}
 	table_abort(s->t);
-	free(exp);
-	free(pi.e);
-	free(al.v);
-	feed_result_free(&res);
-	fetch_result_free(&fr);
+	free(l.exp);
+	free(l.pi.e);
+	free(l.al.v);
+	feed_result_free(&l.res);
+	fetch_result_free(&l.fr);
 	return ret;
 }
 
-int feed_delete(struct state *s, const char *name, size_t *removed)
+int feed_delete(struct pinned *s, const char *name, size_t *removed, char *err, size_t errlen)
 {
 	struct fence_feed rec;
 	__u8 actions[FENCE_FEEDS_MAX];
-	char err[256] = "";
+	char why[256] = "";
 	int id = feed_find(s, name, &rec);
 	__u32 bit;
 
 	*removed = 0;
 	if (id < 0) {
-		pr_err("no feed named \"%s\" (`xdpfence feed list`)", name);
-		return EXIT_USAGE;
+		snprintf(err, errlen, "no feed named \"%s\" (`xdpfence feed list`)", name);
+		return -ENOENT;
 	}
 	bit = 1U << id;
-	if (read_actions(s, actions))
-		return EXIT_RUNTIME;
+	if (read_actions(s, actions)) {
+		snprintf(err, errlen, "feed del %s: reading the feed records: %s", name,
+			 strerror(errno));
+		return -EIO;
+	}
 	if (stage_release(s, bit, actions, removed)) {
 		table_abort(s->t);
-		return EXIT_RUNTIME;
+		snprintf(err, errlen, "feed del %s: out of memory", name);
+		return -ENOMEM;
 	}
-	if (table_commit(s->t, NULL, err, sizeof(err))) {
-		pr_err("feed del %s: %s", name, err);
-		return EXIT_RUNTIME;
+	if (table_commit(s->t, NULL, why, sizeof(why))) {
+		snprintf(err, errlen, "feed del %s: %s", name, why);
+		return -EIO;
 	}
 	memset(&rec, 0, sizeof(rec));
 	if (bpf_map_update_elem(s->m.fd[FM_FEEDS], &(__u32){ id }, &rec, BPF_ANY)) {
-		pr_err("feed del %s: %s", name, strerror(errno));
-		return EXIT_RUNTIME;
+		snprintf(err, errlen, "feed del %s: %s", name, strerror(errno));
+		return -errno;
 	}
-	return EXIT_OK;
+	return 0;
 }

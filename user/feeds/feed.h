@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "cli/cli.h"
+#include "core/pin.h"
 #include "feeds/parse.h"
 #include "feeds/fetch.h"
 
@@ -58,20 +58,31 @@ void feed_prepared_free(struct feed_prepared *p);
 struct feed_load_report {
 	size_t entries;			/* distinct prefixes in the feed after checks */
 	size_t added, removed, kept, updated;
-	size_t skipped, errors;
+	size_t skipped;			/* lines ignored on purpose (comments, metadata) */
+	size_t errors;			/* bad or refused lines, all of them */
+	struct feed_error *lines;	/* the first max_errors_shown of them (all if 0),
+					 * for the caller to print as SOURCE:LINE: msg */
+	size_t n_lines, cap_lines;
 	bool not_modified;
 	double fetch_s, parse_s, apply_s;
-	char why[512];			/* a failed load: what the error said */
+	char why[512];			/* a failed load: what went wrong */
+	bool why_listed;		/* why is lines[0] (an unreadable document) */
 };
 
-/* Returns an EXIT_* code; errors are printed as SOURCE:LINE: what. */
-int feed_load(struct state *s, const struct feed_load_opts *o, struct feed_load_report *rep);
+/* Fetch, parse, check and apply one feed, s held for writing (for
+ * o->check, only read). 0; -EINVAL when the feed is refused (a bad line,
+ * an unreadable document: the operator's input), other -errno when the
+ * system failed; rep->why says why, rep->lines lists bad lines. Nothing is
+ * applied unless the load succeeds. Free rep with feed_load_report_free. */
+int feed_load(struct pinned *s, const struct feed_load_opts *o, struct feed_load_report *rep);
+void feed_load_report_free(struct feed_load_report *rep);
 
-/* Drop the feed's ownership from every entry and forget the feed. */
-int feed_delete(struct state *s, const char *name, size_t *removed);
+/* Drop the feed's ownership from every entry and forget the feed. -ENOENT
+ * when there is no such feed; err says what went wrong. */
+int feed_delete(struct pinned *s, const char *name, size_t *removed, char *err, size_t errlen);
 
 /* Feed id for a name, -1 if none. */
-int feed_find(struct state *s, const char *name, struct fence_feed *rec);
+int feed_find(struct pinned *s, const char *name, struct fence_feed *rec);
 
 bool feed_name_valid(const char *name);
 

@@ -1,0 +1,57 @@
+/* user/core/pin.h - the pin dir as a command sees it: the pinned maps, the
+ * table over them, and the writers' lock.
+ *
+ * Writers hold an exclusive flock on the pin dir for the whole command, so
+ * two controllers never interleave commits; under the lock, a commit mark
+ * left by a writer that died half way is repaired before anything reads the
+ * entries to change them. Owns creating a fresh pinned set (load the object
+ * with pinning, write `meta`) when asked. Never prints: -errno and a message.
+ */
+#ifndef XDPFENCE_PIN_H
+#define XDPFENCE_PIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/fence.h"
+#include "core/table.h"
+
+struct xdpfence;
+
+struct pinned {
+	struct fence_maps m;
+	struct table *t;
+	int lock_fd;			/* flock held on the pin dir (writers), or -1 */
+};
+
+enum {
+	PIN_WRITE = 1 << 0,		/* take the writers' lock (and repair under it) */
+	PIN_CREATE = 1 << 1,		/* nothing pinned yet: create a fresh set */
+};
+
+/* What pin_open's repair found and did (the caller reports it). */
+struct pin_repair {
+	bool interrupted;		/* the last commit was cut off half way */
+	bool outdated;			/* the layout was an older xdpfence's */
+	struct table_stats st;
+};
+
+/* Open the set pinned under pin_dir. -ENOENT when nothing is pinned there
+ * (and PIN_CREATE was not given); other -errno with err filled. With
+ * PIN_WRITE, *rep (may be NULL) says what the repair under the lock did. */
+int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_repair *rep,
+	     char *err, size_t errlen);
+void pin_close(struct pinned *p);
+
+/* Repair what an interrupted commit (or an older layout) left, the lock
+ * held. 0 with nothing to do leaves rep zeroed. */
+int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errlen);
+
+/* Is a writer at work on pin_dir now (holding its lock)? */
+bool pin_writer_busy(const char *pin_dir);
+
+/* Open the object with pinning under opts->pin_dir (reusing what is
+ * pinned), the pin dir prepared; the caller loads, attaches or destroys. */
+int pin_load_skel(struct xdpfence **skel, struct fence_opts *opts, char *err, size_t errlen);
+
+#endif
