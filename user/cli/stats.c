@@ -111,7 +111,13 @@ static void top_usage(void)
 "  --interval 0 ranks by totals since the prefix was first seen instead.\n");
 }
 
-int do_top(int argc, char **argv)
+struct top_opts {
+	__u32 topn;
+	__u64 interval;			/* seconds between the samples; 0: totals */
+};
+
+/* Arguments: -1 to go on, else the exit code (usage printed). */
+static int top_args(int argc, char **argv, struct top_opts *o)
 {
 	static const struct option lo[] = {
 		{ "by", required_argument, NULL, 'b' },
@@ -121,23 +127,15 @@ int do_top(int argc, char **argv)
 		{ NULL }
 	};
 	static const char *const by_names[] = { "conns", "packets", "drops", "bytes" };
-	struct pfx_sample *a = NULL, *b = NULL;
-	struct counters_reader *rd = NULL;
-	double t_a = 0, t_b, secs;
-	struct top_row *rows = NULL;
-	size_t na = 0, nb = 0;
-	__u32 topn = 20;
-	__u64 interval = 1;
-	struct fence_meta meta;
-	struct pinned s;
-	int c, err, ret = EXIT_RUNTIME;
+	int c;
 
+	*o = (struct top_opts){ .topn = 20, .interval = 1 };
 	sort_by = 0;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "n:jh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (parse_u32(optarg, 1, 1000000, &topn)) {
+			if (parse_u32(optarg, 1, 1000000, &o->topn)) {
 				pr_err("-n \"%s\": want a count", optarg);
 				return EXIT_USAGE;
 			}
@@ -153,7 +151,7 @@ int do_top(int argc, char **argv)
 			}
 			break;
 		case 'i':
-			if (parse_duration(optarg, &interval) || interval > 3600) {
+			if (parse_duration(optarg, &o->interval) || o->interval > 3600) {
 				pr_err("--interval \"%s\": want a duration up to 1h", optarg);
 				return EXIT_USAGE;
 			}
@@ -173,50 +171,70 @@ int do_top(int argc, char **argv)
 		top_usage();
 		return EXIT_USAGE;
 	}
-	if (state_open(&s, false, false))
-		return EXIT_RUNTIME;
-	/* one reader for both samples (setting one up costs more than a read);
-	 * a sample's time is the middle of its read */
-	if ((err = counters_reader_new(&rd, &s.m, 0, 0)))
-		goto fail;
-	if (interval) {
-		struct timespec ts = { interval, 0 };
+	return -1;
+}
+
+/* Two samples, interval apart (one when 0), and every prefix's rates
+ * between them in *rows (malloc-ed), ranked. -errno. One reader serves
+ * both (setting one up costs more than a read); a sample's time is the
+ * middle of its read. */
+static int top_sample(const struct fence_maps *m, const struct top_opts *o, struct top_row **rows,
+		      size_t *n)
+{
+	struct pfx_sample *a = NULL, *b = NULL;
+	struct counters_reader *rd = NULL;
+	double t_a = 0, t_b, secs;
+	size_t na = 0, nb = 0;
+	int err;
+
+	*rows = NULL;
+	*n = 0;
+	if ((err = counters_reader_new(&rd, m, 0, 0)))
+		goto out;
+	if (o->interval) {
+		struct timespec ts = { o->interval, 0 };
 
 		t_a = now_s();
 		if ((err = counters_reader_copy(rd, &a, &na, true)))
-			goto fail;
+			goto out;
 		t_a = (t_a + now_s()) / 2;
 		nanosleep(&ts, NULL);
 	}
 	t_b = now_s();
 	if ((err = counters_reader_copy(rd, &b, &nb, true)))
-		goto fail;
+		goto out;
 	t_b = (t_b + now_s()) / 2;
-	secs = interval ? t_b - t_a : 1;
-	rows = malloc((nb + 1) * sizeof(*rows));
-	if (!rows) {
+	secs = o->interval ? t_b - t_a : 1;
+	*rows = malloc((nb + 1) * sizeof(**rows));
+	if (!*rows) {
 		err = -ENOMEM;
-		goto fail;
+		goto out;
 	}
 	for (size_t i = 0; i < nb; i++) {
 		struct pfx_sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), counters_cmp_key) : NULL;
 		struct fence_counters base = {};
+		struct top_row *r = &(*rows)[i];
 
-		if (interval && old)
+		if (o->interval && old)
 			base = old->c;
-		rows[i].s = *cur;
-		rows[i].rate[0] = since(cur->c.new_conns, base.new_conns) / secs;
-		rows[i].rate[1] = since(cur->c.packets, base.packets) / secs;
-		rows[i].rate[2] = since(cur->c.drops, base.drops) / secs;
-		rows[i].rate[3] = since(cur->c.bytes, base.bytes) / secs;
+		r->s = *cur;
+		r->rate[0] = since(cur->c.new_conns, base.new_conns) / secs;
+		r->rate[1] = since(cur->c.packets, base.packets) / secs;
+		r->rate[2] = since(cur->c.drops, base.drops) / secs;
+		r->rate[3] = since(cur->c.bytes, base.bytes) / secs;
 	}
 	if (nb)
-		qsort(rows, nb, sizeof(*rows), row_cmp_rate);
-	if (nb > topn)
-		nb = topn;
-	if (fence_read_meta(&s.m, &meta))
-		meta.v4_agg_len = 24, meta.v6_agg_len = 64;
+		qsort(*rows, nb, sizeof(**rows), row_cmp_rate);
+	*n = nb;
+out:
+	counters_reader_free(rd);
+	free(a);
+	free(b);
+	return err;
+}
 
+static void top_print(const struct top_row *rows, size_t nb, const struct fence_meta *meta)
+{
 	if (g_opts.json) {
 		json_object *arr = json_object_new_array();
 
@@ -225,7 +243,7 @@ int do_top(int argc, char **argv)
 			char pfx[INET6_ADDRSTRLEN + 8];
 
 			json_object_object_add(o, "prefix", json_object_new_string(
-				sample_prefix(&rows[i].s, &meta, pfx, sizeof(pfx))));
+				sample_prefix(&rows[i].s, meta, pfx, sizeof(pfx))));
 			json_object_object_add(o, "conns_per_s", json_object_new_double(rows[i].rate[0]));
 			json_object_object_add(o, "packets_per_s", json_object_new_double(rows[i].rate[1]));
 			json_object_object_add(o, "drops_per_s", json_object_new_double(rows[i].rate[2]));
@@ -239,30 +257,45 @@ int do_top(int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
-	} else {
-		printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "source prefix", "conns/s",
-		       "pkts/s", "drops/s", "bytes/s", "conns", "packets", "drops");
-		for (size_t i = 0; i < nb; i++) {
-			char addr[INET6_ADDRSTRLEN + 8];
-
-			sample_prefix(&rows[i].s, &meta, addr, sizeof(addr));
-			printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
-			       rows[i].rate[0], rows[i].rate[1], rows[i].rate[2], rows[i].rate[3],
-			       (unsigned long long)rows[i].s.c.new_conns, (unsigned long long)rows[i].s.c.packets,
-			       (unsigned long long)rows[i].s.c.drops);
-		}
-		if (!nb)
-			printf("(no traffic counted yet)\n");
+		return;
 	}
-	ret = EXIT_OK;
-	goto out;
-fail:
-	pr_err("reading per-prefix counters: %s", strerror(-err));
-out:
-	counters_reader_free(rd);
-	free(a);
-	free(b);
+	printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "source prefix", "conns/s",
+	       "pkts/s", "drops/s", "bytes/s", "conns", "packets", "drops");
+	for (size_t i = 0; i < nb; i++) {
+		char addr[INET6_ADDRSTRLEN + 8];
+
+		sample_prefix(&rows[i].s, meta, addr, sizeof(addr));
+		printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
+		       rows[i].rate[0], rows[i].rate[1], rows[i].rate[2], rows[i].rate[3],
+		       (unsigned long long)rows[i].s.c.new_conns, (unsigned long long)rows[i].s.c.packets,
+		       (unsigned long long)rows[i].s.c.drops);
+	}
+	if (!nb)
+		printf("(no traffic counted yet)\n");
+}
+
+int do_top(int argc, char **argv)
+{
+	struct top_row *rows = NULL;
+	struct fence_meta meta;
+	struct top_opts o;
+	struct pinned s;
+	size_t n;
+	int err = top_args(argc, argv, &o);
+
+	if (err >= 0)
+		return err;
+	if (state_open(&s, false, false))
+		return EXIT_RUNTIME;
+	err = top_sample(&s.m, &o, &rows, &n);
+	if (err) {
+		pr_err("reading per-prefix counters: %s", strerror(-err));
+	} else {
+		if (fence_read_meta(&s.m, &meta))
+			meta.v4_agg_len = 24, meta.v6_agg_len = 64;
+		top_print(rows, n < o.topn ? n : o.topn, &meta);
+	}
 	free(rows);
 	pin_close(&s);
-	return ret;
+	return err ? EXIT_RUNTIME : EXIT_OK;
 }

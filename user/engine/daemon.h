@@ -1,0 +1,79 @@
+/* user/engine/daemon.h - what the daemon's files share: its state and the
+ * steps each file provides. Private to user/engine/. */
+#ifndef XDPFENCE_DAEMON_H
+#define XDPFENCE_DAEMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <json-c/json.h>
+
+#include "core/counters.h"
+#include "core/pin.h"
+#include "engine/config.h"
+#include "engine/control.h"
+#include "engine/metrics.h"
+#include "policy/policy.h"
+
+/* set by the signal handler, read by the loop and the waits */
+extern volatile sig_atomic_t got_term, got_hup;
+
+struct daemon {
+	struct config cfg;
+	struct pinned s;
+	struct policy *p;
+	struct fence_meta meta;
+	struct metrics *mt;
+	struct metrics_snapshot snap;
+	FILE *events;
+	int lock_fd;
+	__u64 next_refresh[CONFIG_MAX_FEEDS];	/* CLOCK_MONOTONIC ns */
+	bool feed_ok[CONFIG_MAX_FEEDS];		/* the last load of each configured feed */
+	unsigned feed_fails[CONFIG_MAX_FEEDS];	/* failed loads in a row */
+	/* feeds a reloaded config no longer lists: deleted once every feed
+	 * it does list has loaded (a renamed feed whose new source fails
+	 * keeps the old one enforcing) */
+	char gone[CONFIG_MAX_FEEDS][sizeof(((struct config_feed *)0)->name)];
+	unsigned n_gone;
+	/* allowlist of the current tick, for the policy's callback */
+	struct cidr *allows;
+	size_t n_allows;
+	/* prefixes promoted after the last commit: one missing at the next tick
+	 * was unbanned by the operator, and the policy is told to forget it */
+	struct cidr *promoted;
+	size_t n_promoted, cap_promoted;
+	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
+	struct control ctl;			/* the CLI's socket (control.h); fd -1: none */
+	char served[32];			/* feed of the command being served */
+	__u64 refused, refused_logged_ns;	/* clients turned away; when last logged */
+	/* kept between ticks: a million prefixes' buffers cost page faults */
+	struct counters_reader *reader;
+	struct policy_sample *ps;
+	size_t ps_cap;
+};
+
+/* run.c: the pin dir's writer lock (gives up when asked to stop while
+ * waiting); engine_lock_fresh also re-reads the entries under it (the CLI
+ * may have changed them) and repairs. Unlocked again on failure. */
+int engine_lock(struct daemon *d);
+void engine_unlock(struct daemon *d);
+int engine_lock_fresh(struct daemon *d);
+
+/* events.c */
+int engine_open_events(struct daemon *d);
+json_object *event_new(const char *type, const struct cidr *c);
+void event_write(struct daemon *d, json_object *o);
+void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now);
+
+/* tick.c: one tick; 0, or -errno when it could not complete */
+int engine_tick(struct daemon *d);
+
+/* refresh.c: load the feeds that are due (all: every one) */
+void engine_refresh_feeds(struct daemon *d, bool all);
+bool engine_config_feed_named(const struct config *c, const char *name);
+bool engine_gone_named(const struct daemon *d, const char *name);
+
+/* serve.c: serve the CLI's clients waiting on the control socket */
+int engine_serve_clients(struct daemon *d);
+
+#endif

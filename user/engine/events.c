@@ -1,0 +1,108 @@
+/* user/engine/events.c - the daemon's event log: one JSON line per decision,
+ * load, command served or lifecycle step, on stderr or appended to a file.
+ * Must not decide anything: it writes what it is handed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+#include <systemd/sd-daemon.h>
+
+#include "cli/cli.h"
+#include "engine/daemon.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+void event_time(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) % 1000);
+}
+
+void event_write(struct daemon *d, json_object *o)
+{
+	fprintf(d->events, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(d->events);
+	json_object_put(o);
+	d->snap.events++;
+}
+
+json_object *event_new(const char *type, const struct cidr *c)
+{
+	json_object *o = json_object_new_object();
+	char buf[CIDR_STR_MAX], t[64];
+
+	event_time(t, sizeof(t));
+	json_object_object_add(o, "time", json_object_new_string(t));
+	json_object_object_add(o, "event", json_object_new_string(type));
+	if (c)
+		json_object_object_add(o, "prefix", json_object_new_string(cidr_str(c, buf, sizeof(buf))));
+	return o;
+}
+
+void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now)
+{
+	json_object *o = event_new(policy_event_name(x->type), &x->prefix);
+
+	if (x->rule && x->rule[0])
+		json_object_object_add(o, "rule", json_object_new_string(x->rule));
+	if (x->type != POLICY_EXPIRE && x->type != POLICY_UNBAN) {
+		json_object_object_add(o, "metric", json_object_new_string(x->metric ? x->metric : ""));
+		json_object_object_add(o, "value", json_object_new_double(round(x->value * 100) / 100));
+		json_object_object_add(o, "threshold", json_object_new_double(round(x->threshold * 100) / 100));
+		json_object_object_add(o, "action", json_object_new_string(action_name(x->action)));
+		json_object_object_add(o, "ttl_s", json_object_new_int64(x->ttl_s));
+		json_object_object_add(o, "expires_in_s", json_object_new_int64(
+			x->expires_ns > now ? (x->expires_ns - now) / 1000000000ULL : 0));
+	}
+	json_object_object_add(o, "offences", json_object_new_int64(x->offences));
+	if (x->why && x->why[0])
+		json_object_object_add(o, "why", json_object_new_string(x->why));
+	if (x->n_children) {
+		json_object *a = json_object_new_array();
+		char buf[CIDR_STR_MAX];
+
+		for (unsigned i = 0; i < x->n_children && i < 64; i++)
+			json_object_array_add(a, json_object_new_string(cidr_str(&x->children[i], buf,
+										 sizeof(buf))));
+		json_object_object_add(o, "children", a);
+	}
+	event_write(d, o);
+}
+
+int engine_open_events(struct daemon *d)
+{
+	FILE *f;
+
+	if (!strcmp(d->cfg.events, "stderr")) {
+		f = stderr;
+	} else {
+		f = fopen(d->cfg.events, "a");
+		if (!f) {
+			pr_err("events file %s: %s", d->cfg.events, strerror(errno));
+			return -errno;
+		}
+	}
+	if (d->events && d->events != stderr)
+		fclose(d->events);
+	d->events = f;
+	return 0;
+}

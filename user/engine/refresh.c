@@ -1,0 +1,144 @@
+/* user/engine/refresh.c - the configured feeds: loaded at start and on
+ * SIGHUP, refreshed when due, retried after a failure with a growing wait,
+ * and deleted once the config no longer lists them (only after every feed
+ * it does list has loaded). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+#include <systemd/sd-daemon.h>
+
+#include "cli/cli.h"
+#include "engine/daemon.h"
+#include "lib/log.h"
+#include "feeds/feed.h"
+
+bool engine_config_feed_named(const struct config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_feeds; i++)
+		if (!strcmp(c->feeds[i].name, name))
+			return true;
+	return false;
+}
+
+bool engine_gone_named(const struct daemon *d, const char *name)
+{
+	for (unsigned j = 0; j < d->n_gone; j++)
+		if (!strcmp(d->gone[j], name))
+			return true;
+	return false;
+}
+
+static void delete_gone(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg.n_feeds; i++)
+		if (!d->feed_ok[i])
+			return;
+	while (d->n_gone) {
+		const char *name = d->gone[d->n_gone - 1];
+		size_t removed = 0;
+		json_object *o_ev;
+		int ret = engine_lock_fresh(d);
+
+		if (ret == -EINTR)
+			return;
+		if (!ret) {
+			char err[256];
+
+			ret = feed_delete(&d->s, name, &removed, err, sizeof(err));
+			engine_unlock(d);
+			if (ret)
+				pr_err("%s", err);
+		}
+		o_ev = event_new("feed_delete", NULL);
+		json_object_object_add(o_ev, "feed", json_object_new_string(name));
+		json_object_object_add(o_ev, "ok", json_object_new_boolean(ret == 0));
+		json_object_object_add(o_ev, "removed", json_object_new_int64(removed));
+		json_object_object_add(o_ev, "why", json_object_new_string("no longer in the config"));
+		event_write(d, o_ev);
+		d->n_gone--;
+	}
+}
+
+/* Seconds until a feed is loaded again: its refresh interval after a good
+ * load (0: never again); after a failed one a retry, a tenth of the
+ * interval (30 s for a feed loaded once) doubling with each failure in a
+ * row, never longer than the interval (an hour for a feed loaded once). */
+static __u64 feed_wait_s(__u64 refresh_s, unsigned fails)
+{
+	__u64 base = refresh_s ? refresh_s / 10 : 30, cap = refresh_s ? refresh_s : 3600;
+
+	if (!fails)
+		return refresh_s;
+	if (base < 1)
+		base = 1;
+	base <<= fails - 1 < 10 ? fails - 1 : 10;
+	return base < cap ? base : cap;
+}
+
+void engine_refresh_feeds(struct daemon *d, bool all)
+{
+	__u64 now = fence_now_ns();
+
+	for (unsigned i = 0; i < d->cfg.n_feeds; i++) {
+		const struct config_feed *f = &d->cfg.feeds[i];
+		struct feed_load_opts o = {
+			.name = f->name, .source = f->source, .format = f->format, .action = f->action,
+			.ttl_s = f->ttl_s, .rate = f->throttle_rate, .burst = f->throttle_burst,
+			.min_len_v4 = f->min_len_v4,
+			.min_len_v6 = f->min_len_v6, .lenient = f->lenient, .max_errors_shown = 20,
+		};
+		struct feed_load_report rep = {};
+		json_object *o_ev;
+		__u64 wait_s;
+		int ret;
+
+		/* due: its refresh interval is up, or it failed and its retry is */
+		if (!all && ((!f->refresh_s && d->feed_ok[i]) || now < d->next_refresh[i]))
+			continue;
+		ret = engine_lock_fresh(d);
+		if (ret == -EINTR)
+			return;
+		if (!ret) {
+			ret = feed_load(&d->s, &o, &rep);
+			engine_unlock(d);
+			feed_load_print_errors(&o, &rep, ret);
+		} else {
+			snprintf(rep.why, sizeof(rep.why), "taking the pin dir's lock: %s",
+				 strerror(-ret));
+		}
+		d->feed_ok[i] = !ret;
+		d->feed_fails[i] = ret ? d->feed_fails[i] + 1 : 0;
+		wait_s = feed_wait_s(f->refresh_s, d->feed_fails[i]);
+		d->next_refresh[i] = now + wait_s * 1000000000ULL;
+		o_ev = event_new("feed", NULL);
+		json_object_object_add(o_ev, "feed", json_object_new_string(f->name));
+		json_object_object_add(o_ev, "ok", json_object_new_boolean(!ret));
+		if (ret) {
+			json_object_object_add(o_ev, "why", json_object_new_string(rep.why));
+			json_object_object_add(o_ev, "retry_in_s", json_object_new_int64(wait_s));
+		} else {
+			json_object_object_add(o_ev, "not_modified", json_object_new_boolean(rep.not_modified));
+			json_object_object_add(o_ev, "entries", json_object_new_int64(rep.entries));
+			json_object_object_add(o_ev, "added", json_object_new_int64(rep.added));
+			json_object_object_add(o_ev, "removed", json_object_new_int64(rep.removed));
+		}
+		event_write(d, o_ev);
+		feed_load_report_free(&rep);
+	}
+	if (d->n_gone)
+		delete_gone(d);
+}

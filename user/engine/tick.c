@@ -1,0 +1,302 @@
+/* user/engine/tick.c - one tick of the daemon: read the per-prefix counters,
+ * hand them to the policy, apply its decisions and the expiries to the
+ * entries in one commit under the pin dir's lock, log each decision. The
+ * policy decides (policy/); this file only carries samples in and
+ * decisions out. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+#include <systemd/sd-daemon.h>
+
+#include "cli/cli.h"
+#include "engine/daemon.h"
+#include "lib/log.h"
+#include "core/counters.h"
+#include "policy/policy.h"
+#include "lib/util.h"
+
+static bool allowed(void *ctx, const struct cidr *c)
+{
+	struct daemon *d = ctx;
+
+	for (size_t i = 0; i < d->n_allows; i++)
+		if (cidr_overlaps(&d->allows[i], c))
+			return true;
+	return false;
+}
+
+static int collect_allows(struct daemon *d)
+{
+	size_t cap = d->n_allows;
+
+	d->n_allows = 0;
+	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
+		if (d->s.m.rules[slot].kind != FENCE_KIND_ALLOW)
+			continue;
+		if (d->n_allows == cap) {
+			struct cidr *v = realloc(d->allows, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			d->allows = v;
+		}
+		table_info_cidr(&d->s.m.info[slot], &d->allows[d->n_allows++]);
+	}
+	return 0;
+}
+
+static int rule_index(const struct daemon *d, const char *name)
+{
+	for (unsigned i = 0; i < d->cfg.n_rules; i++)
+		if (name && !strcmp(d->cfg.rules[i].name, name))
+			return i;
+	return -1;
+}
+
+/* Stage one decision on the entries. 0 or -errno. */
+static int stage(struct daemon *d, const struct policy_decision *x)
+{
+	const struct fence_rule_info *cur = table_get(d->s.t, &x->prefix, FENCE_KIND_DENY, NULL);
+	struct fence_rule_info info = {};
+	int r;
+
+	if (cur)
+		info = *cur;
+	switch (x->type) {
+	case POLICY_PROMOTE:
+	case POLICY_EXTEND:
+	case POLICY_AGGREGATE:
+		info.owners |= FENCE_OWN_PROMOTED;
+		info.promoted_action = x->action;
+		info.promoted_expires_ns = x->expires_ns;
+		info.offences = x->offences > 0xffff ? 0xffff : x->offences;
+		r = rule_index(d, x->rule);
+		info.rule_id = r < 0 ? 0 : r;
+		if (x->action == FENCE_ACT_THROTTLE && !(info.owners & FENCE_OWN_MANUAL)) {
+			info.rate = x->throttle_rate;
+			info.burst = x->throttle_burst;
+		}
+		if (x->type == POLICY_AGGREGATE)
+			snprintf(info.reason, sizeof(info.reason), "%s: %u children aggregated",
+				 x->rule && x->rule[0] ? x->rule : "aggregate", x->n_children);
+		else
+			snprintf(info.reason, sizeof(info.reason), "%s: %s %.1f/s > %.1f/s", x->rule,
+				 x->metric ? x->metric : "", x->value, x->threshold);
+		if (r >= 0 && r < METRICS_MAX_RULES)
+			d->snap.promotions[r]++;
+		break;
+	case POLICY_EXPIRE:
+	case POLICY_UNBAN:
+		if (!cur || !(cur->owners & FENCE_OWN_PROMOTED))
+			return 0;
+		info.owners &= ~FENCE_OWN_PROMOTED;
+		break;
+	}
+	return table_put(d->s.t, &x->prefix, FENCE_KIND_DENY, &info);
+}
+
+/* Owner classes whose expiry has passed (a manual --ttl ban, a promotion the
+ * engine no longer tracks) lose their ownership; the data path stopped
+ * enforcing them on time already, this frees their slots. */
+static __u8 expired_owners(const struct fence_rule_info *in, __u64 now)
+{
+	__u8 gone = 0;
+
+	if ((in->owners & FENCE_OWN_MANUAL) && in->manual_expires_ns && in->manual_expires_ns <= now)
+		gone |= FENCE_OWN_MANUAL;
+	if ((in->owners & FENCE_OWN_PROMOTED) && in->promoted_expires_ns &&
+	    in->promoted_expires_ns <= now)
+		gone |= FENCE_OWN_PROMOTED;
+	if ((in->owners & FENCE_OWN_FEED) && in->feed_expires_ns && in->feed_expires_ns <= now)
+		gone |= FENCE_OWN_FEED;
+	return gone;
+}
+
+static int stage_sweep(struct daemon *d, __u64 now)
+{
+	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
+		const struct fence_rule_info *cur;
+		struct fence_rule_info info;
+		__u8 gone;
+		struct cidr c;
+		int ret;
+
+		if (d->s.m.rules[slot].kind != FENCE_KIND_DENY ||
+		    !expired_owners(&d->s.m.info[slot], now))
+			continue;
+		/* as this tick's decisions staged it, if they touched it */
+		table_info_cidr(&d->s.m.info[slot], &c);
+		cur = table_get(d->s.t, &c, FENCE_KIND_DENY, NULL);
+		if (!cur)
+			continue;	/* staged for removal already */
+		info = *cur;
+		gone = expired_owners(&info, now);
+		if (!gone)
+			continue;	/* a decision renewed it */
+		if (gone & FENCE_OWN_FEED)
+			info.feeds = 0;
+		info.owners &= ~gone;
+		ret = table_put(d->s.t, &c, FENCE_KIND_DENY, &info);
+		if (ret)
+			return ret;
+		{
+			json_object *o = event_new("expire", &c);
+			char own[64];
+
+			snprintf(own, sizeof(own), "%s%s%s", gone & FENCE_OWN_MANUAL ? "manual " : "",
+				 gone & FENCE_OWN_PROMOTED ? "promoted " : "", gone & FENCE_OWN_FEED ? "feed" : "");
+			json_object_object_add(o, "owners", json_object_new_string(own));
+			json_object_object_add(o, "why", json_object_new_string("ttl ran out"));
+			event_write(d, o);
+		}
+	}
+	return 0;
+}
+
+/* Promotions the operator removed since the last tick (`ban del`). */
+static void forget_removed(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_promoted; i++) {
+		const struct fence_rule_info *in = table_get(d->s.t, &d->promoted[i], FENCE_KIND_DENY, NULL);
+		json_object *o;
+
+		if (in && (in->owners & FENCE_OWN_PROMOTED))
+			continue;
+		if (policy_forget(d->p, &d->promoted[i]))
+			continue;	/* the policy had let it go already */
+		o = event_new("unban", &d->promoted[i]);
+		json_object_object_add(o, "why", json_object_new_string("removed by the operator"));
+		event_write(d, o);
+	}
+}
+
+static void snapshot_entries(struct daemon *d)
+{
+	d->n_promoted = 0;
+	memset(d->snap.entries, 0, sizeof(d->snap.entries));
+	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
+		const struct fence_rule_info *in = &d->s.m.info[slot];
+		int k = d->s.m.rules[slot].kind == FENCE_KIND_DENY;
+
+		if (in->owners & FENCE_OWN_MANUAL)
+			d->snap.entries[k][0]++;
+		if (in->owners & FENCE_OWN_PROMOTED) {
+			d->snap.entries[k][1]++;
+			if (k && d->n_promoted == d->cap_promoted) {
+				size_t cap = d->cap_promoted ? d->cap_promoted * 2 : 256;
+				struct cidr *v = realloc(d->promoted, cap * sizeof(*v));
+
+				if (!v)
+					continue;
+				d->promoted = v;
+				d->cap_promoted = cap;
+			}
+			if (k)
+				table_info_cidr(in, &d->promoted[d->n_promoted++]);
+		}
+		if (in->owners & FENCE_OWN_FEED)
+			d->snap.entries[k][2]++;
+	}
+}
+
+/* --- one tick ----------------------------------------------------------- */
+
+int engine_tick(struct daemon *d)
+{
+	const struct policy_decision *dec = NULL;
+	struct pfx_sample *const *seg;
+	const size_t *seg_n;
+	unsigned n_seg;
+	struct policy_sample *ps;
+	size_t n = 0, n_dec = 0;
+	double t0 = now_s(), dt;
+	__u64 now, sample_ns;
+	char err[256] = "";
+	int ret;
+
+	/* the counters' time: the middle of the read, not after the lock
+	 * below (a feed load can hold it for seconds) */
+	sample_ns = fence_now_ns();
+	ret = counters_reader_read(d->reader, &seg, &seg_n, &n_seg);
+	sample_ns += (fence_now_ns() - sample_ns) / 2;
+	if (ret) {
+		pr_err("reading per-prefix counters: %s", strerror(-ret));
+		return ret;
+	}
+	for (unsigned k = 0; k < n_seg; k++)
+		n += seg_n[k];
+	if (n + 1 > d->ps_cap) {
+		size_t cap = (n + 1) + (n + 1) / 4;
+
+		ps = realloc(d->ps, cap * sizeof(*ps));
+		if (!ps)
+			return -ENOMEM;
+		d->ps = ps;
+		d->ps_cap = cap;
+	}
+	ps = d->ps;
+	n = 0;
+	for (unsigned k = 0; k < n_seg; k++) {
+		for (size_t i = 0; i < seg_n[k]; i++, n++) {
+			const struct pfx_sample *v = &seg[k][i];
+			struct cidr *c = &ps[n].prefix;
+
+			c->family = v->family == 4 ? AF_INET : AF_INET6;
+			c->len = v->family == 4 ? d->meta.v4_agg_len : d->meta.v6_agg_len;
+			c->pad[0] = c->pad[1] = 0;
+			memcpy(c->addr, v->addr, 16);
+			ps[n].packets = v->c.packets;
+			ps[n].bytes = v->c.bytes;
+			ps[n].new_conns = v->c.new_conns;
+		}
+	}
+
+	ret = engine_lock_fresh(d);
+	if (ret)
+		return ret;
+	ret = collect_allows(d);
+	if (!ret)
+		forget_removed(d);
+	now = fence_now_ns();
+	if (!ret)
+		ret = policy_tick(d->p, sample_ns, ps, n, allowed, d, &dec, &n_dec);
+	if (!ret) {
+		for (size_t i = 0; i < n_dec && !ret; i++)
+			ret = stage(d, &dec[i]);
+		if (!ret)
+			ret = stage_sweep(d, now);
+		if (!ret && table_staged(d->s.t))
+			ret = table_commit(d->s.t, NULL, err, sizeof(err));
+		if (ret)
+			pr_err("applying decisions: %s", err[0] ? err : strerror(-ret));
+	}
+	if (!ret)
+		snapshot_entries(d);
+	engine_unlock(d);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n_dec; i++)
+		event_decision(d, &dec[i], now);
+
+	dt = now_s() - t0;
+	d->snap.tick_seconds = dt;
+	if (dt > d->snap.tick_seconds_max)
+		d->snap.tick_seconds_max = dt;
+	d->snap.ticks++;
+	metrics_publish(d->mt, &d->snap);
+	return 0;
+}
