@@ -25,22 +25,9 @@ const char *const fence_map_names[FM_COUNT] = {
 };
 
 static const char *const stat_names[FENCE_STAT_MAX] = {
-	[FENCE_STAT_PASS] = "pass",
-	[FENCE_STAT_ALLOW] = "allow",
-	[FENCE_STAT_DROP_FEED] = "drop_feed",
-	[FENCE_STAT_DROP_MANUAL] = "drop_manual",
-	[FENCE_STAT_DROP_PROMOTED] = "drop_promoted",
-	[FENCE_STAT_DROP_THROTTLE] = "drop_throttle",
-	[FENCE_STAT_MONITOR] = "monitor",
-	[FENCE_STAT_THROTTLE_PASS] = "throttle_pass",
-	[FENCE_STAT_EXPIRED_PASS] = "expired_pass",
-	[FENCE_STAT_NON_IP] = "non_ip",
-	[FENCE_STAT_ERR_ETH] = "err_eth",
-	[FENCE_STAT_ERR_VLAN] = "err_vlan",
-	[FENCE_STAT_ERR_IPV4] = "err_ipv4",
-	[FENCE_STAT_ERR_IPV6] = "err_ipv6",
-	[FENCE_STAT_ERR_IPV6_EXT] = "err_ipv6_ext",
-	[FENCE_STAT_ERR_L4] = "err_l4",
+#define X(id, name) [FENCE_STAT_##id] = #name,
+	FENCE_STATS(X)
+#undef X
 };
 
 const char *fence_stat_name(unsigned int reason)
