@@ -15,8 +15,6 @@
 
 #include "../maps/keys.h"
 
-#define WALK_CPUS_MAX	64
-
 struct bpf_map;
 
 struct {
@@ -54,10 +52,10 @@ const volatile __u32 per_cpu_v4 = 1;	/* region sizes: the prefix maps' max_entri
 const volatile __u32 per_cpu_v6 = 1;
 
 __u64 gen;				/* set by the controller before each walk */
-__u64 ran[WALK_CPUS_MAX];		/* gen, once the walk on CPU c is done */
-__u32 n_v4[WALK_CPUS_MAX];		/* records written per CPU */
-__u32 n_v6[WALK_CPUS_MAX];
-__u8 cut[WALK_CPUS_MAX];		/* 1: a region filled up, the walk stopped short */
+__u64 ran[FENCE_WALK_CPUS_MAX];		/* gen, once the walk on CPU c is done */
+__u32 n_v4[FENCE_WALK_CPUS_MAX];	/* records written per CPU */
+__u32 n_v6[FENCE_WALK_CPUS_MAX];
+__u8 cut[FENCE_WALK_CPUS_MAX];		/* 1: a region filled up, the walk stopped short */
 
 struct walk {
 	__u32 base, n, lim;
@@ -105,7 +103,7 @@ int counters_walk(struct xdp_md *ctx)
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct walk w = { .family = 4 };
 
-	if (cpu >= WALK_CPUS_MAX)
+	if (cpu >= FENCE_WALK_CPUS_MAX)
 		return XDP_ABORTED;
 	w.base = cpu * per_cpu_v4;
 	w.lim = per_cpu_v4;

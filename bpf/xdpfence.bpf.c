@@ -17,8 +17,8 @@
 #include "stats.h"
 
 /* Load-time settings, fixed by the controller before load. */
-const volatile __u8 v4_agg_len = 24;		/* per-prefix counters: /len of IPv4 sources */
-const volatile __u8 v6_agg_len = 64;		/* per-prefix counters: /len of IPv6 sources */
+const volatile __u8 v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT;	/* per-prefix counters: /len of IPv4 sources */
+const volatile __u8 v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;	/* per-prefix counters: /len of IPv6 sources */
 const volatile __u32 malformed_verdict = XDP_PASS;	/* frames we cannot judge */
 const volatile __u8 count_prefixes = 1;	/* 0 disables prefix_v4/prefix_v6 */
 

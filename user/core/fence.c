@@ -135,8 +135,8 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	if (!skel)
 		return -errno;
 
-	skel->rodata->v4_agg_len = o->v4_agg_len ? o->v4_agg_len : 24;
-	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : 64;
+	skel->rodata->v4_agg_len = o->v4_agg_len ? o->v4_agg_len : FENCE_V4_AGG_LEN_DEFAULT;
+	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : FENCE_V6_AGG_LEN_DEFAULT;
 	skel->rodata->malformed_verdict = o->malformed_drop ? XDP_DROP : XDP_PASS;
 	skel->rodata->count_prefixes = !o->no_prefix_counters;
 

@@ -39,8 +39,8 @@ struct fence_opts {
 	__u32 tbl8_groups;		/* 0 = FENCE_TBL8_GROUPS */
 	__u32 prefix_entries;		/* 0 = FENCE_PREFIX_MAX */
 	__u32 v6_rules;			/* 0 = FENCE_V6_RULES_MAX */
-	__u8 v4_agg_len;		/* 0 = 24 */
-	__u8 v6_agg_len;		/* 0 = 64 */
+	__u8 v4_agg_len;		/* 0 = FENCE_V4_AGG_LEN_DEFAULT */
+	__u8 v6_agg_len;		/* 0 = FENCE_V6_AGG_LEN_DEFAULT */
 	bool malformed_drop;		/* verdict for frames we cannot judge */
 	bool no_prefix_counters;
 };
