@@ -14,21 +14,17 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../maps/keys.h"
+#include "map_defs.h"
 
 struct bpf_map;
 
+/* The filter's maps, not pinned here: the controller hands their fds in. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__type(key, struct fence_pfx_v4);
-	__type(value, struct fence_counters);
-	__uint(max_entries, FENCE_PREFIX_MAX);
+	MAP_DEF_PREFIX_V4(FENCE_PREFIX_MAX);
 } prefix_v4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__type(key, struct fence_pfx_v6);
-	__type(value, struct fence_counters);
-	__uint(max_entries, FENCE_PREFIX_MAX);
+	MAP_DEF_PREFIX_V6(FENCE_PREFIX_MAX);
 } prefix_v6 SEC(".maps");
 
 /* Region of CPU c: elements [c * per_cpu_v4, (c + 1) * per_cpu_v4). */

@@ -14,20 +14,15 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../maps/keys.h"
+#include "map_defs.h"
 
+/* The filter's maps, not pinned here: the controller hands their fds in. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct fence_v4_key);
-	__type(value, struct fence_slot);
-	__uint(max_entries, 1);
+	MAP_DEF_DENY_V4(1);
 } deny_v4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct fence_v4_key);
-	__type(value, struct fence_slot);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	MAP_DEF_ALLOW_V4(1);
 } allow_v4 SEC(".maps");
 
 /* One chunk: put each key with its value, or (no values) delete it. A key
