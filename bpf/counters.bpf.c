@@ -2,10 +2,10 @@
 /* bpf/counters.bpf.c - the behaviour engine's reader of the per-prefix
  * counters, run by the controller with BPF_PROG_TEST_RUN, never attached.
  *
- * A batch lookup of a per-CPU LRU hash takes each bucket's lock (about a
- * microsecond per entry on a paravirtualised guest). This program walks the
- * maps with bpf_for_each_map_elem instead, which takes no bucket locks, and
- * copies each prefix with the counters of the CPU it runs on into that CPU's
+ * A batch lookup of a per-CPU LRU hash takes each bucket's lock, dear on a
+ * paravirtualised guest. This program walks the maps with
+ * bpf_for_each_map_elem instead, which takes no bucket locks, and copies
+ * each prefix with the counters of the CPU it runs on into that CPU's
  * region of an mmap-able array. The controller runs it once on every CPU at
  * the same time and adds the regions up (user/core/counters.c). prefix_v4 and
  * prefix_v6 are the pinned maps of the filter (reused by fd before load).

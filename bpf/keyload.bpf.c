@@ -3,10 +3,10 @@
  * the controller with BPF_PROG_TEST_RUN, never attached (user/core/keyload.c).
  *
  * The batch update syscall copies each key and each value from user memory
- * on its own, with the hardened-usercopy checks each time: at a million
- * keys that is a third of the kernel's work. This is a syscall program
- * (sleepable), so it reads the caller's arrays FENCE_KEYLOAD_CHUNK entries
- * at a time with bpf_copy_from_user and calls the map helpers directly.
+ * on its own, with the hardened-usercopy checks each time. This is a
+ * syscall program (sleepable), so it reads the caller's arrays
+ * FENCE_KEYLOAD_CHUNK entries at a time with bpf_copy_from_user and calls
+ * the map helpers directly.
  * deny_v4 and allow_v4 are the pinned maps of the filter (reused by fd
  * before load).
  */

@@ -16,12 +16,11 @@
 
 #include "../maps/keys.h"
 
-/* deny_v4: IPv4 deny prefixes -> slot, exact match. Preallocated: a
- * million inserts take half the time they take when each allocates
- * (measured 0.65 s vs 1.24 s at 1M on this kind of VM), and a commit
- * cannot fail half way for want of kernel memory; ~80 B per max_entries up
- * front (168 MB at the default 2M). Maps pinned with BPF_F_NO_PREALLOC by
- * an older build are reused as they are. */
+/* deny_v4: IPv4 deny prefixes -> slot, exact match. Preallocated (no
+ * BPF_F_NO_PREALLOC): inserts then allocate nothing, so they are faster
+ * and a commit cannot fail half way for want of kernel memory; the price
+ * is the memory of max_entries elements taken up front. Maps pinned with
+ * BPF_F_NO_PREALLOC by an older build are reused as they are. */
 #define MAP_DEF_DENY_V4(max)						\
 	__uint(type, BPF_MAP_TYPE_HASH);				\
 	__type(key, struct fence_v4_key);				\

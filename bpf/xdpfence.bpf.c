@@ -33,9 +33,9 @@ struct {
  * expired entry was skipped. Returns the entry in force, or NULL.
  *
  * Time here is the coarse monotonic clock: same epoch as CLOCK_MONOTONIC, a
- * jiffy behind at most, and on a VM a fraction of the cost of a precise read
- * (measured: ~25 ns of a ~45 ns packet). A ban may outlive its TTL by a few
- * milliseconds; only the throttle, which meters rates, reads the precise one. */
+ * jiffy behind at most, and on a VM a fraction of the cost of a precise read.
+ * A ban may outlive its TTL by up to a jiffy; only the throttle, which meters
+ * rates, reads the precise one. */
 static __always_inline struct fence_rule *resolve(__u32 *slot, __u64 *now, int *expired)
 {
 	struct fence_rule *r = rule_at(*slot);
