@@ -2,10 +2,10 @@
 /* bpf/counters.bpf.c - the behaviour engine's reader of the per-prefix
  * counters, run by the controller with BPF_PROG_TEST_RUN, never attached.
  *
- * A batch lookup of a per-CPU LRU hash takes each bucket's lock (about a
- * microsecond per entry on a paravirtualised guest). This program walks the
- * maps with bpf_for_each_map_elem instead, which takes no bucket locks, and
- * copies each prefix with the counters of the CPU it runs on into that CPU's
+ * A batch lookup of a per-CPU LRU hash takes each bucket's lock, dear on a
+ * paravirtualised guest. This program walks the maps with
+ * bpf_for_each_map_elem instead, which takes no bucket locks, and copies
+ * each prefix with the counters of the CPU it runs on into that CPU's
  * region of an mmap-able array. The controller runs it once on every CPU at
  * the same time and adds the regions up (user/core/counters.c). prefix_v4 and
  * prefix_v6 are the pinned maps of the filter (reused by fd before load).
@@ -14,23 +14,17 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../maps/keys.h"
-
-#define WALK_CPUS_MAX	64
+#include "map_defs.h"
 
 struct bpf_map;
 
+/* The filter's maps, not pinned here: the controller hands their fds in. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__type(key, struct fence_pfx_v4);
-	__type(value, struct fence_counters);
-	__uint(max_entries, FENCE_PREFIX_MAX);
+	MAP_DEF_PREFIX_V4(FENCE_PREFIX_MAX);
 } prefix_v4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__type(key, struct fence_pfx_v6);
-	__type(value, struct fence_counters);
-	__uint(max_entries, FENCE_PREFIX_MAX);
+	MAP_DEF_PREFIX_V6(FENCE_PREFIX_MAX);
 } prefix_v6 SEC(".maps");
 
 /* Region of CPU c: elements [c * per_cpu_v4, (c + 1) * per_cpu_v4). */
@@ -54,10 +48,10 @@ const volatile __u32 per_cpu_v4 = 1;	/* region sizes: the prefix maps' max_entri
 const volatile __u32 per_cpu_v6 = 1;
 
 __u64 gen;				/* set by the controller before each walk */
-__u64 ran[WALK_CPUS_MAX];		/* gen, once the walk on CPU c is done */
-__u32 n_v4[WALK_CPUS_MAX];		/* records written per CPU */
-__u32 n_v6[WALK_CPUS_MAX];
-__u8 cut[WALK_CPUS_MAX];		/* 1: a region filled up, the walk stopped short */
+__u64 ran[FENCE_WALK_CPUS_MAX];		/* gen, once the walk on CPU c is done */
+__u32 n_v4[FENCE_WALK_CPUS_MAX];	/* records written per CPU */
+__u32 n_v6[FENCE_WALK_CPUS_MAX];
+__u8 cut[FENCE_WALK_CPUS_MAX];		/* 1: a region filled up, the walk stopped short */
 
 struct walk {
 	__u32 base, n, lim;
@@ -105,7 +99,7 @@ int counters_walk(struct xdp_md *ctx)
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct walk w = { .family = 4 };
 
-	if (cpu >= WALK_CPUS_MAX)
+	if (cpu >= FENCE_WALK_CPUS_MAX)
 		return XDP_ABORTED;
 	w.base = cpu * per_cpu_v4;
 	w.lim = per_cpu_v4;

@@ -3,10 +3,10 @@
  * the controller with BPF_PROG_TEST_RUN, never attached (user/core/keyload.c).
  *
  * The batch update syscall copies each key and each value from user memory
- * on its own, with the hardened-usercopy checks each time: at a million
- * keys that is a third of the kernel's work. This is a syscall program
- * (sleepable), so it reads the caller's arrays FENCE_KEYLOAD_CHUNK entries
- * at a time with bpf_copy_from_user and calls the map helpers directly.
+ * on its own, with the hardened-usercopy checks each time. This is a
+ * syscall program (sleepable), so it reads the caller's arrays
+ * FENCE_KEYLOAD_CHUNK entries at a time with bpf_copy_from_user and calls
+ * the map helpers directly.
  * deny_v4 and allow_v4 are the pinned maps of the filter (reused by fd
  * before load).
  */
@@ -14,20 +14,15 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../maps/keys.h"
+#include "map_defs.h"
 
+/* The filter's maps, not pinned here: the controller hands their fds in. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct fence_v4_key);
-	__type(value, struct fence_slot);
-	__uint(max_entries, 1);
+	MAP_DEF_DENY_V4(1);
 } deny_v4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct fence_v4_key);
-	__type(value, struct fence_slot);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	MAP_DEF_ALLOW_V4(1);
 } allow_v4 SEC(".maps");
 
 /* One chunk: put each key with its value, or (no values) delete it. A key

@@ -1,7 +1,9 @@
 /* bpf/maps.h - the map definitions of the data path, all pinned by name.
  *
  * Sizes here are defaults; the controller resizes before load
- * (bpf_map__set_max_entries) or reuses what is already pinned.
+ * (bpf_map__set_max_entries) or reuses what is already pinned. Maps that a
+ * helper program declares too take their type, key, value and flags from
+ * map_defs.h. Each pinned map's name is in FENCE_MAPS (maps/names.h).
  */
 #ifndef XDPFENCE_BPF_MAPS_H
 #define XDPFENCE_BPF_MAPS_H
@@ -11,6 +13,7 @@
 
 #include "../maps/keys.h"
 #include "../maps/stats.h"
+#include "map_defs.h"
 
 /* Per-reason packet/byte counters, summed over CPUs by the controller. */
 struct {
@@ -81,27 +84,15 @@ struct {
 } rule_hits SEC(".maps");
 
 /* IPv4 /32 deny entries -> slot, probed under /24 leaves flagged HOST
- * (shorter denies are painted in tbl24/tbl8). Preallocated: a million
- * inserts take half the time they take when each allocates (measured
- * 0.65 s vs 1.24 s at 1M on this kind of VM), and a commit cannot fail
- * half way for want of kernel memory; ~80 B per max_entries up front
- * (168 MB at the default 2M). Maps pinned with BPF_F_NO_PREALLOC by an
- * older build are reused as they are. */
+ * (shorter denies are painted in tbl24/tbl8). Preallocated: see map_defs.h. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct fence_v4_key);
-	__type(value, struct fence_slot);
-	__uint(max_entries, FENCE_RULES_MAX);
+	MAP_DEF_DENY_V4(FENCE_RULES_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } deny_v4 SEC(".maps");
 
 /* Every IPv4 allow prefix -> slot (inspection; allows are painted in tbl24/8). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct fence_v4_key);
-	__type(value, struct fence_slot);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	MAP_DEF_ALLOW_V4(65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } allow_v4 SEC(".maps");
 
@@ -134,20 +125,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } throttle SEC(".maps");
 
-/* Per-source-prefix counters; LRU so spoofed floods recycle, never grow. */
+/* Per-source-prefix counters, IPv4; LRU (map_defs.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__type(key, struct fence_pfx_v4);
-	__type(value, struct fence_counters);
-	__uint(max_entries, FENCE_PREFIX_MAX);
+	MAP_DEF_PREFIX_V4(FENCE_PREFIX_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } prefix_v4 SEC(".maps");
 
+/* Per-source-prefix counters, IPv6; LRU (map_defs.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__type(key, struct fence_pfx_v6);
-	__type(value, struct fence_counters);
-	__uint(max_entries, FENCE_PREFIX_MAX);
+	MAP_DEF_PREFIX_V6(FENCE_PREFIX_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } prefix_v6 SEC(".maps");
 

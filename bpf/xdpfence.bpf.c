@@ -17,8 +17,8 @@
 #include "stats.h"
 
 /* Load-time settings, fixed by the controller before load. */
-const volatile __u8 v4_agg_len = 24;		/* per-prefix counters: /len of IPv4 sources */
-const volatile __u8 v6_agg_len = 64;		/* per-prefix counters: /len of IPv6 sources */
+const volatile __u8 v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT;	/* per-prefix counters: /len of IPv4 sources */
+const volatile __u8 v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;	/* per-prefix counters: /len of IPv6 sources */
 const volatile __u32 malformed_verdict = XDP_PASS;	/* frames we cannot judge */
 const volatile __u8 count_prefixes = 1;	/* 0 disables prefix_v4/prefix_v6 */
 
@@ -33,9 +33,9 @@ struct {
  * expired entry was skipped. Returns the entry in force, or NULL.
  *
  * Time here is the coarse monotonic clock: same epoch as CLOCK_MONOTONIC, a
- * jiffy behind at most, and on a VM a fraction of the cost of a precise read
- * (measured: ~25 ns of a ~45 ns packet). A ban may outlive its TTL by a few
- * milliseconds; only the throttle, which meters rates, reads the precise one. */
+ * jiffy behind at most, and on a VM a fraction of the cost of a precise read.
+ * A ban may outlive its TTL by up to a jiffy; only the throttle, which meters
+ * rates, reads the precise one. */
 static __always_inline struct fence_rule *resolve(__u32 *slot, __u64 *now, int *expired)
 {
 	struct fence_rule *r = rule_at(*slot);

@@ -31,6 +31,8 @@
 #define FENCE_V6_EXT_MAX	6		/* IPv6 extension headers walked before giving up */
 #define FENCE_VLAN_MAX		2		/* 802.1Q / 802.1ad tags */
 #define FENCE_PARENT_DEPTH	4		/* expired entries skipped per lookup */
+#define FENCE_V4_AGG_LEN_DEFAULT 24		/* per-prefix counters: default /len of IPv4 sources */
+#define FENCE_V6_AGG_LEN_DEFAULT 64		/* per-prefix counters: default /len of IPv6 sources */
 
 /* tbl24/tbl8 leaf: a __u32 written atomically by the controller. */
 #define FENCE_LEAF_EXT		(1U << 31)	/* tbl24 only: low bits are a tbl8 group */
@@ -170,7 +172,10 @@ struct fence_counters {
 _Static_assert(sizeof(struct fence_counters) == 40, "fence_counters ABI");
 
 /* What bpf/counters.bpf.c writes per prefix for the controller (never
- * pinned): the prefix and one CPU's counters. */
+ * pinned): the prefix and one CPU's counters. The walker keeps a region and
+ * its results for CPUs 0..FENCE_WALK_CPUS_MAX-1; on a machine with more
+ * possible CPUs the controller reads by batch lookups instead. */
+#define FENCE_WALK_CPUS_MAX	64
 struct fence_pfx_rec {
 	__u8 family;			/* 4 or 6 */
 	__u8 addr[16];			/* the key of prefix_v4 (addr[0..3]) or prefix_v6 */

@@ -1,24 +1,34 @@
-/* maps/names.h - names under the pin dir; the operator-facing contract. */
+/* maps/names.h - names under the pin dir; the operator-facing contract.
+ *
+ * FENCE_MAPS is the one list of the pinned maps: X(ID, name) for each. The
+ * name is the map's variable in bpf/maps.h (libbpf pins a map under its
+ * name) and so its file under the pin dir; the controller makes its map ids
+ * (FM_ID) and its table of names from this list, and does not build if a
+ * name here is not a map of bpf/maps.h. Names are a contract with
+ * operators: add, never rename. The order is the controller's own, not ABI.
+ * Each map is described where bpf/maps.h defines it.
+ */
 #ifndef XDPFENCE_MAPS_NAMES_H
 #define XDPFENCE_MAPS_NAMES_H
 
 #define FENCE_PIN_DIR_DEFAULT	"/sys/fs/bpf/xdpfence"
 
-#define FENCE_MAP_STATS		"stats"
-#define FENCE_MAP_DENY_V4	"deny_v4"
-#define FENCE_MAP_ALLOW_V4	"allow_v4"
-#define FENCE_MAP_DENY_V6	"deny_v6"
-#define FENCE_MAP_ALLOW_V6	"allow_v6"
-#define FENCE_MAP_PREFIX_V4	"prefix_v4"
-#define FENCE_MAP_PREFIX_V6	"prefix_v6"
-#define FENCE_MAP_RULES		"rules"
-#define FENCE_MAP_RULE_INFO	"rule_info"
-#define FENCE_MAP_RULE_HITS	"rule_hits"
-#define FENCE_MAP_TBL24		"tbl24"
-#define FENCE_MAP_TBL8		"tbl8"
-#define FENCE_MAP_TBL8_STATE	"tbl8_state"
-#define FENCE_MAP_THROTTLE	"throttle"
-#define FENCE_MAP_FEEDS		"feeds"
-#define FENCE_MAP_META		"meta"
+#define FENCE_MAPS(X)			\
+	X(STATS, stats)			\
+	X(TBL24, tbl24)			\
+	X(TBL8, tbl8)			\
+	X(TBL8_STATE, tbl8_state)	\
+	X(RULES, rules)			\
+	X(RULE_INFO, rule_info)		\
+	X(RULE_HITS, rule_hits)		\
+	X(DENY_V4, deny_v4)		\
+	X(ALLOW_V4, allow_v4)		\
+	X(DENY_V6, deny_v6)		\
+	X(ALLOW_V6, allow_v6)		\
+	X(THROTTLE, throttle)		\
+	X(PREFIX_V4, prefix_v4)		\
+	X(PREFIX_V6, prefix_v6)		\
+	X(FEEDS, feeds)			\
+	X(META, meta)
 
 #endif

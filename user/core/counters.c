@@ -47,8 +47,8 @@ struct part {
 	pthread_t thread;
 };
 
-/* The kernel-side walk (bpf/counters.bpf.c): one region per CPU. */
-#define WALK_CPUS_MAX	64
+/* The kernel-side walk (bpf/counters.bpf.c): one region per CPU, at most
+ * FENCE_WALK_CPUS_MAX of them. */
 #define RESYNC_WINDOW	32
 
 struct walker {
@@ -319,7 +319,7 @@ static struct walker *walker_open(const struct fence_maps *m)
 	cpu_set_t cs;
 	int err;
 
-	if (m->ncpus > WALK_CPUS_MAX || sysconf(_SC_NPROCESSORS_ONLN) != m->ncpus ||
+	if (m->ncpus > FENCE_WALK_CPUS_MAX || sysconf(_SC_NPROCESSORS_ONLN) != m->ncpus ||
 	    sched_getaffinity(0, sizeof(cs), &cs) || CPU_COUNT(&cs) != m->ncpus)
 		return NULL;
 	w = calloc(1, sizeof(*w));
@@ -501,8 +501,8 @@ int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 		   struct pfx_sample *out, size_t *n_out,
 		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx)
 {
-	__u32 pos[WALK_CPUS_MAX] = {};
-	struct pos_index hx[WALK_CPUS_MAX] = {};
+	__u32 pos[FENCE_WALK_CPUS_MAX] = {};
+	struct pos_index hx[FENCE_WALK_CPUS_MAX] = {};
 	size_t o = *n_out;
 	int ret = 0;
 
@@ -602,7 +602,7 @@ int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size
 static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_sample **v,
 		       size_t *n)
 {
-	struct walk_job jobs[WALK_CPUS_MAX];
+	struct walk_job jobs[FENCE_WALK_CPUS_MAX];
 	size_t want = 0;
 	int err;
 
@@ -629,8 +629,8 @@ static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_
 	*n = 0;
 	w->n_orphans = 0;
 	for (int f = 0; f < 2; f++) {
-		const struct fence_pfx_rec *l[WALK_CPUS_MAX];
-		__u32 cnt[WALK_CPUS_MAX];
+		const struct fence_pfx_rec *l[FENCE_WALK_CPUS_MAX];
+		__u32 cnt[FENCE_WALK_CPUS_MAX];
 
 		for (int c = 0; c < w->ncpus; c++) {
 			l[c] = w->out[f] + (size_t)c * w->per_cpu[f];

@@ -38,9 +38,10 @@ struct counters_reader;
 int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads,
 			unsigned flags);
 
-/* Add up per-CPU lists of one family's records that line up but where a
- * walk saw a prefix another did not (see counters.c); sums go to out from
- * *n_out on, the rest to orphan_fn. For tests. */
+/* Add up k <= FENCE_WALK_CPUS_MAX per-CPU lists of one family's records
+ * that line up but where a walk saw a prefix another did not (see
+ * counters.c); sums go to out from *n_out on, the rest to orphan_fn. For
+ * tests. */
 int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 		   struct pfx_sample *out, size_t *n_out,
 		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx);

@@ -19,33 +19,15 @@
 #include "xdpfence.skel.h"
 
 const char *const fence_map_names[FM_COUNT] = {
-	[FM_STATS] = FENCE_MAP_STATS,		[FM_TBL24] = FENCE_MAP_TBL24,
-	[FM_TBL8] = FENCE_MAP_TBL8,		[FM_TBL8_STATE] = FENCE_MAP_TBL8_STATE,
-	[FM_RULES] = FENCE_MAP_RULES,		[FM_RULE_INFO] = FENCE_MAP_RULE_INFO,
-	[FM_RULE_HITS] = FENCE_MAP_RULE_HITS,	[FM_DENY_V4] = FENCE_MAP_DENY_V4,
-	[FM_ALLOW_V4] = FENCE_MAP_ALLOW_V4,	[FM_DENY_V6] = FENCE_MAP_DENY_V6,
-	[FM_ALLOW_V6] = FENCE_MAP_ALLOW_V6,	[FM_THROTTLE] = FENCE_MAP_THROTTLE,
-	[FM_PREFIX_V4] = FENCE_MAP_PREFIX_V4,	[FM_PREFIX_V6] = FENCE_MAP_PREFIX_V6,
-	[FM_FEEDS] = FENCE_MAP_FEEDS,		[FM_META] = FENCE_MAP_META,
+#define X(id, name) [FM_##id] = #name,
+	FENCE_MAPS(X)
+#undef X
 };
 
 static const char *const stat_names[FENCE_STAT_MAX] = {
-	[FENCE_STAT_PASS] = "pass",
-	[FENCE_STAT_ALLOW] = "allow",
-	[FENCE_STAT_DROP_FEED] = "drop_feed",
-	[FENCE_STAT_DROP_MANUAL] = "drop_manual",
-	[FENCE_STAT_DROP_PROMOTED] = "drop_promoted",
-	[FENCE_STAT_DROP_THROTTLE] = "drop_throttle",
-	[FENCE_STAT_MONITOR] = "monitor",
-	[FENCE_STAT_THROTTLE_PASS] = "throttle_pass",
-	[FENCE_STAT_EXPIRED_PASS] = "expired_pass",
-	[FENCE_STAT_NON_IP] = "non_ip",
-	[FENCE_STAT_ERR_ETH] = "err_eth",
-	[FENCE_STAT_ERR_VLAN] = "err_vlan",
-	[FENCE_STAT_ERR_IPV4] = "err_ipv4",
-	[FENCE_STAT_ERR_IPV6] = "err_ipv6",
-	[FENCE_STAT_ERR_IPV6_EXT] = "err_ipv6_ext",
-	[FENCE_STAT_ERR_L4] = "err_l4",
+#define X(id, name) [FENCE_STAT_##id] = #name,
+	FENCE_STATS(X)
+#undef X
 };
 
 const char *fence_stat_name(unsigned int reason)
@@ -94,9 +76,17 @@ int fence_prepare_pin_dir(const char *pin_dir)
 	return on_bpffs(path) ? 0 : -ENOTSUP;
 }
 
+/* By member, not by name: a name in FENCE_MAPS that bpf/maps.h does not
+ * define fails the build here. */
 static struct bpf_map *skel_map(struct xdpfence *skel, enum fence_map_id id)
 {
-	return bpf_object__find_map_by_name(skel->obj, fence_map_names[id]);
+	struct bpf_map *const maps[FM_COUNT] = {
+#define X(id, name) [FM_##id] = skel->maps.name,
+		FENCE_MAPS(X)
+#undef X
+	};
+
+	return maps[id];
 }
 
 /* Sizes of an existing pinned map, so the new object reuses it. */
@@ -122,7 +112,7 @@ static int read_pinned_meta(const char *pin_dir, struct fence_meta *meta)
 	__u32 key = 0;
 	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, FENCE_MAP_META);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[FM_META]);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
@@ -145,8 +135,8 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	if (!skel)
 		return -errno;
 
-	skel->rodata->v4_agg_len = o->v4_agg_len ? o->v4_agg_len : 24;
-	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : 64;
+	skel->rodata->v4_agg_len = o->v4_agg_len ? o->v4_agg_len : FENCE_V4_AGG_LEN_DEFAULT;
+	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : FENCE_V6_AGG_LEN_DEFAULT;
 	skel->rodata->malformed_verdict = o->malformed_drop ? XDP_DROP : XDP_PASS;
 	skel->rodata->count_prefixes = !o->no_prefix_counters;
 

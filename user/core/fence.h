@@ -18,14 +18,20 @@
 
 struct xdpfence;	/* the generated skeleton */
 
+/* One id per pinned map, in the order of FENCE_MAPS (maps/names.h). */
 enum fence_map_id {
-	FM_STATS, FM_TBL24, FM_TBL8, FM_TBL8_STATE, FM_RULES, FM_RULE_INFO,
-	FM_RULE_HITS, FM_DENY_V4, FM_ALLOW_V4, FM_DENY_V6, FM_ALLOW_V6,
-	FM_THROTTLE, FM_PREFIX_V4, FM_PREFIX_V6, FM_FEEDS, FM_META,
+#define X(id, name) FM_##id,
+	FENCE_MAPS(X)
+#undef X
 	FM_COUNT
 };
 
+/* Pinned name of each map: fence_map_names[FM_STATS] is "stats". */
 extern const char *const fence_map_names[FM_COUNT];
+
+/* Kept for callers in cli/ and engine/. */
+#define FENCE_MAP_STATS		(fence_map_names[FM_STATS])
+#define FENCE_MAP_RULES		(fence_map_names[FM_RULES])
 
 struct fence_opts {
 	const char *pin_dir;		/* NULL: do not pin (tests, benchmarks) */
@@ -33,8 +39,8 @@ struct fence_opts {
 	__u32 tbl8_groups;		/* 0 = FENCE_TBL8_GROUPS */
 	__u32 prefix_entries;		/* 0 = FENCE_PREFIX_MAX */
 	__u32 v6_rules;			/* 0 = FENCE_V6_RULES_MAX */
-	__u8 v4_agg_len;		/* 0 = 24 */
-	__u8 v6_agg_len;		/* 0 = 64 */
+	__u8 v4_agg_len;		/* 0 = FENCE_V4_AGG_LEN_DEFAULT */
+	__u8 v6_agg_len;		/* 0 = FENCE_V6_AGG_LEN_DEFAULT */
 	bool malformed_drop;		/* verdict for frames we cannot judge */
 	bool no_prefix_counters;
 };
