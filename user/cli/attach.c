@@ -285,7 +285,7 @@ int fence_attach(const char *ifname, bool skb, struct fence_opts *o)
 			close(lock_fd);
 		return EXIT_RUNTIME;
 	}
-	if (find_ours(ifindex, pinned_map_id(FENCE_MAP_STATS), &a, NULL, NULL)) {
+	if (find_ours(ifindex, pinned_map_id(fence_map_names[FM_STATS]), &a, NULL, NULL)) {
 		pr_info("%s: already attached (%s mode, program id %u)", ifname,
 			mode_name(a.mode), a.prog_id);
 		ret = EXIT_OK;
@@ -450,7 +450,7 @@ int do_detach(int argc, char **argv)
 		pr_err("no interface \"%s\"", argv[1]);
 		return EXIT_USAGE;
 	}
-	if (!find_ours(ifindex, pinned_map_id(FENCE_MAP_STATS), &a, &mp, &prog)) {
+	if (!find_ours(ifindex, pinned_map_id(fence_map_names[FM_STATS]), &a, &mp, &prog)) {
 		pr_err("%s: xdpfence (pin dir %s) is not attached", argv[1], g_opts.pin_dir);
 		return EXIT_RUNTIME;
 	}
@@ -526,7 +526,7 @@ int do_status(int argc, char **argv)
 		g_opts.json = true;
 	if (state_open(&s, false, false))
 		return EXIT_RUNTIME;
-	stats_id = pinned_map_id(FENCE_MAP_STATS);
+	stats_id = pinned_map_id(fence_map_names[FM_STATS]);
 	for (__u32 slot = table_next(s.t, 0); slot; slot = table_next(s.t, slot)) {
 		int fam = s.m.info[slot].family == 6;
 

@@ -292,7 +292,7 @@ int do_top(int argc, char **argv)
 		pr_err("reading per-prefix counters: %s", strerror(-err));
 	} else {
 		if (fence_read_meta(&s.m, &meta))
-			meta.v4_agg_len = 24, meta.v6_agg_len = 64;
+			meta.v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT, meta.v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;
 		top_print(rows, n < o.topn ? n : o.topn, &meta);
 	}
 	free(rows);

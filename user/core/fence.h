@@ -29,10 +29,6 @@ enum fence_map_id {
 /* Pinned name of each map: fence_map_names[FM_STATS] is "stats". */
 extern const char *const fence_map_names[FM_COUNT];
 
-/* Kept for callers in cli/ and engine/. */
-#define FENCE_MAP_STATS		(fence_map_names[FM_STATS])
-#define FENCE_MAP_RULES		(fence_map_names[FM_RULES])
-
 struct fence_opts {
 	const char *pin_dir;		/* NULL: do not pin (tests, benchmarks) */
 	__u32 max_rules;		/* 0 = FENCE_RULES_MAX */

@@ -341,8 +341,8 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		return ret;
 	}
 	if (fence_read_meta(&d->s.m, &d->meta)) {
-		d->meta.v4_agg_len = 24;
-		d->meta.v6_agg_len = 64;
+		d->meta.v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT;
+		d->meta.v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;
 	}
 	if ((ret = counters_reader_new(&d->reader, &d->s.m, 0, 0))) {
 		pr_err("counter reader: %s", strerror(-ret));

@@ -34,7 +34,7 @@ static bool pins_ours(const struct daemon *d)
 	int fd;
 	bool same;
 
-	snprintf(path, sizeof(path), "%s/%s", g_opts.pin_dir, FENCE_MAP_RULES);
+	snprintf(path, sizeof(path), "%s/%s", g_opts.pin_dir, fence_map_names[FM_RULES]);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return false;
