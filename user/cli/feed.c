@@ -259,7 +259,7 @@ static int feed_load_cmd(int argc, char **argv)
 		}
 	}
 	/* a file is read and parsed on a thread while the maps are opened
-	 * (mapping ~350 MB of them takes about as long) */
+	 * (mapping hundreds of megabytes of them takes about as long) */
 	struct prepare_job pj = { .o = &o };
 	pthread_t th;
 	bool prepared = !fetch_is_url(o.source) && !pthread_create(&th, NULL, prepare_run, &pj);

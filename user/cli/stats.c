@@ -1,8 +1,8 @@
 /* user/cli/stats.c - `xdpfence stats` and `xdpfence top`: reading counters.
  *
  * Counters are per CPU in the maps; everything here sums over CPUs. `top`
- * samples the per-prefix maps twice, an interval apart, with batch lookups
- * (one syscall per few thousand prefixes) and ranks prefixes by rate.
+ * samples the per-prefix maps twice, an interval apart, with the engine's
+ * reader (core/counters.h) and ranks prefixes by rate.
  */
 #include <arpa/inet.h>
 #include <errno.h>

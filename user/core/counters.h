@@ -1,15 +1,15 @@
 /* user/core/counters.h - reading the per-source-prefix counters (prefix_v4,
- * prefix_v6) with batch lookups, summed over CPUs. Shared by `top` and the
- * behaviour engine's tick.
+ * prefix_v6), summed over CPUs. Shared by `top` and the behaviour engine's
+ * tick.
  *
- * A batch lookup of a per-CPU LRU hash costs a bucket lock per non-empty
- * bucket in the kernel (~250-500 ns an entry on a paravirtualised guest), so
- * a million prefixes take half a second on one CPU. The reader splits each
- * map's buckets between threads (the hash map's batch token is the next
- * bucket index; where one thread's last batch runs past its range, the
- * entries read twice are dropped) and keeps its buffers between reads, so a
- * tick pays neither thread-count-times the syscalls nor the page faults of
- * fresh buffers. */
+ * By default the maps are walked in the kernel (bpf/counters.bpf.c, one run
+ * per CPU at once, no bucket locks). Where that cannot run, batch lookups,
+ * which take a bucket lock per non-empty bucket (dear on a paravirtualised
+ * guest): the reader then splits each map's buckets between threads (the
+ * hash map's batch token is the next bucket index; where one thread's last
+ * batch runs past its range, the entries read twice are dropped). Either
+ * way it keeps its buffers between reads, so a tick pays neither the page
+ * faults of fresh buffers nor more syscalls than it must. */
 #ifndef XDPFENCE_COUNTERS_H
 #define XDPFENCE_COUNTERS_H
 

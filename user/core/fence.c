@@ -202,7 +202,8 @@ static size_t map_len(__u32 entries, size_t value_size)
 
 static void *map_mmap(int fd, __u32 entries, size_t value_size)
 {
-	/* populate: first-touch faults cost ~10 us each on this kind of VM */
+	/* populate: a first-touch fault per page costs more than mapping
+	 * them all at once (dearly so on a paravirtualised guest) */
 	void *p = mmap(NULL, map_len(entries, value_size), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_POPULATE, fd, 0);
 

@@ -4,8 +4,7 @@
  * Why: a fresh process pays for every page it touches for the first time
  * (microseconds each on a paravirtualised guest): its own buffers, and the
  * hundreds of megabytes of pinned maps a feed reload reads and writes. The
- * daemon has touched them before. A 1% reload of a 1M-prefix feed takes
- * ~0.35 s one-shot here and ~0.15 s served.
+ * daemon has touched them before (figures: docs/benchmarks.md).
  *
  * Trust, both ways: the socket is a file in CONTROL_DIR (/run/xdpfence,
  * 0700, the daemon's user), named after the pin dir; each side checks the

@@ -1,12 +1,17 @@
 /* user/engine/run.c - `xdpfence run --config FILE`: the behaviour engine daemon.
  *
- * Glue between the data path and the pure policy engine (policy.c): attach
- * the configured interfaces, load and refresh feeds, and every tick read the
- * per-prefix counters (batch lookups), let the policy decide, apply its
- * decisions to the entries in one commit, and log each decision as one JSON
- * line. SIGHUP reloads the config and feeds; SIGTERM leaves the data path and
- * the pinned maps enforcing and saves the engine's state for the next start.
- * The pin dir is locked only while a tick commits, so the CLI works beside it.
+ * Glue between the data path and the pure policy engine (policy/): attach
+ * the configured interfaces, load and refresh feeds (refresh.c), and every
+ * tick (tick.c) read the per-prefix counters (the kernel-side walk of
+ * core/counters.c), let the policy decide, apply its decisions to the
+ * entries in one commit, and log each decision as one JSON line (events.c).
+ * SIGHUP reloads the config and feeds; SIGTERM leaves the data path and the
+ * pinned maps enforcing and saves the engine's state for the next start.
+ * The pin dir is locked only while a tick commits, so the CLI works beside
+ * it; between ticks the daemon serves the CLI's feed loads (serve.c).
+ *
+ * This file owns the daemon's life: arguments, start, the loop, reload,
+ * stop. It must not decide policy nor write entries itself.
  */
 #define _GNU_SOURCE		/* ppoll */
 #include <arpa/inet.h>

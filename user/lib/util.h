@@ -29,17 +29,16 @@ bool matches(const char *word, const char *full);
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 
 /* Map in every page of a large buffer now, in one call, as 2 MiB pages
- * where they can be had: on a paravirtualised guest a 4 KiB page fault costs
- * ~15 us and a populated page ~3 us at first touch (136 MiB of fresh 4 KiB
- * pages: ~0.5 s; as huge pages: ~10 ms when the host has them backed). For
- * buffers about to be written or scanned whole; returns p. */
+ * where they can be had: on a paravirtualised guest a 4 KiB page costs
+ * microseconds at first touch, a huge page a fraction of that per byte
+ * (docs/benchmarks.md). For buffers about to be written or scanned whole;
+ * returns p. */
 void *prefault(void *p, size_t len);
 
 /* For long-lived processes (`xdpfence run`): buffers of up to 32 MiB that
  * are freed stay in the heap for the next feed refresh or commit instead of
  * going back to the kernel, so the next one does not pay the first touch
- * of every page again (a 1% reload of a 1M-prefix feed: ~0.45 s -> ~0.28 s
- * here). The cost: the process keeps its peak scratch memory. */
+ * of every page again. The cost: the process keeps its peak scratch memory. */
 void keep_freed_memory(void);
 
 /* CLOCK_MONOTONIC in seconds. */
