@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -111,8 +112,8 @@ static void test_config_errors_name_line_and_key(void)
 		{ "[interface eth0]\nmode = turbo\n", ":2: [interface eth0] mode: \"turbo\"" },
 		{ "[feed x]\nformat = xml\n", ":2: [feed x] format: \"xml\"" },
 		{ "[feed x]\nthrottle_rate = lots\n", ":2: [feed x] throttle_rate: \"lots\"" },
-		{ "[feed bad name!]\nsource = a\n", ":2: [feed bad name!] source: feed name" },
-		{ "[weird]\na = b\n", ":2: [weird] a: unknown section" },
+		{ "[feed bad name!]\nsource = a\n", ":1: [feed bad name!]: feed name" },
+		{ "[weird]\na = b\n", ":1: [weird]: unknown section" },
 		{ "[rule a]\nrate = 5/s\n", "[rule a] needs rate and window" },
 		{ "[rule a]\nrate = 5/s\nwindow = 1s\nttl = 1h\nmax_ttl = 10m\n", "max_ttl is shorter" },
 		{ "[feed f]\nformat = plain\n", "[feed f] needs a source" },
@@ -149,5 +150,82 @@ static void test_config_shipped_example(void)
 	ASSERT_EQ(c.feeds[0].throttle_rate, 10, "default rate");
 }
 
+/* A long comment is no way to change a value: nothing past the line limit
+ * is read as a line of its own (inih splits at 199 characters). */
+static void test_config_long_lines(void)
+{
+	char text[1024], err[512] = "", src[260];
+	struct config c;
+	int n;
+
+	n = snprintf(text, sizeof(text), "[rule a]\nrate = 1/s\nwindow = 1s\naction = ban ; ");
+	while (n < (int)strlen("[rule a]\nrate = 1/s\nwindow = 1s\n") + 199)
+		text[n++] = 'x';
+	snprintf(text + n, sizeof(text) - n, "action = monitor\n");
+	if (ASSERT_EQ(load_text(text, &c, err, sizeof(err)), 0, "a long comment loads"))
+		ASSERT_EQ(c.rules[0].action, FENCE_ACT_DROP, "and the action stays ban");
+	else
+		fprintf(stderr, "  %s\n", err);
+
+	/* a whole-line comment of any length, and blanks around '=' */
+	n = snprintf(text, sizeof(text), "# ");
+	while (n < 600)
+		text[n++] = 'y';
+	snprintf(text + n, sizeof(text) - n, "\n[feed f]\nsource          =          /tmp/x\n");
+	ASSERT_EQ(load_text(text, &c, err, sizeof(err)), 0, "a 600-character comment line");
+
+	/* a value that cannot fit is refused at its line, not cut */
+	memset(src, 'a', sizeof(src) - 1);
+	src[sizeof(src) - 1] = 0;
+	snprintf(text, sizeof(text), "[feed f]\nformat = plain\nsource = /%s\n", src);
+	err[0] = 0;
+	ASSERT_EQ(load_text(text, &c, err, sizeof(err)), -EINVAL, "an overlong value");
+	if (!ASSERT_TRUE(strstr(err, ":3: line too long") != NULL, "names line 3"))
+		fprintf(stderr, "  got: %s\n", err);
+	unlink(path);
+}
+
+/* Each error at its own line, with its own text; nothing silently merged,
+ * wrapped or dropped. */
+static void test_config_every_error_at_its_line(void)
+{
+	static const struct { const char *text, *want; } bad[] = {
+		{ "[rule a]\nrate = 1/s\nwindow = 1s\n[rule a]\naction = monitor\n",
+		  ":4: [rule a] appears twice (first at line 1)" },
+		{ "[aggregate]\nv4_children = 4294967298 within /16\n", ":2: [aggregate] v4_children:" },
+		{ "[aggregate]\nv4_children = 4 within /4294967312\n", ":2: [aggregate] v4_children:" },
+		{ "[daemon]\nmetrics = nonsense:80\n", ":2: [daemon] metrics:" },
+		{ "[daemon]\nmetrics = 127.0.0.1:99999\n", ":2: [daemon] metrics:" },
+		{ "[daemon]\nmetrics = 127.0.0.1:\n", ":2: [daemon] metrics:" },
+		{ "[daemon]\nmetrics = 9469\n", ":2: [daemon] metrics:" },
+		{ "[rule a]\nrate = fast\nwindow = soon\n", ":2: [rule a] rate: \"fast\"" },
+		{ "[rule a]\nrate = fast\nwindow = soon\n", ":3: [rule a] window: \"soon\"" },
+		{ "[rule\n", ":1: \"[rule\": want a section header" },
+	};
+	char err[1024], text[2048];
+	struct config c;
+	int n = 0;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		ASSERT_EQ(load_text(bad[i].text, &c, err, sizeof(err)), -EINVAL, bad[i].want);
+		if (!ASSERT_TRUE(strstr(err, bad[i].want) != NULL, bad[i].want))
+			fprintf(stderr, "  got: %s\n", err);
+	}
+	/* [daemon] metrics takes IPv6 in brackets */
+	ASSERT_EQ(load_text("[daemon]\nmetrics = [::1]:9469\n", &c, err, sizeof(err)), 0, "[::1]:9469");
+
+	/* one interface too many is an error at its header, not dropped */
+	for (int i = 0; i <= CONFIG_MAX_IFACES; i++)
+		n += snprintf(text + n, sizeof(text) - n, "[interface if%d]\n", i);
+	err[0] = 0;
+	ASSERT_EQ(load_text(text, &c, err, sizeof(err)), -EINVAL, "17 interfaces");
+	if (!ASSERT_TRUE(strstr(err, ":17: [interface if16]: more than 16 interfaces") != NULL,
+			 "the 17th interface is named"))
+		fprintf(stderr, "  got: %s\n", err);
+	unlink(path);
+}
+
 TEST_MAIN(T(test_config_issue_example), T(test_config_errors_name_line_and_key),
-	  T(test_config_shipped_example))
+	  T(test_config_shipped_example), T(test_config_long_lines),
+	  T(test_config_every_error_at_its_line))

@@ -1,5 +1,7 @@
 /* user/engine/config.c - see config.h. */
 #include <ctype.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -7,31 +9,75 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ini.h>
+#include <arpa/inet.h>
 
 #include "engine/config.h"
 #include "lib/util.h"
 #include "maps/keys.h"
 #include "feeds/feed.h"
+#include "feeds/fetch.h"
+
+#define CONFIG_ERRORS_MAX	20	/* errors listed; more are counted */
 
 struct parse_ctx {
 	struct config *cfg;
-	char err[256];
+	const char *path;
+	char *err;			/* every error, one "FILE:LINE: what" a line */
+	size_t errlen, errused;
+	unsigned n_errors;
+	unsigned line;			/* of the line inih is parsing (the reader's count) */
 	char section[64];		/* the [section] of the last call, for messages */
+	bool dropped;			/* the current section was refused: skip its keys */
+	/* the text, handed to inih a line at a time */
+	const char *pos, *end;
+	/* every section header seen: repeats are errors */
+	struct seen_section {
+		char name[64];
+		unsigned line;
+	} *seen;
+	size_t n_seen, cap_seen;
 };
+
+/* Record one error at line (0: the file as a whole). */
+static void add_error(struct parse_ctx *p, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add_error(struct parse_ctx *p, unsigned line, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	int n;
+
+	if (p->n_errors++ >= CONFIG_ERRORS_MAX || p->errused >= p->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (line)
+		n = snprintf(p->err + p->errused, p->errlen - p->errused, "%s%s:%u: %s",
+			     p->errused ? "\n" : "", p->path, line, what);
+	else
+		n = snprintf(p->err + p->errused, p->errlen - p->errused, "%s%s: %s",
+			     p->errused ? "\n" : "", p->path, what);
+	p->errused += n > 0 ? (size_t)n : 0;
+	if (p->errused > p->errlen)
+		p->errused = p->errlen;
+}
 
 static int fail(struct parse_ctx *p, const char *section, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* A bad key or value: the error names the line it is on. */
 static int fail(struct parse_ctx *p, const char *section, const char *key, const char *fmt, ...)
 {
-	char what[160];
+	char what[200];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(p->err, sizeof(p->err), "[%s] %s: %s", section, key, what);
-	return 0;	/* inih: stop, report this line */
+	add_error(p, p->line, "[%s] %s: %s", section, key, what);
+	return 1;	/* recorded here: inih goes on to the next line */
 }
 
 /* "[kind NAME]" -> NAME, if section starts with kind and a blank */
@@ -99,18 +145,41 @@ static bool parse_fraction(const char *v, double *out)
 	return true;
 }
 
-/* "4 within /16" */
+/* "4 within /16": every number whole and in range (no wrapping) */
 static bool parse_children(const char *v, int max_len, __u8 *n, __u8 *len)
 {
-	unsigned a, b;
-	char tail;
+	char a[16], b[8], tail;
+	__u32 x, y;
 
-	if (sscanf(v, "%u within /%u%c", &a, &b, &tail) != 2 || a < 2 || a > 64 || !b ||
-	    b > (unsigned)max_len)
+	if (sscanf(v, "%15[0-9] within /%7[0-9]%c", a, b, &tail) != 2 || parse_u32(a, 2, 64, &x) ||
+	    parse_u32(b, 1, max_len, &y))
 		return false;
-	*n = a;
-	*len = b;
+	*n = x;
+	*len = y;
 	return true;
+}
+
+/* "ADDRESS:PORT": an IPv4 address or a bracketed IPv6 one, a port 1..65535 */
+static bool parse_listen(const char *v)
+{
+	char host[64];
+	const char *colon = strrchr(v, ':');
+	unsigned char buf[16];
+	size_t n;
+	__u32 port;
+
+	if (!colon || parse_u32(colon + 1, 1, 65535, &port))
+		return false;
+	n = colon - v;
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, v, n);
+	host[n] = 0;
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+		host[n - 1] = 0;
+		return inet_pton(AF_INET6, host + 1, buf) == 1;
+	}
+	return inet_pton(AF_INET, host, buf) == 1;
 }
 
 static bool copy(char *dst, size_t len, const char *v)
@@ -150,8 +219,9 @@ static int on_daemon(struct parse_ctx *p, const char *key, const char *v)
 		if (!copy(c->events, sizeof(c->events), v))
 			return fail(p, "daemon", key, "path too long");
 	} else if (!strcmp(key, "metrics")) {
-		if (!copy(c->metrics, sizeof(c->metrics), v) || !strrchr(v, ':'))
-			return fail(p, "daemon", key, "\"%s\": want ADDRESS:PORT, e.g. 127.0.0.1:9469", v);
+		if (!parse_listen(v) || !copy(c->metrics, sizeof(c->metrics), v))
+			return fail(p, "daemon", key, "\"%s\": want ADDRESS:PORT, e.g. 127.0.0.1:9469 "
+				    "or [::1]:9469", v);
 	} else {
 		return fail(p, "daemon", key, "unknown key (tick, state_file, events, metrics)");
 	}
@@ -286,62 +356,73 @@ static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, 
 	return 1;
 }
 
-static int on_key(void *user, const char *section, const char *key, const char *v)
+/* A section header at p->line: start its entry (defaults in), or refuse it
+ * (a repeat, an unknown kind, one too many) and skip its keys. */
+static void on_section(struct parse_ctx *p, const char *section)
 {
-	struct parse_ctx *p = user;
 	struct config *c = p->cfg;
 	const char *name;
-	bool fresh = strcmp(section, p->section) != 0;
 
+	p->dropped = true;
 	snprintf(p->section, sizeof(p->section), "%s", section);
-	if (!strcmp(section, "daemon"))
-		return on_daemon(p, key, v);
-	if (!strcmp(section, "aggregate")) {
-		if (!strcmp(key, "v4_children") && parse_children(v, 32, &c->v4_children, &c->v4_parent_len))
-			return 1;
-		if (!strcmp(key, "v6_children") && parse_children(v, 128, &c->v6_children, &c->v6_parent_len))
-			return 1;
-		if (strcmp(key, "v4_children") && strcmp(key, "v6_children"))
-			return fail(p, section, key, "unknown key (v4_children, v6_children)");
-		return fail(p, section, key, "\"%s\": want \"N within /LEN\", e.g. 4 within /16", v);
-	}
-	if ((name = named(section, "interface"))) {
-		if (fresh) {
-			if (c->n_ifaces == CONFIG_MAX_IFACES)
-				return fail(p, section, key, "more than %d interfaces", CONFIG_MAX_IFACES);
-			if (!copy(c->ifaces[c->n_ifaces].name, sizeof(c->ifaces[0].name), name))
-				return fail(p, section, key, "interface name too long");
-			c->n_ifaces++;
+	for (size_t i = 0; i < p->n_seen; i++)
+		if (!strcmp(p->seen[i].name, section)) {
+			add_error(p, p->line, "[%s] appears twice (first at line %u)", section,
+				  p->seen[i].line);
+			return;
 		}
-		return on_iface(p, &c->ifaces[c->n_ifaces - 1], key, v);
-	}
-	if ((name = named(section, "feed"))) {
-		if (fresh) {
-			struct config_feed *f = &c->feeds[c->n_feeds];
+	if (p->n_seen == p->cap_seen) {
+		size_t cap = p->cap_seen ? p->cap_seen * 2 : 16;
+		struct seen_section *v = realloc(p->seen, cap * sizeof(*v));
 
-			if (c->n_feeds == CONFIG_MAX_FEEDS)
-				return fail(p, section, key, "more than %d feeds", CONFIG_MAX_FEEDS);
-			if (!feed_name_valid(name))
-				return fail(p, section, key, "feed name \"%s\": want 1..31 of [A-Za-z0-9_.-]", name);
+		if (!v) {
+			add_error(p, p->line, "out of memory");
+			return;
+		}
+		p->seen = v;
+		p->cap_seen = cap;
+	}
+	snprintf(p->seen[p->n_seen].name, sizeof(p->seen[0].name), "%s", section);
+	p->seen[p->n_seen++].line = p->line;
+
+	if (!strcmp(section, "daemon") || !strcmp(section, "aggregate")) {
+		p->dropped = false;
+	} else if ((name = named(section, "interface"))) {
+		if (c->n_ifaces == CONFIG_MAX_IFACES)
+			add_error(p, p->line, "[%s]: more than %d interfaces", section, CONFIG_MAX_IFACES);
+		else if (!copy(c->ifaces[c->n_ifaces].name, sizeof(c->ifaces[0].name), name))
+			add_error(p, p->line, "[%s]: interface name too long", section);
+		else
+			c->ifaces[c->n_ifaces++].line = p->line, p->dropped = false;
+	} else if ((name = named(section, "feed"))) {
+		struct config_feed *f = &c->feeds[c->n_feeds];
+
+		if (c->n_feeds == CONFIG_MAX_FEEDS) {
+			add_error(p, p->line, "[%s]: more than %d feeds", section, CONFIG_MAX_FEEDS);
+		} else if (!feed_name_valid(name)) {
+			add_error(p, p->line, "[%s]: feed name \"%s\": want 1..31 of [A-Za-z0-9_.-]",
+				  section, name);
+		} else {
 			memset(f, 0, sizeof(*f));
 			strcpy(f->name, name);
+			f->line = p->line;
 			f->min_len_v4 = FEED_MIN_LEN_V4;
 			f->min_len_v6 = FEED_MIN_LEN_V6;
 			f->throttle_rate = 10;	/* as `feed load` */
 			f->throttle_burst = 20;
 			c->n_feeds++;
+			p->dropped = false;
 		}
-		return on_feed(p, &c->feeds[c->n_feeds - 1], key, v);
-	}
-	if ((name = named(section, "rule"))) {
-		if (fresh) {
-			struct config_rule *r = &c->rules[c->n_rules];
+	} else if ((name = named(section, "rule"))) {
+		struct config_rule *r = &c->rules[c->n_rules];
 
-			if (c->n_rules == CONFIG_MAX_RULES)
-				return fail(p, section, key, "more than %d rules", CONFIG_MAX_RULES);
-			if (!copy(r->name, sizeof(r->name), name))
-				return fail(p, section, key, "rule name too long");
+		if (c->n_rules == CONFIG_MAX_RULES) {
+			add_error(p, p->line, "[%s]: more than %d rules", section, CONFIG_MAX_RULES);
+		} else if (!copy(r->name, sizeof(r->name), name)) {
+			add_error(p, p->line, "[%s]: rule name too long", section);
+		} else {
 			/* defaults a rule may leave out */
+			r->line = p->line;
 			r->metric = CONFIG_NEW_CONNS;
 			r->action = FENCE_ACT_DROP;
 			r->ttl_s = 600;
@@ -351,84 +432,185 @@ static int on_key(void *user, const char *section, const char *key, const char *
 			r->throttle_rate = 10;
 			r->throttle_burst = 20;
 			c->n_rules++;
+			p->dropped = false;
 		}
-		return on_rule(p, &c->rules[c->n_rules - 1], key, v);
+	} else {
+		add_error(p, p->line, "[%s]: unknown section (daemon, interface NAME, feed NAME, "
+			  "rule NAME, aggregate)", section);
 	}
-	return fail(p, section, key, "unknown section (daemon, interface NAME, feed NAME, rule NAME, "
-		    "aggregate)");
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *v)
+{
+	struct parse_ctx *p = user;
+	struct config *c = p->cfg;
+
+	if (p->dropped)
+		return 1;	/* its header was refused, with the reason */
+	if (!strcmp(section, "daemon"))
+		return on_daemon(p, key, v);
+	if (!strcmp(section, "aggregate")) {
+		if (!strcmp(key, "v4_children") && parse_children(v, 32, &c->v4_children, &c->v4_parent_len))
+			return 1;
+		if (!strcmp(key, "v6_children") && parse_children(v, 128, &c->v6_children, &c->v6_parent_len))
+			return 1;
+		if (strcmp(key, "v4_children") && strcmp(key, "v6_children"))
+			return fail(p, section, key, "unknown key (v4_children, v6_children)");
+		return fail(p, section, key, "\"%s\": want \"N within /LEN\" (N 2..64), e.g. 4 within /16",
+			    v);
+	}
+	if (named(section, "interface"))
+		return on_iface(p, &c->ifaces[c->n_ifaces - 1], key, v);
+	if (named(section, "feed"))
+		return on_feed(p, &c->feeds[c->n_feeds - 1], key, v);
+	return on_rule(p, &c->rules[c->n_rules - 1], key, v);
+}
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+/* inih's reader: the next line, prepared so that its line limit
+ * (INI_MAX_LINE) bites only on what matters: comments are dropped (a whole
+ * comment line becomes empty, an inline one after " ;" goes) and the blanks
+ * around the first '=' or ':' are squeezed out. A line whose key and value
+ * still do not fit is an error at its line, never split in two. Section
+ * headers are taken here (on_section), since inih reports only keys. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse_ctx *p = stream;
+	const char *b, *e, *nl;
+	char line[4096], *q;
+	size_t n;
+
+	if (p->pos >= p->end)
+		return NULL;
+	b = p->pos;
+	nl = memchr(b, '\n', p->end - b);
+	e = nl ? nl : p->end;
+	p->pos = nl ? nl + 1 : p->end;
+	p->line++;
+	if (p->line == 1 && e - b >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3))
+		b += 3;		/* a UTF-8 BOM */
+	while (e > b && is_blank(e[-1]))
+		e--;
+	n = e - b;
+	if (n >= sizeof(line)) {
+		add_error(p, p->line, "line longer than %zu characters", sizeof(line) - 1);
+		n = 0;
+	}
+	memcpy(line, b, n);
+	line[n] = 0;
+	q = line;
+	while (is_blank(*q))
+		q++;
+	if (*q == ';' || *q == '#') {
+		line[0] = 0;
+	} else if (*q) {
+		char *c;
+
+		/* an inline comment: ';' after a blank, as inih takes it */
+		for (c = q + 1; *c; c++)
+			if (*c == ';' && is_blank(c[-1])) {
+				*c = 0;
+				break;
+			}
+		n = strlen(line);
+		while (n && is_blank(line[n - 1]))
+			line[--n] = 0;
+		if (*q == '[') {
+			char *close = strchr(q, ']');
+
+			if (!close || close[1]) {
+				add_error(p, p->line, "\"%s\": want a section header like [rule NAME]", q);
+				line[0] = 0;
+			} else {
+				*close = 0;
+				on_section(p, q + 1);
+				*close = ']';
+			}
+		} else if (q == line) {		/* key = value (indented: a continuation) */
+			char *sep = strpbrk(line, "=:"), *k = sep, *v = sep ? sep + 1 : NULL;
+
+			if (!sep) {
+				add_error(p, p->line, "\"%s\": want key = value, [section] or a comment",
+					  line);
+				line[0] = 0;
+			} else {
+				char sepc = *sep;
+
+				while (k > line && is_blank(k[-1]))
+					k--;
+				while (is_blank(*v))
+					v++;
+				k[0] = sepc;
+				memmove(k + 1, v, strlen(v) + 1);
+			}
+		}
+	}
+	n = strlen(line);
+	if (n + 2 > (size_t)num) {
+		add_error(p, p->line, "line too long: at most %d characters of key and value "
+			  "(comments and blanks aside)", num - 2);
+		n = 0;
+	}
+	memcpy(str, line, n);
+	str[n] = '\n';
+	str[n + 1] = 0;
+	return str;
+}
+
+/* Checks of the file as a whole, each at the line of the section at fault. */
+static void check_whole(struct parse_ctx *p)
+{
+	struct config *cfg = p->cfg;
+
+	for (unsigned i = 0; i < cfg->n_rules; i++) {
+		struct config_rule *r = &cfg->rules[i];
+
+		if (!r->rate || !r->window_s)
+			add_error(p, r->line, "[rule %s] needs rate and window", r->name);
+		if (r->max_ttl_s < r->ttl_s)
+			add_error(p, r->line, "[rule %s] max_ttl is shorter than ttl", r->name);
+	}
+	for (unsigned i = 0; i < cfg->n_feeds; i++)
+		if (!cfg->feeds[i].source[0])
+			add_error(p, cfg->feeds[i].line, "[feed %s] needs a source", cfg->feeds[i].name);
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
-	struct parse_ctx p = { .cfg = cfg };
-	FILE *f;
-	int line;
+	struct parse_ctx p = { .cfg = cfg, .path = path, .err = err, .errlen = errlen };
+	struct fetch_result text = {};
+	char why[256];
+	int fd, ret;
 
 	memset(cfg, 0, sizeof(*cfg));
+	if (errlen)
+		err[0] = 0;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	cfg->tick_ms = 1000;
 	snprintf(cfg->events, sizeof(cfg->events), "stderr");
-	f = fopen(path, "r");
-	if (!f) {
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+		return ret;
 	}
-	line = ini_parse_file(f, on_key, &p);
-	fclose(f);
-	if (line) {
-		snprintf(err, errlen, "%s:%d: %s", path, line, p.err[0] ? p.err : "not an INI line");
-		return -EINVAL;
+	ret = fetch_fd(fd, &text, why, sizeof(why));
+	close(fd);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return ret;
 	}
-	/* inih calls back on keys only: an [interface NAME] with no keys
-	 * would go unseen, so look for section lines once more */
-	f = fopen(path, "r");
-	if (f) {
-		char buf[512], name[32];
-
-		while (fgets(buf, sizeof(buf), f)) {
-			char *s = buf;
-			bool known = false;
-
-			while (isspace((unsigned char)*s))
-				s++;
-			if (sscanf(s, "[interface %31[^] ]]", name) != 1)
-				continue;
-			for (unsigned i = 0; i < cfg->n_ifaces; i++)
-				known |= !strcmp(cfg->ifaces[i].name, name);
-			if (!known && cfg->n_ifaces < CONFIG_MAX_IFACES)
-				snprintf(cfg->ifaces[cfg->n_ifaces++].name, sizeof(cfg->ifaces[0].name), "%s", name);
-		}
-		fclose(f);
-	}
-	/* whole-file checks: each names the section's key */
-	for (unsigned i = 0; i < cfg->n_rules; i++)
-		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(cfg->rules[i].name, cfg->rules[j].name)) {
-				snprintf(err, errlen, "%s: [rule %s] appears twice", path, cfg->rules[i].name);
-				return -EINVAL;
-			}
-	for (unsigned i = 0; i < cfg->n_feeds; i++)
-		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(cfg->feeds[i].name, cfg->feeds[j].name)) {
-				snprintf(err, errlen, "%s: [feed %s] appears twice", path, cfg->feeds[i].name);
-				return -EINVAL;
-			}
-	for (unsigned i = 0; i < cfg->n_rules; i++) {
-		struct config_rule *r = &cfg->rules[i];
-
-		if (!r->rate || !r->window_s) {
-			snprintf(err, errlen, "%s: [rule %s] needs rate and window", path, r->name);
-			return -EINVAL;
-		}
-		if (r->max_ttl_s < r->ttl_s) {
-			snprintf(err, errlen, "%s: [rule %s] max_ttl is shorter than ttl", path, r->name);
-			return -EINVAL;
-		}
-	}
-	for (unsigned i = 0; i < cfg->n_feeds; i++)
-		if (!cfg->feeds[i].source[0]) {
-			snprintf(err, errlen, "%s: [feed %s] needs a source", path, cfg->feeds[i].name);
-			return -EINVAL;
-		}
-	return 0;
+	p.pos = text.data;
+	p.end = text.data + text.len;
+	ini_parse_stream(read_line, &p, on_key, &p);
+	check_whole(&p);
+	fetch_result_free(&text);
+	free(p.seen);
+	if (p.n_errors > CONFIG_ERRORS_MAX)
+		add_error(&p, 0, "%u more errors not listed", p.n_errors - CONFIG_ERRORS_MAX);
+	return p.n_errors ? -EINVAL : 0;
 }

@@ -9,7 +9,10 @@
  *   [aggregate]        v4_children = N within /P, v6_children = N within /P
  *
  * Owns reading and validating the file; a bad file is reported as
- * FILE:LINE: [section] key: what, and nothing of it is used.
+ * FILE:LINE: [section] key: what, one line per error at the line it is on
+ * (err holds them, newline-separated), and nothing of it is used. No line
+ * limit bites on comments; a key and value longer than inih's line limit
+ * is an error, never split. A section may appear once.
  */
 #ifndef XDPFENCE_CONFIG_H
 #define XDPFENCE_CONFIG_H
@@ -27,11 +30,13 @@ enum config_metric { CONFIG_NEW_CONNS, CONFIG_PACKETS, CONFIG_BYTES };
 
 struct config_iface {
 	char name[32];
+	unsigned line;			/* of its [interface NAME] header */
 	bool skb;			/* mode = skb */
 };
 
 struct config_feed {
 	char name[32];
+	unsigned line;			/* of its [feed NAME] header */
 	char source[192];
 	enum feed_format format;
 	__u64 refresh_s;		/* 0 = load once */
@@ -44,6 +49,7 @@ struct config_feed {
 
 struct config_rule {
 	char name[32];
+	unsigned line;			/* of its [rule NAME] header */
 	enum config_metric metric;
 	double rate;			/* per second */
 	__u32 window_s;
@@ -70,8 +76,8 @@ struct config {
 	__u8 v6_children, v6_parent_len;
 };
 
-/* Returns 0, or -EINVAL with "FILE:LINE: [section] key: what" in err;
- * -errno when the file cannot be read. */
+/* Returns 0, or -EINVAL with every error as "FILE:LINE: [section] key:
+ * what", one a line, in err; -errno when the file cannot be read. */
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 
 #endif

@@ -59,8 +59,10 @@ int engine_lock(struct daemon *d);
 void engine_unlock(struct daemon *d);
 int engine_lock_fresh(struct daemon *d);
 
-/* events.c */
-int engine_open_events(struct daemon *d);
+/* events.c: open an events file ("stderr", or a regular file appended to,
+ * created 0640, never through a symlink); -errno with err */
+int events_open(const char *path, FILE **out, char *err, size_t errlen);
+void engine_set_events(struct daemon *d, FILE *f);
 json_object *event_new(const char *type, const struct cidr *c);
 void event_write(struct daemon *d, json_object *o);
 void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now);

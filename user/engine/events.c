@@ -3,6 +3,9 @@
  * Must not decide anything: it writes what it is handed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -88,21 +91,43 @@ void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now
 	event_write(d, o);
 }
 
-int engine_open_events(struct daemon *d)
+int events_open(const char *path, FILE **out, char *err, size_t errlen)
 {
-	FILE *f;
+	struct stat st;
+	int fd, ret;
 
-	if (!strcmp(d->cfg.events, "stderr")) {
-		f = stderr;
-	} else {
-		f = fopen(d->cfg.events, "a");
-		if (!f) {
-			pr_err("events file %s: %s", d->cfg.events, strerror(errno));
-			return -errno;
-		}
+	*out = NULL;
+	if (!strcmp(path, "stderr")) {
+		*out = stderr;
+		return 0;
 	}
+	/* never through a symlink, never a FIFO or a device (which would
+	 * block or mislead every write); readable by root's group at most */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "events file %s: %s%s", path, strerror(errno),
+			 errno == ELOOP ? " (a symlink: give the real path)" : "");
+		return ret;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "events file %s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	*out = fdopen(fd, "a");
+	if (!*out) {
+		ret = -errno;
+		snprintf(err, errlen, "events file %s: %s", path, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	return 0;
+}
+
+void engine_set_events(struct daemon *d, FILE *f)
+{
 	if (d->events && d->events != stderr)
 		fclose(d->events);
 	d->events = f;
-	return 0;
 }

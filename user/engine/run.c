@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <net/if.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -192,25 +193,87 @@ static void state_save(struct daemon *d)
 		pr_warn("renaming %s: %s", tmp, strerror(errno));
 }
 
+/* Print a multi-line message (config errors), each line as one error. */
+static void pr_err_lines(const char *prefix, const char *lines)
+{
+	const char *p = lines;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		pr_err("%s%.*s", prefix, n, p);
+		p += n + (nl != NULL);
+	}
+}
+
+/* What a config needs of the system beyond its syntax: interfaces that
+ * exist, an events file it can open, a state file it can write. Checked
+ * before anything of it is applied, so a reload is all or nothing. The
+ * events file, opened here, goes to *events. */
+static int config_usable(const struct config *c, const struct config *cur, FILE **events,
+			 char *err, size_t errlen)
+{
+	char dir[sizeof(c->state_file)], *slash;
+
+	*events = NULL;
+	for (unsigned i = 0; i < c->n_ifaces; i++)
+		if (!if_nametoindex(c->ifaces[i].name)) {
+			snprintf(err, errlen, "%s:%u: [interface %s]: %s", c->path, c->ifaces[i].line,
+				 c->ifaces[i].name, strerror(errno));
+			return -ENODEV;
+		}
+	if (c->state_file[0]) {
+		snprintf(dir, sizeof(dir), "%s", c->state_file);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*(slash == dir ? slash + 1 : slash) = 0;
+		if (access(slash ? dir : ".", W_OK | X_OK)) {
+			snprintf(err, errlen, "%s: [daemon] state_file %s: %s", c->path, c->state_file,
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	if (!cur || strcmp(cur->events, c->events)) {
+		int ret = events_open(c->events, events, err, errlen);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* SIGHUP: the config file again, applied whole or not at all. */
 static int reload(struct daemon *d)
 {
 	struct policy_config pc;
 	struct config fresh;
-	char err[300];
+	FILE *events = NULL;
+	char err[4096];
+	json_object *o;
 	int ret = config_load(d->cfg.path, &fresh, err, sizeof(err));
 
-	if (ret) {
-		pr_err("reload: %s (keeping the running config)", err);
-		return ret;
+	if (!ret) {
+		policy_config_from(&fresh, &pc);
+		int n = snprintf(err, sizeof(err), "%s: ", fresh.path);
+
+		ret = policy_config_check(&pc, err + n, sizeof(err) - n);
 	}
-	policy_config_from(&fresh, &pc);
-	if (policy_config_check(&pc, err, sizeof(err))) {
-		pr_err("reload: %s: %s (keeping the running config)", fresh.path, err);
-		return -EINVAL;
+	if (!ret)
+		ret = config_usable(&fresh, &d->cfg, &events, err, sizeof(err));
+	if (!ret) {
+		ret = policy_set_config(d->p, &pc);
+		if (ret)
+			snprintf(err, sizeof(err), "policy: %s", strerror(-ret));
 	}
-	ret = policy_set_config(d->p, &pc);
+	o = event_new("reload", NULL);
+	json_object_object_add(o, "ok", json_object_new_boolean(!ret));
 	if (ret) {
-		pr_err("reload: policy: %s (keeping the running config)", strerror(-ret));
+		if (events && events != stderr)
+			fclose(events);
+		pr_err_lines("reload (keeping the running config): ", err);
+		json_object_object_add(o, "why", json_object_new_string(err));
+		event_write(d, o);
 		return ret;
 	}
 	/* feeds that left the config (now, or before and still waiting) go
@@ -232,12 +295,14 @@ static int reload(struct daemon *d)
 	memset(d->feed_ok, 0, sizeof(d->feed_ok));
 	memset(d->feed_fails, 0, sizeof(d->feed_fails));
 	d->cfg = fresh;
+	if (events)
+		engine_set_events(d, events);
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
-		struct fence_opts o = {};
+		struct fence_opts fo = {};
 
-		fence_attach(d->cfg.ifaces[i].name, d->cfg.ifaces[i].skb, &o);
+		fence_attach(d->cfg.ifaces[i].name, d->cfg.ifaces[i].skb, &fo);
 	}
-	engine_open_events(d);
+	event_write(d, o);
 	engine_refresh_feeds(d, true);
 	d->snap.n_rules = d->cfg.n_rules;
 	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
@@ -259,7 +324,7 @@ static void run_usage(void)
 "  --ticks N  exit after N ticks (tests)\n");
 }
 
-/* Arguments and config: 0 to go on, else the exit code (usage printed). */
+/* Arguments and config: -1 to go on, else the exit code (usage printed). */
 static int run_args(struct daemon *d, int argc, char **argv, struct policy_config *pc)
 {
 	static const struct option lo[] = {
@@ -269,7 +334,7 @@ static int run_args(struct daemon *d, int argc, char **argv, struct policy_confi
 		{ NULL }
 	};
 	const char *path = NULL;
-	char err[300];
+	char err[4096];
 	int c;
 	__u32 n;
 
@@ -299,7 +364,7 @@ static int run_args(struct daemon *d, int argc, char **argv, struct policy_confi
 		return EXIT_USAGE;
 	}
 	if (config_load(path, &d->cfg, err, sizeof(err))) {
-		pr_err("%s", err);
+		pr_err_lines("", err);
 		return EXIT_USAGE;
 	}
 	policy_config_from(&d->cfg, pc);
@@ -307,7 +372,12 @@ static int run_args(struct daemon *d, int argc, char **argv, struct policy_confi
 		pr_err("%s: %s", path, err);
 		return EXIT_USAGE;
 	}
-	return 0;
+	/* what it needs of the system too, before anything starts */
+	if (config_usable(&d->cfg, NULL, &d->events, err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_USAGE;
+	}
+	return -1;
 }
 
 /* Everything up to the first tick: events, interfaces, the pinned maps
@@ -323,8 +393,7 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if ((ret = engine_open_events(d)))
-		return ret;
+
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
 		struct fence_opts o = {};
 
@@ -473,8 +542,10 @@ int do_run(int argc, char **argv)
 	struct policy_config pc;
 	int ret = run_args(&d, argc, argv, &pc);
 
-	if (ret)
+	if (ret >= 0) {
+		run_stop(&d, false);
 		return ret;
+	}
 	ret = run_start(&d, &pc);
 	if (!ret)
 		run_loop(&d);
