@@ -23,6 +23,7 @@ static void load_usage(void)
 "usage: xdpfence feed load NAME SOURCE [--format FMT] [--action drop|throttle|monitor]\n"
 "                          [--ttl DUR] [--rate N/s] [--burst N] [--lenient] [--check]\n"
 "                          [--min-len-v4 N] [--min-len-v6 N] [--refetch]\n"
+"                          [--timeout DUR] [--max-size SIZE] [--direct]\n"
 "  NAME     up to 31 of [A-Za-z0-9_.-]; loading the same NAME again applies the\n"
 "           difference: new prefixes added, gone ones removed, the rest kept\n"
 "           (with their counters). At most %d feeds.\n"
@@ -39,16 +40,21 @@ static void load_usage(void)
 "           rejects the whole load, and each bad line is reported as FILE:LINE)\n"
 "  --check  parse and check only; apply nothing\n"
 "  --min-len-v4/--min-len-v6  refuse prefixes shorter than this (default /%d, /%d)\n"
+"  --timeout  give up a download after DUR (default %us); --max-size: refuse\n"
+"           a feed larger than SIZE (default 1G; K, M, G suffixes). The feed is\n"
+"           fetched and parsed before the pin dir is locked: a slow server never\n"
+"           holds up `ban add` or the daemon's ticks.\n"
 "  --direct load in this process even when `xdpfence run` serves the pin dir\n"
 "  Prefixes overlapping the allowlist are refused.\n"
 "  A regular file SOURCE is loaded by the `xdpfence run` of the pin dir when\n"
 "  one runs (the CLI hands it the open file; messages and exit code are the\n"
 "  same): a reload there takes half the time a fresh process takes.\n",
-		FENCE_FEEDS_MAX, FEED_MIN_LEN_V4, FEED_MIN_LEN_V6);
+		FENCE_FEEDS_MAX, FEED_MIN_LEN_V4, FEED_MIN_LEN_V6, FETCH_TIMEOUT_DEFAULT);
 }
 
 struct prepare_job {
 	const struct feed_load_opts *o;
+	const struct fence_feed *rec;	/* for a conditional fetch, or NULL */
 	struct feed_prepared p;
 };
 
@@ -56,7 +62,7 @@ static void *prepare_run(void *arg)
 {
 	struct prepare_job *j = arg;
 
-	feed_prepare(j->o, &j->p);
+	feed_prepare(j->o, j->rec, &j->p);
 	return NULL;
 }
 
@@ -75,6 +81,8 @@ int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct
 		{ "min-len-v6", required_argument, NULL, '6' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "direct", no_argument, NULL, 'D' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "max-size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
@@ -152,6 +160,27 @@ int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct
 			if (direct)
 				*direct = true;
 			break;
+		case 'T': {
+			__u64 t;
+
+			if (parse_duration(optarg, &t) || !t || t > 86400) {
+				pr_err("--timeout \"%s\": want a duration from 1s to 1d", optarg);
+				return EXIT_USAGE;
+			}
+			o->timeout_s = t;
+			break;
+		}
+		case 'S': {
+			__u64 n;
+
+			if (parse_size(optarg, &n) || !n || n > (1ULL << 40)) {
+				pr_err("--max-size \"%s\": want a size like 64M or 2G (at most 1T)",
+				       optarg);
+				return EXIT_USAGE;
+			}
+			o->max_bytes = n;
+			break;
+		}
 		case 'h':
 			load_usage();
 			return EXIT_OK;
@@ -233,6 +262,7 @@ static int feed_load_cmd(int argc, char **argv)
 {
 	struct feed_load_opts o;
 	struct pinned s;
+	struct fence_feed rec;
 	bool direct = false;
 	int ret = feed_load_args(argc, argv, &o, &direct);
 
@@ -258,17 +288,23 @@ static int feed_load_cmd(int argc, char **argv)
 			}
 		}
 	}
-	/* a file is read and parsed on a thread while the maps are opened
-	 * (mapping hundreds of megabytes of them takes about as long) */
+	/* the source is fetched and parsed on a thread, before the lock (a
+	 * download never holds it) and while the maps are opened (mapping
+	 * hundreds of megabytes of them takes about as long as a big file's
+	 * parse); a URL is asked "modified since" the last load's record */
 	struct prepare_job pj = { .o = &o };
 	pthread_t th;
-	bool prepared = !fetch_is_url(o.source) && !pthread_create(&th, NULL, prepare_run, &pj);
+	bool threaded;
 
+	if (fetch_is_url(o.source) && !feed_record_get(g_opts.pin_dir, o.name, &rec))
+		pj.rec = &rec;
+	threaded = !pthread_create(&th, NULL, prepare_run, &pj);
+	if (!threaded)
+		prepare_run(&pj);
 	ret = state_open(&s, !o.check, !o.check);
-	if (prepared) {
+	if (threaded)
 		pthread_join(th, NULL);
-		o.prepared = &pj.p;
-	}
+	o.prepared = &pj.p;
 	if (ret) {
 		feed_prepared_free(&pj.p);
 		return EXIT_RUNTIME;

@@ -293,11 +293,22 @@ static int on_feed(struct parse_ctx *p, struct config_feed *f, const char *key, 
 		if (parse_u32(v, 0, 128, &n))
 			return fail(p, p->section, key, "\"%s\": want 0..128", v);
 		f->min_len_v6 = n;
+	} else if (!strcmp(key, "timeout")) {
+		__u64 t;
+
+		if (parse_duration(v, &t) || !t || t > 86400)
+			return fail(p, p->section, key, "\"%s\": want a duration from 1s to 1d", v);
+		f->timeout_s = t;
+	} else if (!strcmp(key, "max_size")) {
+		if (parse_size(v, &f->max_bytes) || !f->max_bytes || f->max_bytes > (1ULL << 40))
+			return fail(p, p->section, key, "\"%s\": want a size like 64M or 2G (at most 1T)",
+				    v);
 	} else if ((x = on_throttle(p, key, v, &f->throttle_rate, &f->throttle_burst)) >= 0) {
 		return x;
 	} else {
 		return fail(p, p->section, key, "unknown key (source, format, refresh, action, ttl, "
-			    "lenient, min_len_v4, min_len_v6, throttle_rate, throttle_burst)");
+			    "lenient, min_len_v4, min_len_v6, throttle_rate, throttle_burst, timeout, "
+			    "max_size)");
 	}
 	return 1;
 }
@@ -598,7 +609,7 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return ret;
 	}
-	ret = fetch_fd(fd, &text, why, sizeof(why));
+	ret = fetch_fd(fd, 1 << 20, &text, why, sizeof(why));
 	close(fd);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", path, why);

@@ -3,7 +3,7 @@
  *   [daemon]           tick, state_file, events, metrics
  *   [interface NAME]   mode = native | skb
  *   [feed NAME]        source, format, refresh, action, ttl, lenient, min_len_v4/v6,
- *                      throttle_rate, throttle_burst
+ *                      throttle_rate, throttle_burst, timeout, max_size
  *   [rule NAME]        metric, rate, window, action, ttl, escalate, max_ttl, jitter,
  *                      throttle_rate, throttle_burst
  *   [aggregate]        v4_children = N within /P, v6_children = N within /P
@@ -45,6 +45,8 @@ struct config_feed {
 	bool lenient;
 	__u8 min_len_v4, min_len_v6;
 	__u32 throttle_rate, throttle_burst;	/* action = throttle */
+	unsigned timeout_s;		/* a download's time cap; 0 = the default */
+	__u64 max_bytes;		/* size cap; 0 = the default */
 };
 
 struct config_rule {

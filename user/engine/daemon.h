@@ -3,7 +3,9 @@
 #ifndef XDPFENCE_DAEMON_H
 #define XDPFENCE_DAEMON_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <json-c/json.h>
@@ -13,7 +15,25 @@
 #include "engine/config.h"
 #include "engine/control.h"
 #include "engine/metrics.h"
+#include "feeds/feed.h"
 #include "policy/policy.h"
+
+/* A configured feed being fetched and parsed on a thread of its own (no
+ * lock held, no tick waiting); the main loop applies it once done. */
+struct feed_job {
+	pthread_t th;
+	bool running;			/* started, not yet applied or cancelled */
+	bool joined;			/* ran on the main thread: nothing to join */
+	atomic_bool done;		/* set by the thread: p is ready */
+	volatile sig_atomic_t cancel;	/* stop the download (reload, SIGTERM) */
+	int wake_fd;			/* written once done: wakes the main loop */
+	__u64 started_ns;
+	char name[32], source[192];	/* copies: a reload replaces the config */
+	struct feed_load_opts o;
+	struct fence_feed rec;		/* the record before the fetch (conditional) */
+	bool have_rec;
+	struct feed_prepared p;
+};
 
 /* set by the signal handler, read by the loop and the waits */
 extern volatile sig_atomic_t got_term, got_hup;
@@ -30,6 +50,8 @@ struct daemon {
 	__u64 next_refresh[CONFIG_MAX_FEEDS];	/* CLOCK_MONOTONIC ns */
 	bool feed_ok[CONFIG_MAX_FEEDS];		/* the last load of each configured feed */
 	unsigned feed_fails[CONFIG_MAX_FEEDS];	/* failed loads in a row */
+	struct feed_job jobs[CONFIG_MAX_FEEDS];	/* of cfg.feeds[i], by index */
+	int wake_fd;				/* eventfd: a job is done */
 	/* feeds a reloaded config no longer lists: deleted once every feed
 	 * it does list has loaded (a renamed feed whose new source fails
 	 * keeps the old one enforcing) */
@@ -70,8 +92,10 @@ void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now
 /* tick.c: one tick; 0, or -errno when it could not complete */
 int engine_tick(struct daemon *d);
 
-/* refresh.c: load the feeds that are due (all: every one) */
+/* refresh.c: apply the feeds fetched and parsed meanwhile, start those
+ * that are due (all: every one); cancel the ones in flight (stop, reload) */
 void engine_refresh_feeds(struct daemon *d, bool all);
+void engine_feeds_cancel(struct daemon *d);
 bool engine_config_feed_named(const struct config *c, const char *name);
 bool engine_gone_named(const struct daemon *d, const char *name);
 

@@ -4,6 +4,8 @@
  * it does list has loaded). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -25,6 +27,7 @@
 #include "engine/daemon.h"
 #include "lib/log.h"
 #include "feeds/feed.h"
+#include "feeds/fetch.h"
 
 bool engine_config_feed_named(const struct config *c, const char *name)
 {
@@ -89,55 +92,138 @@ static __u64 feed_wait_s(__u64 refresh_s, unsigned fails)
 	return base < cap ? base : cap;
 }
 
+/* --- fetching and parsing off the main thread ------------------------------- */
+
+static void *job_run(void *arg)
+{
+	struct feed_job *j = arg;
+	__u64 one = 1;
+
+	feed_prepare(&j->o, j->have_rec ? &j->rec : NULL, &j->p);
+	atomic_store(&j->done, true);
+	/* a failed write is harmless: the main loop checks the flag each tick */
+	(void)!write(j->wake_fd, &one, sizeof(one));
+	return NULL;
+}
+
+/* Start fetching and parsing feed i of the config on a thread of its own:
+ * the download and the parse never hold the lock nor delay a tick. */
+static void job_start(struct daemon *d, unsigned i)
+{
+	const struct config_feed *f = &d->cfg.feeds[i];
+	struct feed_job *j = &d->jobs[i];
+
+	memset(j, 0, sizeof(*j));
+	snprintf(j->name, sizeof(j->name), "%s", f->name);
+	snprintf(j->source, sizeof(j->source), "%s", f->source);
+	j->o = (struct feed_load_opts){
+		.name = j->name, .source = j->source, .format = f->format, .action = f->action,
+		.ttl_s = f->ttl_s, .rate = f->throttle_rate, .burst = f->throttle_burst,
+		.min_len_v4 = f->min_len_v4, .min_len_v6 = f->min_len_v6, .lenient = f->lenient,
+		.max_errors_shown = 20, .timeout_s = f->timeout_s, .max_bytes = f->max_bytes,
+		.cancel = &j->cancel,
+	};
+	j->have_rec = !feed_record_get(g_opts.pin_dir, f->name, &j->rec);
+	j->wake_fd = d->wake_fd;
+	j->started_ns = fence_now_ns();
+	if (pthread_create(&j->th, NULL, job_run, j)) {
+		job_run(j);	/* no thread to be had: here, this once */
+		j->joined = true;
+	}
+	j->running = true;
+}
+
+static void job_end(struct feed_job *j)
+{
+	if (!j->joined)
+		pthread_join(j->th, NULL);
+	feed_prepared_free(&j->p);
+	j->running = false;
+}
+
+void engine_feeds_cancel(struct daemon *d)
+{
+	for (unsigned i = 0; i < CONFIG_MAX_FEEDS; i++)
+		if (d->jobs[i].running) {
+			d->jobs[i].cancel = 1;
+			job_end(&d->jobs[i]);
+		}
+}
+
+/* Apply feed i's prepared load under the lock, log it, and schedule the
+ * next one. */
+static void job_apply(struct daemon *d, unsigned i)
+{
+	const struct config_feed *f = &d->cfg.feeds[i];
+	struct feed_job *j = &d->jobs[i];
+	struct feed_load_report rep = {};
+	__u64 now = fence_now_ns(), wait_s;
+	json_object *o_ev;
+	int ret;
+
+	__u64 took_ms = (now - j->started_ns) / 1000000;	/* fetch and parse, off the lock */
+
+	j->o.prepared = &j->p;
+	ret = engine_lock_fresh(d);
+	if (ret == -EINTR) {
+		job_end(j);
+		return;
+	}
+	if (!ret) {
+		ret = feed_load(&d->s, &j->o, &rep);
+		engine_unlock(d);
+		feed_load_print_errors(&j->o, &rep, ret);
+	} else {
+		snprintf(rep.why, sizeof(rep.why), "taking the pin dir's lock: %s", strerror(-ret));
+	}
+	job_end(j);
+	if (ret == -EAGAIN) {	/* the record changed while it was fetched: again, now */
+		d->next_refresh[i] = now;
+		feed_load_report_free(&rep);
+		return;
+	}
+	d->feed_ok[i] = !ret;
+	d->feed_fails[i] = ret ? d->feed_fails[i] + 1 : 0;
+	wait_s = feed_wait_s(f->refresh_s, d->feed_fails[i]);
+	d->next_refresh[i] = now + wait_s * 1000000000ULL;
+	o_ev = event_new("feed", NULL);
+	json_object_object_add(o_ev, "feed", json_object_new_string(f->name));
+	json_object_object_add(o_ev, "ok", json_object_new_boolean(!ret));
+	if (ret) {
+		json_object_object_add(o_ev, "why", json_object_new_string(rep.why));
+		json_object_object_add(o_ev, "fetch_parse_s", json_object_new_double(took_ms / 1e3));
+		json_object_object_add(o_ev, "retry_in_s", json_object_new_int64(wait_s));
+	} else {
+		json_object_object_add(o_ev, "not_modified", json_object_new_boolean(rep.not_modified));
+		json_object_object_add(o_ev, "entries", json_object_new_int64(rep.entries));
+		json_object_object_add(o_ev, "added", json_object_new_int64(rep.added));
+		json_object_object_add(o_ev, "removed", json_object_new_int64(rep.removed));
+		json_object_object_add(o_ev, "fetch_parse_s", json_object_new_double(took_ms / 1e3));
+	}
+	event_write(d, o_ev);
+	feed_load_report_free(&rep);
+}
+
 void engine_refresh_feeds(struct daemon *d, bool all)
 {
-	__u64 now = fence_now_ns();
+	__u64 now = fence_now_ns(), one;
 
+	if (d->wake_fd >= 0)
+		(void)!read(d->wake_fd, &one, sizeof(one));	/* empty (EAGAIN) is fine */
 	for (unsigned i = 0; i < d->cfg.n_feeds; i++) {
 		const struct config_feed *f = &d->cfg.feeds[i];
-		struct feed_load_opts o = {
-			.name = f->name, .source = f->source, .format = f->format, .action = f->action,
-			.ttl_s = f->ttl_s, .rate = f->throttle_rate, .burst = f->throttle_burst,
-			.min_len_v4 = f->min_len_v4,
-			.min_len_v6 = f->min_len_v6, .lenient = f->lenient, .max_errors_shown = 20,
-		};
-		struct feed_load_report rep = {};
-		json_object *o_ev;
-		__u64 wait_s;
-		int ret;
+		struct feed_job *j = &d->jobs[i];
 
-		/* due: its refresh interval is up, or it failed and its retry is */
-		if (!all && ((!f->refresh_s && d->feed_ok[i]) || now < d->next_refresh[i]))
+		if (j->running && atomic_load(&j->done)) {
+			job_apply(d, i);
+			if (got_term)
+				return;
 			continue;
-		ret = engine_lock_fresh(d);
-		if (ret == -EINTR)
-			return;
-		if (!ret) {
-			ret = feed_load(&d->s, &o, &rep);
-			engine_unlock(d);
-			feed_load_print_errors(&o, &rep, ret);
-		} else {
-			snprintf(rep.why, sizeof(rep.why), "taking the pin dir's lock: %s",
-				 strerror(-ret));
 		}
-		d->feed_ok[i] = !ret;
-		d->feed_fails[i] = ret ? d->feed_fails[i] + 1 : 0;
-		wait_s = feed_wait_s(f->refresh_s, d->feed_fails[i]);
-		d->next_refresh[i] = now + wait_s * 1000000000ULL;
-		o_ev = event_new("feed", NULL);
-		json_object_object_add(o_ev, "feed", json_object_new_string(f->name));
-		json_object_object_add(o_ev, "ok", json_object_new_boolean(!ret));
-		if (ret) {
-			json_object_object_add(o_ev, "why", json_object_new_string(rep.why));
-			json_object_object_add(o_ev, "retry_in_s", json_object_new_int64(wait_s));
-		} else {
-			json_object_object_add(o_ev, "not_modified", json_object_new_boolean(rep.not_modified));
-			json_object_object_add(o_ev, "entries", json_object_new_int64(rep.entries));
-			json_object_object_add(o_ev, "added", json_object_new_int64(rep.added));
-			json_object_object_add(o_ev, "removed", json_object_new_int64(rep.removed));
-		}
-		event_write(d, o_ev);
-		feed_load_report_free(&rep);
+		/* due: its refresh interval is up, or it failed and its retry is */
+		if (j->running || (!all && ((!f->refresh_s && d->feed_ok[i]) || now < d->next_refresh[i])))
+			continue;
+		job_start(d, i);
 	}
 	if (d->n_gone)
 		delete_gone(d);

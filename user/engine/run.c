@@ -22,6 +22,7 @@
 #include <net/if.h>
 #include <math.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -134,8 +135,9 @@ static void wake_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
-/* Sleep until next (CLOCK_MONOTONIC), serving clients meanwhile; early
- * on a signal (blocked but in ppoll, so none slips in between). */
+/* Sleep until next (CLOCK_MONOTONIC), serving clients and applying the
+ * feeds fetched meanwhile; early on a signal (blocked but in ppoll, so
+ * none slips in between). */
 static void wait_until(struct daemon *d, const struct timespec *next)
 {
 	bool listen = d->ctl.fd >= 0;
@@ -144,7 +146,7 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 	wake_signals(&block);
 	for (;;) {
 		struct timespec now, left;
-		struct pollfd p = { d->ctl.fd, POLLIN, 0 };
+		struct pollfd p[2] = { { d->wake_fd, POLLIN, 0 }, { d->ctl.fd, POLLIN, 0 } };
 		int n;
 
 		sigprocmask(SIG_BLOCK, &block, &old);
@@ -163,9 +165,11 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			return;
 		}
-		n = ppoll(&p, listen, &left, &old);
+		n = ppoll(p, listen ? 2 : 1, &left, &old);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (n > 0 && engine_serve_clients(d))
+		if (n > 0 && (p[0].revents & POLLIN))
+			engine_refresh_feeds(d, false);
+		if (n > 0 && (p[1].revents & POLLIN) && engine_serve_clients(d))
 			listen = false;		/* accept fails (no fds?): after this tick */
 	}
 }
@@ -292,6 +296,7 @@ static int reload(struct daemon *d)
 			    d->n_gone < CONFIG_MAX_FEEDS)
 				memcpy(d->gone[d->n_gone++], was[j], sizeof(d->gone[0]));
 	}
+	engine_feeds_cancel(d);	/* fetches of the old config's feeds */
 	memset(d->feed_ok, 0, sizeof(d->feed_ok));
 	memset(d->feed_fails, 0, sizeof(d->feed_fails));
 	d->cfg = fresh;
@@ -390,6 +395,12 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	int ret;
 
 	keep_freed_memory();	/* feed refreshes reuse the last one's buffers */
+	d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->wake_fd < 0) {
+		ret = -errno;
+		pr_err("eventfd: %s", strerror(errno));
+		return ret;
+	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -452,8 +463,7 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 			return ret;
 		}
 	}
-	engine_refresh_feeds(d, true);
-	/* after the first loads: a client is not kept waiting for them */
+	engine_refresh_feeds(d, true);	/* starts fetching them; the loop applies them */
 	ret = control_listen(&d->ctl, g_opts.pin_dir);
 	if (ret == -EADDRINUSE)
 		pr_warn("another process answers on the control socket of %s: this one does not "
@@ -522,6 +532,9 @@ static void run_stop(struct daemon *d, bool started)
 			got_term ? "signal: the data path keeps enforcing" : "tick limit"));
 		event_write(d, o);
 	}
+	engine_feeds_cancel(d);
+	if (d->wake_fd >= 0)
+		close(d->wake_fd);
 	metrics_stop(d->mt);
 	counters_reader_free(d->reader);
 	free(d->ps);
@@ -538,7 +551,9 @@ static void run_stop(struct daemon *d, bool started)
 
 int do_run(int argc, char **argv)
 {
-	struct daemon d = { .lock_fd = -1, .ctl = { .fd = -1, .lock_fd = -1 }, .s = { .lock_fd = -1 } };
+	static struct daemon d;	/* large (its feed jobs): not on the stack */
+	d = (struct daemon){ .lock_fd = -1, .wake_fd = -1, .ctl = { .fd = -1, .lock_fd = -1 },
+			     .s = { .lock_fd = -1 } };
 	struct policy_config pc;
 	int ret = run_args(&d, argc, argv, &pc);
 

@@ -63,7 +63,7 @@ static int serve(void *ctx, const char *command, int argc, char **argv, int src_
 	snprintf(d->served, sizeof(d->served), "%s", o.name);
 	o.from_fd = true;
 	o.source_fd = src_fd;
-	feed_prepare(&o, &p);
+	feed_prepare(&o, NULL, &p);
 	o.prepared = &p;
 	if (control_gone(conn)) {
 		feed_prepared_free(&p);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "feeds/feed.h"
@@ -571,27 +573,80 @@ static bool conditional_ok(const struct fence_feed *rec, const struct feed_load_
 	       (o->format == FEED_FMT_AUTO || (int)rec->format == (int)o->format);
 }
 
-void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p)
+static void fetch_opts_of(const struct feed_load_opts *o, const struct fence_feed *rec,
+			  struct fetch_opts *fo)
 {
+	bool cond = rec && conditional_ok(rec, o);
+
+	*fo = (struct fetch_opts){ .etag = cond ? rec->etag : NULL,
+				   .last_modified = cond ? rec->last_modified : NULL,
+				   .timeout_s = o->timeout_s, .max_bytes = o->max_bytes,
+				   .cancel = o->cancel };
+}
+
+void feed_prepare(const struct feed_load_opts *o, const struct fence_feed *rec,
+		  struct feed_prepared *p)
+{
+	struct fetch_opts fo;
 	double t0 = now_s();
 
 	memset(p, 0, sizeof(*p));
-	p->fetch_ret = o->from_fd ? fetch_fd(o->source_fd, &p->fr, p->err, sizeof(p->err)) :
-				    fetch_source(o->source, NULL, NULL, &p->fr, p->err, sizeof(p->err));
+	fetch_opts_of(o, rec, &fo);
+	if (fo.etag || fo.last_modified) {
+		p->conditional = true;
+		snprintf(p->etag, sizeof(p->etag), "%s", rec->etag);
+		snprintf(p->last_modified, sizeof(p->last_modified), "%s", rec->last_modified);
+	}
+	p->fetch_ret = o->from_fd ? fetch_fd(o->source_fd, o->max_bytes, &p->fr, p->err,
+					     sizeof(p->err)) :
+				    fetch_source(o->source, &fo, &p->fr, p->err, sizeof(p->err));
 	p->fetch_s = now_s() - t0;
-	if (p->fetch_ret)
+	if (p->fetch_ret || p->fr.not_modified)
 		return;
 	t0 = now_s();
+	p->parsed_ns = fence_now_ns();
 	p->parse_ret = feed_parse(p->fr.data, p->fr.len, o->format, time(NULL), &p->res);
 	p->parse_s = now_s() - t0;
-	/* lifetimes (STIX valid_until, CrowdSec durations) are relative to
-	 * the parse: after waiting for the lock they would be stretched, and
-	 * an indicator that expired meanwhile kept, so such a feed is parsed
-	 * again once the lock is held */
-	for (size_t i = 0; i < p->res.n_entries && !p->timed; i++)
-		p->timed = p->res.entries[i].ttl_s != 0;
-	if (p->timed)
-		feed_result_free(&p->res);
+}
+
+int feed_record_get(const char *pin_dir, const char *name, struct fence_feed *rec)
+{
+	char path[PATH_MAX];
+	int fd, ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[FM_FEEDS]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -ENOENT;
+	for (__u32 k = 0; k < FENCE_FEEDS_MAX && ret; k++)
+		if (!bpf_map_lookup_elem(fd, &k, rec) && rec->name[0] &&
+		    !strncmp(rec->name, name, sizeof(rec->name)))
+			ret = 0;
+	close(fd);
+	return ret;
+}
+
+/* Lifetimes in the feed count from its parse: take off the time since
+ * (rounded up), and drop what expired meanwhile. */
+static void age_entries(struct feed_result *res, __u64 parsed_ns, __u64 now)
+{
+	__u64 gone = now > parsed_ns ? (now - parsed_ns + 999999999ULL) / 1000000000ULL : 0;
+	size_t n = 0;
+
+	if (!gone)
+		return;
+	for (size_t i = 0; i < res->n_entries; i++) {
+		struct feed_entry *e = &res->entries[i];
+
+		if (e->ttl_s && e->ttl_s <= gone) {
+			res->n_skipped++;
+			continue;
+		}
+		if (e->ttl_s)
+			e->ttl_s -= gone;
+		res->entries[n++] = *e;
+	}
+	res->n_entries = n;
 }
 
 void feed_prepared_free(struct feed_prepared *p)
@@ -660,6 +715,13 @@ static int load_fetch(struct load *l)
 	if (o->prepared) {
 		struct feed_prepared *pp = o->prepared;
 
+		/* "not modified" since a record that changed meanwhile (another
+		 * load of this feed got in first) says nothing: fetch again */
+		if (pp->fr.not_modified && (!pp->conditional || !same_source ||
+					    strcmp(pp->etag, l->rec.etag) ||
+					    strcmp(pp->last_modified, l->rec.last_modified)))
+			return load_failed(l->rep, -EAGAIN, "feed %s: %s: changed while it was fetched: "
+					   "fetch it again", o->name, o->source);
 		l->fr = pp->fr;
 		l->res = pp->res;
 		snprintf(err, sizeof(err), "%s", pp->err);
@@ -667,9 +729,13 @@ static int load_fetch(struct load *l)
 		l->rep->fetch_s = pp->fetch_s;
 		memset(&pp->fr, 0, sizeof(pp->fr));
 		memset(&pp->res, 0, sizeof(pp->res));
+		if (!ret && !l->fr.not_modified)
+			age_entries(&l->res, pp->parsed_ns, l->now);
 	} else {
-		ret = fetch_source(o->source, same_source ? l->rec.etag : NULL,
-				   same_source ? l->rec.last_modified : NULL, &l->fr, err, sizeof(err));
+		struct fetch_opts fo;
+
+		fetch_opts_of(o, same_source ? &l->rec : NULL, &fo);
+		ret = fetch_source(o->source, &fo, &l->fr, err, sizeof(err));
 		l->rep->fetch_s = now_s() - t0;
 	}
 	if (ret)
@@ -687,7 +753,7 @@ static int load_check(struct load *l)
 	double t0 = now_s();
 	int ret;
 
-	if (o->prepared && !o->prepared->timed) {
+	if (o->prepared) {
 		ret = o->prepared->parse_ret;
 		t0 -= o->prepared->parse_s;
 	} else {

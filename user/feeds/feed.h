@@ -10,6 +10,7 @@
 #ifndef XDPFENCE_FEED_H
 #define XDPFENCE_FEED_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "core/pin.h"
@@ -31,29 +32,43 @@ struct feed_load_opts {
 	bool check;			/* parse and check only, apply nothing */
 	bool refetch;			/* ignore ETag/Last-Modified of the last load */
 	int max_errors_shown;		/* 0 = all */
-	struct feed_prepared *prepared;	/* a file source already read and parsed, or NULL */
+	unsigned timeout_s;		/* a download's time cap; 0 = FETCH_TIMEOUT_DEFAULT */
+	size_t max_bytes;		/* size cap; 0 = FETCH_MAX_BYTES_DEFAULT */
+	const volatile sig_atomic_t *cancel;	/* raised: stop fetching (may be NULL) */
+	struct feed_prepared *prepared;	/* the source already fetched and parsed, or NULL */
 	bool from_fd;			/* feed_prepare reads the file source from source_fd,
 					 * opened by the caller (a CLI that `xdpfence run`
 					 * serves; it always prepares) */
 	int source_fd;
 };
 
-/* A file source read and parsed ahead of feed_load (feed_prepare), so a
- * one-shot CLI does it while it opens the pinned maps. feed_load takes
- * what it holds (and reports its errors as it reports its own). URLs are
- * never prepared: a conditional request needs the feed's record. */
+/* A source fetched and parsed ahead of feed_load (feed_prepare), with no
+ * lock held: a download, however slow, never holds the pin dir's lock,
+ * and a one-shot CLI reads a file while it opens the pinned maps. For a
+ * conditional request it takes the feed's record as it was (read without
+ * the lock); feed_load, under the lock, refuses a "not modified" that the
+ * record no longer backs (-EAGAIN: prepare again). Lifetimes in the feed
+ * count from the parse: feed_load ages them by the time since. */
 struct feed_prepared {
 	struct fetch_result fr;
 	struct feed_result res;
 	int fetch_ret, parse_ret;
 	char err[256];
 	double fetch_s, parse_s;
-	bool timed;			/* some entry has a lifetime: res is dropped, and
-					 * feed_load parses again under the lock */
+	__u64 parsed_ns;		/* CLOCK_MONOTONIC of the parse */
+	bool conditional;		/* asked "not modified since" etag/last_modified */
+	char etag[96], last_modified[40];
 };
 
-void feed_prepare(const struct feed_load_opts *o, struct feed_prepared *p);
+/* rec: the feed's record read beforehand (feed_record_get), or NULL. */
+void feed_prepare(const struct feed_load_opts *o, const struct fence_feed *rec,
+		  struct feed_prepared *p);
 void feed_prepared_free(struct feed_prepared *p);
+
+/* The record of feed name under pin_dir, read without the lock (for a
+ * conditional fetch). 0, or -ENOENT when there is no such feed (or no
+ * pinned maps). */
+int feed_record_get(const char *pin_dir, const char *name, struct fence_feed *rec);
 
 struct feed_load_report {
 	size_t entries;			/* distinct prefixes in the feed after checks */

@@ -25,7 +25,7 @@ static int grow(struct fetch_result *r, size_t more)
 
 	if (r->len + more + 1 <= cap)
 		return 0;
-	if (r->len + more + 1 > FETCH_MAX_BYTES)
+	if (r->len + more > r->max)
 		return -EFBIG;
 	cap = cap ? cap * 2 : more + 1 > 1 << 16 ? more + 1 : 1 << 16;
 	while (cap < r->len + more + 1)
@@ -48,7 +48,7 @@ static int read_fd(int fd, struct fetch_result *r)
 	 * the end in), not a doubling series: fresh memory costs more than the
 	 * copy on this kind of VM */
 	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (size_t)st.st_size < FETCH_MAX_BYTES) {
+	    (size_t)st.st_size <= r->max) {
 		err = grow(r, (size_t)st.st_size + 1);
 		if (err)
 			return err;
@@ -58,7 +58,7 @@ static int read_fd(int fd, struct fetch_result *r)
 		ssize_t n;
 
 		if (!room) {
-			err = grow(r, 1 << 16);
+			err = grow(r, r->max - r->len < 1 << 16 ? 1 : 1 << 16);
 			if (err)
 				return err;
 			room = r->cap - r->len - 1;
@@ -116,11 +116,28 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
-static int fetch_url(const char *url, const char *etag, const char *lm, struct fetch_result *r,
+/* curl's progress callback: non-zero aborts the transfer */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const volatile sig_atomic_t *cancel = ud;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return cancel && *cancel;
+}
+
+static void size_error(const struct fetch_result *r, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "larger than the size cap of %zu bytes (max_size, --max-size)",
+		 r->max);
+}
+
+static int fetch_url(const char *url, const struct fetch_opts *o, struct fetch_result *r,
 		     char *err, size_t errlen)
 {
 	char ebuf[CURL_ERROR_SIZE] = "", hdr[160];
 	struct curl_slist *hdrs = NULL;
+	unsigned timeout = o->timeout_s ? o->timeout_s : FETCH_TIMEOUT_DEFAULT;
 	CURL *c;
 	CURLcode rc;
 	int ret = 0;
@@ -131,15 +148,17 @@ static int fetch_url(const char *url, const char *etag, const char *lm, struct f
 		snprintf(err, errlen, "curl: cannot initialise");
 		return -ENOMEM;
 	}
-	if (etag && *etag) {
-		snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag);
+	if (o->etag && *o->etag) {
+		snprintf(hdr, sizeof(hdr), "If-None-Match: %s", o->etag);
 		hdrs = curl_slist_append(hdrs, hdr);
 	}
-	if (lm && *lm) {
-		snprintf(hdr, sizeof(hdr), "If-Modified-Since: %s", lm);
+	if (o->last_modified && *o->last_modified) {
+		snprintf(hdr, sizeof(hdr), "If-Modified-Since: %s", o->last_modified);
 		hdrs = curl_slist_append(hdrs, hdr);
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
@@ -148,16 +167,29 @@ static int fetch_url(const char *url, const char *etag, const char *lm, struct f
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(timeout < 15 ? timeout : 15));
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o->cancel);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");	/* gzip etc. if offered */
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "xdpfence/0.1 (+feed loader)");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	if (rc != CURLE_OK) {
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(err, errlen, "cancelled");
+		ret = -ECANCELED;
+	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(err, errlen, "timed out after %u s (timeout, --timeout): %s", timeout, ebuf);
+		ret = -ETIMEDOUT;
+	} else if (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_WRITE_ERROR && r->len + 1 >= r->max)) {
+		size_error(r, err, errlen);
+		ret = -EFBIG;
+	} else if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
-		ret = rc == CURLE_WRITE_ERROR ? -EFBIG : -EIO;
+		ret = rc == CURLE_WRITE_ERROR ? -ENOMEM : -EIO;
 	} else if (r->status == 304) {
 		r->not_modified = true;
 		free(r->data);
@@ -183,31 +215,39 @@ int fetch_open(const char *source)
 	return strcmp(source, "-") ? open(source, O_RDONLY | O_CLOEXEC) : fcntl(0, F_DUPFD_CLOEXEC, 0);
 }
 
-int fetch_fd(int fd, struct fetch_result *r, char *err, size_t errlen)
+int fetch_fd(int fd, size_t max_bytes, struct fetch_result *r, char *err, size_t errlen)
 {
 	int ret;
 
 	memset(r, 0, sizeof(*r));
+	r->max = max_bytes ? max_bytes : FETCH_MAX_BYTES_DEFAULT;
 	ret = read_fd(fd, r);
-	if (ret)
+	if (ret == -EFBIG)
+		size_error(r, err, errlen);
+	else if (ret)
 		snprintf(err, errlen, "%s", strerror(-ret));
 	return ret;
 }
 
-int fetch_source(const char *source, const char *etag, const char *lm, struct fetch_result *r,
+int fetch_source(const char *source, const struct fetch_opts *o, struct fetch_result *r,
 		 char *err, size_t errlen)
 {
+	static const struct fetch_opts none;
 	int fd, ret;
 
+	if (!o)
+		o = &none;
 	memset(r, 0, sizeof(*r));
+	r->max = o->max_bytes ? o->max_bytes : FETCH_MAX_BYTES_DEFAULT;
 	if (fetch_is_url(source))
-		return fetch_url(source, etag, lm, r, err, errlen);
+		return fetch_url(source, o, r, err, errlen);
 	fd = fetch_open(source);
 	if (fd < 0) {
+		ret = -errno;
 		snprintf(err, errlen, "%s", strerror(errno));
-		return -errno;
+		return ret;
 	}
-	ret = fetch_fd(fd, r, err, errlen);
+	ret = fetch_fd(fd, o->max_bytes, r, err, errlen);
 	close(fd);
 	return ret;
 }

@@ -91,6 +91,33 @@ int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out)
 	return 0;
 }
 
+int parse_size(const char *s, __u64 *out)
+{
+	static const char units[] = "KMGT";
+	__u64 v = 0;
+	const char *p = s, *u;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p)) {
+		if (v > UINT64_MAX / 10)
+			return -EINVAL;
+		v = v * 10 + (*p++ - '0');
+	}
+	if (*p) {
+		u = strchr(units, *p);
+		if (!u || p[1])
+			return -EINVAL;
+		for (int i = 0; i <= u - units; i++) {
+			if (v > UINT64_MAX / 1024)
+				return -EINVAL;
+			v *= 1024;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
 int parse_rate(const char *s, __u32 *per_sec)
 {
 	char num[32];

@@ -25,6 +25,9 @@ const char *action_name(int action);
 /* true if word is a non-empty prefix of full (iproute2's matches()) */
 bool matches(const char *word, const char *full);
 
+/* "512", "64K", "100M", "2G", "1T" (powers of 1024) -> bytes; -EINVAL */
+int parse_size(const char *s, __u64 *out);
+
 /* strtoul with full validation; -EINVAL on trailing junk or out of range */
 int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
 
