@@ -185,4 +185,12 @@ static inline const char *name_of(const struct policy *p, __u16 id)
 	return id && id < p->n_names ? p->names[id] : "";
 }
 
+/* policy.c */
+int policy_name_intern(struct policy *p, const char *name, __u16 *id);
+__u32 policy_rec_alloc(struct policy *p, const struct cidr *c);
+int policy_heap_push(struct policy *p, __u32 rec);
+struct policy_entry *policy_table_get(struct policy *p, const struct cidr *c, __u64 h,
+				      __u64 now, bool pinned);
+int policy_relink(struct policy *p);
+
 #endif
