@@ -185,8 +185,12 @@ static inline const char *name_of(const struct policy *p, __u16 id)
 	return id && id < p->n_names ? p->names[id] : "";
 }
 
-/* policy.c */
+/* config.c */
 int policy_name_intern(struct policy *p, const char *name, __u16 *id);
+
+/* policy.c */
+int policy_table_init(struct policy *p, unsigned n_rules);
+int policy_table_remap(struct policy *p, const int *map, unsigned n_rules);
 __u32 policy_rec_alloc(struct policy *p, const struct cidr *c);
 int policy_heap_push(struct policy *p, __u32 rec);
 struct policy_entry *policy_table_get(struct policy *p, const struct cidr *c, __u64 h,
