@@ -185,16 +185,26 @@ static inline const char *name_of(const struct policy *p, __u16 id)
 	return id && id < p->n_names ? p->names[id] : "";
 }
 
-/* config.c */
-int policy_name_intern(struct policy *p, const char *name, __u16 *id);
-
-/* policy.c */
+/* track.c */
 int policy_table_init(struct policy *p, unsigned n_rules);
 int policy_table_remap(struct policy *p, const int *map, unsigned n_rules);
-__u32 policy_rec_alloc(struct policy *p, const struct cidr *c);
-int policy_heap_push(struct policy *p, __u32 rec);
+void policy_table_presize(struct policy *p, size_t n);
 struct policy_entry *policy_table_get(struct policy *p, const struct cidr *c, __u64 h,
 				      __u64 now, bool pinned);
+void policy_table_gc(struct policy *p, __u64 now);
+__u32 policy_rec_alloc(struct policy *p, const struct cidr *c);
+__u32 policy_rec_get(struct policy *p, const struct cidr *c, __u64 now);
+__u32 policy_rec_find(const struct policy *p, const struct cidr *c);
+void policy_rec_link(struct policy *p, __u32 i, __u32 parent);
+void policy_rec_deactivate(struct policy *p, __u32 i, __u64 now);
+int policy_heap_push(struct policy *p, __u32 rec);
+__u32 policy_heap_pop(struct policy *p, __u64 now);
+void policy_heap_compact(struct policy *p);
+
+/* policy.c */
 int policy_relink(struct policy *p);
+
+/* config.c */
+int policy_name_intern(struct policy *p, const char *name, __u16 *id);
 
 #endif
