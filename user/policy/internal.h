@@ -201,7 +201,7 @@ int policy_heap_push(struct policy *p, __u32 rec);
 __u32 policy_heap_pop(struct policy *p, __u64 now);
 void policy_heap_compact(struct policy *p);
 
-/* policy.c */
+/* decide.c */
 int policy_relink(struct policy *p);
 
 /* config.c */

@@ -1,4 +1,4 @@
-/* user/policy/policy.c - the behaviour engine's decisions (see policy.h): a
+/* user/policy/decide.c - the behaviour engine's decisions (see policy.h): a
  * tick's samples into streaks, rules firing, promotions and extensions with
  * their escalated, jittered ttl, aggregation into parents, expiries, and the
  * operator's forget.
