@@ -140,6 +140,72 @@ static void policy_expire(struct policy *p, __u64 now)
 	}
 }
 
+/* A parent holding enough promoted children goes on p->pending: the end of
+ * the tick (of the next one, after policy_relink) aggregates it. Room on
+ * p->pending was reserved. */
+static void pending_mark(struct policy *p, __u32 pr, unsigned need)
+{
+	struct policy_rec *pa = &p->recs[pr];
+
+	if (pa->n_children >= need && !pa->pending) {
+		pa->pending = 1;
+		p->pending[p->n_pending++] = pr;
+	}
+}
+
+/* Still offending while promoted: one more offence, and the later of the
+ * two expiries. */
+static void fire_extend(struct policy *p, __u32 i, const struct policy_rule *rule, __u64 now)
+{
+	struct policy_rec *r = &p->recs[i];
+	__u64 exp;
+
+	r->offences++;
+	r->ttl_s = policy_ttl(rule, r->offences);
+	exp = policy_expiry(p, rule, now, r->ttl_s);
+	if (exp > r->expires_ns) {
+		r->expires_ns = exp;
+		policy_heap_push(p, i);
+	}
+}
+
+/* A new promotion of record i by rule ri, linked to its parent par (record
+ * pr, or created here; par NULL: no aggregation). Everything that can fail
+ * comes first: false, and nothing changed, when memory runs short; the rule
+ * fires again while the prefix stays over it. */
+static bool fire_promote(struct policy *p, __u32 i, unsigned ri, const struct cidr *par, __u32 pr,
+			 unsigned need, __u64 now)
+{
+	const struct policy_rule *rule = &p->cfg.rules[ri];
+	struct policy_rec *r;
+
+	if (par && !pr) {
+		pr = policy_rec_get(p, par, now);
+		if (!pr)
+			return false;
+	}
+	if (par && !GROW(p, pending, pending_cap, p->n_pending + 1)) {
+		p->st.nomem++;
+		return false;
+	}
+	r = &p->recs[i];
+	rec_decay(r, now);
+	r->offences++;
+	r->ttl_s = policy_ttl(rule, r->offences);
+	r->expires_ns = policy_expiry(p, rule, now, r->ttl_s);
+	r->action = rule->action;
+	r->throttle_rate = rule->throttle_rate;
+	r->throttle_burst = rule->throttle_burst;
+	p->n_active++;
+	policy_heap_push(p, i);
+	if (par) {
+		policy_rec_link(p, i, pr);
+		p->recs[pr].trigger = (__u8)ri;
+		pending_mark(p, pr, need);
+	}
+	return true;
+}
+
 /* Rule ri's window completed on pfx (whose entry holds a record or not). */
 static void policy_fire(struct policy *p, const struct cidr *pfx, __u64 h, unsigned ri, double value,
 			__u64 now, policy_allowed_fn allowed, void *ctx)
@@ -170,52 +236,12 @@ static void policy_fire(struct policy *p, const struct cidr *pfx, __u64 h, unsig
 		}
 		e->rec = ri_rec;
 	}
+	extend = p->recs[ri_rec].expires_ns != 0;
+	if (extend)
+		fire_extend(p, ri_rec, rule, now);
+	else if (!fire_promote(p, ri_rec, ri, has_par ? &par : NULL, pr, n_kids, now))
+		return;
 	r = &p->recs[ri_rec];
-	extend = r->expires_ns != 0;
-	if (extend) {
-		__u64 exp;
-
-		r->offences++;
-		r->ttl_s = policy_ttl(rule, r->offences);
-		exp = policy_expiry(p, rule, now, r->ttl_s);
-		if (exp > r->expires_ns) {
-			r->expires_ns = exp;
-			policy_heap_push(p, ri_rec);
-			r = &p->recs[ri_rec];
-		}
-	} else {
-		/* everything that can fail first: a skipped promotion is retried */
-		if (has_par && !pr) {
-			pr = policy_rec_get(p, &par, now);
-			if (!pr)
-				return;
-		}
-		if (has_par && !GROW(p, pending, pending_cap, p->n_pending + 1)) {
-			p->st.nomem++;
-			return;
-		}
-		r = &p->recs[ri_rec];
-		rec_decay(r, now);
-		r->offences++;
-		r->ttl_s = policy_ttl(rule, r->offences);
-		r->expires_ns = policy_expiry(p, rule, now, r->ttl_s);
-		r->action = rule->action;
-		r->throttle_rate = rule->throttle_rate;
-		r->throttle_burst = rule->throttle_burst;
-		p->n_active++;
-		policy_heap_push(p, ri_rec);
-		if (has_par) {
-			struct policy_rec *pa = &p->recs[pr];
-
-			policy_rec_link(p, ri_rec, pr);
-			pa->trigger = (__u8)ri;
-			if (pa->n_children >= n_kids && !pa->pending) {
-				pa->pending = 1;
-				p->pending[p->n_pending++] = pr;
-			}
-		}
-		r = &p->recs[ri_rec];
-	}
 	/* extend: the stronger action wins (drop < throttle < monitor) */
 	if (rule->action <= r->action) {
 		r->action = rule->action;
@@ -490,10 +516,7 @@ int policy_relink(struct policy *p)
 		for (unsigned k = 0; k < p->cfg.n_rules; k++)
 			if (!strcmp(p->cfg.rules[k].name, name_of(p, r->rule)))
 				p->recs[pr].trigger = (__u8)k;
-		if (p->recs[pr].n_children >= need && !p->recs[pr].pending) {
-			p->recs[pr].pending = 1;
-			p->pending[p->n_pending++] = pr;
-		}
+		pending_mark(p, pr, need);
 	}
 	return 0;
 }
