@@ -311,19 +311,96 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		policy_fire(p, &s->prefix, h, (unsigned)best, best_value, now, allowed, ctx);
 }
 
+/* Room for parent pa's aggregation, listing `listed` of its children. */
+static bool aggregate_reserve(struct policy *p, const struct policy_rec *pa, size_t listed)
+{
+	return GROW(p, tmp, tmp_cap, pa->n_children) &&
+	       GROW(p, dec, dec_cap, p->n_dec + 1 + pa->n_children) &&
+	       GROW(p, kids, kids_cap, p->n_kids + listed) &&
+	       GROW(p, whys, whys_cap, p->n_whys + CIDR_STR_MAX + 20) &&
+	       GROW(p, heap, heap_cap, p->heap_n + 1);
+}
+
+/* Parent pi's children into p->tmp, sorted, and how many; the one with the
+ * strongest action (on a tie, the last linked) and the latest expiry. */
+static __u32 aggregate_collect(struct policy *p, __u32 pi, __u32 *best, __u64 *max_exp)
+{
+	__u32 n = 0;
+
+	for (__u32 c = p->recs[pi].child; c; c = p->recs[c].next) {
+		const struct policy_rec *r = &p->recs[c];
+
+		p->tmp[n++] = (struct policy_kid){ .pfx = r->pfx, .rec = c };
+		if (!*best || r->action < p->recs[*best].action)
+			*best = c;
+		if (r->expires_ns > *max_exp)
+			*max_exp = r->expires_ns;
+	}
+	qsort(p->tmp, n, sizeof(p->tmp[0]), cidr_key_cmp);
+	return n;
+}
+
+/* Parent pi's own promotion, an offence of its own: the escalated ttl of
+ * the rule that linked its last child, but no earlier end than a child's;
+ * the strongest action of its children. */
+static void aggregate_promote(struct policy *p, __u32 pi, unsigned need, __u32 n, __u32 best,
+			      __u64 max_exp, __u64 now)
+{
+	struct policy_rec *pa = &p->recs[pi];
+	const struct policy_rule *rule = &p->cfg.rules[pa->trigger];
+	__u64 esc;
+
+	rec_decay(pa, now);
+	pa->offences++;
+	esc = policy_ttl(rule, pa->offences);
+	pa->ttl_s = esc;
+	pa->expires_ns = policy_expiry(p, rule, now, esc);
+	if (max_exp > now && (max_exp - now + NSEC - 1) / NSEC > esc)
+		pa->ttl_s = (max_exp - now + NSEC - 1) / NSEC;
+	if (max_exp > pa->expires_ns)
+		pa->expires_ns = max_exp;
+	pa->decay_ns = pa->expires_ns + rule->max_ttl_s * NSEC;
+	pa->action = p->recs[best].action;
+	pa->throttle_rate = p->recs[best].throttle_rate;
+	pa->throttle_burst = p->recs[best].throttle_burst;
+	pa->rule = p->rule_name[pa->trigger];
+	pa->metric = POLICY_CHILDREN;
+	pa->value = n;
+	pa->threshold = need;
+	p->n_active++;
+	policy_heap_push(p, pi);
+}
+
+/* The AGGREGATE decision listing the first `listed` of the n children in
+ * p->tmp, then an UNBAN for each of them, which ends its promotion. */
+static void aggregate_unban(struct policy *p, __u32 pi, size_t listed, __u32 n, __u64 now)
+{
+	struct policy_decision *d = dec_push(p, POLICY_AGGREGATE, now, &p->recs[pi]);
+	char *why;
+
+	d->n_children = (unsigned)listed;
+	for (size_t i = 0; i < listed; i++)
+		p->kids[p->n_kids++] = p->tmp[i].pfx;
+	why = p->whys + p->n_whys;
+	memcpy(why, "aggregated into ", 16);
+	cidr_str(&p->recs[pi].pfx, why + 16, CIDR_STR_MAX);
+	p->n_whys += strlen(why) + 1;
+	for (__u32 i = 0; i < n; i++) {
+		dec_push(p, POLICY_UNBAN, now, &p->recs[p->tmp[i].rec]);
+		policy_rec_deactivate(p, p->tmp[i].rec, now);
+	}
+}
+
 /* Promote each pending parent holding enough promoted children; its children
  * are unbanned. Nothing changes for a parent when memory runs short. */
 static void policy_aggregate(struct policy *p, __u64 now, policy_allowed_fn allowed, void *ctx)
 {
 	for (size_t k = 0; k < p->n_pending; k++) {
-		__u32 pi = p->pending[k], best = 0, n = 0;
+		__u32 pi = p->pending[k], best = 0, n;
 		struct policy_rec *pa = &p->recs[pi];
-		const struct policy_rule *rule;
-		struct policy_decision *d;
 		unsigned need = pa->pfx.family == AF_INET ? p->cfg.v4_children : p->cfg.v6_children;
-		__u64 max_exp = 0, esc;
+		__u64 max_exp = 0;
 		size_t listed;
-		char *why;
 
 		if (!pa->used || !pa->pending)
 			continue;	/* freed since, or listed twice */
@@ -333,59 +410,13 @@ static void policy_aggregate(struct policy *p, __u64 now, policy_allowed_fn allo
 		if (allowed && allowed(ctx, &pa->pfx))
 			continue;
 		listed = pa->n_children < POLICY_MAX_CHILDREN ? pa->n_children : POLICY_MAX_CHILDREN;
-		if (!GROW(p, tmp, tmp_cap, pa->n_children) ||
-		    !GROW(p, dec, dec_cap, p->n_dec + 1 + pa->n_children) ||
-		    !GROW(p, kids, kids_cap, p->n_kids + listed) ||
-		    !GROW(p, whys, whys_cap, p->n_whys + CIDR_STR_MAX + 20) ||
-		    !GROW(p, heap, heap_cap, p->heap_n + 1)) {
+		if (!aggregate_reserve(p, pa, listed)) {
 			p->st.nomem++;
 			continue;
 		}
-		pa = &p->recs[pi];
-		for (__u32 c = pa->child; c; c = p->recs[c].next) {
-			const struct policy_rec *r = &p->recs[c];
-
-			p->tmp[n++] = (struct policy_kid){ .pfx = r->pfx, .rec = c };
-			if (!best || r->action < p->recs[best].action)
-				best = c;
-			if (r->expires_ns > max_exp)
-				max_exp = r->expires_ns;
-		}
-		qsort(p->tmp, n, sizeof(p->tmp[0]), cidr_key_cmp);
-
-		rule = &p->cfg.rules[pa->trigger];
-		rec_decay(pa, now);
-		pa->offences++;
-		esc = policy_ttl(rule, pa->offences);
-		pa->ttl_s = esc;
-		pa->expires_ns = policy_expiry(p, rule, now, esc);
-		if (max_exp > now && (max_exp - now + NSEC - 1) / NSEC > esc)
-			pa->ttl_s = (max_exp - now + NSEC - 1) / NSEC;
-		if (max_exp > pa->expires_ns)
-			pa->expires_ns = max_exp;
-		pa->decay_ns = pa->expires_ns + rule->max_ttl_s * NSEC;
-		pa->action = p->recs[best].action;
-		pa->throttle_rate = p->recs[best].throttle_rate;
-		pa->throttle_burst = p->recs[best].throttle_burst;
-		pa->rule = p->rule_name[pa->trigger];
-		pa->metric = POLICY_CHILDREN;
-		pa->value = n;
-		pa->threshold = need;
-		p->n_active++;
-		policy_heap_push(p, pi);
-
-		d = dec_push(p, POLICY_AGGREGATE, now, &p->recs[pi]);
-		d->n_children = (unsigned)listed;
-		for (size_t i = 0; i < listed; i++)
-			p->kids[p->n_kids++] = p->tmp[i].pfx;
-		why = p->whys + p->n_whys;
-		memcpy(why, "aggregated into ", 16);
-		cidr_str(&p->recs[pi].pfx, why + 16, CIDR_STR_MAX);
-		p->n_whys += strlen(why) + 1;
-		for (__u32 i = 0; i < n; i++) {
-			dec_push(p, POLICY_UNBAN, now, &p->recs[p->tmp[i].rec]);
-			policy_rec_deactivate(p, p->tmp[i].rec, now);
-		}
+		n = aggregate_collect(p, pi, &best, &max_exp);
+		aggregate_promote(p, pi, need, n, best, max_exp, now);
+		aggregate_unban(p, pi, listed, n, now);
 	}
 	p->n_pending = 0;
 }
