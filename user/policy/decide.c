@@ -311,6 +311,33 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		policy_fire(p, &s->prefix, h, (unsigned)best, best_value, now, allowed, ctx);
 }
 
+/* Every sample in order. The table is far bigger than the caches: hash
+ * POLICY_PREFETCH samples ahead and prefetch their slots. */
+static void policy_sample_all(struct policy *p, const struct policy_sample *s, size_t n, __u64 now,
+			      __u64 dt, policy_allowed_fn allowed, void *ctx)
+{
+	__u64 hs[POLICY_PREFETCH];
+
+	for (size_t i = 0; i < n && i < POLICY_PREFETCH; i++) {
+		hs[i] = cidr_hash(&s[i].prefix);
+		__builtin_prefetch(entry_at(p, hs[i] & (p->cap - 1)), 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		__u64 h = hs[i % POLICY_PREFETCH];
+
+		if (i + POLICY_PREFETCH < n) {
+			__u64 hn = cidr_hash(&s[i + POLICY_PREFETCH].prefix);
+			const char *a = (const char *)entry_at(p, hn & (p->cap - 1));
+
+			hs[i % POLICY_PREFETCH] = hn;
+			__builtin_prefetch(a, 1);
+			__builtin_prefetch(a + p->stride - 1, 1);
+		}
+		p->tick_left = n - i;
+		policy_sample(p, &s[i], h, now, dt, allowed, ctx);
+	}
+}
+
 /* Room for parent pa's aggregation, listing `listed` of its children. */
 static bool aggregate_reserve(struct policy *p, const struct policy_rec *pa, size_t listed)
 {
@@ -446,7 +473,7 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 		policy_allowed_fn allowed, void *ctx,
 		const struct policy_decision **out, size_t *n_out)
 {
-	__u64 hs[POLICY_PREFETCH], dt;
+	__u64 dt;
 
 	if (!p || (n && !s) || !out || !n_out)
 		return -EINVAL;
@@ -471,29 +498,8 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 
 	policy_table_presize(p, n);
 	p->seen_now = 0;
-
 	policy_expire(p, now);
-
-	/* the table is far bigger than the caches: hash ahead and prefetch */
-	for (size_t i = 0; i < n && i < POLICY_PREFETCH; i++) {
-		hs[i] = cidr_hash(&s[i].prefix);
-		__builtin_prefetch(entry_at(p, hs[i] & (p->cap - 1)), 1);
-	}
-	for (size_t i = 0; i < n; i++) {
-		__u64 h = hs[i % POLICY_PREFETCH];
-
-		if (i + POLICY_PREFETCH < n) {
-			__u64 hn = cidr_hash(&s[i + POLICY_PREFETCH].prefix);
-			const char *a = (const char *)entry_at(p, hn & (p->cap - 1));
-
-			hs[i % POLICY_PREFETCH] = hn;
-			__builtin_prefetch(a, 1);
-			__builtin_prefetch(a + p->stride - 1, 1);
-		}
-		p->tick_left = n - i;
-		policy_sample(p, &s[i], h, now, dt, allowed, ctx);
-	}
-
+	policy_sample_all(p, s, n, now, dt, allowed, ctx);
 	policy_aggregate(p, now, allowed, ctx);
 	policy_heap_compact(p);
 	policy_table_gc(p, now);
