@@ -179,18 +179,16 @@ static int load_rec(struct policy *q, char *line)
 	return 0;
 }
 
-int policy_load(struct policy *p, FILE *f, __u64 now)
+/* The file's lines into q's records: magic, clock and rng, records, "end"
+ * and their count, nothing after. */
+static int load_lines(struct policy *q, FILE *f, unsigned long long *clock, unsigned long long *rng)
 {
-	unsigned long long clock = 0, rng = 0, end = 0;
+	unsigned long long end = 0;
 	size_t cap = 0, n_rec = 0;
-	struct policy *q, tmp;
 	char *line = NULL, tail;
 	int err, state = 0;	/* 0 magic, 1 clock, 2 records, 3 after end */
 	ssize_t len;
 
-	err = policy_new(&q, &p->cfg, 0);
-	if (err)
-		return err;
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		if (len && line[len - 1] == '\n')
 			line[--len] = '\0';
@@ -201,7 +199,7 @@ int policy_load(struct policy *p, FILE *f, __u64 now)
 			if (strcmp(line, POLICY_FILE_MAGIC))
 				goto out;
 		} else if (state == 1) {
-			if (sscanf(line, "clock %llu rng %llx%c", &clock, &rng, &tail) != 2)
+			if (sscanf(line, "clock %llu rng %llx%c", clock, rng, &tail) != 2)
 				goto out;
 		} else if (state == 2 && !strncmp(line, "rec ", 4)) {
 			err = load_rec(q, line);
@@ -220,10 +218,19 @@ int policy_load(struct policy *p, FILE *f, __u64 now)
 	err = ferror(f) ? -EIO : -EINVAL;
 	if (ferror(f) || state != 3)
 		goto out;
+	err = 0;
+out:
+	free(line);
+	return err;
+}
 
-	/* another boot: keep what remained of each time */
+/* Rebases each time saved at clock if now is before it (another boot: keep
+ * what remained of each), then puts the promotions on the heap. */
+static int load_activate(struct policy *q, __u64 clock, __u64 now)
+{
 	for (__u32 i = 1; i < q->n_recs; i++) {
 		struct policy_rec *r = &q->recs[i];
+		int err;
 
 		if (now < clock) {
 			if (r->expires_ns) {
@@ -237,9 +244,27 @@ int policy_load(struct policy *p, FILE *f, __u64 now)
 			q->n_active++;
 			err = policy_heap_push(q, i);
 			if (err)
-				goto out;
+				return err;
 		}
 	}
+	return 0;
+}
+
+int policy_load(struct policy *p, FILE *f, __u64 now)
+{
+	unsigned long long clock = 0, rng = 0;
+	struct policy *q, tmp;
+	int err;
+
+	err = policy_new(&q, &p->cfg, 0);
+	if (err)
+		return err;
+	err = load_lines(q, f, &clock, &rng);
+	if (err)
+		goto out;
+	err = load_activate(q, clock, now);
+	if (err)
+		goto out;
 	q->rng = rng;
 	q->clock_ns = now;
 	q->st = p->st;
@@ -249,9 +274,7 @@ int policy_load(struct policy *p, FILE *f, __u64 now)
 	tmp = *p;
 	*p = *q;
 	*q = tmp;
-	err = 0;
 out:
-	free(line);
 	policy_free(q);
 	return err;
 }
