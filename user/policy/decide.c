@@ -513,6 +513,8 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 	return 0;
 }
 
+/* --- between ticks ------------------------------------------------------- */
+
 int policy_forget(struct policy *p, const struct cidr *c)
 {
 	__u32 i = policy_rec_find(p, c);

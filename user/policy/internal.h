@@ -179,7 +179,7 @@ static inline size_t table_probe(const struct policy *p, const struct cidr *c, _
 	}
 }
 
-/* The interned name id ("" for 0 or an unknown id). */
+/* The name interned as id; "" for 0 and for an unknown id. */
 static inline const char *name_of(const struct policy *p, __u16 id)
 {
 	return id && id < p->n_names ? p->names[id] : "";
