@@ -55,7 +55,7 @@ FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fu
 BENCH_BINS := $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident \
               $(BUILD)/bench_policy $(BUILD)/trafficgen
 
-.PHONY: all test check bench fuzz demo clean install
+.PHONY: all test check bench fuzz demo clean install deps
 all: $(BUILD)/xdpfence $(TEST_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c
@@ -134,7 +134,13 @@ $(BUILD)/fuzz/fuzz_feed: tests/fuzz/fuzz_feed.c $(wildcard user/feeds/parse/*.c)
 
 fuzz: $(FUZZ_BINS)
 
-test: all fuzz
+# Debian 12 packages (idempotent; a no-op when all are present). `make test`
+# and `make demo` run it first, so both work on a fresh machine as root.
+deps:
+	$(Q)scripts/install-deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz
 	$(Q)tests/run.sh $(BUILD)
 
 # Everything that needs no root, in seconds: unit tests, the layering check,
@@ -142,7 +148,8 @@ test: all fuzz
 check: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) fuzz
 	$(Q)tests/run.sh --no-root $(BUILD)
 
-bench: all
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/run.sh $(BUILD)
 
 demo:
