@@ -1017,18 +1017,6 @@ static __u32 v4_host(const __u8 *addr)
 
 /* --- commit ------------------------------------------------------------ */
 
-struct plan {
-	__u32 *new_slots;		/* slot of each new op, in op order */
-	__u32 *reused;			/* those of them used before (hit counters to reset) */
-	__u32 n_reused;
-};
-
-static void plan_free(struct plan *p)
-{
-	free(p->new_slots);
-	free(p->reused);
-}
-
 static bool quarantined(__u64 freed, __u64 now)
 {
 	return freed && now - freed < FENCE_QUARANTINE_NS;
@@ -1630,15 +1618,11 @@ static void *slots_write(void *arg)
 	return NULL;
 }
 
-/* Keys no packet can reach before the switch (step 5 below) go into the
- * hashes at the start of a commit, on a thread of their own (two for a big
- * batch, see bulk_split), while the rest is computed: half a million
- * kernel hash inserts take as long as the whole build. The data path probes
- * deny_v4 for /32s only, and only under a /24 leaf with the HOST flag; so
- * every allow key and every /32 whose /24 has no /32 yet can go in before
- * its slot is written.
- * A /32 under a HOST leaf waits for its slot (step 3): there a key naming a
- * slot not yet published would hide the deny covering it. */
+/* Keys no packet can reach before the switch go into the hashes at the
+ * start of a commit, on a thread of their own (two for a big batch, see
+ * bulk_split), while the rest is computed: half a million kernel hash
+ * inserts take as long as the whole build. Which keys those are: see
+ * commit_publish. */
 struct early {
 	struct table *t;
 	struct fence_v4_key *k, *ka;
@@ -1732,76 +1716,78 @@ static void early_free(struct early *e)
 	free(e->va);
 }
 
-int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen)
+/* One commit's state, carried from phase to phase (see table_commit). */
+struct commit {
+	struct table *t;
+	struct fence_maps *m;
+	struct table_stats s;
+	char *err;
+	size_t errlen;
+	struct timespec t0;		/* start of what build_ms/write_ms time */
+	bool full;			/* sweep every /24 (repair, repaint, many changes) */
+	bool repairing;			/* the mark stays unless the commit ends well */
+	bool undone;			/* on failure: no key of this commit is left */
+	/* plan */
+	__u8 *dead;			/* slots deleted by this commit */
+	__u32 *new_slots;		/* slot of each new op, in op order */
+	__u32 *reused;			/* those used before: hit counters to reset */
+	__u32 n_new, n_del, n_reused;
+	__u32 n_v4_deny, n_v4_allow, n_v6_deny, n_v6_allow;	/* live after the commit */
+	/* begin */
+	struct early ek;
+	/* build */
+	struct span *sp;		/* the /24s to sweep, merged */
+	size_t n_sp;
+	__u64 *touched;			/* bitmap of the /24s a partial commit sweeps */
+	struct v4e *es;			/* live IPv4 entries that paint or enclose them */
+	size_t n_es;
+	struct v6ent *v6;		/* live IPv6 denies */
+	__u32 n_v6;
+	struct sweep w;
+};
+
+/* Plan: classify the ops (new, deleted, changed), give the new ones free
+ * slots and check that every map will have room. Writes nothing. */
+static int commit_plan(struct commit *c)
 {
-	struct fence_maps *m = t->m;
-	struct table_stats s = {};
-	struct plan p = {};
-	struct sweep w = {};
-	struct timespec t0;
-	__u32 n_new = 0, n_del = 0, n_v4_deny = 0, n_v4_allow = 0, n_v6_deny = 0, n_v6_allow = 0;
+	struct table *t = c->t;
+	struct fence_maps *m = c->m;
+	__u32 cnt[2][3] = {};		/* [v6][kind] */
 	__u32 i, k, slot;
-	__u8 *dead = NULL;		/* slots deleted by this commit */
-	struct v6ent *v6 = NULL;
-	struct v4e *es = NULL;
-	struct span *sp = NULL;
-	__u64 *touched = NULL;		/* bitmap of the /24s a partial commit sweeps */
-	size_t n_es = 0, n_sp = 0;
-	__u32 n_v6 = 0;
-	struct early ek = {};
-	bool full, repairing, undone = true;
-	int ret = 0;
+	int ret;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	full = repairing = t->repaint || table_interrupted(t) || table_outdated(t);
-	if (!t->n_ops && !full)
-		goto done;
-	if (full) {
-		ret = recover(t, &s, err, errlen);
-		if (ret)
-			goto out;
-	}
-
-	dead = big_calloc(m->n_slots, 1);
-	if (!dead) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	c->dead = big_calloc(m->n_slots, 1);
+	if (!c->dead)
+		return -ENOMEM;
 	for (size_t n = 0; n < t->n_ops; n++) {
 		struct op *o = &t->ops[n];
 
 		if (o->del && o->slot)
-			dead[o->slot] = 1, n_del++;
+			c->dead[o->slot] = 1, c->n_del++;
 		if (!o->del && !o->slot)
-			n_new++;
+			c->n_new++;
 	}
-	p.new_slots = calloc(n_new + 1, sizeof(__u32));
-	if (!p.new_slots) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = alloc_slots(t, n_new, p.new_slots, err, errlen);
+	c->new_slots = calloc(c->n_new + 1, sizeof(__u32));
+	if (!c->new_slots)
+		return -ENOMEM;
+	ret = alloc_slots(t, c->n_new, c->new_slots, c->err, c->errlen);
 	if (ret)
-		goto out;
+		return ret;
 	/* hit counters: a slot that was never used still has the zeros the
-	 * map was created with; one used before is reset (below) */
-	p.reused = malloc((n_new + 1) * sizeof(__u32));
-	if (!p.reused) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n_new; i++)
-		if (m->info[p.new_slots[i]].freed_ns)
-			p.reused[p.n_reused++] = p.new_slots[i];
+	 * map was created with; one used before is reset (commit_publish) */
+	c->reused = malloc((c->n_new + 1) * sizeof(__u32));
+	if (!c->reused)
+		return -ENOMEM;
+	for (i = 0; i < c->n_new; i++)
+		if (m->info[c->new_slots[i]].freed_ns)
+			c->reused[c->n_reused++] = c->new_slots[i];
 
 	/* Count what every map will hold (capacity), from the data path's
 	 * records: committed entries that stay, plus new ones. */
-	__u32 cnt[2][3] = {};		/* [v6][kind] */
-
 	for (slot = 1; slot < m->n_slots; slot++) {
 		const struct fence_rule *r = &m->rules[slot];
 
-		if (r->kind != FENCE_KIND_FREE && !dead[slot])
+		if (r->kind != FENCE_KIND_FREE && !c->dead[slot])
 			cnt[r->family == 6][r->kind == FENCE_KIND_DENY ? 2 : 1]++;
 	}
 	k = 0;
@@ -1810,93 +1796,112 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 
 		if (o->del || o->slot)
 			continue;
-		o->slot = p.new_slots[k++];
+		o->slot = c->new_slots[k++];
 		o->fresh = 1;
 		cnt[o->family == 6][o->kind == FENCE_KIND_DENY ? 2 : 1]++;
 	}
-	n_v4_deny = cnt[0][2], n_v4_allow = cnt[0][1], n_v6_deny = cnt[1][2], n_v6_allow = cnt[1][1];
-	s.slots_used = n_v4_deny + n_v4_allow + n_v6_deny + n_v6_allow;
-	if (n_v4_deny > m->max_entries[FM_DENY_V4] || n_v4_allow > m->max_entries[FM_ALLOW_V4] ||
-	    n_v6_deny > m->max_entries[FM_DENY_V6] || n_v6_allow > m->max_entries[FM_ALLOW_V6]) {
-		seterr(err, errlen, "no room: %u/%u IPv4 deny, %u/%u IPv4 allow, %u/%u IPv6 deny, "
-		       "%u/%u IPv6 allow entries", n_v4_deny, m->max_entries[FM_DENY_V4],
-		       n_v4_allow, m->max_entries[FM_ALLOW_V4], n_v6_deny, m->max_entries[FM_DENY_V6],
-		       n_v6_allow, m->max_entries[FM_ALLOW_V6]);
-		ret = -ENOSPC;
-		goto out;
+	c->n_v4_deny = cnt[0][2], c->n_v4_allow = cnt[0][1];
+	c->n_v6_deny = cnt[1][2], c->n_v6_allow = cnt[1][1];
+	c->s.slots_used = c->n_v4_deny + c->n_v4_allow + c->n_v6_deny + c->n_v6_allow;
+	if (c->n_v4_deny > m->max_entries[FM_DENY_V4] ||
+	    c->n_v4_allow > m->max_entries[FM_ALLOW_V4] ||
+	    c->n_v6_deny > m->max_entries[FM_DENY_V6] ||
+	    c->n_v6_allow > m->max_entries[FM_ALLOW_V6]) {
+		seterr(c->err, c->errlen, "no room: %u/%u IPv4 deny, %u/%u IPv4 allow, "
+		       "%u/%u IPv6 deny, %u/%u IPv6 allow entries",
+		       c->n_v4_deny, m->max_entries[FM_DENY_V4], c->n_v4_allow,
+		       m->max_entries[FM_ALLOW_V4], c->n_v6_deny, m->max_entries[FM_DENY_V6],
+		       c->n_v6_allow, m->max_entries[FM_ALLOW_V6]);
+		return -ENOSPC;
 	}
+	return 0;
+}
 
-	/* From here on the maps change: the mark tells a successor if this
-	 * process dies before the end. */
-	ret = mark_writing(t, 1, false);
-	if (ret) {
-		seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
-		goto out;
-	}
-	ret = early_start(t, &ek);
-	if (ret) {
-		seterr(err, errlen, "updating lookup maps: %s", strerror(-ret));
-		goto out;
-	}
+/* Begin: from here on the maps change. The mark tells a successor if this
+ * process dies before the end; the early keys start going in. */
+static int commit_begin(struct commit *c)
+{
+	int ret;
 
-	/* The /24s the changes touch (entries that only change fields keep
-	 * their leaves and parents); with many changes, simply all of them. */
-	for (size_t n = 0; n < t->n_ops && !full; n++) {
+	ret = mark_writing(c->t, 1, false);
+	if (ret) {
+		seterr(c->err, c->errlen, "marking the tables as being written: %s",
+		       strerror(-ret));
+		return ret;
+	}
+	ret = early_start(c->t, &c->ek);
+	if (ret)
+		seterr(c->err, c->errlen, "updating lookup maps: %s", strerror(-ret));
+	return ret;
+}
+
+/* The /24s the changes touch (entries that only change fields keep their
+ * leaves and parents); with many changes, simply all of them. */
+static int build_spans(struct commit *c)
+{
+	const struct table *t = c->t;
+	size_t n_sp = 0;
+
+	for (size_t n = 0; n < t->n_ops && !c->full; n++) {
 		const struct op *o = &t->ops[n];
 
 		if (((o->del && o->slot) || o->fresh) && o->family != 6)
 			n_sp++;
 	}
-	if (full || n_sp > SPANS_MAX) {
+	if (c->full || n_sp > SPANS_MAX) {
 		n_sp = 0;
-		full = true;
+		c->full = true;
 	}
-	sp = malloc((n_sp + 1) * sizeof(*sp));
-	touched = full ? NULL : big_calloc(FENCE_TBL24_ENTRIES / 64, sizeof(*touched));
-	if (!sp || (!full && !touched)) {
-		ret = -ENOMEM;
-		goto out;
+	c->sp = malloc((n_sp + 1) * sizeof(*c->sp));
+	c->touched = c->full ? NULL : big_calloc(FENCE_TBL24_ENTRIES / 64, sizeof(*c->touched));
+	if (!c->sp || (!c->full && !c->touched))
+		return -ENOMEM;
+	if (c->full) {
+		c->sp[c->n_sp++] = (struct span){ 0, FENCE_TBL24_ENTRIES };
+		return 0;
 	}
-	n_sp = 0;
-	if (full) {
-		sp[n_sp++] = (struct span){ 0, FENCE_TBL24_ENTRIES };
-	} else {
-		for (size_t n = 0; n < t->n_ops; n++) {
-			const struct op *o = &t->ops[n];
+	for (size_t n = 0; n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
 
-			if ((o->del ? !o->slot : !o->fresh) || o->family == 6)
-				continue;
-			sp[n_sp++] = v4_span(v4_host(o->addr), o->len);
-		}
-		n_sp = spans_merge(sp, n_sp);
-		spans_mark(touched, sp, n_sp);
+		if ((o->del ? !o->slot : !o->fresh) || o->family == 6)
+			continue;
+		c->sp[c->n_sp++] = v4_span(v4_host(o->addr), o->len);
 	}
+	c->n_sp = spans_merge(c->sp, c->n_sp);
+	spans_mark(c->touched, c->sp, c->n_sp);
+	return 0;
+}
 
-	/* The live entries after the commit, IPv4 ones in address order
-	 * (committed ones read from info[], new ones from their op), IPv6
-	 * denies for their parents. Of the IPv4 ones a commit that sweeps
-	 * only some /24s needs only those that paint or enclose one of them:
-	 * a 1% reload sorts thousands of entries, not a million. */
-	es = malloc((n_v4_deny + n_v4_allow + 1) * sizeof(*es));
-	v6 = malloc((n_v6_deny + 1) * sizeof(*v6));
-	if (!es || !v6) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (full)
-		prefault(es, (n_v4_deny + n_v4_allow) * sizeof(*es));
-	for (slot = 1; slot < m->n_slots; slot++) {
+/* The live entries after the commit, IPv4 ones in address order
+ * (committed ones read from info[], new ones from their op), IPv6 denies
+ * for their parents. Of the IPv4 ones a commit that sweeps only some /24s
+ * needs only those that paint or enclose one of them: a 1% reload sorts
+ * thousands of entries, not a million. */
+static int build_entries(struct commit *c)
+{
+	const struct table *t = c->t;
+	const struct fence_maps *m = c->m;
+
+	c->es = malloc((c->n_v4_deny + c->n_v4_allow + 1) * sizeof(*c->es));
+	c->v6 = malloc((c->n_v6_deny + 1) * sizeof(*c->v6));
+	if (!c->es || !c->v6)
+		return -ENOMEM;
+	if (c->full)
+		prefault(c->es, (c->n_v4_deny + c->n_v4_allow) * sizeof(*c->es));
+	for (__u32 slot = 1; slot < m->n_slots; slot++) {
 		const struct fence_rule *r = &m->rules[slot];
 		const struct fence_rule_info *in = &m->info[slot];
 
-		if (r->kind == FENCE_KIND_FREE || dead[slot])
+		if (r->kind == FENCE_KIND_FREE || c->dead[slot])
 			continue;
 		if (r->family != 6) {
-			if (full || in_spans(touched, sp, n_sp, v4_host(in->addr), in->prefixlen))
-				es[n_es++] = (struct v4e){ v4e_key(v4_host(in->addr), in->prefixlen,
-								   r->kind == FENCE_KIND_ALLOW), slot };
+			if (c->full || in_spans(c->touched, c->sp, c->n_sp, v4_host(in->addr),
+						in->prefixlen))
+				c->es[c->n_es++] = (struct v4e){
+					v4e_key(v4_host(in->addr), in->prefixlen,
+						r->kind == FENCE_KIND_ALLOW), slot };
 		} else if (r->kind == FENCE_KIND_DENY) {
-			v6[n_v6++] = v6_ent(in, slot);
+			c->v6[c->n_v6++] = v6_ent(in, slot);
 		}
 	}
 	for (size_t n = 0; n < t->n_ops; n++) {
@@ -1905,308 +1910,464 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		if (!o->fresh)
 			continue;
 		if (o->family != 6) {
-			if (full || in_spans(touched, sp, n_sp, v4_host(o->addr), o->len))
-				es[n_es++] = (struct v4e){ v4e_key(v4_host(o->addr), o->len,
-								   o->kind == FENCE_KIND_ALLOW), o->slot };
+			if (c->full ||
+			    in_spans(c->touched, c->sp, c->n_sp, v4_host(o->addr), o->len))
+				c->es[c->n_es++] = (struct v4e){
+					v4e_key(v4_host(o->addr), o->len,
+						o->kind == FENCE_KIND_ALLOW), o->slot };
 		} else if (o->kind == FENCE_KIND_DENY) {
 			struct v6ent e = { .len = o->len, .slot = o->slot };
 
 			memcpy(e.addr, o->addr, 16);
-			v6[n_v6++] = e;
+			c->v6[c->n_v6++] = e;
 		}
 	}
-	ret = v4e_sort(&es, n_es);
-	if (ret)
-		goto out;
+	return 0;
+}
 
-	ret = sweep_run(t, &w, es, n_es, sp, n_sp);
-	if (!ret)
-		ret = groups_assign(t, &w, err, errlen);
-	if (ret)
-		goto out;
+/* IPv6 deny parents: sort by (address, length); an enclosing prefix sorts
+ * before what it encloses, so a stack of open ancestors works. */
+static int build_v6_parents(struct commit *c)
+{
+	__u32 *stack, depth = 0;
+	int ret = 0;
 
-	/* IPv6 deny parents: sort by (address, length); an enclosing prefix
-	 * sorts before what it encloses, so a stack of open ancestors works. */
-	qsort(v6, n_v6, sizeof(*v6), v6_cmp);
-	{
-		__u32 *stack = malloc((n_v6 + 1) * sizeof(*stack)), depth = 0;
-
-		if (!stack) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < n_v6; i++) {
-			while (depth && !v6_contains(&v6[stack[depth - 1]], &v6[i]))
-				depth--;
-			ret = note_parent(t, &w, v6[i].slot, depth ? v6[stack[depth - 1]].slot : 0);
-			if (ret)
-				break;
-			stack[depth++] = i;
-		}
-		free(stack);
+	qsort(c->v6, c->n_v6, sizeof(*c->v6), v6_cmp);
+	stack = malloc((c->n_v6 + 1) * sizeof(*stack));
+	if (!stack)
+		return -ENOMEM;
+	for (__u32 i = 0; i < c->n_v6; i++) {
+		while (depth && !v6_contains(&c->v6[stack[depth - 1]], &c->v6[i]))
+			depth--;
+		ret = note_parent(c->t, &c->w, c->v6[i].slot,
+				  depth ? c->v6[stack[depth - 1]].slot : 0);
 		if (ret)
-			goto out;
+			break;
+		stack[depth++] = i;
 	}
-	s.build_ms = ms_since(&t0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	free(stack);
+	return ret;
+}
 
-	/* ---- Everything is validated: write. ---- */
-	{
-		__u32 n_keys = n_new + n_del + 1, n4 = 0, n4a = 0, n6 = 0, n6a = 0;
-		struct fence_v4_key *k4 = calloc(n_keys, sizeof(*k4));
-		struct fence_v4_key *k4a = calloc(n_keys, sizeof(*k4a));
-		struct fence_v6_key *k6 = calloc(n_keys, sizeof(*k6));
-		struct fence_v6_key *k6a = calloc(n_keys, sizeof(*k6a));
-		struct fence_slot *vs = calloc(n_keys, sizeof(*vs));
-		struct fence_slot *vsa = calloc(n_keys, sizeof(*vsa));
-		struct fence_slot *v6s = calloc(n_keys, sizeof(*v6s));
-		struct fence_slot *v6sa = calloc(n_keys, sizeof(*v6sa));
-		void *zeros = calloc(p.n_reused + 1, (size_t)m->ncpus * sizeof(__u64));
+/* Build: the image the commit will publish, in memory of its own: the
+ * leaves of the /24s it touches, their tbl8 groups, every parent. */
+static int commit_build(struct commit *c)
+{
+	int ret;
 
-		if (!k4 || !k4a || !k6 || !k6a || !vs || !vsa || !v6s || !v6sa || !zeros) {
-			ret = -ENOMEM;
-			goto out_w;
-		}
+	ret = build_spans(c);
+	if (!ret)
+		ret = build_entries(c);
+	if (!ret)
+		ret = v4e_sort(&c->es, c->n_es);
+	if (!ret)
+		ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
+	if (!ret)
+		ret = groups_assign(c->t, &c->w, c->err, c->errlen);
+	if (!ret)
+		ret = build_v6_parents(c);
+	return ret;
+}
 
-		/* 1. New slots, complete before anything names them; kinds last,
-		 * all behind one fence. */
-		struct slot_job job = { t, 0, t->n_ops / 2, (__u64)time(NULL) };
-		struct slot_job job2 = { t, t->n_ops / 2, t->n_ops, job.created };
-		pthread_t th;
+/* Keys and values for the batch writes of steps 3 and 6 (deny and allow,
+ * IPv4 and IPv6), and the zeros that reset hit counters. */
+struct keys {
+	struct fence_v4_key *k4, *k4a;
+	struct fence_v6_key *k6, *k6a;
+	struct fence_slot *vs, *vsa, *v6s, *v6sa;
+	__u32 n4, n4a, n6, n6a;
+	void *zeros;
+};
 
-		if (n_new < 65536 || pthread_create(&th, NULL, slots_write, &job2)) {
-			job.to = t->n_ops;
-			slots_write(&job);
-		} else {
-			slots_write(&job);
-			pthread_join(th, NULL);
-		}
-		for (size_t n = 0; n < t->n_ops; n++) {
-			struct op *o = &t->ops[n];
+static int keys_alloc(struct keys *k, __u32 n_keys, __u32 n_zeros, int ncpus)
+{
+	k->k4 = calloc(n_keys, sizeof(*k->k4));
+	k->k4a = calloc(n_keys, sizeof(*k->k4a));
+	k->k6 = calloc(n_keys, sizeof(*k->k6));
+	k->k6a = calloc(n_keys, sizeof(*k->k6a));
+	k->vs = calloc(n_keys, sizeof(*k->vs));
+	k->vsa = calloc(n_keys, sizeof(*k->vsa));
+	k->v6s = calloc(n_keys, sizeof(*k->v6s));
+	k->v6sa = calloc(n_keys, sizeof(*k->v6sa));
+	k->zeros = calloc(n_zeros, (size_t)ncpus * sizeof(__u64));
+	if (!k->k4 || !k->k4a || !k->k6 || !k->k6a || !k->vs || !k->vsa || !k->v6s || !k->v6sa ||
+	    !k->zeros)
+		return -ENOMEM;
+	return 0;
+}
 
-			if (o->del || !o->fresh || o->early)
-				continue;
-			if (o->family == 4 && !v4_keyed(o->kind, o->len))
-				continue;
-			if (o->family == 4) {
-				bool d = o->kind == FENCE_KIND_DENY;
-				struct fence_v4_key *kk = d ? &k4[n4] : &k4a[n4a];
-				struct fence_slot *vv = d ? &vs[n4++] : &vsa[n4a++];
+static void keys_free(struct keys *k)
+{
+	free(k->k4);
+	free(k->k4a);
+	free(k->k6);
+	free(k->k6a);
+	free(k->vs);
+	free(k->vsa);
+	free(k->v6s);
+	free(k->v6sa);
+	free(k->zeros);
+}
 
-				kk->prefixlen = o->len;
-				memcpy(&kk->addr, o->addr, 4);
-				vv->slot = o->slot;
-			} else {
-				bool d = o->kind == FENCE_KIND_DENY;
-				struct fence_v6_key *kk = d ? &k6[n6] : &k6a[n6a];
-				struct fence_slot *vv = d ? &v6s[n6++] : &v6sa[n6a++];
+/* 1. New slots; the keys of step 3 are gathered on the way. */
+static int publish_slots(struct commit *c, struct keys *k)
+{
+	struct table *t = c->t;
+	struct fence_maps *m = c->m;
+	struct slot_job job = { t, 0, t->n_ops / 2, (__u64)time(NULL) };
+	struct slot_job job2 = { t, t->n_ops / 2, t->n_ops, job.created };
+	pthread_t th;
 
-				kk->prefixlen = o->len;
-				memcpy(kk->addr, o->addr, 16);
-				vv->slot = o->slot;
-			}
-		}
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		for (size_t n = 0; n < t->n_ops; n++)
-			if (!t->ops[n].del && t->ops[n].fresh)
-				__atomic_store_n(&m->rules[t->ops[n].slot].kind, t->ops[n].kind,
-						 __ATOMIC_RELEASE);
-		/* hit counters of new slots start at zero */
-		if (p.n_reused)
-			ret = batch_update(m->fd[FM_RULE_HITS], p.reused, sizeof(__u32), zeros,
-					   (size_t)m->ncpus * sizeof(__u64), p.n_reused);
-		/* 2. Fresh groups, whole: no leaf names them yet. */
-		for (size_t n = 0; !ret && n < w.n_ext; n++) {
-			const struct ext *xe = &w.ext[n];
+	if (c->n_new < 65536 || pthread_create(&th, NULL, slots_write, &job2)) {
+		job.to = t->n_ops;
+		slots_write(&job);
+	} else {
+		slots_write(&job);
+		pthread_join(th, NULL);
+	}
+	for (size_t n = 0; n < t->n_ops; n++) {
+		struct op *o = &t->ops[n];
 
-			if (!xe->fresh)
-				continue;
-			for (int j = 0; j < FENCE_TBL8_GROUP; j++)
-				store32(&m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP + j],
-					w.g[(size_t)xe->lg * FENCE_TBL8_GROUP + j]);
-			m->tbl8_state[xe->ph].freed_ns = 0;
-			s.tbl8_writes += FENCE_TBL8_GROUP;
-		}
-		/* 3. Exact-prefix hashes and IPv6 tries learn the new entries
-		 * (those not in early). The tries are live: the new slots answer
-		 * from here on. */
-		if (!ret)
-			ret = early_join(&ek);
-		if (!ret)
-			ret = v4_keys(t, FENCE_KEYLOAD_DENY_V4, k4, vs, n4);
-		if (!ret)
-			ret = v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k4a, vsa, n4a);
-		if (!ret)
-			ret = batch_update(m->fd[FM_DENY_V6], k6, sizeof(*k6), v6s, sizeof(*v6s), n6);
-		if (!ret)
-			ret = batch_update(m->fd[FM_ALLOW_V6], k6a, sizeof(*k6a), v6sa, sizeof(*v6sa), n6a);
-		if (ret) {
-			/* Undo: nothing that was there before has changed yet. */
-			undone = !early_undo(&ek);
-			v4_keys(t, FENCE_KEYLOAD_DENY_V4, k4, NULL, n4);
-			v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k4a, NULL, n4a);
-			batch_delete(m->fd[FM_DENY_V6], k6, sizeof(*k6), n6);
-			batch_delete(m->fd[FM_ALLOW_V6], k6a, sizeof(*k6a), n6a);
-			for (size_t n = 0; n < t->n_ops; n++) {
-				struct op *o = &t->ops[n];
-
-				if (!o->del && o->fresh) {
-					/* freed_ns first: a slot that shows FREE with
-					 * freed_ns 0 is one never used (no hits to reset) */
-					m->info[o->slot].freed_ns = fence_now_ns();
-					__atomic_thread_fence(__ATOMIC_SEQ_CST);
-					__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE,
-							 __ATOMIC_RELEASE);
-				}
-			}
-			seterr(err, errlen, "updating lookup maps: %s", strerror(-ret));
-			goto out_w;
-		}
-		/* 4. Entries that stay: changed fields, then parents (a new or
-		 * removed deny in between changes them). */
-		for (size_t n = 0; n < t->n_ops; n++) {
-			struct op *o = &t->ops[n];
-			struct fence_rule_info in;
-			struct fence_rule r;
-
-			if (o->del || o->fresh)
-				continue;
-			op_info(t, o, &in);
-			table_rule_from_info(&in, o->kind, &r);
-			m->info[o->slot] = in;
-			rule_update(&m->rules[o->slot], &r);
-			s.updated++;
-		}
-		for (size_t n = 0; n < w.n_par; n++) {
-			slot = w.par[n];
-			if (m->rules[slot].parent != t->parent[slot]) {
-				store32(&m->rules[slot].parent, t->parent[slot]);
-				s.parent_writes++;
-			}
-		}
-		/* 5. The switch: changed leaves of groups that stay, tbl24. */
-		for (size_t n = 0; n < w.n_ext; n++) {
-			const struct ext *xe = &w.ext[n];
-			const __u32 *want = &w.g[(size_t)xe->lg * FENCE_TBL8_GROUP];
-			__u32 *have = &m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP];
-
-			if (xe->fresh)
-				continue;
-			for (int j = 0; j < FENCE_TBL8_GROUP; j++) {
-				if (have[j] != want[j]) {
-					store32(&have[j], want[j]);
-					s.tbl8_writes++;
-				}
-			}
-		}
-		for (size_t n = 0; n < w.n_runs; n++) {
-			for (i = 0; i < w.runs[n].n; i++)
-				store32(&m->tbl24[w.runs[n].x + i], w.runs[n].v);
-			s.tbl24_writes += w.runs[n].n;
-		}
-		for (size_t n = 0; n < w.n_ext; n++) {
-			const struct ext *xe = &w.ext[n];
-			__u32 v = FENCE_LEAF_EXT | xe->ph | xe->host;
-
-			if (m->tbl24[xe->x] != v) {
-				store32(&m->tbl24[xe->x], v);
-				s.tbl24_writes++;
-			}
-		}
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-
-		/* 6. Removed entries: out of the hashes and tries, then freed
-		 * (quarantined: a reader may still hold an old leaf). */
-		n4 = n4a = n6 = n6a = 0;
-		for (size_t n = 0; n < t->n_ops; n++) {
-			struct op *o = &t->ops[n];
-			const struct fence_rule_info *in;
+		if (o->del || !o->fresh || o->early)
+			continue;
+		if (o->family == 4 && !v4_keyed(o->kind, o->len))
+			continue;
+		if (o->family == 4) {
 			bool d = o->kind == FENCE_KIND_DENY;
+			struct fence_v4_key *kk = d ? &k->k4[k->n4] : &k->k4a[k->n4a];
+			struct fence_slot *vv = d ? &k->vs[k->n4++] : &k->vsa[k->n4a++];
 
-			if (!o->del || !o->slot)
-				continue;
-			in = &m->info[o->slot];
-			/* a shorter deny has no key in this layout, but an older
-			 * controller running beside this one may have put one:
-			 * its delete finds that or nothing (which is no error) */
-			if (in->family == 4) {
-				struct fence_v4_key *kk = d ? &k4[n4++] : &k4a[n4a++];
+			kk->prefixlen = o->len;
+			memcpy(&kk->addr, o->addr, 4);
+			vv->slot = o->slot;
+		} else {
+			bool d = o->kind == FENCE_KIND_DENY;
+			struct fence_v6_key *kk = d ? &k->k6[k->n6] : &k->k6a[k->n6a];
+			struct fence_slot *vv = d ? &k->v6s[k->n6++] : &k->v6sa[k->n6a++];
 
-				kk->prefixlen = in->prefixlen;
-				memcpy(&kk->addr, in->addr, 4);
-			} else {
-				struct fence_v6_key *kk = d ? &k6[n6++] : &k6a[n6a++];
+			kk->prefixlen = o->len;
+			memcpy(kk->addr, o->addr, 16);
+			vv->slot = o->slot;
+		}
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (size_t n = 0; n < t->n_ops; n++)
+		if (!t->ops[n].del && t->ops[n].fresh)
+			__atomic_store_n(&m->rules[t->ops[n].slot].kind, t->ops[n].kind,
+					 __ATOMIC_RELEASE);
+	if (!c->n_reused)
+		return 0;
+	return batch_update(m->fd[FM_RULE_HITS], c->reused, sizeof(__u32), k->zeros,
+			    (size_t)m->ncpus * sizeof(__u64), c->n_reused);
+}
 
-				kk->prefixlen = in->prefixlen;
-				memcpy(kk->addr, in->addr, 16);
+/* 2. Fresh groups, whole. */
+static void publish_groups(struct commit *c)
+{
+	struct fence_maps *m = c->m;
+	const struct sweep *w = &c->w;
+
+	for (size_t n = 0; n < w->n_ext; n++) {
+		const struct ext *xe = &w->ext[n];
+
+		if (!xe->fresh)
+			continue;
+		for (int j = 0; j < FENCE_TBL8_GROUP; j++)
+			store32(&m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP + j],
+				w->g[(size_t)xe->lg * FENCE_TBL8_GROUP + j]);
+		m->tbl8_state[xe->ph].freed_ns = 0;
+		c->s.tbl8_writes += FENCE_TBL8_GROUP;
+	}
+}
+
+/* 3. The new entries' keys, after the early ones. */
+static int publish_keys(struct commit *c, const struct keys *k)
+{
+	struct table *t = c->t;
+	struct fence_maps *m = c->m;
+	int ret;
+
+	ret = early_join(&c->ek);
+	if (!ret)
+		ret = v4_keys(t, FENCE_KEYLOAD_DENY_V4, k->k4, k->vs, k->n4);
+	if (!ret)
+		ret = v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k->k4a, k->vsa, k->n4a);
+	if (!ret)
+		ret = batch_update(m->fd[FM_DENY_V6], k->k6, sizeof(*k->k6), k->v6s,
+				   sizeof(*k->v6s), k->n6);
+	if (!ret)
+		ret = batch_update(m->fd[FM_ALLOW_V6], k->k6a, sizeof(*k->k6a), k->v6sa,
+				   sizeof(*k->v6sa), k->n6a);
+	return ret;
+}
+
+/* Steps 1 to 3 failed: their keys go and their slots are freed again. */
+static void publish_undo(struct commit *c, const struct keys *k, int ret)
+{
+	struct table *t = c->t;
+	struct fence_maps *m = c->m;
+
+	c->undone = !early_undo(&c->ek);
+	v4_keys(t, FENCE_KEYLOAD_DENY_V4, k->k4, NULL, k->n4);
+	v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k->k4a, NULL, k->n4a);
+	batch_delete(m->fd[FM_DENY_V6], k->k6, sizeof(*k->k6), k->n6);
+	batch_delete(m->fd[FM_ALLOW_V6], k->k6a, sizeof(*k->k6a), k->n6a);
+	for (size_t n = 0; n < t->n_ops; n++) {
+		struct op *o = &t->ops[n];
+
+		if (!o->del && o->fresh) {
+			m->info[o->slot].freed_ns = fence_now_ns();
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE,
+					 __ATOMIC_RELEASE);
+		}
+	}
+	seterr(c->err, c->errlen, "updating lookup maps: %s", strerror(-ret));
+}
+
+/* 4. Entries that stay: changed fields, then parents. */
+static void publish_updates(struct commit *c)
+{
+	struct table *t = c->t;
+	struct fence_maps *m = c->m;
+
+	for (size_t n = 0; n < t->n_ops; n++) {
+		struct op *o = &t->ops[n];
+		struct fence_rule_info in;
+		struct fence_rule r;
+
+		if (o->del || o->fresh)
+			continue;
+		op_info(t, o, &in);
+		table_rule_from_info(&in, o->kind, &r);
+		m->info[o->slot] = in;
+		rule_update(&m->rules[o->slot], &r);
+		c->s.updated++;
+	}
+	for (size_t n = 0; n < c->w.n_par; n++) {
+		__u32 slot = c->w.par[n];
+
+		if (m->rules[slot].parent != t->parent[slot]) {
+			store32(&m->rules[slot].parent, t->parent[slot]);
+			c->s.parent_writes++;
+		}
+	}
+}
+
+/* 5. The switch. */
+static void publish_switch(struct commit *c)
+{
+	struct fence_maps *m = c->m;
+	const struct sweep *w = &c->w;
+
+	for (size_t n = 0; n < w->n_ext; n++) {
+		const struct ext *xe = &w->ext[n];
+		const __u32 *want = &w->g[(size_t)xe->lg * FENCE_TBL8_GROUP];
+		__u32 *have = &m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP];
+
+		if (xe->fresh)
+			continue;
+		for (int j = 0; j < FENCE_TBL8_GROUP; j++) {
+			if (have[j] != want[j]) {
+				store32(&have[j], want[j]);
+				c->s.tbl8_writes++;
 			}
 		}
-		v4_keys(t, FENCE_KEYLOAD_DENY_V4, k4, NULL, n4);
-		v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k4a, NULL, n4a);
-		batch_delete(m->fd[FM_DENY_V6], k6, sizeof(*k6), n6);
-		batch_delete(m->fd[FM_ALLOW_V6], k6a, sizeof(*k6a), n6a);
-		{
-			__u64 now = fence_now_ns();
+	}
+	for (size_t n = 0; n < w->n_runs; n++) {
+		for (__u32 i = 0; i < w->runs[n].n; i++)
+			store32(&m->tbl24[w->runs[n].x + i], w->runs[n].v);
+		c->s.tbl24_writes += w->runs[n].n;
+	}
+	for (size_t n = 0; n < w->n_ext; n++) {
+		const struct ext *xe = &w->ext[n];
+		__u32 v = FENCE_LEAF_EXT | xe->ph | xe->host;
 
-			for (size_t n = 0; n < t->n_ops; n++) {
-				struct op *o = &t->ops[n];
-
-				if (!o->del || !o->slot)
-					continue;
-				if (t->idx.e)
-					idx_remove(t, o->slot);
-				if (m->rules[o->slot].action == FENCE_ACT_THROTTLE)
-					bpf_map_delete_elem(m->fd[FM_THROTTLE], &o->slot);
-				m->info[o->slot].owners = 0;
-				m->info[o->slot].freed_ns = now;	/* before FREE: see the undo above */
-				__atomic_thread_fence(__ATOMIC_SEQ_CST);
-				__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
-				s.removed++;
-			}
-			for (size_t n = 0; n < w.n_freed; n++)
-				m->tbl8_state[w.freed[n]].freed_ns = now;
+		if (m->tbl24[xe->x] != v) {
+			store32(&m->tbl24[xe->x], v);
+			c->s.tbl24_writes++;
 		}
-		for (size_t n = 0; t->idx.e && n < t->n_ops; n++)
-			if (!t->ops[n].del && t->ops[n].fresh)
-				idx_insert(t, t->ops[n].slot);
-		s.added = n_new;
-out_w:
-		free(k4);
-		free(k4a);
-		free(k6);
-		free(k6a);
-		free(vs);
-		free(vsa);
-		free(v6s);
-		free(v6sa);
-		free(zeros);
 	}
-	if (!ret) {
-		/* if the mark stays, the next commit repairs: harmless */
-		mark_writing(t, 0, repairing);
-		t->repaint = false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* 6. Removed entries and the groups no leaf names any more. */
+static void publish_removals(struct commit *c, struct keys *k)
+{
+	struct table *t = c->t;
+	struct fence_maps *m = c->m;
+	__u64 now;
+
+	k->n4 = k->n4a = k->n6 = k->n6a = 0;
+	for (size_t n = 0; n < t->n_ops; n++) {
+		struct op *o = &t->ops[n];
+		const struct fence_rule_info *in;
+		bool d = o->kind == FENCE_KIND_DENY;
+
+		if (!o->del || !o->slot)
+			continue;
+		in = &m->info[o->slot];
+		/* a shorter deny has no key in this layout, but an older
+		 * controller running beside this one may have put one: its
+		 * delete finds that or nothing (which is no error) */
+		if (in->family == 4) {
+			struct fence_v4_key *kk = d ? &k->k4[k->n4++] : &k->k4a[k->n4a++];
+
+			kk->prefixlen = in->prefixlen;
+			memcpy(&kk->addr, in->addr, 4);
+		} else {
+			struct fence_v6_key *kk = d ? &k->k6[k->n6++] : &k->k6a[k->n6a++];
+
+			kk->prefixlen = in->prefixlen;
+			memcpy(kk->addr, in->addr, 16);
+		}
 	}
-	s.write_ms = ms_since(&t0);
-out:
+	v4_keys(t, FENCE_KEYLOAD_DENY_V4, k->k4, NULL, k->n4);
+	v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k->k4a, NULL, k->n4a);
+	batch_delete(m->fd[FM_DENY_V6], k->k6, sizeof(*k->k6), k->n6);
+	batch_delete(m->fd[FM_ALLOW_V6], k->k6a, sizeof(*k->k6a), k->n6a);
+	now = fence_now_ns();
+	for (size_t n = 0; n < t->n_ops; n++) {
+		struct op *o = &t->ops[n];
+
+		if (!o->del || !o->slot)
+			continue;
+		if (t->idx.e)
+			idx_remove(t, o->slot);
+		if (m->rules[o->slot].action == FENCE_ACT_THROTTLE)
+			bpf_map_delete_elem(m->fd[FM_THROTTLE], &o->slot);
+		m->info[o->slot].owners = 0;
+		m->info[o->slot].freed_ns = now;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
+		c->s.removed++;
+	}
+	for (size_t n = 0; n < c->w.n_freed; n++)
+		m->tbl8_state[c->w.freed[n]].freed_ns = now;
+}
+
+/* Publish: write what plan and build made ready, in an order that never
+ * shows the data path a half-written state. This comment is where that
+ * order is stated; the steps' functions carry its numbers.
+ *
+ * Before: commit_begin sets fence_meta.writing, so that a writer that dies
+ * half way leaves its successor a repair (recover, then a full repaint),
+ * and puts in the early keys, those no packet can reach before the switch
+ * (5). The data path probes deny_v4 for /32s only, and only under a /24
+ * leaf with the HOST flag; allow_v4 it never probes. So every allow key and
+ * every /32 whose /24 has no HOST flag yet goes in before its slot is
+ * written. A /32 under a HOST leaf waits for its slot (3): there a key
+ * naming a slot not yet published would hide the deny covering it.
+ *
+ * 1. New slots, complete before anything names them: record and rule (kind
+ *    FREE, parent already computed), then one fence, then the kinds. Then
+ *    the hit counters of reused slots go back to zero.
+ * 2. Fresh tbl8 groups, whole, and unstamped: no leaf names them yet.
+ * 3. The exact-prefix hashes and IPv6 tries learn the new entries (those
+ *    not in early), once the early keys are in. The tries are live: the
+ *    new slots answer from here on. If 1-3 fail, undo: nothing that was
+ *    there before has changed yet. The keys go, and the new slots go back
+ *    to FREE, freed_ns first: a slot that shows FREE with freed_ns 0 is one
+ *    never used (no hits to reset).
+ * 4. Entries that stay: each changed field of a rule atomically, in an order
+ *    where every intermediate state is a policy someone asked for (rate,
+ *    burst, expiry, stat, action: see rule_update); then parents (a new or
+ *    removed deny in between changes them).
+ * 5. The switch: changed leaves of tbl8 groups that stay, then tbl24 (plain
+ *    leaves, then those that name a group), then a fence.
+ * 6. Removed entries: out of the hashes and tries, throttle buckets gone,
+ *    no owners, then freed: freed_ns before FREE (as in the undo), each
+ *    behind a fence. Groups no leaf names any more are stamped freed. Freed
+ *    slots and groups are quarantined (FENCE_QUARANTINE_NS) before reuse: a
+ *    reader may still hold an old leaf.
+ * After: the mark is cleared (a repair also records this build's layout);
+ * if it stays, the next commit repairs, which is harmless. A commit that
+ * fails before 4 applies nothing: its early keys go again, and the mark
+ * with them unless a repair is due or a key may be left over. */
+static int commit_publish(struct commit *c)
+{
+	struct keys k = {};
+	int ret;
+
+	ret = keys_alloc(&k, c->n_new + c->n_del + 1, c->n_reused + 1, c->m->ncpus);
+	if (ret)
+		goto out;
+	ret = publish_slots(c, &k);
+	if (!ret)
+		publish_groups(c);
+	if (!ret)
+		ret = publish_keys(c, &k);
 	if (ret) {
-		/* nothing applied: the early keys go, and the mark with them
-		 * unless a repair is still due (or keys may be left over) */
-		if (early_undo(&ek))
-			undone = false;
-		if (!repairing && undone)
-			mark_writing(t, 0, false);
+		publish_undo(c, &k, ret);
+		goto out;
 	}
-	early_free(&ek);
-	free(dead);
-	free(v6);
-	free(es);
-	free(sp);
-	free(touched);
-	sweep_free(&w);
-	plan_free(&p);
+	publish_updates(c);
+	publish_switch(c);
+	publish_removals(c, &k);
+	for (size_t n = 0; c->t->idx.e && n < c->t->n_ops; n++)
+		if (!c->t->ops[n].del && c->t->ops[n].fresh)
+			idx_insert(c->t, c->t->ops[n].slot);
+	c->s.added = c->n_new;
+out:
+	keys_free(&k);
+	if (!ret) {
+		mark_writing(c->t, 0, c->repairing);
+		c->t->repaint = false;
+	}
+	return ret;
+}
+
+/* The commit failed: nothing is applied. */
+static void commit_unwind(struct commit *c)
+{
+	if (early_undo(&c->ek))
+		c->undone = false;
+	if (!c->repairing && c->undone)
+		mark_writing(c->t, 0, false);
+}
+
+static void commit_free(struct commit *c)
+{
+	early_free(&c->ek);
+	free(c->dead);
+	free(c->v6);
+	free(c->es);
+	free(c->sp);
+	free(c->touched);
+	sweep_free(&c->w);
+	free(c->new_slots);
+	free(c->reused);
+}
+
+int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen)
+{
+	struct commit c = { .t = t, .m = t->m, .err = err, .errlen = errlen, .undone = true };
+	int ret = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &c.t0);
+	c.full = c.repairing = t->repaint || table_interrupted(t) || table_outdated(t);
+	if (!t->n_ops && !c.full)
+		goto done;
+	if (c.full)
+		ret = recover(t, &c.s, err, errlen);
+	if (!ret)
+		ret = commit_plan(&c);
+	if (!ret)
+		ret = commit_begin(&c);
+	if (!ret)
+		ret = commit_build(&c);
+	if (!ret) {
+		c.s.build_ms = ms_since(&c.t0);
+		clock_gettime(CLOCK_MONOTONIC, &c.t0);
+		ret = commit_publish(&c);
+		c.s.write_ms = ms_since(&c.t0);
+	}
+	if (ret)
+		commit_unwind(&c);
+	commit_free(&c);
 done:
 	table_abort(t);
 	if (st)
-		*st = s;
+		*st = c.s;
 	return ret;
 }
