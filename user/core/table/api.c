@@ -17,6 +17,7 @@
 #include "core/keyload.h"
 #include "lib/util.h"
 
+/* The message for a caller's err buffer (may be NULL): the core never prints. */
 void tbl_seterr(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -31,7 +32,7 @@ void tbl_seterr(char *err, size_t len, const char *fmt, ...)
 /* --- staged ops ------------------------------------------------------- */
 
 /* Large buffers come pre-faulted: one populate is far cheaper than a page
- * fault per 4 KiB, which costs microseconds on a paravirtualised guest. */
+ * fault per 4 KiB. */
 static void *big_realloc(void *old, size_t old_len, size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -196,7 +196,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 
 /* Room for what a sweep over n entries writes, reserved at once: room
  * never written costs nothing, while growing by doubling writes (copies)
- * about twice the final size into fresh memory, dear on this kind of VM. */
+ * about twice the final size into fresh memory. */
 static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
 {
 	size_t groups = n < n_groups ? n : n_groups;

@@ -19,9 +19,9 @@
 #include "core/table.h"
 
 /* A staged change: the key, and the rest of the record as an index into
- * the table's bodies (a million feed entries share one: 32 bytes an op, not
- * a 128-byte record each, which on this kind of VM is mostly the cost of
- * touching fresh memory). */
+ * the table's bodies. A feed's entries all share one, so a bulk stage
+ * writes 32 bytes an op, not a 128-byte record each: fresh memory is what
+ * staging pays for. */
 struct op {
 	__u8 addr[16];
 	__u32 slot;			/* committed slot, 0 = new entry */
@@ -55,13 +55,14 @@ struct table {
 	size_t n_bodies, cap_bodies;
 	struct fence_rule_info scratch;	/* table_get's answer when out of memory */
 	size_t n_indexed;		/* ops [0, n_indexed) are in op_idx */
-	/* scratch, kept between commits */
+	/* kept between commits */
 	bool repaint;			/* next commit repaints the whole IPv4 table */
 	struct keyload *kl;		/* bulk deny_v4/allow_v4 keys; see keyloader() */
 	bool kl_tried;
-	__u32 *parent;			/* per slot */
+	__u32 *parent;			/* per slot: its parent as the last build computed it */
 };
 
+/* What identifies an entry: (kind, family, prefix); addr is not copied. */
 struct key {
 	__u8 kind, family, len;
 	const __u8 *addr;
@@ -70,8 +71,8 @@ struct key {
 /* Does an IPv4 entry have a key in deny_v4/allow_v4? Every allow does
  * (for inspection: allows are painted in the table); of the denies only
  * /32s, the one length the data path probes there. Shorter denies live in
- * tbl24/tbl8 alone: keying them too cost a first load ~40% more kernel
- * hash inserts for keys nothing reads. */
+ * tbl24/tbl8 alone: keying them too would cost kernel hash inserts for
+ * keys nothing reads. */
 static inline bool tbl_v4_keyed(__u8 kind, __u8 len)
 {
 	return kind == FENCE_KIND_ALLOW || len == 32;
@@ -97,23 +98,25 @@ struct sweep {
 	/* leaves [x, x + n) of tbl24 become v (never an EXT leaf) */
 	struct run { __u32 x, n, v; } *runs;
 	size_t n_runs, cap_runs;
-	/* /24s that need /25../32 detail: their leaves, in local groups */
-	struct ext { __u32 x, lg, ph, host; bool fresh; } *ext;	/* ph: physical group */
+	/* /24s that need /25../32 detail: their leaves, in local group lg of
+	 * g, bound for tbl8 group ph: the one the /24 names now, or a fresh
+	 * one (NO_GROUP until groups_assign picks it and sets fresh); host:
+	 * FENCE_LEAF_HOST or 0 */
+	struct ext { __u32 x, lg, ph, host; bool fresh; } *ext;
 	size_t n_ext, cap_ext;
-	__u32 *g;
+	__u32 *g;			/* local groups, FENCE_TBL8_GROUP leaves each */
 	size_t ng, cap_g;
 	__u32 *freed;			/* physical groups no leaf will name */
 	size_t n_freed, cap_freed;
 	__u32 *par;			/* deny slots whose parent was computed (t->parent) */
 	size_t n_par, cap_par;
-	__u32 n_fresh;
+	__u32 n_fresh;			/* exts that need a fresh group */
 };
 
 /* Keys no packet can reach before the switch go into the hashes at the
  * start of a commit, on a thread of their own (two for a big batch, see
- * bulk_split), while the rest is computed: half a million kernel hash
- * inserts take as long as the whole build. Which keys those are: see
- * commit_publish. */
+ * bulk_split), so that the kernel's hash inserts overlap the build rather
+ * than follow it. Which keys those are: see commit_publish. */
 struct early {
 	struct table *t;
 	struct fence_v4_key *k, *ka;

@@ -70,12 +70,13 @@ static int batch_delete(int fd, void *keys, size_t ksz, __u32 n)
 }
 
 /* Bulk deny_v4/allow_v4 keys go through the key loader (bpf/keyload.bpf.c:
- * a third less kernel work than the batch syscalls) when this kernel runs
- * it and there are enough of them to pay for it: loading it (the verifier)
- * takes ~25 ms here, what the batch syscalls take for ~60k keys; once
- * loaded (for as long as t is open: `xdpfence run` opens t afresh for
- * each commit) it pays from a few thousand. Called first on the thread
- * that owns t: threads it starts then find it ready. */
+ * less kernel work per key than the batch syscalls) when this kernel runs
+ * it and there are enough of them to pay for it. Loading it (the verifier)
+ * costs about what the batch syscalls spend on KEYLOAD_MIN_OPEN keys, so
+ * it is loaded only for that many; once loaded (for as long as t is open:
+ * `xdpfence run` opens t afresh for each commit) it pays from KEYLOAD_MIN.
+ * Called first on the thread that owns t: threads it starts then find it
+ * ready. */
 #define KEYLOAD_MIN_OPEN	65536
 #define KEYLOAD_MIN		4096
 
@@ -115,9 +116,9 @@ static void *bulk_run(void *arg)
 	return NULL;
 }
 
-/* Big batches go half to a second thread: hash inserts cost about a
- * microsecond each in the kernel (bucket lock, allocation) and the buckets
- * lock independently, so two CPUs nearly halve a million-entry load. */
+/* Big batches go half to a second thread: a hash insert is dear in the
+ * kernel (bucket lock, allocation) and the buckets lock independently, so
+ * a second CPU takes half of the work. */
 static int bulk_split(struct bulk a)
 {
 	struct bulk b = a;
@@ -383,8 +384,7 @@ static void store64(__u64 *p, __u64 v)
 }
 
 /* Existing slot: change the fields the data path reads that differ, each
- * atomically, in an order where every intermediate state is a policy
- * someone asked for; true if any did. */
+ * atomically, in the order of step 4 of commit_publish; true if any did. */
 bool tbl_rule_update(struct fence_rule *cur, const struct fence_rule *r)
 {
 	bool changed = cur->rate != r->rate || cur->burst != r->burst ||
@@ -405,9 +405,9 @@ bool tbl_rule_update(struct fence_rule *cur, const struct fence_rule *r)
 }
 
 /* Write the records of the new slots among ops [from, to), kinds FREE
- * (the caller publishes them). A first load writes a million of them:
- * two threads, as each first touch of a map page costs microseconds on a
- * paravirtualised guest and the two CPUs take them side by side. */
+ * (the caller publishes them). A big commit (a first load) writes very many
+ * of them on two threads: the first touch of each map page faults, and two
+ * CPUs take the faults side by side. */
 struct slot_job {
 	struct table *t;
 	size_t from, to;
@@ -738,10 +738,10 @@ static void publish_removals(struct commit *c, struct keys *k)
  *    there before has changed yet. The keys go, and the new slots go back
  *    to FREE, freed_ns first: a slot that shows FREE with freed_ns 0 is one
  *    never used (no hits to reset).
- * 4. Entries that stay: each changed field of a rule atomically, in an order
- *    where every intermediate state is a policy someone asked for (rate,
- *    burst, expiry, stat, action: see tbl_rule_update); then parents (a new or
- *    removed deny in between changes them).
+ * 4. Entries that stay: record, then each changed field of the rule
+ *    atomically, in an order where every intermediate state is a policy
+ *    someone asked for (rate, burst, expiry, stat, action: tbl_rule_update);
+ *    then parents (a new or removed deny in between changes them).
  * 5. The switch: changed leaves of tbl8 groups that stay, then tbl24 (plain
  *    leaves, then those that name a group), then a fence.
  * 6. Removed entries: out of the hashes and tries, throttle buckets gone,

@@ -123,8 +123,8 @@ static bool key_live(const void *key, void *ctx)
 }
 
 /* Make one exact-prefix map (hash or trie) name exactly the live slots of
- * its kind and family: keys whose slot is free or holds another entry go,
- * live slots it lacks come in. A writer that dies between publishing a slot
+ * its kind and family that have a key (IPv4: tbl_v4_keyed): keys whose
+ * slot is free or holds another entry go, live slots it lacks come in. A writer that dies between publishing a slot
  * and keying it (or between unkeying and freeing one) leaves such gaps. */
 static int keys_resync(struct table *t, int fd, __u8 kind, __u8 family, struct table_stats *st)
 {
@@ -168,11 +168,14 @@ static bool bucket_live(const void *key, void *ctx)
 	       m->rules[slot].action == FENCE_ACT_THROTTLE;
 }
 
-/* After a writer died half way: the exact-prefix maps again name exactly
- * the live slots; throttle buckets of slots no longer throttled go; tbl8
- * groups no leaf names are quarantined as if just freed (the dead writer
- * may have unlinked some without stamping them). The commit that follows
- * repaints the whole IPv4 table from the slots. */
+/* Before a full repaint (asked for, after a writer died half way, or on
+ * maps of an older layout): entries left without owners are freed and
+ * every other rule is derived again from its record; the exact-prefix maps
+ * again name exactly the live slots that have a key; throttle buckets of
+ * slots no longer throttled go; tbl8 groups that no leaf names and that are
+ * not blank are quarantined as if just freed (the dead writer may have
+ * unlinked some without stamping them). The commit that follows repaints
+ * the whole IPv4 table from the slots. Sets the writing mark first. */
 int tbl_recover(struct table *t, struct table_stats *st, char *err, size_t errlen)
 {
 	struct fence_maps *m = t->m;
