@@ -5,10 +5,9 @@
  * exact-prefix hashes (`deny_v4`, `allow_v4`) and the IPv6 tries. Callers
  * stage changes (table_put/table_del) and commit them at once. A commit
  * validates everything (capacity, groups) before it writes anything, then
- * writes in an order that never shows the data path a half-written state:
- * entries before the leaves that name them, tbl8 groups before the tbl24
- * leaf that points at them, hashes before the HOST flag that sends lookups
- * there; freed slots and groups are quarantined before reuse.
+ * writes in an order that never shows the data path a half-written state,
+ * and quarantines freed slots and groups before reuse (that order is
+ * stated in core/table/publish.c, above commit_publish).
  *
  * Who owns an entry and why (manual, feeds, promoted) is the caller's
  * business: it passes a complete fence_rule_info and the table derives what

@@ -1,0 +1,654 @@
+/* user/core/table/image.c - build the image a commit publishes: the /24s it
+ * touches, its tbl24 and tbl8 leaves, tbl8 groups and every deny's parent.
+ *
+ * A commit sorts the live IPv4 entries by address and sweeps them once,
+ * keeping a stack of the open (enclosing) allow and deny prefixes; inside
+ * the /24s that the commit's added or removed prefixes cover it recomputes
+ * every leaf (allow above deny, longest first) and every deny's parent,
+ * diffs them against the mmap-ed table and keeps only what differs.
+ * Elsewhere the sweep only opens and closes prefixes. A repaint (asked for,
+ * or after a writer died half way: see fence_meta.writing) sweeps all /24s,
+ * which is also what a commit of very many changes does. IPv6 denies get
+ * their parents from one sort of their own.
+ *
+ * Owns the sweep and the choice of tbl8 groups. Reads the maps (to diff
+ * against them) and writes only memory of its own and t->parent: it must
+ * not write the maps; publish.c does.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/table/internal.h"
+#include "lib/util.h"
+
+/* A live IPv4 entry, sortable: by address, then length (an enclosing prefix
+ * before what it encloses), deny before allow at the same prefix. */
+struct v4e {
+	__u64 key;			/* addr << 7 | len << 1 | allow */
+	__u32 slot;
+	__u32 pad;
+};
+
+static __u32 e_addr(const struct v4e *e) { return (__u32)(e->key >> 7); }
+static __u32 e_len(const struct v4e *e) { return (__u32)(e->key >> 1) & 63; }
+static bool e_allow(const struct v4e *e) { return e->key & 1; }
+static __u32 e_start24(const struct v4e *e) { return e_addr(e) >> 8; }
+/* first /24 after the entry; entries of /0../24 only */
+static __u32 e_end24(const struct v4e *e) { return e_start24(e) + (1U << (24 - e_len(e))); }
+
+static __u64 v4e_key(__u32 addr, __u32 len, bool allow)
+{
+	return (__u64)addr << 7 | len << 1 | allow;
+}
+
+/* LSD radix sort on the 39 key bits, three passes of 13. */
+static int v4e_sort(struct v4e **ep, size_t n)
+{
+	struct v4e *e = *ep, *tmp;
+	size_t *cnt;
+
+	if (n < 2)
+		return 0;
+	tmp = malloc(n * sizeof(*tmp));
+	cnt = malloc(8192 * sizeof(*cnt));
+	if (!tmp || !cnt) {
+		free(tmp);
+		free(cnt);
+		return -ENOMEM;
+	}
+	prefault(tmp, n * sizeof(*tmp));
+	for (int shift = 0; shift < 39; shift += 13) {
+		size_t sum = 0;
+
+		memset(cnt, 0, 8192 * sizeof(*cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(e[i].key >> shift) & 8191]++;
+		if (cnt[(e[0].key >> shift) & 8191] == n)
+			continue;	/* one digit for all: already in order */
+		for (size_t d = 0; d < 8192; d++) {
+			size_t c = cnt[d];
+
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[cnt[(e[i].key >> shift) & 8191]++] = e[i];
+		struct v4e *x = e;
+
+		e = tmp;
+		tmp = x;
+	}
+	free(cnt);
+	free(tmp);	/* whichever buffer does not hold the result */
+	*ep = e;
+	return 0;
+}
+
+/* A range of /24s whose leaves must be recomputed: [lo, hi). */
+struct span {
+	__u32 lo, hi;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The /24s an IPv4 prefix paints. */
+static struct span v4_span(__u32 addr, __u32 len)
+{
+	struct span s = { addr >> 8, (addr >> 8) + 1 };
+
+	if (len < 24)
+		s.hi = s.lo + (1U << (24 - len));
+	return s;
+}
+
+/* Sort and merge spans in place; returns how many are left. */
+static size_t spans_merge(struct span *s, size_t n)
+{
+	size_t k = 0;
+
+	qsort(s, n, sizeof(*s), span_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && s[i].lo <= s[k - 1].hi) {
+			if (s[i].hi > s[k - 1].hi)
+				s[k - 1].hi = s[i].hi;
+		} else {
+			s[k++] = s[i];
+		}
+	}
+	return k;
+}
+
+/* Set the bits of the /24s in the (merged) spans. */
+static void spans_mark(__u64 *bits, const struct span *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		__u32 x = s[i].lo;
+
+		for (; x < s[i].hi && (x & 63); x++)
+			bits[x >> 6] |= 1ULL << (x & 63);
+		for (; x + 64 <= s[i].hi; x += 64)
+			bits[x >> 6] = ~0ULL;
+		for (; x < s[i].hi; x++)
+			bits[x >> 6] |= 1ULL << (x & 63);
+	}
+}
+
+/* Does the IPv4 prefix paint or enclose a /24 of the merged spans (whose
+ * bits are marked)? /24 and longer: its bit; shorter: the first span that
+ * ends after its start must begin before its end. */
+static bool in_spans(const __u64 *bits, const struct span *s, size_t n, __u32 addr, __u32 len)
+{
+	struct span p = v4_span(addr, len);
+	size_t lo = 0, hi = n;
+
+	if (len >= 24)
+		return bits[p.lo >> 6] >> (p.lo & 63) & 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s[mid].hi <= p.lo)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && s[lo].lo < p.hi;
+}
+
+#define NO_GROUP	0xffffffffU
+#define SPANS_MAX	65536	/* more changed prefixes than this: repaint all */
+
+static void sweep_free(struct sweep *w)
+{
+	free(w->runs);
+	free(w->ext);
+	free(w->g);
+	free(w->freed);
+	free(w->par);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap ? *cap : 1024;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	n = realloc(*p, c * size);
+	if (!n)
+		return -ENOMEM;
+	*p = n;
+	*cap = c;
+	return 0;
+}
+
+#define PUSH(w, arr, n, cap, val) \
+	(grow((void **)&(w)->arr, &(w)->cap, (w)->n + 1, sizeof(*(w)->arr)) ? -ENOMEM : \
+	 ((w)->arr[(w)->n++] = (val), 0))
+
+/* Room for what a sweep over n entries writes, reserved at once: room
+ * never written costs nothing, while growing by doubling writes (copies)
+ * about twice the final size into fresh memory. */
+static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
+{
+	size_t groups = n < n_groups ? n : n_groups;
+
+	if (grow((void **)&w->runs, &w->cap_runs, 2 * n + 2, sizeof(*w->runs)) ||
+	    grow((void **)&w->ext, &w->cap_ext, groups + 1, sizeof(*w->ext)) ||
+	    grow((void **)&w->g, &w->cap_g, (groups + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)) ||
+	    grow((void **)&w->par, &w->cap_par, n + 1, sizeof(*w->par)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int note_parent(struct table *t, struct sweep *w, __u32 slot, __u32 parent)
+{
+	t->parent[slot] = parent;
+	return PUSH(w, par, n_par, cap_par, slot);
+}
+
+/* Leaves [x, y) become v; note what differs from the live table. */
+static int sweep_set(struct table *t, struct sweep *w, __u32 x, __u32 y, __u32 v)
+{
+	const struct fence_maps *m = t->m;
+
+	for (; x < y; x++) {
+		__u32 cur = m->tbl24[x];
+
+		if (cur == v)
+			continue;
+		if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) < m->n_groups &&
+		    PUSH(w, freed, n_freed, cap_freed, cur & FENCE_LEAF_IDX))
+			return -ENOMEM;
+		if (w->n_runs && w->runs[w->n_runs - 1].v == v &&
+		    w->runs[w->n_runs - 1].x + w->runs[w->n_runs - 1].n == x) {
+			w->runs[w->n_runs - 1].n++;
+			continue;
+		}
+		if (PUSH(w, runs, n_runs, cap_runs, ((struct run){ x, 1, v })))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void fill(__u32 *leaf, __u32 n, __u32 v)
+{
+	for (__u32 i = 0; i < n; i++)
+		leaf[i] = v;
+}
+
+/* The /24 x holds entries longer than /24: e[0..n). Below them, the
+ * longest covering deny and allow of /24 or shorter (slots, 0 = none). */
+static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct v4e *e, size_t n,
+			__u32 deny, __u32 allow)
+{
+	const struct fence_maps *m = t->m;
+	bool host = false, detail = false;
+	__u32 v, *g, cur = m->tbl24[x];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (e_allow(&e[i]) || e_len(&e[i]) < 32)
+			detail = true;
+		else
+			host = true;
+	}
+	if (!detail) {
+		for (i = 0; i < n; i++)
+			if (note_parent(t, w, e[i].slot, deny))
+				return -ENOMEM;
+		v = allow ? allow : deny;
+		return sweep_set(t, w, x, x + 1, v | (host ? FENCE_LEAF_HOST : 0));
+	}
+	if (grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
+		return -ENOMEM;
+	g = &w->g[w->ng * FENCE_TBL8_GROUP];
+	/* denies in order: an enclosing one first, so the longest wins; what
+	 * lies under a deny's first address before it is painted is its parent */
+	fill(g, FENCE_TBL8_GROUP, deny);
+	for (i = 0; i < n; i++) {
+		__u32 off = e_addr(&e[i]) & 0xff, len = e_len(&e[i]);
+
+		if (e_allow(&e[i]))
+			continue;
+		if (note_parent(t, w, e[i].slot, g[off]))
+			return -ENOMEM;
+		if (len < 32)
+			fill(g + off, 1U << (32 - len), e[i].slot);
+	}
+	/* allows above every deny */
+	if (allow)
+		fill(g, FENCE_TBL8_GROUP, allow);
+	for (i = 0; i < n; i++)
+		if (e_allow(&e[i]))
+			fill(g + (e_addr(&e[i]) & 0xff), 1U << (32 - e_len(&e[i])), e[i].slot);
+	for (i = 1; i < FENCE_TBL8_GROUP && g[i] == g[0]; i++)
+		;
+	if (i == FENCE_TBL8_GROUP)	/* uniform: no group needed */
+		return sweep_set(t, w, x, x + 1, g[0] | (host ? FENCE_LEAF_HOST : 0));
+	struct ext xe = { x, w->ng++, NO_GROUP, host ? FENCE_LEAF_HOST : 0, false };
+
+	if ((cur & FENCE_LEAF_EXT) && (cur & FENCE_LEAF_IDX) < m->n_groups)
+		xe.ph = cur & FENCE_LEAF_IDX;	/* the /24 keeps its group */
+	else
+		w->n_fresh++;
+	return PUSH(w, ext, n_ext, cap_ext, xe);
+}
+
+/* Open entries of /0../24, one stack per kind: nested, longest on top. */
+struct stack {
+	const struct v4e *e[33];
+	int n;
+};
+
+static void stack_pop(struct stack *s, __u32 x)
+{
+	while (s->n && e_end24(s->e[s->n - 1]) <= x)
+		s->n--;
+}
+
+static __u32 stack_top(const struct stack *s)
+{
+	return s->n ? s->e[s->n - 1]->slot : 0;
+}
+
+/* Recompute the leaves of the spans (sorted, disjoint) from the entries
+ * (sorted) and the parents of the denies that start in them. */
+static int sweep_run(struct table *t, struct sweep *w, const struct v4e *e, size_t n,
+		     const struct span *sp, size_t n_sp)
+{
+	struct stack st[2] = {};	/* deny, allow */
+	size_t i = 0;
+	int ret;
+
+	ret = sweep_reserve(w, n, t->m->n_groups);
+	if (ret)
+		return ret;
+	for (size_t k = 0; k < n_sp; k++) {
+		__u32 x = sp[k].lo, hi = sp[k].hi;
+
+		/* entries before the span only open and close */
+		for (; i < n && e_start24(&e[i]) < x; i++) {
+			struct stack *s = &st[e_allow(&e[i])];
+
+			if (e_len(&e[i]) > 24)
+				continue;
+			stack_pop(s, e_start24(&e[i]));
+			s->e[s->n++] = &e[i];
+		}
+		while (x < hi) {
+			__u32 y = hi;
+
+			stack_pop(&st[0], x);
+			stack_pop(&st[1], x);
+			for (; i < n && e_start24(&e[i]) == x && e_len(&e[i]) <= 24; i++) {
+				struct stack *s = &st[e_allow(&e[i])];
+
+				if (!e_allow(&e[i]) && note_parent(t, w, e[i].slot, stack_top(s)))
+					return -ENOMEM;
+				s->e[s->n++] = &e[i];
+			}
+			if (i < n && e_start24(&e[i]) == x) {
+				size_t j = i;
+
+				while (j < n && e_start24(&e[j]) == x)
+					j++;
+				ret = sweep_detail(t, w, x, &e[i], j - i, stack_top(&st[0]),
+						   stack_top(&st[1]));
+				if (ret)
+					return ret;
+				i = j;
+				x++;
+				continue;
+			}
+			/* nothing starts here: the leaf holds until something
+			 * starts or an open entry ends */
+			if (i < n && e_start24(&e[i]) < y)
+				y = e_start24(&e[i]);
+			for (int s = 0; s < 2; s++)
+				if (st[s].n && e_end24(st[s].e[st[s].n - 1]) < y)
+					y = e_end24(st[s].e[st[s].n - 1]);
+			ret = sweep_set(t, w, x, y, st[1].n ? stack_top(&st[1]) : stack_top(&st[0]));
+			if (ret)
+				return ret;
+			x = y;
+		}
+	}
+	return 0;
+}
+
+/* --- tbl8 groups -------------------------------------------------------- */
+
+/* Which tbl8 groups a tbl24 leaf names now: a calloc-ed byte per group
+ * (the caller frees it; NULL when out of memory), *used of them named. */
+__u8 *tbl_groups_named(const struct fence_maps *m, __u32 *used)
+{
+	__u8 *gref = calloc(m->n_groups + 1, 1);
+
+	*used = 0;
+	for (__u32 i = 0; gref && i < FENCE_TBL24_ENTRIES; i++) {
+		__u32 g = m->tbl24[i] & FENCE_LEAF_IDX;
+
+		if ((m->tbl24[i] & FENCE_LEAF_EXT) && g < m->n_groups && !gref[g]) {
+			gref[g] = 1;
+			(*used)++;
+		}
+	}
+	return gref;
+}
+
+/* Give each /24 that needs a fresh group one that no leaf names now and
+ * that is out of quarantine (waiting it out if only quarantined ones are
+ * left). Groups freed by this commit are not reused by it. */
+static int groups_assign(struct table *t, struct sweep *w, char *err, size_t errlen)
+{
+	const struct fence_maps *m = t->m;
+	__u32 used, next;
+	__u8 *gref;
+	__u64 now, wake;
+	int ret = 0;
+
+	if (!w->n_fresh)
+		return 0;
+	gref = tbl_groups_named(m, &used);
+	if (!gref)
+		return -ENOMEM;
+	if (used - w->n_freed + w->n_fresh > m->n_groups) {
+		tbl_seterr(err, errlen, "no room: %zu /24s need /25../31 detail, the table has "
+		           "%u groups (raise the capacity at first attach)",
+		           used - w->n_freed + w->n_fresh, m->n_groups);
+		ret = -ENOSPC;
+		goto out;
+	}
+retry:
+	now = fence_now_ns();
+	wake = 0;
+	next = 0;
+	for (size_t k = 0; k < w->n_ext; k++) {
+		struct ext *xe = &w->ext[k];
+
+		if (xe->ph != NO_GROUP && !xe->fresh)
+			continue;
+		while (next < m->n_groups &&
+		       (gref[next] || tbl_quarantined(m->tbl8_state[next].freed_ns, now))) {
+			if (!gref[next] && (!wake || m->tbl8_state[next].freed_ns < wake))
+				wake = m->tbl8_state[next].freed_ns;
+			next++;
+		}
+		if (next == m->n_groups) {
+			if (!wake) {
+				if (w->n_freed)
+					tbl_seterr(err, errlen, "no room: out of tbl8 groups (%u); "
+					           "this commit frees %zu, which it cannot reuse "
+					           "while /24s still name them: apply the removals "
+					           "first", m->n_groups, w->n_freed);
+				else
+					tbl_seterr(err, errlen, "no room: out of tbl8 groups (%u)",
+					           m->n_groups);
+				ret = -ENOSPC;
+				goto out;
+			}
+			wake += FENCE_QUARANTINE_NS;
+			now = fence_now_ns();
+			if (wake > now) {
+				struct timespec ts = { (wake - now) / 1000000000ULL,
+						       (wake - now) % 1000000000ULL };
+
+				nanosleep(&ts, NULL);
+			}
+			goto retry;
+		}
+		xe->ph = next++;
+		xe->fresh = 1;
+	}
+out:
+	free(gref);
+	return ret;
+}
+
+/* --- IPv6 parents ------------------------------------------------------- */
+
+struct v6ent {
+	__u8 addr[16];
+	__u8 len;
+	__u32 slot;
+};
+
+static int v6_cmp(const void *a, const void *b)
+{
+	const struct v6ent *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, 16);
+
+	return c ? c : (int)x->len - (int)y->len;
+}
+
+static struct v6ent v6_ent(const struct fence_rule_info *in, __u32 slot)
+{
+	struct v6ent e = { .len = in->prefixlen, .slot = slot };
+
+	memcpy(e.addr, in->addr, 16);
+	return e;
+}
+
+static bool v6_contains(const struct v6ent *o, const struct v6ent *i)
+{
+	int full = o->len / 8, rem = o->len % 8;
+
+	if (o->len > i->len || memcmp(o->addr, i->addr, full))
+		return false;
+	return !rem || ((o->addr[full] ^ i->addr[full]) & (0xff << (8 - rem))) == 0;
+}
+
+/* --- the build phase ---------------------------------------------------- */
+
+/* The /24s the changes touch (entries that only change fields keep their
+ * leaves and parents); with many changes, simply all of them. */
+static int build_spans(struct commit *c)
+{
+	const struct table *t = c->t;
+	size_t n_sp = 0;
+
+	for (size_t n = 0; n < t->n_ops && !c->full; n++) {
+		const struct op *o = &t->ops[n];
+
+		if (((o->del && o->slot) || o->fresh) && o->family != 6)
+			n_sp++;
+	}
+	if (c->full || n_sp > SPANS_MAX) {
+		n_sp = 0;
+		c->full = true;
+	}
+	c->sp = malloc((n_sp + 1) * sizeof(*c->sp));
+	c->touched = c->full ? NULL : big_calloc(FENCE_TBL24_ENTRIES / 64, sizeof(*c->touched));
+	if (!c->sp || (!c->full && !c->touched))
+		return -ENOMEM;
+	if (c->full) {
+		c->sp[c->n_sp++] = (struct span){ 0, FENCE_TBL24_ENTRIES };
+		return 0;
+	}
+	for (size_t n = 0; n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
+
+		if ((o->del ? !o->slot : !o->fresh) || o->family == 6)
+			continue;
+		c->sp[c->n_sp++] = v4_span(tbl_v4_host(o->addr), o->len);
+	}
+	c->n_sp = spans_merge(c->sp, c->n_sp);
+	spans_mark(c->touched, c->sp, c->n_sp);
+	return 0;
+}
+
+/* The live entries after the commit, IPv4 ones in address order
+ * (committed ones read from info[], new ones from their op), IPv6 denies
+ * for their parents. Of the IPv4 ones a commit that sweeps only some /24s
+ * needs only those that paint or enclose one of them: a 1% reload sorts
+ * thousands of entries, not a million. */
+static int build_entries(struct commit *c)
+{
+	const struct table *t = c->t;
+	const struct fence_maps *m = c->m;
+
+	c->es = malloc((c->n_v4_deny + c->n_v4_allow + 1) * sizeof(*c->es));
+	c->v6 = malloc((c->n_v6_deny + 1) * sizeof(*c->v6));
+	if (!c->es || !c->v6)
+		return -ENOMEM;
+	if (c->full)
+		prefault(c->es, (c->n_v4_deny + c->n_v4_allow) * sizeof(*c->es));
+	for (__u32 slot = 1; slot < m->n_slots; slot++) {
+		const struct fence_rule *r = &m->rules[slot];
+		const struct fence_rule_info *in = &m->info[slot];
+
+		if (r->kind == FENCE_KIND_FREE || c->dead[slot])
+			continue;
+		if (r->family != 6) {
+			if (c->full || in_spans(c->touched, c->sp, c->n_sp, tbl_v4_host(in->addr),
+						in->prefixlen))
+				c->es[c->n_es++] = (struct v4e){
+					v4e_key(tbl_v4_host(in->addr), in->prefixlen,
+						r->kind == FENCE_KIND_ALLOW), slot };
+		} else if (r->kind == FENCE_KIND_DENY) {
+			c->v6[c->n_v6++] = v6_ent(in, slot);
+		}
+	}
+	for (size_t n = 0; n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
+
+		if (!o->fresh)
+			continue;
+		if (o->family != 6) {
+			if (c->full ||
+			    in_spans(c->touched, c->sp, c->n_sp, tbl_v4_host(o->addr), o->len))
+				c->es[c->n_es++] = (struct v4e){
+					v4e_key(tbl_v4_host(o->addr), o->len,
+						o->kind == FENCE_KIND_ALLOW), o->slot };
+		} else if (o->kind == FENCE_KIND_DENY) {
+			struct v6ent e = { .len = o->len, .slot = o->slot };
+
+			memcpy(e.addr, o->addr, 16);
+			c->v6[c->n_v6++] = e;
+		}
+	}
+	return 0;
+}
+
+/* IPv6 deny parents: sort by (address, length); an enclosing prefix sorts
+ * before what it encloses, so a stack of open ancestors works. */
+static int build_v6_parents(struct commit *c)
+{
+	__u32 *stack, depth = 0;
+	int ret = 0;
+
+	qsort(c->v6, c->n_v6, sizeof(*c->v6), v6_cmp);
+	stack = malloc((c->n_v6 + 1) * sizeof(*stack));
+	if (!stack)
+		return -ENOMEM;
+	for (__u32 i = 0; i < c->n_v6; i++) {
+		while (depth && !v6_contains(&c->v6[stack[depth - 1]], &c->v6[i]))
+			depth--;
+		ret = note_parent(c->t, &c->w, c->v6[i].slot,
+				  depth ? c->v6[stack[depth - 1]].slot : 0);
+		if (ret)
+			break;
+		stack[depth++] = i;
+	}
+	free(stack);
+	return ret;
+}
+
+/* Build: the image the commit will publish, in memory of its own: the
+ * leaves of the /24s it touches, their tbl8 groups, every parent. */
+int commit_build(struct commit *c)
+{
+	int ret;
+
+	ret = build_spans(c);
+	if (!ret)
+		ret = build_entries(c);
+	if (!ret)
+		ret = v4e_sort(&c->es, c->n_es);
+	if (!ret)
+		ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
+	if (!ret)
+		ret = groups_assign(c->t, &c->w, c->err, c->errlen);
+	if (!ret)
+		ret = build_v6_parents(c);
+	return ret;
+}
+
+/* What commit_build allocated, freed with the rest of the commit. */
+void commit_build_free(struct commit *c)
+{
+	free(c->v6);
+	free(c->es);
+	free(c->sp);
+	free(c->touched);
+	sweep_free(&c->w);
+}

@@ -1,0 +1,193 @@
+/* user/core/table/internal.h - what the table writer's files share; no one else includes it.
+ *
+ * Owns the table's private structs (staged ops, the hash indexes, the
+ * sweep's result, one commit's state) and the declarations of the helpers
+ * one file of user/core/table/ lends another (tbl_*, commit_*). The public
+ * API is user/core/table.h. Must not grow functions of its own beyond tiny
+ * inline predicates that several files need on their hot loops.
+ */
+#ifndef XDPFENCE_TABLE_INTERNAL_H
+#define XDPFENCE_TABLE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+#include <pthread.h>
+#include <arpa/inet.h>
+
+#include "core/table.h"
+
+/* A staged change: the key, and the rest of the record as an index into
+ * the table's bodies. A feed's entries all share one, so a bulk stage
+ * writes 32 bytes an op, not a 128-byte record each: fresh memory is what
+ * staging pays for. */
+struct op {
+	__u8 addr[16];
+	__u32 slot;			/* committed slot, 0 = new entry */
+	__u32 body;			/* t->bodies, or NO_BODY: as committed (or zero) */
+	__u8 len, family;
+	__u8 kind;			/* enum fence_kind */
+	__u8 del;
+	__u8 fresh;			/* slot allocated by the commit under way */
+	__u8 early;			/* its key went in ahead of its slot (see early_start) */
+	__u8 own;			/* body is this op's alone, key included (table_get) */
+};
+
+#define NO_BODY	0xffffffffU
+
+/* Open addressing with linear probing. An entry is the key's 32-bit hash
+ * (high half) and a value (low half, 0 = empty): the hash spares a cache
+ * miss on the key for most mismatches, and lets deletion find each entry's
+ * home without recomputing it. */
+struct hindex {
+	__u64 *e;
+	__u32 mask;
+};
+
+struct table {
+	struct fence_maps *m;
+	struct hindex idx;		/* committed entries: value = slot; built on first use */
+	struct op *ops;			/* staged changes */
+	size_t n_ops, cap_ops;
+	struct hindex op_idx;		/* value = op number + 1 */
+	struct fence_rule_info *bodies;	/* what ops set, less their keys */
+	size_t n_bodies, cap_bodies;
+	struct fence_rule_info scratch;	/* table_get's answer when out of memory */
+	size_t n_indexed;		/* ops [0, n_indexed) are in op_idx */
+	/* kept between commits */
+	bool repaint;			/* next commit repaints the whole IPv4 table */
+	struct keyload *kl;		/* bulk deny_v4/allow_v4 keys; see keyloader() */
+	bool kl_tried;
+	__u32 *parent;			/* per slot: its parent as the last build computed it */
+};
+
+/* What identifies an entry: (kind, family, prefix); addr is not copied. */
+struct key {
+	__u8 kind, family, len;
+	const __u8 *addr;
+};
+
+/* Does an IPv4 entry have a key in deny_v4/allow_v4? Every allow does
+ * (for inspection: allows are painted in the table); of the denies only
+ * /32s, the one length the data path probes there. Shorter denies live in
+ * tbl24/tbl8 alone: keying them too would cost kernel hash inserts for
+ * keys nothing reads. */
+static inline bool tbl_v4_keyed(__u8 kind, __u8 len)
+{
+	return kind == FENCE_KIND_ALLOW || len == 32;
+}
+
+/* An IPv4 entry's address, host order. */
+static inline __u32 tbl_v4_host(const __u8 *addr)
+{
+	__u32 a;
+
+	memcpy(&a, addr, 4);
+	return ntohl(a);
+}
+
+/* Freed too recently to be reused (a reader may still hold an old leaf). */
+static inline bool tbl_quarantined(__u64 freed, __u64 now)
+{
+	return freed && now - freed < FENCE_QUARANTINE_NS;
+}
+
+/* What the sweep found: leaves to write, groups, parents. */
+struct sweep {
+	/* leaves [x, x + n) of tbl24 become v (never an EXT leaf) */
+	struct run { __u32 x, n, v; } *runs;
+	size_t n_runs, cap_runs;
+	/* /24s that need /25../32 detail: their leaves, in local group lg of
+	 * g, bound for tbl8 group ph: the one the /24 names now, or a fresh
+	 * one (NO_GROUP until groups_assign picks it and sets fresh); host:
+	 * FENCE_LEAF_HOST or 0 */
+	struct ext { __u32 x, lg, ph, host; bool fresh; } *ext;
+	size_t n_ext, cap_ext;
+	__u32 *g;			/* local groups, FENCE_TBL8_GROUP leaves each */
+	size_t ng, cap_g;
+	__u32 *freed;			/* physical groups no leaf will name */
+	size_t n_freed, cap_freed;
+	__u32 *par;			/* deny slots whose parent was computed (t->parent) */
+	size_t n_par, cap_par;
+	__u32 n_fresh;			/* exts that need a fresh group */
+};
+
+/* Keys no packet can reach before the switch go into the hashes at the
+ * start of a commit, on a thread of their own (two for a big batch, see
+ * bulk_split), so that the kernel's hash inserts overlap the build rather
+ * than follow it. Which keys those are: see commit_publish. */
+struct early {
+	struct table *t;
+	struct fence_v4_key *k, *ka;
+	struct fence_slot *v, *va;
+	__u32 n, na;
+	pthread_t th;
+	bool started;
+	int ret;
+};
+
+struct span;
+struct v4e;
+struct v6ent;
+
+/* One commit's state, carried from phase to phase (see table_commit). */
+struct commit {
+	struct table *t;
+	struct fence_maps *m;
+	struct table_stats s;
+	char *err;
+	size_t errlen;
+	struct timespec t0;		/* start of what build_ms/write_ms time */
+	bool full;			/* sweep every /24 (repair, repaint, many changes) */
+	bool repairing;			/* the mark stays unless the commit ends well */
+	bool undone;			/* on failure: no key of this commit is left */
+	/* plan */
+	__u8 *dead;			/* slots deleted by this commit */
+	__u32 *new_slots;		/* slot of each new op, in op order */
+	__u32 *reused;			/* those used before: hit counters to reset */
+	__u32 n_new, n_del, n_reused;
+	__u32 n_v4_deny, n_v4_allow, n_v6_deny, n_v6_allow;	/* live after the commit */
+	/* begin */
+	struct early ek;
+	/* build */
+	struct span *sp;		/* the /24s to sweep, merged */
+	size_t n_sp;
+	__u64 *touched;			/* bitmap of the /24s a partial commit sweeps */
+	struct v4e *es;			/* live IPv4 entries that paint or enclose them */
+	size_t n_es;
+	struct v6ent *v6;		/* live IPv6 denies */
+	__u32 n_v6;
+	struct sweep w;
+};
+
+/* api.c */
+void tbl_seterr(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void tbl_op_info(const struct table *t, const struct op *o, struct fence_rule_info *out);
+
+/* index.c */
+__u32 tbl_key_hash(const struct key *k);
+void tbl_key_of_cidr(const struct cidr *c, enum fence_kind kind, struct key *k);
+void tbl_idx_insert(struct table *t, __u32 slot);
+void tbl_idx_remove(struct table *t, __u32 slot);
+int tbl_idx_ready(struct table *t);
+__u32 tbl_idx_lookup(const struct table *t, const struct key *k, __u32 hash);
+int tbl_op_index_ready(struct table *t);
+__u32 tbl_op_lookup(const struct table *t, const struct key *k, __u32 hash);
+int tbl_op_index_grow(struct table *t);
+void tbl_op_index_clear(struct table *t);
+
+/* image.c */
+int commit_build(struct commit *c);
+void commit_build_free(struct commit *c);
+__u8 *tbl_groups_named(const struct fence_maps *m, __u32 *used);
+
+/* publish.c */
+bool tbl_rule_update(struct fence_rule *cur, const struct fence_rule *r);
+
+/* repair.c */
+int tbl_mark_writing(struct table *t, __u8 on, bool upgrade);
+int tbl_recover(struct table *t, struct table_stats *st, char *err, size_t errlen);
+
+#endif
