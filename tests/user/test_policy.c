@@ -417,14 +417,51 @@ static void test_policy_extend(void)
 	sim_run(&m, a, 150, 30);		/* t=30 */
 	m.on[a] = false;
 	sim_tick_at(&m, 610 * SEC);
-	sim_tick_at(&m, 1220 * SEC);
-	sim_tick_at(&m, 2029 * SEC);
-	sim_tick_at(&m, 2030 * SEC);
+	sim_tick_at(&m, 629 * SEC);
+	sim_tick_at(&m, 630 * SEC);
+	/* a prefix still over its rule while banned renews the ban at its
+	 * current TTL: no new offence, no escalation (DESIGN: engine
+	 * semantics); escalation comes when it offends again after the ban */
 	ASSERT_STREQ(m.log,
 		     "10 promote 198.51.100.0/24 off=1 ttl=600 exp=610\n"
-		     "20 extend 198.51.100.0/24 off=2 ttl=1200 exp=1220\n"
-		     "30 extend 198.51.100.0/24 off=3 ttl=2000 exp=2030\n"
-		     "2030 expire 198.51.100.0/24 off=3 ttl=2000 exp=2030\n", "log");
+		     "20 extend 198.51.100.0/24 off=1 ttl=600 exp=620\n"
+		     "30 extend 198.51.100.0/24 off=1 ttl=600 exp=630\n"
+		     "630 expire 198.51.100.0/24 off=1 ttl=600 exp=630\n", "log");
+	sim_done(&m);
+}
+
+/* A false positive that keeps retrying while banned (an hour over its rule
+ * here, window 10 s) is renewed at the same TTL again and again: it never
+ * escalates to max_ttl before its ban has ended once. */
+static void test_policy_extend_no_runaway(void)
+{
+	struct policy_config c = base_cfg();
+	const struct policy_decision *last = NULL;
+	struct sim m;
+	unsigned a, extends = 0;
+	__u32 off = 0;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	sim_tick_at(&m, 0);
+	for (unsigned t = 1; t <= 3600; t++) {
+		m.flow[a].new_conns += 150;
+		sim_tick_at(&m, t * SEC);
+		for (unsigned i = 0; i < m.nd; i++) {
+			if (m.d[i].type == POLICY_EXTEND)
+				extends++;
+			if (!ASSERT_EQ(m.d[i].offences, 1, "one offence all along") ||
+			    !ASSERT_EQ(m.d[i].ttl_s, 600, "the rule's first TTL all along"))
+				goto out;
+			last = &m.d[i];
+		}
+	}
+	ASSERT_TRUE(extends >= 300, "renewed each window");
+	ASSERT_TRUE(last && last->expires_ns >= 3600 * SEC, "renewed up to the end");
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, &off, NULL), 0, "tracked");
+	ASSERT_EQ(off, 1, "still one offence");
+out:
 	sim_done(&m);
 }
 
@@ -458,12 +495,12 @@ static void test_policy_extend_keeps_longer(void)
 	}
 	m.on[a] = false;
 	sim_tick_at(&m, 255 * SEC);
-	sim_tick_at(&m, 3610 * SEC);
+	sim_tick_at(&m, 1815 * SEC);
 	ASSERT_STREQ(m.log,
 		     "5 promote 198.51.100.0/24 off=1 ttl=60 exp=65\n"
-		     "10 extend 198.51.100.0/24 off=2 ttl=3600 exp=3610\n"
-		     "15 extend 198.51.100.0/24 off=3 ttl=240 exp=3610\n"
-		     "3610 expire 198.51.100.0/24 off=3 ttl=240 exp=3610\n", "log");
+		     "10 extend 198.51.100.0/24 off=1 ttl=1800 exp=1810\n"
+		     "15 extend 198.51.100.0/24 off=1 ttl=1800 exp=1815\n"
+		     "1815 expire 198.51.100.0/24 off=1 ttl=1800 exp=1815\n", "log");
 	sim_done(&m);
 }
 
@@ -508,7 +545,7 @@ static void test_policy_two_rules(void)
 	ASSERT_STREQ(m.d[1].rule, "conns", "b: rule");
 	ASSERT_STREQ(m.log,
 		     "5 promote 198.51.100.0/24 off=1 ttl=600 exp=605\n"
-		     "10 extend 198.51.100.0/24 off=2 ttl=1200 exp=1210\n"
+		     "10 extend 198.51.100.0/24 off=1 ttl=600 exp=610\n"
 		     "10 promote 192.0.2.0/24 off=1 ttl=600 exp=610\n", "log");
 	sim_done(&m);
 }
@@ -533,10 +570,10 @@ static void test_policy_allowlist(void)
 	}
 	ASSERT_STREQ(m.log,
 		     "10 promote 198.51.101.0/24 off=1 ttl=600 exp=610\n"
-		     "20 extend 198.51.101.0/24 off=2 ttl=1200 exp=1220\n"
-		     "30 extend 198.51.101.0/24 off=3 ttl=2000 exp=2030\n"
-		     "40 extend 198.51.101.0/24 off=4 ttl=2000 exp=2040\n"
-		     "50 extend 198.51.101.0/24 off=5 ttl=2000 exp=2050\n", "log");
+		     "20 extend 198.51.101.0/24 off=1 ttl=600 exp=620\n"
+		     "30 extend 198.51.101.0/24 off=1 ttl=600 exp=630\n"
+		     "40 extend 198.51.101.0/24 off=1 ttl=600 exp=640\n"
+		     "50 extend 198.51.101.0/24 off=1 ttl=600 exp=650\n", "log");
 	ASSERT_EQ(m.allow.calls, 10, "asked once per completed window");
 	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, NULL, NULL), -ENOENT, "no record");
 	sim_done(&m);
@@ -1112,14 +1149,14 @@ static void test_policy_max_tracked(void)
 	ASSERT_STREQ(m.log,
 		     "10 promote 192.0.2.0/24 off=1 ttl=600 exp=610\n"
 		     "21 promote 198.51.100.0/24 off=1 ttl=600 exp=621\n"
-		     "31 extend 198.51.100.0/24 off=2 ttl=1200 exp=1231\n"
-		     "41 extend 198.51.100.0/24 off=3 ttl=2000 exp=2041\n"
-		     "51 extend 198.51.100.0/24 off=4 ttl=2000 exp=2051\n"
-		     "61 extend 198.51.100.0/24 off=5 ttl=2000 exp=2061\n"
-		     "71 extend 198.51.100.0/24 off=6 ttl=2000 exp=2071\n"
-		     "81 extend 198.51.100.0/24 off=7 ttl=2000 exp=2081\n"
-		     "91 extend 198.51.100.0/24 off=8 ttl=2000 exp=2091\n"
-		     "120 extend 198.51.100.0/24 off=9 ttl=2000 exp=2120\n"
+		     "31 extend 198.51.100.0/24 off=1 ttl=600 exp=631\n"
+		     "41 extend 198.51.100.0/24 off=1 ttl=600 exp=641\n"
+		     "51 extend 198.51.100.0/24 off=1 ttl=600 exp=651\n"
+		     "61 extend 198.51.100.0/24 off=1 ttl=600 exp=661\n"
+		     "71 extend 198.51.100.0/24 off=1 ttl=600 exp=671\n"
+		     "81 extend 198.51.100.0/24 off=1 ttl=600 exp=681\n"
+		     "91 extend 198.51.100.0/24 off=1 ttl=600 exp=691\n"
+		     "120 extend 198.51.100.0/24 off=1 ttl=600 exp=720\n"
 		     "610 expire 192.0.2.0/24 off=1 ttl=600 exp=610\n", "log");
 	policy_get_stats(m.p, &st);
 	ASSERT_TRUE(most <= 100, "tracked never above max_tracked");
@@ -1150,7 +1187,7 @@ static void test_policy_max_tracked(void)
 TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tick),
 	  T(test_policy_burst_short), T(test_policy_sustained), T(test_policy_dip_resets),
 	  T(test_policy_escalate), T(test_policy_decay), T(test_policy_extend),
-	  T(test_policy_extend_keeps_longer),
+	  T(test_policy_extend_keeps_longer), T(test_policy_extend_no_runaway),
 	  T(test_policy_two_rules), T(test_policy_allowlist), T(test_policy_aggregate_v4),
 	  T(test_policy_aggregate_v6), T(test_policy_jitter), T(test_policy_counter_reset),
 	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_forget),

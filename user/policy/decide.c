@@ -158,10 +158,15 @@ static void pending_mark(struct policy *p, __u32 pr, unsigned need)
 static void fire_extend(struct policy *p, __u32 i, const struct policy_rule *rule, __u64 now)
 {
 	struct policy_rec *r = &p->recs[i];
-	__u64 exp;
+	__u64 exp, ttl;
 
-	r->offences++;
-	r->ttl_s = policy_ttl(rule, r->offences);
+	/* renewed at its current TTL (or the firing rule's for this many
+	 * offences, if longer): still offending while banned is the same
+	 * offence, not a new one; escalation comes with an offence after the
+	 * ban has ended (fire_promote) */
+	ttl = policy_ttl(rule, r->offences ? r->offences : 1);
+	if (ttl > r->ttl_s)
+		r->ttl_s = ttl;
 	exp = policy_expiry(p, rule, now, r->ttl_s);
 	if (exp > r->expires_ns) {
 		r->expires_ns = exp;
@@ -363,7 +368,8 @@ static __u32 aggregate_collect(struct policy *p, __u32 pi, __u32 *best, __u64 *m
 		if (r->expires_ns > *max_exp)
 			*max_exp = r->expires_ns;
 	}
-	qsort(p->tmp, n, sizeof(p->tmp[0]), cidr_key_cmp);
+	if (n > 1)
+		qsort(p->tmp, n, sizeof(p->tmp[0]), cidr_key_cmp);
 	return n;
 }
 

@@ -16,9 +16,12 @@
  * a break (to within a quarter tick, at most 100 ms, for timer jitter); value
  * is the average rate over them. One decision per prefix per tick: of the
  * rules firing together, the strongest action (drop, throttle, monitor),
- * then config order. Every PROMOTE/EXTEND/AGGREGATE is an offence; the ttl
- * escalates per offence up to max_ttl_s; an EXTEND keeps the later expiry
- * and the stronger action.
+ * then config order. Every PROMOTE/AGGREGATE is an offence; the ttl
+ * escalates per offence up to max_ttl_s. A prefix still over a rule while
+ * banned is EXTENDed: renewed to now + its current TTL (or the firing
+ * rule's for its offences, if longer), keeping the later expiry and the
+ * stronger action; no new offence, so no escalation until it offends
+ * again after its ban has ended.
  */
 #ifndef XDPFENCE_POLICY_H
 #define XDPFENCE_POLICY_H
