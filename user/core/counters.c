@@ -79,6 +79,7 @@ struct counters_reader {
 	size_t idx_cap;
 	struct pfx_sample *wseg[1];
 	size_t wseg_n[1];
+	struct counters_stats st;
 };
 
 int counters_cmp_key(const void *a, const void *b)
@@ -573,6 +574,8 @@ static int orphan_cb(void *ctx, const struct fence_pfx_rec *r)
 int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size_t n,
 		    void *scratch, struct pfx_sample *out, size_t *n_out)
 {
+	if (!n)
+		return 0;	/* orphans may be NULL: qsort must not see it */
 	qsort(orphans, n, sizeof(*orphans), counters_cmp_key);
 	for (size_t i = 0; i < n; i++) {
 		const struct pfx_sample *x = &orphans[i];
@@ -719,12 +722,18 @@ void counters_reader_free(struct counters_reader *r)
 	free(r);
 }
 
+void counters_reader_stats(const struct counters_reader *r, struct counters_stats *st)
+{
+	*st = r->st;
+}
+
 int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **seg,
 			 const size_t **n, unsigned *n_seg)
 {
 	bool started[2 * THREADS_MAX] = {};
 	int err = 0;
 
+	r->st.reads++;
 	if (r->wk && !r->wk->failed) {
 		err = walker_read(r->wk, r->m, &r->wseg[0], &r->wseg_n[0]);
 		if (!err) {
@@ -734,11 +743,16 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 			*n_seg = 1;
 			return 0;
 		}
-		if (err != -EAGAIN && err != -ERANGE)
+		if (err != -EAGAIN && err != -ERANGE) {
+			r->st.failed++;
 			return err;
+		}
 		/* a CPU out of reach three reads in a row: batch reads from now on */
 		if (err == -EAGAIN && ++r->wk->misses >= 3)
 			r->wk->failed = true;
+		/* this read goes by batch lookups: what it finds is the answer */
+		r->st.fallbacks++;
+		err = 0;
 	}
 
 	/* one thread per part; the first part runs here */
@@ -755,8 +769,10 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 		err = r->parts[i].err;
 	for (unsigned i = 0; i < r->n_parts && !err; i++)
 		err = drop_overlap(r, i);
-	if (err)
+	if (err) {
+		r->st.failed++;
 		return err;
+	}
 	for (unsigned i = 0; i < r->n_parts; i++) {
 		r->seg[i] = r->parts[i].v;
 		r->seg_n[i] = r->parts[i].n;
@@ -785,10 +801,12 @@ int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_
 	if (!*v)
 		return -ENOMEM;
 	for (unsigned i = 0; i < ns; i++) {
+		if (!sn[i])
+			continue;	/* an empty segment may be NULL */
 		memcpy(*v + *n, seg[i], sn[i] * sizeof(**v));
 		*n += sn[i];
 	}
-	if (*n && sorted)
+	if (*n > 1 && sorted)
 		qsort(*v, *n, sizeof(**v), counters_cmp_key);
 	return 0;
 }

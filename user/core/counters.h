@@ -54,6 +54,15 @@ int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size
 		    void *scratch, struct pfx_sample *out, size_t *n_out);
 void counters_reader_free(struct counters_reader *r);
 
+/* What the reader's reads came to, since it was made. */
+struct counters_stats {
+	__u64 reads;
+	__u64 fallbacks;		/* the kernel walk stopped short (the maps changed
+					 * under it) or could not run: batch lookups read it */
+	__u64 failed;			/* nothing could be read */
+};
+void counters_reader_stats(const struct counters_reader *r, struct counters_stats *st);
+
 /* true while the reader walks the maps in the kernel (not batch lookups). */
 bool counters_reader_walks(const struct counters_reader *r);
 

@@ -89,10 +89,17 @@ char *metrics_render(struct metrics *mt)
 		"# HELP xdpfence_ticks_total Engine ticks since start.\n"
 		"# TYPE xdpfence_ticks_total counter\n"
 		"xdpfence_ticks_total %llu\n"
+		"# HELP xdpfence_ticks_degraded_total Ticks that could read no counters and only expired bans.\n"
+		"# TYPE xdpfence_ticks_degraded_total counter\n"
+		"xdpfence_ticks_degraded_total %llu\n"
+		"# HELP xdpfence_counter_read_fallbacks_total Counter reads done by batch lookups because the kernel walk was cut short (the maps changed under it) or could not run.\n"
+		"# TYPE xdpfence_counter_read_fallbacks_total counter\n"
+		"xdpfence_counter_read_fallbacks_total %llu\n"
 		"# HELP xdpfence_events_total Decisions logged since start.\n"
 		"# TYPE xdpfence_events_total counter\n"
 		"xdpfence_events_total %llu\n",
 		s.tick_seconds, s.tick_seconds_max, (unsigned long long)s.ticks,
+		(unsigned long long)s.ticks_degraded, (unsigned long long)s.read_fallbacks,
 		(unsigned long long)s.events);
 	return b.p;
 }

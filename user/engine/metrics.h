@@ -18,6 +18,8 @@ struct metrics_snapshot {
 	double tick_seconds;		/* last tick */
 	double tick_seconds_max;
 	__u64 ticks;
+	__u64 ticks_degraded;		/* no counters read: expiries only */
+	__u64 read_fallbacks;		/* counters read by batch lookups, the walk cut short */
 	__u64 events;
 };
 

@@ -234,8 +234,12 @@ int engine_tick(struct daemon *d)
 	ret = counters_reader_read(d->reader, &seg, &seg_n, &n_seg);
 	sample_ns += (fence_now_ns() - sample_ns) / 2;
 	if (ret) {
-		pr_err("reading per-prefix counters: %s", strerror(-ret));
-		return ret;
+		/* no sample this tick: the policy waits for the next one (its
+		 * rates come from the actual interval), expiries go on */
+		pr_warn("reading per-prefix counters: %s: this tick expires bans only",
+			strerror(-ret));
+		d->snap.ticks_degraded++;
+		n_seg = 0;
 	}
 	for (unsigned k = 0; k < n_seg; k++)
 		n += seg_n[k];
@@ -272,7 +276,7 @@ int engine_tick(struct daemon *d)
 	if (!ret)
 		forget_removed(d);
 	now = fence_now_ns();
-	if (!ret)
+	if (!ret && n_seg)
 		ret = policy_tick(d->p, sample_ns, ps, n, allowed, d, &dec, &n_dec);
 	if (!ret) {
 		for (size_t i = 0; i < n_dec && !ret; i++)
@@ -292,6 +296,12 @@ int engine_tick(struct daemon *d)
 	for (size_t i = 0; i < n_dec; i++)
 		event_decision(d, &dec[i], now);
 
+	{
+		struct counters_stats cs;
+
+		counters_reader_stats(d->reader, &cs);
+		d->snap.read_fallbacks = cs.fallbacks;
+	}
 	dt = now_s() - t0;
 	d->snap.tick_seconds = dt;
 	if (dt > d->snap.tick_seconds_max)
