@@ -98,7 +98,7 @@ static int ban_add(int argc, char **argv)
 		switch (c) {
 		case 't':
 			if (parse_duration(optarg, &ttl)) {
-				pr_err("--ttl \"%s\": want a duration like 90s, 10m, 1h30m, 2d", optarg);
+				pr_err("--ttl \"%s\": want a duration like 90s, 10m, 1h30m, 2d (at most 3650d)", optarg);
 				return EXIT_USAGE;
 			}
 			break;

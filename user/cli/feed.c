@@ -114,7 +114,7 @@ int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct
 			break;
 		case 't':
 			if (parse_duration(optarg, &o->ttl_s)) {
-				pr_err("--ttl \"%s\": want a duration like 90s, 10m, 1h30m, 2d", optarg);
+				pr_err("--ttl \"%s\": want a duration like 90s, 10m, 1h30m, 2d (at most 3650d)", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -362,7 +362,10 @@ static int feed_list_cmd(int argc, char **argv)
 			continue;
 		}
 		t = f.loaded_unix;
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", gmtime(&t));
+		if (t)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", gmtime(&t));
+		else	/* its first load was cut off: `feed del` or a load mends it */
+			snprintf(when, sizeof(when), "%-20s", "(load incomplete)");
 		printf("%-20s %9u %-9s %-8s %-14s %s %s\n", f.name, f.entries, action_name(f.action),
 		       format_duration(f.ttl_s, ttl, sizeof(ttl)), feed_format_name(f.format), when,
 		       f.source);

@@ -281,7 +281,7 @@ static int on_feed(struct parse_ctx *p, struct config_feed *f, const char *key, 
 		f->action = x;
 	} else if (!strcmp(key, "ttl")) {
 		if (parse_duration(v, &f->ttl_s))
-			return fail(p, p->section, key, "\"%s\": want a duration like 1h", v);
+			return fail(p, p->section, key, "\"%s\": want a duration like 1h (at most 3650d)", v);
 	} else if (!strcmp(key, "lenient")) {
 		if (!parse_bool(v, &f->lenient))
 			return fail(p, p->section, key, "\"%s\": want yes or no", v);
@@ -345,10 +345,10 @@ static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, 
 			return fail(p, p->section, key, "\"%s\": want ban, throttle or monitor", v);
 	} else if (!strcmp(key, "ttl")) {
 		if (parse_duration(v, &r->ttl_s) || !r->ttl_s)
-			return fail(p, p->section, key, "\"%s\": want a duration like 10m", v);
+			return fail(p, p->section, key, "\"%s\": want a duration like 10m (at most 3650d)", v);
 	} else if (!strcmp(key, "max_ttl")) {
 		if (parse_duration(v, &r->max_ttl_s) || !r->max_ttl_s)
-			return fail(p, p->section, key, "\"%s\": want a duration like 24h", v);
+			return fail(p, p->section, key, "\"%s\": want a duration like 24h (at most 3650d)", v);
 	} else if (!strcmp(key, "escalate")) {
 		char *end;
 

@@ -319,7 +319,9 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 	}
 	for (size_t i = 0; i < *n; i++) {
 		__u64 ttl = v[i].ttl_s ? v[i].ttl_s : ttl_default;
-		__u64 e = ttl ? now + ttl * 1000000000ULL : 0;
+		/* beyond the longest lifetime anything takes (a STIX valid_until
+		 * in 9999, say): none, rather than a wrapped clock */
+		__u64 e = ttl && ttl <= DURATION_MAX_S ? now + ttl * 1000000000ULL : 0;
 		__u32 h = hs[i % AHEAD];
 		__u64 *cell;
 
@@ -831,8 +833,23 @@ static int load_apply(struct load *l)
 		return load_failed(rep, -ENOMEM, "feed %s: out of memory staging %zu prefixes",
 				   o->name, l->n);
 	stage_s = now_s() - t0;
+	/* the record first: entries owned by a feed id that no record names
+	 * would be nobody's to delete if this process died during the commit
+	 * (a first load's record then says it never completed: loaded 0) */
+	struct fence_feed before = *rec;
+
+	if (!before.name[0]) {
+		snprintf(rec->name, sizeof(rec->name), "%s", o->name);
+		snprintf(rec->source, sizeof(rec->source), "%s", o->source);
+		rec->action = o->action;
+		if (bpf_map_update_elem(l->s->m.fd[FM_FEEDS], &(__u32){ l->id }, rec, BPF_ANY))
+			return load_failed(rep, -errno, "feed %s: recording the feed: %s: nothing "
+					   "applied", o->name, strerror(errno));
+	}
 	if (table_commit(l->s->t, &ts, err, sizeof(err))) {
 		rep->entries = 0;
+		if (!before.name[0])	/* a refused first load leaves no record */
+			bpf_map_update_elem(l->s->m.fd[FM_FEEDS], &(__u32){ l->id }, &before, BPF_ANY);
 		return load_failed(rep, -EIO, "feed %s: %s: nothing applied", o->name, err);
 	}
 	snprintf(rec->name, sizeof(rec->name), "%s", o->name);

@@ -45,10 +45,12 @@ int parse_duration(const char *s, __u64 *out)
 			return -EINVAL;
 		}
 		if (v > (UINT64_MAX - total) / mul)
-			return -EINVAL;
+			return -ERANGE;
 		total += v * mul;
 		any = true;
 	}
+	if (total > DURATION_MAX_S)
+		return -ERANGE;
 	*out = total;
 	return 0;
 }

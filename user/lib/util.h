@@ -7,8 +7,14 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+/* The longest duration (a ban's TTL, a feed's lifetime) anything takes:
+ * ten years. Beyond it, input is refused, and a feed's lifetime counts as
+ * none (the entry stays until the feed drops it): nanoseconds past it
+ * would come close to wrapping the 64-bit clock arithmetic. */
+#define DURATION_MAX_S		(3650ULL * 86400)
+
 /* "90s", "10m", "1h30m", "2d", "1w", "45" (seconds), "0" (= none).
- * Returns 0 and seconds in *out, or -EINVAL. */
+ * Returns 0 and seconds in *out, -EINVAL, or -ERANGE past DURATION_MAX_S. */
 int parse_duration(const char *s, __u64 *out);
 
 /* "1h2m3s"-style; "-" for 0. */
