@@ -21,6 +21,9 @@ const volatile __u8 v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT;	/* per-prefix counter
 const volatile __u8 v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;	/* per-prefix counters: /len of IPv6 sources */
 const volatile __u32 malformed_verdict = XDP_PASS;	/* frames we cannot judge */
 const volatile __u8 count_prefixes = 1;	/* 0 disables prefix_v4/prefix_v6 */
+const volatile __u64 pin_dir_id = 0;		/* the pin dir it was loaded for (a hash): never
+						 * read here; tells the controller whose it is
+						 * when that pin dir is gone */
 
 /* libxdp dispatcher: run early, let the next program run after XDP_PASS. */
 struct {

@@ -11,6 +11,9 @@
 #ifndef XDPFENCE_MAPS_NAMES_H
 #define XDPFENCE_MAPS_NAMES_H
 
+/* The filter's XDP program, as the kernel names it (bpf_prog_info.name). */
+#define FENCE_PROG_NAME		"xdpfence_prog"
+
 #define FENCE_PIN_DIR_DEFAULT	"/sys/fs/bpf/xdpfence"
 
 #define FENCE_MAPS(X)			\

@@ -32,29 +32,11 @@
 #include "lib/util.h"
 #include "xdpfence.skel.h"
 
-#define PROG_NAME "xdpfence_prog"
 
 struct attached {
 	__u32 prog_id;
 	enum xdp_attach_mode mode;
 };
-
-static __u32 pinned_map_id(const char *name)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[512];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", g_opts.pin_dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.id = 0;
-	close(fd);
-	return info.id;
-}
 
 /* The ids of the maps a program uses (at most max); 0 if it is gone. */
 static __u32 prog_map_ids(__u32 prog_id, __u32 *ids, __u32 max)
@@ -73,25 +55,17 @@ static __u32 prog_map_ids(__u32 prog_id, __u32 *ids, __u32 max)
 	return info.nr_map_ids < max ? info.nr_map_ids : max;
 }
 
-static bool prog_uses_map(__u32 prog_id, __u32 map_id)
-{
-	__u32 ids[64], n = prog_map_ids(prog_id, ids, 64);
-
-	for (__u32 i = 0; i < n; i++)
-		if (ids[i] == map_id)
-			return true;
-	return false;
-}
-
-/* Is this pin dir's program on ifindex? Fills *a; returns the program
- * handle for detach in *progp (caller closes mp) when asked. */
+/* Is this pin dir's program on ifindex? (One using its pinned `stats`;
+ * with nothing pinned, one loaded for it: the pin dir was removed under
+ * it.) Fills *a; returns the program handle for detach in *progp (caller
+ * closes mp) when asked. */
 static bool find_ours(int ifindex, __u32 stats_id, struct attached *a, struct xdp_multiprog **mpp,
 		      struct xdp_program **progp)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 	struct xdp_program *p;
 
-	if (libxdp_get_error(mp) || !mp || !stats_id)
+	if (libxdp_get_error(mp) || !mp)
 		return false;
 	a->mode = xdp_multiprog__attach_mode(mp);
 	if (xdp_multiprog__is_legacy(mp))
@@ -99,7 +73,8 @@ static bool find_ours(int ifindex, __u32 stats_id, struct attached *a, struct xd
 	else
 		p = xdp_multiprog__next_prog(NULL, mp);
 	for (; p; p = xdp_multiprog__is_legacy(mp) ? NULL : xdp_multiprog__next_prog(p, mp)) {
-		if (strcmp(xdp_program__name(p), PROG_NAME) || !prog_uses_map(xdp_program__id(p), stats_id))
+		if (strcmp(xdp_program__name(p), FENCE_PROG_NAME) ||
+		    !pin_prog_ours(xdp_program__id(p), g_opts.pin_dir, stats_id))
 			continue;
 		a->prog_id = xdp_program__id(p);
 		if (mpp) {
@@ -285,11 +260,25 @@ int fence_attach(const char *ifname, bool skb, struct fence_opts *o)
 			close(lock_fd);
 		return EXIT_RUNTIME;
 	}
-	if (find_ours(ifindex, pinned_map_id(fence_map_names[FM_STATS]), &a, NULL, NULL)) {
+	if (find_ours(ifindex, pin_map_id(g_opts.pin_dir, FM_STATS), &a, NULL, NULL)) {
 		pr_info("%s: already attached (%s mode, program id %u)", ifname,
 			mode_name(a.mode), a.prog_id);
 		ret = EXIT_OK;
 		goto out;
+	}
+	if (!pin_map_id(g_opts.pin_dir, FM_STATS)) {
+		char other[IF_NAMESIZE];
+		__u32 id;
+
+		/* a fresh set here would not be the one the data path uses */
+		if (pin_find_stray(g_opts.pin_dir, other, sizeof(other), &id) > 0) {
+			pr_err("%s runs xdpfence (program %u) on maps that were pinned under %s and "
+			       "are not any more (the pin dir was removed?): attaching here would "
+			       "start a second, separate set. Restart `xdpfence run` on this pin dir "
+			       "(it pins its maps again), or `xdpfence detach %s` first", other, id,
+			       g_opts.pin_dir, other);
+			goto out;
+		}
 	}
 	if (state_load_skel(&skel, o))
 		goto out;
@@ -450,7 +439,7 @@ int do_detach(int argc, char **argv)
 		pr_err("no interface \"%s\"", argv[1]);
 		return EXIT_USAGE;
 	}
-	if (!find_ours(ifindex, pinned_map_id(fence_map_names[FM_STATS]), &a, &mp, &prog)) {
+	if (!find_ours(ifindex, pin_map_id(g_opts.pin_dir, FM_STATS), &a, &mp, &prog)) {
 		pr_err("%s: xdpfence (pin dir %s) is not attached", argv[1], g_opts.pin_dir);
 		return EXIT_RUNTIME;
 	}
@@ -526,7 +515,7 @@ int do_status(int argc, char **argv)
 		g_opts.json = true;
 	if (state_open(&s, false, false))
 		return EXIT_RUNTIME;
-	stats_id = pinned_map_id(fence_map_names[FM_STATS]);
+	stats_id = pin_map_id(g_opts.pin_dir, FM_STATS);
 	for (__u32 slot = table_next(s.t, 0); slot; slot = table_next(s.t, slot)) {
 		int fam = s.m.info[slot].family == 6;
 

@@ -1,5 +1,7 @@
 /* user/core/fence.c - open, size, find and mmap the data path's maps. See fence.h. */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,72 @@ static int read_pinned_meta(const char *pin_dir, struct fence_meta *meta)
 	return err;
 }
 
+__u64 fence_pin_dir_id(const char *pin_dir)
+{
+	char real[PATH_MAX], parent[PATH_MAX];
+	const char *path = pin_dir, *base;
+	__u64 h = 1469598103934665603ULL;	/* FNV-1a */
+
+	/* one id whatever way the path is written, even once it is gone */
+	if (realpath(pin_dir, real)) {
+		path = real;
+	} else {
+		snprintf(parent, sizeof(parent), "%s", pin_dir);
+		base = strrchr(parent, '/');
+		if (base && base != parent) {
+			parent[base - parent] = 0;
+			if (realpath(parent, real) &&
+			    strlen(real) + strlen(pin_dir + (base - parent)) < sizeof(real)) {
+				strcat(real, pin_dir + (base - parent));
+				path = real;
+			}
+		}
+	}
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h | 1;	/* never 0: 0 is "loaded by a build that did not say" */
+}
+
+int fence_prog_pin_dir_id(__u32 prog_id, __u64 *id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[64], n;
+	int fd = bpf_prog_get_fd_by_id(prog_id), ret = -ENOENT;
+
+	*id = 0;
+	if (fd < 0)
+		return -errno;
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+	for (__u32 i = 0; i < n && ret; i++) {
+		struct bpf_map_info mi = {};
+		__u32 ml = sizeof(mi), k = 0;
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+		size_t off = offsetof(struct xdpfence__rodata, pin_dir_id);
+
+		if (mfd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(mfd, &mi, &ml) && strstr(mi.name, ".rodata") &&
+		    mi.value_size >= off + sizeof(__u64) && mi.value_size <= 4096) {
+			__u8 val[4096];
+
+			if (!bpf_map_lookup_elem(mfd, &k, val)) {
+				memcpy(id, val + off, sizeof(*id));
+				ret = 0;
+			}
+		}
+		close(mfd);
+	}
+	return ret;
+}
+
 int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -139,6 +207,8 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : FENCE_V6_AGG_LEN_DEFAULT;
 	skel->rodata->malformed_verdict = o->malformed_drop ? XDP_DROP : XDP_PASS;
 	skel->rodata->count_prefixes = !o->no_prefix_counters;
+	if (o->pin_dir)
+		skel->rodata->pin_dir_id = fence_pin_dir_id(o->pin_dir);
 
 	if (o->max_rules) {
 		bpf_map__set_max_entries(skel->maps.rules, o->max_rules);

@@ -84,6 +84,14 @@ const char *fence_stat_name(unsigned int reason);
  * -ENOTSUP if pin_dir is not on a bpffs. */
 int fence_prepare_pin_dir(const char *pin_dir);
 
+/* The id of a pin dir (a hash of its real path, or of its parent's real
+ * path and its name once it is gone), which the program carries in its
+ * rodata (pin_dir_id); never 0. */
+__u64 fence_pin_dir_id(const char *pin_dir);
+/* The pin_dir_id an xdpfence program was loaded with (0: a build that
+ * did not record one). -errno when the program cannot be read. */
+int fence_prog_pin_dir_id(__u32 prog_id, __u64 *id);
+
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 __u64 fence_now_ns(void);
 

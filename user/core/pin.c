@@ -5,7 +5,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <limits.h>
+#include <net/if.h>
+#include <xdp/libxdp.h>
 
 #include "core/pin.h"
 #include "xdpfence.skel.h"
@@ -49,6 +53,102 @@ out:
 	return ret;
 }
 
+__u32 pin_map_id(const char *pin_dir, enum fence_map_id map)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[map]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+bool pin_prog_ours(__u32 prog_id, const char *pin_dir, __u32 stats_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[64], n;
+	__u64 id;
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.nr_map_ids = 0;
+	close(fd);
+	if (strcmp(info.name, FENCE_PROG_NAME))
+		return false;
+	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+	if (stats_id) {
+		for (__u32 i = 0; i < n; i++)
+			if (ids[i] == stats_id)
+				return true;
+		return false;
+	}
+	/* nothing pinned: ours if it was loaded for this pin dir */
+	return !fence_prog_pin_dir_id(prog_id, &id) && id == fence_pin_dir_id(pin_dir);
+}
+
+int pin_find_stray(const char *pin_dir, char *ifname, size_t len, __u32 *prog_id)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	__u32 stats_id = pin_map_id(pin_dir, FM_STATS);
+	__u64 want = fence_pin_dir_id(pin_dir), id;
+	int found = 0;
+
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index && !found; i++) {
+		struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(i->if_index);
+		struct xdp_program *pr;
+		bool legacy;
+
+		if (libxdp_get_error(mp) || !mp)
+			continue;
+		legacy = xdp_multiprog__is_legacy(mp);
+		pr = legacy ? xdp_multiprog__main_prog(mp) : xdp_multiprog__next_prog(NULL, mp);
+		for (; pr && !found; pr = legacy ? NULL : xdp_multiprog__next_prog(pr, mp)) {
+			__u32 pid = xdp_program__id(pr);
+
+			if (strcmp(xdp_program__name(pr), FENCE_PROG_NAME) ||
+			    fence_prog_pin_dir_id(pid, &id) || id != want ||
+			    (stats_id && pin_prog_ours(pid, pin_dir, stats_id)))
+				continue;
+			snprintf(ifname, len, "%s", i->if_name);
+			*prog_id = pid;
+			found = 1;
+		}
+		xdp_multiprog__close(mp);
+	}
+	if_freenameindex(ifs);
+	return found;
+}
+
+/* Creating a fresh set where a program of ours still runs on the old one
+ * (the pin dir deleted under it) would split the state: the data path and
+ * a running daemon on one set, the CLI on another. */
+static int refuse_split(const char *pin_dir, char *err, size_t errlen)
+{
+	char ifname[IF_NAMESIZE];
+	__u32 prog_id;
+
+	if (pin_find_stray(pin_dir, ifname, sizeof(ifname), &prog_id) <= 0)
+		return 0;
+	snprintf(err, errlen, "%s runs xdpfence (program %u) on maps that were pinned under %s "
+		 "and are not any more (the pin dir was removed?): new maps here would not be the "
+		 "ones it enforces. Restart `xdpfence run` on this pin dir (it pins its maps "
+		 "again), or `xdpfence detach %s` first", ifname, prog_id, pin_dir, ifname);
+	return -EEXIST;
+}
+
 int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_repair *rep,
 	     char *err, size_t errlen)
 {
@@ -74,6 +174,11 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 	}
 	ret = fence_maps_from_pins(&p->m, pin_dir);
 	if (ret == -ENOENT && (flags & PIN_CREATE)) {
+		ret = refuse_split(pin_dir, err, errlen);
+		if (ret) {
+			pin_close(p);
+			return ret;
+		}
 		ret = create_pinned(pin_dir, err, errlen);
 		if (ret) {
 			pin_close(p);

@@ -37,7 +37,9 @@ struct pin_repair {
 };
 
 /* Open the set pinned under pin_dir. -ENOENT when nothing is pinned there
- * (and PIN_CREATE was not given); other -errno with err filled. With
+ * (and PIN_CREATE was not given); -EEXIST when nothing is pinned but an
+ * interface runs a program of ours on a set once pinned there (creating
+ * another would split the state); other -errno with err filled. With
  * PIN_WRITE, *rep (may be NULL) says what the repair under the lock did. */
 int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_repair *rep,
 	     char *err, size_t errlen);
@@ -49,6 +51,19 @@ int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errle
 
 /* Is a writer at work on pin_dir now (holding its lock)? */
 bool pin_writer_busy(const char *pin_dir);
+
+/* The id of map pinned under pin_dir, 0 if none is. */
+__u32 pin_map_id(const char *pin_dir, enum fence_map_id map);
+
+/* Is prog_id xdpfence's program of pin_dir: one using the `stats` map
+ * pinned there (stats_id), or, with nothing pinned (stats_id 0), one
+ * loaded for that pin dir? */
+bool pin_prog_ours(__u32 prog_id, const char *pin_dir, __u32 stats_id);
+
+/* An interface whose xdpfence program was loaded for pin_dir but does not
+ * run on the maps pinned there (the pin dir removed or replaced under it):
+ * 1 with its name and program id, 0 if none, -errno. */
+int pin_find_stray(const char *pin_dir, char *ifname, size_t len, __u32 *prog_id);
 
 /* Open the object with pinning under opts->pin_dir (reusing what is
  * pinned), the pin dir prepared; the caller loads, attaches or destroys. */

@@ -108,31 +108,77 @@ static bool dir_trusted(void)
 	       !(st.st_mode & 022);
 }
 
-int control_listen(struct control *c, const char *pin_dir)
+/* Who holds the lock file at path (the pid it holds), or 0. */
+static pid_t lock_holder(const char *path)
+{
+	char buf[24] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? (pid_t)atoi(buf) : 0;
+}
+
+int control_lock(struct control *c, const char *pin_dir, pid_t *holder)
 {
 	struct sockaddr_un a;
-	char lock[sizeof(a.sun_path) + 8];
-	int fd, ret = ctl_addr(pin_dir, &a);
+	int ret = ctl_addr(pin_dir, &a);
 
 	c->fd = c->lock_fd = -1;
-	c->path[0] = 0;
+	c->path[0] = c->lock_path[0] = 0;
+	*holder = 0;
 	if (ret)
 		return ret;
 	if (mkdir(CONTROL_DIR, 0700) && errno != EEXIST)
 		return -errno;
 	if (!dir_trusted())
 		return -EPERM;
-	/* the socket file belongs to whoever holds its lock, for its life */
-	snprintf(lock, sizeof(lock), "%.*s.lock", (int)(strlen(a.sun_path) - 5), a.sun_path);
-	c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (c->lock_fd < 0)
-		return -errno;
-	if (flock(c->lock_fd, LOCK_EX | LOCK_NB)) {
-		ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
-		close(c->lock_fd);
-		c->lock_fd = -1;
-		return ret;
+	snprintf(c->path, sizeof(c->path), "%s", a.sun_path);
+	snprintf(c->lock_path, sizeof(c->lock_path), "%.*s.lock", (int)(strlen(a.sun_path) - 5),
+		 a.sun_path);
+	/* the lock file goes with its daemon (control_close): one that got
+	 * the lock of a file unlinked meanwhile tries again on the new one */
+	for (int tries = 0; tries < 8; tries++) {
+		struct stat fst, pst;
+		char pid[24];
+
+		c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (c->lock_fd < 0)
+			return -errno;
+		if (flock(c->lock_fd, LOCK_EX | LOCK_NB)) {
+			ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+			close(c->lock_fd);
+			c->lock_fd = -1;
+			if (ret == -EADDRINUSE)
+				*holder = lock_holder(c->lock_path);
+			return ret;
+		}
+		if (fstat(c->lock_fd, &fst) || stat(c->lock_path, &pst) || fst.st_ino != pst.st_ino ||
+		    fst.st_dev != pst.st_dev) {
+			close(c->lock_fd);
+			c->lock_fd = -1;
+			continue;
+		}
+		snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		/* the pid is for messages only: a failed write is no failure */
+		(void)!ftruncate(c->lock_fd, 0);
+		(void)!pwrite(c->lock_fd, pid, strlen(pid), 0);
+		return 0;
 	}
+	return -EAGAIN;
+}
+
+int control_listen(struct control *c)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	if (c->lock_fd < 0)
+		return -ENOLCK;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", c->path);
 	unlink(a.sun_path);		/* left by a daemon that died */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || chmod(a.sun_path, 0600) ||
@@ -141,22 +187,22 @@ int control_listen(struct control *c, const char *pin_dir)
 		if (fd >= 0)
 			close(fd);
 		unlink(a.sun_path);
-		close(c->lock_fd);
-		c->lock_fd = -1;
 		return ret;
 	}
 	c->fd = fd;
-	snprintf(c->path, sizeof(c->path), "%s", a.sun_path);
 	return 0;
 }
 
 void control_close(struct control *c)
 {
-	if (c->fd < 0)
-		return;
-	close(c->fd);
-	unlink(c->path);	/* ours: we hold the lock */
-	close(c->lock_fd);
+	if (c->fd >= 0) {
+		close(c->fd);
+		unlink(c->path);	/* ours: we hold the lock */
+	}
+	if (c->lock_fd >= 0) {
+		unlink(c->lock_path);	/* still ours: nobody else has it */
+		close(c->lock_fd);
+	}
 	c->fd = c->lock_fd = -1;
 }
 

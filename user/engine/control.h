@@ -27,13 +27,18 @@
 
 struct control {
 	int fd;			/* listening, non-blocking */
-	int lock_fd;		/* flock on ctl-HASH.lock: the socket file is ours */
+	int lock_fd;		/* flock on ctl-HASH.lock: the daemon of the pin dir */
 	char path[108];		/* the socket file, removed by control_close */
+	char lock_path[116];	/* the lock file (holds the pid), removed likewise */
 };
 
-/* Daemon: listen for the pin dir's clients. 0, or -errno: -EADDRINUSE
- * when another live process serves that pin dir already. */
-int control_listen(struct control *c, const char *pin_dir);
+/* Daemon: become the one daemon of pin_dir, for its life (the lock file
+ * holds its pid). 0, or -errno: -EADDRINUSE when another live process is
+ * (its pid in *holder, 0 if unknown). */
+int control_lock(struct control *c, const char *pin_dir, pid_t *holder);
+/* Daemon, the lock held: listen for the pin dir's clients. 0 or -errno. */
+int control_listen(struct control *c);
+/* Stop listening, give up the lock; both files go. */
 void control_close(struct control *c);
 
 /* What a served request was, for the daemon's event log. */

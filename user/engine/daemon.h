@@ -52,6 +52,7 @@ struct daemon {
 	unsigned feed_fails[CONFIG_MAX_FEEDS];	/* failed loads in a row */
 	struct feed_job jobs[CONFIG_MAX_FEEDS];	/* of cfg.feeds[i], by index */
 	int wake_fd;				/* eventfd: a job is done */
+	int pins_last;				/* enum pins_state at the last check */
 	/* feeds a reloaded config no longer lists: deleted once every feed
 	 * it does list has loaded (a renamed feed whose new source fails
 	 * keeps the old one enforcing) */
@@ -80,6 +81,11 @@ struct daemon {
 int engine_lock(struct daemon *d);
 void engine_unlock(struct daemon *d);
 int engine_lock_fresh(struct daemon *d);
+
+/* run.c: are the maps pinned under the pin dir the ones this daemon
+ * holds? (Someone may have removed the pin dir, or made a new set.) */
+enum pins_state { PINS_OURS, PINS_GONE, PINS_REPLACED };
+enum pins_state engine_pins(const struct daemon *d);
 
 /* events.c: open an events file ("stderr", or a regular file appended to,
  * created 0640, never through a symlink); -errno with err */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -174,27 +175,73 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 	}
 }
 
+/* The state file: written to a temp file beside it (created afresh, 0600,
+ * never through a symlink) and renamed over it, so a crash leaves the old
+ * one or the new one whole. */
 static void state_save(struct daemon *d)
 {
-	char tmp[300];
+	char tmp[sizeof(d->cfg.state_file) + 8];
 	FILE *f;
+	int fd;
 
 	if (!d->cfg.state_file[0])
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.state_file);
-	f = fopen(tmp, "w");
+	unlink(tmp);	/* a crash's leftover; O_EXCL below refuses whatever else is put there */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		pr_warn("state file %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	if (policy_save(d->p, f) || fflush(f) || fsync(fileno(f))) {
 		pr_warn("writing %s: %s", tmp, strerror(errno));
 		fclose(f);
+		unlink(tmp);
 		return;
 	}
 	fclose(f);
 	if (rename(tmp, d->cfg.state_file))
 		pr_warn("renaming %s: %s", tmp, strerror(errno));
+}
+
+/* The offence history and promotions of the last run. A file that does
+ * not parse is kept aside (FILE.corrupt-TIME), not overwritten by the
+ * next save: it may be all there is of that history. */
+static void state_load(struct daemon *d)
+{
+	const char *path = d->cfg.state_file;
+	char aside[sizeof(d->cfg.state_file) + 32];
+	FILE *f;
+	int fd, ret;
+
+	if (!path[0])
+		return;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			pr_warn("state file %s: %s: starting without offence history", path,
+				strerror(errno));
+		return;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	ret = policy_load(d->p, f, fence_now_ns());
+	fclose(f);
+	if (!ret)
+		return;
+	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
+	if (rename(path, aside))
+		pr_warn("state file %s unreadable (%s), and keeping it aside failed: %s: starting "
+			"without offence history", path, strerror(-ret), strerror(errno));
+	else
+		pr_warn("state file %s unreadable (%s): kept aside as %s; starting without offence "
+			"history", path, strerror(-ret), aside);
 }
 
 /* Print a multi-line message (config errors), each line as one error. */
@@ -232,10 +279,25 @@ static int config_usable(const struct config *c, const struct config *cur, FILE 
 		slash = strrchr(dir, '/');
 		if (slash)
 			*(slash == dir ? slash + 1 : slash) = 0;
+		struct stat st;
+
 		if (access(slash ? dir : ".", W_OK | X_OK)) {
 			snprintf(err, errlen, "%s: [daemon] state_file %s: %s", c->path, c->state_file,
 				 strerror(errno));
 			return -errno;
+		}
+		/* others who may write the directory could put a link or a FIFO
+		 * where the state goes */
+		if (!stat(slash ? dir : ".", &st) && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+			snprintf(err, errlen, "%s: [daemon] state_file %s: its directory is writable by "
+				 "anyone: put it in one only root can write (e.g. /var/lib/xdpfence)",
+				 c->path, c->state_file);
+			return -EPERM;
+		}
+		if (!lstat(c->state_file, &st) && !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "%s: [daemon] state_file %s: not a regular file%s", c->path,
+				 c->state_file, S_ISLNK(st.st_mode) ? " (a symlink: give the real path)" : "");
+			return -EINVAL;
 		}
 	}
 	if (!cur || strcmp(cur->events, c->events)) {
@@ -405,6 +467,30 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	/* one daemon per pin dir, for its life: two would both promote and
+	 * take each other's expiries for the operator's unbans */
+	ret = fence_prepare_pin_dir(g_opts.pin_dir);
+	if (ret) {
+		pr_err("pin dir %s: %s", g_opts.pin_dir, strerror(-ret));
+		return ret;
+	}
+	{
+		pid_t holder;
+
+		ret = control_lock(&d->ctl, g_opts.pin_dir, &holder);
+		if (ret == -EADDRINUSE) {
+			pr_err("another xdpfence run (pid %d) already runs on %s: one daemon per "
+			       "pin dir (stop it, or give this one its own --pin-dir)", (int)holder,
+			       g_opts.pin_dir);
+			return ret;
+		}
+		if (ret) {
+			pr_err("taking the daemon lock of %s in %s: %s", g_opts.pin_dir, CONTROL_DIR,
+			       strerror(-ret));
+			return ret;
+		}
+	}
+
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
 		struct fence_opts o = {};
 
@@ -437,16 +523,7 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		pr_err("policy: out of memory");
 		return -ENOMEM;
 	}
-	if (d->cfg.state_file[0]) {
-		FILE *f = fopen(d->cfg.state_file, "r");
-
-		if (f) {
-			if (policy_load(d->p, f, fence_now_ns()))
-				pr_warn("state file %s unreadable: starting without offence history",
-					d->cfg.state_file);
-			fclose(f);
-		}
-	}
+	state_load(d);
 	d->snap.n_rules = d->cfg.n_rules;
 	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
 		snprintf(d->snap.rule_names[i], sizeof(d->snap.rule_names[i]), "%s", d->cfg.rules[i].name);
@@ -464,11 +541,8 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		}
 	}
 	engine_refresh_feeds(d, true);	/* starts fetching them; the loop applies them */
-	ret = control_listen(&d->ctl, g_opts.pin_dir);
-	if (ret == -EADDRINUSE)
-		pr_warn("another process answers on the control socket of %s: this one does not "
-			"serve the CLI", g_opts.pin_dir);
-	else if (ret)
+	ret = control_listen(&d->ctl);
+	if (ret)
 		pr_warn("control socket in %s: %s: the CLI loads feeds itself", CONTROL_DIR,
 			strerror(-ret));
 
@@ -480,6 +554,67 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	event_write(d, o);
 	sd_notify(0, "READY=1\nSTATUS=running");
 	return 0;
+}
+
+enum pins_state engine_pins(const struct daemon *d)
+{
+	__u32 id = pin_map_id(g_opts.pin_dir, FM_RULES);
+	struct bpf_map_info b = {};
+	__u32 lb = sizeof(b);
+
+	if (!id)
+		return PINS_GONE;
+	return !bpf_obj_get_info_by_fd(d->s.m.fd[FM_RULES], &b, &lb) && b.id == id ? PINS_OURS :
+											  PINS_REPLACED;
+}
+
+/* The pin dir is the operators' view of the state: the CLI, bpftool and
+ * `xdpfence status` read it. Removed under us, it is pinned again (the
+ * data path and this daemon go on with the same maps, and the CLI sees
+ * them again); replaced by another set, there are two states and this
+ * daemon says so, loudly, until it is mended. */
+static void check_pins(struct daemon *d)
+{
+	enum pins_state st = engine_pins(d);
+	json_object *o;
+	char path[PATH_MAX];
+	int pinned = 0, ret = 0;
+
+	if (st == PINS_GONE) {
+		ret = fence_prepare_pin_dir(g_opts.pin_dir);
+		for (int i = 0; i < FM_COUNT && !ret; i++) {
+			snprintf(path, sizeof(path), "%s/%s", g_opts.pin_dir, fence_map_names[i]);
+			if (!bpf_obj_pin(d->s.m.fd[i], path))
+				pinned++;
+			else if (errno != EEXIST)
+				ret = -errno;
+		}
+		o = event_new("pins", NULL);
+		json_object_object_add(o, "state", json_object_new_string("removed"));
+		json_object_object_add(o, "ok", json_object_new_boolean(!ret));
+		json_object_object_add(o, "repinned", json_object_new_int(pinned));
+		if (ret) {
+			json_object_object_add(o, "why", json_object_new_string(strerror(-ret)));
+			pr_err("the maps under %s were removed and pinning them again failed: %s: the "
+			       "data path and this daemon go on, the CLI cannot see them",
+			       g_opts.pin_dir, strerror(-ret));
+		} else {
+			pr_warn("the maps under %s were removed while this daemon ran: pinned again "
+				"(%d maps)", g_opts.pin_dir, pinned);
+		}
+		event_write(d, o);
+		st = engine_pins(d);
+	}
+	if (st == PINS_REPLACED && d->pins_last != PINS_REPLACED) {
+		pr_err("the maps under %s are not the ones this daemon and its interfaces use (the "
+		       "pin dir was replaced): two separate states now. Stop this daemon, detach, "
+		       "and attach again on one set", g_opts.pin_dir);
+		o = event_new("pins", NULL);
+		json_object_object_add(o, "state", json_object_new_string("replaced"));
+		json_object_object_add(o, "ok", json_object_new_boolean(false));
+		event_write(d, o);
+	}
+	d->pins_last = st;
 }
 
 /* Tick every tick_ms until told to stop (or --ticks are done), serving
@@ -509,6 +644,7 @@ static void run_loop(struct daemon *d)
 			reload(d);
 			sd_notify(0, "READY=1");
 		}
+		check_pins(d);
 		engine_tick(d);
 		engine_refresh_feeds(d, false);
 		if (d->snap.events)

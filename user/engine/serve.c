@@ -24,26 +24,6 @@
 #include "lib/log.h"
 #include "feeds/feed.h"
 
-/* Are the pinned maps still the ones we hold? Someone may have removed
- * the pin dir (a fresh set is then the CLI's to create). */
-static bool pins_ours(const struct daemon *d)
-{
-	struct bpf_map_info a = {}, b = {};
-	__u32 la = sizeof(a), lb = sizeof(b);
-	char path[PATH_MAX];
-	int fd;
-	bool same;
-
-	snprintf(path, sizeof(path), "%s/%s", g_opts.pin_dir, fence_map_names[FM_RULES]);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return false;
-	same = !bpf_obj_get_info_by_fd(fd, &a, &la) &&
-	       !bpf_obj_get_info_by_fd(d->s.m.fd[FM_RULES], &b, &lb) && a.id == b.id;
-	close(fd);
-	return same;
-}
-
 /* A command of the one-shot CLI, run here on its behalf (control.h): only
  * `feed load` for now, the one whose cost is the fresh process. The file
  * is read and parsed before the lock: a client gone by then (interrupted)
@@ -55,7 +35,7 @@ static int serve(void *ctx, const char *command, int argc, char **argv, int src_
 	struct feed_prepared p;
 	int ret;
 
-	if (strcmp(command, "feed load") || !pins_ours(d))
+	if (strcmp(command, "feed load") || engine_pins(d) != PINS_OURS)
 		return -1;
 	ret = feed_load_args(argc, argv, &o, NULL);
 	if (ret >= 0)
