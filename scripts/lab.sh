@@ -102,6 +102,7 @@ lab_down() {
 		umount "$BPFFS" || true
 	fi
 	rm -rf "$LAB_DIR"
+	rmdir /run/xdpfence-lab 2>/dev/null	# the last lab out takes the parent
 	return 0
 }
 

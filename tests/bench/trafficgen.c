@@ -81,7 +81,10 @@ int main(int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (!ifname || packets <= 0 || prefixes <= 0 || prefixes > 512 || syn < 0 || syn > 100 ||
+	/* 512 /24s in 198.18.0.0/15; up to 16M /64s in 2001:db8::/32 (a
+	 * spoofed flood that churns the per-prefix LRU) */
+	if (!ifname || packets <= 0 || prefixes <= 0 || prefixes > (v6 ? 1L << 24 : 512) ||
+	    syn < 0 || syn > 100 ||
 	    threads < 1 || threads > 8 || hosts < 1 || hosts > 254)
 		goto usage;
 	ifindex = if_nametoindex(ifname);

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 
 #include "test.h"
+#include "lib/util.h"
 #include "fixture.h"
 #include "core/counters.h"
 #include "xdpfence.skel.h"
@@ -809,6 +810,45 @@ out:
 	fx_close(&f);
 }
 
+/* A walk that stops short (its region fills: in a map that churns under a
+ * spoofed flood, a walk can meet prefixes moved ahead of it again) must
+ * not fail the read: batch lookups read it, and the read says so. Regions
+ * half the map's size make every walk of a fuller map stop short. */
+static void test_datapath_counters_reader_cut_short(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 4096,
+				.v6_rules = 256 };
+	struct counters_reader *r = NULL;
+	struct counters_stats st = {};
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	fill_prefixes(&f, f.m.fd[FM_PREFIX_V4], 3000, sizeof(struct fence_pfx_v4), 40503);
+	if (!ASSERT_EQ(counters_reader_new(&r, &f.m, 0, COUNTERS_SHORT_REGIONS), 0, "reader") ||
+	    !ASSERT_TRUE(counters_reader_walks(r), "the kernel walk reads"))
+		goto out;
+	counters_reader_free(r);
+	r = NULL;
+	check_reader(&f, 3000, 0, 40503, 0, COUNTERS_SHORT_REGIONS);
+	if (!ASSERT_EQ(counters_reader_new(&r, &f.m, 0, COUNTERS_SHORT_REGIONS), 0, "reader"))
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		struct pfx_sample *const *seg;
+		const size_t *sn;
+		unsigned ns;
+
+		ASSERT_EQ(counters_reader_read(r, &seg, &sn, &ns), 0, "a walk cut short still reads");
+	}
+	counters_reader_stats(r, &st);
+	ASSERT_EQ(st.reads, 3, "three reads");
+	ASSERT_EQ(st.fallbacks, 3, "each by batch lookups, and counted");
+	ASSERT_EQ(st.failed, 0, "none failed");
+out:
+	counters_reader_free(r);
+	fx_close(&f);
+}
+
 /* What the merge set aside is read whole: each prefix once however often
  * it was set aside, summed over CPUs, appended; one gone since left out. */
 static void test_datapath_counters_settle(void)
@@ -1076,5 +1116,6 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
 	  T(test_datapath_counters_merge), T(test_datapath_counters_merge_long_runs),
-	  T(test_datapath_counters_reader_churn), T(test_datapath_counters_settle),
+	  T(test_datapath_counters_reader_churn), T(test_datapath_counters_reader_cut_short),
+	  T(test_datapath_counters_settle),
 	  T(test_datapath_chain), T(test_datapath_truncation))

@@ -312,7 +312,7 @@ static void walker_free(struct walker *w)
 /* The walker needs every possible CPU online and reachable by this process
  * (each walk reads the counters of the CPU it runs on), for_each and mmap-able
  * arrays in the kernel. NULL when any of it is missing: batch reads then. */
-static struct walker *walker_open(const struct fence_maps *m)
+static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 {
 	static const int which[2] = { FM_PREFIX_V4, FM_PREFIX_V6 };
 	libbpf_print_fn_t old;
@@ -335,6 +335,8 @@ static struct walker *walker_open(const struct fence_maps *m)
 		struct bpf_map *om = f ? w->skel->maps.out_v6 : w->skel->maps.out_v4;
 
 		w->per_cpu[f] = m->max_entries[which[f]];
+		if (flags & COUNTERS_SHORT_REGIONS)
+			w->per_cpu[f] = w->per_cpu[f] / 2 ? w->per_cpu[f] / 2 : 1;
 		/* regions are indexed in 32 bits and mmap-ed whole */
 		if ((__u64)w->per_cpu[f] * w->ncpus > (1ULL << 27))
 			goto fail;
@@ -668,7 +670,7 @@ int counters_reader_new(struct counters_reader **out, const struct fence_maps *m
 	r->m = m;
 	r->threads = threads;
 	if (!(flags & COUNTERS_NO_WALK))
-		r->wk = walker_open(m);
+		r->wk = walker_open(m, flags);
 	for (int f = 0; f < 2; f++) {
 		__u32 nb = buckets_of(m->max_entries[which[f]]), np = nb / PART_MIN;
 

@@ -30,6 +30,9 @@ _Static_assert(sizeof(struct pfx_sample) == sizeof(struct fence_pfx_rec), "pfx_s
 struct counters_reader;
 
 #define COUNTERS_NO_WALK	1U	/* batch lookups even where the kernel walk works */
+#define COUNTERS_SHORT_REGIONS	2U	/* tests: walk regions half the map, so a walk of a
+					 * fuller map stops short, as one of a map that churns
+					 * under it may (and batch lookups read it) */
 
 /* By default the reader walks the maps in the kernel (bpf/counters.bpf.c,
  * one run per CPU, no bucket locks) and falls back to batch lookups where

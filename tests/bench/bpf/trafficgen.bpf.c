@@ -52,8 +52,9 @@ int xdp_gen(struct xdp_md *ctx)
 
 		if ((void *)(ip6h + 1) > c.end)
 			return XDP_ABORTED;
-		/* 2001:db8:PFX::r */
-		ip6h->saddr.in6_u.u6_addr32[1] = bpf_htonl(0x0db80000 | (pfx & 0xffff));
+		/* 2001:db8:db8:PFX::r; past 65536 prefixes the count carries
+		 * into the third group, still inside 2001:db8::/32 */
+		ip6h->saddr.in6_u.u6_addr32[1] = bpf_htonl(0x0db80000 + pfx);
 		ip6h->saddr.in6_u.u6_addr32[3] = bpf_htonl(1 + (r >> 24) % hosts);
 		th = (void *)(ip6h + 1);
 	} else {
