@@ -26,37 +26,13 @@
 #define QUOTE_MAX	52	/* bytes of input quoted in one message */
 #define QUOTE_BUF	(QUOTE_MAX + 4)
 #define PATTERN_DEPTH	32	/* STIX '(' nesting we follow */
+#define PLAIN_HALVES_MIN	(4u << 20)	/* bytes: parsed in two halves from here */
 
 struct feed_ctx {
 	struct feed_result *res;
 	size_t suppressed;	/* errors past FEED_ERRORS_MAX: counted, not stored */
 	int64_t now;
 };
-
-static const char *const format_names[FEED_FMT_COUNT] = {
-	[FEED_FMT_AUTO] = "auto",
-	[FEED_FMT_PLAIN] = "plain",
-	[FEED_FMT_SPAMHAUS_JSON] = "spamhaus-json",
-	[FEED_FMT_NETSET] = "netset",
-	[FEED_FMT_IPSET] = "ipset",
-	[FEED_FMT_CROWDSEC] = "crowdsec",
-	[FEED_FMT_STIX] = "stix",
-};
-
-const char *feed_format_name(enum feed_format f)
-{
-	return (unsigned int)f < FEED_FMT_COUNT ? format_names[f] : "unknown";
-}
-
-int feed_format_parse(const char *name)
-{
-	if (!name)
-		return -1;
-	for (int i = 0; i < FEED_FMT_COUNT; i++)
-		if (!strcmp(name, format_names[i]))
-			return i;
-	return -1;
-}
 
 void feed_result_free(struct feed_result *res)
 {
@@ -387,16 +363,16 @@ static void *half_run(void *arg)
 	return NULL;
 }
 
-/* Plain and netset feeds of megabytes are parsed in two halves at once,
+/* A feed of PLAIN_HALVES_MIN bytes or more is parsed in two halves at once,
  * the second half writing its entries where the first half's lines end
  * (a line makes one entry at most). When either half finds a bad line,
  * the text is parsed again in one piece, so errors come out exactly as a
  * single pass reports them. */
-static int parse_plain(struct feed_ctx *ctx, const char *buf, size_t len)
+static int parse_halves(struct feed_ctx *ctx, const char *buf, size_t len)
 {
 	struct feed_result *res = ctx->res;
 	size_t n0 = res->n_entries, e0 = res->n_errors, s0 = res->n_skipped, sup0 = ctx->suppressed;
-	const char *mid = len >= (4u << 20) ? memchr(buf + len / 2, '\n', len - len / 2) : NULL;
+	const char *mid = len >= PLAIN_HALVES_MIN ? memchr(buf + len / 2, '\n', len - len / 2) : NULL;
 	struct half h = { .ctx = { .res = &h.res, .now = ctx->now } };
 	uint32_t lines1 = 0;
 	pthread_t th;
@@ -435,6 +411,21 @@ static int parse_plain(struct feed_ctx *ctx, const char *buf, size_t len)
 	res->n_entries += h.res.n_entries;
 	res->n_skipped += h.res.n_skipped;
 	return 0;
+}
+
+static int feed_plain_parse(struct feed_ctx *ctx, const char *buf, size_t len)
+{
+	reserve_lines(ctx->res, buf, len);
+	return parse_halves(ctx, buf, len);
+}
+
+/* Any text is a plain feed, with an error for each line that is not a
+ * prefix: the table asks plain last. */
+static bool feed_plain_detect(const char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	return true;
 }
 
 /* ---- ipset save ---------------------------------------------------------- */
@@ -530,6 +521,28 @@ static int ipset_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, 
 		return 0;
 	}
 	return add_entry(ctx, &c, line, ttl);
+}
+
+static int feed_ipset_parse(struct feed_ctx *ctx, const char *buf, size_t len)
+{
+	reserve_lines(ctx->res, buf, len);
+	return parse_lines(ctx, buf, len, ipset_line, NULL, 0);
+}
+
+/* The first line that is not blank or a comment is an ipset command. */
+static bool feed_ipset_detect(const char *buf, size_t len)
+{
+	const char *p, *e, *end = buf + len, *w, *we;
+
+	for (p = buf; p < end; p = e + 1) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		e = nl ? nl : end;
+		if (!next_word(&p, e, &w, &we) || *w == '#')
+			continue;
+		return word_is(w, we, "create") || word_is(w, we, "add");
+	}
+	return false;
 }
 
 /* ---- JSON: json-c wrappers ------------------------------------------------ */
@@ -753,6 +766,38 @@ static uint32_t *element_lines(const char *buf, size_t len, const char *arr, siz
 	return lines;
 }
 
+typedef bool (*json_member_fn)(const char *k, size_t kn, const char *v, const char *end);
+
+/* For detection: hand fn each member of the JSON object buf starts with (its
+ * raw key, and the text from its value to the end) until fn says yes. The
+ * walk stops at the first text it cannot follow: for JSON lines, after the
+ * first line's object. */
+static bool json_any_member(const char *buf, size_t len, json_member_fn fn)
+{
+	struct jscan s = { buf, buf + len };
+	const char *k;
+	size_t kn;
+
+	if (!js_open(&s, '{'))
+		return false;
+	while (js_key(&s, &k, &kn)) {
+		if (fn(k, kn, s.p, s.end))
+			return true;
+		if (!js_value(&s) || !js_next(&s))
+			break;
+	}
+	return false;
+}
+
+/* raw JSON string at p equals lit (no escapes in the words we look for) */
+static bool js_string_is(const char *p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return (size_t)(end - p) >= n + 2 && p[0] == '"' && !memcmp(p + 1, lit, n) &&
+	       p[n + 1] == '"';
+}
+
 /* One JSON value spanning all of buf. NULL and *ret = -EINVAL (error recorded)
  * or -ENOMEM when it cannot be had. */
 static struct json_object *parse_document(struct feed_ctx *ctx, const char *buf, size_t len,
@@ -861,7 +906,7 @@ out:
 	return ret;
 }
 
-static int parse_spamhaus(struct feed_ctx *ctx, const char *buf, size_t len)
+static int feed_spamhaus_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new();
 	int ret;
@@ -872,6 +917,18 @@ static int parse_spamhaus(struct feed_ctx *ctx, const char *buf, size_t len)
 	ret = parse_lines(ctx, buf, len, spamhaus_line, tok, 0);
 	json_tokener_free(tok);
 	return ret;
+}
+
+static bool spamhaus_member(const char *k, size_t kn, const char *v, const char *end)
+{
+	return str_is(k, kn, "cidr", false) ||
+	       (str_is(k, kn, "type", false) && js_string_is(v, end, "metadata"));
+}
+
+/* The first object has a "cidr" key, or is the metadata line. */
+static bool feed_spamhaus_detect(const char *buf, size_t len)
+{
+	return json_any_member(buf, len, spamhaus_member);
 }
 
 /* ---- crowdsec ---------------------------------------------------------------- */
@@ -1049,7 +1106,7 @@ static int crowdsec_decision(struct feed_ctx *ctx, struct json_object *d, uint32
 	return add_entry(ctx, &c, line, ttl);
 }
 
-static int parse_crowdsec(struct feed_ctx *ctx, const char *buf, size_t len)
+static int feed_crowdsec_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 {
 	struct crowdsec_deleted del = { NULL, 0 };
 	struct json_object *root, *nw, *dl;
@@ -1110,6 +1167,19 @@ out:
 	free(del.v);
 	json_object_put(root);
 	return ret;
+}
+
+static bool crowdsec_member(const char *k, size_t kn, const char *v, const char *end)
+{
+	(void)v;
+	(void)end;
+	return str_is(k, kn, "new", false) || str_is(k, kn, "deleted", false);
+}
+
+/* A JSON object with a "new" or "deleted" key. */
+static bool feed_crowdsec_detect(const char *buf, size_t len)
+{
+	return json_any_member(buf, len, crowdsec_member);
 }
 
 /* ---- stix -------------------------------------------------------------------- */
@@ -1526,7 +1596,7 @@ skip:
 	return 0;
 }
 
-static int parse_stix(struct feed_ctx *ctx, const char *buf, size_t len)
+static int feed_stix_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 {
 	struct json_object *root, *objs = NULL;
 	const char *arr = NULL, *type;
@@ -1577,7 +1647,69 @@ out:
 	return ret;
 }
 
-/* ---- detection and entry point -------------------------------------------- */
+static bool stix_member(const char *k, size_t kn, const char *v, const char *end)
+{
+	return str_is(k, kn, "type", false) && (js_string_is(v, end, "bundle") ||
+						js_string_is(v, end, "indicator"));
+}
+
+/* A JSON array, or an object of "type" bundle or indicator. */
+static bool feed_stix_detect(const char *buf, size_t len)
+{
+	size_t i = first_char(buf, len);
+
+	return (i < len && buf[i] == '[') || json_any_member(buf, len, stix_member);
+}
+
+/* ---- the format table and the entry points ---------------------------------- */
+
+struct feed_format_ops {
+	enum feed_format format;
+	const char *name;	/* as on the command line and in the config */
+	bool (*detect)(const char *buf, size_t len);	/* NULL: never auto-detected */
+	int (*parse)(struct feed_ctx *ctx, const char *buf, size_t len);	/* NULL: auto */
+};
+
+/* Auto-detection asks in this order and takes the first yes: a JSON object
+ * with a "new" or "deleted" key is CrowdSec whatever else it holds, one of
+ * type bundle or indicator is STIX even with a "cidr" key, and plain takes
+ * anything, so it is asked last. */
+static const struct feed_format_ops formats[] = {
+	{ FEED_FMT_CROWDSEC,      "crowdsec",      feed_crowdsec_detect, feed_crowdsec_parse },
+	{ FEED_FMT_STIX,          "stix",          feed_stix_detect,     feed_stix_parse },
+	{ FEED_FMT_SPAMHAUS_JSON, "spamhaus-json", feed_spamhaus_detect, feed_spamhaus_parse },
+	{ FEED_FMT_IPSET,         "ipset",         feed_ipset_detect,    feed_ipset_parse },
+	{ FEED_FMT_PLAIN,         "plain",         feed_plain_detect,    feed_plain_parse },
+	{ FEED_FMT_NETSET,        "netset",        NULL,                 feed_plain_parse },
+	{ FEED_FMT_AUTO,          "auto",          NULL,                 NULL },
+};
+_Static_assert(sizeof(formats) / sizeof(formats[0]) == FEED_FMT_COUNT,
+	       "one row per enum feed_format");
+
+static const struct feed_format_ops *format_ops(enum feed_format f)
+{
+	for (size_t i = 0; i < FEED_FMT_COUNT; i++)
+		if (formats[i].format == f)
+			return &formats[i];
+	return NULL;
+}
+
+const char *feed_format_name(enum feed_format f)
+{
+	const struct feed_format_ops *ops = format_ops(f);
+
+	return ops ? ops->name : "unknown";
+}
+
+int feed_format_parse(const char *name)
+{
+	if (!name)
+		return -1;
+	for (size_t i = 0; i < FEED_FMT_COUNT; i++)
+		if (!strcmp(name, formats[i].name))
+			return formats[i].format;
+	return -1;
+}
 
 static size_t skip_bom(const char **buf, size_t len)
 {
@@ -1588,63 +1720,16 @@ static size_t skip_bom(const char **buf, size_t len)
 	return len;
 }
 
-/* raw JSON string at p equals lit (no escapes in the words we look for) */
-static bool js_string_is(const char *p, const char *end, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	return (size_t)(end - p) >= n + 2 && p[0] == '"' && !memcmp(p + 1, lit, n) &&
-	       p[n + 1] == '"';
-}
-
 enum feed_format feed_detect(const char *buf, size_t len)
 {
-	const char *p, *e, *end, *k, *w, *we;
-	bool stix = false, cidr = false;
-	struct jscan s;
-	size_t i, kn;
-
-	if (!buf)
-		return FEED_FMT_PLAIN;
+	if (!buf) {
+		buf = "";
+		len = 0;
+	}
 	len = skip_bom(&buf, len);
-	end = buf + len;
-	i = first_char(buf, len);
-	if (i < len && buf[i] == '[')
-		return FEED_FMT_STIX;
-	if (i < len && buf[i] == '{') {
-		/* the first value's root keys; for JSON lines, the first line's */
-		s.p = buf + i;
-		s.end = end;
-		js_open(&s, '{');
-		while (js_key(&s, &k, &kn)) {
-			if (str_is(k, kn, "new", false) || str_is(k, kn, "deleted", false))
-				return FEED_FMT_CROWDSEC;
-			if (str_is(k, kn, "type", false)) {
-				stix |= js_string_is(s.p, end, "bundle") ||
-					js_string_is(s.p, end, "indicator");
-				cidr |= js_string_is(s.p, end, "metadata");
-			}
-			cidr |= str_is(k, kn, "cidr", false);
-			if (!js_value(&s) || !js_next(&s))
-				break;
-		}
-		if (stix)
-			return FEED_FMT_STIX;
-		if (cidr)
-			return FEED_FMT_SPAMHAUS_JSON;
-		return FEED_FMT_PLAIN;
-	}
-	/* the first line that is not blank or a comment */
-	for (p = buf; p < end; p = e + 1) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		e = nl ? nl : end;
-		if (!next_word(&p, e, &w, &we) || *w == '#')
-			continue;
-		if (word_is(w, we, "create") || word_is(w, we, "add"))
-			return FEED_FMT_IPSET;
-		break;
-	}
+	for (size_t i = 0; i < FEED_FMT_COUNT; i++)
+		if (formats[i].detect && formats[i].detect(buf, len))
+			return formats[i].format;
 	return FEED_FMT_PLAIN;
 }
 
@@ -1652,6 +1737,7 @@ int feed_parse(const char *buf, size_t len, enum feed_format fmt, int64_t now_un
 	       struct feed_result *res)
 {
 	struct feed_ctx ctx = { .res = res, .now = now_unix };
+	const struct feed_format_ops *ops;
 	int ret;
 
 	if (!buf || !len) {
@@ -1663,28 +1749,10 @@ int feed_parse(const char *buf, size_t len, enum feed_format fmt, int64_t now_un
 		ctx.suppressed = strtoull(res->errors[FEED_ERRORS_MAX].msg, NULL, 10);
 	if (fmt == FEED_FMT_AUTO)
 		fmt = feed_detect(buf, len);
-	if (fmt == FEED_FMT_PLAIN || fmt == FEED_FMT_NETSET || fmt == FEED_FMT_IPSET)
-		reserve_lines(res, buf, len);
-	switch (fmt) {
-	case FEED_FMT_PLAIN:
-	case FEED_FMT_NETSET:
-		ret = parse_plain(&ctx, buf, len);
-		break;
-	case FEED_FMT_IPSET:
-		ret = parse_lines(&ctx, buf, len, ipset_line, NULL, 0);
-		break;
-	case FEED_FMT_SPAMHAUS_JSON:
-		ret = parse_spamhaus(&ctx, buf, len);
-		break;
-	case FEED_FMT_CROWDSEC:
-		ret = parse_crowdsec(&ctx, buf, len);
-		break;
-	case FEED_FMT_STIX:
-		ret = parse_stix(&ctx, buf, len);
-		break;
-	default:
+	ops = format_ops(fmt);
+	if (!ops || !ops->parse)
 		return -EINVAL;
-	}
+	ret = ops->parse(&ctx, buf, len);
 	res->format = fmt;
 	if (ctx.suppressed && res->n_errors > FEED_ERRORS_MAX)
 		snprintf(res->errors[FEED_ERRORS_MAX].msg, sizeof(res->errors[0].msg),
