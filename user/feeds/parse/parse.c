@@ -1,276 +1,23 @@
 /* user/feeds/parse/parse.c - threat feed formats to prefixes. See feeds/parse.h.
  *
- * Pure: takes a buffer, fills a feed_result; no files, maps, clocks or
- * globals. All JSON is parsed by json-c. json-c keeps no source positions, so
- * a small skipper (js_*) walks the text json-c has already accepted to find
- * where array elements start, only to report line numbers; it never produces
- * values. buf is not NUL terminated and may be anything (fuzzed with
- * ASan/UBSan): every read is bounded by len.
+ * Owns each format's parser and the format table that names them. The
+ * helpers they share are in common.c (results, messages), lines.c, json.c
+ * and time.c. Pure: takes a buffer, fills a feed_result; no files, maps,
+ * clocks or globals. buf is not NUL terminated and may be anything (fuzzed
+ * with ASan/UBSan): every read is bounded by len.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <time.h>
 #include <json-c/json.h>
 
-#include "feeds/parse.h"
-#include "lib/util.h"
+#include "feeds/parse/internal.h"
 
-#define FEED_TOKEN_MAX	64	/* longest valid prefix text is 49 bytes */
-#define QUOTE_MAX	52	/* bytes of input quoted in one message */
-#define QUOTE_BUF	(QUOTE_MAX + 4)
 #define PATTERN_DEPTH	32	/* STIX '(' nesting we follow */
 #define PLAIN_HALVES_MIN	(4u << 20)	/* bytes: parsed in two halves from here */
 
-struct feed_ctx {
-	struct feed_result *res;
-	size_t suppressed;	/* errors past FEED_ERRORS_MAX: counted, not stored */
-	int64_t now;
-};
-
-void feed_result_free(struct feed_result *res)
-{
-	if (!res)
-		return;
-	free(res->entries);
-	free(res->errors);
-	memset(res, 0, sizeof(*res));
-}
-
-/* ---- results ---------------------------------------------------------- */
-
-/* Make room for one more element: geometric growth, overflow checked. */
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	if (ncap <= n || ncap > SIZE_MAX / size)
-		return -ENOMEM;
-	p = realloc(*arr, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
-/* Line formats: room for an entry per line up front, mapped in at once (a
- * million entries grown by doubling cost copies and page faults). Best
- * effort: add_entry still grows if this fails. */
-static void reserve_lines(struct feed_result *res, const char *buf, size_t len)
-{
-	size_t lines = 1, want;
-	void *p;
-
-	for (const char *q = buf, *end = buf + len; (q = memchr(q, '\n', end - q)); q++)
-		lines++;
-	want = res->n_entries + lines;
-	if (want <= res->cap_entries || want > SIZE_MAX / sizeof(*res->entries))
-		return;
-	p = realloc(res->entries, want * sizeof(*res->entries));
-	if (!p)
-		return;
-	res->entries = p;
-	res->cap_entries = want;
-	prefault(res->entries + res->n_entries, lines * sizeof(*res->entries));
-}
-
-static int add_entry(struct feed_ctx *ctx, const struct cidr *c, uint32_t line, uint64_t ttl)
-{
-	struct feed_result *res = ctx->res;
-	struct feed_entry *e;
-	int ret;
-
-	ret = grow((void **)&res->entries, &res->cap_entries, res->n_entries, sizeof(*e));
-	if (ret)
-		return ret;
-	e = &res->entries[res->n_entries++];
-	e->cidr = *c;
-	e->line = line;
-	e->ttl_s = ttl;
-	return 0;
-}
-
-static __attribute__((format(printf, 3, 4)))
-int add_error(struct feed_ctx *ctx, uint32_t line, const char *fmt, ...)
-{
-	struct feed_result *res = ctx->res;
-	struct feed_error *e;
-	va_list ap;
-	int ret;
-
-	if (res->n_errors > FEED_ERRORS_MAX) {
-		ctx->suppressed++;
-		return 0;
-	}
-	ret = grow((void **)&res->errors, &res->cap_errors, res->n_errors, sizeof(*e));
-	if (ret)
-		return ret;
-	e = &res->errors[res->n_errors++];
-	e->line = line;
-	if (res->n_errors > FEED_ERRORS_MAX) {
-		/* the summary slot; its text is final once parsing ends */
-		ctx->suppressed++;
-		snprintf(e->msg, sizeof(e->msg), "more errors not listed");
-		return 0;
-	}
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-/* s[0..n) made printable for a message: \" \\ \xNN escapes, cut with "...". */
-static const char *quote(char *dst, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		size_t need = c < 0x20 || c >= 0x7f ? 4 : c == '"' || c == '\\' ? 2 : 1;
-
-		if (o + need > QUOTE_MAX) {
-			memcpy(dst + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (need == 4) {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		} else {
-			if (need == 2)
-				dst[o++] = '\\';
-			dst[o++] = (char)c;
-		}
-	}
-	dst[o] = '\0';
-	return dst;
-}
-
-/* Parse one prefix token. 1: *c is set; 0: an error was recorded; <0: -errno. */
-static int parse_prefix(struct feed_ctx *ctx, const char *tok, size_t n, uint32_t line,
-			struct cidr *c)
-{
-	char buf[FEED_TOKEN_MAX], q[QUOTE_BUF], why[96];
-	int ret;
-
-	if (n >= sizeof(buf)) {
-		snprintf(why, sizeof(why), "too long");
-	} else if (memchr(tok, '\0', n)) {
-		snprintf(why, sizeof(why), "NUL byte inside");
-	} else {
-		memcpy(buf, tok, n);
-		buf[n] = '\0';
-		if (!cidr_parse(buf, c, 0, why, sizeof(why)))
-			return 1;
-	}
-	ret = add_error(ctx, line, "bad prefix \"%s\": %s", quote(q, tok, n), why);
-	return ret < 0 ? ret : 0;
-}
-
-/* ---- helpers shared by the line formats -------------------------------- */
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static void trim(const char **p, const char **e)
-{
-	while (*p < *e && is_ws(**p))
-		(*p)++;
-	while (*e > *p && is_ws((*e)[-1]))
-		(*e)--;
-}
-
-/* The next blank-separated word in [*p, e): [*w, *we); false at the end. */
-static bool next_word(const char **p, const char *e, const char **w, const char **we)
-{
-	const char *s = *p;
-
-	while (s < e && is_ws(*s))
-		s++;
-	if (s == e)
-		return false;
-	*w = s;
-	while (s < e && !is_ws(*s))
-		s++;
-	*we = s;
-	*p = s;
-	return true;
-}
-
-static bool word_is(const char *w, const char *we, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	return (size_t)(we - w) == n && !memcmp(w, lit, n);
-}
-
-static uint32_t line_at(const char *buf, size_t off)
-{
-	const char *p = buf, *end = buf + off;
-	uint32_t line = 1;
-
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
-		p++;
-		if (line < UINT32_MAX)
-			line++;
-	}
-	return line;
-}
-
-typedef int (*line_fn)(struct feed_ctx *ctx, void *arg, const char *s, size_t n,
-		       uint32_t line);
-
-/* Split buf into lines (LF or CRLF), numbered from line0 + 1, and hand
- * each to fn. */
-static int parse_lines(struct feed_ctx *ctx, const char *buf, size_t len, line_fn fn, void *arg,
-		       uint32_t line0)
-{
-	const char *p = buf, *end = buf + len;
-	uint32_t line = line0;
-	int ret;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = (size_t)((nl ? nl : end) - p);
-
-		if (line < UINT32_MAX)
-			line++;
-		if (n && p[n - 1] == '\r')
-			n--;
-		if (n > FEED_LINE_MAX)
-			ret = add_error(ctx, line, "line too long (%zu bytes, limit %d)",
-					n, FEED_LINE_MAX);
-		else
-			ret = fn(ctx, arg, p, n, line);
-		if (ret < 0)
-			return ret;
-		p = nl ? nl + 1 : end;
-	}
-	return 0;
-}
-
-/* ---- plain and netset ---------------------------------------------------- */
+/* ---- plain and netset ----------------------------------------------------- */
 
 /* The usual line, "a.b.c.d" or "a.b.c.d/len" and nothing after it but
  * blanks or a comment, read in place. Anything else (IPv6, leading zeros,
@@ -321,28 +68,28 @@ static int plain_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, 
 
 	(void)arg;
 	if (plain_v4_fast(s, n, &c))
-		return add_entry(ctx, &c, line, 0);
+		return feed_add_entry(ctx, &c, line, 0);
 	for (const char *x = s; x < e; x++) {
 		if (*x == '#' || *x == ';') {
 			e = x;
 			break;
 		}
 	}
-	if (!next_word(&p, e, &tok, &tok_end)) {
+	if (!feed_next_word(&p, e, &tok, &tok_end)) {
 		ctx->res->n_skipped++;
 		return 0;
 	}
 	rest = p;
 	rest_end = e;
-	trim(&rest, &rest_end);
+	feed_trim(&rest, &rest_end);
 	if (rest < rest_end)
-		return add_error(ctx, line, "unexpected text after \"%s\": \"%s\"",
-				 quote(q1, tok, (size_t)(tok_end - tok)),
-				 quote(q2, rest, (size_t)(rest_end - rest)));
-	ret = parse_prefix(ctx, tok, (size_t)(tok_end - tok), line, &c);
+		return feed_add_error(ctx, line, "unexpected text after \"%s\": \"%s\"",
+				      feed_quote(q1, tok, (size_t)(tok_end - tok)),
+				      feed_quote(q2, rest, (size_t)(rest_end - rest)));
+	ret = feed_parse_prefix(ctx, tok, (size_t)(tok_end - tok), line, &c);
 	if (ret <= 0)
 		return ret;
-	return add_entry(ctx, &c, line, 0);
+	return feed_add_entry(ctx, &c, line, 0);
 }
 
 /* The second half of a big plain feed, parsed on a second thread. */
@@ -359,7 +106,7 @@ static void *half_run(void *arg)
 {
 	struct half *h = arg;
 
-	h->ret = parse_lines(&h->ctx, h->buf, h->len, plain_line, NULL, h->line0);
+	h->ret = feed_parse_lines(&h->ctx, h->buf, h->len, plain_line, NULL, h->line0);
 	return NULL;
 }
 
@@ -379,23 +126,23 @@ static int parse_halves(struct feed_ctx *ctx, const char *buf, size_t len)
 	int ret;
 
 	if (!mid || mid + 1 == buf + len)
-		return parse_lines(ctx, buf, len, plain_line, NULL, 0);
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
 	mid++;
 	for (const char *q = buf; (q = memchr(q, '\n', (size_t)(mid - q))); q++)
 		lines1++;
 	h.buf = mid;
 	h.len = (size_t)(buf + len - mid);
 	h.line0 = lines1;
-	/* the second half's lines fit after the first half's (reserve_lines) */
+	/* the second half's lines fit after the first half's (feed_reserve_lines) */
 	for (const char *q = mid; (q = memchr(q, '\n', (size_t)(buf + len - q))); q++)
 		h.res.cap_entries++;
 	h.res.cap_entries++;
 	if (res->cap_entries < n0 + lines1 + h.res.cap_entries)
-		return parse_lines(ctx, buf, len, plain_line, NULL, 0);
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
 	h.res.entries = res->entries + n0 + lines1;
 	if (pthread_create(&th, NULL, half_run, &h))
-		return parse_lines(ctx, buf, len, plain_line, NULL, 0);
-	ret = parse_lines(ctx, buf, (size_t)(mid - buf), plain_line, NULL, 0);
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+	ret = feed_parse_lines(ctx, buf, (size_t)(mid - buf), plain_line, NULL, 0);
 	pthread_join(th, NULL);
 	if (ret || h.ret || res->n_errors != e0 || ctx->suppressed != sup0 || h.res.n_errors) {
 		free(h.res.errors);
@@ -405,7 +152,7 @@ static int parse_halves(struct feed_ctx *ctx, const char *buf, size_t len)
 		ctx->suppressed = sup0;
 		if (ret == -ENOMEM || h.ret == -ENOMEM)
 			return -ENOMEM;
-		return parse_lines(ctx, buf, len, plain_line, NULL, 0);
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
 	}
 	memmove(res->entries + res->n_entries, h.res.entries, h.res.n_entries * sizeof(*res->entries));
 	res->n_entries += h.res.n_entries;
@@ -413,9 +160,10 @@ static int parse_halves(struct feed_ctx *ctx, const char *buf, size_t len)
 	return 0;
 }
 
+
 static int feed_plain_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 {
-	reserve_lines(ctx->res, buf, len);
+	feed_reserve_lines(ctx->res, buf, len);
 	return parse_halves(ctx, buf, len);
 }
 
@@ -428,10 +176,11 @@ static bool feed_plain_detect(const char *buf, size_t len)
 	return true;
 }
 
-/* ---- ipset save ---------------------------------------------------------- */
+/* ---- ipset save ----------------------------------------------------------- */
 
-/* Like next_word, but a word starting with '"' runs to the closing quote
- * (ipset prints comment "text with blanks"). -1 on an unterminated quote. */
+/* Like feed_next_word, but a word starting with '"' runs to the closing
+ * quote (ipset prints comment "text with blanks"). -1 on an unterminated
+ * quote. */
 static int ipset_word(const char **p, const char *e, const char **w, const char **we)
 {
 	const char *s = *p;
@@ -466,7 +215,7 @@ static int ipset_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, 
 	int ret;
 
 	(void)arg;
-	if (!next_word(&p, e, &w, &we) || *w == '#') {
+	if (!feed_next_word(&p, e, &w, &we) || *w == '#') {
 		ctx->res->n_skipped++;
 		return 0;
 	}
@@ -475,17 +224,17 @@ static int ipset_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, 
 		return 0;
 	}
 	if (!word_is(w, we, "add"))
-		return add_error(ctx, line, "unexpected ipset command \"%s\"",
-				 quote(q, w, (size_t)(we - w)));
-	if (!next_word(&p, e, &w, &we) || !next_word(&p, e, &elem, &elem_end))
-		return add_error(ctx, line, "\"add\" needs a set name and an element");
+		return feed_add_error(ctx, line, "unexpected ipset command \"%s\"",
+				      feed_quote(q, w, (size_t)(we - w)));
+	if (!feed_next_word(&p, e, &w, &we) || !feed_next_word(&p, e, &elem, &elem_end))
+		return feed_add_error(ctx, line, "\"add\" needs a set name and an element");
 
 	for (;;) {
 		ret = ipset_word(&p, e, &o, &oe);
 		if (!ret)
 			break;
 		if (ret < 0)
-			return add_error(ctx, line, "unterminated quote");
+			return feed_add_error(ctx, line, "unterminated quote");
 		if (word_is(o, oe, "nomatch")) {
 			nomatch = true;
 			continue;
@@ -497,22 +246,22 @@ static int ipset_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, 
 			continue;	/* a flag we do not use */
 		ret = ipset_word(&p, e, &v, &ve);
 		if (ret < 0)
-			return add_error(ctx, line, "unterminated quote");
+			return feed_add_error(ctx, line, "unterminated quote");
 		if (!ret)
-			return add_error(ctx, line, "option \"%s\" needs a value",
-					 quote(q, o, (size_t)(oe - o)));
+			return feed_add_error(ctx, line, "option \"%s\" needs a value",
+					      feed_quote(q, o, (size_t)(oe - o)));
 		if (!word_is(o, oe, "timeout"))
 			continue;
 		/* ipset's own limit is 2^31/1000 s; ten digits cannot overflow */
 		ttl = 0;
 		for (const char *d = v; d < ve; d++) {
 			if (!is_digit(*d) || ve - v > 10)
-				return add_error(ctx, line, "bad timeout \"%s\"",
-						 quote(q, v, (size_t)(ve - v)));
+				return feed_add_error(ctx, line, "bad timeout \"%s\"",
+						      feed_quote(q, v, (size_t)(ve - v)));
 			ttl = ttl * 10 + (uint64_t)(*d - '0');
 		}
 	}
-	ret = parse_prefix(ctx, elem, (size_t)(elem_end - elem), line, &c);
+	ret = feed_parse_prefix(ctx, elem, (size_t)(elem_end - elem), line, &c);
 	if (ret <= 0)
 		return ret;
 	if (nomatch) {
@@ -520,13 +269,13 @@ static int ipset_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, 
 		ctx->res->n_skipped++;
 		return 0;
 	}
-	return add_entry(ctx, &c, line, ttl);
+	return feed_add_entry(ctx, &c, line, ttl);
 }
 
 static int feed_ipset_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 {
-	reserve_lines(ctx->res, buf, len);
-	return parse_lines(ctx, buf, len, ipset_line, NULL, 0);
+	feed_reserve_lines(ctx->res, buf, len);
+	return feed_parse_lines(ctx, buf, len, ipset_line, NULL, 0);
 }
 
 /* The first line that is not blank or a comment is an ipset command. */
@@ -538,322 +287,11 @@ static bool feed_ipset_detect(const char *buf, size_t len)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 
 		e = nl ? nl : end;
-		if (!next_word(&p, e, &w, &we) || *w == '#')
+		if (!feed_next_word(&p, e, &w, &we) || *w == '#')
 			continue;
 		return word_is(w, we, "create") || word_is(w, we, "add");
 	}
 	return false;
-}
-
-/* ---- JSON: json-c wrappers ------------------------------------------------ */
-
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;	/* NULL for a JSON null: same as absent */
-}
-
-enum { JSTR_ABSENT, JSTR_OK, JSTR_BAD };
-
-/* o[key] as a string; JSTR_BAD when present but not a string. */
-static int jstr(struct json_object *o, const char *key, const char **s, size_t *n)
-{
-	struct json_object *v = jget(o, key);
-
-	if (!v)
-		return JSTR_ABSENT;
-	if (!json_object_is_type(v, json_type_string))
-		return JSTR_BAD;
-	*s = json_object_get_string(v);
-	*n = (size_t)json_object_get_string_len(v);
-	return JSTR_OK;
-}
-
-/* Length-aware compare: JSON strings may hold NUL bytes. */
-static bool str_is(const char *s, size_t n, const char *lit, bool icase)
-{
-	size_t l = strlen(lit);
-
-	if (n != l)
-		return false;
-	return icase ? !strncasecmp(s, lit, l) : !memcmp(s, lit, l);
-}
-
-/* Record why o[key] is unusable ("missing" or "not a string"). */
-static int field_error(struct feed_ctx *ctx, uint32_t line, const char *key, int st)
-{
-	if (st == JSTR_ABSENT)
-		return add_error(ctx, line, "missing \"%s\"", key);
-	return add_error(ctx, line, "\"%s\" is not a string", key);
-}
-
-/* ---- JSON: positions (see the file comment) --------------------------------- */
-
-static bool is_json_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static size_t first_char(const char *buf, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && is_json_ws(buf[i]))
-		i++;
-	return i;
-}
-
-struct jscan {
-	const char *p, *end;
-};
-
-static void js_ws(struct jscan *s)
-{
-	while (s->p < s->end && is_json_ws(*s->p))
-		s->p++;
-}
-
-/* At '"': step past the closing quote. */
-static bool js_string(struct jscan *s)
-{
-	s->p++;
-	while (s->p < s->end) {
-		char c = *s->p++;
-
-		if (c == '\\') {
-			if (s->p < s->end)
-				s->p++;
-		} else if (c == '"') {
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Step over one value of any kind. */
-static bool js_value(struct jscan *s)
-{
-	size_t depth = 0;
-	char c;
-
-	js_ws(s);
-	if (s->p >= s->end)
-		return false;
-	c = *s->p;
-	if (c == '"')
-		return js_string(s);
-	if (c == '{' || c == '[') {
-		while (s->p < s->end) {
-			c = *s->p;
-			if (c == '"') {
-				if (!js_string(s))
-					return false;
-				continue;
-			}
-			s->p++;
-			if (c == '{' || c == '[')
-				depth++;
-			else if ((c == '}' || c == ']') && --depth == 0)
-				return true;
-		}
-		return false;
-	}
-	if (c == '}' || c == ']' || c == ',' || c == ':')
-		return false;
-	while (s->p < s->end && *s->p != ',' && *s->p != '}' && *s->p != ']' &&
-	       !is_json_ws(*s->p))
-		s->p++;
-	return true;
-}
-
-static bool js_open(struct jscan *s, char c)
-{
-	js_ws(s);
-	if (s->p >= s->end || *s->p != c)
-		return false;
-	s->p++;
-	return true;
-}
-
-/* At a member: its raw key, and s left at the value. false at '}' or junk. */
-static bool js_key(struct jscan *s, const char **k, size_t *kn)
-{
-	js_ws(s);
-	if (s->p >= s->end || *s->p != '"')
-		return false;
-	*k = s->p + 1;
-	if (!js_string(s))
-		return false;
-	*kn = (size_t)(s->p - 1 - *k);
-	if (!js_open(s, ':'))
-		return false;
-	js_ws(s);
-	return true;
-}
-
-/* After a value: true past a ',', false at the closing bracket. */
-static bool js_next(struct jscan *s)
-{
-	return js_open(s, ',');
-}
-
-/* Where the value of the last root member named key starts (json-c keeps the
- * last of duplicate keys too), or NULL. NULL too if any key has an escape:
- * it might spell key, and a guess could name the wrong lines. */
-static const char *js_member(const char *buf, size_t len, const char *key)
-{
-	struct jscan s = { buf, buf + len };
-	const char *k, *found = NULL;
-	size_t kn;
-
-	if (!js_open(&s, '{'))
-		return NULL;
-	while (js_key(&s, &k, &kn)) {
-		if (memchr(k, '\\', kn))
-			return NULL;
-		if (str_is(k, kn, key, false))
-			found = s.p;
-		if (!js_value(&s) || !js_next(&s))
-			break;
-	}
-	return found;
-}
-
-/* Line of each element of the array at p. Fills lines[] only if exactly n
- * elements are found, so a disagreement with json-c (an escaped key, say)
- * leaves 0s rather than wrong lines. */
-static void js_element_lines(const char *buf, size_t len, const char *p, uint32_t *lines, size_t n)
-{
-	struct jscan s = { p, buf + len };
-	const char *at = buf;
-	uint32_t line = 1;
-	size_t i = 0;
-
-	if (!p || !js_open(&s, '['))
-		return;
-	js_ws(&s);
-	if (s.p < s.end && *s.p == ']')
-		return;
-	for (;;) {
-		js_ws(&s);
-		if (i == n) {
-			i++;	/* more than json-c saw */
-			break;
-		}
-		while (at < s.p && (at = memchr(at, '\n', (size_t)(s.p - at)))) {
-			at++;
-			if (line < UINT32_MAX)
-				line++;
-		}
-		at = s.p;
-		lines[i++] = line;
-		if (!js_value(&s) || !js_next(&s))
-			break;
-	}
-	if (i != n)
-		memset(lines, 0, n * sizeof(*lines));
-}
-
-static uint32_t *element_lines(const char *buf, size_t len, const char *arr, size_t n)
-{
-	uint32_t *lines = calloc(n ? n : 1, sizeof(*lines));
-
-	if (lines)
-		js_element_lines(buf, len, arr, lines, n);
-	return lines;
-}
-
-typedef bool (*json_member_fn)(const char *k, size_t kn, const char *v, const char *end);
-
-/* For detection: hand fn each member of the JSON object buf starts with (its
- * raw key, and the text from its value to the end) until fn says yes. The
- * walk stops at the first text it cannot follow: for JSON lines, after the
- * first line's object. */
-static bool json_any_member(const char *buf, size_t len, json_member_fn fn)
-{
-	struct jscan s = { buf, buf + len };
-	const char *k;
-	size_t kn;
-
-	if (!js_open(&s, '{'))
-		return false;
-	while (js_key(&s, &k, &kn)) {
-		if (fn(k, kn, s.p, s.end))
-			return true;
-		if (!js_value(&s) || !js_next(&s))
-			break;
-	}
-	return false;
-}
-
-/* raw JSON string at p equals lit (no escapes in the words we look for) */
-static bool js_string_is(const char *p, const char *end, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	return (size_t)(end - p) >= n + 2 && p[0] == '"' && !memcmp(p + 1, lit, n) &&
-	       p[n + 1] == '"';
-}
-
-/* One JSON value spanning all of buf. NULL and *ret = -EINVAL (error recorded)
- * or -ENOMEM when it cannot be had. */
-static struct json_object *parse_document(struct feed_ctx *ctx, const char *buf, size_t len,
-					  int *ret)
-{
-	struct json_object *obj = NULL;
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
-	size_t end;
-
-	*ret = -EINVAL;
-	if (len > INT_MAX - 1) {
-		if (add_error(ctx, 1, "document too large for the JSON parser") < 0)
-			*ret = -ENOMEM;
-		return NULL;
-	}
-	tok = json_tokener_new();
-	if (!tok) {
-		*ret = -ENOMEM;
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	obj = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue) {
-		/* the terminating NUL json-c wants to hear at end of input */
-		obj = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-		/* an error at the end belongs to the last line with text */
-		end = len;
-		while (end && is_json_ws(buf[end - 1]))
-			end--;
-	}
-	if (jerr != json_tokener_success) {
-		if (end > len)
-			end = len;
-		if (add_error(ctx, line_at(buf, end), "bad JSON: %s",
-			      json_tokener_error_desc(jerr)) < 0)
-			*ret = -ENOMEM;
-		json_object_put(obj);
-		obj = NULL;
-	} else if (end < len && first_char(buf + end, len - end) < len - end) {
-		/* json-c stops at a NUL byte as if the input ended there */
-		if (add_error(ctx, line_at(buf, end), "trailing data after JSON document") < 0)
-			*ret = -ENOMEM;
-		json_object_put(obj);
-		obj = NULL;
-	} else if (!obj) {
-		if (add_error(ctx, line_at(buf, first_char(buf, len)), "document is JSON null") < 0)
-			*ret = -ENOMEM;
-	}
-	json_tokener_free(tok);
-	if (obj)
-		*ret = 0;
-	return obj;
 }
 
 /* ---- spamhaus-json -------------------------------------------------------- */
@@ -868,7 +306,7 @@ static int spamhaus_line(struct feed_ctx *ctx, void *arg, const char *s, size_t 
 	size_t vn;
 	int ret, st;
 
-	trim(&p, &e);
+	feed_trim(&p, &e);
 	if (p == e) {
 		ctx->res->n_skipped++;
 		return 0;
@@ -877,30 +315,30 @@ static int spamhaus_line(struct feed_ctx *ctx, void *arg, const char *s, size_t 
 	obj = json_tokener_parse_ex(tok, p, (int)(e - p));
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_continue)
-		return add_error(ctx, line, "bad JSON: line ends inside a value");
+		return feed_add_error(ctx, line, "bad JSON: line ends inside a value");
 	if (jerr != json_tokener_success)
-		return add_error(ctx, line, "bad JSON: %s", json_tokener_error_desc(jerr));
+		return feed_add_error(ctx, line, "bad JSON: %s", json_tokener_error_desc(jerr));
 	if (json_tokener_get_parse_end(tok) < (size_t)(e - p)) {
 		json_object_put(obj);
-		return add_error(ctx, line, "trailing data after JSON object");
+		return feed_add_error(ctx, line, "trailing data after JSON object");
 	}
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
-		return add_error(ctx, line, "not a JSON object");
+		return feed_add_error(ctx, line, "not a JSON object");
 	}
-	if (jstr(obj, "type", &v, &vn) == JSTR_OK && str_is(v, vn, "metadata", false)) {
+	if (feed_json_str(obj, "type", &v, &vn) == JSTR_OK && str_is(v, vn, "metadata", false)) {
 		ctx->res->n_skipped++;
 		ret = 0;
 		goto out;
 	}
-	st = jstr(obj, "cidr", &v, &vn);
+	st = feed_json_str(obj, "cidr", &v, &vn);
 	if (st != JSTR_OK) {
-		ret = field_error(ctx, line, "cidr", st);
+		ret = feed_json_field_error(ctx, line, "cidr", st);
 		goto out;
 	}
-	ret = parse_prefix(ctx, v, vn, line, &c);
+	ret = feed_parse_prefix(ctx, v, vn, line, &c);
 	if (ret > 0)
-		ret = add_entry(ctx, &c, line, 0);
+		ret = feed_add_entry(ctx, &c, line, 0);
 out:
 	json_object_put(obj);
 	return ret;
@@ -914,7 +352,7 @@ static int feed_spamhaus_parse(struct feed_ctx *ctx, const char *buf, size_t len
 	if (!tok)
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	ret = parse_lines(ctx, buf, len, spamhaus_line, tok, 0);
+	ret = feed_parse_lines(ctx, buf, len, spamhaus_line, tok, 0);
 	json_tokener_free(tok);
 	return ret;
 }
@@ -922,100 +360,16 @@ static int feed_spamhaus_parse(struct feed_ctx *ctx, const char *buf, size_t len
 static bool spamhaus_member(const char *k, size_t kn, const char *v, const char *end)
 {
 	return str_is(k, kn, "cidr", false) ||
-	       (str_is(k, kn, "type", false) && js_string_is(v, end, "metadata"));
+	       (str_is(k, kn, "type", false) && feed_json_string_is(v, end, "metadata"));
 }
 
-/* The first object has a "cidr" key, or is the metadata line. */
+/* The first line's object has a "cidr" key, or is the metadata line. */
 static bool feed_spamhaus_detect(const char *buf, size_t len)
 {
-	return json_any_member(buf, len, spamhaus_member);
+	return feed_json_any_member(buf, len, spamhaus_member);
 }
 
-/* ---- crowdsec ---------------------------------------------------------------- */
-
-/* Go's time.ParseDuration: "1h2m3.5s", "-1s", "0". NULL or the reason. */
-static const char *go_duration(const char *s, size_t n, int64_t *out)
-{
-	static const struct {
-		const char *name;
-		uint64_t ns;
-	} units[] = {
-		{ "ns", 1ULL }, { "us", 1000ULL }, { "\xc2\xb5s", 1000ULL },
-		{ "\xce\xbcs", 1000ULL }, { "ms", 1000000ULL }, { "s", 1000000000ULL },
-		{ "m", 60000000000ULL }, { "h", 3600000000000ULL },
-	};
-	const uint64_t lim = 1ULL << 63;
-	const char *p = s, *e = s + n;
-	uint64_t d = 0;
-	bool neg = false;
-
-	if (p < e && (*p == '-' || *p == '+'))
-		neg = *p++ == '-';
-	if (e - p == 1 && *p == '0') {
-		*out = 0;
-		return NULL;
-	}
-	if (p == e)
-		return "empty";
-	while (p < e) {
-		uint64_t v = 0, f = 0, unit = 0;
-		double scale = 1;
-		bool pre = false, post = false, over = false;
-		const char *u;
-
-		if (*p != '.' && !is_digit(*p))
-			return "expected a number";
-		for (; p < e && is_digit(*p); p++, pre = true) {
-			if (v > (lim - 1) / 10)
-				return "out of range";
-			v = v * 10 + (uint64_t)(*p - '0');
-			if (v > lim)
-				return "out of range";
-		}
-		if (p < e && *p == '.') {
-			for (p++; p < e && is_digit(*p); p++, post = true) {
-				if (over)
-					continue;
-				if (f > (lim - 1) / 10) {
-					over = true;	/* further digits are below ns */
-					continue;
-				}
-				f = f * 10 + (uint64_t)(*p - '0');
-				scale *= 10;
-			}
-		}
-		if (!pre && !post)
-			return "expected a number";
-		for (u = p; p < e && *p != '.' && !is_digit(*p); p++)
-			;
-		if (u == p)
-			return "missing unit";
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-			if (str_is(u, (size_t)(p - u), units[i].name, false))
-				unit = units[i].ns;
-		if (!unit)
-			return "unknown unit";
-		if (v > lim / unit)
-			return "out of range";
-		v *= unit;
-		if (f) {
-			v += (uint64_t)((double)f * ((double)unit / scale));
-			if (v > lim)
-				return "out of range";
-		}
-		d += v;
-		if (d > lim)
-			return "out of range";
-	}
-	if (neg) {
-		*out = d == lim ? INT64_MIN : -(int64_t)d;
-		return NULL;
-	}
-	if (d > lim - 1)
-		return "out of range";
-	*out = (int64_t)d;
-	return NULL;
-}
+/* ---- crowdsec ------------------------------------------------------------- */
 
 static int cidr_cmp(const void *a, const void *b)
 {
@@ -1035,9 +389,10 @@ static bool decision_cidr(struct json_object *d, struct cidr *c)
 	size_t vn, sn;
 
 	if (!json_object_is_type(d, json_type_object) ||
-	    jstr(d, "scope", &scope, &sn) != JSTR_OK ||
+	    feed_json_str(d, "scope", &scope, &sn) != JSTR_OK ||
 	    (!str_is(scope, sn, "ip", true) && !str_is(scope, sn, "range", true)) ||
-	    jstr(d, "value", &v, &vn) != JSTR_OK || vn >= sizeof(buf) || memchr(v, '\0', vn))
+	    feed_json_str(d, "value", &v, &vn) != JSTR_OK ||
+	    vn >= sizeof(buf) || memchr(v, '\0', vn))
 		return false;
 	memcpy(buf, v, vn);
 	buf[vn] = '\0';
@@ -1058,39 +413,41 @@ static int crowdsec_decision(struct feed_ctx *ctx, struct json_object *d, uint32
 	int st, ret;
 
 	if (!json_object_is_type(d, json_type_object))
-		return add_error(ctx, line, "decision is not a JSON object");
-	st = jstr(d, "scope", &scope, &sn);
+		return feed_add_error(ctx, line, "decision is not a JSON object");
+	st = feed_json_str(d, "scope", &scope, &sn);
 	if (st != JSTR_OK)
-		return field_error(ctx, line, "scope", st);
+		return feed_json_field_error(ctx, line, "scope", st);
 	is_ip = str_is(scope, sn, "ip", true);
 	if (!is_ip && !str_is(scope, sn, "range", true)) {
 		ctx->res->n_skipped++;	/* Country, AS, Username: not ours */
 		return 0;
 	}
-	st = jstr(d, "type", &type, &tn);
+	st = feed_json_str(d, "type", &type, &tn);
 	if (st != JSTR_OK)
-		return field_error(ctx, line, "type", st);
+		return feed_json_field_error(ctx, line, "type", st);
 	if (!str_is(type, tn, "ban", true)) {
 		ctx->res->n_skipped++;	/* captcha, throttle: a bouncer's call */
 		return 0;
 	}
-	st = jstr(d, "value", &v, &vn);
+	st = feed_json_str(d, "value", &v, &vn);
 	if (st != JSTR_OK)
-		return field_error(ctx, line, "value", st);
+		return feed_json_field_error(ctx, line, "value", st);
 	if (is_ip && memchr(v, '/', vn))
-		return add_error(ctx, line, "bad address \"%s\": scope Ip takes an address, not a range",
-				 quote(q, v, vn));
-	ret = parse_prefix(ctx, v, vn, line, &c);
+		return feed_add_error(ctx, line,
+				      "bad address \"%s\": scope Ip takes an address, not a range",
+				      feed_quote(q, v, vn));
+	ret = feed_parse_prefix(ctx, v, vn, line, &c);
 	if (ret <= 0)
 		return ret;
 
-	st = jstr(d, "duration", &dur, &dn);
+	st = feed_json_str(d, "duration", &dur, &dn);
 	if (st == JSTR_BAD)
-		return field_error(ctx, line, "duration", st);
+		return feed_json_field_error(ctx, line, "duration", st);
 	if (st == JSTR_OK) {
-		why = go_duration(dur, dn, &ns);
+		why = feed_go_duration(dur, dn, &ns);
 		if (why)
-			return add_error(ctx, line, "bad duration \"%s\": %s", quote(q, dur, dn), why);
+			return feed_add_error(ctx, line, "bad duration \"%s\": %s",
+					      feed_quote(q, dur, dn), why);
 		if (ns <= 0) {
 			ctx->res->n_skipped++;	/* already expired */
 			return 0;
@@ -1103,7 +460,7 @@ static int crowdsec_decision(struct feed_ctx *ctx, struct json_object *d, uint32
 		ctx->res->n_skipped++;
 		return 0;
 	}
-	return add_entry(ctx, &c, line, ttl);
+	return feed_add_entry(ctx, &c, line, ttl);
 }
 
 static int feed_crowdsec_parse(struct feed_ctx *ctx, const char *buf, size_t len)
@@ -1114,27 +471,30 @@ static int feed_crowdsec_parse(struct feed_ctx *ctx, const char *buf, size_t len
 	size_t n = 0;
 	int ret;
 
-	root = parse_document(ctx, buf, len, &ret);
+	root = feed_json_document(ctx, buf, len, &ret);
 	if (!root)
 		return ret;
-	root_line = line_at(buf, first_char(buf, len));
+	root_line = feed_line_at(buf, feed_json_first_char(buf, len));
 	if (!json_object_is_type(root, json_type_object)) {
-		ret = add_error(ctx, root_line, "not a CrowdSec decisions stream (want a JSON object)");
+		ret = feed_add_error(ctx, root_line,
+				     "not a CrowdSec decisions stream (want a JSON object)");
 		ret = ret < 0 ? ret : -EINVAL;
 		goto out;
 	}
 	if (!json_object_object_get_ex(root, "new", NULL) &&
 	    !json_object_object_get_ex(root, "deleted", NULL)) {
-		ret = add_error(ctx, root_line, "not a CrowdSec decisions stream (no \"new\" or \"deleted\")");
+		ret = feed_add_error(ctx, root_line,
+				     "not a CrowdSec decisions stream (no \"new\" or \"deleted\")");
 		ret = ret < 0 ? ret : -EINVAL;
 		goto out;
 	}
-	nw = jget(root, "new");
-	dl = jget(root, "deleted");
+	nw = feed_json_get(root, "new");
+	dl = feed_json_get(root, "deleted");
 	if ((nw && !json_object_is_type(nw, json_type_array)) ||
 	    (dl && !json_object_is_type(dl, json_type_array))) {
-		ret = add_error(ctx, root_line, "\"%s\" is not an array",
-				nw && !json_object_is_type(nw, json_type_array) ? "new" : "deleted");
+		ret = feed_add_error(ctx, root_line, "\"%s\" is not an array",
+				     nw && !json_object_is_type(nw, json_type_array) ?
+				     "new" : "deleted");
 		ret = ret < 0 ? ret : -EINVAL;
 		goto out;
 	}
@@ -1155,7 +515,7 @@ static int feed_crowdsec_parse(struct feed_ctx *ctx, const char *buf, size_t len
 	}
 
 	n = json_object_array_length(nw);
-	lines = element_lines(buf, len, js_member(buf, len, "new"), n);
+	lines = feed_json_element_lines(buf, len, feed_json_member(buf, len, "new"), n);
 	if (!lines) {
 		ret = -ENOMEM;
 		goto out;
@@ -1179,75 +539,10 @@ static bool crowdsec_member(const char *k, size_t kn, const char *v, const char 
 /* A JSON object with a "new" or "deleted" key. */
 static bool feed_crowdsec_detect(const char *buf, size_t len)
 {
-	return json_any_member(buf, len, crowdsec_member);
+	return feed_json_any_member(buf, len, crowdsec_member);
 }
 
-/* ---- stix -------------------------------------------------------------------- */
-
-static bool digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return false;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return true;
-}
-
-/* RFC 3339 "2026-12-01T00:00:00[.123]Z" or "...+02:00" to Unix seconds,
- * rounded down; *frac tells a sub-second part was cut. NULL or the reason. */
-static const char *rfc3339(const char *s, size_t n, int64_t *t, bool *frac)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int year, mon, day, hour, min, sec, oh = 0, om = 0, sign = 0, dim;
-	struct tm tm;
-	size_t i = 19;
-
-	*frac = false;
-	if (n < 19 || !digits(s, 4, &year) || s[4] != '-' || !digits(s + 5, 2, &mon) ||
-	    s[7] != '-' || !digits(s + 8, 2, &day) || (s[10] != 'T' && s[10] != 't') ||
-	    !digits(s + 11, 2, &hour) || s[13] != ':' || !digits(s + 14, 2, &min) ||
-	    s[16] != ':' || !digits(s + 17, 2, &sec))
-		return "not an RFC 3339 timestamp";
-	if (i < n && s[i] == '.') {
-		size_t start = ++i;
-
-		for (; i < n && is_digit(s[i]); i++)
-			if (s[i] != '0')
-				*frac = true;
-		if (i == start)
-			return "no digits after '.'";
-	}
-	if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
-		i++;
-	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
-		sign = s[i] == '-' ? -1 : 1;
-		if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
-		    !digits(s + i + 4, 2, &om))
-			return "bad time zone offset";
-		i += 6;
-	} else {
-		return "missing time zone";
-	}
-	if (i != n)
-		return "trailing text";
-	if (mon < 1 || mon > 12)
-		return "month out of range";
-	dim = mdays[mon - 1] + (mon == 2 && year % 4 == 0 && (year % 100 || year % 400 == 0));
-	if (day < 1 || day > dim || hour > 23 || min > 59 || sec > 60 || oh > 23 || om > 59)
-		return "field out of range";
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	/* years 0..9999 fit a 64-bit time_t, so -1 is a real instant here */
-	*t = (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
-	return NULL;
-}
+/* ---- stix ----------------------------------------------------------------- */
 
 enum pat_tok {
 	PT_END, PT_LBRACK, PT_RBRACK, PT_LPAREN, PT_RPAREN, PT_OR,
@@ -1392,16 +687,16 @@ static int stix_emit(struct feed_ctx *ctx, const char *s, size_t n, int family,
 		buf[o++] = s[i];
 	}
 	if (o >= sizeof(buf))
-		ret = parse_prefix(ctx, s, n, line, &c);	/* reports "too long" */
+		ret = feed_parse_prefix(ctx, s, n, line, &c);	/* reports "too long" */
 	else
-		ret = parse_prefix(ctx, buf, o, line, &c);
+		ret = feed_parse_prefix(ctx, buf, o, line, &c);
 	if (ret <= 0)
 		return ret;
 	/* an IPv4-mapped ipv6-addr value comes back as the IPv4 address it is */
 	if (c.family != family && !(family == AF_INET6 && memchr(buf, ':', o)))
-		return add_error(ctx, line, "bad prefix \"%s\": not an %s address",
-				 quote(q, buf, o), family == AF_INET ? "IPv4" : "IPv6");
-	return add_entry(ctx, &c, line, ttl);
+		return feed_add_error(ctx, line, "bad prefix \"%s\": not an %s address",
+				      feed_quote(q, buf, o), family == AF_INET ? "IPv4" : "IPv6");
+	return feed_add_entry(ctx, &c, line, ttl);
 }
 
 enum pat_cmp {
@@ -1550,41 +845,43 @@ static int stix_object(struct feed_ctx *ctx, struct json_object *o, uint32_t lin
 	int st, ret;
 
 	if (!json_object_is_type(o, json_type_object))
-		return add_error(ctx, line, "STIX object is not a JSON object");
-	st = jstr(o, "type", &type, &tn);
+		return feed_add_error(ctx, line, "STIX object is not a JSON object");
+	st = feed_json_str(o, "type", &type, &tn);
 	if (st != JSTR_OK)
-		return field_error(ctx, line, "type", st);
+		return feed_json_field_error(ctx, line, "type", st);
 	if (!str_is(type, tn, "indicator", false))
 		goto skip;
-	st = jstr(o, "pattern_type", &pt, &ptn);
+	st = feed_json_str(o, "pattern_type", &pt, &ptn);
 	if (st == JSTR_BAD)
-		return field_error(ctx, line, "pattern_type", st);
+		return feed_json_field_error(ctx, line, "pattern_type", st);
 	if (st == JSTR_OK && !str_is(pt, ptn, "stix", false))
 		goto skip;	/* snort, yara, sigma, ... */
-	rv = jget(o, "revoked");
+	rv = feed_json_get(o, "revoked");
 	if (rv && !json_object_is_type(rv, json_type_boolean))
-		return add_error(ctx, line, "\"revoked\" is not a boolean");
+		return feed_add_error(ctx, line, "\"revoked\" is not a boolean");
 	if (rv && json_object_get_boolean(rv))
 		goto skip;
-	st = jstr(o, "valid_until", &vu, &vun);
+	st = feed_json_str(o, "valid_until", &vu, &vun);
 	if (st == JSTR_BAD)
-		return field_error(ctx, line, "valid_until", st);
+		return feed_json_field_error(ctx, line, "valid_until", st);
 	if (st == JSTR_OK) {
-		why = rfc3339(vu, vun, &t, &frac);
+		why = feed_rfc3339(vu, vun, &t, &frac);
 		if (why)
-			return add_error(ctx, line, "bad valid_until \"%s\": %s", quote(q, vu, vun), why);
+			return feed_add_error(ctx, line, "bad valid_until \"%s\": %s",
+					      feed_quote(q, vu, vun), why);
 		if (__builtin_sub_overflow(t, ctx->now, &left))
 			left = t < 0 ? -1 : INT64_MAX;
 		if (left < 0 || (left == 0 && !frac))
 			goto skip;	/* expired */
 		ttl = left ? (uint64_t)left : 1;
 	}
-	st = jstr(o, "pattern", &pat, &patn);
+	st = feed_json_str(o, "pattern", &pat, &patn);
 	if (st != JSTR_OK)
-		return field_error(ctx, line, "pattern", st);
+		return feed_json_field_error(ctx, line, "pattern", st);
 	ret = stix_pattern(ctx, false, pat, patn, line, ttl, &why);
 	if (ret == -EINVAL)
-		return add_error(ctx, line, "bad pattern \"%s\": %s", quote(q, pat, patn), why);
+		return feed_add_error(ctx, line, "bad pattern \"%s\": %s",
+				      feed_quote(q, pat, patn), why);
 	if (ret < 0)
 		return ret;
 	if (!ret)
@@ -1604,36 +901,37 @@ static int feed_stix_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 	size_t n, tn;
 	int ret;
 
-	root = parse_document(ctx, buf, len, &ret);
+	root = feed_json_document(ctx, buf, len, &ret);
 	if (!root)
 		return ret;
-	root_line = line_at(buf, first_char(buf, len));
+	root_line = feed_line_at(buf, feed_json_first_char(buf, len));
 	if (json_object_is_type(root, json_type_array)) {
 		objs = root;
-		arr = buf + first_char(buf, len);
+		arr = buf + feed_json_first_char(buf, len);
 	} else if (json_object_is_type(root, json_type_object)) {
-		if (jstr(root, "type", &type, &tn) != JSTR_OK || !str_is(type, tn, "bundle", false)) {
+		if (feed_json_str(root, "type", &type, &tn) != JSTR_OK ||
+		    !str_is(type, tn, "bundle", false)) {
 			ret = stix_object(ctx, root, root_line);
 			goto out;
 		}
-		objs = jget(root, "objects");
+		objs = feed_json_get(root, "objects");
 		if (!objs) {
 			ret = 0;	/* an empty bundle */
 			goto out;
 		}
 		if (!json_object_is_type(objs, json_type_array)) {
-			ret = add_error(ctx, root_line, "bundle \"objects\" is not an array");
+			ret = feed_add_error(ctx, root_line, "bundle \"objects\" is not an array");
 			ret = ret < 0 ? ret : -EINVAL;
 			goto out;
 		}
-		arr = js_member(buf, len, "objects");
+		arr = feed_json_member(buf, len, "objects");
 	} else {
-		ret = add_error(ctx, root_line, "not a STIX bundle, object or array");
+		ret = feed_add_error(ctx, root_line, "not a STIX bundle, object or array");
 		ret = ret < 0 ? ret : -EINVAL;
 		goto out;
 	}
 	n = json_object_array_length(objs);
-	lines = element_lines(buf, len, arr, n);
+	lines = feed_json_element_lines(buf, len, arr, n);
 	if (!lines) {
 		ret = -ENOMEM;
 		goto out;
@@ -1649,19 +947,19 @@ out:
 
 static bool stix_member(const char *k, size_t kn, const char *v, const char *end)
 {
-	return str_is(k, kn, "type", false) && (js_string_is(v, end, "bundle") ||
-						js_string_is(v, end, "indicator"));
+	return str_is(k, kn, "type", false) && (feed_json_string_is(v, end, "bundle") ||
+						feed_json_string_is(v, end, "indicator"));
 }
 
 /* A JSON array, or an object of "type" bundle or indicator. */
 static bool feed_stix_detect(const char *buf, size_t len)
 {
-	size_t i = first_char(buf, len);
+	size_t i = feed_json_first_char(buf, len);
 
-	return (i < len && buf[i] == '[') || json_any_member(buf, len, stix_member);
+	return (i < len && buf[i] == '[') || feed_json_any_member(buf, len, stix_member);
 }
 
-/* ---- the format table and the entry points ---------------------------------- */
+/* ---- the format table and the entry points -------------------------------- */
 
 struct feed_format_ops {
 	enum feed_format format;
