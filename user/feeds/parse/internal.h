@@ -1,6 +1,7 @@
 /* user/feeds/parse/internal.h - what the feed parser files share.
  *
- * Owns the parse context and the helpers more than one format uses. Only
+ * Owns the parse context, each format's {detect, parse} pair (the table that
+ * holds them is in parse.c) and the helpers more than one format uses. Only
  * files in user/feeds/parse/ include it; everyone else uses feeds/parse.h.
  * Must not hold state or reach outside the parsers: the fuzz harness links
  * the .c files of user/feeds/parse/ with lib/cidr.c and lib/util.c alone.
@@ -28,6 +29,21 @@ struct feed_ctx {
 	size_t suppressed;	/* errors past FEED_ERRORS_MAX: counted, not stored */
 	int64_t now;		/* Unix seconds, injected by the caller */
 };
+
+/* ---- the formats (one file each) ----------------------------------------- */
+
+/* detect: buf (no BOM, need not be NUL terminated) looks like this format.
+ * parse: feed_parse for this format; 0, -EINVAL or -ENOMEM as feed_parse. */
+bool feed_plain_detect(const char *buf, size_t len);
+int feed_plain_parse(struct feed_ctx *ctx, const char *buf, size_t len);
+bool feed_ipset_detect(const char *buf, size_t len);
+int feed_ipset_parse(struct feed_ctx *ctx, const char *buf, size_t len);
+bool feed_spamhaus_detect(const char *buf, size_t len);
+int feed_spamhaus_parse(struct feed_ctx *ctx, const char *buf, size_t len);
+bool feed_crowdsec_detect(const char *buf, size_t len);
+int feed_crowdsec_parse(struct feed_ctx *ctx, const char *buf, size_t len);
+bool feed_stix_detect(const char *buf, size_t len);
+int feed_stix_parse(struct feed_ctx *ctx, const char *buf, size_t len);
 
 /* ---- results (common.c) ---------------------------------------------------- */
 
