@@ -1,9 +1,11 @@
 /* user/feeds/parse.h - threat feed parsers: text in, prefixes out.
  *
- * Owns the on-the-wire formats of threat feeds. Pure: no maps, no network,
- * no files (the caller hands in a buffer), no global state, so the parsers
- * can be fuzzed and unit tested. The caller decides what to do with errors
- * (reject the whole load, or apply the good lines with --lenient).
+ * Owns the on-the-wire formats of threat feeds, one file per format in
+ * feeds/parse/ behind the format table in feeds/parse/parse.c. Pure: no
+ * maps, no network, no files (the caller hands in a buffer), no clock (the
+ * caller hands in the time), no global state, so the parsers can be fuzzed
+ * and unit tested. The caller decides what to do with errors (reject the
+ * whole load, or apply the good lines with --lenient).
  */
 #ifndef XDPFENCE_FEED_PARSE_H
 #define XDPFENCE_FEED_PARSE_H
@@ -20,15 +22,15 @@ enum feed_format {
 	FEED_FMT_NETSET,	/* FireHOL .netset: plain with '#' header block */
 	FEED_FMT_IPSET,		/* `ipset save`: "create ..." and "add SET CIDR [opts]" */
 	FEED_FMT_CROWDSEC,	/* CrowdSec LAPI decisions stream JSON {"new":[...],"deleted":[...]} */
-	FEED_FMT_STIX,		/* STIX 2.1 bundle or array of indicator objects */
+	FEED_FMT_STIX,		/* STIX 2.1 bundle, array of objects, or one object */
 	FEED_FMT_COUNT,
 };
 
 struct feed_entry {
 	struct cidr cidr;
 	uint32_t line;		/* 1-based line of the source text it came from (0 if unknown) */
-	uint64_t ttl_s;		/* per-entry lifetime from the feed (CrowdSec duration,
-				 * STIX valid_until - now); 0 = use the feed's default */
+	uint64_t ttl_s;		/* per-entry lifetime from the feed (ipset timeout, CrowdSec
+				 * duration, STIX valid_until - now); 0 = use the feed's default */
 };
 
 struct feed_error {
@@ -42,8 +44,9 @@ struct feed_result {
 	size_t n_entries, cap_entries;
 	struct feed_error *errors;
 	size_t n_errors, cap_errors;
-	size_t n_skipped;		/* lines ignored on purpose: comments, blanks, metadata,
-					 * CrowdSec non-ban/deleted, expired STIX indicators */
+	size_t n_skipped;		/* input ignored on purpose: comments, blanks, metadata,
+					 * what is not an IP block or has expired (each format's
+					 * file in feeds/parse/ says what) */
 };
 
 /* Line formats (plain, netset, ipset, spamhaus-json): a longer line is one
@@ -61,10 +64,13 @@ struct feed_result {
 const char *feed_format_name(enum feed_format f);
 int feed_format_parse(const char *name);
 
-/* Guess the format from the content: '{' at the first non-blank char with a
- * "new"/"deleted" key -> crowdsec; with "type":"bundle" or "indicator" -> stix;
- * JSON lines with "cidr" -> spamhaus-json; '[' -> stix array; lines starting
- * with "create "/"add " -> ipset; otherwise plain (netset is plain). */
+/* Guess the format from the content (a leading UTF-8 BOM is ignored). A
+ * JSON array is stix. For JSON objects the root keys of the first decide,
+ * the first fit winning: "new" or "deleted" -> crowdsec; "type" "bundle" or
+ * "indicator" -> stix; "cidr", or "type" "metadata" -> spamhaus-json (JSON
+ * lines); none of these -> plain. Otherwise, when the first line that is not
+ * blank or a '#' comment starts with the word "create" or "add" -> ipset;
+ * else plain (netset is plain, so it is never the guess). */
 enum feed_format feed_detect(const char *buf, size_t len);
 
 /* res must be zeroed (or feed_result_free-d) before the first call; a
@@ -74,8 +80,9 @@ enum feed_format feed_detect(const char *buf, size_t len);
  * turn STIX valid_until into a TTL (injected so tests are exact). Every bad
  * line is recorded in res->errors and parsing continues; every good entry is
  * appended to res->entries. Returns 0 when parsing ran (even with line errors),
- * -ENOMEM on allocation failure, -EINVAL if the document as a whole cannot be
- * read (e.g. malformed JSON for crowdsec/stix: one error with the line). */
+ * -ENOMEM on allocation failure, -EINVAL if fmt is not a format or the
+ * document as a whole cannot be read (e.g. malformed JSON for crowdsec/stix:
+ * one error with the line). */
 int feed_parse(const char *buf, size_t len, enum feed_format fmt, int64_t now_unix,
 	       struct feed_result *res);
 

@@ -1,0 +1,99 @@
+/* user/feeds/parse/lines.c - walking text a line and a word at a time.
+ *
+ * Owns what a line is for the line formats (LF or CRLF, at most
+ * FEED_LINE_MAX bytes, numbered from 1) and what a word is (blank
+ * separated), reserving an entry per line, and turning a byte offset into a
+ * line number for the JSON formats. Knows no format. Pure: no files, maps,
+ * clocks or globals; buf is not NUL terminated, so every read is bounded by
+ * len.
+ */
+#include <stdlib.h>
+
+#include "feeds/parse/internal.h"
+#include "lib/util.h"
+
+uint32_t feed_line_at(const char *buf, size_t off)
+{
+	const char *p = buf, *end = buf + off;
+	uint32_t line = 1;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		p++;
+		if (line < UINT32_MAX)
+			line++;
+	}
+	return line;
+}
+
+void feed_trim(const char **p, const char **e)
+{
+	while (*p < *e && is_ws(**p))
+		(*p)++;
+	while (*e > *p && is_ws((*e)[-1]))
+		(*e)--;
+}
+
+bool feed_next_word(const char **p, const char *e, const char **w, const char **we)
+{
+	const char *s = *p;
+
+	while (s < e && is_ws(*s))
+		s++;
+	if (s == e)
+		return false;
+	*w = s;
+	while (s < e && !is_ws(*s))
+		s++;
+	*we = s;
+	*p = s;
+	return true;
+}
+
+int feed_parse_lines(struct feed_ctx *ctx, const char *buf, size_t len, feed_line_fn fn,
+		     void *arg, uint32_t line0)
+{
+	const char *p = buf, *end = buf + len;
+	uint32_t line = line0;
+	int ret;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		if (line < UINT32_MAX)
+			line++;
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n > FEED_LINE_MAX)
+			ret = feed_add_error(ctx, line, "line too long (%zu bytes, limit %d)",
+					     n, FEED_LINE_MAX);
+		else
+			ret = fn(ctx, arg, p, n, line);
+		if (ret < 0)
+			return ret;
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+/* A line makes one entry at most, so the entries of a line format are
+ * reserved up front and mapped in at once: grown by doubling, a big feed
+ * would cost copies and a page fault at a time. Best effort:
+ * feed_add_entry still grows if this fails. */
+void feed_reserve_lines(struct feed_result *res, const char *buf, size_t len)
+{
+	size_t lines = 1, want;
+	void *p;
+
+	for (const char *q = buf, *end = buf + len; (q = memchr(q, '\n', end - q)); q++)
+		lines++;
+	want = res->n_entries + lines;
+	if (want <= res->cap_entries || want > SIZE_MAX / sizeof(*res->entries))
+		return;
+	p = realloc(res->entries, want * sizeof(*res->entries));
+	if (!p)
+		return;
+	res->entries = p;
+	res->cap_entries = want;
+	prefault(res->entries + res->n_entries, lines * sizeof(*res->entries));
+}

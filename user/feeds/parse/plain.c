@@ -1,0 +1,173 @@
+/* user/feeds/parse/plain.c - plain CIDR lists and FireHOL netsets.
+ *
+ * Owns the plain format: one address or prefix per line, '#' and ';' start a
+ * comment, blank lines are skipped. A netset is a plain list with a '#'
+ * header block, so netset uses this parser too. Plain is what auto-detection
+ * falls back to. Pure: no files, maps, clocks or globals (a second thread
+ * may parse half of a big feed, writing only its own half); buf is not NUL
+ * terminated, so every read is bounded by len.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "feeds/parse/internal.h"
+
+#define PLAIN_HALVES_MIN	(4u << 20)	/* bytes: parsed in two halves from here */
+
+/* The usual line, "a.b.c.d" or "a.b.c.d/len" and nothing after it but
+ * blanks or a comment, read in place. Anything else (IPv6, leading zeros,
+ * host bits, junk) is left to the general path, which words the errors;
+ * what this accepts, cidr_parse accepts the same way. */
+static bool plain_v4_fast(const char *s, size_t n, struct cidr *c)
+{
+	const char *p = s, *e = s + n, *d;
+	uint32_t a = 0, v, len = 32;
+
+	while (p < e && is_ws(*p))
+		p++;
+	for (int i = 0; i < 4; i++) {
+		if (i && (p == e || *p++ != '.'))
+			return false;
+		for (d = p, v = 0; p < e && p - d < 3 && is_digit(*p); p++)
+			v = v * 10 + (uint32_t)(*p - '0');
+		if (p == d || v > 255 || (p - d > 1 && *d == '0'))
+			return false;
+		a = a << 8 | v;
+	}
+	if (p < e && *p == '/') {
+		for (d = ++p, len = 0; p < e && p - d < 2 && is_digit(*p); p++)
+			len = len * 10 + (uint32_t)(*p - '0');
+		if (p == d || len > 32 || (p - d > 1 && *d == '0'))
+			return false;
+	}
+	while (p < e && is_ws(*p))
+		p++;
+	if ((p < e && *p != '#' && *p != ';') || (len < 32 && (a & (0xffffffffU >> len))))
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->family = AF_INET;
+	c->len = (uint8_t)len;
+	c->addr[0] = a >> 24;
+	c->addr[1] = a >> 16;
+	c->addr[2] = a >> 8;
+	c->addr[3] = a;
+	return true;
+}
+
+static int plain_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, uint32_t line)
+{
+	const char *p = s, *e = s + n, *tok, *tok_end, *rest, *rest_end;
+	char q1[QUOTE_BUF], q2[QUOTE_BUF];
+	struct cidr c;
+	int ret;
+
+	(void)arg;
+	if (plain_v4_fast(s, n, &c))
+		return feed_add_entry(ctx, &c, line, 0);
+	for (const char *x = s; x < e; x++) {
+		if (*x == '#' || *x == ';') {
+			e = x;
+			break;
+		}
+	}
+	if (!feed_next_word(&p, e, &tok, &tok_end)) {
+		ctx->res->n_skipped++;
+		return 0;
+	}
+	rest = p;
+	rest_end = e;
+	feed_trim(&rest, &rest_end);
+	if (rest < rest_end)
+		return feed_add_error(ctx, line, "unexpected text after \"%s\": \"%s\"",
+				      feed_quote(q1, tok, (size_t)(tok_end - tok)),
+				      feed_quote(q2, rest, (size_t)(rest_end - rest)));
+	ret = feed_parse_prefix(ctx, tok, (size_t)(tok_end - tok), line, &c);
+	if (ret <= 0)
+		return ret;
+	return feed_add_entry(ctx, &c, line, 0);
+}
+
+/* The second half of a big plain feed, parsed on a second thread. */
+struct half {
+	struct feed_ctx ctx;
+	struct feed_result res;
+	const char *buf;
+	size_t len;
+	uint32_t line0;
+	int ret;
+};
+
+static void *half_run(void *arg)
+{
+	struct half *h = arg;
+
+	h->ret = feed_parse_lines(&h->ctx, h->buf, h->len, plain_line, NULL, h->line0);
+	return NULL;
+}
+
+/* A feed of PLAIN_HALVES_MIN bytes or more is parsed in two halves at once,
+ * the second half writing its entries where the first half's lines end
+ * (a line makes one entry at most). When either half finds a bad line,
+ * the text is parsed again in one piece, so errors come out exactly as a
+ * single pass reports them. */
+static int parse_halves(struct feed_ctx *ctx, const char *buf, size_t len)
+{
+	struct feed_result *res = ctx->res;
+	size_t n0 = res->n_entries, e0 = res->n_errors, s0 = res->n_skipped, sup0 = ctx->suppressed;
+	const char *mid = len >= PLAIN_HALVES_MIN ? memchr(buf + len / 2, '\n', len - len / 2) : NULL;
+	struct half h = { .ctx = { .res = &h.res, .now = ctx->now } };
+	uint32_t lines1 = 0;
+	pthread_t th;
+	int ret;
+
+	if (!mid || mid + 1 == buf + len)
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+	mid++;
+	for (const char *q = buf; (q = memchr(q, '\n', (size_t)(mid - q))); q++)
+		lines1++;
+	h.buf = mid;
+	h.len = (size_t)(buf + len - mid);
+	h.line0 = lines1;
+	/* the second half's lines fit after the first half's (feed_reserve_lines) */
+	for (const char *q = mid; (q = memchr(q, '\n', (size_t)(buf + len - q))); q++)
+		h.res.cap_entries++;
+	h.res.cap_entries++;
+	if (res->cap_entries < n0 + lines1 + h.res.cap_entries)
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+	h.res.entries = res->entries + n0 + lines1;
+	if (pthread_create(&th, NULL, half_run, &h))
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+	ret = feed_parse_lines(ctx, buf, (size_t)(mid - buf), plain_line, NULL, 0);
+	pthread_join(th, NULL);
+	if (ret || h.ret || res->n_errors != e0 || ctx->suppressed != sup0 || h.res.n_errors) {
+		free(h.res.errors);
+		res->n_entries = n0;
+		res->n_errors = e0;
+		res->n_skipped = s0;
+		ctx->suppressed = sup0;
+		if (ret == -ENOMEM || h.ret == -ENOMEM)
+			return -ENOMEM;
+		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+	}
+	memmove(res->entries + res->n_entries, h.res.entries, h.res.n_entries * sizeof(*res->entries));
+	res->n_entries += h.res.n_entries;
+	res->n_skipped += h.res.n_skipped;
+	return 0;
+}
+
+
+int feed_plain_parse(struct feed_ctx *ctx, const char *buf, size_t len)
+{
+	feed_reserve_lines(ctx->res, buf, len);
+	return parse_halves(ctx, buf, len);
+}
+
+/* Any text is a plain feed, with an error for each line that is not a
+ * prefix: the table asks plain last. */
+bool feed_plain_detect(const char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	return true;
+}
