@@ -261,6 +261,13 @@ int fence_attach(const char *ifname, bool skb, struct fence_opts *o)
 		return EXIT_RUNTIME;
 	}
 	if (find_ours(ifindex, pin_map_id(g_opts.pin_dir, FM_STATS), &a, NULL, NULL)) {
+		if (!pin_map_id(g_opts.pin_dir, FM_STATS)) {
+			pr_err("%s runs xdpfence (program %u) on maps that were pinned under %s and "
+			       "are not any more (the pin dir was removed?): restart `xdpfence run` "
+			       "on this pin dir (it pins its maps again), or `xdpfence detach %s` and "
+			       "attach again", ifname, a.prog_id, g_opts.pin_dir, ifname);
+			goto out;
+		}
 		pr_info("%s: already attached (%s mode, program id %u)", ifname,
 			mode_name(a.mode), a.prog_id);
 		ret = EXIT_OK;
@@ -485,14 +492,18 @@ int do_detach(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static __u32 count_keys(int fd, size_t key_size)
+/* Keys in a hash map, at most max: in an LRU map that churns, a key
+ * evicted under the walk sends get_next_key back to the first bucket, so
+ * an unbounded walk counts some keys again and again (millions, in a map
+ * of 262,144). */
+static __u32 count_keys(int fd, size_t key_size, __u32 max)
 {
 	char key[64], next[64];
 	__u32 n = 0;
 
 	if (key_size > sizeof(key))
 		return 0;
-	for (int err = bpf_map_get_next_key(fd, NULL, key); !err;
+	for (int err = bpf_map_get_next_key(fd, NULL, key); !err && n < max;
 	     err = bpf_map_get_next_key(fd, key, next), memcpy(key, next, key_size))
 		n++;
 	return n;
@@ -532,8 +543,10 @@ int do_status(int argc, char **argv)
 	/* the mark is also up while a writer works: only one that holds no
 	 * lock any more was cut off */
 	interrupted = table_interrupted(s.t) && !pin_writer_busy(g_opts.pin_dir);
-	pfx4 = count_keys(s.m.fd[FM_PREFIX_V4], sizeof(struct fence_pfx_v4));
-	pfx6 = count_keys(s.m.fd[FM_PREFIX_V6], sizeof(struct fence_pfx_v6));
+	pfx4 = count_keys(s.m.fd[FM_PREFIX_V4], sizeof(struct fence_pfx_v4),
+			  s.m.max_entries[FM_PREFIX_V4]);
+	pfx6 = count_keys(s.m.fd[FM_PREFIX_V6], sizeof(struct fence_pfx_v6),
+			  s.m.max_entries[FM_PREFIX_V6]);
 
 	if (g_opts.json) {
 		jo = json_object_new_object();

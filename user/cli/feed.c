@@ -301,15 +301,33 @@ static int feed_load_cmd(int argc, char **argv)
 	threaded = !pthread_create(&th, NULL, prepare_run, &pj);
 	if (!threaded)
 		prepare_run(&pj);
-	ret = state_open(&s, !o.check, !o.check);
+	/* the maps are opened meanwhile, but the lock is taken only once the
+	 * source is in: a slow server must not hold up other writers */
+	char err[512];
+
+	ret = pin_open(&s, g_opts.pin_dir, 0, NULL, err, sizeof(err));
+	if (ret && ret != -ENOENT)
+		pr_err("%s", err);
 	if (threaded)
 		pthread_join(th, NULL);
 	o.prepared = &pj.p;
-	if (ret) {
+	if (!o.check && ret == -ENOENT) {	/* nothing pinned yet: create it, locked */
+		ret = state_open(&s, true, true);
+	} else if (!o.check && !ret) {
+		struct pin_repair rep;
+
+		ret = pin_lock(&s, g_opts.pin_dir, &rep, err, sizeof(err));
+		if (ret)
+			pr_err("%s", err);
+		else
+			state_repair_print(&rep);
+	}
+	if (ret && !(o.check && ret == -ENOENT)) {
 		feed_prepared_free(&pj.p);
+		pin_close(&s);
 		return EXIT_RUNTIME;
 	}
-	ret = feed_load_run(&s, &o);
+	ret = feed_load_run(ret ? NULL : &s, &o);
 	feed_prepared_free(&pj.p);
 	pin_close(&s);
 	return ret;

@@ -214,6 +214,37 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 	return 0;
 }
 
+int pin_lock(struct pinned *p, const char *pin_dir, struct pin_repair *rep, char *err,
+	     size_t errlen)
+{
+	int ret;
+
+	if (p->lock_fd < 0) {
+		p->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (p->lock_fd < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "locking %s: %s", pin_dir, strerror(errno));
+			return ret;
+		}
+	}
+	if (flock(p->lock_fd, LOCK_EX)) {
+		ret = -errno;
+		snprintf(err, errlen, "locking %s: %s", pin_dir, strerror(errno));
+		close(p->lock_fd);
+		p->lock_fd = -1;
+		return ret;
+	}
+	/* the entries again, as they are now that nobody else writes */
+	table_close(p->t);
+	p->t = NULL;
+	ret = table_open(&p->t, &p->m);
+	if (ret) {
+		snprintf(err, errlen, "reading entries: %s", strerror(-ret));
+		return ret;
+	}
+	return pin_repair(p, rep, err, errlen);
+}
+
 bool pin_writer_busy(const char *pin_dir)
 {
 	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

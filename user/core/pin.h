@@ -45,6 +45,12 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 	     char *err, size_t errlen);
 void pin_close(struct pinned *p);
 
+/* Take the writers' lock on a set opened without it, and read the entries
+ * again under it (another writer may have changed them meanwhile); then
+ * repair as pin_open does. Released by pin_close. */
+int pin_lock(struct pinned *p, const char *pin_dir, struct pin_repair *rep, char *err,
+	     size_t errlen);
+
 /* Repair what an interrupted commit (or an older layout) left, the lock
  * held. 0 with nothing to do leaves rep zeroed. */
 int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errlen);

@@ -297,6 +297,27 @@ static __u32 pindex_at(__u64 cell)
  * of distinct ones, (*expp)[i] the expiry of v[i] (0 = none). *expp stays
  * NULL while no entry has a lifetime (most feeds: 8 MB less fresh memory
  * for a million entries); see exp_of(). */
+/* Double the index, the distinct entries v[0..u) in it again. */
+static int pindex_grow(struct pindex *pi, const struct feed_entry *v, size_t u)
+{
+	size_t cap = ((size_t)pi->mask + 1) * 2;
+	__u64 *e = big_calloc(cap, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	free(pi->e);
+	pi->e = e;
+	pi->mask = (__u32)(cap - 1);
+	for (size_t k = 0; k < u; k++) {
+		__u32 h = pindex_hash(&v[k].cidr), i = h & pi->mask;
+
+		while (pi->e[i])
+			i = (i + 1) & pi->mask;
+		pi->e[i] = pindex_key(&v[k].cidr, h) | (k + 1);
+	}
+	return 0;
+}
+
 static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u64 **expp,
 			__u64 ttl_default, __u64 now)
 {
@@ -305,7 +326,9 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 	__u64 *exp = NULL;
 	__u32 hs[AHEAD];
 
-	while (cap < *n * 2)
+	/* twice the lines, up to 32M cells: a feed that lists a few prefixes
+	 * many times over needs few cells; the index doubles as it fills */
+	while (cap < *n * 2 && cap < (1U << 25))
 		cap *= 2;
 	pi->e = big_calloc(cap, sizeof(*pi->e));
 	if (!pi->e)
@@ -337,6 +360,13 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 			if (x && *x && (!e || e > *x))
 				*x = e;
 			continue;
+		}
+		if (u == PI_IDX_MAX)
+			return -E2BIG;
+		if (u + 1 > ((size_t)pi->mask + 1) / 2) {
+			if (pindex_grow(pi, v, u))
+				return -ENOMEM;
+			cell = pindex_find_h(pi, v, &v[i].cidr, h);
 		}
 		if (e && !exp) {
 			exp = big_calloc(*n + 1, sizeof(*exp));
@@ -691,7 +721,7 @@ struct load {
 /* The feed's id: its own, a free one for a new feed, any for --check. */
 static int load_id(struct load *l)
 {
-	l->id = feed_find(l->s, l->o->name, &l->rec);
+	l->id = l->s ? feed_find(l->s, l->o->name, &l->rec) : -1;
 	if (l->id < 0) {
 		memset(&l->rec, 0, sizeof(l->rec));
 		l->id = l->o->check ? 0 : feed_alloc(l->s);	/* checks apply nothing */
@@ -773,7 +803,7 @@ static int load_check(struct load *l)
 				   l->res.n_errors ? l->res.errors[0].msg : "unreadable");
 	}
 
-	if (allows_collect(l->s, &l->al))
+	if (l->s && allows_collect(l->s, &l->al))	/* no pinned maps (--check): none */
 		return load_failed(rep, -ENOMEM, "reading the allowlist failed");
 	for (size_t i = 0; i < l->res.n_entries; i++) {
 		struct feed_entry *e = &l->res.entries[i];
@@ -800,6 +830,16 @@ static int load_check(struct load *l)
 		return load_failed(rep, -EINVAL, "feed %s: %zu bad line%s in %s: nothing applied "
 				   "(--lenient applies the good ones)", o->name, rep->errors,
 				   rep->errors == 1 ? "" : "s", o->source);
+	/* entries listed twice merge (the longest lifetime wins); a feed
+	 * holds at most PI_IDX_MAX distinct prefixes. --check runs this too:
+	 * it runs every check a load runs */
+	ret = pindex_build(&l->pi, l->res.entries, &l->n, &l->exp, o->ttl_s, l->now);
+	if (ret == -E2BIG)
+		return load_failed(rep, -EINVAL, "feed %s: more than %u distinct prefixes in %s, "
+				   "more than one feed holds: split it", o->name, PI_IDX_MAX, o->source);
+	if (ret)
+		return load_failed(rep, -ENOMEM, "feed %s: out of memory indexing %zu prefixes",
+				   o->name, l->n);
 	rep->entries = l->n;
 	rep->parse_s = now_s() - t0;
 	return 0;
@@ -819,16 +859,10 @@ static int load_apply(struct load *l)
 	if (read_actions(l->s, l->actions))
 		return load_failed(rep, -EIO, "reading the feed records failed");
 	l->actions[l->id] = o->action;
-	if (l->n > PI_IDX_MAX)
-		return load_failed(rep, -EINVAL, "feed %s: %zu prefixes in %s, more than one feed "
-				   "holds (%u): split it", o->name, l->n, o->source, PI_IDX_MAX);
-
 	/* room for what looks new: everything on a first load, little on a reload */
-	if (pindex_build(&l->pi, l->res.entries, &l->n, &l->exp, o->ttl_s, l->now) ||
-	    table_reserve(l->s->t, (l->n > rec->entries ? l->n - rec->entries : 0) + 1024))
-		return load_failed(rep, -ENOMEM, "feed %s: out of memory indexing %zu prefixes",
+	if (table_reserve(l->s->t, (l->n > rec->entries ? l->n - rec->entries : 0) + 1024))
+		return load_failed(rep, -ENOMEM, "feed %s: out of memory staging %zu prefixes",
 				   o->name, l->n);
-	rep->entries = l->n;
 	if (stage_diff(l->s, o, l->res.entries, l->n, &l->pi, l->exp, l->bit, l->actions, rep))
 		return load_failed(rep, -ENOMEM, "feed %s: out of memory staging %zu prefixes",
 				   o->name, l->n);
@@ -879,6 +913,8 @@ int feed_load(struct pinned *s, const struct feed_load_opts *o, struct feed_load
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
+	if (!s && !o->check)
+		return load_failed(rep, -EINVAL, "feed %s: no pinned maps to load it into", o->name);
 	ret = load_id(&l);
 	if (!ret)
 		ret = load_fetch(&l);
@@ -890,7 +926,8 @@ int feed_load(struct pinned *s, const struct feed_load_opts *o, struct feed_load
 		if (!ret && !o->check)
 			ret = load_apply(&l);
 	}
-	table_abort(s->t);
+	if (s)
+		table_abort(s->t);
 	free(l.exp);
 	free(l.pi.e);
 	free(l.al.v);

@@ -85,7 +85,7 @@ struct feed_load_report {
 };
 
 /* Fetch, parse, check and apply one feed, s held for writing (for
- * o->check, only read). 0; -EINVAL when the feed is refused (a bad line,
+ * o->check, only read, or NULL when nothing is pinned: no allowlist). 0; -EINVAL when the feed is refused (a bad line,
  * an unreadable document: the operator's input), other -errno when the
  * system failed; rep->why says why, rep->lines lists bad lines. Nothing is
  * applied unless the load succeeds. Free rep with feed_load_report_free. */
