@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* bpf/lookup.h - source address -> rule slot, for IPv4 and IPv6.
  *
  * IPv4: one tbl24 leaf, maybe one tbl8 leaf, maybe one /32 probe of deny_v4.

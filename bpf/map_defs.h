@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* bpf/map_defs.h - what a map is (type, key, value, flags) for the maps
  * that more than one program declares.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* bpf/maps.h - the map definitions of the data path, all pinned by name.
  *
  * Sizes here are defaults; the controller resizes before load

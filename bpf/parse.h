@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* bpf/parse.h - bounded header parsers for the XDP data path.
  *
  * One static __always_inline helper per header: it takes the cursor, checks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* bpf/stats.h - counting: per reason, per rule, per source prefix. */
 #ifndef XDPFENCE_BPF_STATS_H
 #define XDPFENCE_BPF_STATS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* maps/keys.h - key and value structs of every pinned map; shared by bpf/ and user/.
  *
  * The layout here is ABI for maps pinned under the pin dir: a controller of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* maps/names.h - names under the pin dir; the operator-facing contract.
  *
  * FENCE_MAPS is the one list of the pinned maps: X(ID, name) for each. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* maps/stats.h - the reasons every packet is counted under, shared by bpf/ and user/.
  *
  * Each packet is counted under exactly one reason in the `stats` map, so the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # scripts/demo.sh - `make demo`: xdpfence at the edge of a namespace lab, end to end.
 #
 # Installs what is missing, builds, brings up scripts/lab.sh (clients, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # scripts/install-deps.sh - install every Debian 12 package xdpfence needs to
 # build, test, benchmark and run its demo. Idempotent; needs root.
 set -eu

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # scripts/lab.sh up|down|env [NAME] - a network-namespace lab for xdpfence.
 #
 #   NAME-c  "internet" clients: 198.18.1..5.10/24 and 2001:db8:1..5::10/64

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/test.c - the runner behind TEST_MAIN: runs cases, prints the summary. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* tests/test.h - the tiny assertion kit shared by every C test runner.
  *
  * Each runner is one binary with a table of test functions; every ASSERT

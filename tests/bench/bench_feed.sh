@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # tests/bench/bench_feed.sh BUILD - end-to-end `xdpfence feed load` timings:
 # a 1,000,000-prefix feed loaded into fresh maps, reloaded unchanged, and
 # reloaded with 1% changed (0.5% removed, 0.5% new). Wall clock of the CLI,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bench/bench_feed_resident.c PIN_DIR FEED_A FEED_B - feed loads in one
  * long-lived process, as `xdpfence run` refreshes its [feed] sections: the
  * maps stay mapped and the process's memory stays warm between loads.

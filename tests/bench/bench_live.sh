@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # tests/bench/bench_live.sh BUILD - received-and-dropped Mpps on a veth in the lab, for
 #   (a) a bare counting XDP_DROP program (the ceiling)
 #   (b) xdpfence with 1,000,000 prefixes loaded and the sources banned

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bench/bench_lookup.c - ns/packet of the data path via BPF_PROG_TEST_RUN.
  *
  * Measures, in one run and on the same machine, xdpfence's full program and

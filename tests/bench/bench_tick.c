@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bench/bench_tick.c - the behaviour engine's tick with 100k and 1M
  * active source prefixes in the counter maps: batch-read the per-CPU LRU
  * maps (counters_reader_read, buffers kept between ticks) and run the policy

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # tests/bench/run.sh BUILD - `make bench`: every benchmark, one run, one machine.
 # Prints the tables and keeps them in bench-results/ (the previous run's file
 # stays beside it, to compare). Needs root.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bench/trafficgen.c - live traffic for benchmarks, from inside a lab namespace.
  *
  * usage: trafficgen --ifname IF [--packets N] [--prefixes N] [--hosts H] [--syn-pct P] [--v6] [--threads T]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bpf/fixture.c - see fixture.h. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* tests/bpf/fixture.h - a loaded xdpfence object to run crafted frames through.
  *
  * Each test opens its own (small) instance so counters start at zero: maps

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bpf/pkt.c - see pkt.h. */
 #include <arpa/inet.h>
 #include <stdio.h>

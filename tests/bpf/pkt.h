@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* tests/bpf/pkt.h - crafted frames for BPF_PROG_TEST_RUN.
  *
  * One builder, driven by a spec, so every parse path is one struct literal:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bpf/test_datapath.c - the XDP program through BPF_PROG_TEST_RUN.
  *
  * Every parse path, every verdict, every counter, with crafted frames and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/bpf/test_table.c - table.c against a reference model, through the data path.
  *
  * Random allow/deny sets are committed, changed and removed; after every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/fuzz/fuzz_cidr.c - libFuzzer harness for cidr_parse and friends.
  *
  * Feeds arbitrary text to cidr_parse (strict and masking) and checks the

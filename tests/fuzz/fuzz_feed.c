@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/fuzz/fuzz_feed.c - libFuzzer harness for feed_parse.
  *
  * The first byte picks the format (auto included), the rest is the feed. The

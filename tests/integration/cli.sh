@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # tests/integration/cli.sh BUILD - the CLI end to end on real traffic in a netns lab:
 # bans, allows and feeds take effect on pings through the veth; bad input
 # exits 2 naming the input and applies nothing; xdpfence shares the

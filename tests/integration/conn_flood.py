@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
 """tests/integration/conn_flood.py - real TCP connections at a steady rate.
 
 conn_flood.py serve ADDR PORT

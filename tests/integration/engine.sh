@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # tests/integration/engine.sh BUILD - `xdpfence run` on real TCP traffic in a netns lab.
 #
 # Clients open real TCP connections to a server behind the gateway: the /24

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # tests/integration/lib.sh - sourced by the netns integration tests.
 #
 # A lab from scripts/lab.sh named after the PID, check helpers that count

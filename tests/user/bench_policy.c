@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/user/bench_policy.c - time policy_tick() at 100k and 1M prefixes a tick.
  *
  * Not a test (no test_ prefix: the Makefile does not run it). Feeds sorted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/user/test_cidr.c - unit tests for user/lib/cidr.c.
  *
  * Parsing (v4, v6, bare, mapped), every rejection with its exact reason,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/user/test_config.c - the `xdpfence run` config file: good and bad. */
 #include <errno.h>
 #include <math.h>

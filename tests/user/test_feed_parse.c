@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/user/test_feed_parse.c - unit tests for user/feeds/parse/.
  *
  * Every format on good and bad input with exact counts, values, line numbers

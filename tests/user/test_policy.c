@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/user/test_policy.c - unit tests for user/policy/, the behaviour engine.
  *
  * Scripted cumulative counter series with exact expectations: every decision

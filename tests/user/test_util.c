@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tests/user/test_util.c - durations, rates, actions, prefix matching. */
 #include <errno.h>
 

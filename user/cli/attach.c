@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/attach.c - `xdpfence attach|detach|status`: the program on interfaces.
  *
  * Attaching goes through libxdp's dispatcher so xdpfence shares an interface

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/ban.c - `xdpfence ban ...` and `xdpfence allow ...`: manual entries.
  *
  * An entry can have several owners (the operator, feeds, the behaviour

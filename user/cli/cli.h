@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/cli/cli.h - what every command shares: global options, the command
  * tables, exit codes, and opening the pinned state. */
 #ifndef XDPFENCE_CLI_H

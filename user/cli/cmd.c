@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/cmd.c - command tables: prefix matching, per-object usage. */
 #include <stdio.h>
 #include <string.h>

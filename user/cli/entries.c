@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/entries.c - see entries.h. */
 #include <errno.h>
 #include <stdio.h>

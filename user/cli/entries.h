@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/cli/entries.h - listing and describing allow/deny entries (ban list,
  * allow list, feed guardrails): owners by name, hits, remaining TTL. */
 #ifndef XDPFENCE_ENTRIES_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/feed.c - `xdpfence feed load|list|del`: the command line of feed.c. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/main.c - global options and dispatch to `xdpfence OBJECT VERB`. Nothing else. */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/state.c - open the pin dir for a command (core/pin.c), printing
  * what goes wrong and what a repair under the lock did. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/cli/stats.c - `xdpfence stats` and `xdpfence top`: reading counters.
  *
  * Counters are per CPU in the maps; everything here sums over CPUs. `top`

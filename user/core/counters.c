@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/counters.c - see counters.h. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/counters.h - reading the per-source-prefix counters (prefix_v4,
  * prefix_v6), summed over CPUs. Shared by `top` and the behaviour engine's
  * tick.

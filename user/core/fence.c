@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/fence.c - open, size, find and mmap the data path's maps. See fence.h. */
 #include <errno.h>
 #include <limits.h>

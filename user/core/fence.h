@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/fence.h - the controller's handle on the data path's maps.
  *
  * Owns opening the BPF object (skeleton) with load-time settings, finding the

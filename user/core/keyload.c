@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/keyload.c - see keyload.h. */
 #include <errno.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/keyload.h - bulk puts and deletes of deny_v4/allow_v4 keys through
  * bpf/keyload.bpf.c (see there for why): the table's bulk path for big
  * commits. Several threads may run one loader at once. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/pin.c - see pin.h. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/pin.h - the pin dir as a command sees it: the pinned maps, the
  * table over them, and the writers' lock.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/table.h - the allow/deny entries and the lookup tables built from them.
  *
  * Owns the only writer's side of the data path's policy maps: rule slots

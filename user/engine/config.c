@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/config.c - see config.h. */
 #include <ctype.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/engine/config.h - the `xdpfence run` configuration file (INI, parsed by libinih).
  *
  *   [daemon]           tick, state_file, events, metrics

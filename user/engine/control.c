@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/control.c - see control.h. */
 #define _GNU_SOURCE		/* accept4, memfd_create, struct ucred, POLLRDHUP */
 #include <errno.h>

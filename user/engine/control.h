@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/engine/control.h - `xdpfence run` serves commands of the one-shot CLI over
  * a local socket, so they run in its long-lived process.
  *

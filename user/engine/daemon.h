@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/engine/daemon.h - what the daemon's files share: its state and the
  * steps each file provides. Private to user/engine/. */
 #ifndef XDPFENCE_DAEMON_H

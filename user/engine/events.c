@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/events.c - the daemon's event log: one JSON line per decision,
  * load, command served or lifecycle step, on stderr or appended to a file.
  * Must not decide anything: it writes what it is handed. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/metrics.c - see metrics.h. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/engine/metrics.h - the Prometheus text endpoint of `xdpfence run` (libmicrohttpd).
  *
  * The daemon's loop publishes a snapshot after each tick; the HTTP thread

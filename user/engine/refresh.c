@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/refresh.c - the configured feeds: loaded at start and on
  * SIGHUP, refreshed when due, retried after a failure with a growing wait,
  * and deleted once the config no longer lists them (only after every feed

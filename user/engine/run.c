@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/run.c - `xdpfence run --config FILE`: the behaviour engine daemon.
  *
  * Glue between the data path and the pure policy engine (policy/): attach

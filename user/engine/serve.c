@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/serve.c - commands of the one-shot CLI run in the daemon's
  * process (control.h): accept, check, run under the pin dir's lock, log. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/engine/tick.c - one tick of the daemon: read the per-prefix counters,
  * hand them to the policy, apply its decisions and the expiries to the
  * entries in one commit under the pin dir's lock, log each decision. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/feed.c - see feed.h. */
 #include <ctype.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/feeds/feed.h - loading a threat feed into the deny entries, as a diff.
  *
  * Owns what a feed means for the entries: fetch, parse, guardrails (minimum

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/fetch.c - see fetch.h. */
 #include <ctype.h>
 #include <errno.h>

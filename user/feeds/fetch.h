@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/feeds/fetch.h - bring a feed's bytes in: a file, stdin ("-") or an http(s)
  * URL through libcurl, with conditional requests (ETag, Last-Modified) so an
  * unchanged feed costs one round trip and no parsing.

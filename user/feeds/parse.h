@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/feeds/parse.h - threat feed parsers: text in, prefixes out.
  *
  * Owns the on-the-wire formats of threat feeds, one file per format in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/lib/cidr.c - parse, print and compare IPv4/IPv6 prefixes. See cidr.h.
  *
  * Pure string and bit work: no I/O, no allocation, no global state, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/lib/cidr.h - IPv4/IPv6 prefixes as the controller sees them.
  *
  * Owns parsing and printing of CIDR text. Strict by default: a bare address is

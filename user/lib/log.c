@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/lib/log.c - see log.h. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/lib/log.h - every message the controller prints goes through here.
  *
  * Errors: "xdpfence: what: why" on stderr. libbpf and libxdp output is routed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/lib/util.c - see util.h. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/lib/util.h - small parsers and printers shared by the commands:
  * durations, rates, actions, iproute2-style prefix matching. No I/O. */
 #ifndef XDPFENCE_UTIL_H

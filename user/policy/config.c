@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/policy/config.c - a policy's config and names: policy_new, policy_free,
  * policy_config_check, policy_set_config, the interned rule names that
  * decisions point at, and the names of events and metrics.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/policy/decide.c - the behaviour engine's decisions (see policy.h): a
  * tick's samples into streaks, rules firing, promotions and extensions with
  * their escalated, jittered ttl, aggregation into parents, expiries, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/policy/internal.h - what the policy engine's files share, and nothing
  * outside user/policy/ may include: struct policy, its table entries, records
  * and heap items, the small helpers every file uses, and the functions one

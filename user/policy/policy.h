@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/policy/policy.h - the behaviour engine's decisions: which source prefixes to
  * promote to the deny table, for how long, when to widen them to a parent
  * prefix and when to let them go.

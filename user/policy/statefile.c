@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/policy/statefile.c - the state file: policy_save and policy_load, and
  * the encoders of its fields.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/policy/track.c - where the engine keeps per-prefix state: an
  * open-addressing table (linear probing, entries inline in one allocation, no
  * allocation per sample) keyed by prefix, holding the last counters and, per

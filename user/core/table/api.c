@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/table/api.c - the table's public face: open and close, stage (put,
  * put_at, del, get, abort), walk the committed slots, and the rule the data
  * path reads derived from an entry's record. See table.h.

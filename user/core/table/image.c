@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/table/image.c - build the image a commit publishes: the /24s it
  * touches, its tbl24 and tbl8 leaves, tbl8 groups and every deny's parent.
  *

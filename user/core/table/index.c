@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/table/index.c - the table's hash indexes: committed entries by key
  * (value: slot) and staged ops by key (value: op number + 1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/table/internal.h - what the table writer's files share; no one else includes it.
  *
  * Owns the table's private structs (staged ops, the hash indexes, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/table/publish.c - the commit: plan, begin, build (image.c),
  * publish, free; and what writes the lookup maps' keys.
  *

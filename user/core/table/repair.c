@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/core/table/repair.c - what a commit cut off half way leaves behind, and
  * the maps of an older layout: the writing mark and version that tell,
  * recovery, repaint and repair.

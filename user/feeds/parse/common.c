@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/common.c - results and messages every format shares.
  *
  * Owns how entries and errors enter a feed_result (growth, the error cap and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/crowdsec.c - CrowdSec LAPI decisions streams.
  *
  * Owns the crowdsec format: {"new":[...],"deleted":[...]} as the LAPI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* user/feeds/parse/internal.h - what the feed parser files share.
  *
  * Owns the parse context, each format's {detect, parse} pair (the table that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/ipset.c - `ipset save` files.
  *
  * Owns the ipset format: "create ..." lines are skipped, each "add SET

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/json.c - JSON for the formats that use it.
  *
  * Owns reading a whole document with json-c (and where its errors are),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/lines.c - walking text a line and a word at a time.
  *
  * Owns what a line is for the line formats (LF or CRLF, at most

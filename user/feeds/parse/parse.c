@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/parse.c - the format table and the API of feeds/parse.h.
  *
  * Owns the list of formats: each one's name, how it is recognised and which

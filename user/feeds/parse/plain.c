@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/plain.c - plain CIDR lists and FireHOL netsets.
  *
  * Owns the plain format: one address or prefix per line, '#' and ';' start a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/spamhaus.c - Spamhaus DROP as JSON lines.
  *
  * Owns the spamhaus-json format: one JSON object per line, each

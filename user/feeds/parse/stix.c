@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/stix.c - STIX 2.1 indicators.
  *
  * Owns the stix format: a bundle, an array of STIX objects, or one object.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* user/feeds/parse/time.c - instants and durations as feeds spell them.
  *
  * Owns RFC 3339 timestamps (STIX valid_until) and Go durations (CrowdSec
