@@ -121,7 +121,7 @@ check "daemon for the flood" daemon_start "$TMP/flood.conf"
 C ethtool -K "$VC" gro on >/dev/null 2>&1
 n0=$(metric xdpfence_ticks_total)
 t0=$(date +%s.%N)
-C "$BUILD/trafficgen" --ifname "$VC" --packets 60000000 --prefixes 2000000 --hosts 1 --syn-pct 100 \
+C "$BUILD/trafficgen" --ifname "$VC" --packets 20000000 --prefixes 2000000 --hosts 1 --syn-pct 100 \
 	--v6 >"$TMP/flood.out" 2>&1 &
 GEN=$!
 over=0

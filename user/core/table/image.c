@@ -262,9 +262,11 @@ static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct 
 		else
 			host = true;
 	}
+	/* a /32 deny has no parent: once it has expired, the data path takes
+	 * what the table holds beneath it (bpf/lookup.h) */
 	if (!detail) {
 		for (i = 0; i < n; i++)
-			if (note_parent(t, w, e[i].slot, deny))
+			if (note_parent(t, w, e[i].slot, 0))
 				return -ENOMEM;
 		v = allow ? allow : deny;
 		return sweep_set(t, w, x, x + 1, v | (host ? FENCE_LEAF_HOST : 0));
@@ -280,7 +282,7 @@ static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct 
 
 		if (e_allow(&e[i]))
 			continue;
-		if (note_parent(t, w, e[i].slot, g[off]))
+		if (note_parent(t, w, e[i].slot, len < 32 ? g[off] : 0))
 			return -ENOMEM;
 		if (len < 32)
 			fill(g + off, 1U << (32 - len), e[i].slot);
