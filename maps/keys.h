@@ -232,4 +232,33 @@ struct fence_meta {
 };
 _Static_assert(sizeof(struct fence_meta) == 16, "fence_meta ABI");
 
+/* The table writer's own bookkeeping, pinned beside the data path's maps
+ * (never read by it; created by the controller, not by the BPF object), so
+ * that a command that changes one entry touches a few pages instead of
+ * scanning every slot: the index of entries by prefix, the free slots and
+ * groups, the live counts. A writer that dies half way leaves it stale;
+ * the repair that follows rebuilds it from the slots (valid = 0 until). */
+#define FENCE_STORE_MAGIC	0x78667374726b6970ULL
+#define FENCE_STORE_VERSION	1
+
+struct fence_store {
+	__u64 magic;
+	__u32 version;
+	__u32 valid;			/* 1: in line with rules, rule_info, tbl24, tbl8 */
+	__u32 n_slots;			/* sizes it was built for */
+	__u32 n_groups;
+	__u32 index_cells;		/* cells of tbl_index (a power of two) */
+	__u32 slot_hwm;			/* slots >= this were never used */
+	__u32 group_hwm;		/* tbl8 groups >= this were never used */
+	__u32 free_head, free_n;	/* tbl_free: a ring of freed slots, oldest first */
+	__u32 gfree_head, gfree_n;	/* tbl_gfree: a ring of freed groups, oldest first */
+	__u32 live[2][3];		/* live entries [IPv6][enum fence_kind] */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fence_store) == 80, "fence_store ABI");
+
+/* A cell of tbl_index: the entry key's 32-bit hash (high half) and its
+ * slot (low half); 0 = empty. Open addressing, linear probing. */
+typedef __u64 fence_index_cell;
+
 #endif

@@ -173,7 +173,8 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 			return ret;
 		}
 	}
-	ret = fence_maps_from_pins(&p->m, pin_dir);
+	ret = (flags & PIN_LAZY) ? fence_maps_from_pins_lazy(&p->m, pin_dir) :
+				   fence_maps_from_pins(&p->m, pin_dir);
 	if (ret == -ENOENT && (flags & PIN_CREATE)) {
 		ret = refuse_split(pin_dir, err, errlen);
 		if (ret) {
@@ -185,7 +186,8 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 			pin_close(p);
 			return ret;
 		}
-		ret = fence_maps_from_pins(&p->m, pin_dir);
+		ret = (flags & PIN_LAZY) ? fence_maps_from_pins_lazy(&p->m, pin_dir) :
+					   fence_maps_from_pins(&p->m, pin_dir);
 	}
 	if (ret) {
 		if (ret == -ENOENT)
@@ -197,9 +199,8 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 		pin_close(p);
 		return ret;
 	}
-	ret = table_open(&p->t, &p->m);
+	ret = pin_table_reopen(p, pin_dir, p->lock_fd >= 0, err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "reading entries: %s", strerror(-ret));
 		pin_close(p);
 		return ret;
 	}
@@ -213,6 +214,20 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 		}
 	}
 	return 0;
+}
+
+int pin_table_reopen(struct pinned *p, const char *pin_dir, bool writer, char *err, size_t errlen)
+{
+	int ret;
+
+	table_close(p->t);
+	p->t = NULL;
+	ret = table_open(&p->t, &p->m);
+	if (!ret)
+		ret = table_store_attach(p->t, pin_dir, writer);
+	if (ret)
+		snprintf(err, errlen, "reading entries: %s", strerror(-ret));
+	return ret;
 }
 
 int pin_lock(struct pinned *p, const char *pin_dir, struct pin_repair *rep, char *err,
@@ -236,13 +251,9 @@ int pin_lock(struct pinned *p, const char *pin_dir, struct pin_repair *rep, char
 		return ret;
 	}
 	/* the entries again, as they are now that nobody else writes */
-	table_close(p->t);
-	p->t = NULL;
-	ret = table_open(&p->t, &p->m);
-	if (ret) {
-		snprintf(err, errlen, "reading entries: %s", strerror(-ret));
+	ret = pin_table_reopen(p, pin_dir, true, err, errlen);
+	if (ret)
 		return ret;
-	}
 	return pin_repair(p, rep, err, errlen);
 }
 
@@ -266,12 +277,22 @@ int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errle
 	memset(rep, 0, sizeof(*rep));
 	rep->interrupted = table_interrupted(p->t);
 	rep->outdated = !rep->interrupted && table_outdated(p->t);
-	if (!rep->interrupted && !rep->outdated)
-		return 0;
-	ret = table_repair(p->t, &rep->st, why, sizeof(why));
-	if (ret)
-		snprintf(err, errlen, "repairing the tables: %s", why);
-	return ret;
+	if (rep->interrupted || rep->outdated) {
+		ret = table_repair(p->t, &rep->st, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "repairing the tables: %s", why);
+			return ret;
+		}
+	}
+	/* first use of a pin dir by this build, or after a repair */
+	if (table_store_stale(p->t)) {
+		ret = table_store_rebuild(p->t);
+		if (ret) {
+			snprintf(err, errlen, "indexing the entries: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 void pin_close(struct pinned *p)

@@ -28,6 +28,8 @@ struct pinned {
 enum {
 	PIN_WRITE = 1 << 0,		/* take the writers' lock (and repair under it) */
 	PIN_CREATE = 1 << 1,		/* nothing pinned yet: create a fresh set */
+	PIN_LAZY = 1 << 2,		/* map the tables a window at a time (a command
+					 * that changes a few entries) */
 };
 
 /* What pin_open's repair found and did (the caller reports it). */
@@ -45,6 +47,10 @@ struct pin_repair {
 int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_repair *rep,
 	     char *err, size_t errlen);
 void pin_close(struct pinned *p);
+
+/* The table over p's maps again (entries as committed now), with the
+ * writer's bookkeeping when the lock is held. */
+int pin_table_reopen(struct pinned *p, const char *pin_dir, bool writer, char *err, size_t errlen);
 
 /* Take the writers' lock on a set opened without it, and read the entries
  * again under it (another writer may have changed them meanwhile); then

@@ -76,9 +76,13 @@ int engine_lock_fresh(struct daemon *d)
 
 	if (ret)
 		return ret;
-	table_close(d->s.t);
-	d->s.t = NULL;
-	ret = table_open(&d->s.t, &d->s.m);
+	{
+		char err[256];
+
+		ret = pin_table_reopen(&d->s, g_opts.pin_dir, true, err, sizeof(err));
+		if (ret)
+			pr_err("%s", err);
+	}
 	if (!ret) {
 		struct pin_repair rep;
 		char err[256];
