@@ -45,13 +45,17 @@ static bool reason_ok(const char *reason)
 
 static int commit(struct pinned *s, const char *what)
 {
+	struct table_stats st = {};
 	char err[256] = "";
-	int ret = table_commit(s->t, NULL, err, sizeof(err));
+	int ret = table_commit(s->t, &st, err, sizeof(err));
 
 	if (ret) {
 		pr_err("%s: %s", what, err[0] ? err : strerror(-ret));
 		return EXIT_RUNTIME;
 	}
+	pr_debug("%s: %s commit: %u added, %u updated, %u removed; %u tbl24 and %u tbl8 leaves, "
+		 "%u parents written", what, st.small ? "small" : "full", st.added, st.updated,
+		 st.removed, st.tbl24_writes, st.tbl8_writes, st.parent_writes);
 	return EXIT_OK;
 }
 
