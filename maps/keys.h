@@ -23,10 +23,11 @@
 #define FENCE_TBL24_ENTRIES	(1U << 24)	/* leaves: one per /24 */
 #define FENCE_TBL24_LINE	16		/* leaves per tbl24 element (one cache line) */
 #define FENCE_TBL8_GROUP	256		/* leaves per tbl8 element (one /24 in /32s) */
-#define FENCE_TBL8_GROUPS	16384		/* default tbl8 groups: 16 MiB, /25../31 detail in 16k /24s */
-#define FENCE_RULES_MAX		(1U << 21)	/* default rule slots, shared by v4/v6, allow/deny */
+#define FENCE_TBL8_GROUPS	1024		/* tbl8 groups at first (1 MiB); they grow as needed */
+#define FENCE_RULES_MAX		(1U << 16)	/* rule slots at first, shared by v4/v6, allow/deny;
+						 * they grow as needed (core/grow.c) */
 #define FENCE_PREFIX_MAX	(1U << 18)	/* default entries of each per-prefix LRU */
-#define FENCE_V6_RULES_MAX	(1U << 20)	/* default entries of deny_v6 / allow_v6 tries */
+#define FENCE_V6_RULES_MAX	(1U << 16)	/* deny_v6 entries at first (no preallocation); grows */
 #define FENCE_THROTTLE_MAX	65536		/* throttle buckets (one per throttled entry) */
 #define FENCE_FEEDS_MAX		32		/* feed ids 0..31: one bit each in fence_rule_info.feeds */
 #define FENCE_V6_EXT_MAX	6		/* IPv6 extension headers walked before giving up */

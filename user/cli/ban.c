@@ -47,7 +47,7 @@ static int commit(struct pinned *s, const char *what)
 {
 	struct table_stats st = {};
 	char err[256] = "";
-	int ret = table_commit(s->t, &st, err, sizeof(err));
+	int ret = pin_commit(s, &st, err, sizeof(err));
 
 	if (ret) {
 		pr_err("%s: %s", what, err[0] ? err : strerror(-ret));

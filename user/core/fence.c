@@ -399,6 +399,58 @@ fail:
 	return err;
 }
 
+int fence_map_id(const char *name)
+{
+	for (int i = 0; i < FM_COUNT; i++)
+		if (!strcmp(fence_map_names[i], name))
+			return i;
+	return -1;
+}
+
+int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
+{
+	bool lazy = !m->rules, changed = false;
+	char path[512];
+	int ret;
+
+	for (int i = 0; i < FM_COUNT; i++) {
+		struct bpf_map_info a = {}, b = {};
+		__u32 la = sizeof(a), lb = sizeof(b);
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(m->fd[i], &b, &lb) &&
+		    a.id == b.id) {
+			close(fd);
+			continue;
+		}
+		/* the same descriptor number, now the pinned map: whoever holds
+		 * the number (another thread) keeps a valid one */
+		if (dup2(fd, m->fd[i]) < 0) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+		close(fd);
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	for (int i = 0; m->lz && i < FL_COUNT; i++)
+		lazymap_close(&m->lz[i]);
+	free(m->lz);
+	m->lz = NULL;
+	m->tbl24 = m->tbl8 = NULL;
+	m->tbl8_state = NULL;
+	m->rules = NULL;
+	m->info = NULL;
+	ret = maps_finish(m, lazy);
+	return ret ? ret : 1;
+}
+
 int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
 {
 	return from_pins(m, pin_dir, false);

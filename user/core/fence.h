@@ -80,6 +80,14 @@ int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const stru
 int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir);
 int fence_maps_from_pins_lazy(struct fence_maps *m, const char *pin_dir);
 
+/* FM_* of a map by its pinned name; -1 for none. */
+int fence_map_id(const char *name);
+
+/* After another process replaced pinned maps with bigger ones (core/grow.c):
+ * take the pinned ones, each under the descriptor number it had. 1 when
+ * something changed, 0 when nothing did, -errno. */
+int fence_maps_refresh(struct fence_maps *m, const char *pin_dir);
+
 /* Map the arrays of a lazily opened set whole, for a scan. 0 or -errno. */
 int fence_maps_full(struct fence_maps *m);
 

@@ -157,6 +157,7 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 
 	memset(p, 0, sizeof(*p));
 	p->lock_fd = -1;
+	snprintf(p->pin_dir, sizeof(p->pin_dir), "%s", pin_dir);
 	if (rep)
 		memset(rep, 0, sizeof(*rep));
 	if (flags & (PIN_WRITE | PIN_CREATE)) {
@@ -304,4 +305,23 @@ void pin_close(struct pinned *p)
 	if (p->lock_fd >= 0)
 		close(p->lock_fd);	/* releases the flock */
 	p->lock_fd = -1;
+}
+
+int pin_commit(struct pinned *p, struct table_stats *st, char *err, size_t errlen)
+{
+	struct grow_to g;
+	int ret = table_needs(p->t, &g);
+
+	if (ret > 0) {
+		ret = pin_grow(p, &g, err, errlen);
+		if (!ret)
+			ret = table_maps_changed(p->t, p->pin_dir);
+		if (ret) {
+			if (!err[0])
+				snprintf(err, errlen, "growing the tables: %s", strerror(-ret));
+			table_abort(p->t);
+			return ret;
+		}
+	}
+	return table_commit(p->t, st, err, errlen);
 }

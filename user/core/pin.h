@@ -11,6 +11,7 @@
 #ifndef XDPFENCE_PIN_H
 #define XDPFENCE_PIN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,7 +24,22 @@ struct pinned {
 	struct fence_maps m;
 	struct table *t;
 	int lock_fd;			/* flock held on the pin dir (writers), or -1 */
+	char pin_dir[PATH_MAX];
 };
+
+/* What a change needs the tables to hold at least (0: as they are). */
+struct grow_to {
+	__u32 slots, groups, v6;
+};
+
+/* Bigger maps for what want says, every interface's program switched to
+ * them at once, the pins renamed to them (core/grow.c); the lock held.
+ * 0, or -errno with err (nothing changed then). */
+int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t errlen);
+
+/* Commit what p->t has staged, the tables grown first if it needs more
+ * room than they have. As table_commit otherwise. */
+int pin_commit(struct pinned *p, struct table_stats *st, char *err, size_t errlen);
 
 enum {
 	PIN_WRITE = 1 << 0,		/* take the writers' lock (and repair under it) */

@@ -46,6 +46,16 @@ void table_close(struct table *t);
  * in memory when it must). Rebuilt from the slots when stale, by the next
  * commit or table_store_rebuild. */
 int table_store_attach(struct table *t, const char *pin_dir, bool writer);
+
+/* Does what is staged need more than the maps hold (rule slots, tbl8
+ * groups, IPv6 denies)? 1 with the sizes to grow to in *g, 0, -errno.
+ * Groups are counted at most (one per /24 a new detail entry lies in). */
+struct grow_to;
+int table_needs(struct table *t, struct grow_to *g);
+
+/* The maps under t were replaced by bigger ones (fence_maps_refresh):
+ * its bookkeeping again, for their sizes. */
+int table_maps_changed(struct table *t, const char *pin_dir);
 bool table_store_stale(struct table *t);
 int table_store_rebuild(struct table *t);
 

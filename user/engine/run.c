@@ -79,7 +79,15 @@ int engine_lock_fresh(struct daemon *d)
 	{
 		char err[256];
 
-		ret = pin_table_reopen(&d->s, g_opts.pin_dir, true, err, sizeof(err));
+		/* a writer beside us may have grown the tables */
+		ret = fence_maps_refresh(&d->s.m, g_opts.pin_dir);
+		if (ret > 0)
+			pr_info("the tables grew: now %u rule slots, %u tbl8 groups", d->s.m.n_slots - 1,
+				d->s.m.n_groups);
+		if (ret >= 0)
+			ret = pin_table_reopen(&d->s, g_opts.pin_dir, true, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "reopening the grown tables: %s", strerror(-ret));
 		if (ret)
 			pr_err("%s", err);
 	}
@@ -561,15 +569,17 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	return 0;
 }
 
+/* The pinned set is ours while its `meta` map is ours: tables that grew
+ * (core/grow.c) are new maps of the same set, taken up under the lock. */
 enum pins_state engine_pins(const struct daemon *d)
 {
-	__u32 id = pin_map_id(g_opts.pin_dir, FM_RULES);
+	__u32 id = pin_map_id(g_opts.pin_dir, FM_META);
 	struct bpf_map_info b = {};
 	__u32 lb = sizeof(b);
 
 	if (!id)
 		return PINS_GONE;
-	return !bpf_obj_get_info_by_fd(d->s.m.fd[FM_RULES], &b, &lb) && b.id == id ? PINS_OURS :
+	return !bpf_obj_get_info_by_fd(d->s.m.fd[FM_META], &b, &lb) && b.id == id ? PINS_OURS :
 											  PINS_REPLACED;
 }
 

@@ -881,7 +881,7 @@ static int load_apply(struct load *l)
 			return load_failed(rep, -errno, "feed %s: recording the feed: %s: nothing "
 					   "applied", o->name, strerror(errno));
 	}
-	if (table_commit(l->s->t, &ts, err, sizeof(err))) {
+	if (pin_commit(l->s, &ts, err, sizeof(err))) {
 		rep->entries = 0;
 		if (!before.name[0])	/* a refused first load leaves no record */
 			bpf_map_update_elem(l->s->m.fd[FM_FEEDS], &(__u32){ l->id }, &before, BPF_ANY);
@@ -961,7 +961,7 @@ int feed_delete(struct pinned *s, const char *name, size_t *removed, char *err, 
 		snprintf(err, errlen, "feed del %s: out of memory", name);
 		return -ENOMEM;
 	}
-	if (table_commit(s->t, NULL, why, sizeof(why))) {
+	if (pin_commit(s, NULL, why, sizeof(why))) {
 		snprintf(err, errlen, "feed del %s: %s", name, why);
 		return -EIO;
 	}

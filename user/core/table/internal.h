@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include "core/lazymap.h"
+#include "core/pin.h"
 #include "core/table.h"
 
 /* A staged change: the key, and the rest of the record as an index into

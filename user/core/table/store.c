@@ -414,3 +414,83 @@ int table_store_rebuild(struct table *t)
 {
 	return tbl_store_rebuild(t);
 }
+
+/* --- capacity ----------------------------------------------------------- */
+
+static __u32 pow2_at_least(__u64 n)
+{
+	__u32 p = 1024;
+
+	while (p < n && p < (1U << 30))
+		p <<= 1;
+	return p;
+}
+
+int table_needs(struct table *t, struct grow_to *g)
+{
+	const struct fence_maps *m = t->m;
+	__u64 live = 0, v6 = 0, groups = 0;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	if (!t->n_ops)
+		return 0;
+	if (tbl_store_valid(t)) {
+		const struct fence_store *h = t->st.hdr;
+
+		live = (__u64)h->live[0][1] + h->live[0][2] + h->live[1][1] + h->live[1][2];
+		v6 = h->live[1][FENCE_KIND_DENY];
+		groups = h->group_hwm - h->gfree_n;
+	} else {
+		__u32 used;
+		__u8 *gref;
+
+		ret = fence_maps_full(t->m);
+		if (ret)
+			return ret;
+		for (__u32 s = 1; s < m->n_slots; s++)
+			if (m->rules[s].kind != FENCE_KIND_FREE) {
+				live++;
+				v6 += m->rules[s].family == 6 && m->rules[s].kind == FENCE_KIND_DENY;
+			}
+		gref = tbl_groups_named(m, &used);
+		if (!gref)
+			return -ENOMEM;
+		free(gref);
+		groups = used;
+	}
+	for (size_t n = 0; n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
+		bool add = !o->del && !o->slot;
+
+		/* removals free their slots only once the commit is done */
+		live += add;
+		if (o->family == 6 && o->kind == FENCE_KIND_DENY)
+			v6 += add;
+		/* a /24 that may need detail it has not yet: at most one group */
+		if (add && o->family == 4 &&
+		    (o->len > 24 && (o->len < 32 || o->kind == FENCE_KIND_ALLOW)))
+			groups++;
+	}
+	if (live + 1 >= m->n_slots)
+		g->slots = pow2_at_least((live + 1) + (live + 1) / 4);
+	if (groups > m->n_groups)
+		g->groups = pow2_at_least(groups + groups / 4);
+	if (v6 > m->max_entries[FM_DENY_V6])
+		g->v6 = pow2_at_least(v6 + v6 / 4);
+	return g->slots || g->groups || g->v6;
+}
+
+int table_maps_changed(struct table *t, const char *pin_dir)
+{
+	free(t->parent);
+	t->parent = NULL;
+	if (!t->idx_store)
+		free(t->idx.e);
+	t->idx.e = NULL;
+	t->idx_store = false;
+	tbl_store_close(t);
+	if (table_store_attach(t, pin_dir, true))
+		return -ENOMEM;
+	return tbl_store_rebuild(t);
+}
