@@ -430,6 +430,8 @@ static const struct cmd feed_cmds[] = {
 	  "[--check]", "load or reload a feed from a file or URL (applies the difference)" },
 	{ "list", feed_list_cmd, "[--json]", "feeds, their sources, sizes and last load" },
 	{ "del", feed_del_cmd, "NAME", "remove a feed and release its prefixes" },
+	{ "export", feed_export_cmd, "[--format stix|plain|netset|crowdsec] [--owner LIST] "
+	  "[--min-offences N] [-o FILE]", "our promotions and bans as intelligence for others" },
 	{ NULL }
 };
 
