@@ -12,7 +12,20 @@ pkgs=(
 	libclang-rt-14-dev
 	# lab, integration tests, comparisons
 	iproute2 iputils-ping ethtool xdp-tools nftables ipset iptables hping3 curl procps python3
+	# intel exchange: SHA-1 for STIX ids (gnutls), a CrowdSec LAPI and a
+	# certificate for the TAXII tests
+	libgnutls28-dev openssl crowdsec
 )
+# crowdsec: offline. A non-empty online_api_credentials.yaml written before
+# the package installs makes its postinst skip registering with the central
+# API, which the test machines cannot reach (README.Debian); the tests run
+# their own LAPI (`crowdsec -c CONFIG -no-cs`) with no online_client.
+crowdsec_offline() {
+	local f=/etc/crowdsec/online_api_credentials.yaml
+	[ -s "$f" ] && return 0
+	mkdir -p /etc/crowdsec
+	printf '# xdpfence: no central API (offline); see scripts/install-deps.sh\n' >"$f"
+}
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,6 +35,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
+case " ${missing[*]} " in *" crowdsec "*) crowdsec_offline ;; esac
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

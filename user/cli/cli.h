@@ -68,6 +68,7 @@ int do_status(int argc, char **argv);
 int do_ban(int argc, char **argv);
 int do_allow(int argc, char **argv);
 int do_feed(int argc, char **argv);
+int feed_export_cmd(int argc, char **argv);	/* export.c: `feed export` */
 int do_stats(int argc, char **argv);
 int do_top(int argc, char **argv);
 int do_run(int argc, char **argv);
