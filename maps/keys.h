@@ -258,6 +258,13 @@ struct fence_store {
 };
 _Static_assert(sizeof(struct fence_store) == 80, "fence_store ABI");
 
+/* tbl_limits, one element: what the operator allows the tables to grow to. */
+struct fence_limits {
+	__u64 memory;			/* bytes of kernel memory, all maps together; 0 = no limit */
+	__u64 reserved[3];
+};
+_Static_assert(sizeof(struct fence_limits) == 32, "fence_limits ABI");
+
 /* A cell of tbl_index: the entry key's 32-bit hash (high half) and its
  * slot (low half); 0 = empty. Open addressing, linear probing. */
 typedef __u64 fence_index_cell;

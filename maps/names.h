@@ -42,6 +42,7 @@
 	X(INDEX, tbl_index)	\
 	X(STORE, tbl_store)	\
 	X(FREE, tbl_free)	\
-	X(GFREE, tbl_gfree)
+	X(GFREE, tbl_gfree)	\
+	X(LIMITS, tbl_limits)
 
 #endif

@@ -67,4 +67,16 @@ check_not "198.18.4.10 is dropped" reach 198.18.4.10
 check "198.18.5.10 passes" reach 198.18.5.10
 out=$(xf status)
 check "status shows the grown capacity" grep -q 'of 65535 rule slots\|of 131071 rule slots' <<<"$out"
+check "and the kernel memory the tables take" grep -q '^memory  *[0-9]* MiB of kernel memory' <<<"$out"
+
+# a limit: growth that would pass it is refused whole
+check "a memory limit of 128M" xf attach "$VG" --memory-limit 128M
+check "status shows the limit" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status | grep -q 'limit 128 MiB'"
+python3 -c "
+for i in range(300000): print('198.18.%d.%d/32' % (128 + i // 250 % 120, i % 250 + 1) if i < 30000 else '%d.%d.%d.1' % (60 + i // 65536, (i >> 8) & 255, i & 255))" >"$TMP/g3.txt"
+out=$(xf feed load g3 "$TMP/g3.txt" 2>&1); rc=$?
+check "a feed that needs more is refused: exit 1" test "$rc" = 1
+check "saying it would pass the limit" grep -q 'over the limit of 128 MiB' <<<"$out"
+check_not "nothing applied" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN feed list | grep -q '^g3 '"
+check "without the limit it loads" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN attach $VG --memory-limit 0 >/dev/null && ip netns exec $NS_G $XF --pin-dir $PIN feed load g3 $TMP/g3.txt"
 finish

@@ -233,7 +233,11 @@ static void attach_usage(void)
 "                    bigger maps at once): they only set where to begin.\n"
 "  --prefix-entries  per-source-prefix counter entries, each family (default %u)\n"
 "  --agg-v4/--agg-v6 per-prefix counters aggregate sources to this length (24, 64)\n"
-"  --malformed       verdict for frames that cannot be parsed (default pass)\n",
+"  --malformed       verdict for frames that cannot be parsed (default pass)\n"
+"  --memory-limit    the most kernel memory the tables may grow to, all maps\n"
+"                    together (512M, 4G; 0: none, the default): a change that\n"
+"                    would need more is refused whole. Kept under the pin dir;\n"
+"                    `status` shows what they take.\n",
 		FENCE_RULES_MAX, FENCE_TBL8_GROUPS, FENCE_PREFIX_MAX);
 }
 
@@ -365,12 +369,15 @@ int do_attach(int argc, char **argv)
 		{ "agg-v4", required_argument, NULL, '4' },
 		{ "agg-v6", required_argument, NULL, '6' },
 		{ "malformed", required_argument, NULL, 'M' },
+		{ "memory-limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
 	enum xdp_attach_mode mode = XDP_MODE_NATIVE;
 	struct fence_opts o = {};
-	int c, li = 0;
+	int c, li = 0, ret;
+	__u64 limit = 0;
+	bool limit_set = false;
 	__u32 v;
 
 	optind = 0;
@@ -415,6 +422,14 @@ int do_attach(int argc, char **argv)
 			}
 			o.malformed_drop = !strcmp(optarg, "drop");
 			break;
+		case 'L':
+			if (parse_size(optarg, &limit) || (limit && limit < (64ULL << 20))) {
+				pr_err("--memory-limit \"%s\": want a size like 512M or 4G (at least 64M; "
+				       "0 for none)", optarg);
+				return EXIT_USAGE;
+			}
+			limit_set = true;
+			break;
 		case 'h':
 			attach_usage();
 			return EXIT_OK;
@@ -427,7 +442,15 @@ int do_attach(int argc, char **argv)
 		attach_usage();
 		return EXIT_USAGE;
 	}
-	return fence_attach(argv[optind], mode == XDP_MODE_SKB, &o);
+	ret = fence_attach(argv[optind], mode == XDP_MODE_SKB, &o);
+	if (!ret && limit_set) {
+		ret = pin_set_memory_limit(g_opts.pin_dir, limit);
+		if (ret) {
+			pr_err("setting the memory limit: %s", strerror(-ret));
+			return EXIT_RUNTIME;
+		}
+	}
+	return ret;
 bad_num:
 	pr_err("--%s \"%s\": not a number in range", lo[li].name, optarg);
 	return EXIT_USAGE;
@@ -603,6 +626,8 @@ int do_status(int argc, char **argv)
 		ADD("prefix_v6", pfx6);
 		ADD("prefix_v6_max", s.m.max_entries[FM_PREFIX_V6]);
 		ADD("feeds", feeds);
+		ADD("kernel_memory_bytes", pin_memory(&s));
+		ADD("memory_limit_bytes", pin_memory_limit(g_opts.pin_dir));
 #undef ADD
 		json_object_object_add(jo, "maps", mp);
 		json_object_object_add(jo, "interrupted_commit",
@@ -618,6 +643,16 @@ int do_status(int argc, char **argv)
 		printf("prefixes  v4 %u of %u, v6 %u of %u (per-source counters, LRU)\n", pfx4,
 		       s.m.max_entries[FM_PREFIX_V4], pfx6, s.m.max_entries[FM_PREFIX_V6]);
 		printf("feeds     %u of %u\n", feeds, FENCE_FEEDS_MAX);
+		{
+			__u64 mem = pin_memory(&s), lim = pin_memory_limit(g_opts.pin_dir);
+
+			printf("memory    %llu MiB of kernel memory (the tables grow as entries need)",
+			       (unsigned long long)(mem >> 20));
+			if (lim)
+				printf(", limit %llu MiB\n", (unsigned long long)(lim >> 20));
+			else
+				printf(", no limit (attach --memory-limit)\n");
+		}
 		if (interrupted)
 			printf("WARNING   the last change to the tables was cut off half way: the "
 			       "next ban, allow or feed change (or `xdpfence run`) repairs them first\n");

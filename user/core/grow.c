@@ -207,6 +207,116 @@ static int copy_map(int from, int to, int ncpus)
 	return copy_elems(from, to, &in, ncpus);
 }
 
+/* --- memory ------------------------------------------------------------- */
+
+/* What a map takes of kernel memory, as the kernel counts it (fdinfo). */
+static __u64 map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+__u64 pin_memory(const struct pinned *p)
+{
+	static const char *const extra[] = {
+#define X(id, name) #name,
+		FENCE_STORE_MAPS(X)
+#undef X
+	};
+	char path[PATH_MAX + 32];
+	__u64 sum = 0;
+
+	for (int i = 0; i < FM_COUNT; i++)
+		sum += map_memlock(p->m.fd[i]);
+	for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, extra[i]);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			sum += map_memlock(fd);
+			close(fd);
+		}
+	}
+	return sum;
+}
+
+static int limits_fd(const char *pin_dir, bool create)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, co);
+	char path[PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tbl_limits", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0 || !create)
+		return fd;
+	co.map_flags = BPF_F_MMAPABLE;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tbl_limits", sizeof(__u32),
+			    sizeof(struct fence_limits), 1, &co);
+	if (fd >= 0 && bpf_obj_pin(fd, path)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+__u64 pin_memory_limit(const char *pin_dir)
+{
+	struct fence_limits l = {};
+	__u32 k = 0;
+	int fd = limits_fd(pin_dir, false);
+
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &k, &l))
+		l.memory = 0;
+	close(fd);
+	return l.memory;
+}
+
+int pin_set_memory_limit(const char *pin_dir, __u64 bytes)
+{
+	struct fence_limits l = { .memory = bytes };
+	__u32 k = 0;
+	int fd = limits_fd(pin_dir, true), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &k, &l, BPF_ANY))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* About what growing to g adds, per slot and per group (rules 24 B,
+ * rule_info 128 B, a per-CPU hit counter, a preallocated deny_v4 element
+ * ~80 B, the store's index 16 B and ring 4 B; a tbl8 group 1 KiB and its
+ * state 8 B). An estimate, for the limit: the kernel rounds up. */
+static __u64 grow_cost(const struct fence_maps *m, const struct grow_to *g)
+{
+	__u64 cost = 0;
+
+	if (g->slots > m->n_slots)
+		cost += (__u64)(g->slots - m->n_slots) * (24 + 128 + 8 * m->ncpus + 80 + 16 + 4);
+	if (g->groups > m->n_groups)
+		cost += (__u64)(g->groups - m->n_groups) * (1024 + 8 + 4);
+	if (g->v6 > m->max_entries[FM_DENY_V6])
+		cost += 0;	/* a trie takes memory as it fills, not for its size */
+	return cost;
+}
+
 /* --- the grow ----------------------------------------------------------- */
 
 #define IFACES_MAX 64
@@ -274,6 +384,24 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 	g.v6 = g.v6 > p->m.max_entries[FM_DENY_V6] ? g.v6 : 0;
 	if (!g.slots && !g.groups && !g.v6)
 		return 0;
+	{
+		__u64 limit = pin_memory_limit(p->pin_dir), now, more;
+
+		if (limit) {
+			now = pin_memory(p);
+			more = grow_cost(&p->m, &g);
+			if (now + more > limit) {
+				snprintf(err, errlen, "the tables would grow to %u rule slots and %u tbl8 "
+					 "groups, about %llu MiB of kernel memory in all: over the "
+					 "limit of %llu MiB (attach --memory-limit, [daemon] "
+					 "memory_limit)", g.slots ? g.slots : p->m.n_slots,
+					 g.groups ? g.groups : p->m.n_groups,
+					 (unsigned long long)((now + more) >> 20),
+					 (unsigned long long)(limit >> 20));
+				return -ENOSPC;
+			}
+		}
+	}
 	n_if = list_ours(p->pin_dir, pin_map_id(p->pin_dir, FM_STATS), ifs, IFACES_MAX, err, errlen);
 	if (n_if < 0) {
 		if (!err[0])

@@ -37,6 +37,13 @@ struct grow_to {
  * 0, or -errno with err (nothing changed then). */
 int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t errlen);
 
+/* Kernel memory all the pinned maps take (the controller's too), as the
+ * kernel counts it. */
+__u64 pin_memory(const struct pinned *p);
+/* The operator's limit on it (0 = none), kept under the pin dir. */
+__u64 pin_memory_limit(const char *pin_dir);
+int pin_set_memory_limit(const char *pin_dir, __u64 bytes);
+
 /* Commit what p->t has staged, the tables grown first if it needs more
  * room than they have. As table_commit otherwise. */
 int pin_commit(struct pinned *p, struct table_stats *st, char *err, size_t errlen);

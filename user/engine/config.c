@@ -221,12 +221,17 @@ static int on_daemon(struct parse_ctx *p, const char *key, const char *v)
 	} else if (!strcmp(key, "events")) {
 		if (!copy(c->events, sizeof(c->events), v))
 			return fail(p, "daemon", key, "path too long");
+	} else if (!strcmp(key, "memory_limit")) {
+		if (parse_size(v, &c->memory_limit) || (c->memory_limit && c->memory_limit < (64ULL << 20)))
+			return fail(p, "daemon", key, "\"%s\": want a size like 512M or 4G (at least 64M; "
+				    "0 for none)", v);
+		c->memory_limit_set = true;
 	} else if (!strcmp(key, "metrics")) {
 		if (!parse_listen(v) || !copy(c->metrics, sizeof(c->metrics), v))
 			return fail(p, "daemon", key, "\"%s\": want ADDRESS:PORT, e.g. 127.0.0.1:9469 "
 				    "or [::1]:9469", v);
 	} else {
-		return fail(p, "daemon", key, "unknown key (tick, state_file, events, metrics)");
+		return fail(p, "daemon", key, "unknown key (tick, state_file, events, metrics, memory_limit)");
 	}
 	return 1;
 }

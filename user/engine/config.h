@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* user/engine/config.h - the `xdpfence run` configuration file (INI, parsed by libinih).
  *
- *   [daemon]           tick, state_file, events, metrics
+ *   [daemon]           tick, state_file, events, metrics, memory_limit
  *   [interface NAME]   mode = native | skb
  *   [feed NAME]        source, format, refresh, action, ttl, lenient, min_len_v4/v6,
  *                      throttle_rate, throttle_burst, timeout, max_size
@@ -102,6 +102,8 @@ struct config {
 	char state_file[256];
 	char events[256];		/* file path, or "stderr" */
 	char metrics[64];		/* "127.0.0.1:9469", "" = off */
+	__u64 memory_limit;		/* bytes the tables may grow to; 0 = none */
+	bool memory_limit_set;		/* memory_limit given: the daemon sets it at start */
 	struct config_iface ifaces[CONFIG_MAX_IFACES];
 	unsigned n_ifaces;
 	struct config_feed feeds[CONFIG_MAX_FEEDS];

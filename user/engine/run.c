@@ -601,6 +601,10 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	}
 	if ((ret = state_open(&d->s, false, true)))
 		return ret;
+	if (d->cfg.memory_limit_set && (ret = pin_set_memory_limit(g_opts.pin_dir, d->cfg.memory_limit))) {
+		pr_err("[daemon] memory_limit: %s", strerror(-ret));
+		return ret;
+	}
 	/* state_open held the pin dir's lock to create the maps; the daemon
 	 * takes it only around its commits, so the CLI can work in between */
 	if (d->s.lock_fd >= 0) {

@@ -41,6 +41,7 @@ static void store_shape(const struct fence_maps *m, int i, __u32 *vsz, __u32 *n)
 	case FS_INDEX: *vsz = sizeof(fence_index_cell); *n = cells; break;
 	case FS_STORE: *vsz = sizeof(struct fence_store); *n = 1; break;
 	case FS_FREE: *vsz = sizeof(__u32); *n = m->n_slots; break;
+	case FS_LIMITS: *vsz = sizeof(struct fence_limits); *n = 1; break;
 	default: *vsz = sizeof(__u32); *n = m->n_groups ? m->n_groups : 1; break;
 	}
 }
