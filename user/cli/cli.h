@@ -72,5 +72,6 @@ int feed_export_cmd(int argc, char **argv);	/* export.c: `feed export` */
 int do_stats(int argc, char **argv);
 int do_top(int argc, char **argv);
 int do_run(int argc, char **argv);
+int do_signal(int argc, char **argv);
 
 #endif

@@ -332,18 +332,32 @@ static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, 
 	__u64 d;
 	int x;
 
+	static const char *const metrics[] = {
+		[CONFIG_NEW_CONNS] = "new_conns", [CONFIG_PACKETS] = "packets",
+		[CONFIG_BYTES] = "bytes", [CONFIG_HOSTS] = "hosts",
+		[CONFIG_SIGNALS] = "signals", [CONFIG_ACCOUNTS] = "accounts",
+	};
+
 	if (!strcmp(key, "metric")) {
-		if (!strcmp(v, "new_conns"))
-			r->metric = CONFIG_NEW_CONNS;
-		else if (!strcmp(v, "packets"))
-			r->metric = CONFIG_PACKETS;
-		else if (!strcmp(v, "bytes"))
-			r->metric = CONFIG_BYTES;
-		else
-			return fail(p, p->section, key, "\"%s\": want new_conns, packets or bytes", v);
+		for (x = 0; x < (int)(sizeof(metrics) / sizeof(metrics[0])); x++)
+			if (!strcmp(v, metrics[x]))
+				break;
+		if (x == (int)(sizeof(metrics) / sizeof(metrics[0])))
+			return fail(p, p->section, key, "\"%s\": want new_conns, packets, bytes (a rate), "
+				    "hosts, signals or accounts (a count)", v);
+		r->metric = x;
 	} else if (!strcmp(key, "rate")) {
 		if (!parse_rate_f(v, &r->rate) || r->rate <= 0)
 			return fail(p, p->section, key, "\"%s\": want a rate like 200/s, 30/m", v);
+	} else if (!strcmp(key, "count")) {
+		if (parse_u32(v, 1, 1000000000, &r->count))
+			return fail(p, p->section, key, "\"%s\": want a whole number from 1", v);
+	} else if (!strcmp(key, "min_hosts")) {
+		if (parse_u32(v, 1, 1000000000, &r->min_hosts))
+			return fail(p, p->section, key, "\"%s\": want a whole number of hosts from 1", v);
+	} else if (!strcmp(key, "max_hosts")) {
+		if (parse_u32(v, 1, 1000000000, &r->max_hosts))
+			return fail(p, p->section, key, "\"%s\": want a whole number of hosts from 1", v);
 	} else if (!strcmp(key, "window")) {
 		if (parse_duration(v, &d) || !d || d > 86400)
 			return fail(p, p->section, key, "\"%s\": want a duration from 1s to 1d", v);
@@ -375,8 +389,9 @@ static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, 
 	} else if ((x = on_throttle(p, key, v, &r->throttle_rate, &r->throttle_burst)) >= 0) {
 		return x;
 	} else {
-		return fail(p, p->section, key, "unknown key (metric, rate, window, action, ttl, "
-			    "max_ttl, escalate, jitter, throttle_rate, throttle_burst)");
+		return fail(p, p->section, key, "unknown key (metric, rate, count, window, min_hosts, "
+			    "max_hosts, action, ttl, max_ttl, escalate, jitter, throttle_rate, "
+			    "throttle_burst)");
 	}
 	return 1;
 }
@@ -423,6 +438,47 @@ static int on_taxii(struct parse_ctx *p, struct config_taxii *t, const char *key
 	} else {
 		return fail(p, "taxii", key, "unknown key (listen, token_file, tls_cert, tls_key, "
 			    "identity, tlp, history_file, history_max, history_keep)");
+	}
+	return 1;
+}
+
+/* [signals] */
+static int on_signals(struct parse_ctx *p, struct config_signals *g, const char *key, const char *v)
+{
+	if (!strcmp(key, "listen")) {
+		if (!parse_listen(v) || !copy(g->listen, sizeof(g->listen), v))
+			return fail(p, "signals", key, "\"%s\": want ADDRESS:PORT, e.g. 127.0.0.1:9472", v);
+	} else if (!strcmp(key, "token_file")) {
+		if (!copy(g->token_file, sizeof(g->token_file), v))
+			return fail(p, "signals", key, "path too long");
+	} else if (!strcmp(key, "socket")) {
+		if (v[0] != '/' || !copy(g->socket, sizeof(g->socket), v))
+			return fail(p, "signals", key, "\"%s\": want an absolute path of at most %zu "
+				    "characters", v, sizeof(g->socket) - 1);
+	} else if (!strcmp(key, "socket_group")) {
+		if (!*v || !copy(g->socket_group, sizeof(g->socket_group), v))
+			return fail(p, "signals", key, "\"%s\": want a group name", v);
+	} else if (!strcmp(key, "client_rate")) {
+		if (!parse_rate_f(v, &g->client_rate) || g->client_rate <= 0)
+			return fail(p, "signals", key, "\"%s\": want a rate of reports like 100/s", v);
+	} else if (!strcmp(key, "client_burst")) {
+		if (parse_u32(v, 1, 10000000, &g->client_burst))
+			return fail(p, "signals", key, "\"%s\": want 1..10000000 reports", v);
+	} else if (!strcmp(key, "max_pending")) {
+		if (parse_u32(v, 1, 10000000, &g->max_pending))
+			return fail(p, "signals", key, "\"%s\": want 1..10000000 reports", v);
+	} else if (!strcmp(key, "max_signals")) {
+		if (parse_u32(v, 1, 100000000, &g->max_signals))
+			return fail(p, "signals", key, "\"%s\": want 1..100000000 reports", v);
+	} else if (!strcmp(key, "max_body")) {
+		__u64 b;
+
+		if (parse_size(v, &b) || b < 256 || b > (64 << 20))
+			return fail(p, "signals", key, "\"%s\": want a size from 256 to 64M", v);
+		g->max_body = b;
+	} else {
+		return fail(p, "signals", key, "unknown key (listen, token_file, socket, socket_group, "
+			    "client_rate, client_burst, max_pending, max_signals, max_body)");
 	}
 	return 1;
 }
@@ -532,6 +588,9 @@ static void on_section(struct parse_ctx *p, const char *section)
 	} else if (!strcmp(section, "crowdsec")) {
 		c->crowdsec.line = p->line;
 		p->dropped = false;
+	} else if (!strcmp(section, "signals")) {
+		c->signals.line = p->line;
+		p->dropped = false;
 	} else if ((name = named(section, "interface"))) {
 		if (c->n_ifaces == CONFIG_MAX_IFACES)
 			add_error(p, p->line, "[%s]: more than %d interfaces", section, CONFIG_MAX_IFACES);
@@ -581,7 +640,7 @@ static void on_section(struct parse_ctx *p, const char *section)
 		}
 	} else {
 		add_error(p, p->line, "[%s]: unknown section (daemon, interface NAME, feed NAME, "
-			  "rule NAME, aggregate, taxii, crowdsec)", section);
+			  "rule NAME, aggregate, taxii, crowdsec, signals)", section);
 	}
 }
 
@@ -608,6 +667,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		return on_taxii(p, &c->taxii, key, v);
 	if (!strcmp(section, "crowdsec"))
 		return on_crowdsec(p, &c->crowdsec, key, v);
+	if (!strcmp(section, "signals"))
+		return on_signals(p, &c->signals, key, v);
 	if (named(section, "interface"))
 		return on_iface(p, &c->ifaces[c->n_ifaces - 1], key, v);
 	if (named(section, "feed"))
@@ -710,11 +771,12 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
-/* [taxii] and [crowdsec] as a whole. */
+/* [taxii], [crowdsec] and [signals] as a whole. */
 static void check_intel(struct parse_ctx *p)
 {
 	const struct config_taxii *t = &p->cfg->taxii;
 	const struct config_crowdsec *c = &p->cfg->crowdsec;
+	const struct config_signals *g = &p->cfg->signals;
 
 	if (t->line && !t->listen[0])
 		add_error(p, t->line, "[taxii] needs listen (ADDRESS:PORT)");
@@ -723,6 +785,13 @@ static void check_intel(struct parse_ctx *p)
 			  "never serves without credentials");
 	if (t->line && !t->tls_cert[0] != !t->tls_key[0])
 		add_error(p, t->line, "[taxii] tls_cert and tls_key go together");
+	if (g->line && !g->listen[0] && !g->socket[0])
+		add_error(p, g->line, "[signals] needs listen (ADDRESS:PORT), socket (a path), or both");
+	if (g->line && g->listen[0] && !g->token_file[0])
+		add_error(p, g->line, "[signals] listen needs token_file: the server never takes "
+			  "reports without credentials");
+	if (g->line && g->socket_group[0] && !g->socket[0])
+		add_error(p, g->line, "[signals] socket_group needs socket");
 	if (c->line && !c->lapi_url[0])
 		add_error(p, c->line, "[crowdsec] needs lapi_url");
 	if (c->line && !c->api_key_file[0] && !c->machine_credentials[0])
@@ -742,8 +811,24 @@ static void check_whole(struct parse_ctx *p)
 	for (unsigned i = 0; i < cfg->n_rules; i++) {
 		struct config_rule *r = &cfg->rules[i];
 
-		if (!r->rate || !r->window_s)
-			add_error(p, r->line, "[rule %s] needs rate and window", r->name);
+		bool counted = r->metric >= CONFIG_HOSTS;
+
+		if (!r->window_s)
+			add_error(p, r->line, "[rule %s] needs a window", r->name);
+		if (!counted && (!r->rate || r->count))
+			add_error(p, r->line, "[rule %s] metric %s takes a rate (and no count)", r->name,
+				  r->metric == CONFIG_PACKETS ? "packets" : r->metric == CONFIG_BYTES ?
+				  "bytes" : "new_conns");
+		if (counted && (!r->count || r->rate))
+			add_error(p, r->line, "[rule %s] metric %s takes a count (and no rate)", r->name,
+				  r->metric == CONFIG_HOSTS ? "hosts" : r->metric == CONFIG_SIGNALS ?
+				  "signals" : "accounts");
+		if ((r->min_hosts || r->max_hosts) && r->metric >= CONFIG_SIGNALS)
+			add_error(p, r->line, "[rule %s] min_hosts and max_hosts are for the traffic's "
+				  "metrics (new_conns, packets, bytes, hosts)", r->name);
+		if (r->min_hosts && r->max_hosts && r->min_hosts > r->max_hosts)
+			add_error(p, r->line, "[rule %s] min_hosts %u is above max_hosts %u", r->name,
+				  r->min_hosts, r->max_hosts);
 		if (r->max_ttl_s < r->ttl_s)
 			add_error(p, r->line, "[rule %s] max_ttl is shorter than ttl", r->name);
 	}
@@ -773,6 +858,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	cfg->crowdsec.poll_ms = 10000;
 	cfg->crowdsec.push = true;
 	snprintf(cfg->crowdsec.feed, sizeof(cfg->crowdsec.feed), "crowdsec");
+	cfg->signals.client_rate = 100;
+	cfg->signals.client_burst = 1000;
+	cfg->signals.max_pending = 100000;
+	cfg->signals.max_signals = 1000000;
+	cfg->signals.max_body = 1 << 20;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;

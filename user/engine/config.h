@@ -5,13 +5,15 @@
  *   [interface NAME]   mode = native | skb
  *   [feed NAME]        source, format, refresh, action, ttl, lenient, min_len_v4/v6,
  *                      throttle_rate, throttle_burst, timeout, max_size
- *   [rule NAME]        metric, rate, window, action, ttl, escalate, max_ttl, jitter,
- *                      throttle_rate, throttle_burst
+ *   [rule NAME]        metric, rate, count, window, min_hosts, max_hosts, action, ttl,
+ *                      escalate, max_ttl, jitter, throttle_rate, throttle_burst
  *   [aggregate]        v4_children = N within /P, v6_children = N within /P
  *   [taxii]            listen, token_file, tls_cert, tls_key, identity, tlp,
  *                      history_file, history_max, history_keep
  *   [crowdsec]         lapi_url, api_key_file, origins, scopes, poll, feed,
  *                      machine_credentials, push, ca_file
+ *   [signals]          listen, token_file, socket, socket_group, client_rate,
+ *                      client_burst, max_pending, max_signals, max_body
  *
  * Owns reading and validating the file; a bad file is reported as
  * FILE:LINE: [section] key: what, one line per error at the line it is on
@@ -31,7 +33,10 @@
 #define CONFIG_MAX_FEEDS	32
 #define CONFIG_MAX_RULES	16
 
-enum config_metric { CONFIG_NEW_CONNS, CONFIG_PACKETS, CONFIG_BYTES };
+enum config_metric {
+	CONFIG_NEW_CONNS, CONFIG_PACKETS, CONFIG_BYTES,		/* take a rate */
+	CONFIG_HOSTS, CONFIG_SIGNALS, CONFIG_ACCOUNTS,		/* take a count */
+};
 
 struct config_iface {
 	char name[32];
@@ -60,7 +65,9 @@ struct config_rule {
 	char name[32];
 	unsigned line;			/* of its [rule NAME] header */
 	enum config_metric metric;
-	double rate;			/* per second */
+	double rate;			/* per second; 0 for the count metrics */
+	__u32 count;			/* hosts, signals, accounts; else 0 */
+	__u32 min_hosts, max_hosts;	/* 0 = no condition */
 	__u32 window_s;
 	__u8 action;			/* enum fence_action: ban = drop */
 	__u32 throttle_rate, throttle_burst;
@@ -96,6 +103,20 @@ struct config_crowdsec {
 	char ca_file[256];
 };
 
+/* [signals]: reports of abuse from the API tier behind the gateway. */
+struct config_signals {
+	unsigned line;			/* of its header; 0 = no section */
+	char listen[64];		/* HTTP "127.0.0.1:9472", "" = off */
+	char token_file[256];		/* "TOKEN" or lines "NAME TOKEN" */
+	char socket[108];		/* unix datagram socket path, "" = off */
+	char socket_group[32];		/* may send to it besides root; "" = root only */
+	double client_rate;		/* reports/s a client may send (sustained) */
+	__u32 client_burst;		/* and at once */
+	__u32 max_pending;		/* reports waiting for the next tick */
+	__u32 max_signals;		/* reports held for the rules' windows */
+	__u32 max_body;			/* bytes of one request or datagram */
+};
+
 struct config {
 	char path[256];
 	__u64 tick_ms;
@@ -114,6 +135,7 @@ struct config {
 	__u8 v6_children, v6_parent_len;
 	struct config_taxii taxii;
 	struct config_crowdsec crowdsec;
+	struct config_signals signals;
 };
 
 /* Returns 0, or -EINVAL with every error as "FILE:LINE: [section] key:

@@ -78,6 +78,9 @@ struct daemon {
 	/* intelligence exchange (taxii.c, crowdsec.c): NULL when not configured */
 	struct taxii *taxii;
 	struct crowdsec *cs;
+	/* reports of the API tier (signals.h): always there, listening as
+	 * [signals] says (the CLI's `signal add` needs no section) */
+	struct signals *sig;
 };
 
 /* run.c: the pin dir's writer lock (gives up when asked to stop while
@@ -121,5 +124,14 @@ int engine_crowdsec_start(struct daemon *d, char *err, size_t errlen);
 void engine_crowdsec_apply(struct daemon *d);
 void engine_crowdsec_promotions(struct daemon *d, const struct export_entry *v, size_t n);
 void engine_crowdsec_stop(struct daemon *d);
+
+/* intake.c: the API tier's reports. Start as [signals] says; stop (what
+ * waits goes to the policy first); hand the reports taken to the policy
+ * at now, logging each; serve `signal add` (its JSON in src_fd; the exit
+ * code, or -1 when there is no intake). */
+int engine_signals_start(struct daemon *d, char *err, size_t errlen);
+void engine_signals_stop(struct daemon *d);
+void engine_signals_drain(struct daemon *d, __u64 now);
+int engine_signal_serve(struct daemon *d, int src_fd);
 
 #endif

@@ -77,6 +77,19 @@ void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now
 		json_object_object_add(o, "expires_in_s", json_object_new_int64(
 			x->expires_ns > now ? (x->expires_ns - now) / 1000000000ULL : 0));
 	}
+	if (x->hosts)
+		json_object_object_add(o, "hosts", json_object_new_int64(x->hosts));
+	if (x->kind && x->kind[0])
+		json_object_object_add(o, "kind", json_object_new_string(x->kind));
+	if (x->type == POLICY_PROMOTE || x->type == POLICY_EXTEND) {
+		char why[160];
+
+		if (x->metric && (!strcmp(x->metric, "signals") || !strcmp(x->metric, "accounts"))) {
+			snprintf(why, sizeof(why), "%.0f %s reported%s%s", x->value, x->metric,
+				 x->kind && x->kind[0] ? ": " : "", x->kind ? x->kind : "");
+			json_object_object_add(o, "why", json_object_new_string(why));
+		}
+	}
 	json_object_object_add(o, "offences", json_object_new_int64(x->offences));
 	if (x->why && x->why[0])
 		json_object_object_add(o, "why", json_object_new_string(x->why));

@@ -114,7 +114,8 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 {
 	static const enum policy_metric metric[] = {
 		[CONFIG_NEW_CONNS] = POLICY_NEW_CONNS, [CONFIG_PACKETS] = POLICY_PACKETS,
-		[CONFIG_BYTES] = POLICY_BYTES,
+		[CONFIG_BYTES] = POLICY_BYTES, [CONFIG_HOSTS] = POLICY_HOSTS,
+		[CONFIG_SIGNALS] = POLICY_SIGNALS, [CONFIG_ACCOUNTS] = POLICY_ACCOUNTS,
 	};
 
 	memset(pc, 0, sizeof(*pc));
@@ -125,6 +126,9 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 		snprintf(p->name, sizeof(p->name), "%s", r->name);
 		p->metric = metric[r->metric];
 		p->rate = r->rate;
+		p->count = r->count;
+		p->min_hosts = r->min_hosts;
+		p->max_hosts = r->max_hosts;
 		p->window_s = r->window_s;
 		p->action = r->action;
 		p->throttle_rate = r->throttle_rate;
@@ -135,6 +139,7 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 		p->jitter = r->jitter;
 	}
 	pc->n_rules = c->n_rules;
+	pc->max_signals = c->signals.max_signals;
 	pc->v4_children = c->v4_children;
 	pc->v4_parent_len = c->v4_parent_len;
 	pc->v6_children = c->v6_children;
@@ -326,7 +331,7 @@ static int config_usable(const struct config *c, const struct config *cur, FILE 
 	return 0;
 }
 
-/* --- intelligence exchange: [taxii], [crowdsec] ----------------------------- */
+/* --- intelligence exchange: [taxii], [crowdsec], [signals] ------------------ */
 
 /* Start what the config asks for; 0 or -errno (printed). */
 static int intel_start(struct daemon *d)
@@ -353,6 +358,11 @@ static int intel_start(struct daemon *d)
 			return ret;
 		}
 	}
+	ret = engine_signals_start(d, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		return ret;
+	}
 	return 0;
 }
 
@@ -365,6 +375,7 @@ static void intel_stop(struct daemon *d)
 	taxii_stop(d->taxii);
 	d->taxii = NULL;
 	engine_crowdsec_stop(d);
+	engine_signals_stop(d);
 }
 
 /* After a tick: the entries as they are now go to the TAXII history and
@@ -393,16 +404,17 @@ static void intel_tick(struct daemon *d)
 	free(v);
 }
 
-/* A reload that changed [taxii] or [crowdsec] restarts them. */
+/* A reload that changed [taxii], [crowdsec] or [signals] restarts them. */
 static void intel_reload(struct daemon *d, const struct config *was)
 {
 	if (!memcmp(&was->taxii, &d->cfg.taxii, sizeof(was->taxii)) &&
 	    !memcmp(&was->crowdsec, &d->cfg.crowdsec, sizeof(was->crowdsec)) &&
+	    !memcmp(&was->signals, &d->cfg.signals, sizeof(was->signals)) &&
 	    !strcmp(was->state_file, d->cfg.state_file))
 		return;
 	intel_stop(d);
 	if (intel_start(d))
-		pr_err("reload: [taxii]/[crowdsec] could not start again: see above");
+		pr_err("reload: [taxii]/[crowdsec]/[signals] could not start again: see above");
 }
 
 /* SIGHUP: the config file again, applied whole or not at all. */

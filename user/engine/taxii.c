@@ -22,12 +22,12 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "engine/http.h"
 #include "engine/taxii.h"
 #include "feeds/stix_out.h"
 #include "lib/log.h"
 
 #define VERSIONS_MAX	16
-#define TOKENS_MAX	64
 #define LIMIT_DEFAULT	100
 #define LIMIT_MAX	1000
 #define MEDIA_TAXII	"application/taxii+json;version=2.1"
@@ -70,19 +70,13 @@ struct coll {
 	json_object *index;		/* id -> position in o */
 };
 
-struct token {
-	char name[64];
-	char token[128];
-};
-
 struct taxii {
 	struct MHD_Daemon *d;
 	pthread_mutex_t lock;
 	struct stix_producer prod;
 	struct coll c[COLL_COUNT];
 	int64_t last_added_us;
-	struct token tokens[TOKENS_MAX];
-	unsigned n_tokens;
+	struct http_tokens tokens;
 	char *tls_cert, *tls_key;	/* PEM, kept for libmicrohttpd's life */
 	char history[512];		/* file, or "" */
 	uint32_t max_objects;
@@ -491,39 +485,6 @@ struct buf {
 	char *p;
 	size_t len, cap;
 };
-
-static bool const_eq(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	unsigned char d = na != nb;
-
-	for (size_t i = 0; i < na; i++)
-		d |= (unsigned char)a[i] ^ (unsigned char)b[i % (nb ? nb : 1)];
-	return !d && nb;
-}
-
-static bool authorised(struct taxii *t, struct MHD_Connection *c)
-{
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	bool ok = false;
-
-	if (h && !strncasecmp(h, "Bearer ", 7)) {
-		const char *tok = h + 7;
-
-		while (*tok == ' ')
-			tok++;
-		for (unsigned i = 0; i < t->n_tokens; i++)
-			ok |= const_eq(tok, t->tokens[i].token);
-	} else if (h && !strncasecmp(h, "Basic ", 6)) {
-		char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
-
-		for (unsigned i = 0; user && pass && i < t->n_tokens; i++)
-			ok |= !strcmp(user, t->tokens[i].name) && const_eq(pass, t->tokens[i].token);
-		MHD_free(user);
-		MHD_free(pass);
-	}
-	return ok;
-}
 
 /* Does Accept take TAXII 2.1? No header, any type, application/any,
  * application/taxii+json (the latest is 2.1) and ...;version=2.1 do. */
@@ -937,7 +898,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_len = 0;
 		return MHD_YES;
 	}
-	if (!authorised(t, c))
+	if (!http_authorised(&t->tokens, c, NULL))
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 				  "send Authorization: Bearer TOKEN, or basic auth NAME:TOKEN");
 	if (!accept_ok(c))
@@ -950,100 +911,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 /* --- start, stop ------------------------------------------------------------- */
-
-static int read_tokens(struct taxii *t, const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "re");
-	char line[512];
-	unsigned ln = 0;
-
-	if (!f) {
-		int e = errno;
-
-		snprintf(err, errlen, "[taxii] token_file %s: %s", path, strerror(e));
-		return -e;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char name[128], tok[256], extra[8];
-		int k;
-
-		ln++;
-		k = sscanf(line, "%127s %255s %7s", name, tok, extra);
-		if (k <= 0 || name[0] == '#')
-			continue;
-		if (k != 2 || strlen(name) >= sizeof(t->tokens[0].name) ||
-		    strlen(tok) >= sizeof(t->tokens[0].token) || strlen(tok) < 16 || strchr(name, ':')) {
-			snprintf(err, errlen, "%s:%u: want \"NAME TOKEN\" (a name without ':', a token "
-				 "of 16..127 characters)", path, ln);
-			fclose(f);
-			return -EINVAL;
-		}
-		if (t->n_tokens == TOKENS_MAX) {
-			snprintf(err, errlen, "%s:%u: more than %d tokens", path, ln, TOKENS_MAX);
-			fclose(f);
-			return -EINVAL;
-		}
-		snprintf(t->tokens[t->n_tokens].name, sizeof(t->tokens[0].name), "%s", name);
-		snprintf(t->tokens[t->n_tokens].token, sizeof(t->tokens[0].token), "%s", tok);
-		t->n_tokens++;
-	}
-	fclose(f);
-	if (!t->n_tokens) {
-		snprintf(err, errlen, "%s: no \"NAME TOKEN\" line: nobody could read the server", path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static char *read_pem(const char *path, const char *what, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-	long sz;
-
-	if (f && !fseek(f, 0, SEEK_END) && (sz = ftell(f)) > 0 && sz < (1 << 20) && !fseek(f, 0, SEEK_SET)) {
-		buf = calloc(1, sz + 1);
-		if (buf)
-			len = fread(buf, 1, sz, f);
-	}
-	if (!buf || !len) {
-		snprintf(err, errlen, "[taxii] %s %s: %s", what, path, f ? "empty or unreadable" :
-			 strerror(errno));
-		free(buf);
-		buf = NULL;
-	}
-	if (f)
-		fclose(f);
-	return buf;
-}
-
-static int listen_addr(const char *listen, struct sockaddr_storage *ss, unsigned *port)
-{
-	const char *colon = strrchr(listen, ':');
-	char host[64];
-	size_t hl;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!colon || sscanf(colon + 1, "%u", port) != 1 || !*port || *port > 65535)
-		return -EINVAL;
-	hl = colon - listen;
-	if (hl >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, listen, hl);
-	host[hl] = 0;
-	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-		struct sockaddr_in6 *s6 = (void *)ss;
-
-		host[hl - 1] = 0;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(*port);
-		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
-	}
-	((struct sockaddr_in *)ss)->sin_family = AF_INET;
-	((struct sockaddr_in *)ss)->sin_port = htons(*port);
-	return inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? 0 : -EINVAL;
-}
 
 const char *taxii_collection_id(const struct taxii *t, const char *title)
 {
@@ -1064,7 +931,7 @@ int taxii_start(struct taxii **tp, const struct config_taxii *cfg, const char *s
 	int ret;
 
 	*tp = NULL;
-	if (listen_addr(cfg->listen, &ss, &port)) {
+	if (http_listen_addr(cfg->listen, &ss, &port)) {
 		snprintf(err, errlen, "[taxii] listen \"%s\": want ADDRESS:PORT", cfg->listen);
 		return -EINVAL;
 	}
@@ -1072,7 +939,7 @@ int taxii_start(struct taxii **tp, const struct config_taxii *cfg, const char *s
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_init(&t->lock, NULL);
-	ret = read_tokens(t, cfg->token_file, err, errlen);
+	ret = http_tokens_read(&t->tokens, cfg->token_file, "taxii", err, errlen);
 	if (ret)
 		goto fail;
 	if (cfg->tls_cert[0]) {
@@ -1081,8 +948,8 @@ int taxii_start(struct taxii **tp, const struct config_taxii *cfg, const char *s
 			ret = -ENOTSUP;
 			goto fail;
 		}
-		t->tls_cert = read_pem(cfg->tls_cert, "tls_cert", err, errlen);
-		t->tls_key = t->tls_cert ? read_pem(cfg->tls_key, "tls_key", err, errlen) : NULL;
+		t->tls_cert = http_read_pem(cfg->tls_cert, "taxii", "tls_cert", err, errlen);
+		t->tls_key = t->tls_cert ? http_read_pem(cfg->tls_key, "taxii", "tls_key", err, errlen) : NULL;
 		if (!t->tls_key) {
 			ret = -EINVAL;
 			goto fail;

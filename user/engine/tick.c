@@ -68,6 +68,25 @@ static int rule_index(const struct daemon *d, const char *name)
 	return -1;
 }
 
+/* Why a rule promoted, in the entry's reason (47 characters): "farm:
+ * new_conns 41.2/s > 30.0/s, 64 hosts", "reported: 7 accounts reported:
+ * distillation". */
+static void decision_reason(const struct policy_decision *x, char *buf, size_t len)
+{
+	const char *m = x->metric ? x->metric : "";
+	size_t n;
+
+	if (!strcmp(m, "signals") || !strcmp(m, "accounts"))
+		n = snprintf(buf, len, "%s: %.0f %s reported%s%s", x->rule, x->value, m,
+			     x->kind && x->kind[0] ? ": " : "", x->kind ? x->kind : "");
+	else if (!strcmp(m, "hosts"))
+		n = snprintf(buf, len, "%s: %.0f hosts >= %.0f", x->rule, x->value, x->threshold);
+	else
+		n = snprintf(buf, len, "%s: %s %.1f/s > %.1f/s", x->rule, m, x->value, x->threshold);
+	if (x->hosts && strcmp(m, "hosts") && n < len)
+		snprintf(buf + n, len - n, ", %u host%s", x->hosts, x->hosts == 1 ? "" : "s");
+}
+
 /* Stage one decision on the entries. 0 or -errno. */
 static int stage(struct daemon *d, const struct policy_decision *x)
 {
@@ -95,8 +114,7 @@ static int stage(struct daemon *d, const struct policy_decision *x)
 			snprintf(info.reason, sizeof(info.reason), "%s: %u children aggregated",
 				 x->rule && x->rule[0] ? x->rule : "aggregate", x->n_children);
 		else
-			snprintf(info.reason, sizeof(info.reason), "%s: %s %.1f/s > %.1f/s", x->rule,
-				 x->metric ? x->metric : "", x->value, x->threshold);
+			decision_reason(x, info.reason, sizeof(info.reason));
 		if (r >= 0 && r < METRICS_MAX_RULES)
 			d->snap.promotions[r]++;
 		break;
@@ -277,6 +295,8 @@ int engine_tick(struct daemon *d)
 	if (!ret)
 		forget_removed(d);
 	now = fence_now_ns();
+	if (!ret)
+		engine_signals_drain(d, sample_ns);
 	if (!ret && n_seg)
 		ret = policy_tick(d->p, sample_ns, ps, n, allowed, d, &dec, &n_dec);
 	if (!ret) {
