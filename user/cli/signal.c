@@ -101,7 +101,7 @@ static int signal_add(int argc, char **argv)
 	int c, fd, ret, code;
 	pid_t pid;
 
-	optind = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "a:k:w:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': account = optarg; break;
