@@ -143,9 +143,10 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all fuzz
 	$(Q)tests/run.sh $(BUILD)
 
-# Everything that needs no root, in seconds: unit tests, the layering check,
-# a short fuzz run.
-check: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) fuzz
+# Everything that needs no root, in seconds: unit tests, the lint checks
+# (the manual pages and the completion against the binary's --help), a
+# short fuzz run.
+check: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/xdpfence fuzz
 	$(Q)tests/run.sh --no-root $(BUILD)
 
 bench: deps
