@@ -15,7 +15,7 @@ BUILD      ?= build
 CLANG      ?= clang
 CC         ?= gcc
 BPFTOOL    ?= bpftool
-PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd libsystemd
+PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd libsystemd gnutls
 # asked when a BPF program is compiled, not when the Makefile is read: on a
 # fresh machine `make demo` installs the compiler first
 ARCH_INC    = -I/usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)

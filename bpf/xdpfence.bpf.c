@@ -125,7 +125,7 @@ int xdpfence_prog(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = data_end - data, now = 0;
-	__u32 reason = FENCE_STAT_PASS, verdict = XDP_PASS, slot;
+	__u32 reason = FENCE_STAT_PASS, verdict = XDP_PASS, slot, under = 0;
 	struct pkt_info pi = {};
 	struct fence_rule *r;
 	__u32 err = 0;
@@ -167,8 +167,12 @@ int xdpfence_prog(struct xdp_md *ctx)
 	if (l4 && parse_l4(&c, &pi, proto) < 0)
 		err = FENCE_STAT_ERR_L4;
 
-	slot = pi.family == 4 ? lookup_v4(pi.saddr4) : lookup_v6(pi.saddr6);
+	slot = pi.family == 4 ? lookup_v4(pi.saddr4, &under) : lookup_v6(pi.saddr6);
 	r = resolve(&slot, &now, &expired);
+	if (!r && under) {	/* an expired /32: what the table holds beneath it */
+		slot = under;
+		r = resolve(&slot, &now, &expired);
+	}
 	if (r && r->kind == FENCE_KIND_ALLOW) {
 		reason = FENCE_STAT_ALLOW;
 		goto count;

@@ -23,10 +23,11 @@
 #define FENCE_TBL24_ENTRIES	(1U << 24)	/* leaves: one per /24 */
 #define FENCE_TBL24_LINE	16		/* leaves per tbl24 element (one cache line) */
 #define FENCE_TBL8_GROUP	256		/* leaves per tbl8 element (one /24 in /32s) */
-#define FENCE_TBL8_GROUPS	16384		/* default tbl8 groups: 16 MiB, /25../31 detail in 16k /24s */
-#define FENCE_RULES_MAX		(1U << 21)	/* default rule slots, shared by v4/v6, allow/deny */
+#define FENCE_TBL8_GROUPS	1024		/* tbl8 groups at first (1 MiB); they grow as needed */
+#define FENCE_RULES_MAX		(1U << 16)	/* rule slots at first, shared by v4/v6, allow/deny;
+						 * they grow as needed (core/grow.c) */
 #define FENCE_PREFIX_MAX	(1U << 18)	/* default entries of each per-prefix LRU */
-#define FENCE_V6_RULES_MAX	(1U << 20)	/* default entries of deny_v6 / allow_v6 tries */
+#define FENCE_V6_RULES_MAX	(1U << 16)	/* deny_v6 entries at first (no preallocation); grows */
 #define FENCE_THROTTLE_MAX	65536		/* throttle buckets (one per throttled entry) */
 #define FENCE_FEEDS_MAX		32		/* feed ids 0..31: one bit each in fence_rule_info.feeds */
 #define FENCE_V6_EXT_MAX	6		/* IPv6 extension headers walked before giving up */
@@ -231,5 +232,34 @@ struct fence_meta {
 					 * repaints the whole IPv4 table */
 };
 _Static_assert(sizeof(struct fence_meta) == 16, "fence_meta ABI");
+
+/* The table writer's own bookkeeping, pinned beside the data path's maps
+ * (never read by it; created by the controller, not by the BPF object), so
+ * that a command that changes one entry touches a few pages instead of
+ * scanning every slot: the index of entries by prefix, the free slots and
+ * groups, the live counts. A writer that dies half way leaves it stale;
+ * the repair that follows rebuilds it from the slots (valid = 0 until). */
+#define FENCE_STORE_MAGIC	0x78667374726b6970ULL
+#define FENCE_STORE_VERSION	1
+
+struct fence_store {
+	__u64 magic;
+	__u32 version;
+	__u32 valid;			/* 1: in line with rules, rule_info, tbl24, tbl8 */
+	__u32 n_slots;			/* sizes it was built for */
+	__u32 n_groups;
+	__u32 index_cells;		/* cells of tbl_index (a power of two) */
+	__u32 slot_hwm;			/* slots >= this were never used */
+	__u32 group_hwm;		/* tbl8 groups >= this were never used */
+	__u32 free_head, free_n;	/* tbl_free: a ring of freed slots, oldest first */
+	__u32 gfree_head, gfree_n;	/* tbl_gfree: a ring of freed groups, oldest first */
+	__u32 live[2][3];		/* live entries [IPv6][enum fence_kind] */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fence_store) == 80, "fence_store ABI");
+
+/* A cell of tbl_index: the entry key's 32-bit hash (high half) and its
+ * slot (low half); 0 = empty. Open addressing, linear probing. */
+typedef __u64 fence_index_cell;
 
 #endif

@@ -35,4 +35,13 @@
 	X(FEEDS, feeds)			\
 	X(META, meta)
 
+/* The table writer's bookkeeping (struct fence_store in keys.h), pinned
+ * under the same pin dir but made by the controller, not by the BPF
+ * object: X(ID, name). */
+#define FENCE_STORE_MAPS(X)	\
+	X(INDEX, tbl_index)	\
+	X(STORE, tbl_store)	\
+	X(FREE, tbl_free)	\
+	X(GFREE, tbl_gfree)
+
 #endif

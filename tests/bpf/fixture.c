@@ -38,6 +38,10 @@ int fx_open(struct fx *f, const struct fence_opts *o)
 	if (err)
 		goto fail;
 	err = table_open(&f->t, &f->m);
+	if (!err)	/* a writer's bookkeeping, unpinned: small commits use it */
+		err = table_store_attach(f->t, NULL, true);
+	if (!err)
+		err = table_store_rebuild(f->t);
 	if (err)
 		goto fail;
 	f->prog_fd = bpf_program__fd(f->skel->progs.xdpfence_prog);

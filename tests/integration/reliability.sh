@@ -121,7 +121,7 @@ check "daemon for the flood" daemon_start "$TMP/flood.conf"
 C ethtool -K "$VC" gro on >/dev/null 2>&1
 n0=$(metric xdpfence_ticks_total)
 t0=$(date +%s.%N)
-C "$BUILD/trafficgen" --ifname "$VC" --packets 60000000 --prefixes 2000000 --hosts 1 --syn-pct 100 \
+C "$BUILD/trafficgen" --ifname "$VC" --packets 20000000 --prefixes 2000000 --hosts 1 --syn-pct 100 \
 	--v6 >"$TMP/flood.out" 2>&1 &
 GEN=$!
 over=0
@@ -162,6 +162,9 @@ while len(lines) < 1_000_000:
 open(d + "/ka.txt", "w").write("\n".join(lines) + "\n")
 open(d + "/kb.txt", "w").write("\n".join(lines[10_000:]) + "\n")
 PY
+xf feed del ka >/dev/null 2>&1
+# once untimed: the tables grow to a million entries the first time
+xf feed load ka "$TMP/ka.txt" --direct >/dev/null 2>&1
 xf feed del ka >/dev/null 2>&1
 # where a first load spends its time: the commit writes last, then the
 # feed is recorded; kills aim at the write and just before it

@@ -192,14 +192,25 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 
 __u32 entries_allow_overlap(struct pinned *s, const struct cidr *c)
 {
-	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
-		struct cidr a;
+	/* every allow has its key (allow_v4 hash, allow_v6 trie): a walk of
+	 * those, however big the table of denies */
+	bool v4 = c->family == AF_INET;
+	int fd = s->m.fd[v4 ? FM_ALLOW_V4 : FM_ALLOW_V6];
+	__u8 key[sizeof(struct fence_v6_key)], next[sizeof(key)];
+	void *prev = NULL;
 
-		if (s->m.rules[slot].kind != FENCE_KIND_ALLOW)
-			continue;
-		table_info_cidr(&s->m.info[slot], &a);
-		if (cidr_overlaps(&a, c))
-			return slot;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		struct fence_slot v;
+		struct cidr a = { .family = c->family };
+		__u32 len;
+
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		memcpy(&len, key, 4);
+		a.len = len;
+		memcpy(a.addr, key + 4, v4 ? 4 : 16);
+		if (cidr_overlaps(&a, c) && !bpf_map_lookup_elem(fd, key, &v))
+			return v.slot;
 	}
 	return 0;
 }

@@ -271,18 +271,7 @@ static size_t map_len(__u32 entries, size_t value_size)
 	return (len + page - 1) & ~(size_t)(page - 1);
 }
 
-static void *map_mmap(int fd, __u32 entries, size_t value_size)
-{
-	/* populate: a first-touch fault per page costs more than mapping
-	 * them all at once (dearly so on a paravirtualised guest) */
-	void *p = mmap(NULL, map_len(entries, value_size), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* Fill max_entries and the mmaps once every fd is known. */
-static int maps_finish(struct fence_maps *m)
+static int maps_finish(struct fence_maps *m, bool lazy)
 {
 	int i, err;
 
@@ -305,13 +294,35 @@ static int maps_finish(struct fence_maps *m)
 	    m->max_entries[FM_TBL8] != m->n_groups)
 		return -EINVAL;
 
-	m->tbl24 = map_mmap(m->fd[FM_TBL24], FENCE_TBL24_ENTRIES, sizeof(__u32));
-	m->tbl8 = map_mmap(m->fd[FM_TBL8], m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32));
-	m->tbl8_state = map_mmap(m->fd[FM_TBL8_STATE], m->n_groups, sizeof(*m->tbl8_state));
-	m->rules = map_mmap(m->fd[FM_RULES], m->n_slots, sizeof(*m->rules));
-	m->info = map_mmap(m->fd[FM_RULE_INFO], m->n_slots, sizeof(*m->info));
-	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info)
+	m->lz = calloc(FL_COUNT, sizeof(*m->lz));
+	if (!m->lz)
+		return -ENOMEM;
+	lazymap_init(&m->lz[FL_TBL24], m->fd[FM_TBL24], map_len(FENCE_TBL24_ENTRIES, sizeof(__u32)));
+	lazymap_init(&m->lz[FL_TBL8], m->fd[FM_TBL8],
+		     map_len(m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32)));
+	lazymap_init(&m->lz[FL_TBL8_STATE], m->fd[FM_TBL8_STATE],
+		     map_len(m->n_groups, sizeof(*m->tbl8_state)));
+	lazymap_init(&m->lz[FL_RULES], m->fd[FM_RULES], map_len(m->n_slots, sizeof(*m->rules)));
+	lazymap_init(&m->lz[FL_INFO], m->fd[FM_RULE_INFO], map_len(m->n_slots, sizeof(*m->info)));
+	return lazy ? 0 : fence_maps_full(m);
+}
+
+int fence_maps_full(struct fence_maps *m)
+{
+	if (m->rules)
+		return 0;
+	m->tbl24 = lazymap_full(&m->lz[FL_TBL24]);
+	m->tbl8 = lazymap_full(&m->lz[FL_TBL8]);
+	m->tbl8_state = lazymap_full(&m->lz[FL_TBL8_STATE]);
+	m->info = lazymap_full(&m->lz[FL_INFO]);
+	m->rules = lazymap_full(&m->lz[FL_RULES]);	/* last: set means all are */
+	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info) {
+		m->tbl24 = m->tbl8 = NULL;
+		m->tbl8_state = NULL;
+		m->rules = NULL;
+		m->info = NULL;
 		return -errno ? -errno : -ENOMEM;
+	}
 	return 0;
 }
 
@@ -342,7 +353,7 @@ int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const stru
 			goto fail;
 		}
 	}
-	err = maps_finish(m);
+	err = maps_finish(m, false);
 	if (err)
 		goto fail;
 
@@ -365,7 +376,7 @@ fail:
 	return err;
 }
 
-int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
+static int from_pins(struct fence_maps *m, const char *pin_dir, bool lazy)
 {
 	char path[512];
 	int i, err;
@@ -379,7 +390,7 @@ int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
 			goto fail;
 		}
 	}
-	err = maps_finish(m);
+	err = maps_finish(m, lazy);
 	if (err)
 		goto fail;
 	return 0;
@@ -388,18 +399,73 @@ fail:
 	return err;
 }
 
+int fence_map_id(const char *name)
+{
+	for (int i = 0; i < FM_COUNT; i++)
+		if (!strcmp(fence_map_names[i], name))
+			return i;
+	return -1;
+}
+
+int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
+{
+	bool lazy = !m->rules, changed = false;
+	char path[512];
+	int ret;
+
+	for (int i = 0; i < FM_COUNT; i++) {
+		struct bpf_map_info a = {}, b = {};
+		__u32 la = sizeof(a), lb = sizeof(b);
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(m->fd[i], &b, &lb) &&
+		    a.id == b.id) {
+			close(fd);
+			continue;
+		}
+		/* the same descriptor number, now the pinned map: whoever holds
+		 * the number (another thread) keeps a valid one */
+		if (dup2(fd, m->fd[i]) < 0) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+		close(fd);
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	for (int i = 0; m->lz && i < FL_COUNT; i++)
+		lazymap_close(&m->lz[i]);
+	free(m->lz);
+	m->lz = NULL;
+	m->tbl24 = m->tbl8 = NULL;
+	m->tbl8_state = NULL;
+	m->rules = NULL;
+	m->info = NULL;
+	ret = maps_finish(m, lazy);
+	return ret ? ret : 1;
+}
+
+int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
+{
+	return from_pins(m, pin_dir, false);
+}
+
+int fence_maps_from_pins_lazy(struct fence_maps *m, const char *pin_dir)
+{
+	return from_pins(m, pin_dir, true);
+}
+
 void fence_maps_close(struct fence_maps *m)
 {
-	if (m->tbl24)
-		munmap(m->tbl24, map_len(FENCE_TBL24_ENTRIES, sizeof(__u32)));
-	if (m->tbl8)
-		munmap(m->tbl8, map_len(m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32)));
-	if (m->tbl8_state)
-		munmap(m->tbl8_state, map_len(m->n_groups, sizeof(*m->tbl8_state)));
-	if (m->rules)
-		munmap(m->rules, map_len(m->n_slots, sizeof(*m->rules)));
-	if (m->info)
-		munmap(m->info, map_len(m->n_slots, sizeof(*m->info)));
+	for (int i = 0; m->lz && i < FL_COUNT; i++)
+		lazymap_close(&m->lz[i]);
+	free(m->lz);
 	for (int i = 0; i < FM_COUNT; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* user/engine/config.c - see config.h. */
 #include <ctype.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "maps/keys.h"
 #include "feeds/feed.h"
 #include "feeds/fetch.h"
+#include "feeds/stix_out.h"
 
 #define CONFIG_ERRORS_MAX	20	/* errors listed; more are counted */
 
@@ -304,12 +306,18 @@ static int on_feed(struct parse_ctx *p, struct config_feed *f, const char *key, 
 		if (parse_size(v, &f->max_bytes) || !f->max_bytes || f->max_bytes > (1ULL << 40))
 			return fail(p, p->section, key, "\"%s\": want a size like 64M or 2G (at most 1T)",
 				    v);
+	} else if (!strcmp(key, "token_file")) {
+		if (!copy(f->token_file, sizeof(f->token_file), v))
+			return fail(p, p->section, key, "path too long");
+	} else if (!strcmp(key, "ca_file")) {
+		if (!copy(f->ca_file, sizeof(f->ca_file), v))
+			return fail(p, p->section, key, "path too long");
 	} else if ((x = on_throttle(p, key, v, &f->throttle_rate, &f->throttle_burst)) >= 0) {
 		return x;
 	} else {
 		return fail(p, p->section, key, "unknown key (source, format, refresh, action, ttl, "
 			    "lenient, min_len_v4, min_len_v6, throttle_rate, throttle_burst, timeout, "
-			    "max_size)");
+			    "max_size, token_file, ca_file)");
 	}
 	return 1;
 }
@@ -368,6 +376,120 @@ static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, 
 	return 1;
 }
 
+/* [taxii] */
+static int on_taxii(struct parse_ctx *p, struct config_taxii *t, const char *key, const char *v)
+{
+	struct {
+		const char *key;
+		char *dst;
+		size_t len;
+	} paths[] = {
+		{ "token_file", t->token_file, sizeof(t->token_file) },
+		{ "tls_cert", t->tls_cert, sizeof(t->tls_cert) },
+		{ "tls_key", t->tls_key, sizeof(t->tls_key) },
+		{ "history_file", t->history_file, sizeof(t->history_file) },
+	};
+	int x;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!strcmp(key, paths[i].key)) {
+			if (!copy(paths[i].dst, paths[i].len, v))
+				return fail(p, "taxii", key, "path too long");
+			return 1;
+		}
+	if (!strcmp(key, "listen")) {
+		if (!parse_listen(v) || !copy(t->listen, sizeof(t->listen), v))
+			return fail(p, "taxii", key, "\"%s\": want ADDRESS:PORT, e.g. 127.0.0.1:9470", v);
+	} else if (!strcmp(key, "identity")) {
+		if (!*v || !copy(t->identity, sizeof(t->identity), v))
+			return fail(p, "taxii", key, "want 1..%zu characters", sizeof(t->identity) - 1);
+	} else if (!strcmp(key, "tlp")) {
+		x = stix_tlp_parse(v);
+		if (x < 0)
+			return fail(p, "taxii", key, "\"%s\": want clear, green, amber, amber+strict or red",
+				    v);
+		t->tlp = x;
+	} else if (!strcmp(key, "history_max")) {
+		if (parse_u32(v, 100, 10000000, &t->history_max))
+			return fail(p, "taxii", key, "\"%s\": want 100..10000000 objects", v);
+	} else if (!strcmp(key, "history_keep")) {
+		if (parse_duration(v, &t->history_keep_s) || !t->history_keep_s)
+			return fail(p, "taxii", key, "\"%s\": want a duration like 7d", v);
+	} else {
+		return fail(p, "taxii", key, "unknown key (listen, token_file, tls_cert, tls_key, "
+			    "identity, tlp, history_file, history_max, history_keep)");
+	}
+	return 1;
+}
+
+/* [crowdsec] */
+static int on_crowdsec(struct parse_ctx *p, struct config_crowdsec *c, const char *key, const char *v)
+{
+	__u64 d;
+
+	if (!strcmp(key, "lapi_url")) {
+		if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
+		    !copy(c->lapi_url, sizeof(c->lapi_url), v))
+			return fail(p, "crowdsec", key, "\"%s\": want an http(s) URL, e.g. "
+				    "http://127.0.0.1:8080", v);
+		while (strlen(c->lapi_url) > 8 && c->lapi_url[strlen(c->lapi_url) - 1] == '/')
+			c->lapi_url[strlen(c->lapi_url) - 1] = 0;
+	} else if (!strcmp(key, "api_key_file")) {
+		if (!copy(c->api_key_file, sizeof(c->api_key_file), v))
+			return fail(p, "crowdsec", key, "path too long");
+	} else if (!strcmp(key, "machine_credentials")) {
+		if (!copy(c->machine_credentials, sizeof(c->machine_credentials), v))
+			return fail(p, "crowdsec", key, "path too long");
+	} else if (!strcmp(key, "ca_file")) {
+		if (!copy(c->ca_file, sizeof(c->ca_file), v))
+			return fail(p, "crowdsec", key, "path too long");
+	} else if (!strcmp(key, "origins")) {
+		for (const char *q = v; *q; q++)
+			if (!isalnum((unsigned char)*q) && !strchr(",-_", *q))
+				return fail(p, "crowdsec", key, "\"%s\": want origins separated by commas, "
+					    "e.g. cscli,crowdsec", v);
+		if (!copy(c->origins, sizeof(c->origins), v))
+			return fail(p, "crowdsec", key, "too long");
+	} else if (!strcmp(key, "scopes")) {
+		char buf[64], *save = NULL, *w;
+
+		if (!copy(buf, sizeof(buf), v))
+			return fail(p, "crowdsec", key, "too long");
+		c->scope_ip = c->scope_range = false;
+		for (w = strtok_r(buf, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+			if (!strcasecmp(w, "ip"))
+				c->scope_ip = true;
+			else if (!strcasecmp(w, "range"))
+				c->scope_range = true;
+			else
+				return fail(p, "crowdsec", key, "\"%s\": want ip, range or both "
+					    "(ip,range)", w);
+		}
+		if (!c->scope_ip && !c->scope_range)
+			return fail(p, "crowdsec", key, "want ip, range or both (ip,range)");
+	} else if (!strcmp(key, "poll")) {
+		char *end;
+		double x = strtod(v, &end);
+
+		if (end != v && !strcmp(end, "ms") && x >= 200)
+			c->poll_ms = x;
+		else if (!parse_duration(v, &d) && d >= 1 && d <= 3600)
+			c->poll_ms = d * 1000;
+		else
+			return fail(p, "crowdsec", key, "\"%s\": want a duration from 200ms to 1h", v);
+	} else if (!strcmp(key, "feed")) {
+		if (!feed_name_valid(v) || !copy(c->feed, sizeof(c->feed), v))
+			return fail(p, "crowdsec", key, "\"%s\": want 1..31 of [A-Za-z0-9_.-]", v);
+	} else if (!strcmp(key, "push")) {
+		if (!parse_bool(v, &c->push))
+			return fail(p, "crowdsec", key, "\"%s\": want yes or no", v);
+	} else {
+		return fail(p, "crowdsec", key, "unknown key (lapi_url, api_key_file, origins, scopes, "
+			    "poll, feed, machine_credentials, push, ca_file)");
+	}
+	return 1;
+}
+
 /* A section header at p->line: start its entry (defaults in), or refuse it
  * (a repeat, an unknown kind, one too many) and skip its keys. */
 static void on_section(struct parse_ctx *p, const char *section)
@@ -398,6 +520,12 @@ static void on_section(struct parse_ctx *p, const char *section)
 	p->seen[p->n_seen++].line = p->line;
 
 	if (!strcmp(section, "daemon") || !strcmp(section, "aggregate")) {
+		p->dropped = false;
+	} else if (!strcmp(section, "taxii")) {
+		c->taxii.line = p->line;
+		p->dropped = false;
+	} else if (!strcmp(section, "crowdsec")) {
+		c->crowdsec.line = p->line;
 		p->dropped = false;
 	} else if ((name = named(section, "interface"))) {
 		if (c->n_ifaces == CONFIG_MAX_IFACES)
@@ -448,7 +576,7 @@ static void on_section(struct parse_ctx *p, const char *section)
 		}
 	} else {
 		add_error(p, p->line, "[%s]: unknown section (daemon, interface NAME, feed NAME, "
-			  "rule NAME, aggregate)", section);
+			  "rule NAME, aggregate, taxii, crowdsec)", section);
 	}
 }
 
@@ -471,6 +599,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		return fail(p, section, key, "\"%s\": want \"N within /LEN\" (N 2..64), e.g. 4 within /16",
 			    v);
 	}
+	if (!strcmp(section, "taxii"))
+		return on_taxii(p, &c->taxii, key, v);
+	if (!strcmp(section, "crowdsec"))
+		return on_crowdsec(p, &c->crowdsec, key, v);
 	if (named(section, "interface"))
 		return on_iface(p, &c->ifaces[c->n_ifaces - 1], key, v);
 	if (named(section, "feed"))
@@ -573,6 +705,30 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+/* [taxii] and [crowdsec] as a whole. */
+static void check_intel(struct parse_ctx *p)
+{
+	const struct config_taxii *t = &p->cfg->taxii;
+	const struct config_crowdsec *c = &p->cfg->crowdsec;
+
+	if (t->line && !t->listen[0])
+		add_error(p, t->line, "[taxii] needs listen (ADDRESS:PORT)");
+	if (t->line && !t->token_file[0])
+		add_error(p, t->line, "[taxii] needs token_file (lines \"NAME TOKEN\"): the server "
+			  "never serves without credentials");
+	if (t->line && !t->tls_cert[0] != !t->tls_key[0])
+		add_error(p, t->line, "[taxii] tls_cert and tls_key go together");
+	if (c->line && !c->lapi_url[0])
+		add_error(p, c->line, "[crowdsec] needs lapi_url");
+	if (c->line && !c->api_key_file[0] && !c->machine_credentials[0])
+		add_error(p, c->line, "[crowdsec] needs api_key_file (bouncer), machine_credentials "
+			  "(push), or both");
+	for (unsigned i = 0; c->line && c->api_key_file[0] && i < p->cfg->n_feeds; i++)
+		if (!strcmp(p->cfg->feeds[i].name, c->feed))
+			add_error(p, c->line, "[crowdsec] feed = %s: also a [feed %s] (line %u): give "
+				  "one of them another name", c->feed, c->feed, p->cfg->feeds[i].line);
+}
+
 /* Checks of the file as a whole, each at the line of the section at fault. */
 static void check_whole(struct parse_ctx *p)
 {
@@ -589,6 +745,7 @@ static void check_whole(struct parse_ctx *p)
 	for (unsigned i = 0; i < cfg->n_feeds; i++)
 		if (!cfg->feeds[i].source[0])
 			add_error(p, cfg->feeds[i].line, "[feed %s] needs a source", cfg->feeds[i].name);
+	check_intel(p);
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
@@ -604,6 +761,13 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	cfg->tick_ms = 1000;
 	snprintf(cfg->events, sizeof(cfg->events), "stderr");
+	cfg->taxii.tlp = STIX_TLP_AMBER;
+	cfg->taxii.history_max = 100000;
+	cfg->taxii.history_keep_s = 7 * 86400;
+	cfg->crowdsec.scope_ip = cfg->crowdsec.scope_range = true;
+	cfg->crowdsec.poll_ms = 10000;
+	cfg->crowdsec.push = true;
+	snprintf(cfg->crowdsec.feed, sizeof(cfg->crowdsec.feed), "crowdsec");
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;

@@ -8,6 +8,10 @@
  *   [rule NAME]        metric, rate, window, action, ttl, escalate, max_ttl, jitter,
  *                      throttle_rate, throttle_burst
  *   [aggregate]        v4_children = N within /P, v6_children = N within /P
+ *   [taxii]            listen, token_file, tls_cert, tls_key, identity, tlp,
+ *                      history_file, history_max, history_keep
+ *   [crowdsec]         lapi_url, api_key_file, origins, scopes, poll, feed,
+ *                      machine_credentials, push, ca_file
  *
  * Owns reading and validating the file; a bad file is reported as
  * FILE:LINE: [section] key: what, one line per error at the line it is on
@@ -48,6 +52,8 @@ struct config_feed {
 	__u32 throttle_rate, throttle_burst;	/* action = throttle */
 	unsigned timeout_s;		/* a download's time cap; 0 = the default */
 	__u64 max_bytes;		/* size cap; 0 = the default */
+	char token_file[256];		/* taxii+ sources: "NAME TOKEN" or a bare token */
+	char ca_file[256];		/* taxii+https: trust this CA bundle */
 };
 
 struct config_rule {
@@ -61,6 +67,33 @@ struct config_rule {
 	__u64 ttl_s, max_ttl_s;
 	double escalate;		/* TTL multiplier per repeat offence */
 	double jitter;			/* fraction, 0.1 = +-10% */
+};
+
+/* [taxii]: the read-only TAXII 2.1 server of our promotions and bans. */
+struct config_taxii {
+	unsigned line;			/* of its header; 0 = no section */
+	char listen[64];		/* "127.0.0.1:9470", "" = off */
+	char token_file[256];		/* lines "NAME TOKEN" */
+	char tls_cert[256], tls_key[256];	/* PEM; both or neither */
+	char identity[128];		/* the producer's name; "" = xdpfence@HOST */
+	int tlp;			/* enum stix_tlp (feeds/stix_out.h), default amber */
+	char history_file[256];		/* "" = beside state_file (taxii-history.json) */
+	__u32 history_max;		/* objects kept, ended ones dropped first */
+	__u64 history_keep_s;		/* how long an ended object stays visible */
+};
+
+/* [crowdsec]: a CrowdSec local API, as a bouncer and as a watcher. */
+struct config_crowdsec {
+	unsigned line;			/* of its header; 0 = no section */
+	char lapi_url[192];		/* "http://127.0.0.1:8080" */
+	char api_key_file[256];		/* bouncer key (`cscli bouncers add`); "" = no bouncer */
+	char origins[128];		/* "cscli,crowdsec"; "" = every origin but ours */
+	bool scope_ip, scope_range;
+	__u32 poll_ms;
+	char feed[32];			/* the feed that owns the decisions' entries */
+	char machine_credentials[256];	/* `cscli machines add -f` output; "" = no push */
+	bool push;			/* push our promotions as alerts */
+	char ca_file[256];
 };
 
 struct config {
@@ -77,6 +110,8 @@ struct config {
 	unsigned n_rules;
 	__u8 v4_children, v4_parent_len;	/* 0 children = no aggregation */
 	__u8 v6_children, v6_parent_len;
+	struct config_taxii taxii;
+	struct config_crowdsec crowdsec;
 };
 
 /* Returns 0, or -EINVAL with every error as "FILE:LINE: [section] key:

@@ -30,6 +30,7 @@ struct feed_job {
 	int wake_fd;			/* written once done: wakes the main loop */
 	__u64 started_ns;
 	char name[32], source[192];	/* copies: a reload replaces the config */
+	char token_file[256], ca_file[256], cache_dir[256];	/* taxii+ sources */
 	struct feed_load_opts o;
 	struct fence_feed rec;		/* the record before the fetch (conditional) */
 	bool have_rec;
@@ -74,6 +75,9 @@ struct daemon {
 	struct counters_reader *reader;
 	struct policy_sample *ps;
 	size_t ps_cap;
+	/* intelligence exchange (taxii.c, crowdsec.c): NULL when not configured */
+	struct taxii *taxii;
+	struct crowdsec *cs;
 };
 
 /* run.c: the pin dir's writer lock (gives up when asked to stop while
@@ -108,5 +112,14 @@ bool engine_gone_named(const struct daemon *d, const char *name);
 
 /* serve.c: serve the CLI's clients waiting on the control socket */
 int engine_serve_clients(struct daemon *d);
+
+/* crowdsec.c: the [crowdsec] bouncer and watcher. Start (or restart, on a
+ * reload that changed the section); apply the decisions fetched meanwhile
+ * (the main loop, between ticks); hand it our promotions after a tick. */
+struct export_entry;
+int engine_crowdsec_start(struct daemon *d, char *err, size_t errlen);
+void engine_crowdsec_apply(struct daemon *d);
+void engine_crowdsec_promotions(struct daemon *d, const struct export_entry *v, size_t n);
+void engine_crowdsec_stop(struct daemon *d);
 
 #endif

@@ -39,6 +39,8 @@
 
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/taxii.h"
+#include "feeds/export.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -76,9 +78,21 @@ int engine_lock_fresh(struct daemon *d)
 
 	if (ret)
 		return ret;
-	table_close(d->s.t);
-	d->s.t = NULL;
-	ret = table_open(&d->s.t, &d->s.m);
+	{
+		char err[256];
+
+		/* a writer beside us may have grown the tables */
+		ret = fence_maps_refresh(&d->s.m, g_opts.pin_dir);
+		if (ret > 0)
+			pr_info("the tables grew: now %u rule slots, %u tbl8 groups", d->s.m.n_slots - 1,
+				d->s.m.n_groups);
+		if (ret >= 0)
+			ret = pin_table_reopen(&d->s, g_opts.pin_dir, true, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "reopening the grown tables: %s", strerror(-ret));
+		if (ret)
+			pr_err("%s", err);
+	}
 	if (!ret) {
 		struct pin_repair rep;
 		char err[256];
@@ -169,8 +183,10 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 		}
 		n = ppoll(p, listen ? 2 : 1, &left, &old);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (n > 0 && (p[0].revents & POLLIN))
+		if (n > 0 && (p[0].revents & POLLIN)) {
 			engine_refresh_feeds(d, false);
+			engine_crowdsec_apply(d);
+		}
 		if (n > 0 && (p[1].revents & POLLIN) && engine_serve_clients(d))
 			listen = false;		/* accept fails (no fds?): after this tick */
 	}
@@ -310,6 +326,85 @@ static int config_usable(const struct config *c, const struct config *cur, FILE 
 	return 0;
 }
 
+/* --- intelligence exchange: [taxii], [crowdsec] ----------------------------- */
+
+/* Start what the config asks for; 0 or -errno (printed). */
+static int intel_start(struct daemon *d)
+{
+	char err[512];
+	int ret;
+
+	if (d->cfg.taxii.line) {
+		sigset_t block, old;
+
+		wake_signals(&block);	/* its thread leaves our signals to us */
+		pthread_sigmask(SIG_BLOCK, &block, &old);
+		ret = taxii_start(&d->taxii, &d->cfg.taxii, d->cfg.state_file, err, sizeof(err));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (ret) {
+			pr_err("%s", err);
+			return ret;
+		}
+	}
+	if (d->cfg.crowdsec.line) {
+		ret = engine_crowdsec_start(d, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void intel_stop(struct daemon *d)
+{
+	char err[512];
+
+	if (taxii_save(d->taxii, err, sizeof(err)))
+		pr_warn("%s", err);
+	taxii_stop(d->taxii);
+	d->taxii = NULL;
+	engine_crowdsec_stop(d);
+}
+
+/* After a tick: the entries as they are now go to the TAXII history and
+ * to CrowdSec (our promotions as alerts). */
+static void intel_tick(struct daemon *d)
+{
+	struct export_filter f = { .owners = FENCE_OWN_PROMOTED | FENCE_OWN_MANUAL };
+	struct export_entry *v = NULL;
+	struct timespec ts;
+	char err[512];
+	int64_t now_ms;
+	size_t n = 0;
+
+	if (!d->taxii && !d->cs)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (export_collect(&d->s, &f, now_ms, fence_now_ns(), &v, &n, err, sizeof(err))) {
+		pr_warn("intel: %s", err);
+		return;
+	}
+	taxii_update(d->taxii, v, n, now_ms);
+	if (taxii_save(d->taxii, err, sizeof(err)))
+		pr_warn("%s", err);
+	engine_crowdsec_promotions(d, v, n);
+	free(v);
+}
+
+/* A reload that changed [taxii] or [crowdsec] restarts them. */
+static void intel_reload(struct daemon *d, const struct config *was)
+{
+	if (!memcmp(&was->taxii, &d->cfg.taxii, sizeof(was->taxii)) &&
+	    !memcmp(&was->crowdsec, &d->cfg.crowdsec, sizeof(was->crowdsec)) &&
+	    !strcmp(was->state_file, d->cfg.state_file))
+		return;
+	intel_stop(d);
+	if (intel_start(d))
+		pr_err("reload: [taxii]/[crowdsec] could not start again: see above");
+}
+
 /* SIGHUP: the config file again, applied whole or not at all. */
 static int reload(struct daemon *d)
 {
@@ -362,7 +457,13 @@ static int reload(struct daemon *d)
 	engine_feeds_cancel(d);	/* fetches of the old config's feeds */
 	memset(d->feed_ok, 0, sizeof(d->feed_ok));
 	memset(d->feed_fails, 0, sizeof(d->feed_fails));
-	d->cfg = fresh;
+	{
+		static struct config was;	/* large */
+
+		was = d->cfg;
+		d->cfg = fresh;
+		intel_reload(d, &was);
+	}
 	if (events)
 		engine_set_events(d, events);
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
@@ -543,6 +644,9 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		}
 		metrics_configure(d->mt, &d->cfg);
 	}
+	ret = intel_start(d);
+	if (ret)
+		return ret;
 	engine_refresh_feeds(d, true);	/* starts fetching them; the loop applies them */
 	ret = control_listen(&d->ctl);
 	if (ret)
@@ -559,15 +663,17 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	return 0;
 }
 
+/* The pinned set is ours while its `meta` map is ours: tables that grew
+ * (core/grow.c) are new maps of the same set, taken up under the lock. */
 enum pins_state engine_pins(const struct daemon *d)
 {
-	__u32 id = pin_map_id(g_opts.pin_dir, FM_RULES);
+	__u32 id = pin_map_id(g_opts.pin_dir, FM_META);
 	struct bpf_map_info b = {};
 	__u32 lb = sizeof(b);
 
 	if (!id)
 		return PINS_GONE;
-	return !bpf_obj_get_info_by_fd(d->s.m.fd[FM_RULES], &b, &lb) && b.id == id ? PINS_OURS :
+	return !bpf_obj_get_info_by_fd(d->s.m.fd[FM_META], &b, &lb) && b.id == id ? PINS_OURS :
 											  PINS_REPLACED;
 }
 
@@ -649,7 +755,9 @@ static void run_loop(struct daemon *d)
 		}
 		check_pins(d);
 		engine_tick(d);
+		intel_tick(d);
 		engine_refresh_feeds(d, false);
+		engine_crowdsec_apply(d);
 		if (d->snap.events)
 			state_save(d);
 		if (d->ticks_limit && ++done >= d->ticks_limit)
@@ -671,6 +779,7 @@ static void run_stop(struct daemon *d, bool started)
 			got_term ? "signal: the data path keeps enforcing" : "tick limit"));
 		event_write(d, o);
 	}
+	intel_stop(d);
 	engine_feeds_cancel(d);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);

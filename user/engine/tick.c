@@ -282,7 +282,7 @@ int engine_tick(struct daemon *d)
 		if (!ret)
 			ret = stage_sweep(d, now);
 		if (!ret && table_staged(d->s.t))
-			ret = table_commit(d->s.t, NULL, err, sizeof(err));
+			ret = pin_commit(&d->s, NULL, err, sizeof(err));
 		if (ret)
 			pr_err("applying decisions: %s", err[0] ? err : strerror(-ret));
 	}

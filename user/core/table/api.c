@@ -157,10 +157,12 @@ static __u32 body_add(struct table *t, const struct fence_rule_info *info)
 /* The whole record an op sets (with no body: the committed one, or zeros). */
 void tbl_op_info(const struct table *t, const struct op *o, struct fence_rule_info *out)
 {
+	const struct fence_rule_info *in;
+
 	if (o->body != NO_BODY)
 		*out = t->bodies[o->body];
-	else if (o->slot)
-		*out = t->m->info[o->slot];
+	else if (o->slot && (in = fence_info_at(t->m, o->slot)))
+		*out = *in;
 	else
 		memset(out, 0, sizeof(*out));
 	memcpy(out->addr, o->addr, 16);
@@ -245,11 +247,8 @@ int table_open(struct table **tp, struct fence_maps *m)
 	if (!t)
 		return -ENOMEM;
 	t->m = m;
-	t->parent = big_calloc(m->n_slots, sizeof(*t->parent));
-	if (!t->parent) {
-		table_close(t);
-		return -ENOMEM;
-	}
+	for (int i = 0; i < FS_COUNT; i++)
+		t->st.fd[i] = -1;
 	*tp = t;
 	return 0;
 }
@@ -258,7 +257,9 @@ void table_close(struct table *t)
 {
 	if (!t)
 		return;
-	free(t->idx.e);
+	if (!t->idx_store)
+		free(t->idx.e);
+	tbl_store_close(t);
 	if (t->ops)
 		munmap(t->ops, t->cap_ops * sizeof(*t->ops));
 	free(t->op_idx.e);
@@ -284,7 +285,7 @@ const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 	s = tbl_idx_ready(t) ? 0 : tbl_idx_lookup(t, &k, tbl_key_hash(&k));
 	if (slot)
 		*slot = s;
-	return s ? &t->m->info[s] : NULL;
+	return s ? fence_info_at(t->m, s) : NULL;
 }
 
 /* The staged entry becomes info at c (no owners: deleted). */
@@ -358,6 +359,8 @@ void table_abort(struct table *t)
 
 __u32 table_next(const struct table *t, __u32 after)
 {
+	if (!t->m->rules && fence_maps_full(t->m))
+		return 0;	/* a walk of every slot: the maps whole */
 	for (__u32 s = after + 1; s < t->m->n_slots; s++)
 		if (t->m->rules[s].kind != FENCE_KIND_FREE)
 			return s;
