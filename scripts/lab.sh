@@ -95,15 +95,28 @@ lab_up() {
 
 lab_down() {
 	lab_names "${1:-${LAB:-}}"
+	local pids="" p alive
 	for ns in "$NS_S" "$NS_G" "$NS_C"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		pids+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+	done
+	# SIGTERM, and a few seconds to exit: a daemon removes its control
+	# socket and lock in /run/xdpfence on the way out, and its pins must
+	# not be unmounted under it
+	[ -n "${pids// /}" ] && { kill $pids 2>/dev/null || true; }
+	for _ in $(seq 50); do
+		alive=0
+		for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for ns in "$NS_S" "$NS_G" "$NS_C"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	if mountpoint -q "$BPFFS" 2>/dev/null; then
 		umount "$BPFFS" || true
 	fi
 	rm -rf "$LAB_DIR"
-	rmdir /run/xdpfence-lab 2>/dev/null	# the last lab out takes the parent
+	rmdir /run/xdpfence-lab 2>/dev/null || true	# the last lab out takes the parent
 	return 0
 }
 

@@ -137,7 +137,7 @@ t1=$(date +%s.%N)
 n1=$(metric xdpfence_ticks_total)
 check "the flood ran (spoofed IPv6 sources churning prefix_v6)" grep -Eq '^[0-9]+ [0-9.]+$' "$TMP/flood.out"
 check "status never counts more prefixes than the map holds" test "$over" = 0
-echo "     flood: $(cat "$TMP/flood.out") (packets, s); ticks $((${n1:-0} - ${n0:-0})) in $(elapsed "$t0" "$t1") s; counter reads by batch fallback: $(metric xdpfence_counter_read_fallbacks_total)"
+echo "     flood: $(cat "$TMP/flood.out") (packets, s); ticks $((${n1:-0} - ${n0:-0})) in $(elapsed "$t0" "$t1") s; counter reads by batch fallback: $(metric xdpfence_prefix_read_fallbacks_total)"
 check "ticks went on through the flood" test "$((${n1:-0} - ${n0:-0}))" -ge 5
 check_not "no tick failed to read the counters" grep -q 'reading per-prefix counters' "$TMP/daemon.err"
 check "no tick degraded" test "$(metric xdpfence_ticks_degraded_total)" = 0

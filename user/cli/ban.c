@@ -59,27 +59,46 @@ static int commit(struct pinned *s, const char *what)
 	return EXIT_OK;
 }
 
-static void ban_add_usage(void)
+/* Usage of a verb: to stdout when asked for (--help, exit 0), to stderr
+ * after a mistake (exit 2). */
+static FILE *usage_out(bool asked)
 {
-	fprintf(stderr,
-"usage: xdpfence ban add CIDR [--ttl DUR] [--action drop|throttle|monitor]\n"
-"                             [--rate N/s] [--burst N] [--reason TEXT] [--force]\n"
-"       xdpfence ban add - [OPTIONS]   (one entry a line on stdin)\n"
-"  CIDR      198.51.100.0/24, 2001:db8::/48; a bare address is a /32 or /128;\n"
-"            host bits set (198.51.100.7/24) are refused\n"
-"  --ttl     lifetime: 90s, 10m, 1h30m, 2d (default: until removed); the data\n"
-"            path stops enforcing on time even if no controller runs\n"
-"  --action  drop (default); throttle: drop new connections (TCP SYN, QUIC\n"
-"            Initial) beyond --rate with --burst of slack; monitor: count as\n"
-"            would-drop and pass\n"
-"  --force   allow prefixes shorter than /%d (IPv4) or /%d (IPv6)\n"
-"  Adding an existing entry updates it (and keeps its hit counter).\n"
+	return asked ? stdout : stderr;
+}
+
+static void ban_add_usage(bool asked)
+{
+	fprintf(usage_out(asked),
+"usage: xdpfence ban add CIDR [OPTIONS]\n"
+"       xdpfence ban add - [OPTIONS]    (one entry a line on stdin)\n"
+"  Bans a prefix, or updates the operator's ban of it (its hit counter stays).\n"
+"  CIDR            198.51.100.0/24, 2001:db8::/48; a bare address is a /32 or\n"
+"                  /128; host bits set (198.51.100.7/24) are refused\n"
+"  --ttl DUR       lifetime: 90s, 10m, 1h30m, 2d (default: until removed); the\n"
+"                  data path stops enforcing on time even if no controller runs\n"
+"  --action A      drop (default); throttle: drop new connections (TCP SYN, QUIC\n"
+"                  Initial) beyond --rate with --burst of slack; monitor: count\n"
+"                  as would-drop and pass\n"
+"  --rate N/s      throttle rate, new connections per second (N/m, N/h too;\n"
+"                  default 10/s)\n"
+"  --burst N       throttle slack, connections (default 20)\n"
+"  --reason TEXT   why, shown by `ban list` (at most %zu characters)\n"
+"  --force         allow prefixes shorter than /%d (IPv4) or /%d (IPv6)\n"
+"  -j, --json      the result as JSON\n"
+"  -h, --help      this text\n"
 "  With - each line of stdin is a CIDR and, optionally, its own options\n"
 "  (`198.51.100.7 --ttl 1h --reason \"sshd: 5 failures\"`; # starts a\n"
 "  comment); options given on the command line are every line's default.\n"
 "  The lines go in as one change: a bad line is reported as -:LINE and\n"
-"  nothing is applied (exit 2).\n",
-		MIN_LEN_V4, MIN_LEN_V6);
+"  nothing is applied (exit 2).\n"
+"Example: xdpfence ban add 203.0.113.0/24 --ttl 10m --reason \"scraper burst\"\n",
+		sizeof(((struct fence_rule_info *)0)->reason) - 1, MIN_LEN_V4, MIN_LEN_V6);
+}
+
+/* argv is only the verb and "--help" or "-h"? */
+static bool help_asked(int argc, char **argv)
+{
+	return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 }
 
 /* One ban as asked: the prefix and its options. */
@@ -149,13 +168,13 @@ static int ban_parse(int argc, char **argv, struct ban_req *r, const char *where
 			r->force = true;
 			break;
 		case 'h':
-			ban_add_usage();
+			ban_add_usage(true);
 			return -1;
 		default:
 			if (*where)
 				pr_err("%s\"%s\": not an option of ban add", where, argv[optind - 1]);
 			else
-				ban_add_usage();
+				ban_add_usage(false);
 			return EXIT_USAGE;
 		}
 	}
@@ -371,7 +390,7 @@ static int ban_add(int argc, char **argv)
 		bool dash = argc > 1 && !strcmp(argv[argc - 1], "-");
 
 		if (!dash) {
-			ban_add_usage();
+			ban_add_usage(false);
 			return EXIT_USAGE;
 		}
 		return ban_add_batch(&r);
@@ -506,12 +525,12 @@ static int ban_del(int argc, char **argv)
 		g_opts.json = true;
 		argc--;
 	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: xdpfence ban del CIDR\n"
+	if (argc != 2 || help_asked(argc, argv)) {
+		fprintf(usage_out(help_asked(argc, argv)), "usage: xdpfence ban del CIDR [--json]\n"
 			"       xdpfence ban del -      (a CIDR a line on stdin, one change)\n"
 			"  Removes the operator's and the behaviour engine's ban; a prefix a\n"
 			"  feed also lists stays until the feed drops it (or use `allow add`).\n");
-		return EXIT_USAGE;
+		return help_asked(argc, argv) ? EXIT_OK : EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "-"))
 		return ban_del_batch();
@@ -544,11 +563,18 @@ static int ban_del(int argc, char **argv)
 	return ret;
 }
 
-static int list_usage(const char *object)
+static int list_usage(const char *object, bool asked)
 {
-	fprintf(stderr, "usage: xdpfence %s list [--json] [--owner manual|promoted|feed[:NAME]]\n",
+	fprintf(usage_out(asked), "usage: xdpfence %s list [--json] [--owner manual|promoted|feed[:NAME]]\n"
+		"  Every %s entry: prefix, %s.\n"
+		"  -j, --json      one JSON array, for scripts\n"
+		"  --owner OWNER   only entries OWNER holds: manual (`%s add`), promoted\n"
+		"                  (the behaviour engine), feed (any feed) or feed:NAME\n"
+		"  -h, --help      this text\n",
+		object, !strcmp(object, "ban") ? "deny" : "allow",
+		!strcmp(object, "ban") ? "owners, action, remaining TTL, hits, reason" : "owners, reason",
 		object);
-	return EXIT_USAGE;
+	return asked ? EXIT_OK : EXIT_USAGE;
 }
 
 static int do_list(const char *object, enum fence_kind kind, int argc, char **argv)
@@ -556,6 +582,7 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "owner", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
 	const char *owner = NULL;
@@ -564,16 +591,16 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 	struct pinned s;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "j", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
 		if (c == 'j')
 			g_opts.json = true;
 		else if (c == 'o')
 			owner = optarg;
 		else
-			return list_usage(object);
+			return list_usage(object, c == 'h');
 	}
 	if (optind != argc)
-		return list_usage(object);
+		return list_usage(object, false);
 	if (state_open(&s, false, false))
 		return EXIT_RUNTIME;
 	if (owner) {
@@ -615,20 +642,24 @@ static int allow_add(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "reason", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
 	struct fence_rule_info info = {};
 	const struct fence_rule_info *cur;
 	const char *reason = NULL;
 	char buf[CIDR_STR_MAX];
+	bool asked = false;
 	struct pinned s;
 	struct cidr pfx;
 	int c, ret;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c != 'R')
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (c != 'R') {
+			asked = c == 'h';
 			goto usage;
+		}
 		reason = optarg;
 	}
 	if (optind != argc - 1)
@@ -652,10 +683,12 @@ static int allow_add(int argc, char **argv)
 	pin_close(&s);
 	return ret;
 usage:
-	fprintf(stderr, "usage: xdpfence allow add CIDR [--reason TEXT]\n"
+	fprintf(usage_out(asked), "usage: xdpfence allow add CIDR [--reason TEXT]\n"
 		"  Sources in CIDR always pass, whatever feeds, bans or the behaviour\n"
-		"  engine say; the engine never promotes an allowlisted prefix.\n");
-	return EXIT_USAGE;
+		"  engine say; the engine never promotes an allowlisted prefix.\n"
+		"  --reason TEXT   why, shown by `allow list`\n"
+		"  -h, --help      this text\n");
+	return asked ? EXIT_OK : EXIT_USAGE;
 }
 
 static int allow_del(int argc, char **argv)
@@ -665,9 +698,10 @@ static int allow_del(int argc, char **argv)
 	struct cidr pfx;
 	int ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: xdpfence allow del CIDR\n");
-		return EXIT_USAGE;
+	if (argc != 2 || help_asked(argc, argv)) {
+		fprintf(usage_out(help_asked(argc, argv)), "usage: xdpfence allow del CIDR\n"
+			"  Removes the allowlist entry of exactly CIDR.\n");
+		return help_asked(argc, argv) ? EXIT_OK : EXIT_USAGE;
 	}
 	if (parse_prefix(argv[1], &pfx))
 		return EXIT_USAGE;
@@ -693,7 +727,7 @@ static int allow_list(int argc, char **argv)
 
 static const struct cmd ban_cmds[] = {
 	{ "add", ban_add, "CIDR [--ttl DUR] [--action drop|throttle|monitor] [--rate N/s] "
-	  "[--burst N] [--reason TEXT]", "ban a prefix (or update its ban)" },
+	  "[--burst N] [--reason TEXT] [--force]", "ban a prefix (or update its ban)" },
 	{ "del", ban_del, "CIDR", "remove the manual/promoted ban of a prefix" },
 	{ "list", ban_list, "[--json] [--owner manual|promoted|feed[:NAME]]",
 	  "every deny entry: owners, action, remaining TTL, hits, reason" },

@@ -485,6 +485,7 @@ static int reload(struct daemon *d)
 	}
 	event_write(d, o);
 	engine_refresh_feeds(d, true);
+	metrics_configure(d->mt, &d->cfg);
 	d->snap.n_rules = d->cfg.n_rules;
 	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
 		snprintf(d->snap.rule_names[i], sizeof(d->snap.rule_names[i]), "%s", d->cfg.rules[i].name);
@@ -657,6 +658,7 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 			pr_err("metrics on %s: %s", d->cfg.metrics, strerror(-ret));
 			return ret;
 		}
+		metrics_configure(d->mt, &d->cfg);
 	}
 	ret = intel_start(d);
 	if (ret)

@@ -211,10 +211,8 @@ static void snapshot_entries(struct daemon *d)
 		const struct fence_rule_info *in = &d->s.m.info[slot];
 		int k = d->s.m.rules[slot].kind == FENCE_KIND_DENY;
 
-		if (in->owners & FENCE_OWN_MANUAL)
-			d->snap.entries[k][0]++;
+		metrics_count_entry(&d->snap, k, in);
 		if (in->owners & FENCE_OWN_PROMOTED) {
-			d->snap.entries[k][1]++;
 			if (k && d->n_promoted == d->cap_promoted) {
 				size_t cap = d->cap_promoted ? d->cap_promoted * 2 : 256;
 				struct cidr *v = realloc(d->promoted, cap * sizeof(*v));
@@ -227,8 +225,6 @@ static void snapshot_entries(struct daemon *d)
 			if (k)
 				table_info_cidr(in, &d->promoted[d->n_promoted++]);
 		}
-		if (in->owners & FENCE_OWN_FEED)
-			d->snap.entries[k][2]++;
 	}
 }
 
@@ -288,6 +284,7 @@ int engine_tick(struct daemon *d)
 		}
 	}
 
+	metrics_observe_samples(d->mt, ps, n, sample_ns);
 	ret = engine_lock_fresh(d);
 	if (ret)
 		return ret;
@@ -324,10 +321,7 @@ int engine_tick(struct daemon *d)
 		d->snap.read_fallbacks = cs.fallbacks;
 	}
 	dt = now_s() - t0;
-	d->snap.tick_seconds = dt;
-	if (dt > d->snap.tick_seconds_max)
-		d->snap.tick_seconds_max = dt;
-	d->snap.ticks++;
+	metrics_observe_tick(&d->snap, dt);
 	metrics_publish(d->mt, &d->snap);
 	return 0;
 }
