@@ -156,7 +156,8 @@ check "tick histogram counts every tick" test "$(value 'xdpfence_tick_duration_s
 check "tick histogram p99 is a duration under the tick" python3 -c "
 v = float('$(value 'histogram_quantile(0.99, rate(xdpfence_tick_duration_seconds_bucket[1m]))')'); assert 0 < v < 1, v"
 check "tick interval 1 s" test "$(value 'xdpfence_tick_interval_seconds')" = 1
-check "signals received: named, 0" test "$(value 'xdpfence_signals_received_total')" = 0
+check "signals received: by source, 0" test "$(value 'sum(xdpfence_signals_received_total)')" = 0
+check "signals refused: by reason (5 series)" test "$(value 'count(xdpfence_signals_refused_total)')" = 5
 check "the scraper was among the top prefixes while it flooded" gt0 \
 	"$(value 'max_over_time(xdpfence_top_source_packets_per_second{prefix="198.18.2.0/24"}[2m])')"
 check "top prefixes stay bounded (<= 10 series at a time)" python3 -c "

@@ -22,6 +22,7 @@ cat >"$TMP/run.conf" <<EOT
 [daemon]
 tick = 1s
 events = $EV
+metrics = 127.0.0.1:9479
 
 [interface $VG]
 mode = native
@@ -133,6 +134,10 @@ import json, sys
 seen = {json.loads(l)["refusal"] for l in open(sys.argv[1]) if '"signal_refused"' in l}
 assert {"bad_request", "too_large", "rate_limited", "unauthorized"} <= seen, seen
 PY
+
+metrics=$(G curl -s http://127.0.0.1:9479/metrics)
+check "metrics: 14 reports taken over http" grep -q '^xdpfence_signals_received_total{source="http"} 14$' <<<"$metrics"
+check "metrics: refusals by reason" grep -q '^xdpfence_signals_refused_total{reason="rate_limited"} 1$' <<<"$metrics"
 
 # the datagram socket: root only
 check "the socket is root's, 0600" test "$(stat -c '%a %U' "$TMP/signals.sock")" = "600 root"

@@ -68,6 +68,15 @@ void engine_signals_drain(struct daemon *d, __u64 now)
 
 	if (!d->sig)
 		return;
+	{
+		struct signals_stats st;
+
+		_Static_assert(sizeof(st.received) == sizeof(d->snap.signals_received) &&
+			       sizeof(st.refused) == sizeof(d->snap.signals_refused), "metrics");
+		signals_get_stats(d->sig, &st);
+		memcpy(d->snap.signals_received, st.received, sizeof(st.received));
+		memcpy(d->snap.signals_refused, st.refused, sizeof(st.refused));
+	}
 	signals_take(d->sig, &v, &n, ref, sizeof(ref) / sizeof(ref[0]), &n_ref);
 	for (size_t i = 0; i < n_ref; i++) {
 		json_object *o = event_new("signal_refused", NULL);

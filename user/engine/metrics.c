@@ -370,8 +370,18 @@ static void render_decisions(struct buf *b, const struct metrics_snapshot *s)
 	family(b, "xdpfence_events_total", "counter", "Decisions and notices logged since start.");
 	put(b, "xdpfence_events_total %llu\n", (unsigned long long)s->events);
 	family(b, "xdpfence_signals_received_total", "counter",
-	       "Abuse signals from the API tier taken in.");
-	put(b, "xdpfence_signals_received_total %llu\n", (unsigned long long)s->signals_received);
+	       "Reports of abuse from the API tier taken in, by how they came.");
+	for (int i = 0; i < 3; i++)
+		put(b, "xdpfence_signals_received_total{source=\"%s\"} %llu\n",
+		    (const char *[]){ "http", "socket", "cli" }[i],
+		    (unsigned long long)s->signals_received[i]);
+	family(b, "xdpfence_signals_refused_total", "counter",
+	       "Requests of the API tier's intake refused (nothing of them recorded), by why.");
+	for (int i = 0; i < 5; i++)
+		put(b, "xdpfence_signals_refused_total{reason=\"%s\"} %llu\n",
+		    (const char *[]){ "bad_request", "unauthorized", "too_large", "rate_limited",
+				      "busy" }[i],
+		    (unsigned long long)s->signals_refused[i]);
 }
 
 /* Feeds: every record of the `feeds` map (loaded by the daemon or by the

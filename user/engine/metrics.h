@@ -46,9 +46,10 @@ struct metrics_snapshot {
 	/* Hooks for what other parts of the engine will feed; exported now,
 	 * so dashboards and alerts can be written against them. */
 
-	/* abuse signals from the API tier taken in (issue 17: the intake adds
-	 * one per accepted report); 0 until the intake exists */
-	__u64 signals_received;
+	/* reports of the API tier taken in, by source (http, socket, cli),
+	 * and requests refused, by why (engine/signals.h) */
+	__u64 signals_received[3];
+	__u64 signals_refused[5];
 	/* the fleet (issue 16): its code sets these each tick once it runs; no
 	 * xdpfence_fleet_* series is exported while enabled is false */
 	struct {
