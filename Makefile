@@ -112,7 +112,7 @@ $(addprefix $(BUILD)/tests/,$(BPF_TESTS)): $(FIXTURE)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/test.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(pkg_libs) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) -o $@ $(pkg_libs) $(LDLIBS)
 
 $(BUILD)/bench_lookup $(BUILD)/trafficgen: $(BUILD)/tests/pkt.o
 $(BUILD)/bench_%: $(BUILD)/tests/bench_%.o $(LIB)

@@ -21,6 +21,7 @@ const volatile __u8 v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT;	/* per-prefix counter
 const volatile __u8 v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;	/* per-prefix counters: /len of IPv6 sources */
 const volatile __u32 malformed_verdict = XDP_PASS;	/* frames we cannot judge */
 const volatile __u8 count_prefixes = 1;	/* 0 disables prefix_v4/prefix_v6 */
+const volatile __u8 count_hosts = 1;	/* 0 disables distinct hosts (benchmarks) */
 const volatile __u64 pin_dir_id = 0;		/* the pin dir it was loaded for (a hash): never
 						 * read here; tells the controller whose it is
 						 * when that pin dir is gone */
@@ -99,7 +100,7 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 		__u32 mask = v4_agg_len ? ~0U << (32 - v4_agg_len) : 0;
 
 		k.addr = pi->saddr4 & bpf_htonl(mask);
-		pfx_count(&prefix_v4, &k, bytes, pi->new_conn, dropped, now);
+		pfx_count(&prefix_v4, &k, pi, bytes, dropped, now);
 	} else {
 		struct fence_pfx_v6 k;
 		__u32 w[4];
@@ -114,7 +115,7 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 			w[i] &= bpf_htonl(mask);
 		}
 		__builtin_memcpy(k.addr, w, 16);
-		pfx_count(&prefix_v6, &k, bytes, pi->new_conn, dropped, now);
+		pfx_count(&prefix_v6, &k, pi, bytes, dropped, now);
 	}
 }
 

@@ -164,14 +164,35 @@ struct fence_pfx_v6 {
 };
 _Static_assert(sizeof(struct fence_pfx_v6) == 16, "fence_pfx_v6 ABI");
 
+/* Distinct hosts that open connections, per prefix, by epoch: 2^32 ns
+ * (about 4.3 s) of CLOCK_MONOTONIC each. hosts[0] is of epoch host_epoch,
+ * hosts[1] of the one before (zero if this CPU saw none then); a new epoch
+ * shifts them, so user space never resets anything. 256 bits each. IPv4:
+ * bit i is the host whose last byte is i (exact for a /24 and longer; for a
+ * shorter prefix, hosts that share a last byte count once). IPv6: bit
+ * fence_host_bit(address), for linear counting (an estimate, user space's).
+ * Only packets that open a connection touch them. Per CPU: user space ORs
+ * them over CPUs (user/core/counters.c). */
+#define FENCE_HOST_EPOCH_SHIFT	32
+
 struct fence_counters {
 	__u64 packets;
 	__u64 bytes;
 	__u64 new_conns;		/* TCP SYN without ACK, QUIC Initial */
 	__u64 drops;
 	__u64 last_seen_ns;		/* CLOCK_MONOTONIC of the last packet on this CPU */
+	__u32 host_epoch;		/* CLOCK_MONOTONIC >> FENCE_HOST_EPOCH_SHIFT of hosts[0] */
+	__u32 pad;
+	__u64 hosts[2][4];		/* this epoch's bits, the one before's */
 };
-_Static_assert(sizeof(struct fence_counters) == 40, "fence_counters ABI");
+_Static_assert(sizeof(struct fence_counters) == 112, "fence_counters ABI");
+
+/* IPv6 hosts: the bit of an address (hi, lo: its two halves as loaded):
+ * the top 8 bits of a multiplicative hash, one multiply. */
+static inline __u32 fence_host_bit(__u64 hi, __u64 lo)
+{
+	return (__u32)(((hi + lo) * 0x9e3779b97f4a7c15ULL) >> 56);
+}
 
 /* What bpf/counters.bpf.c writes per prefix for the controller (never
  * pinned): the prefix and one CPU's counters. The walker keeps a region and
@@ -184,7 +205,7 @@ struct fence_pfx_rec {
 	__u8 pad[7];
 	struct fence_counters c;
 };
-_Static_assert(sizeof(struct fence_pfx_rec) == 64, "fence_pfx_rec ABI");
+_Static_assert(sizeof(struct fence_pfx_rec) == 136, "fence_pfx_rec ABI");
 
 /* Not a map: the context the controller passes to bpf/keyload.bpf.c with
  * BPF_PROG_TEST_RUN. keys/vals are the caller's arrays (struct

@@ -1107,7 +1107,98 @@ static void test_datapath_truncation(void)
 	}
 }
 
-TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan),
+/* Distinct hosts: each SYN's source marks its host, other packets none;
+ * exact for an IPv4 /24, an estimate for an IPv6 /64. */
+static void test_datapath_hosts(void)
+{
+	struct fence_counters c;
+	uint8_t buf[PKT_MAX];
+	char a[64];
+	struct fx f;
+	size_t l;
+	__u32 n;
+
+	if (!open_fx(&f))
+		return;
+	for (int i = 1; i <= 64; i++) {
+		snprintf(a, sizeof(a), "198.18.7.%d", i);
+		l = pkt_build(&(struct pkt_spec){ .saddr = a, .tcp_flags = TH_SYN }, buf, NULL);
+		fx_run(&f, buf, l);
+		fx_run(&f, buf, l);		/* twice: one host */
+	}
+	l = pkt_build(&(struct pkt_spec){ .saddr = "198.18.7.100", .payload = 100 }, buf, NULL);
+	fx_run(&f, buf, l);			/* not a new connection */
+	l = pkt_build(&(struct pkt_spec){ .saddr = "198.18.7.101", .tcp_flags = TH_SYN | TH_ACK },
+		      buf, NULL);
+	fx_run(&f, buf, l);			/* a SYN-ACK opens nothing */
+	if (!ASSERT_EQ(fx_prefix(&f, "198.18.7.0", &c), 0, "v4 /24"))
+		goto out;
+	ASSERT_EQ(c.new_conns, 128, "new connections");
+	n = counters_hosts(&c, 4, fence_now_ns());
+	ASSERT_EQ(n, 64, "64 hosts, exactly");
+	ASSERT_EQ(c.hosts[0][0], ~1ULL, "hosts .1 to .63");
+	ASSERT_EQ(c.hosts[0][1], 1ULL, "and .64 (.65 not)");
+	ASSERT_EQ(c.hosts[0][2] | c.hosts[0][3], 0, "not .100 nor .101");
+	ASSERT_EQ(counters_hosts(&c, 4, fence_now_ns() + (2ULL << FENCE_HOST_EPOCH_SHIFT)), 0,
+		  "two epochs later: none");
+
+	for (int i = 1; i <= 400; i++) {
+		snprintf(a, sizeof(a), "2001:db8:7::%x:%x", i * 7919 % 65536, i);
+		l = pkt_build(&(struct pkt_spec){ .saddr = a, .tcp_flags = TH_SYN }, buf, NULL);
+		fx_run(&f, buf, l);
+	}
+	if (ASSERT_EQ(fx_prefix(&f, "2001:db8:7::", &c), 0, "v6 /64")) {
+		n = counters_hosts(&c, 6, fence_now_ns());
+		if (!ASSERT_TRUE(n >= 340 && n <= 460, "400 hosts: an estimate within 15%"))
+			fprintf(stderr, "  estimate %u\n", n);
+	}
+	for (int i = 1; i <= 5; i++) {
+		snprintf(a, sizeof(a), "2001:db8:8::%d", i);
+		l = pkt_build(&(struct pkt_spec){ .saddr = a, .tcp_flags = TH_SYN }, buf, NULL);
+		fx_run(&f, buf, l);
+	}
+	if (ASSERT_EQ(fx_prefix(&f, "2001:db8:8::", &c), 0, "v6 /64, 5 hosts")) {
+		n = counters_hosts(&c, 6, fence_now_ns());
+		if (!ASSERT_TRUE(n >= 4 && n <= 6, "5 hosts: 4 to 6"))
+			fprintf(stderr, "  estimate %u\n", n);
+	}
+out:
+	fx_close(&f);
+}
+
+/* Summing CPUs: hosts of one epoch join; a CPU an epoch behind gives its
+ * hosts as the previous epoch's; older ones do not count. */
+static void test_datapath_hosts_epochs(void)
+{
+	__u32 e = (__u32)(fence_now_ns() >> FENCE_HOST_EPOCH_SHIFT);
+	__u64 now = fence_now_ns();
+	struct fence_counters s = {}, c[3] = {};
+
+	c[0].host_epoch = e;
+	c[0].hosts[0][0] = 1;			/* .0, now */
+	c[0].hosts[1][0] = 2;			/* .1, the epoch before */
+	c[1].host_epoch = e - 1;
+	c[1].hosts[0][1] = 1;			/* .64, the epoch before */
+	c[1].hosts[1][1] = 2;			/* .65, two before: too old */
+	c[2].host_epoch = e - 5;
+	c[2].hosts[0][2] = 1;			/* long ago */
+	for (int i = 0; i < 3; i++)
+		counters_add(&s, &c[(i + 1) % 3]);
+	ASSERT_EQ(s.host_epoch, e, "the latest epoch");
+	ASSERT_EQ(counters_hosts(&s, 4, now), 3, ".0, .1 and .64");
+	ASSERT_EQ(s.hosts[0][0], 3ULL, ".0 .1");
+	ASSERT_EQ(s.hosts[0][1], 1ULL, ".64 only");
+	ASSERT_EQ(s.hosts[0][2], 0, "nothing from long ago");
+	memset(&s, 0, sizeof(s));
+	counters_add(&s, &c[1]);
+	ASSERT_EQ(counters_hosts(&s, 4, now), 1, "read an epoch later: its current only");
+	memset(&s, 0, sizeof(s));
+	counters_add(&s, &c[0]);
+	counters_add(&s, &c[1]);
+	ASSERT_EQ(counters_hosts(&s, 6, now), 3, "IPv6: the same bits, 3 hosts (no collision)");
+}
+
+TEST_MAIN(T(test_datapath_hosts), T(test_datapath_hosts_epochs), T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan),
 	  T(test_datapath_qinq), T(test_datapath_three_vlan_tags), T(test_datapath_v4_options),
 	  T(test_datapath_v4_fragments), T(test_datapath_v6_ext_headers),
 	  T(test_datapath_v6_too_many_ext), T(test_datapath_tcp_flags), T(test_datapath_quic),

@@ -2,6 +2,7 @@
 /* user/core/counters.c - see counters.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <sched.h>
@@ -101,6 +102,65 @@ static __u32 buckets_of(__u32 max_entries)
 	return b;
 }
 
+static void hosts_join(__u64 *dst, const __u64 *src)
+{
+	for (int i = 0; i < 4; i++)
+		dst[i] |= src[i];
+}
+
+/* c's hosts into the sum s: both as of the later epoch; a CPU one epoch
+ * behind gives its current hosts as the sum's previous; older ones are too
+ * old to count. */
+static void add_hosts(struct fence_counters *s, const struct fence_counters *c)
+{
+	if (c->host_epoch > s->host_epoch) {
+		if (c->host_epoch == s->host_epoch + 1)
+			memcpy(s->hosts[1], s->hosts[0], sizeof(s->hosts[1]));
+		else
+			memset(s->hosts[1], 0, sizeof(s->hosts[1]));
+		memset(s->hosts[0], 0, sizeof(s->hosts[0]));
+		s->host_epoch = c->host_epoch;
+	}
+	if (c->host_epoch == s->host_epoch) {
+		hosts_join(s->hosts[0], c->hosts[0]);
+		hosts_join(s->hosts[1], c->hosts[1]);
+	} else if (c->host_epoch + 1 == s->host_epoch) {
+		hosts_join(s->hosts[1], c->hosts[0]);
+	}
+}
+
+void counters_add(struct fence_counters *s, const struct fence_counters *c)
+{
+	s->packets += c->packets;
+	s->bytes += c->bytes;
+	s->new_conns += c->new_conns;
+	s->drops += c->drops;
+	if (c->last_seen_ns > s->last_seen_ns)
+		s->last_seen_ns = c->last_seen_ns;
+	add_hosts(s, c);
+}
+
+__u32 counters_hosts(struct fence_counters *c, int family, __u64 now_ns)
+{
+	__u32 e = (__u32)(now_ns >> FENCE_HOST_EPOCH_SHIFT), set = 0;
+
+	if (c->host_epoch == e)
+		hosts_join(c->hosts[0], c->hosts[1]);
+	else if (c->host_epoch + 1 != e)
+		memset(c->hosts[0], 0, sizeof(c->hosts[0]));
+	memset(c->hosts[1], 0, sizeof(c->hosts[1]));
+	c->host_epoch = e;
+	for (int i = 0; i < 4; i++)
+		set += (__u32)__builtin_popcountll(c->hosts[0][i]);
+	if (family == 4 || !set)
+		return set;
+	/* IPv6, linear counting: n = -m ln(empty / m); every bit set, at
+	 * least m ln m (the most it tells) */
+	if (set == 256)
+		return (__u32)(256 * log(256.0) + 0.5);
+	return (__u32)(-256 * log((256.0 - set) / 256) + 0.5);
+}
+
 /* Sample arrays double, in 2 MiB units on huge pages: they are rewritten every
  * tick, and a page table entry per 4 KiB costs (more so under a
  * paravirtualised guest's shadow paging). */
@@ -137,14 +197,8 @@ static void part_append(struct part *p, __u32 cnt)
 		memcpy(s->addr, p->keys + (size_t)i * p->ksz, p->ksz);
 		memset(s->addr + p->ksz, 0, sizeof(s->addr) - p->ksz);
 		s->c = pc[0];
-		for (int c = 1; c < p->ncpus; c++) {
-			s->c.packets += pc[c].packets;
-			s->c.bytes += pc[c].bytes;
-			s->c.new_conns += pc[c].new_conns;
-			s->c.drops += pc[c].drops;
-			if (pc[c].last_seen_ns > s->c.last_seen_ns)
-				s->c.last_seen_ns = pc[c].last_seen_ns;
-		}
+		for (int c = 1; c < p->ncpus; c++)
+			counters_add(&s->c, &pc[c]);
 	}
 }
 
@@ -437,16 +491,6 @@ static bool same_key(const struct fence_pfx_rec *a, const struct fence_pfx_rec *
 	return !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
-static void add_counters(struct fence_counters *s, const struct fence_counters *c)
-{
-	s->packets += c->packets;
-	s->bytes += c->bytes;
-	s->new_conns += c->new_conns;
-	s->drops += c->drops;
-	if (c->last_seen_ns > s->last_seen_ns)
-		s->last_seen_ns = c->last_seen_ns;
-}
-
 /* Where each prefix of a list is: built only for a list that a window
  * could not bring back in line (a long run of prefixes one walk saw and
  * list 0's did not). Open addressing; value = position + 1. */
@@ -555,7 +599,7 @@ int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 		memcpy(&out[o], x, sizeof(*x));
 		pos[0]++;
 		for (c = 1; c < k; c++)
-			add_counters(&out[o].c, &l[c][pos[c]++].c);
+			counters_add(&out[o].c, &l[c][pos[c]++].c);
 		o++;
 	}
 	for (int c = 0; c < k; c++)
@@ -597,7 +641,7 @@ int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size
 		*s = *x;
 		s->c = v[0];
 		for (int c = 1; c < m->ncpus; c++)
-			add_counters(&s->c, &v[c]);
+			counters_add(&s->c, &v[c]);
 	}
 	return 0;
 }

@@ -208,6 +208,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : FENCE_V6_AGG_LEN_DEFAULT;
 	skel->rodata->malformed_verdict = o->malformed_drop ? XDP_DROP : XDP_PASS;
 	skel->rodata->count_prefixes = !o->no_prefix_counters;
+	skel->rodata->count_hosts = !o->no_host_counting;
 	if (o->pin_dir)
 		skel->rodata->pin_dir_id = fence_pin_dir_id(o->pin_dir);
 

@@ -41,6 +41,7 @@ struct fence_opts {
 	__u8 v6_agg_len;		/* 0 = FENCE_V6_AGG_LEN_DEFAULT */
 	bool malformed_drop;		/* verdict for frames we cannot judge */
 	bool no_prefix_counters;
+	bool no_host_counting;		/* benchmarks: distinct hosts off */
 };
 
 /* The mmap-able arrays, each a lazymap (core/lazymap.h). */

@@ -271,7 +271,7 @@ int engine_tick(struct daemon *d)
 	n = 0;
 	for (unsigned k = 0; k < n_seg; k++) {
 		for (size_t i = 0; i < seg_n[k]; i++, n++) {
-			const struct pfx_sample *v = &seg[k][i];
+			struct pfx_sample *v = &seg[k][i];
 			struct cidr *c = &ps[n].prefix;
 
 			c->family = v->family == 4 ? AF_INET : AF_INET6;
@@ -281,6 +281,8 @@ int engine_tick(struct daemon *d)
 			ps[n].packets = v->c.packets;
 			ps[n].bytes = v->c.bytes;
 			ps[n].new_conns = v->c.new_conns;
+			ps[n].hosts = counters_hosts(&v->c, v->family, sample_ns);
+			ps[n].host_bits = v->family == 4 ? v->c.hosts[0] : NULL;
 		}
 	}
 
