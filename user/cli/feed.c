@@ -362,9 +362,12 @@ static int feed_list_cmd(int argc, char **argv)
 	int shown = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") && strcmp(argv[i], "-j")) {
-			fprintf(stderr, "usage: xdpfence feed list [--json]\n");
-			return EXIT_USAGE;
+		bool help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+
+		if (help || (strcmp(argv[i], "--json") && strcmp(argv[i], "-j"))) {
+			fprintf(help ? stdout : stderr, "usage: xdpfence feed list [--json]\n"
+				"  The feeds loaded: entries, action, ttl, format, when and from where.\n");
+			return help ? EXIT_OK : EXIT_USAGE;
 		}
 		g_opts.json = true;
 	}
@@ -428,11 +431,13 @@ static int feed_del_cmd(int argc, char **argv)
 	size_t removed;
 	int ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: xdpfence feed del NAME\n"
+	bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+
+	if (argc != 2 || help) {
+		fprintf(help ? stdout : stderr, "usage: xdpfence feed del NAME\n"
 			"  Drops the feed's ownership of its prefixes (entries nobody else\n"
 			"  owns disappear) and forgets the feed.\n");
-		return EXIT_USAGE;
+		return help ? EXIT_OK : EXIT_USAGE;
 	}
 	if (state_open(&s, true, false))
 		return EXIT_RUNTIME;
