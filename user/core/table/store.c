@@ -13,6 +13,7 @@
  * uses them; a commit keeps them in line as it publishes (publish.c), and a
  * repair rebuilds them. Must not write the data path's maps.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -427,6 +428,56 @@ static __u32 pow2_at_least(__u64 n)
 	return p;
 }
 
+/* n and a quarter more: a power of two up to 64k, then steps of 64k, so
+ * kernel memory follows what is loaded (a power of two could take nearly
+ * twice that). */
+static __u32 room_for(__u64 n)
+{
+	n += n / 4;
+	if (n <= 65536)
+		return pow2_at_least(n);
+	n = (n + 65535) & ~65535ULL;
+	return n > (1U << 30) ? 1U << 30 : (__u32)n;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The /24s that this commit's IPv4 additions of /25../31 (and longer
+ * allows) may give detail: each a group at most, however many land in it.
+ * Those that have a group already are counted too (an upper bound). */
+static __u64 groups_added(const struct table *t)
+{
+	__u32 *v = malloc(t->n_ops * sizeof(*v) + 1);
+	__u64 n = 0, k = 0;
+
+	for (size_t i = 0; v && i < t->n_ops; i++) {
+		const struct op *o = &t->ops[i];
+
+		if (!o->del && !o->slot && o->family == 4 &&
+		    o->len > 24 && (o->len < 32 || o->kind == FENCE_KIND_ALLOW)) {
+			__u32 a;
+
+			memcpy(&a, o->addr, 4);
+			v[k++] = ntohl(a) >> 8;
+		}
+	}
+	if (!v) {	/* no memory to sort: one each, as many as they are */
+		for (size_t i = 0; i < t->n_ops; i++)
+			n += !t->ops[i].del && t->ops[i].family == 4 && t->ops[i].len > 24;
+		return n;
+	}
+	qsort(v, k, sizeof(*v), u32_cmp);
+	for (__u64 i = 0; i < k; i++)
+		n += !i || v[i] != v[i - 1];
+	free(v);
+	return n;
+}
+
 int table_needs(struct table *t, struct grow_to *g)
 {
 	const struct fence_maps *m = t->m;
@@ -468,15 +519,12 @@ int table_needs(struct table *t, struct grow_to *g)
 		live += add;
 		if (o->family == 6 && o->kind == FENCE_KIND_DENY)
 			v6 += add;
-		/* a /24 that may need detail it has not yet: at most one group */
-		if (add && o->family == 4 &&
-		    (o->len > 24 && (o->len < 32 || o->kind == FENCE_KIND_ALLOW)))
-			groups++;
 	}
+	groups += groups_added(t);
 	if (live + 1 >= m->n_slots)
-		g->slots = pow2_at_least((live + 1) + (live + 1) / 4);
+		g->slots = room_for(live + 1);
 	if (groups > m->n_groups)
-		g->groups = pow2_at_least(groups + groups / 4);
+		g->groups = room_for(groups);
 	if (v6 > m->max_entries[FM_DENY_V6])
 		g->v6 = pow2_at_least(v6 + v6 / 4);
 	return g->slots || g->groups || g->v6;
