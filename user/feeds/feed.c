@@ -933,9 +933,9 @@ static int load_apply(struct load *l)
 		return load_failed(rep, -errno, "feed %s: entries applied, but recording the feed "
 				   "failed: %s", o->name, strerror(errno));
 	rep->apply_s = now_s() - t0;
-	pr_debug("feed %s: parse %.0f ms, diff %.0f ms, commit: build %.0f ms, write %.0f ms "
-		 "(%u tbl24 + %u tbl8 leaves)", o->name, rep->parse_s * 1e3, stage_s * 1e3, ts.build_ms,
-		 ts.write_ms, ts.tbl24_writes, ts.tbl8_writes);
+	pr_debug("feed %s: parse %.0f ms, diff %.0f ms, %s commit: build %.0f ms, write %.0f ms "
+		 "(%u tbl24 + %u tbl8 leaves)", o->name, rep->parse_s * 1e3, stage_s * 1e3,
+		 ts.small ? "small" : "full", ts.build_ms, ts.write_ms, ts.tbl24_writes, ts.tbl8_writes);
 	return 0;
 }
 

@@ -35,8 +35,8 @@
 #include "core/table/internal.h"
 #include "lib/util.h"
 
-#define SMALL_OPS_MAX	16384	/* more changes: the full build */
-#define SMALL_SPAN_MAX	65536	/* /24s an op may cover (a /8) */
+#define SMALL_OPS_MAX	65536	/* more changes: the full build */
+#define SMALL_SPAN_MAX	1048576	/* /24s the ops may cover (sixteen /8s) */
 #define NO_GROUP	0xffffffffU
 
 bool tbl_small_ok(const struct table *t)
