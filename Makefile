@@ -15,7 +15,7 @@ BUILD      ?= build
 CLANG      ?= clang
 CC         ?= gcc
 BPFTOOL    ?= bpftool
-PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd libsystemd
+PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd libsystemd libnats
 ARCH_INC   := -I/usr/include/$(shell $(CC) -dumpmachine)
 
 ifeq ($(V),1)
