@@ -74,6 +74,9 @@ struct daemon {
 	struct counters_reader *reader;
 	struct policy_sample *ps;
 	size_t ps_cap;
+	/* [fleet] (fleet.h): the NATS client and the daemon's side; NULL without */
+	struct fleet *fleet;
+	struct fleet_local *fl;
 };
 
 /* run.c: the pin dir's writer lock (gives up when asked to stop while

@@ -47,6 +47,50 @@ static void put(struct buf *b, const char *fmt, ...)
 	}
 }
 
+/* [fleet]: the connection, the last full read of the bucket, the lag and
+ * the entries, as `xdpfence status` shows them. */
+static void render_fleet(struct buf *b, const struct metrics_snapshot *s)
+{
+	put(b, "# HELP xdpfence_fleet_connected 1 while connected to a NATS server of the fleet.\n"
+	       "# TYPE xdpfence_fleet_connected gauge\n"
+	       "xdpfence_fleet_connected{server=\"%s\"} %d\n"
+	       "# HELP xdpfence_fleet_synced 1 once the bucket was read whole since the last (re)connect.\n"
+	       "# TYPE xdpfence_fleet_synced gauge\n"
+	       "xdpfence_fleet_synced %d\n"
+	       "# HELP xdpfence_fleet_last_sync_timestamp_seconds When the bucket was last read whole (Unix time).\n"
+	       "# TYPE xdpfence_fleet_last_sync_timestamp_seconds gauge\n"
+	       "xdpfence_fleet_last_sync_timestamp_seconds %.3f\n"
+	       "# HELP xdpfence_fleet_lag_seconds From another gateway's decision to its entry here, for the last change.\n"
+	       "# TYPE xdpfence_fleet_lag_seconds gauge\n"
+	       "xdpfence_fleet_lag_seconds %.3f\n"
+	       "# HELP xdpfence_fleet_entries Deny entries the fleet owns here (enforced).\n"
+	       "# TYPE xdpfence_fleet_entries gauge\n"
+	       "xdpfence_fleet_entries %llu\n"
+	       "# HELP xdpfence_fleet_keys Keys holding a value in the bucket, as last seen.\n"
+	       "# TYPE xdpfence_fleet_keys gauge\n"
+	       "xdpfence_fleet_keys %llu\n"
+	       "# HELP xdpfence_fleet_published_total Writes of this gateway's decisions to the bucket.\n"
+	       "# TYPE xdpfence_fleet_published_total counter\n"
+	       "xdpfence_fleet_published_total %llu\n"
+	       "# HELP xdpfence_fleet_conflicts_total Writes refused because another gateway wrote first (merged and retried).\n"
+	       "# TYPE xdpfence_fleet_conflicts_total counter\n"
+	       "xdpfence_fleet_conflicts_total %llu\n"
+	       "# HELP xdpfence_fleet_received_total Changes read from the bucket.\n"
+	       "# TYPE xdpfence_fleet_received_total counter\n"
+	       "xdpfence_fleet_received_total %llu\n"
+	       "# HELP xdpfence_fleet_pending Decisions waiting to be published (NATS away, or in flight).\n"
+	       "# TYPE xdpfence_fleet_pending gauge\n"
+	       "xdpfence_fleet_pending %llu\n"
+	       "# HELP xdpfence_fleet_reconnects_total Reconnections to the fleet's servers.\n"
+	       "# TYPE xdpfence_fleet_reconnects_total counter\n"
+	       "xdpfence_fleet_reconnects_total %llu\n",
+	    s->fleet_server, s->fleet_connected, s->fleet_synced, s->fleet_last_sync_unix,
+	    s->fleet_lag_seconds, (unsigned long long)s->fleet_entries,
+	    (unsigned long long)s->fleet_keys, (unsigned long long)s->fleet_published,
+	    (unsigned long long)s->fleet_conflicts, (unsigned long long)s->fleet_received,
+	    (unsigned long long)s->fleet_pending, (unsigned long long)s->fleet_reconnects);
+}
+
 char *metrics_render(struct metrics *mt)
 {
 	static const char *const owners[3] = { "manual", "promoted", "feed" };
@@ -102,6 +146,8 @@ char *metrics_render(struct metrics *mt)
 		s.tick_seconds, s.tick_seconds_max, (unsigned long long)s.ticks,
 		(unsigned long long)s.ticks_degraded, (unsigned long long)s.read_fallbacks,
 		(unsigned long long)s.events);
+	if (s.fleet_on)
+		render_fleet(&b, &s);
 	return b.p;
 }
 

@@ -22,6 +22,14 @@ struct metrics_snapshot {
 	__u64 ticks_degraded;		/* no counters read: expiries only */
 	__u64 read_fallbacks;		/* counters read by batch lookups, the walk cut short */
 	__u64 events;
+	/* [fleet] (engine/fleet.h), rendered when fleet_on */
+	bool fleet_on, fleet_connected, fleet_synced;
+	double fleet_last_sync_unix;	/* wall clock of the last full read of the bucket */
+	double fleet_lag_seconds;	/* a change's origin decision to its entry here */
+	__u64 fleet_entries;		/* deny entries the fleet owns here */
+	__u64 fleet_keys, fleet_published, fleet_conflicts, fleet_received, fleet_pending;
+	__u64 fleet_reconnects;
+	char fleet_server[128];
 };
 
 struct metrics;

@@ -39,6 +39,7 @@
 
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -119,6 +120,7 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 		p->max_ttl_s = r->max_ttl_s;
 		p->escalate = r->escalate;
 		p->jitter = r->jitter;
+		p->scope = r->fleet ? POLICY_FLEET : POLICY_LOCAL;
 	}
 	pc->n_rules = c->n_rules;
 	pc->v4_children = c->v4_children;
@@ -148,7 +150,8 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 	wake_signals(&block);
 	for (;;) {
 		struct timespec now, left;
-		struct pollfd p[2] = { { d->wake_fd, POLLIN, 0 }, { d->ctl.fd, POLLIN, 0 } };
+		struct pollfd p[3] = { { d->wake_fd, POLLIN, 0 }, { listen ? d->ctl.fd : -1, POLLIN, 0 },
+				       { d->fleet ? fleet_wake_fd(d->fleet) : -1, POLLIN, 0 } };
 		int n;
 
 		sigprocmask(SIG_BLOCK, &block, &old);
@@ -167,12 +170,14 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			return;
 		}
-		n = ppoll(p, listen ? 2 : 1, &left, &old);
+		n = ppoll(p, 3, &left, &old);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (n > 0 && (p[0].revents & POLLIN))
 			engine_refresh_feeds(d, false);
 		if (n > 0 && (p[1].revents & POLLIN) && engine_serve_clients(d))
 			listen = false;		/* accept fails (no fds?): after this tick */
+		if (n > 0 && (p[2].revents & POLLIN))
+			engine_fleet_apply(d);	/* another gateway's ban: now, not next tick */
 	}
 }
 
@@ -301,6 +306,8 @@ static int config_usable(const struct config *c, const struct config *cur, FILE 
 			return -EINVAL;
 		}
 	}
+	if (engine_fleet_usable(c, err, errlen))
+		return -EINVAL;
 	if (!cur || strcmp(cur->events, c->events)) {
 		int ret = events_open(c->events, events, err, errlen);
 
@@ -362,7 +369,12 @@ static int reload(struct daemon *d)
 	engine_feeds_cancel(d);	/* fetches of the old config's feeds */
 	memset(d->feed_ok, 0, sizeof(d->feed_ok));
 	memset(d->feed_fails, 0, sizeof(d->feed_fails));
-	d->cfg = fresh;
+	{
+		struct config_fleet was = d->cfg.fleet;
+
+		d->cfg = fresh;
+		engine_fleet_reload(d, &was);
+	}
 	if (events)
 		engine_set_events(d, events);
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
@@ -525,6 +537,8 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		return -ENOMEM;
 	}
 	state_load(d);
+	if ((ret = engine_fleet_start(d)))
+		return ret;
 	d->snap.n_rules = d->cfg.n_rules;
 	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
 		snprintf(d->snap.rule_names[i], sizeof(d->snap.rule_names[i]), "%s", d->cfg.rules[i].name);
@@ -670,6 +684,7 @@ static void run_stop(struct daemon *d, bool started)
 		event_write(d, o);
 	}
 	engine_feeds_cancel(d);
+	engine_fleet_stop(d);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	metrics_stop(d->mt);

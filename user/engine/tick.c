@@ -25,6 +25,7 @@
 
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "core/counters.h"
 #include "policy/policy.h"
@@ -269,6 +270,8 @@ int engine_tick(struct daemon *d)
 			ps[n].new_conns = v->c.new_conns;
 		}
 	}
+	n = engine_fleet_samples(d, n, sample_ns);	/* the fleet's counts in, ours out */
+	ps = d->ps;
 
 	ret = engine_lock_fresh(d);
 	if (ret)
@@ -284,6 +287,8 @@ int engine_tick(struct daemon *d)
 			ret = stage(d, &dec[i]);
 		if (!ret)
 			ret = stage_sweep(d, now);
+		if (!ret)
+			ret = engine_fleet_stage(d, dec, n_dec, now);
 		if (!ret && table_staged(d->s.t))
 			ret = table_commit(d->s.t, NULL, err, sizeof(err));
 		if (ret)
@@ -296,6 +301,7 @@ int engine_tick(struct daemon *d)
 		return ret;
 	for (size_t i = 0; i < n_dec; i++)
 		event_decision(d, &dec[i], now);
+	engine_fleet_after_tick(d, dec, n_dec);	/* shared decisions published */
 
 	{
 		struct counters_stats cs;
