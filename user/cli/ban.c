@@ -14,11 +14,14 @@
 
 #include "cli/cli.h"
 #include "cli/entries.h"
+#include "engine/config.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
 #define MIN_LEN_V4 8
 #define MIN_LEN_V6 19
+#define BAN_DEFAULT_CONFIG "/etc/xdpfence.conf"	/* as scripts/xdpfence.service runs it */
 
 static int parse_prefix(const char *text, struct cidr *c)
 {
@@ -191,44 +194,133 @@ static int ban_add(int argc, char **argv)
 	return ret;
 }
 
-static int ban_del(int argc, char **argv)
+static void ban_del_usage(void)
 {
-	struct fence_rule_info info;
-	const struct fence_rule_info *cur;
-	char buf[CIDR_STR_MAX];
-	struct pinned s;
-	struct cidr pfx;
+	fprintf(stderr,
+"usage: xdpfence ban del CIDR [--fleet [--config FILE]]\n"
+"  Removes the operator's and the behaviour engine's ban here, and a ban the\n"
+"  fleet gave this gateway (owner fleet) here only: the other gateways keep\n"
+"  it, and this one does not take it again until the fleet changes it. A\n"
+"  prefix a feed also lists stays until the feed drops it (or `allow add`).\n"
+"  --fleet   also delete it from the fleet's bucket: every gateway drops it\n"
+"            (their shared promotions and manual bans of it too). Needs the\n"
+"            [fleet] section of the daemon's config; nothing changes here if\n"
+"            the bucket cannot be reached\n"
+"  --config  the config with [fleet] (default " BAN_DEFAULT_CONFIG ")\n");
+}
+
+/* `--fleet`: the key out of the bucket first (nothing here changes if
+ * that fails). EXIT_* or -1 to go on. */
+static int del_fleet(const char *config, const struct cidr *pfx, char *where, size_t len)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char err[4096];
 	int ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: xdpfence ban del CIDR\n"
-			"  Removes the operator's and the behaviour engine's ban; a prefix a\n"
-			"  feed also lists stays until the feed drops it (or use `allow add`).\n");
+	if (!cfg) {
+		pr_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	ret = config_load(config, cfg, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		free(cfg);
+		return ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (!cfg->fleet.on) {
+		pr_err("%s: no [fleet] section: --fleet needs the fleet's servers and bucket", config);
+		free(cfg);
 		return EXIT_USAGE;
 	}
-	if (parse_prefix(argv[1], &pfx))
+	ret = fleet_delete_now(&cfg->fleet, pfx, err, sizeof(err));
+	if (ret) {
+		pr_err("deleting fleet-wide: %s (nothing changed here)", err);
+		free(cfg);
+		return EXIT_RUNTIME;
+	}
+	snprintf(where, len, "bucket %s", cfg->fleet.bucket);
+	free(cfg);
+	return -1;
+}
+
+static int ban_del(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "fleet", no_argument, NULL, 'F' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	const __u8 here = FENCE_OWN_MANUAL | FENCE_OWN_PROMOTED | FENCE_OWN_FLEET;
+	const char *config = BAN_DEFAULT_CONFIG;
+	struct fence_rule_info info;
+	const struct fence_rule_info *cur;
+	char buf[CIDR_STR_MAX], where[96] = "", origin[48] = "";
+	bool fleet = false;
+	struct pinned s;
+	struct cidr pfx;
+	__u8 was;
+	int c, ret;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			fleet = true;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			ban_del_usage();
+			return EXIT_OK;
+		default:
+			ban_del_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		ban_del_usage();
 		return EXIT_USAGE;
+	}
+	if (parse_prefix(argv[optind], &pfx))
+		return EXIT_USAGE;
+	cidr_str(&pfx, buf, sizeof(buf));
+	if (fleet && (ret = del_fleet(config, &pfx, where, sizeof(where))) >= 0)
+		return ret;
 	if (state_open(&s, true, false))
 		return EXIT_RUNTIME;
-	cidr_str(&pfx, buf, sizeof(buf));
 	cur = table_get(s.t, &pfx, FENCE_KIND_DENY, NULL);
-	if (!cur || !(cur->owners & (FENCE_OWN_MANUAL | FENCE_OWN_PROMOTED))) {
+	if (!cur || !(cur->owners & here)) {
+		if (fleet) {
+			pr_info("%s: deleted fleet-wide (%s); %s here", buf, where,
+				cur ? "only feeds list it" : "not banned");
+			pin_close(&s);
+			return EXIT_OK;
+		}
 		pr_err("%s: %s", buf, cur ? "only feeds list it: `xdpfence feed del` or `allow add`" :
 		       "not banned");
 		pin_close(&s);
 		return EXIT_RUNTIME;
 	}
 	info = *cur;
-	info.owners &= ~(FENCE_OWN_MANUAL | FENCE_OWN_PROMOTED);
+	entry_reason(cur, origin, sizeof(origin));
+	was = cur->owners;	/* cur is stale after the put */
+	info.owners &= ~here;
 	ret = table_put(s.t, &pfx, FENCE_KIND_DENY, &info);
 	ret = ret ? EXIT_RUNTIME : commit(&s, "ban del");
 	if (!ret) {
+		if (fleet)
+			pr_info("%s: deleted fleet-wide (%s), and here:", buf, where);
+		else if (was & FENCE_OWN_FLEET)
+			pr_info("%s: removed here only: the fleet still lists it (from %s); `ban del "
+				"--fleet` deletes it on every gateway", buf, origin[0] ? origin : "?");
 		if (info.owners) {
 			struct feed_names fn;
 			char own[256];
 
 			feed_names_read(&s.m, &fn);
-			pr_info("%s: manual ban removed; still listed by %s", buf,
+			pr_info("%s: ban removed; still listed by %s", buf,
 				owners_str(&info, &fn, own, sizeof(own)));
 		} else {
 			pr_info("%s: unbanned", buf);
@@ -240,7 +332,7 @@ static int ban_del(int argc, char **argv)
 
 static int list_usage(const char *object)
 {
-	fprintf(stderr, "usage: xdpfence %s list [--json] [--owner manual|promoted|feed[:NAME]]\n",
+	fprintf(stderr, "usage: xdpfence %s list [--json] [--owner manual|promoted|fleet|feed[:NAME]]\n",
 		object);
 	return EXIT_USAGE;
 }
@@ -275,6 +367,8 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 			filter = FENCE_OWN_MANUAL;
 		else if (!strcmp(owner, "promoted"))
 			filter = FENCE_OWN_PROMOTED;
+		else if (!strcmp(owner, "fleet"))
+			filter = FENCE_OWN_FLEET;
 		else if (!strcmp(owner, "feed"))
 			filter = FENCE_OWN_FEED;
 		else if (!strncmp(owner, "feed:", 5)) {
@@ -290,7 +384,7 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 				return EXIT_USAGE;
 			}
 		} else {
-			pr_err("--owner \"%s\": want manual, promoted, feed or feed:NAME", owner);
+			pr_err("--owner \"%s\": want manual, promoted, fleet, feed or feed:NAME", owner);
 			pin_close(&s);
 			return EXIT_USAGE;
 		}
@@ -388,8 +482,9 @@ static int allow_list(int argc, char **argv)
 static const struct cmd ban_cmds[] = {
 	{ "add", ban_add, "CIDR [--ttl DUR] [--action drop|throttle|monitor] [--rate N/s] "
 	  "[--burst N] [--reason TEXT]", "ban a prefix (or update its ban)" },
-	{ "del", ban_del, "CIDR", "remove the manual/promoted ban of a prefix" },
-	{ "list", ban_list, "[--json] [--owner manual|promoted|feed[:NAME]]",
+	{ "del", ban_del, "CIDR [--fleet [--config FILE]]",
+	  "remove a prefix's ban here (--fleet: on every gateway of the fleet)" },
+	{ "list", ban_list, "[--json] [--owner manual|promoted|fleet|feed[:NAME]]",
 	  "every deny entry: owners, action, remaining TTL, hits, reason" },
 	{ NULL }
 };
