@@ -30,12 +30,12 @@
 #include <nats/nats.h>
 
 #include "engine/fleet.h"
+#include "lib/log.h"
 #include "maps/keys.h"
 
 #define FLEET_CONNECT_TIMEOUT_MS	2000
 #define FLEET_PING_MS			1000	/* a dead link is noticed in ~3 pings */
 #define FLEET_RETRY_MS			1000
-#define FLEET_PUB_WAIT_MS		5000	/* an ack not back by then: sent again */
 #define FLEET_MAX_PENDING		8192	/* async publishes in flight */
 #define FLEET_PUB_BATCH			4096
 #define FLEET_CLEAN_EVERY_MS		10000
@@ -44,6 +44,8 @@
 #define FLEET_COUNTS_PER_MSG		16384
 #define FLEET_MAX_NODES			64
 #define FLEET_KV_OP_HDR			"KV-Operation"	/* the KV protocol's delete marker */
+#define FLEET_SEQ_HDR			"Xdpfence-Seq"	/* which write of ours an ack is for */
+#define FLEET_ACK_LOST_MS		6000
 
 static __u64 wall_ms(void)
 {
@@ -367,10 +369,19 @@ struct mirror {
 	__u32 want;			/* index + 1 into wants: an offer to merge in */
 	bool live;			/* holds a value (not a delete marker) */
 	bool own;			/* the value's origin is this node */
+	__u32 sent;			/* index + 1 into wants: the write in flight */
+	__u32 seq;			/* of the write in flight (its Xdpfence-Seq header) */
 	bool inflight;			/* a write of ours awaits its ack */
 	bool stale;			/* a write was refused: read the key again first */
 	bool queued;			/* on the publisher's list */
-	bool cleaning;			/* a delete of ours awaits its ack */
+	__u64 cleaning_ms;		/* a delete of ours awaits its ack since (mono) */
+};
+
+/* A write in flight, oldest first: an ack not back in time is taken as
+ * lost (nats.c's own MaxWait cannot be relied on across reconnects). */
+struct flight {
+	__u32 idx, seq;
+	__u64 sent_ms;			/* CLOCK_MONOTONIC */
 };
 
 struct node_counts {
@@ -396,13 +407,19 @@ struct fleet {
 	kvStore *kv;
 	kvWatcher *w;
 	natsSubscription *counts_sub;
+	natsSubscription *ack_sub;	/* our writes' acks */
+	char ack_prefix[64];
 	volatile bool resnap;		/* reconnected: read the bucket again */
+	bool backoff;			/* a write failed: the publisher pauses (mu) */
 
 	/* under mu */
 	struct mirror *m;
 	size_t n_m, cap_m;
 	struct fleet_map by_pfx;
-	struct fleet_value *wants;	/* offers waiting, by mirror.want */
+	struct fleet_value *wants;	/* offers waiting and writes in flight */
+	struct flight *flights;
+	size_t fl_head, fl_n, fl_cap;
+	__u32 seq;
 	__u32 *free_wants;
 	size_t n_wants, cap_wants, n_free_wants;
 	__u32 *todo;			/* mirror indexes to publish */
@@ -496,47 +513,111 @@ static void todo_push(struct fleet *f, struct mirror *e)
 	e->queued = true;
 }
 
+/* A value in the pool (mu held): index + 1, 0 for no memory. */
+static __u32 val_put(struct fleet *f, const struct fleet_value *v)
+{
+	__u32 i;
+
+	if (f->n_free_wants) {
+		i = f->free_wants[--f->n_free_wants];
+	} else {
+		if (f->n_wants == f->cap_wants) {
+			size_t cap = f->cap_wants ? f->cap_wants * 2 : 256;
+			struct fleet_value *w = realloc(f->wants, cap * sizeof(*w));
+			__u32 *fr;
+
+			if (!w)
+				return 0;
+			f->wants = w;
+			fr = realloc(f->free_wants, cap * sizeof(*fr));
+			if (!fr)
+				return 0;
+			f->free_wants = fr;
+			f->cap_wants = cap;
+		}
+		i = f->n_wants++;
+	}
+	f->wants[i] = *v;
+	return i + 1;
+}
+
+static void val_free(struct fleet *f, __u32 *idx)
+{
+	if (!*idx)
+		return;
+	f->free_wants[f->n_free_wants++] = *idx - 1;
+	*idx = 0;
+}
+
 /* Merge v into e's waiting offer (mu held). */
 static void want_merge(struct fleet *f, struct mirror *e, const struct fleet_value *v)
 {
 	struct fleet_value out;
 
-	if (e->want) {
-		if (fleet_merge(&f->wants[e->want - 1], v, &out))
-			f->wants[e->want - 1] = out;
-		return;
-	}
-	if (f->n_free_wants) {
-		e->want = f->free_wants[--f->n_free_wants] + 1;
-	} else {
-		if (f->n_wants == f->cap_wants) {
-			size_t cap = f->cap_wants ? f->cap_wants * 2 : 256;
-			struct fleet_value *w = realloc(f->wants, cap * sizeof(*w));
-			__u32 *fr = realloc(f->free_wants, cap * sizeof(*fr));
-
-			if (fr)
-				f->free_wants = fr;
-			if (!w || !fr) {
-				if (w)
-					f->wants = w;
-				return;
-			}
-			f->wants = w;
-			f->cap_wants = cap;
-		}
-		e->want = ++f->n_wants;
-	}
-	f->wants[e->want - 1] = *v;
-	f->st.pending++;
+	if (!e->want)
+		e->want = val_put(f, v);
+	else if (fleet_merge(&f->wants[e->want - 1], v, &out))
+		f->wants[e->want - 1] = out;
 }
 
 static void want_drop(struct fleet *f, struct mirror *e)
 {
-	if (!e->want)
-		return;
-	f->free_wants[f->n_free_wants++] = e->want - 1;
-	e->want = 0;
-	f->st.pending--;
+	val_free(f, &e->want);
+}
+
+/* The write in flight did not land (refused, lost): it becomes an offer
+ * again, merged with anything offered since (mu held). */
+static void flight_back(struct fleet *f, struct mirror *e)
+{
+	if (e->sent) {
+		want_merge(f, e, &f->wants[e->sent - 1]);
+		val_free(f, &e->sent);
+	}
+	e->inflight = false;
+	todo_push(f, e);
+}
+
+static void flight_push(struct fleet *f, struct mirror *e, __u64 now)
+{
+	if (f->fl_head + f->fl_n == f->fl_cap) {
+		if (f->fl_head) {
+			memmove(f->flights, f->flights + f->fl_head, f->fl_n * sizeof(*f->flights));
+			f->fl_head = 0;
+		} else {
+			size_t cap = f->fl_cap ? f->fl_cap * 2 : 1024;
+			struct flight *v = realloc(f->flights, cap * sizeof(*v));
+
+			if (!v)
+				return;		/* no timeout for this one: an ack or a reconnect ends it */
+			f->flights = v;
+			f->fl_cap = cap;
+		}
+	}
+	f->flights[f->fl_head + f->fl_n++] = (struct flight){
+		.idx = e - f->m, .seq = e->seq, .sent_ms = now,
+	};
+}
+
+/* Writes whose ack is overdue are taken as lost (mu held). */
+static void flights_expire(struct fleet *f, __u64 now)
+{
+	while (f->fl_n) {
+		struct flight *x = &f->flights[f->fl_head];
+		struct mirror *e = &f->m[x->idx];
+
+		if (e->inflight && e->seq == x->seq) {
+			if (now - x->sent_ms < FLEET_ACK_LOST_MS)
+				break;
+			pr_debug("fleet: no ack for a write after %d ms: sending it again",
+				 FLEET_ACK_LOST_MS);
+			flight_back(f, e);
+			f->backoff = true;
+		}
+		f->fl_head++;
+		f->fl_n--;
+	}
+	if (!f->fl_n)
+		f->fl_head = 0;
 }
 
 void fleet_offer(struct fleet *f, const struct cidr *c, const struct fleet_value *v)
@@ -561,6 +642,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	struct fleet *f = closure;
 
 	(void)nc;
+	pr_debug("fleet: disconnected");
 	pthread_mutex_lock(&f->mu);
 	f->st.connected = false;
 	f->st.synced = false;
@@ -574,6 +656,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	char url[128] = "";
 
 	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+	pr_debug("fleet: reconnected to %s", url);
 	pthread_mutex_lock(&f->mu);
 	f->st.connected = true;
 	f->st.reconnects++;
@@ -583,58 +666,78 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	pthread_mutex_unlock(&f->mu);
 }
 
-/* An ack of one of our writes (or its failure). */
-static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+/* The JetStream ack of one of our writes, on our own inbox: nats.c's
+ * asynchronous publish (js_PublishMsgAsync) lost acks for good after a
+ * reconnect to a restarted cluster, so writes are plain publishes with a
+ * reply subject "INBOX.W.IDX.SEQ" (W: a write, D: a delete), and a
+ * missing ack is a lost write after FLEET_ACK_LOST_MS. The ack is the
+ * server's JSON: {"stream":..,"seq":N} or {"error":{..,"err_code":N}};
+ * a 503 status (no responders) when no stream takes the subject yet. */
+static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
 	struct fleet *f = closure;
-	const char *subj = natsMsg_GetSubject(msg), *op = NULL;
-	size_t pre = strlen("$KV.") + strlen(f->cfg.bucket) + 1;
+	const char *reply = natsMsg_GetSubject(msg) + strlen(f->ack_prefix);
+	const char *data = natsMsg_GetData(msg), *status = NULL, *p;
+	int len = natsMsg_GetDataLength(msg);
+	unsigned long idx, seq = 0, err = 0;
+	__u64 stored = 0;
+	char kind, buf[512];
 	struct mirror *e;
-	struct cidr c;
 
-	(void)js;
-	if (strlen(subj) <= pre || fleet_key_parse(subj + pre, &c)) {
-		natsMsg_Destroy(msg);
-		return;
-	}
-	natsMsgHeader_Get(msg, FLEET_KV_OP_HDR, &op);
+	(void)nc;
+	(void)sub;
+	if (sscanf(reply, ".%c.%lu.%lu", &kind, &idx, &seq) < 2)
+		goto out;
+	natsMsgHeader_Get(msg, "Status", &status);
+	snprintf(buf, sizeof(buf), "%.*s", len > 0 ? len : 0, data ? data : "");
+	if (status && !strcmp(status, "503"))
+		err = 503;
+	else if ((p = strstr(buf, "\"err_code\":")))
+		err = strtoul(p + 11, NULL, 10);
+	else if (strstr(buf, "\"error\""))
+		err = 1;
+	else if ((p = strstr(buf, "\"seq\":")))
+		stored = strtoull(p + 6, NULL, 10);
 	pthread_mutex_lock(&f->mu);
-	e = mirror_get(f, &c, false);
-	if (e && op) {				/* a delete of a forgotten key */
-		e->cleaning = false;
-	} else if (e && pa && !pae) {
-		struct fleet_value v;
-
-		if (pa->Sequence > e->rev && !fleet_value_decode(natsMsg_GetData(msg),
-								 natsMsg_GetDataLength(msg), &v)) {
-			e->rev = pa->Sequence;
-			e->term = v;
+	if (idx >= f->n_m) {
+		pthread_mutex_unlock(&f->mu);
+		goto out;
+	}
+	e = &f->m[idx];
+	if (kind == 'D') {			/* a delete of a forgotten key */
+		e->cleaning_ms = 0;
+	} else if (stored && !err) {
+		if (stored > e->rev && e->inflight && e->seq == seq && e->sent) {
+			e->rev = stored;
+			e->term = f->wants[e->sent - 1];
 			e->live = true;
 			e->own = true;
 		}
-		e->inflight = false;
 		f->st.published++;
-		if (e->want)
-			todo_push(f, e);
-	} else if (e) {
-		struct fleet_value v;
-
-		/* refused (someone wrote first) or lost: merge what we sent
-		 * into the offer again; a conflict reads the key first */
-		if (!fleet_value_decode(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), &v))
-			want_merge(f, e, &v);
-		if (pae && pae->ErrCode == JSStreamWrongLastSequenceErr) {
+		if (e->inflight && e->seq == seq) {
+			val_free(f, &e->sent);
+			e->inflight = false;
+			if (e->want)
+				todo_push(f, e);
+		}
+		pr_debug("fleet: write %lu stored at revision %llu", seq, (unsigned long long)stored);
+	} else if (e->inflight && e->seq == seq) {
+		/* refused (someone wrote first) or no stream yet: what we sent
+		 * is an offer again; a conflict reads the key first */
+		if (err == JSStreamWrongLastSequenceErr) {
 			f->st.conflicts++;
 			e->stale = true;
-		} else if (pae) {
-			snprintf(f->st.error, sizeof(f->st.error), "publish: %s",
-				 pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+		} else {
+			snprintf(f->st.error, sizeof(f->st.error), "write refused: %.100s",
+				 err == 503 ? "no responders (JetStream not ready)" : buf);
+			f->backoff = true;
 		}
-		e->inflight = false;
-		todo_push(f, e);
+		pr_debug("fleet: write %lu refused (%lu)", seq, err);
+		flight_back(f, e);
 	}
 	pthread_cond_signal(&f->cv);
 	pthread_mutex_unlock(&f->mu);
+out:
 	natsMsg_Destroy(msg);
 }
 
@@ -710,7 +813,7 @@ out:
 
 /* --- the watcher thread: connection, bucket, snapshot, changes ---------- */
 
-static natsStatus connect_once(struct fleet *f)
+static natsStatus connect_once(struct fleet *f, natsConnection **nc, const char *role, bool cbs)
 {
 	const char *urls[CONFIG_MAX_SERVERS];
 	natsOptions *o = NULL;
@@ -727,7 +830,7 @@ static natsStatus connect_once(struct fleet *f)
 	if (s == NATS_OK) {
 		char name[64];
 
-		snprintf(name, sizeof(name), "xdpfence %s", f->cfg.node);
+		snprintf(name, sizeof(name), "xdpfence %s%s", f->cfg.node, role);
 		s = natsOptions_SetName(o, name);
 	}
 	if (s == NATS_OK)
@@ -740,11 +843,9 @@ static natsStatus connect_once(struct fleet *f)
 		s = natsOptions_SetPingInterval(o, FLEET_PING_MS);
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxPingsOut(o, 3);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
-	if (s == NATS_OK)
+	if (s == NATS_OK && cbs)
 		s = natsOptions_SetDisconnectedCB(o, on_disconnected, f);
-	if (s == NATS_OK)
+	if (s == NATS_OK && cbs)
 		s = natsOptions_SetReconnectedCB(o, on_reconnected, f);
 	if (s == NATS_OK && tls)
 		s = natsOptions_SetSecure(o, true);
@@ -755,8 +856,38 @@ static natsStatus connect_once(struct fleet *f)
 	if (s == NATS_OK && f->cfg.creds[0])
 		s = natsOptions_SetUserCredentialsFromFiles(o, f->cfg.creds, NULL);
 	if (s == NATS_OK)
-		s = natsConnection_Connect(&f->nc, o);
+		s = natsConnection_Connect(nc, o);
 	natsOptions_Destroy(o);
+	return s;
+}
+
+/* Sleep up to ms, or less when told to stop. */
+static void nap(struct fleet *f, unsigned ms)
+{
+	for (unsigned t = 0; t < ms && !f->stop; t += 50)
+		usleep(50000);
+}
+
+/* Our writes' acks come to an inbox of ours (at connect). */
+static natsStatus ack_subscribe(struct fleet *f)
+{
+	natsSubscription *sub = NULL;
+	natsInbox *inbox = NULL;
+	char subj[96];
+	natsStatus s = natsInbox_Create(&inbox);
+
+	if (s == NATS_OK) {
+		snprintf(subj, sizeof(subj), "%s.>", (const char *)inbox);
+		s = natsConnection_Subscribe(&sub, f->nc, subj, on_ack, f);
+	}
+	if (s == NATS_OK) {
+		natsSubscription_SetPendingLimits(sub, -1, -1);
+		pthread_mutex_lock(&f->mu);
+		snprintf(f->ack_prefix, sizeof(f->ack_prefix), "%s", (const char *)inbox);
+		pthread_mutex_unlock(&f->mu);
+		f->ack_sub = sub;
+	}
+	natsInbox_Destroy(inbox);
 	return s;
 }
 
@@ -764,20 +895,19 @@ static natsStatus connect_once(struct fleet *f)
 static natsStatus start_conn(struct fleet *f)
 {
 	jsOptions jo;
-	natsStatus s = connect_once(f);
+	natsStatus s = connect_once(f, &f->nc, "", true);
 	char url[128] = "";
 
 	if (s != NATS_OK)
 		return s;
 	jsOptions_Init(&jo);
 	jo.Wait = 3000;
-	jo.PublishAsync.MaxPending = FLEET_MAX_PENDING;
-	jo.PublishAsync.AckHandler = on_ack;
-	jo.PublishAsync.AckHandlerClosure = f;
-	jo.PublishAsync.StallWait = 1000;
 	s = natsConnection_JetStream(&f->js, f->nc, &jo);
 	if (s == NATS_OK)
 		s = natsConnection_Subscribe(&f->counts_sub, f->nc, f->counts_subject, on_counts, f);
+	if (s == NATS_OK)
+		s = ack_subscribe(f);
+
 	if (s == NATS_OK)
 		natsSubscription_SetPendingLimits(f->counts_sub, 4096, 256 * 1024 * 1024);
 	natsConnection_GetConnectedUrl(f->nc, url, sizeof(url));
@@ -808,12 +938,6 @@ static natsStatus bind_bucket(struct fleet *f)
 	return s;
 }
 
-/* Sleep up to ms, or less when told to stop. */
-static void nap(struct fleet *f, unsigned ms)
-{
-	for (unsigned t = 0; t < ms && !f->stop; t += 50)
-		usleep(50000);
-}
 
 /* One entry of the watcher: the mirror, then the daemon's queue. */
 static void on_entry(struct fleet *f, kvEntry *e, __u32 gen)
@@ -877,6 +1001,7 @@ static void watch_bucket(struct fleet *f)
 	}
 	pthread_mutex_lock(&f->mu);
 	gen = ++f->st.gen;
+	pr_debug("fleet: reading the bucket whole (snapshot %u)", gen);
 	f->st.synced = false;
 	f->st.keys = 0;
 	for (size_t i = 0; i < f->n_m; i++)
@@ -899,6 +1024,7 @@ static void watch_bucket(struct fleet *f)
 			bool first;
 
 			pthread_mutex_lock(&f->mu);
+			pr_debug("fleet: snapshot %u read: %llu keys", gen, (unsigned long long)f->st.keys);
 			f->st.synced = true;
 			f->st.last_sync_ms = x.recv_ms;
 			first = !f->n_ch;
@@ -928,9 +1054,11 @@ static void *watch_main(void *arg)
 			if (s != NATS_OK) {
 				set_error(f, "connecting", s);
 				natsSubscription_Destroy(f->counts_sub);
+				natsSubscription_Destroy(f->ack_sub);
 				jsCtx_Destroy(f->js);
 				natsConnection_Destroy(f->nc);
 				f->counts_sub = NULL;
+				f->ack_sub = NULL;
 				f->js = NULL;
 				f->nc = NULL;
 				nap(f, FLEET_RETRY_MS);
@@ -1017,20 +1145,22 @@ static size_t plan_cleanup(struct fleet *f, natsMsg **out, size_t max)
 
 	for (size_t i = 0; i < f->n_m && n < max; i++) {
 		struct mirror *e = &f->m[i];
-		char subj[FLEET_KEY_MAX + 80], key[FLEET_KEY_MAX], rev[24];
+		char subj[FLEET_KEY_MAX + 80], key[FLEET_KEY_MAX], rev[24], reply[96];
 		__u64 grace = e->own ? FLEET_CLEAN_GRACE_OWN_MS : FLEET_CLEAN_GRACE_MS;
 		natsMsg *msg = NULL;
 
-		if (!e->live || e->inflight || e->cleaning || e->want ||
+		if (!e->live || e->inflight || e->want || (e->cleaning_ms && mono_ms() - e->cleaning_ms <
+							   FLEET_ACK_LOST_MS) ||
 		    !fleet_value_forgotten(&e->term, now - grace) || fleet_key(&e->c, key, sizeof(key)))
 			continue;
 		snprintf(subj, sizeof(subj), "$KV.%s.%s", f->cfg.bucket, key);
 		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)e->rev);
-		if (natsMsg_Create(&msg, subj, NULL, NULL, 0) != NATS_OK)
+		snprintf(reply, sizeof(reply), "%s.D.%zu", f->ack_prefix, i);
+		if (natsMsg_Create(&msg, subj, reply, NULL, 0) != NATS_OK)
 			break;
 		natsMsgHeader_Set(msg, FLEET_KV_OP_HDR, "DEL");
 		natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence", rev);
-		e->cleaning = true;
+		e->cleaning_ms = mono_ms();
 		out[n++] = msg;
 	}
 	return n;
@@ -1047,11 +1177,12 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t
 	for (size_t k = 0; k < f->n_todo; k++) {
 		struct mirror *e = &f->m[f->todo[k]];
 		struct fleet_value merged;
-		char subj[FLEET_KEY_MAX + 80], key[FLEET_KEY_MAX], val[FLEET_VALUE_MAX];
+		char subj[FLEET_KEY_MAX + 80], key[FLEET_KEY_MAX], val[FLEET_VALUE_MAX], reply[96];
 		natsMsg *msg = NULL;
 		int len;
 
-		if (n >= max || e->inflight || e->cleaning) {
+		if (n >= max || e->inflight || f->fl_n >= FLEET_MAX_PENDING ||
+		    (e->cleaning_ms && mono_ms() - e->cleaning_ms < FLEET_ACK_LOST_MS)) {
 			f->todo[keep++] = f->todo[k];	/* its turn comes */
 			continue;
 		}
@@ -1075,14 +1206,28 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t
 			continue;
 		}
 		snprintf(subj, sizeof(subj), "$KV.%s.%s", f->cfg.bucket, key);
-		if (natsMsg_Create(&msg, subj, NULL, val, len) != NATS_OK) {
+		snprintf(reply, sizeof(reply), "%s.W.%u.%u", f->ack_prefix, f->todo[k], f->seq + 1);
+		if (natsMsg_Create(&msg, subj, reply, val, len) != NATS_OK ||
+		    !(e->sent = val_put(f, &merged))) {
+			natsMsg_Destroy(msg);
 			f->todo[keep++] = f->todo[k];
 			e->queued = true;
 			continue;
 		}
+		e->seq = ++f->seq;
+		if (e->rev) {
+			char rev[24];
+
+			snprintf(rev, sizeof(rev), "%llu", (unsigned long long)e->rev);
+			natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence", rev);
+		} else {
+			natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence", "0");
+		}
 		want_drop(f, e);
 		e->inflight = true;
+		flight_push(f, e, mono_ms());
 		expect[n] = e->rev;
+		pr_debug("fleet: writing %s at revision %llu", key, (unsigned long long)e->rev);
 		out[n++] = msg;
 	}
 	f->n_todo = keep;
@@ -1149,13 +1294,29 @@ static void *pub_main(void *arg)
 		goto out;
 	pthread_mutex_lock(&f->mu);
 	while (!f->stop) {
-		bool ready = f->kv && f->st.connected && f->st.synced;
+		/* no need to wait for a snapshot after a reconnect: a write on a
+		 * stale revision is refused and the key read again */
+		bool ready = f->kv && f->st.connected && f->st.gen;
 		struct fleet_count *counts = NULL;
 		size_t n = 0, n_counts = 0, n_clean = 0, n_stale = 0;
 		__u64 tick_ms = 0;
 		__u32 seq = 0;
 		jsCtx *js = f->js;
 
+		flights_expire(f, mono_ms());
+		if (f->backoff) {	/* writes failing (no stream leader?): not in a loop */
+			struct timespec until;
+
+			f->backoff = false;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 200 * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&f->cv, &f->mu, &until);
+			continue;
+		}
 		if (ready && f->n_todo)
 			n = plan_publish(f, msgs, expect, FLEET_PUB_BATCH, stale, &n_stale);
 		if (f->counts_due && f->nc && f->st.connected) {
@@ -1181,26 +1342,15 @@ static void *pub_main(void *arg)
 		}
 		pthread_mutex_unlock(&f->mu);
 		for (size_t i = 0; i < n + n_clean; i++) {
-			jsPubOptions po;
-			natsStatus s;
+			/* buffered while reconnecting; an ack not back in time is
+			 * taken as lost (flights_expire) */
+			natsStatus ps = natsConnection_PublishMsg(f->nc, msgs[i]);
 
-			jsPubOptions_Init(&po);
-			po.MaxWait = FLEET_PUB_WAIT_MS;
-			if (i < n) {
-				if (expect[i])
-					po.ExpectLastSubjectSeq = expect[i];
-				else
-					po.ExpectNoMessage = true;
+			if (ps != NATS_OK) {
+				pr_debug("fleet: publish: %s", natsStatus_GetText(ps));
+				f->backoff = true;
 			}
-			do {
-				s = js_PublishMsgAsync(js, &msgs[i], &po);
-			} while (s == NATS_TIMEOUT && !f->stop);	/* stalled: acks pending */
-			if (s != NATS_OK && msgs[i]) {
-				/* not sent: as if refused, through the ack path */
-				jsPubAckErr pae = { .Msg = msgs[i], .Err = s, .ErrText = "not sent" };
-
-				on_ack(js, msgs[i], NULL, &pae, f);
-			}
+			natsMsg_Destroy(msgs[i]);
 			msgs[i] = NULL;
 		}
 		if (n_stale)
@@ -1279,11 +1429,10 @@ void fleet_stop(struct fleet *f)
 		pthread_join(f->watch_th, NULL);
 	if (f->pub_started)
 		pthread_join(f->pub_th, NULL);
-	if (f->js)
-		js_PublishAsyncComplete(f->js, &(jsPubOptions){ .MaxWait = 1000 });
 	kvWatcher_Destroy(f->w);
 	kvStore_Destroy(f->kv);
 	natsSubscription_Destroy(f->counts_sub);
+	natsSubscription_Destroy(f->ack_sub);
 	if (f->nc)
 		natsConnection_Close(f->nc);
 	jsCtx_Destroy(f->js);
@@ -1295,6 +1444,7 @@ void fleet_stop(struct fleet *f)
 	free(f->m);
 	free(f->wants);
 	free(f->free_wants);
+	free(f->flights);
 	free(f->todo);
 	free(f->ch);
 	free(f->counts_out);
@@ -1382,6 +1532,7 @@ void fleet_status_get(struct fleet *f, struct fleet_status *st)
 	pthread_mutex_lock(&f->mu);
 	if (f->st.connected && f->st.synced)
 		f->st.last_sync_ms = wall_ms();	/* following the bucket live: in sync now */
+	f->st.pending = f->n_wants - f->n_free_wants;	/* offers waiting, writes in flight */
 	*st = f->st;
 	pthread_mutex_unlock(&f->mu);
 }
@@ -1405,7 +1556,7 @@ int fleet_delete_now(const struct config_fleet *cfg, const struct cidr *c, char 
 		return -EIO;
 	}
 	pthread_mutex_init(&f.mu, NULL);
-	s = connect_once(&f);
+	s = connect_once(&f, &f.nc, " cli", false);
 	if (s != NATS_OK) {
 		snprintf(err, errlen, "connecting to %s%s: %s", cfg->servers[0],
 			 cfg->n_servers > 1 ? " (and the others listed)" : "", natsStatus_GetText(s));
