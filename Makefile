@@ -53,7 +53,7 @@ TEST_BINS  := $(addprefix $(BUILD)/tests/,$(BPF_TESTS) $(UNIT_TESTS))
 FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 BENCH_BINS := $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident \
-              $(BUILD)/bench_policy $(BUILD)/trafficgen
+              $(BUILD)/bench_policy $(BUILD)/trafficgen $(BUILD)/bench_fleet
 
 .PHONY: all test check bench fuzz demo clean install deps
 all: $(BUILD)/xdpfence $(TEST_BINS) $(BENCH_BINS)

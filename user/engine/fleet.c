@@ -289,15 +289,24 @@ bool fleet_value_forgotten(const struct fleet_value *v, __u64 now_ms)
 
 /* --- a prefix-keyed hash (open addressing, no deletes) ------------------ */
 
+/* Every input bit reaches the low bits the table indexes by (a prefix
+ * differs from its neighbours in a few high bits of one word). */
+static __u64 mix64(__u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
+}
+
 static __u64 pfx_hash(const struct cidr *c)
 {
-	__u64 a, b, h;
+	__u64 a, b;
 
 	memcpy(&a, c->addr, 8);
 	memcpy(&b, c->addr + 8, 8);
-	h = a * 0x9e3779b97f4a7c15ULL ^ (b + ((__u64)c->family << 8 | c->len)) * 0xc2b2ae3d27d4eb4fULL;
-	h ^= h >> 31;
-	return h * 0xbf58476d1ce4e5b9ULL;
+	return mix64(mix64(a ^ ((__u64)c->family << 56 | (__u64)c->len << 48)) ^ b);
 }
 
 static bool pfx_eq(const struct cidr *a, const struct cidr *b)
