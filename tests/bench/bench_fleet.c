@@ -82,61 +82,6 @@ static void pfx_addr(const struct run *r, size_t i, __u8 addr[16])
 	addr[7] = i & 0xff;
 }
 
-/* The flood: every 100 ms, each prefix active for its window and a bit
- * more gets 10 more new connections (100/s) on CPU 0. */
-static void *flood_main(void *arg)
-{
-	struct run *r = arg;
-	size_t cap = r->n < 65536 ? r->n : 65536;
-	struct fence_pfx_v6 *keys = calloc(cap, sizeof(*keys));
-	struct fence_counters *vals = calloc(cap * r->a.ncpus, sizeof(*vals));
-	double t0 = wall(), next_batch = t0;
-
-	if (!keys || !vals)
-		return NULL;
-	while (!r->done) {
-		double now = wall();
-		size_t k = 0;
-
-		pthread_mutex_lock(&r->mu);
-		while (r->activated < r->n && now >= next_batch) {
-			for (size_t j = 0; j < r->batch && r->activated < r->n; j++)
-				r->started[r->activated++] = now;
-			next_batch += r->every_ms / 1000.0;
-		}
-		pthread_mutex_unlock(&r->mu);
-		for (size_t i = 0; i < r->activated; i++) {
-			if (!r->started[i] || now - r->started[i] > 3.0)
-				continue;	/* not yet, or promoted long since */
-			/* 100 new connections a second since it began, by the
-			 * clock: a slow round does not look like a pause */
-			__u64 conns = 100 * (now - r->started[i]) + 1;
-
-			pfx_addr(r, i, keys[k].addr);
-			memset(&vals[k * r->a.ncpus], 0, sizeof(*vals) * r->a.ncpus);
-			vals[k * r->a.ncpus].new_conns = conns;
-			vals[k * r->a.ncpus].packets = conns;
-			vals[k * r->a.ncpus].bytes = conns * 60;
-			vals[k * r->a.ncpus].last_seen_ns = mono_ns();
-			if (++k == cap) {
-				__u32 cnt = k;
-
-				bpf_map_update_batch(r->a.fd[FM_PREFIX_V6], keys, vals, &cnt, NULL);
-				k = 0;
-			}
-		}
-		if (k) {
-			__u32 cnt = k;
-
-			bpf_map_update_batch(r->a.fd[FM_PREFIX_V6], keys, vals, &cnt, NULL);
-		}
-		usleep(100000);
-	}
-	free(keys);
-	free(vals);
-	return NULL;
-}
-
 /* Is the prefix's address denied by an entry at w? */
 static bool enforced(const struct fence_maps *w, const __u8 addr[16])
 {
@@ -167,6 +112,75 @@ static size_t enforced_count(const struct run *r, const struct fence_maps *w)
 			n++;
 	}
 	return n;
+}
+
+/* The flood: every 100 ms, each prefix active for its window and a bit
+ * more gets 10 more new connections (100/s) on CPU 0. */
+static void *flood_main(void *arg)
+{
+	struct run *r = arg;
+	size_t cap = r->n < 65536 ? r->n : 65536;
+	struct fence_pfx_v6 *keys = calloc(cap, sizeof(*keys));
+	struct fence_counters *vals = calloc(cap * r->a.ncpus, sizeof(*vals));
+	double t0 = wall(), next_batch = t0;
+
+	if (!keys || !vals)
+		return NULL;
+	while (!r->done) {
+		double now = wall();
+		size_t k = 0;
+
+		/* a burst floods until A has promoted all of it (no extends) */
+		if (r->n > 10000 && r->activated == r->n && enforced_count(r, &r->a) == r->n) {
+			usleep(100000);
+			continue;
+		}
+		pthread_mutex_lock(&r->mu);
+		while (r->activated < r->n && now >= next_batch) {
+			for (size_t j = 0; j < r->batch && r->activated < r->n; j++)
+				r->started[r->activated++] = now;
+			next_batch += r->every_ms / 1000.0;
+		}
+		pthread_mutex_unlock(&r->mu);
+		for (size_t i = 0; i < r->activated; i++) {
+			if (!r->started[i] || now - r->started[i] > 3.0)
+				continue;	/* not yet, or promoted long since */
+			if (r->n <= 10000 && now - r->started[i] > 1.0) {
+				__u8 a[16];
+
+				pfx_addr(r, i, a);
+				if (enforced(&r->a, a)) {
+					r->started[i] = -1;	/* A promoted it: stop */
+					continue;
+				}
+			}
+			/* 100 new connections a second since it began, by the
+			 * clock: a slow round does not look like a pause */
+			__u64 conns = 100 * (now - r->started[i]) + 1;
+
+			pfx_addr(r, i, keys[k].addr);
+			memset(&vals[k * r->a.ncpus], 0, sizeof(*vals) * r->a.ncpus);
+			vals[k * r->a.ncpus].new_conns = conns;
+			vals[k * r->a.ncpus].packets = conns;
+			vals[k * r->a.ncpus].bytes = conns * 60;
+			vals[k * r->a.ncpus].last_seen_ns = mono_ns();
+			if (++k == cap) {
+				__u32 cnt = k;
+
+				bpf_map_update_batch(r->a.fd[FM_PREFIX_V6], keys, vals, &cnt, NULL);
+				k = 0;
+			}
+		}
+		if (k) {
+			__u32 cnt = k;
+
+			bpf_map_update_batch(r->a.fd[FM_PREFIX_V6], keys, vals, &cnt, NULL);
+		}
+		usleep(100000);
+	}
+	free(keys);
+	free(vals);
+	return NULL;
 }
 
 /* "2026-12-05T14:17:33.445Z" -> Unix seconds */

@@ -37,7 +37,7 @@
 #define FLEET_PING_MS			1000	/* a dead link is noticed in ~3 pings */
 #define FLEET_RETRY_MS			1000
 #define FLEET_MAX_PENDING		8192	/* async publishes in flight */
-#define FLEET_PUB_BATCH			4096
+#define FLEET_PUB_BATCH			512	/* writes planned per hold of the mutex */
 #define FLEET_CLEAN_EVERY_MS		10000
 #define FLEET_CLEAN_GRACE_OWN_MS	60000	/* the origin deletes a forgotten key */
 #define FLEET_CLEAN_GRACE_MS		600000	/* anyone, if the origin is gone */
@@ -45,7 +45,7 @@
 #define FLEET_MAX_NODES			64
 #define FLEET_KV_OP_HDR			"KV-Operation"	/* the KV protocol's delete marker */
 #define FLEET_SEQ_HDR			"Xdpfence-Seq"	/* which write of ours an ack is for */
-#define FLEET_ACK_LOST_MS		6000
+#define FLEET_ACK_LOST_MS		10000
 
 static __u64 wall_ms(void)
 {
@@ -379,9 +379,12 @@ struct mirror {
 	bool live;			/* holds a value (not a delete marker) */
 	bool own;			/* the value's origin is this node */
 	__u32 sent;			/* index + 1 into wants: the write in flight */
-	__u32 seq;			/* of the write in flight (its Xdpfence-Seq header) */
+	__u32 seq;			/* of the write in flight (its reply subject) */
+	__u64 sent_rev;			/* the revision it expects */
 	bool inflight;			/* a write of ours awaits its ack */
-	bool stale;			/* a write was refused: read the key again first */
+	bool stale;			/* a write was refused: wait for the watcher to bring
+					 * the key's new revision (or read it, after a while) */
+	__u64 stale_ms;			/* CLOCK_MONOTONIC it became stale */
 	bool queued;			/* on the publisher's list */
 	__u64 cleaning_ms;		/* a delete of ours awaits its ack since (mono) */
 };
@@ -735,7 +738,9 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 		 * is an offer again; a conflict reads the key first */
 		if (err == JSStreamWrongLastSequenceErr) {
 			f->st.conflicts++;
-			e->stale = true;
+			/* stale unless the watcher brought a newer revision already */
+			e->stale = e->rev == e->sent_rev;
+			e->stale_ms = mono_ms();
 		} else {
 			snprintf(f->st.error, sizeof(f->st.error), "write refused: %.100s",
 				 err == 503 ? "no responders (JetStream not ready)" : buf);
@@ -978,6 +983,8 @@ static void on_entry(struct fleet *f, kvEntry *e, __u32 gen)
 		m->own = m->live && !strcmp(x.v.origin, f->cfg.node);
 		if (m->live)
 			m->term = x.v;
+		if (m->stale)
+			pthread_cond_signal(&f->cv);	/* a refused write may go again */
 		m->stale = false;
 	}
 	first = !f->n_ch;
@@ -1181,17 +1188,20 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t
 			   __u32 *stale, size_t *n_stale)
 {
 	size_t n = 0, keep = 0;
+	size_t k;
 
 	*n_stale = 0;
-	for (size_t k = 0; k < f->n_todo; k++) {
+
+	for (k = 0; k < f->n_todo && n < max; k++) {
 		struct mirror *e = &f->m[f->todo[k]];
 		struct fleet_value merged;
 		char subj[FLEET_KEY_MAX + 80], key[FLEET_KEY_MAX], val[FLEET_VALUE_MAX], reply[96];
 		natsMsg *msg = NULL;
 		int len;
 
-		if (n >= max || e->inflight || f->fl_n >= FLEET_MAX_PENDING ||
-		    (e->cleaning_ms && mono_ms() - e->cleaning_ms < FLEET_ACK_LOST_MS)) {
+		if (f->fl_n >= FLEET_MAX_PENDING)
+			break;
+		if (e->inflight || (e->cleaning_ms && mono_ms() - e->cleaning_ms < FLEET_ACK_LOST_MS)) {
 			f->todo[keep++] = f->todo[k];	/* its turn comes */
 			continue;
 		}
@@ -1199,8 +1209,13 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t
 		if (!e->want)
 			continue;
 		if (e->stale) {
-			stale[(*n_stale)++] = f->todo[k];
+			/* refused: the watcher brings the new revision (which
+			 * clears this); read it only if that takes long */
 			e->queued = true;
+			if (mono_ms() - e->stale_ms >= 3000 && *n_stale < max)
+				stale[(*n_stale)++] = f->todo[k];
+			else
+				f->todo[keep++] = f->todo[k];
 			continue;
 		}
 		if (!e->live) {
@@ -1224,6 +1239,7 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t
 			continue;
 		}
 		e->seq = ++f->seq;
+		e->sent_rev = e->rev;
 		if (e->rev) {
 			char rev[24];
 
@@ -1239,7 +1255,8 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t
 		pr_debug("fleet: writing %s at revision %llu", key, (unsigned long long)e->rev);
 		out[n++] = msg;
 	}
-	f->n_todo = keep;
+	memmove(f->todo + keep, f->todo + k, (f->n_todo - k) * sizeof(*f->todo));
+	f->n_todo = keep + (f->n_todo - k);
 	return n;
 }
 
