@@ -44,8 +44,8 @@ wait_for() {	# SECONDS COMMAND...
 	done
 	return 1
 }
-synced() {
-	ip netns exec "$LAB-g$1" "$XF" --pin-dir "$BPFFS/$1" status --json | python3 -c "
+synced() {	# GW PIN_DIR
+	ip netns exec "$LAB-g$1" "$XF" --pin-dir "$2" status --json | python3 -c "
 import json, sys; f = json.load(sys.stdin)['fleet']; sys.exit(not (f and f['synced']))"
 }
 healthy() { ip netns exec "$LAB-ga" curl -sf "http://192.0.2.1$1:8222/healthz" | grep -q ok; }
@@ -83,7 +83,7 @@ done
 start() {	# GW PIN_DIR
 	ip netns exec "$LAB-g$1" "$XF" --pin-dir "$2" run --config "$tmp/$1.conf" 2>>"$tmp/$1.err" &
 	DPID[$1]=$!
-	wait_for 60 synced "$1" || { echo "bench_fleet: gateway $1 never synced" >&2; exit 1; }
+	wait_for 60 synced "$1" "$2" || { echo "bench_fleet: gateway $1 never synced" >&2; exit 1; }
 }
 # 1 and 2 on maps of 262,144 rule slots (the table's commit costs grow
 # with the slots: docs/benchmarks.md), 3 on the default 2,097,152
@@ -91,7 +91,7 @@ k=0
 for g in $FLEET_GWS; do
 	k=$((k + 1))
 	ip netns exec "$LAB-g$g" "$XF" --pin-dir "$BPFFS/$g" attach "$LAB-d$k" --mode skb \
-		--max-rules 262144 >/dev/null || exit 1
+		--max-rules 262144 >/dev/null 2>&1 || exit 1
 	start "$g" "$BPFFS/$g"
 done
 
