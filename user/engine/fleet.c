@@ -12,9 +12,11 @@
  * creates the bucket and reads it: a full snapshot at every (re)connect,
  * then live changes. The publisher merges what the daemon offers with what
  * the bucket holds (the mirror, kept by the watcher: revision and the
- * fields the merge needs) and writes it with the revision expected, by
- * asynchronous publishes whose acks come back on nats.c's threads. A
- * conflict (someone wrote first) reads the key again and merges again.
+ * fields the merge needs) and writes it with the revision expected, as
+ * plain publishes whose JetStream acks come to an inbox of ours (on_ack,
+ * on nats.c's thread); an ack not back in time is a lost write, sent
+ * again. A refused write (someone wrote first) waits for the watcher to
+ * bring the revision that won, and merges again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -915,7 +917,7 @@ static natsStatus start_conn(struct fleet *f)
 	if (s != NATS_OK)
 		return s;
 	jsOptions_Init(&jo);
-	jo.Wait = 3000;
+	jo.Wait = 30000;	/* a watcher of a million keys takes a while to create */
 	s = natsConnection_JetStream(&f->js, f->nc, &jo);
 	if (s == NATS_OK)
 		s = natsConnection_Subscribe(&f->counts_sub, f->nc, f->counts_subject, on_counts, f);
@@ -1184,8 +1186,8 @@ static size_t plan_cleanup(struct fleet *f, natsMsg **out, size_t max)
 
 /* Up to FLEET_PUB_BATCH offers into messages (mu held): each merged with
  * what the bucket holds, dropped if it would change nothing. */
-static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t max,
-			   __u32 *stale, size_t *n_stale)
+static size_t plan_publish(struct fleet *f, natsMsg **out, size_t max, __u32 *stale,
+			   size_t *n_stale)
 {
 	size_t n = 0, keep = 0;
 	size_t k;
@@ -1251,7 +1253,6 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, __u64 *expect, size_t
 		want_drop(f, e);
 		e->inflight = true;
 		flight_push(f, e, mono_ms());
-		expect[n] = e->rev;
 		pr_debug("fleet: writing %s at revision %llu", key, (unsigned long long)e->rev);
 		out[n++] = msg;
 	}
@@ -1313,10 +1314,9 @@ static void *pub_main(void *arg)
 {
 	struct fleet *f = arg;
 	natsMsg **msgs = calloc(FLEET_PUB_BATCH, sizeof(*msgs));
-	__u64 *expect = calloc(FLEET_PUB_BATCH, sizeof(*expect));
 	__u32 *stale = calloc(FLEET_PUB_BATCH, sizeof(*stale));
 
-	if (!msgs || !expect || !stale)
+	if (!msgs || !stale)
 		goto out;
 	pthread_mutex_lock(&f->mu);
 	while (!f->stop) {
@@ -1344,7 +1344,7 @@ static void *pub_main(void *arg)
 			continue;
 		}
 		if (ready && f->n_todo)
-			n = plan_publish(f, msgs, expect, FLEET_PUB_BATCH, stale, &n_stale);
+			n = plan_publish(f, msgs, FLEET_PUB_BATCH, stale, &n_stale);
 		if (f->counts_due && f->nc && f->st.connected) {
 			counts = f->counts_out;
 			n_counts = f->n_counts_out;
@@ -1389,7 +1389,6 @@ static void *pub_main(void *arg)
 	pthread_mutex_unlock(&f->mu);
 out:
 	free(msgs);
-	free(expect);
 	free(stale);
 	return NULL;
 }
