@@ -562,16 +562,25 @@ static void fleet_print(json_object *f)
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (__s64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	format_duration(sync && now_ms > sync ? (now_ms - sync) / 1000 : 0, ago, sizeof(ago));
+	if (!sync)
+		snprintf(ago, sizeof(ago), "never");
+	else if (now_ms - sync < 2000)
+		snprintf(ago, sizeof(ago), "now");
+	else {
+		char d[24];
+
+		format_duration((now_ms - sync) / 1000, d, sizeof(d));
+		snprintf(ago, sizeof(ago), "%s ago", d);
+	}
 	if (up)
 		printf("fleet     %s, connected to %s, bucket %s\n", jstr(f, "node"), jstr(f, "server"),
 		       jstr(f, "bucket"));
 	else
 		printf("fleet     %s, NOT connected%s%s (enforcing what it has; publishes when back)\n",
 		       jstr(f, "node"), jstr(f, "error")[0] ? ": " : "", jstr(f, "error"));
-	printf("          entries here %lld, keys in the bucket %lld, last sync %s%s, lag %lld ms "
+	printf("          entries here %lld, keys in the bucket %lld, last sync %s, lag %lld ms "
 	       "(max %lld ms), pending %lld\n", (long long)jint(f, "entries"),
-	       (long long)jint(f, "keys"), sync ? ago : "never", sync ? " ago" : "",
+	       (long long)jint(f, "keys"), ago,
 	       (long long)jint(f, "lag_ms"), (long long)jint(f, "lag_max_ms"),
 	       (long long)jint(f, "pending"));
 }
