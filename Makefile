@@ -15,7 +15,7 @@ BUILD      ?= build
 CLANG      ?= clang
 CC         ?= gcc
 BPFTOOL    ?= bpftool
-PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd libsystemd gnutls
+PKGS       := libbpf libxdp json-c libcurl inih libmicrohttpd libsystemd gnutls libnats
 # asked when a BPF program is compiled, not when the Makefile is read: on a
 # fresh machine `make demo` installs the compiler first
 ARCH_INC    = -I/usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
@@ -55,7 +55,7 @@ TEST_BINS  := $(addprefix $(BUILD)/tests/,$(BPF_TESTS) $(UNIT_TESTS))
 FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 BENCH_BINS := $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident \
-              $(BUILD)/bench_policy $(BUILD)/bench_commit $(BUILD)/trafficgen
+              $(BUILD)/bench_policy $(BUILD)/bench_commit $(BUILD)/trafficgen $(BUILD)/bench_fleet
 
 .PHONY: all test check bench fuzz demo clean install deps man deb FORCE
 all: $(BUILD)/xdpfence $(TEST_BINS) $(BENCH_BINS)

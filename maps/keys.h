@@ -112,6 +112,12 @@ enum fence_owner {
 	FENCE_OWN_MANUAL = 1 << 0,	/* `xdpfence ban add` */
 	FENCE_OWN_PROMOTED = 1 << 1,	/* behaviour engine */
 	FENCE_OWN_FEED = 1 << 2,	/* at least one bit in feeds */
+	FENCE_OWN_FLEET = 1 << 3,	/* another gateway's ban, from the fleet bucket
+					 * (`xdpfence run`, [fleet]): its term is the
+					 * engine's, promoted_action/promoted_expires_ns,
+					 * which then holds the later and stronger of this
+					 * gateway's promotion and the fleet's; reason
+					 * starts "@ORIGIN " when the fleet's text is kept */
 };
 
 /* `rule_info` array, indexed by slot: what only the controller reads. */

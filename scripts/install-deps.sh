@@ -8,6 +8,8 @@ pkgs=(
 	make gcc clang llvm libc6-dev linux-libc-dev gcc-multilib pkg-config bc
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev bpftool
 	libjson-c-dev libcurl4-openssl-dev libinih-dev libmicrohttpd-dev libsystemd-dev
+	# fleet: the NATS client library (JetStream KV) and, for tests, the server
+	libnats-dev nats-server
 	# libFuzzer runtime for clang
 	libclang-rt-14-dev
 	# lab, integration tests, comparisons

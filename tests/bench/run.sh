@@ -18,6 +18,8 @@ out=bench-results/lookup.txt
 	"$build"/bench_tick
 	echo
 	tests/bench/bench_live.sh "$build"
+	echo
+	tests/bench/bench_fleet.sh "$build"
 } | tee "$out"
 if [ -f bench-results/lookup.prev.txt ]; then
 	echo

@@ -298,6 +298,8 @@ static void test_config_farm_errors(void)
 		{ "[rule a]\nmetric = accounts\ncount = 0\nwindow = 1m\n", ":3: [rule a] count: \"0\"" },
 		{ "[rule a]\nmetric = farms\n", ":2: [rule a] metric: \"farms\": want new_conns" },
 		{ "[rule a]\nrate = 5/s\nwindow = 1m\nmax_hosts = -1\n", ":4: [rule a] max_hosts: \"-1\"" },
+		{ "[fleet]\nservers = nats://192.0.2.11:4222\n[rule a]\nmetric = hosts\ncount = 9\n"
+		  "window = 1m\nscope = fleet\n", ":3: [rule a] scope = fleet is for new_conns" },
 		{ "[signals]\n", ":1: [signals] needs listen (ADDRESS:PORT), socket (a path), or both" },
 		{ "[signals]\nlisten = 127.0.0.1:9472\n", ":1: [signals] listen needs token_file" },
 		{ "[signals]\nsocket = relative.sock\n", ":2: [signals] socket: \"relative.sock\"" },
@@ -318,7 +320,95 @@ static void test_config_farm_errors(void)
 	unlink(path);
 }
 
+/* The [fleet] section of issue 16, a fleet-scope rule, and defaults. */
+static void test_config_fleet(void)
+{
+	static const char text[] =
+		"[fleet]\n"
+		"servers = nats://192.0.2.11:4222, nats://192.0.2.12:4222, nats://192.0.2.13:4222\n"
+		"bucket = xdpfence          ; created if missing\n"
+		"replicas = 3\n"
+		"node = gw-a                ; default: the host name\n"
+		"share = promoted, manual   ; owners this gateway publishes\n"
+		"count_floor = 5/s\n"
+		"[rule spread]\n"
+		"rate = 90/s\n"
+		"window = 3s\n"
+		"scope = fleet\n"
+		"[rule here]\n"
+		"rate = 90/s\n"
+		"window = 3s\n";
+	static const char minimal[] =
+		"[fleet]\n"
+		"servers = tls://nats.example.invalid:4222\n";
+	char err[512] = "";
+	struct config c;
+
+	if (!ASSERT_EQ(load_text(text, &c, err, sizeof(err)), 0, "loads")) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	ASSERT_TRUE(c.fleet.on, "fleet on");
+	ASSERT_EQ(c.fleet.n_servers, 3, "servers");
+	ASSERT_STREQ(c.fleet.servers[2], "nats://192.0.2.13:4222", "third server");
+	ASSERT_STREQ(c.fleet.bucket, "xdpfence", "bucket");
+	ASSERT_EQ(c.fleet.replicas, 3, "replicas");
+	ASSERT_STREQ(c.fleet.node, "gw-a", "node");
+	ASSERT_EQ(c.fleet.share, FENCE_OWN_PROMOTED | FENCE_OWN_MANUAL, "share");
+	ASSERT_EQ((long long)c.fleet.count_floor, 5, "count floor");
+	ASSERT_TRUE(c.rules[0].fleet, "scope fleet");
+	ASSERT_TRUE(!c.rules[1].fleet, "scope local by default");
+	if (!ASSERT_EQ(load_text(minimal, &c, err, sizeof(err)), 0, "minimal loads"))
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(c.fleet.replicas, 1, "one server: one replica");
+	ASSERT_EQ(c.fleet.share, FENCE_OWN_PROMOTED, "shares promotions by default");
+	ASSERT_TRUE(c.fleet.node[0] != 0, "node: the host name");
+	ASSERT_STREQ(c.fleet.bucket, "xdpfence", "default bucket");
+	unlink(path);
+}
+
+/* Each bad [fleet] value is an error at its line. */
+static void test_config_fleet_errors(void)
+{
+	static const char text[] =
+		"[fleet]\n"				/* 1 */
+		"servers = nats://192.0.2.11:4222, 192.0.2.12:4222\n"
+		"bucket = x.y\n"
+		"replicas = 7\n"
+		"node = gw a\n"				/* 5 */
+		"share = promoted, feeds\n"
+		"tls_cert = /etc/cert.pem\n"
+		"[rule r]\n"				/* 8 */
+		"rate = 1/s\n"
+		"window = 1s\n"
+		"scope = global\n";			/* 11 */
+	static const char no_fleet[] =
+		"[rule r]\n"
+		"rate = 1/s\n"
+		"window = 1s\n"
+		"scope = fleet\n";
+	char err[2048] = "";
+	struct config c;
+
+	ASSERT_EQ(load_text(text, &c, err, sizeof(err)), -EINVAL, "refused");
+	ASSERT_TRUE(strstr(err, ":2: [fleet] servers: \"192.0.2.12:4222\": want nats://") != NULL,
+		    "server without a scheme");
+	ASSERT_TRUE(strstr(err, ":3: [fleet] bucket: \"x.y\"") != NULL, "bucket with a dot");
+	ASSERT_TRUE(strstr(err, ":4: [fleet] replicas: \"7\": want 1..5") != NULL, "replicas");
+	ASSERT_TRUE(strstr(err, ":5: [fleet] node: \"gw a\"") != NULL, "node with a blank");
+	ASSERT_TRUE(strstr(err, ":6: [fleet] share: \"feeds\"") != NULL, "share");
+	ASSERT_TRUE(strstr(err, ":1: [fleet] tls_cert and tls_key go together") != NULL, "tls pair");
+	ASSERT_TRUE(strstr(err, ":11: [rule r] scope: \"global\": want local or fleet") != NULL,
+		    "scope");
+	if (strstr(err, "want local or fleet") == NULL)
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(load_text(no_fleet, &c, err, sizeof(err)), -EINVAL, "fleet rule alone refused");
+	ASSERT_TRUE(strstr(err, ":1: [rule r] scope = fleet needs a [fleet] section") != NULL,
+		    "needs [fleet]");
+	unlink(path);
+}
+
 TEST_MAIN(T(test_config_issue_example), T(test_config_errors_name_line_and_key),
 	  T(test_config_shipped_example), T(test_config_long_lines),
 	  T(test_config_every_error_at_its_line), T(test_config_farm_rules),
-	  T(test_config_farm_errors))
+	  T(test_config_farm_errors), T(test_config_fleet), T(test_config_fleet_errors))

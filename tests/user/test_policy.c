@@ -1527,6 +1527,110 @@ static void test_policy_signals_bounded(void)
 	sim_done(&m);
 }
 
+/* A rule of scope fleet adds the other gateways' counts to this one's: a
+ * third of the rate here plus two thirds reported by the others promotes,
+ * a local rule on the same rate does not, nor does the fleet rule on this
+ * gateway's third alone. */
+static void test_policy_fleet_scope(void)
+{
+	struct policy_config c = base_cfg();
+	struct sim m;
+	unsigned a, b;
+
+	c.rules[0].scope = POLICY_FLEET;
+	c.rules[1] = rule("local", POLICY_NEW_CONNS, 100, 10, FENCE_ACT_DROP);
+	c.n_rules = 2;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.2.0/24");	/* split over three gateways */
+	b = sim_flow(&m, "198.18.3.0/24");	/* a third here, nothing elsewhere */
+	sim_tick_at(&m, 0);
+	for (int k = 0; k < 12; k++) {
+		m.flow[a].new_conns += 50;
+		m.flow[a].fleet_new_conns = 100;	/* per interval, not cumulative */
+		m.flow[b].new_conns += 50;
+		sim_tick(&m, SEC);
+	}
+	ASSERT_STREQ(m.log, "10 promote 198.18.2.0/24 off=1 ttl=600 exp=610\n", "log");
+	sim_done(&m);
+}
+
+/* Another gateway's offender: learned with its offences and ban, it is
+ * extended here while the ban lasts (no new offence, no EXPIRE of the
+ * learned ban), and its next promotion here escalates from them. */
+static void test_policy_learn(void)
+{
+	struct policy_config c = base_cfg();
+	struct policy_offender o = {
+		.offences = 2, .ttl_s = 1200, .action = FENCE_ACT_DROP, .rule = "elsewhere",
+	};
+	struct sim m;
+	unsigned a, b;
+	__u32 off = 0;
+	__u64 exp = 0;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "203.0.113.0/24");
+	b = sim_flow(&m, "198.51.100.0/24");
+	m.on[a] = m.on[b] = false;
+	sim_tick_at(&m, 5 * SEC);
+	o.expires_ns = 100 * SEC;
+	o.decay_ns = 2100 * SEC;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[a].prefix, &o, m.now), 0, "learn a");
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, &off, &exp), 0, "a known");
+	ASSERT_EQ(off, 2, "a offences");
+	ASSERT_EQ(exp, 100 * SEC, "a banned until");
+	o.expires_ns = 0;			/* an old offender, its ban over */
+	o.offences = 1;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[b].prefix, &o, m.now), 0, "learn b");
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[b].prefix, &off, &exp), 0, "b known");
+	ASSERT_EQ(exp, 0, "b not banned");
+	o.action = FENCE_ACT_MAX;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[b].prefix, &o, m.now), -EINVAL, "bad action");
+	offend_at(&m, a, 60);			/* while banned there: extend */
+	sim_tick_at(&m, 200 * SEC);		/* a learned ban expires silently */
+	offend_at(&m, b, 300);			/* offence 2 of b: escalated */
+	offend_at(&m, a, 2000);			/* offence 3 of a: 2400 capped */
+	ASSERT_STREQ(m.log,
+		     "60 extend 203.0.113.0/24 off=2 ttl=1200 exp=1260\n"
+		     "300 promote 198.51.100.0/24 off=2 ttl=1200 exp=1500\n"
+		     "1990 expire 203.0.113.0/24 off=2 ttl=1200 exp=1260\n"
+		     "1990 expire 198.51.100.0/24 off=2 ttl=1200 exp=1500\n"
+		     "2000 promote 203.0.113.0/24 off=3 ttl=2000 exp=4000\n", "log");
+	sim_done(&m);
+}
+
+/* A learned ban that ends before one of this gateway's own is not
+ * shortened by it, and expires silently only if it was never extended. */
+static void test_policy_learn_silent(void)
+{
+	struct policy_config c = base_cfg();
+	struct policy_offender o = { .offences = 1, .ttl_s = 600, .action = FENCE_ACT_MONITOR };
+	struct sim m;
+	unsigned a;
+	__u64 exp = 0;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "203.0.113.0/24");
+	m.on[a] = false;
+	sim_tick_at(&m, 1 * SEC);
+	o.expires_ns = 50 * SEC;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[a].prefix, &o, m.now), 0, "learn");
+	sim_tick_at(&m, 49 * SEC);
+	o.expires_ns = 30 * SEC;		/* shorter: changes nothing */
+	ASSERT_EQ(policy_learn(m.p, &m.flow[a].prefix, &o, m.now), 0, "learn shorter");
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, NULL, &exp), 0, "known");
+	ASSERT_EQ(exp, 50 * SEC, "keeps the later end");
+	sim_tick_at(&m, 51 * SEC);
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, NULL, &exp), 0, "still known");
+	ASSERT_EQ(exp, 0, "ended");
+	ASSERT_STREQ(m.log, "", "no decision at all");
+	sim_done(&m);
+}
+
+
 TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tick),
 	  T(test_policy_burst_short), T(test_policy_sustained), T(test_policy_dip_resets),
 	  T(test_policy_escalate), T(test_policy_decay), T(test_policy_extend),
@@ -1538,4 +1642,5 @@ TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tic
 	  T(test_policy_hosts_bad_config), T(test_policy_hosts_farm), T(test_policy_hosts_wait),
 	  T(test_policy_hosts_unlisted), T(test_policy_hosts_metric), T(test_policy_signals_accounts),
 	  T(test_policy_signals_window), T(test_policy_signals_allowlist),
-	  T(test_policy_signals_one_decision), T(test_policy_signals_bounded))
+	  T(test_policy_signals_one_decision), T(test_policy_signals_bounded),
+	  T(test_policy_fleet_scope), T(test_policy_learn), T(test_policy_learn_silent))

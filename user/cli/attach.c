@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/file.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include <xdp/libxdp.h>
 
 #include "cli/cli.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "xdpfence.skel.h"
@@ -536,6 +540,77 @@ static __u32 count_keys(int fd, size_t key_size, __u32 max)
 	return n;
 }
 
+/* The fleet's state as the daemon last wrote it (engine/fleet.h), or NULL
+ * when no daemon of this pin dir runs a [fleet]. */
+static json_object *fleet_state(void)
+{
+	char path[PATH_MAX];
+	json_object *o, *pid;
+
+	if (fleet_status_path(g_opts.pin_dir, path, sizeof(path)))
+		return NULL;
+	o = json_object_from_file(path);
+	if (!o)
+		return NULL;
+	if (!json_object_object_get_ex(o, "pid", &pid) ||
+	    (kill(json_object_get_int(pid), 0) && errno == ESRCH)) {
+		json_object_put(o);	/* its daemon is gone */
+		return NULL;
+	}
+	return o;
+}
+
+static __s64 jint(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "";
+}
+
+static void fleet_print(json_object *f)
+{
+	json_object *v;
+	struct timespec ts;
+	__s64 now_ms, sync = f ? jint(f, "last_sync_unix_ms") : 0;
+	char ago[32];
+	bool up = f && json_object_object_get_ex(f, "connected", &v) && json_object_get_boolean(v);
+
+	if (!f) {
+		printf("fleet     none (no daemon with a [fleet] section runs on this pin dir)\n");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (__s64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!sync)
+		snprintf(ago, sizeof(ago), "never");
+	else if (now_ms - sync < 2000)
+		snprintf(ago, sizeof(ago), "now");
+	else {
+		char d[24];
+
+		format_duration((now_ms - sync) / 1000, d, sizeof(d));
+		snprintf(ago, sizeof(ago), "%s ago", d);
+	}
+	if (up)
+		printf("fleet     %s, connected to %s, bucket %s\n", jstr(f, "node"), jstr(f, "server"),
+		       jstr(f, "bucket"));
+	else
+		printf("fleet     %s, NOT connected%s%s (enforcing what it has; publishes when back)\n",
+		       jstr(f, "node"), jstr(f, "error")[0] ? ": " : "", jstr(f, "error"));
+	printf("          entries here %lld, keys in the bucket %lld, last sync %s, lag %lld ms "
+	       "(max %lld ms), pending %lld\n", (long long)jint(f, "entries"),
+	       (long long)jint(f, "keys"), ago,
+	       (long long)jint(f, "lag_ms"), (long long)jint(f, "lag_max_ms"),
+	       (long long)jint(f, "pending"));
+}
+
 int do_status(int argc, char **argv)
 {
 	struct if_nameindex *ifs, *i;
@@ -632,6 +707,7 @@ int do_status(int argc, char **argv)
 		json_object_object_add(jo, "maps", mp);
 		json_object_object_add(jo, "interrupted_commit",
 				       json_object_new_boolean(interrupted));
+		json_object_object_add(jo, "fleet", fleet_state());
 		printf("%s\n", json_object_to_json_string_ext(jo, JSON_C_TO_STRING_PRETTY));
 		json_object_put(jo);
 	} else {
@@ -652,6 +728,12 @@ int do_status(int argc, char **argv)
 				printf(", limit %llu MiB\n", (unsigned long long)(lim >> 20));
 			else
 				printf(", no limit (attach --memory-limit)\n");
+		}
+		{
+			json_object *f = fleet_state();
+
+			fleet_print(f);
+			json_object_put(f);
 		}
 		if (interrupted)
 			printf("WARNING   the last change to the tables was cut off half way: the "

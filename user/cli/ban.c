@@ -15,11 +15,14 @@
 #include "cli/cli.h"
 #include "cli/entries.h"
 #include "feeds/fetch.h"
+#include "engine/config.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
 #define MIN_LEN_V4 8
 #define MIN_LEN_V6 19
+#define BAN_DEFAULT_CONFIG "/etc/xdpfence/xdpfence.conf"	/* as the systemd unit runs it */
 
 static int parse_prefix(const char *text, struct cidr *c)
 {
@@ -417,14 +420,20 @@ static int ban_add(int argc, char **argv)
 	return ret;
 }
 
-/* Stage the removal of the operator's and the engine's ban of pfx. 0, 1
- * when it was not banned by either (nothing staged), -errno. *info is
- * the entry as it will be. */
-static int unban_stage(struct pinned *s, const struct cidr *pfx, struct fence_rule_info *info)
+/* The owners `ban del` removes here: the operator's, the engine's, and a
+ * fleet entry's local copy. */
+#define UNBAN_OWNERS	(FENCE_OWN_MANUAL | FENCE_OWN_PROMOTED | FENCE_OWN_FLEET)
+
+/* Stage the removal of pfx's bans by UNBAN_OWNERS. 0, 1 when none of them
+ * banned it (nothing staged), -errno. *info is the entry as it will be,
+ * *was its owners before. */
+static int unban_stage(struct pinned *s, const struct cidr *pfx, struct fence_rule_info *info,
+		       __u8 *was)
 {
 	const struct fence_rule_info *cur = table_get(s->t, pfx, FENCE_KIND_DENY, NULL);
 
-	if (!cur || !(cur->owners & (FENCE_OWN_MANUAL | FENCE_OWN_PROMOTED))) {
+	*was = cur ? cur->owners : 0;
+	if (!cur || !(cur->owners & UNBAN_OWNERS)) {
 		if (cur)
 			*info = *cur;
 		else
@@ -432,7 +441,7 @@ static int unban_stage(struct pinned *s, const struct cidr *pfx, struct fence_ru
 		return 1;
 	}
 	*info = *cur;
-	info->owners &= ~(FENCE_OWN_MANUAL | FENCE_OWN_PROMOTED);
+	info->owners &= ~UNBAN_OWNERS;
 	return table_put(s->t, pfx, FENCE_KIND_DENY, info);
 }
 
@@ -491,8 +500,9 @@ static int ban_del_batch(void)
 	for (size_t i = 0; i < n && ret >= 0; i++) {
 		struct fence_rule_info info;
 		char buf[CIDR_STR_MAX];
+		__u8 was;
 
-		ret = unban_stage(&s, &v[i], &info);
+		ret = unban_stage(&s, &v[i], &info, &was);
 		if (ret == 1) {
 			pr_info("%s: not banned (skipped)", cidr_str(&v[i], buf, sizeof(buf)));
 			skipped++;
@@ -513,34 +523,125 @@ out:
 	return ret;
 }
 
-static int ban_del(int argc, char **argv)
+static int ban_del_usage(bool asked)
 {
-	struct fence_rule_info info;
-	char buf[CIDR_STR_MAX];
-	struct pinned s;
-	struct cidr pfx;
+	fprintf(usage_out(asked),
+"usage: xdpfence ban del CIDR [--fleet [--config FILE]] [--json]\n"
+"       xdpfence ban del -      (a CIDR a line on stdin, one change)\n"
+"  Removes the operator's and the behaviour engine's ban here, and a ban the\n"
+"  fleet gave this gateway (owner fleet) here only: the other gateways keep\n"
+"  it, and this one does not take it again until the fleet changes it. A\n"
+"  prefix a feed also lists stays until the feed drops it (or `allow add`).\n"
+"  --fleet   also delete it from the fleet's bucket: every gateway drops it\n"
+"            (their shared promotions and manual bans of it too). Needs the\n"
+"            [fleet] section of the daemon's config; nothing changes here if\n"
+"            the bucket cannot be reached\n"
+"  --config  the config with [fleet] (default " BAN_DEFAULT_CONFIG ")\n"
+"  -j, --json  the result as JSON\n"
+"  -h, --help  this text\n");
+	return asked ? EXIT_OK : EXIT_USAGE;
+}
+
+/* `--fleet`: the key out of the bucket first (nothing here changes if
+ * that fails). EXIT_* or -1 to go on. */
+static int del_fleet(const char *config, const struct cidr *pfx, char *where, size_t len)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char err[4096];
 	int ret;
 
-	if (argc == 3 && (!strcmp(argv[2], "--json") || !strcmp(argv[2], "-j"))) {
-		g_opts.json = true;
-		argc--;
+	if (!cfg) {
+		pr_err("out of memory");
+		return EXIT_RUNTIME;
 	}
-	if (argc != 2 || help_asked(argc, argv)) {
-		fprintf(usage_out(help_asked(argc, argv)), "usage: xdpfence ban del CIDR [--json]\n"
-			"       xdpfence ban del -      (a CIDR a line on stdin, one change)\n"
-			"  Removes the operator's and the behaviour engine's ban; a prefix a\n"
-			"  feed also lists stays until the feed drops it (or use `allow add`).\n");
-		return help_asked(argc, argv) ? EXIT_OK : EXIT_USAGE;
+	ret = config_load(config, cfg, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		free(cfg);
+		return ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}
-	if (!strcmp(argv[1], "-"))
-		return ban_del_batch();
-	if (parse_prefix(argv[1], &pfx))
+	if (!cfg->fleet.on) {
+		pr_err("%s: no [fleet] section: --fleet needs the fleet's servers and bucket", config);
+		free(cfg);
 		return EXIT_USAGE;
+	}
+	ret = fleet_delete_now(&cfg->fleet, pfx, err, sizeof(err));
+	if (ret) {
+		pr_err("deleting fleet-wide: %s (nothing changed here)", err);
+		free(cfg);
+		return EXIT_RUNTIME;
+	}
+	snprintf(where, len, "bucket %s", cfg->fleet.bucket);
+	free(cfg);
+	return -1;
+}
+
+static int ban_del(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "fleet", no_argument, NULL, 'F' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	const char *config = BAN_DEFAULT_CONFIG;
+	struct fence_rule_info info;
+	char buf[CIDR_STR_MAX], where[96] = "", origin[48] = "";
+	bool fleet = false;
+	struct pinned s;
+	struct cidr pfx;
+	__u8 was;
+	int c, ret;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			fleet = true;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
+			g_opts.json = true;
+			break;
+		case 'h':
+			return ban_del_usage(true);
+		default:
+			return ban_del_usage(false);
+		}
+	}
+	if (optind != argc - 1)
+		return ban_del_usage(false);
+	if (!strcmp(argv[optind], "-")) {
+		if (fleet) {
+			pr_err("ban del -: --fleet takes one CIDR (delete fleet-wide one at a time)");
+			return EXIT_USAGE;
+		}
+		return ban_del_batch();
+	}
+	if (parse_prefix(argv[optind], &pfx))
+		return EXIT_USAGE;
+	cidr_str(&pfx, buf, sizeof(buf));
+	if (fleet && (ret = del_fleet(config, &pfx, where, sizeof(where))) >= 0)
+		return ret;
 	if (state_open_light(&s, false))
 		return EXIT_RUNTIME;
-	cidr_str(&pfx, buf, sizeof(buf));
-	ret = unban_stage(&s, &pfx, &info);
+	{
+		const struct fence_rule_info *cur = table_get(s.t, &pfx, FENCE_KIND_DENY, NULL);
+
+		if (cur)
+			entry_reason(cur, origin, sizeof(origin));
+	}
+	ret = unban_stage(&s, &pfx, &info, &was);
 	if (ret == 1) {
+		if (fleet) {
+			pr_info("%s: deleted fleet-wide (%s); %s here", buf, where,
+				info.owners ? "only feeds list it" : "not banned");
+			pin_close(&s);
+			return EXIT_OK;
+		}
 		pr_err("%s: %s", buf, info.owners ? "only feeds list it: `xdpfence feed del` or "
 		       "`allow add`" : "not banned");
 		pin_close(&s);
@@ -548,12 +649,17 @@ static int ban_del(int argc, char **argv)
 	}
 	ret = ret ? EXIT_RUNTIME : commit(&s, "ban del");
 	if (!ret) {
+		if (fleet)
+			pr_info("%s: deleted fleet-wide (%s), and here:", buf, where);
+		else if (was & FENCE_OWN_FLEET)
+			pr_info("%s: removed here only: the fleet still lists it (from %s); `ban del "
+				"--fleet` deletes it on every gateway", buf, origin[0] ? origin : "?");
 		if (info.owners) {
 			struct feed_names fn;
 			char own[256];
 
 			feed_names_read(&s.m, &fn);
-			pr_info("%s: manual ban removed; still listed by %s", buf,
+			pr_info("%s: ban removed; still listed by %s", buf,
 				owners_str(&info, &fn, own, sizeof(own)));
 		} else {
 			pr_info("%s: unbanned", buf);
@@ -565,11 +671,12 @@ static int ban_del(int argc, char **argv)
 
 static int list_usage(const char *object, bool asked)
 {
-	fprintf(usage_out(asked), "usage: xdpfence %s list [--json] [--owner manual|promoted|feed[:NAME]]\n"
+	fprintf(usage_out(asked), "usage: xdpfence %s list [--json] [--owner manual|promoted|fleet|feed[:NAME]]\n"
 		"  Every %s entry: prefix, %s.\n"
 		"  -j, --json      one JSON array, for scripts\n"
 		"  --owner OWNER   only entries OWNER holds: manual (`%s add`), promoted\n"
-		"                  (the behaviour engine), feed (any feed) or feed:NAME\n"
+		"                  (the behaviour engine), fleet (another gateway's, by\n"
+		"                  the fleet), feed (any feed) or feed:NAME\n"
 		"  -h, --help      this text\n",
 		object, !strcmp(object, "ban") ? "deny" : "allow",
 		!strcmp(object, "ban") ? "owners, action, remaining TTL, hits, reason" : "owners, reason",
@@ -608,6 +715,8 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 			filter = FENCE_OWN_MANUAL;
 		else if (!strcmp(owner, "promoted"))
 			filter = FENCE_OWN_PROMOTED;
+		else if (!strcmp(owner, "fleet"))
+			filter = FENCE_OWN_FLEET;
 		else if (!strcmp(owner, "feed"))
 			filter = FENCE_OWN_FEED;
 		else if (!strncmp(owner, "feed:", 5)) {
@@ -623,7 +732,7 @@ static int do_list(const char *object, enum fence_kind kind, int argc, char **ar
 				return EXIT_USAGE;
 			}
 		} else {
-			pr_err("--owner \"%s\": want manual, promoted, feed or feed:NAME", owner);
+			pr_err("--owner \"%s\": want manual, promoted, fleet, feed or feed:NAME", owner);
 			pin_close(&s);
 			return EXIT_USAGE;
 		}
@@ -728,8 +837,9 @@ static int allow_list(int argc, char **argv)
 static const struct cmd ban_cmds[] = {
 	{ "add", ban_add, "CIDR [--ttl DUR] [--action drop|throttle|monitor] [--rate N/s] "
 	  "[--burst N] [--reason TEXT] [--force]", "ban a prefix (or update its ban)" },
-	{ "del", ban_del, "CIDR", "remove the manual/promoted ban of a prefix" },
-	{ "list", ban_list, "[--json] [--owner manual|promoted|feed[:NAME]]",
+	{ "del", ban_del, "CIDR [--fleet [--config FILE]] | -",
+	  "remove a prefix's ban here (--fleet: on every gateway of the fleet)" },
+	{ "list", ban_list, "[--json] [--owner manual|promoted|fleet|feed[:NAME]]",
 	  "every deny entry: owners, action, remaining TTL, hits, reason" },
 	{ NULL }
 };

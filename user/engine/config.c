@@ -386,12 +386,16 @@ static int on_rule(struct parse_ctx *p, struct config_rule *r, const char *key, 
 	} else if (!strcmp(key, "jitter")) {
 		if (!parse_fraction(v, &r->jitter))
 			return fail(p, p->section, key, "\"%s\": want a fraction like 10%% or 0.1", v);
+	} else if (!strcmp(key, "scope")) {
+		if (strcmp(v, "local") && strcmp(v, "fleet"))
+			return fail(p, p->section, key, "\"%s\": want local or fleet", v);
+		r->fleet = !strcmp(v, "fleet");
 	} else if ((x = on_throttle(p, key, v, &r->throttle_rate, &r->throttle_burst)) >= 0) {
 		return x;
 	} else {
 		return fail(p, p->section, key, "unknown key (metric, rate, count, window, min_hosts, "
 			    "max_hosts, action, ttl, max_ttl, escalate, jitter, throttle_rate, "
-			    "throttle_burst)");
+			    "throttle_burst, scope)");
 	}
 	return 1;
 }
@@ -551,6 +555,106 @@ static int on_crowdsec(struct parse_ctx *p, struct config_crowdsec *c, const cha
 	return 1;
 }
 
+/* "nats://HOST:PORT" or "tls://HOST:PORT" (HOST a name, an IPv4 address or
+ * a bracketed IPv6 one); no user or password in it (use creds) */
+static bool parse_server(const char *v)
+{
+	const char *h = !strncmp(v, "nats://", 7) ? v + 7 : !strncmp(v, "tls://", 6) ? v + 6 : NULL;
+	const char *colon;
+	__u32 port;
+
+	if (!h || !*h || strchr(h, '@') || strchr(h, '/'))
+		return false;
+	colon = strrchr(h, ':');
+	if (!colon || colon == h || parse_u32(colon + 1, 1, 65535, &port))
+		return false;
+	if (*h == '[')
+		return colon[-1] == ']';
+	for (const char *c = h; c < colon; c++)
+		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-')
+			return false;
+	return true;
+}
+
+/* Names that go into NATS subjects and KV keys: no blanks, dots where
+ * they would split a token, wildcards or ':'. */
+static bool fleet_name_ok(const char *v, size_t max, bool dots)
+{
+	size_t n = strlen(v);
+
+	if (!n || n >= max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-' && !(dots && v[i] == '.'))
+			return false;
+	return true;
+}
+
+static int on_fleet(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct config_fleet *f = &p->cfg->fleet;
+
+	if (!strcmp(key, "servers")) {
+		char list[1024], *save = NULL;
+
+		if (!copy(list, sizeof(list), v))
+			return fail(p, "fleet", key, "longer than %zu characters", sizeof(list) - 1);
+		f->n_servers = 0;
+		for (char *t = strtok_r(list, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+			if (f->n_servers == CONFIG_MAX_SERVERS)
+				return fail(p, "fleet", key, "more than %d servers", CONFIG_MAX_SERVERS);
+			if (!parse_server(t) || !copy(f->servers[f->n_servers], sizeof(f->servers[0]), t))
+				return fail(p, "fleet", key, "\"%s\": want nats://HOST:PORT or "
+					    "tls://HOST:PORT, comma-separated", t);
+			f->n_servers++;
+		}
+		if (!f->n_servers)
+			return fail(p, "fleet", key, "no server listed");
+	} else if (!strcmp(key, "bucket")) {
+		if (!fleet_name_ok(v, sizeof(f->bucket), false))
+			return fail(p, "fleet", key, "\"%s\": want 1..%zu of [A-Za-z0-9_-]", v,
+				    sizeof(f->bucket) - 1);
+		strcpy(f->bucket, v);
+	} else if (!strcmp(key, "replicas")) {
+		if (parse_u32(v, 1, 5, &f->replicas))
+			return fail(p, "fleet", key, "\"%s\": want 1..5", v);
+	} else if (!strcmp(key, "node")) {
+		if (!fleet_name_ok(v, sizeof(f->node), true))
+			return fail(p, "fleet", key, "\"%s\": want 1..%zu of [A-Za-z0-9_.-]", v,
+				    sizeof(f->node) - 1);
+		strcpy(f->node, v);
+	} else if (!strcmp(key, "share")) {
+		char list[128], *save = NULL;
+
+		if (!copy(list, sizeof(list), v))
+			return fail(p, "fleet", key, "too long");
+		f->share = 0;
+		for (char *t = strtok_r(list, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+			if (!strcmp(t, "promoted"))
+				f->share |= FENCE_OWN_PROMOTED;
+			else if (!strcmp(t, "manual"))
+				f->share |= FENCE_OWN_MANUAL;
+			else if (strcmp(t, "none"))
+				return fail(p, "fleet", key, "\"%s\": want promoted, manual (a comma "
+					    "list) or none", t);
+		}
+	} else if (!strcmp(key, "count_floor")) {
+		if (!parse_rate_f(v, &f->count_floor) || f->count_floor <= 0)
+			return fail(p, "fleet", key, "\"%s\": want a rate like 1/s", v);
+	} else if (!strcmp(key, "tls_ca") || !strcmp(key, "tls_cert") || !strcmp(key, "tls_key") ||
+		   !strcmp(key, "creds")) {
+		char *dst = key[4] == 'c' && key[5] == 'a' ? f->tls_ca : key[4] == 'c' ? f->tls_cert :
+			    key[4] == 'k' ? f->tls_key : f->creds;
+
+		if (!copy(dst, sizeof(f->tls_ca), v))
+			return fail(p, "fleet", key, "path too long");
+	} else {
+		return fail(p, "fleet", key, "unknown key (servers, bucket, replicas, node, share, "
+			    "count_floor, tls_ca, tls_cert, tls_key, creds)");
+	}
+	return 1;
+}
+
 /* A section header at p->line: start its entry (defaults in), or refuse it
  * (a repeat, an unknown kind, one too many) and skip its keys. */
 static void on_section(struct parse_ctx *p, const char *section)
@@ -590,6 +694,15 @@ static void on_section(struct parse_ctx *p, const char *section)
 		p->dropped = false;
 	} else if (!strcmp(section, "signals")) {
 		c->signals.line = p->line;
+		p->dropped = false;
+	} else if (!strcmp(section, "fleet")) {
+		struct config_fleet *f = &c->fleet;
+
+		f->on = true;
+		f->line = p->line;
+		strcpy(f->bucket, "xdpfence");
+		f->share = FENCE_OWN_PROMOTED;
+		f->count_floor = 1;
 		p->dropped = false;
 	} else if ((name = named(section, "interface"))) {
 		if (c->n_ifaces == CONFIG_MAX_IFACES)
@@ -640,7 +753,7 @@ static void on_section(struct parse_ctx *p, const char *section)
 		}
 	} else {
 		add_error(p, p->line, "[%s]: unknown section (daemon, interface NAME, feed NAME, "
-			  "rule NAME, aggregate, taxii, crowdsec, signals)", section);
+			  "rule NAME, aggregate, taxii, crowdsec, signals, fleet)", section);
 	}
 }
 
@@ -653,6 +766,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		return 1;	/* its header was refused, with the reason */
 	if (!strcmp(section, "daemon"))
 		return on_daemon(p, key, v);
+	if (!strcmp(section, "fleet"))
+		return on_fleet(p, key, v);
 	if (!strcmp(section, "aggregate")) {
 		if (!strcmp(key, "v4_children") && parse_children(v, 32, &c->v4_children, &c->v4_parent_len))
 			return 1;
@@ -803,6 +918,34 @@ static void check_intel(struct parse_ctx *p)
 				  "one of them another name", c->feed, c->feed, p->cfg->feeds[i].line);
 }
 
+/* [fleet] as a whole: servers given, a node name (the host's by default),
+ * TLS files in pairs; a rule of scope fleet needs it. */
+static void check_fleet(struct parse_ctx *p)
+{
+	struct config_fleet *f = &p->cfg->fleet;
+	char host[256] = "";
+
+	for (unsigned i = 0; i < p->cfg->n_rules; i++)
+		if (p->cfg->rules[i].fleet && !f->on)
+			add_error(p, p->cfg->rules[i].line, "[rule %s] scope = fleet needs a [fleet] "
+				  "section", p->cfg->rules[i].name);
+	if (!f->on)
+		return;
+	if (!f->n_servers)
+		add_error(p, f->line, "[fleet] needs servers (nats://HOST:PORT, ...)");
+	if (!f->replicas)
+		f->replicas = f->n_servers >= 3 ? 3 : 1;
+	if (!!f->tls_cert[0] != !!f->tls_key[0])
+		add_error(p, f->line, "[fleet] tls_cert and tls_key go together");
+	if (!f->node[0]) {
+		if (gethostname(host, sizeof(host) - 1) || !fleet_name_ok(host, sizeof(f->node), true))
+			add_error(p, f->line, "[fleet] node: the host name \"%.64s\" will not do as a "
+				  "node name (1..31 of [A-Za-z0-9_.-]): set node", host);
+		else
+			strcpy(f->node, host);
+	}
+}
+
 /* Checks of the file as a whole, each at the line of the section at fault. */
 static void check_whole(struct parse_ctx *p)
 {
@@ -826,6 +969,9 @@ static void check_whole(struct parse_ctx *p)
 		if ((r->min_hosts || r->max_hosts) && r->metric >= CONFIG_SIGNALS)
 			add_error(p, r->line, "[rule %s] min_hosts and max_hosts are for the traffic's "
 				  "metrics (new_conns, packets, bytes, hosts)", r->name);
+		if (r->fleet && counted)
+			add_error(p, r->line, "[rule %s] scope = fleet is for new_conns, packets and bytes "
+				  "(the gateways' counts add up; their hosts do not)", r->name);
 		if (r->min_hosts && r->max_hosts && r->min_hosts > r->max_hosts)
 			add_error(p, r->line, "[rule %s] min_hosts %u is above max_hosts %u", r->name,
 				  r->min_hosts, r->max_hosts);
@@ -836,6 +982,7 @@ static void check_whole(struct parse_ctx *p)
 		if (!cfg->feeds[i].source[0])
 			add_error(p, cfg->feeds[i].line, "[feed %s] needs a source", cfg->feeds[i].name);
 	check_intel(p);
+	check_fleet(p);
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)

@@ -7,6 +7,7 @@
  *                      throttle_rate, throttle_burst, timeout, max_size
  *   [rule NAME]        metric, rate, count, window, min_hosts, max_hosts, action, ttl,
  *                      escalate, max_ttl, jitter, throttle_rate, throttle_burst
+ *                      scope = local | fleet
  *   [aggregate]        v4_children = N within /P, v6_children = N within /P
  *   [taxii]            listen, token_file, tls_cert, tls_key, identity, tlp,
  *                      history_file, history_max, history_keep
@@ -14,6 +15,8 @@
  *                      machine_credentials, push, ca_file
  *   [signals]          listen, token_file, socket, socket_group, client_rate,
  *                      client_burst, max_pending, max_signals, max_body
+ *   [fleet]            servers, bucket, replicas, node, share, count_floor,
+ *                      tls_ca, tls_cert, tls_key, creds
  *
  * Owns reading and validating the file; a bad file is reported as
  * FILE:LINE: [section] key: what, one line per error at the line it is on
@@ -32,6 +35,7 @@
 #define CONFIG_MAX_IFACES	16
 #define CONFIG_MAX_FEEDS	32
 #define CONFIG_MAX_RULES	16
+#define CONFIG_MAX_SERVERS	8
 
 enum config_metric {
 	CONFIG_NEW_CONNS, CONFIG_PACKETS, CONFIG_BYTES,		/* take a rate */
@@ -74,6 +78,23 @@ struct config_rule {
 	__u64 ttl_s, max_ttl_s;
 	double escalate;		/* TTL multiplier per repeat offence */
 	double jitter;			/* fraction, 0.1 = +-10% */
+	bool fleet;			/* scope = fleet: the sum over the gateways */
+};
+
+/* [fleet]: bans, promotions and per-tick counts shared with the other
+ * gateways over NATS JetStream (engine/fleet.h). */
+struct config_fleet {
+	bool on;			/* the section is there */
+	unsigned line;			/* of its header */
+	char servers[CONFIG_MAX_SERVERS][128];	/* nats://HOST:PORT or tls://HOST:PORT */
+	unsigned n_servers;
+	char bucket[64];		/* the KV bucket, created if missing */
+	unsigned replicas;		/* of a bucket it creates: 1..5 */
+	char node[32];			/* this gateway's name: [A-Za-z0-9_.-] */
+	__u8 share;			/* FENCE_OWN_PROMOTED and/or FENCE_OWN_MANUAL */
+	double count_floor;		/* counts published for prefixes at or above
+					 * this many new connections or packets a second */
+	char tls_ca[256], tls_cert[256], tls_key[256], creds[256];	/* "" = none */
 };
 
 /* [taxii]: the read-only TAXII 2.1 server of our promotions and bans. */
@@ -136,6 +157,7 @@ struct config {
 	struct config_taxii taxii;
 	struct config_crowdsec crowdsec;
 	struct config_signals signals;
+	struct config_fleet fleet;
 };
 
 /* Returns 0, or -EINVAL with every error as "FILE:LINE: [section] key:

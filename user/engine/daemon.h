@@ -81,6 +81,9 @@ struct daemon {
 	/* reports of the API tier (signals.h): always there, listening as
 	 * [signals] says (the CLI's `signal add` needs no section) */
 	struct signals *sig;
+	/* [fleet] (fleet.h): the NATS client and the daemon's side; NULL without */
+	struct fleet *fleet;
+	struct fleet_local *fl;
 };
 
 /* run.c: the pin dir's writer lock (gives up when asked to stop while

@@ -206,8 +206,10 @@ void metrics_observe_tick(struct metrics_snapshot *s, double seconds)
 void metrics_count_entry(struct metrics_snapshot *s, bool deny, const struct fence_rule_info *in)
 {
 	static const __u8 bit[METRICS_OWNERS] = { FENCE_OWN_MANUAL, FENCE_OWN_PROMOTED,
-						  FENCE_OWN_FEED };
-	__u8 act[METRICS_OWNERS] = { in->manual_action, in->promoted_action, in->feed_action };
+						  FENCE_OWN_FEED, FENCE_OWN_FLEET };
+	/* a fleet entry's term is the engine's (maps/keys.h) */
+	__u8 act[METRICS_OWNERS] = { in->manual_action, in->promoted_action, in->feed_action,
+				     in->promoted_action };
 
 	for (int o = 0; o < METRICS_OWNERS; o++) {
 		if (!(in->owners & bit[o]))
@@ -317,7 +319,7 @@ static void render_packets(struct buf *b, const struct fence_maps *m)
 
 static void render_entries(struct buf *b, const struct metrics_snapshot *s)
 {
-	static const char *const owners[METRICS_OWNERS] = { "manual", "promoted", "feed" };
+	static const char *const owners[METRICS_OWNERS] = { "manual", "promoted", "feed", "fleet" };
 	static const char *const actions[FENCE_ACT_MAX] = { "drop", "throttle", "monitor" };
 
 	family(b, "xdpfence_entries", "gauge",
@@ -450,17 +452,43 @@ static void render_top(struct buf *b, const struct metrics_top_entry *top, unsig
 		    cidr_str(&top[i].prefix, pfx, sizeof(pfx)), top[i].new_conns_per_s);
 }
 
+/* [fleet]: the connection, the last full read of the bucket, the lag and
+ * the entries, as `xdpfence status` shows them; nothing without [fleet]. */
 static void render_fleet(struct buf *b, const struct metrics_snapshot *s)
 {
-	if (!s->fleet.enabled)
+	char srv[2 * sizeof(s->fleet_server)];
+
+	if (!s->fleet_on)
 		return;
 	family(b, "xdpfence_fleet_connected", "gauge", "1 while connected to a NATS server of the fleet.");
-	put(b, "xdpfence_fleet_connected %d\n", s->fleet.connected);
+	put(b, "xdpfence_fleet_connected{server=\"%s\"} %d\n",
+	    esc(s->fleet_server, srv, sizeof(srv)), s->fleet_connected);
+	family(b, "xdpfence_fleet_synced", "gauge",
+	       "1 once the bucket was read whole since the last (re)connect.");
+	put(b, "xdpfence_fleet_synced %d\n", s->fleet_synced);
+	family(b, "xdpfence_fleet_last_sync_timestamp_seconds", "gauge",
+	       "When the bucket was last read whole (Unix time).");
+	put(b, "xdpfence_fleet_last_sync_timestamp_seconds %.3f\n", s->fleet_last_sync_unix);
 	family(b, "xdpfence_fleet_lag_seconds", "gauge",
-	       "How far this gateway's view of the fleet's entries is behind the bucket.");
-	put(b, "xdpfence_fleet_lag_seconds %.3f\n", s->fleet.lag_seconds);
-	family(b, "xdpfence_fleet_entries", "gauge", "Entries enforced here on behalf of the fleet.");
-	put(b, "xdpfence_fleet_entries %llu\n", (unsigned long long)s->fleet.entries);
+	       "From another gateway's decision to its entry here, for the last change.");
+	put(b, "xdpfence_fleet_lag_seconds %.3f\n", s->fleet_lag_seconds);
+	family(b, "xdpfence_fleet_entries", "gauge", "Deny entries the fleet owns here (enforced).");
+	put(b, "xdpfence_fleet_entries %llu\n", (unsigned long long)s->fleet_entries);
+	family(b, "xdpfence_fleet_keys", "gauge", "Keys holding a value in the bucket, as last seen.");
+	put(b, "xdpfence_fleet_keys %llu\n", (unsigned long long)s->fleet_keys);
+	family(b, "xdpfence_fleet_published_total", "counter",
+	       "Writes of this gateway's decisions to the bucket.");
+	put(b, "xdpfence_fleet_published_total %llu\n", (unsigned long long)s->fleet_published);
+	family(b, "xdpfence_fleet_conflicts_total", "counter",
+	       "Writes refused because another gateway wrote first (merged and retried).");
+	put(b, "xdpfence_fleet_conflicts_total %llu\n", (unsigned long long)s->fleet_conflicts);
+	family(b, "xdpfence_fleet_received_total", "counter", "Changes read from the bucket.");
+	put(b, "xdpfence_fleet_received_total %llu\n", (unsigned long long)s->fleet_received);
+	family(b, "xdpfence_fleet_pending", "gauge",
+	       "Decisions waiting to be published (NATS away, or in flight).");
+	put(b, "xdpfence_fleet_pending %llu\n", (unsigned long long)s->fleet_pending);
+	family(b, "xdpfence_fleet_reconnects_total", "counter", "Reconnections to the fleet's servers.");
+	put(b, "xdpfence_fleet_reconnects_total %llu\n", (unsigned long long)s->fleet_reconnects);
 }
 
 char *metrics_render(struct metrics *mt)

@@ -24,7 +24,7 @@
 #define METRICS_TICK_BUCKETS	13	/* upper bounds in metrics.c, +Inf aside */
 
 /* Entry owners and actions, as the entries gauge labels them. */
-enum { METRICS_OWN_MANUAL, METRICS_OWN_PROMOTED, METRICS_OWN_FEED, METRICS_OWNERS };
+enum { METRICS_OWN_MANUAL, METRICS_OWN_PROMOTED, METRICS_OWN_FEED, METRICS_OWN_FLEET, METRICS_OWNERS };
 
 struct metrics_snapshot {
 	/* [allow=0/deny=1][owner][action]: an entry with several owners counts
@@ -50,15 +50,14 @@ struct metrics_snapshot {
 	 * and requests refused, by why (engine/signals.h) */
 	__u64 signals_received[3];
 	__u64 signals_refused[5];
-	/* the fleet (issue 16): its code sets these each tick once it runs; no
-	 * xdpfence_fleet_* series is exported while enabled is false */
-	struct {
-		bool enabled;
-		bool connected;		/* to a NATS server now */
-		double lag_seconds;	/* how far behind the bucket's latest revision
-					 * this gateway's view is, in seconds */
-		__u64 entries;		/* entries held under owner fleet */
-	} fleet;
+	/* [fleet] (engine/fleet.h), rendered when fleet_on */
+	bool fleet_on, fleet_connected, fleet_synced;
+	double fleet_last_sync_unix;	/* wall clock of the last full read of the bucket */
+	double fleet_lag_seconds;	/* a change's origin decision to its entry here */
+	__u64 fleet_entries;		/* deny entries the fleet owns here */
+	__u64 fleet_keys, fleet_published, fleet_conflicts, fleet_received, fleet_pending;
+	__u64 fleet_reconnects;
+	char fleet_server[128];
 };
 
 struct metrics;

@@ -41,6 +41,7 @@
 #include "engine/daemon.h"
 #include "engine/taxii.h"
 #include "feeds/export.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -137,6 +138,7 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 		p->max_ttl_s = r->max_ttl_s;
 		p->escalate = r->escalate;
 		p->jitter = r->jitter;
+		p->scope = r->fleet ? POLICY_FLEET : POLICY_LOCAL;
 	}
 	pc->n_rules = c->n_rules;
 	pc->max_signals = c->signals.max_signals;
@@ -167,7 +169,8 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 	wake_signals(&block);
 	for (;;) {
 		struct timespec now, left;
-		struct pollfd p[2] = { { d->wake_fd, POLLIN, 0 }, { d->ctl.fd, POLLIN, 0 } };
+		struct pollfd p[3] = { { d->wake_fd, POLLIN, 0 }, { listen ? d->ctl.fd : -1, POLLIN, 0 },
+				       { d->fleet ? fleet_wake_fd(d->fleet) : -1, POLLIN, 0 } };
 		int n;
 
 		sigprocmask(SIG_BLOCK, &block, &old);
@@ -186,7 +189,7 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			return;
 		}
-		n = ppoll(p, listen ? 2 : 1, &left, &old);
+		n = ppoll(p, 3, &left, &old);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (n > 0 && (p[0].revents & POLLIN)) {
 			engine_refresh_feeds(d, false);
@@ -194,6 +197,8 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 		}
 		if (n > 0 && (p[1].revents & POLLIN) && engine_serve_clients(d))
 			listen = false;		/* accept fails (no fds?): after this tick */
+		if (n > 0 && (p[2].revents & POLLIN))
+			engine_fleet_apply(d);	/* another gateway's ban: now, not next tick */
 	}
 }
 
@@ -322,6 +327,8 @@ static int config_usable(const struct config *c, const struct config *cur, FILE 
 			return -EINVAL;
 		}
 	}
+	if (engine_fleet_usable(c, err, errlen))
+		return -EINVAL;
 	if (!cur || strcmp(cur->events, c->events)) {
 		int ret = events_open(c->events, events, err, errlen);
 
@@ -475,6 +482,7 @@ static int reload(struct daemon *d)
 		was = d->cfg;
 		d->cfg = fresh;
 		intel_reload(d, &was);
+		engine_fleet_reload(d, &was.fleet);
 	}
 	if (events)
 		engine_set_events(d, events);
@@ -643,6 +651,8 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		return -ENOMEM;
 	}
 	state_load(d);
+	if ((ret = engine_fleet_start(d)))
+		return ret;
 	d->snap.n_rules = d->cfg.n_rules;
 	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
 		snprintf(d->snap.rule_names[i], sizeof(d->snap.rule_names[i]), "%s", d->cfg.rules[i].name);
@@ -797,6 +807,7 @@ static void run_stop(struct daemon *d, bool started)
 	}
 	intel_stop(d);
 	engine_feeds_cancel(d);
+	engine_fleet_stop(d);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	metrics_stop(d->mt);

@@ -25,6 +25,7 @@
 
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "core/counters.h"
 #include "policy/policy.h"
@@ -285,6 +286,8 @@ int engine_tick(struct daemon *d)
 			ps[n].host_bits = v->family == 4 ? v->c.hosts[0] : NULL;
 		}
 	}
+	n = engine_fleet_samples(d, n, sample_ns);	/* the fleet's counts in, ours out */
+	ps = d->ps;
 
 	metrics_observe_samples(d->mt, ps, n, sample_ns);
 	ret = engine_lock_fresh(d);
@@ -303,6 +306,8 @@ int engine_tick(struct daemon *d)
 			ret = stage(d, &dec[i]);
 		if (!ret)
 			ret = stage_sweep(d, now);
+		if (!ret)
+			ret = engine_fleet_stage(d, dec, n_dec, now);
 		if (!ret && table_staged(d->s.t))
 			ret = pin_commit(&d->s, NULL, err, sizeof(err));
 		if (ret)
@@ -315,6 +320,7 @@ int engine_tick(struct daemon *d)
 		return ret;
 	for (size_t i = 0; i < n_dec; i++)
 		event_decision(d, &dec[i], now);
+	engine_fleet_after_tick(d, dec, n_dec);	/* shared decisions published */
 
 	{
 		struct counters_stats cs;

@@ -139,7 +139,9 @@ static void policy_expire(struct policy *p, __u64 now)
 	__u32 i;
 
 	while ((i = policy_heap_pop(p, now))) {
-		dec_push(p, POLICY_EXPIRE, now, &p->recs[i]);
+		if (!p->recs[i].learned)
+			dec_push(p, POLICY_EXPIRE, now, &p->recs[i]);
+		p->recs[i].learned = 0;
 		policy_rec_deactivate(p, i, now);
 	}
 }
@@ -253,6 +255,7 @@ int policy_fire(struct policy *p, const struct cidr *pfx, const struct policy_fi
 	else if (!fire_promote(p, ri_rec, f->rule, has_par ? &par : NULL, pr, n_kids, now))
 		return -ENOMEM;
 	r = &p->recs[ri_rec];
+	r->learned = 0;		/* this gateway's own from now on */
 	/* extend: the stronger action wins (drop < throttle < monitor) */
 	if (rule->action <= r->action) {
 		r->action = rule->action;
@@ -317,6 +320,11 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		[POLICY_PACKETS] = s->packets,
 		[POLICY_BYTES] = s->bytes,
 	};
+	const __u64 fleet[3] = {
+		[POLICY_NEW_CONNS] = s->fleet_new_conns,
+		[POLICY_PACKETS] = s->fleet_packets,
+		[POLICY_BYTES] = s->fleet_bytes,
+	};
 	__u64 slack = dt / 4 < POLICY_SLACK_NS ? dt / 4 : POLICY_SLACK_NS;
 	struct policy_entry *e;
 	double best_value = 0;
@@ -351,6 +359,8 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 
 			/* a smaller counter is a recycled LRU entry: counted from 0 */
 			d = c >= e->prev[r->metric] ? c - e->prev[r->metric] : c;
+			if (r->scope == POLICY_FLEET)
+				d += fleet[r->metric];	/* the sum over the gateways */
 			over = (double)d * 1e9 > r->rate * (double)dt;
 		} else {
 			continue;	/* signals, accounts: policy_signals_tick */
@@ -594,7 +604,52 @@ int policy_forget(struct policy *p, const struct cidr *c)
 
 	if (!i || !p->recs[i].expires_ns)
 		return -ENOENT;
+	p->recs[i].learned = 0;
 	policy_rec_deactivate(p, i, p->clock_ns);
+	return 0;
+}
+
+int policy_learn(struct policy *p, const struct cidr *c, const struct policy_offender *o,
+		 __u64 now)
+{
+	struct policy_rec *r;
+	bool activate;
+	__u16 rule;
+	__u32 i;
+
+	if (!p || !c || !o || o->action >= FENCE_ACT_MAX ||
+	    ((c->family != AF_INET || c->len > 32) && (c->family != AF_INET6 || c->len > 128)))
+		return -EINVAL;
+	if (policy_name_intern(p, o->rule ? o->rule : "", &rule))
+		return -ENOMEM;
+	i = policy_rec_get(p, c, now);
+	if (!i || !GROW(p, heap, heap_cap, p->heap_n + 1))
+		return -ENOMEM;
+	r = &p->recs[i];
+	rec_decay(r, now);
+	if (o->offences > r->offences)
+		r->offences = o->offences;
+	if (o->decay_ns > r->decay_ns)
+		r->decay_ns = o->decay_ns;
+	if (o->ttl_s > r->ttl_s)
+		r->ttl_s = o->ttl_s > POLICY_MAX_TTL_S ? POLICY_MAX_TTL_S : o->ttl_s;
+	if (o->expires_ns <= now || o->expires_ns <= r->expires_ns)
+		return 0;	/* not banned there, or here for longer */
+	activate = !r->expires_ns;
+	if (activate || o->action < r->action) {
+		r->action = o->action;
+		r->throttle_rate = o->throttle_rate;
+		r->throttle_burst = o->throttle_burst;
+	}
+	if (activate) {
+		r->learned = 1;
+		r->rule = rule;
+		r->metric = POLICY_NEW_CONNS;
+		r->value = r->threshold = 0;
+		p->n_active++;
+	}
+	r->expires_ns = o->expires_ns;
+	policy_heap_push(p, i);		/* room reserved above */
 	return 0;
 }
 

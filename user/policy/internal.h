@@ -58,7 +58,7 @@ struct policy_rec {
 	__u8 used;
 	__u8 pending;			/* parent: on p->pending for this tick's aggregation */
 	__u8 trigger;			/* parent: rule of the last child linked */
-	__u8 pad;
+	__u8 learned;			/* active by policy_learn only: expires silently */
 	__u16 kind;			/* interned name: signals, accounts */
 	__u16 pad2;
 	__u32 hosts;			/* at the last firing */

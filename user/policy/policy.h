@@ -65,6 +65,12 @@ enum policy_metric {
 	POLICY_METRICS
 };
 
+enum policy_scope {
+	POLICY_LOCAL,			/* this gateway's counts */
+	POLICY_FLEET,			/* this gateway's plus the other gateways' (see
+					 * policy_sample.fleet_*) */
+};
+
 struct policy_rule {
 	char name[32];			/* unique, non-empty */
 	enum policy_metric metric;	/* any but children */
@@ -82,6 +88,7 @@ struct policy_rule {
 					 * ban ended, if it did not offend since */
 	double escalate;		/* ttl multiplier per repeat offence, >= 1 */
 	double jitter;			/* expiry = ttl * (1 + u), u in [-jitter, +jitter) */
+	__u8 scope;			/* enum policy_scope */
 };
 
 struct policy_config {
@@ -103,6 +110,10 @@ struct policy_sample {
 	const __u64 *host_bits;		/* IPv4 only, or NULL: bit i of the 256 = the
 					 * host whose last byte is i did (the caller's
 					 * memory, read during policy_tick only) */
+	/* the other gateways' counts over the interval since the previous
+	 * tick (not cumulative), which rules of scope POLICY_FLEET add to this
+	 * gateway's; read only when such a rule exists */
+	__u64 fleet_packets, fleet_bytes, fleet_new_conns;
 };
 
 /* One report of the API tier. prefix is the counted source prefix of the
@@ -193,6 +204,27 @@ int policy_signals(struct policy *p, __u64 now_ns, const struct policy_signal *v
 /* The operator removed c's promotion (`xdpfence ban del`): forget it as
  * active, keep its offence history. 0, or -ENOENT if c is not promoted. */
 int policy_forget(struct policy *p, const struct cidr *c);
+
+/* What another gateway decided about c (the fleet): its offences, when
+ * they are forgotten, and its ban. */
+struct policy_offender {
+	__u32 offences;
+	__u64 decay_ns;			/* CLOCK_MONOTONIC: offences forgotten then */
+	__u64 expires_ns;		/* its ban's end; at or before now: not banned */
+	__u64 ttl_s;			/* the TTL its last offence got */
+	__u8 action;			/* enum fence_action of its ban */
+	__u32 throttle_rate, throttle_burst;
+	const char *rule;		/* the rule that promoted it there, or NULL */
+};
+
+/* Between ticks: learn another gateway's view of c, so that an offender
+ * seen there is judged here as if seen here. c's offences become at least
+ * o's (its next promotion here escalates from them), and while o's ban
+ * lasts c counts as promoted here: a rule firing on it extends it (no new
+ * offence). A ban learned so makes no decision of its own, not even an
+ * EXPIRE: the caller enforces it. 0, -EINVAL, -ENOMEM (nothing changed). */
+int policy_learn(struct policy *p, const struct cidr *c, const struct policy_offender *o,
+		 __u64 now_ns);
 
 /* SIGHUP: new rules, same state. Streaks of a rule carry over when a rule of
  * the same name, metric and rate remains; promotions and offences always do. */

@@ -217,6 +217,7 @@ void table_rule_from_info(const struct fence_rule_info *in, enum fence_kind kind
 	OWNER(FENCE_OWN_MANUAL, in->manual_action, in->manual_expires_ns)
 	OWNER(FENCE_OWN_PROMOTED, in->promoted_action, in->promoted_expires_ns)
 	OWNER(FENCE_OWN_FEED, in->feed_action, in->feed_expires_ns)
+	OWNER(FENCE_OWN_FLEET, in->promoted_action, in->promoted_expires_ns)
 #undef OWNER
 	r->action = action < FENCE_ACT_MAX ? action : FENCE_ACT_DROP;
 	r->expires_ns = forever ? 0 : exp;
@@ -224,7 +225,7 @@ void table_rule_from_info(const struct fence_rule_info *in, enum fence_kind kind
 	r->burst = in->burst;
 	if (in->owners & FENCE_OWN_MANUAL)
 		r->stat = FENCE_STAT_DROP_MANUAL;
-	else if (in->owners & FENCE_OWN_PROMOTED)
+	else if (in->owners & (FENCE_OWN_PROMOTED | FENCE_OWN_FLEET))
 		r->stat = FENCE_STAT_DROP_PROMOTED;
 	else
 		r->stat = FENCE_STAT_DROP_FEED;
