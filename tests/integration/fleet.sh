@@ -17,6 +17,8 @@
 #    promotion reaches A and B
 #  - traffic split over the three gateways, below every local rule, is
 #    caught by a rule of scope fleet everywhere, with the strongest action
+#  - the API tier's reports shared: 3 accounts reported at A and 3 at B,
+#    each below every local rule, ban the prefix by a rule of scope fleet
 #  - an offender banned at A and seen later at B escalates at B
 #  - NATS down entirely: a gateway keeps enforcing and promoting, and
 #    publishes once NATS is back
@@ -84,7 +86,7 @@ synced() { [ "$(fstatus "$1" synced)" = True ]; }
 connected() { [ "$(fstatus "$1" connected)" = "$2" ]; }	# GW True|False
 pending() { [ "$(fstatus "$1" pending)" -ge "$2" ]; }
 action_is() { entry "$1" "$2" | grep -q "\"action\": \"$3\""; }
-status_shows() { xfg "$1" status | grep -A1 '^fleet' | grep -q "$2"; }
+status_shows() { xfg "$1" status | grep -A2 '^fleet' | grep -q "$2"; }
 list_shows() { xfg "$1" ban list | grep "^$2" | grep -q "$3"; }
 expired_at() { grep '"event":"expire"' "$TMP/$1.events" | grep -q "\"prefix\":\"$2\""; }
 events() { cat "$TMP/$1.events"; }
@@ -127,6 +129,20 @@ window = 3s
 action = ${SPREAD[$g]}
 ttl = 60s
 jitter = 0
+
+[rule reported-here]
+metric = accounts
+count = 4
+window = 1m
+action = ban
+
+[rule reported]
+scope = fleet
+metric = accounts
+count = 6
+window = 1m
+action = ban
+ttl = 60s
 
 [fleet]
 servers = nats://192.0.2.11:4222, nats://192.0.2.12:4222, nats://192.0.2.13:4222
@@ -272,6 +288,41 @@ es = [json.loads(x) for x in sys.argv[1:]]
 assert all(e["action"] == "drop" for e in es), es
 PY
 check_not "split traffic: blocked at B" connect 198.18.6.10 b
+
+# --- 4b. the API tier's reports shared: a rule of scope fleet -----------------
+cat >"$TMP/reports.json" <<'EOT'
+[{"ip": "198.18.10.10", "account": "acct-1", "kind": "distillation"},
+ {"ip": "198.18.10.11", "account": "acct-2", "kind": "distillation"},
+ {"ip": "198.18.10.12", "account": "acct-3", "kind": "distillation"}]
+EOT
+check "reports: 3 accounts at A" xfg a signal add --file "$TMP/reports.json"
+for i in 4 5 6; do
+	check "reports: account acct-$i at B" xfg b signal add "198.18.10.2$i" --account "acct-$i" \
+		--kind distillation
+done
+for g in $GWS; do
+	check "reports: $g enforces 198.18.10.0/24" wait_for 10 action_is "$g" 198.18.10.0/24 drop
+done
+check "reports: the fleet rule fired on 6 accounts, no local rule on 3" python3 - "$TMP"/a.events \
+	"$TMP"/b.events "$TMP"/c.events <<'PY'
+import json, sys
+fired = []
+for f in sys.argv[1:]:
+    for l in open(f):
+        x = json.loads(l)
+        if x.get("prefix") == "198.18.10.0/24" and x["event"] in ("promote", "extend"):
+            fired.append((x["rule"], x["metric"], x["value"]))
+assert fired and all(r == ("reported", "accounts", 6.0) for r in fired), fired
+PY
+check "reports: C logged the others' reports (source fleet, origins gw-a and gw-b)" python3 - \
+	"$TMP"/c.events <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+o = sorted(x["origin"] for x in ev if x["event"] == "signal" and x.get("source") == "fleet")
+assert o == ["gw-a"] * 3 + ["gw-b"] * 3, o
+PY
+check_not "reports: blocked at C, which was told nothing itself" connect 198.18.10.10 c
+check "reports: status counts them" wait_for 5 status_shows a 'API tier reports shared 3, received 3'
 
 # --- 5. offence history shared: banned at A, later seen at B ------------------
 check "A's first ban of 198.18.9.0/24 expired at B" wait_for 30 expired_at b 198.18.9.0/24

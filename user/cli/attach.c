@@ -609,6 +609,8 @@ static void fleet_print(json_object *f)
 	       (long long)jint(f, "keys"), ago,
 	       (long long)jint(f, "lag_ms"), (long long)jint(f, "lag_max_ms"),
 	       (long long)jint(f, "pending"));
+	printf("          API tier reports shared %lld, received %lld\n",
+	       (long long)jint(f, "signals_sent"), (long long)jint(f, "signals_received"));
 }
 
 int do_status(int argc, char **argv)
