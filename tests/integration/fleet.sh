@@ -22,6 +22,7 @@
 #  - an offender banned at A and seen later at B escalates at B
 #  - NATS down entirely: a gateway keeps enforcing and promoting, and
 #    publishes once NATS is back
+#  - a burst from the bucket larger than a gateway's tables: they grow
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 FLOOD="python3 $HERE/conn_flood.py"
@@ -168,8 +169,9 @@ for i in 1 2 3; do nats_start "$i"; done
 all_healthy() { nats_healthy 1 && nats_healthy 2 && nats_healthy 3; }
 check "NATS JetStream cluster healthy" wait_for 30 all_healthy
 for g in $GWS; do
-	xfg "$g" attach "$LAB-d${K[$g]}" --max-rules 65536 --tbl8-groups 64 --prefix-entries 65536 \
-		>/dev/null
+	# C starts small: section 7 makes its tables grow from the fleet's side
+	xfg "$g" attach "$LAB-d${K[$g]}" --max-rules "$([ "$g" = c ] && echo 1024 || echo 65536)" \
+		--tbl8-groups 64 --prefix-entries 65536 >/dev/null
 	gw "$g" $FLOOD serve "198.19.${K[$g]}.1" 8080 >/dev/null 2>&1 &
 done
 for g in $GWS; do
@@ -351,6 +353,20 @@ for i in 1 2 3; do nats_start "$i"; done
 check "NATS back: B's promotion reaches A" wait_for 90 has a 198.18.8.0/24 fleet gw-b
 check "NATS back: and C" wait_for 5 has c 198.18.8.0/24 fleet gw-b
 check "NATS back: B still enforces A's manual ban" has b 198.18.7.0/24 fleet gw-a
+
+# --- 7. more than a table holds at first: C (1,024 rule slots) grows ---------
+filled() {	# GW: it enforces all 3,000 keys of the fill
+	xfg "$1" ban list --json --owner fleet | python3 -c "
+import json, sys
+sys.exit(sum(e.get('origin') == 'gw-fill' for e in json.load(sys.stdin)) != 3000)"
+}
+check "3,000 keys written to the bucket at once" gw a "$BUILD/bench_fleet" fill \
+	nats://192.0.2.11:4222,nats://192.0.2.12:4222,nats://192.0.2.13:4222 xftest 3000 gw-fill
+check "C enforces all 3,000 (its tables grew from 1,024 slots)" wait_for 60 filled c
+check "  status says so" sh -c "ip netns exec $LAB-gc $XF --pin-dir $BPFFS/c status |
+	grep -E 'of [0-9]+ rule slots' | grep -vq 'of 1023 rule slots'"
+check "A enforces them too" wait_for 30 filled a
+check "and B" wait_for 30 filled b
 
 if [ "$n_fail" != 0 ]; then	# what a failure needs to be understood
 	for g in $GWS; do

@@ -420,7 +420,7 @@ void engine_fleet_apply(struct daemon *d)
 	d->fl->applied += n;
 	t1 = fence_now_ns();
 	if (!ret && table_staged(d->s.t))
-		ret = table_commit(d->s.t, &tst, err, sizeof(err));
+		ret = pin_commit(&d->s, &tst, err, sizeof(err));	/* grows the tables if need be */
 	if (ret) {
 		pr_err("fleet: %zu changes from the bucket not applied: %s", n,
 		       err[0] ? err : strerror(-ret));
