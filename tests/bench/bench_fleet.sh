@@ -98,7 +98,14 @@ echo "fleet (3 gateways, 3 NATS nodes, R3 bucket, one 2-vCPU machine):"
 echo "propagation, 1,000 promotions at A (10 every 100 ms), decision -> enforced:"
 "$BF" promote "$BPFFS/a" "$tmp/a.events" "$BPFFS/b,$BPFFS/c" 1000 10 100 || exit 1
 echo "burst, 100,000 promotions at A in one tick:"
-"$BF" promote "$BPFFS/a" "$tmp/a.events" "$BPFFS/b,$BPFFS/c" 100000 100000 100 || exit 1
+"$BF" promote "$BPFFS/a" "$tmp/a.events" "$BPFFS/b,$BPFFS/c" 100000 100000 100 || {
+	for g in b c; do	# what the gateways said, and what they hold
+		echo "gateway $g:" >&2
+		grep -v '^\[debug\]\|^xdpfence: fleet:' "$tmp/$g.err" | tail -n 5 >&2
+		ip netns exec "$LAB-g$g" "$XF" --pin-dir "$BPFFS/$g" status >&2
+	done
+	exit 1
+}
 
 echo "resync of 1,000,000 keys after a reconnect (B alone, default maps):"
 for g in $FLEET_GWS; do
