@@ -15,6 +15,9 @@
 #     back: the time from the link up to all of them enforced at B.
 # Every gateway attached with the defaults (tables grow as entries need).
 # Addresses: 2001:db8::/32 only. Needs root.
+# For diagnosis: BENCH_FLEET_V=1 runs the daemons with -v (each apply's parts in
+# their stderr), BENCH_FLEET_KEEP=1 keeps the tmp dir (stderr, events, NATS
+# logs), BENCH_FLEET_NO_RESYNC=1 stops after the burst.
 set -u
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +34,11 @@ stop() {
 	done
 	sleep 0.5
 	lab_fleet_down "$LAB"
-	rm -rf "$tmp"
+	if [ "${BENCH_FLEET_KEEP:-0}" = 1 ]; then
+		echo "bench_fleet: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
 }
 trap stop EXIT
 trap 'exit 1' INT TERM
@@ -80,8 +87,10 @@ replicas = 3
 node = gw-$g
 EOT
 done
+verbose=
+[ "${BENCH_FLEET_V:-0}" = 1 ] && verbose=-v
 start() {	# GW PIN_DIR
-	ip netns exec "$LAB-g$1" "$XF" --pin-dir "$2" run --config "$tmp/$1.conf" 2>>"$tmp/$1.err" &
+	ip netns exec "$LAB-g$1" "$XF" $verbose --pin-dir "$2" run --config "$tmp/$1.conf" 2>>"$tmp/$1.err" &
 	DPID[$1]=$!
 	wait_for 60 synced "$1" "$2" || { echo "bench_fleet: gateway $1 never synced" >&2; exit 1; }
 }
@@ -107,6 +116,7 @@ echo "burst, 100,000 promotions at A in one tick:"
 	exit 1
 }
 
+[ "${BENCH_FLEET_NO_RESYNC:-0}" = 1 ] && exit 0
 echo "resync of 1,000,000 keys after a reconnect (B alone, default maps):"
 for g in $FLEET_GWS; do
 	kill -TERM "${DPID[$g]}" && wait "${DPID[$g]}"
