@@ -56,6 +56,13 @@ synced() {	# GW PIN_DIR
 import json, sys; f = json.load(sys.stdin)['fleet']; sys.exit(not (f and f['synced']))"
 }
 healthy() { ip netns exec "$LAB-ga" curl -sf "http://192.0.2.1$1:8222/healthz" | grep -q ok; }
+bucket_seq() {	# the bucket's last sequence (writes so far), as node 1 has it
+	ip netns exec "$LAB-ga" curl -sf "http://192.0.2.11:8222/jsz?streams=true" | python3 -c "
+import json, sys
+j = json.load(sys.stdin)
+print(sum(s['state']['last_seq'] for a in j.get('account_details', [])
+          for s in a.get('stream_detail', []) if s['name'] == 'KV_bench'))"
+}
 
 lab_fleet_up "$LAB" || { echo "bench_fleet: lab up failed" >&2; exit 1; }
 for i in 1 2 3; do
@@ -107,6 +114,7 @@ echo "fleet (3 gateways, 3 NATS nodes, R3 bucket, one 2-vCPU machine):"
 echo "propagation, 1,000 promotions at A (10 every 100 ms), decision -> enforced:"
 "$BF" promote "$BPFFS/a" "$tmp/a.events" "$BPFFS/b,$BPFFS/c" 1000 10 100 || exit 1
 echo "burst, 100,000 promotions at A in one tick:"
+seq0=$(bucket_seq)
 "$BF" promote "$BPFFS/a" "$tmp/a.events" "$BPFFS/b,$BPFFS/c" 100000 100000 100 || {
 	for g in b c; do	# what the gateways said, and what they hold
 		echo "gateway $g:" >&2
@@ -115,6 +123,8 @@ echo "burst, 100,000 promotions at A in one tick:"
 	done
 	exit 1
 }
+sleep 2	# writes still in flight (extensions) count too
+echo "  the bucket took $(($(bucket_seq) - seq0)) writes for them"
 
 [ "${BENCH_FLEET_NO_RESYNC:-0}" = 1 ] && exit 0
 echo "resync of 1,000,000 keys after a reconnect (B alone, default maps):"
