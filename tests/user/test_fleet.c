@@ -50,11 +50,31 @@ static void test_fleet_keys(void)
 			"v4.198.18.2.0/33", "v4.256.0.0.0/8", "v4.1.2.3/8", "v4.1.2.3.4/8x",
 			"v6.2001/48", "v6.20010db80bad0000000000000000000g/48",
 			"v6.20010db80bad00000000000000000000/129", "x4.1.2.3.4/32", "",
+			/* other spellings of keys we write: one key per prefix */
+			"v4.198.018.2.0/24", "v4.198.18.2.0/024", "v4. 198.18.2.0/24", "v4.+198.18.2.0/24",
+			"v4.198.18.2.0/24 ", "v6.20010DB80BAD00000000000000000000/48",
+			"v6.20010db80bad00000000000000000000/048", "v6.20010db80bad000000000000000000000/48",
 		};
 		struct cidr c;
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			ASSERT_EQ(fleet_key_parse(bad[i], &c), -EINVAL, bad[i]);
+	}
+	/* every length of both families round-trips */
+	for (unsigned len = 0; len <= 128; len++) {
+		struct cidr c = pfx("2001:db8:fedc:ba98:7654:3210:f0e1:d2c3"), back;
+
+		c.len = len;
+		cidr_mask(&c);
+		if (fleet_key(&c, key, sizeof(key)) || fleet_key_parse(key, &back) ||
+		    memcmp(&c, &back, sizeof(c)))
+			ASSERT_STREQ(key, "", "IPv6 round trip");
+		c = pfx("203.0.113.255");
+		c.len = len % 33;
+		cidr_mask(&c);
+		if (fleet_key(&c, key, sizeof(key)) || fleet_key_parse(key, &back) ||
+		    memcmp(&c, &back, sizeof(c)))
+			ASSERT_STREQ(key, "", "IPv4 round trip");
 	}
 }
 
