@@ -41,6 +41,7 @@
 #define FLEET_RETRY_MS			1000
 #define FLEET_MAX_PENDING		8192	/* async publishes in flight */
 #define FLEET_PUB_BATCH			512	/* writes planned per hold of the mutex */
+#define FLEET_OFFER_SLICE		4096	/* offers taken per hold of the mutex */
 #define FLEET_CLEAN_EVERY_MS		10000
 #define FLEET_CLEAN_GRACE_OWN_MS	60000	/* the origin deletes a forgotten key */
 #define FLEET_CLEAN_GRACE_MS		600000	/* anyone, if the origin is gone */
@@ -679,19 +680,25 @@ static void flights_expire(struct fleet *f, __u64 now)
 		f->fl_head = 0;
 }
 
-void fleet_offer(struct fleet *f, const struct cidr *c, const struct fleet_value *v)
+void fleet_offer(struct fleet *f, const struct fleet_offer *o, size_t n)
 {
-	struct mirror *e;
+	for (size_t i = 0; i < n;) {
+		/* in slices: the watcher and the acks wait on the mutex too */
+		size_t end = n - i > FLEET_OFFER_SLICE ? i + FLEET_OFFER_SLICE : n;
 
-	pthread_mutex_lock(&f->mu);
-	e = mirror_get(f, c, true);
-	if (e) {
-		want_merge(f, e, v);
-		if (e->want)
-			todo_push(f, e);
+		pthread_mutex_lock(&f->mu);
+		for (; i < end; i++) {
+			struct mirror *e = mirror_get(f, &o[i].c, true);
+
+			if (!e)
+				continue;
+			want_merge(f, e, &o[i].v);
+			if (e->want)
+				todo_push(f, e);
+		}
+		pthread_cond_signal(&f->cv);
+		pthread_mutex_unlock(&f->mu);
 	}
-	pthread_cond_signal(&f->cv);
-	pthread_mutex_unlock(&f->mu);
 }
 
 /* --- nats.c callbacks (its threads) -------------------------------------- */

@@ -152,9 +152,16 @@ int fleet_wake_fd(const struct fleet *f);
 /* The changes received since the last call, in order: *out is the
  * caller's to free. */
 size_t fleet_take(struct fleet *f, struct fleet_change **out);
-/* Publish c's ban, merged with the bucket's by compare-and-swap; queued
- * (merged with anything queued for c) while not connected. */
-void fleet_offer(struct fleet *f, const struct cidr *c, const struct fleet_value *v);
+/* A ban to publish. */
+struct fleet_offer {
+	struct cidr c;
+	struct fleet_value v;
+};
+
+/* Publish n bans, each merged with the bucket's by compare-and-swap;
+ * queued (merged with anything queued for its prefix) while not
+ * connected. One call for a tick's decisions: few holds of the mutex. */
+void fleet_offer(struct fleet *f, const struct fleet_offer *o, size_t n);
 /* This tick's counts (copied); sent by the publisher thread. */
 void fleet_counts_send(struct fleet *f, const struct fleet_count *v, size_t n, __u64 tick_ms);
 /* The other gateways' latest counts, each not older than max_age_ms, in
