@@ -418,6 +418,7 @@ void engine_fleet_apply(struct daemon *d)
 	}
 	now = fence_now_ns();
 	wall = wall_ms();
+	events_hold(d);
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = apply_one(d, &ch[i], now, wall);
 	d->fl->applied += n;
@@ -431,6 +432,7 @@ void engine_fleet_apply(struct daemon *d)
 		held_resync(d);
 	}
 	engine_unlock(d);
+	events_release(d);
 	pr_debug("fleet: %zu changes applied in %.1f ms (lock and reopen %.1f ms, stage %.1f ms, "
 		 "commit build %.1f write %.1f ms)", n, (fence_now_ns() - t0) / 1e6, (now - t0) / 1e6,
 		 (t1 - now) / 1e6, tst.build_ms, tst.write_ms);

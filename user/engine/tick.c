@@ -318,8 +318,10 @@ int engine_tick(struct daemon *d)
 	engine_unlock(d);
 	if (ret)
 		return ret;
+	events_hold(d);
 	for (size_t i = 0; i < n_dec; i++)
 		event_decision(d, &dec[i], now);
+	events_release(d);
 	engine_fleet_after_tick(d, dec, n_dec);	/* shared decisions published */
 
 	{
