@@ -42,6 +42,8 @@
 #define FLEET_MAX_PENDING		8192	/* async publishes in flight */
 #define FLEET_PUB_BATCH			512	/* writes planned per hold of the mutex */
 #define FLEET_OFFER_SLICE		4096	/* offers taken per hold of the mutex */
+#define FLEET_EXTEND_STEP		8	/* an extension is written once it moves the
+						 * expiry by 1/8 of the TTL (fleet_merge_worth) */
 #define FLEET_CLEAN_EVERY_MS		10000
 #define FLEET_CLEAN_GRACE_OWN_MS	60000	/* the origin deletes a forgotten key */
 #define FLEET_CLEAN_GRACE_MS		600000	/* anyone, if the origin is gone */
@@ -318,6 +320,21 @@ bool fleet_merge(const struct fleet_value *cur, const struct fleet_value *mine,
 		out->decided_ms = mine->decided_ms;
 	}
 	return changed;
+}
+
+bool fleet_merge_worth(const struct fleet_value *cur, const struct fleet_value *out,
+		       __u64 now_ms)
+{
+	__u64 step = out->ttl_s * 1000 / FLEET_EXTEND_STEP;
+
+	if (out->manual || out->action != cur->action || out->rate != cur->rate ||
+	    out->burst != cur->burst || out->offences != cur->offences || out->ttl_s != cur->ttl_s)
+		return true;
+	if (!out->expires_ms || !cur->expires_ms || cur->expires_ms <= now_ms || !step)
+		return true;	/* now for good, or a ban that had ended: a new term */
+	if (!out->decay_ms != !cur->decay_ms)
+		return true;
+	return out->expires_ms - cur->expires_ms >= step || out->decay_ms - cur->decay_ms >= step;
 }
 
 bool fleet_value_ended(const struct fleet_value *v, __u64 now_ms)
@@ -1351,6 +1368,7 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, size_t max, __u32 *st
 			   size_t *n_stale)
 {
 	size_t n = 0, keep = 0;
+	__u64 now_ms = wall_ms();
 	size_t k;
 
 	*n_stale = 0;
@@ -1383,8 +1401,9 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, size_t max, __u32 *st
 		}
 		if (!e->live) {
 			merged = f->wants[e->want - 1];	/* nothing there: the offer whole */
-		} else if (!fleet_merge(&e->term, &f->wants[e->want - 1], &merged)) {
-			want_drop(f, e);		/* the bucket says as much already */
+		} else if (!fleet_merge(&e->term, &f->wants[e->want - 1], &merged) ||
+			   !fleet_merge_worth(&e->term, &merged, now_ms)) {
+			want_drop(f, e);	/* the bucket says as much already, or near enough */
 			continue;
 		}
 		if (fleet_key(&e->c, key, sizeof(key)) ||

@@ -74,6 +74,14 @@ int fleet_value_decode(const char *buf, size_t len, struct fleet_value *v);
  * out differs from cur. */
 bool fleet_merge(const struct fleet_value *cur, const struct fleet_value *mine,
 		 struct fleet_value *out);
+/* Is out, a merge over cur that changed it, worth a write at now_ms? Not
+ * when all it does is move a promotion's running ban a little later (a
+ * prefix still offending extends its ban at every tick): such an
+ * extension waits until it moves the expiry (and the decay) by an eighth
+ * of the ban's TTL, so the bucket's expiry trails the origin's by less
+ * than that and never runs out while the origin keeps extending. */
+bool fleet_merge_worth(const struct fleet_value *cur, const struct fleet_value *out,
+		       __u64 now_ms);
 /* Is v's ban over at now_ms? Is v forgotten (ban over, offences decayed)? */
 bool fleet_value_ended(const struct fleet_value *v, __u64 now_ms);
 bool fleet_value_forgotten(const struct fleet_value *v, __u64 now_ms);
