@@ -819,6 +819,7 @@ static void offer_manual(struct daemon *d, __u64 now, __u64 wall)
 void engine_fleet_after_tick(struct daemon *d, const struct policy_decision *dec, size_t n)
 {
 	__u64 now = fence_now_ns(), wall = wall_ms();
+	size_t offered;
 
 	if (!d->fl)
 		return;
@@ -829,8 +830,11 @@ void engine_fleet_after_tick(struct daemon *d, const struct policy_decision *dec
 				offer_decision(d, &dec[i], now, wall);
 	if (d->cfg.fleet.share & FENCE_OWN_MANUAL)
 		offer_manual(d, now, wall);
+	offered = d->fl->n_offers;
 	fleet_offer(d->fleet, d->fl->offers, d->fl->n_offers);
 	d->fl->n_offers = 0;
+	if (offered >= 1000)
+		pr_debug("fleet: %zu offers queued in %.1f ms", offered, (fence_now_ns() - now) / 1e6);
 	status_write(d, true);
 }
 
