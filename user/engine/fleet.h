@@ -210,6 +210,11 @@ void engine_fleet_stop(struct daemon *d);
 void engine_fleet_reload(struct daemon *d, const struct config_fleet *was);
 /* Between ticks, when fleet_wake_fd is readable: apply the changes. */
 void engine_fleet_apply(struct daemon *d);
+/* Until when (CLOCK_MONOTONIC ns) the next apply waits, 0 for no wait:
+ * after an apply that took T, changes gather for another T (at most
+ * FLEET_APPLY_HOLD_MAX_MS), so a burst is applied in fewer, larger
+ * commits. The loop does not poll fleet_wake_fd meanwhile. */
+__u64 engine_fleet_hold_until(const struct daemon *d);
 /* In the tick, after the samples are read (may grow d->ps): counts out,
  * the other gateways' counts in, other gateways' offenders learned.
  * Returns the new number of samples. */

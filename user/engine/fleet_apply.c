@@ -32,6 +32,7 @@
 #include "lib/util.h"
 
 #define NSEC 1000000000ULL
+#define FLEET_APPLY_HOLD_MAX_MS	250	/* the longest a change waits for the next apply */
 
 /* A key of the bucket as the daemon knows it. */
 struct held {
@@ -79,6 +80,7 @@ struct fleet_local {
 	struct offered *man;
 	size_t n_man, cap_man;
 	struct fleet_map man_map;
+	__u64 hold_until;		/* no apply before (CLOCK_MONOTONIC ns), 0 = none */
 	/* status */
 	__u64 lag_ms, lag_max_ms, lag_max_at;	/* lag_max over the last minute */
 	__u64 lag_at;			/* when lag_ms was measured */
@@ -400,7 +402,7 @@ void engine_fleet_apply(struct daemon *d)
 {
 	struct fleet_change *ch = NULL;
 	size_t n;
-	__u64 now, wall, t0, t1;
+	__u64 now, wall, t0, t1, t2;
 	struct table_stats tst = {};
 	char err[256] = "";
 	int ret = 0;
@@ -433,11 +435,23 @@ void engine_fleet_apply(struct daemon *d)
 	}
 	engine_unlock(d);
 	events_release(d);
+	t2 = fence_now_ns();
 	pr_debug("fleet: %zu changes applied in %.1f ms (lock and reopen %.1f ms, stage %.1f ms, "
-		 "commit build %.1f write %.1f ms)", n, (fence_now_ns() - t0) / 1e6, (now - t0) / 1e6,
+		 "commit build %.1f write %.1f ms)", n, (t2 - t0) / 1e6, (now - t0) / 1e6,
 		 (t1 - now) / 1e6, tst.build_ms, tst.write_ms);
 	free(ch);
 	status_write(d, false);
+	/* a commit costs a part that follows the table (its IPv6 parents, a
+	 * scan of its slots) however few the changes: while they stream in,
+	 * let them gather as long as the last apply took, so at most half of
+	 * the time goes to applying and a burst takes a few large commits */
+	d->fl->hold_until = t2 + (t2 - t0 < FLEET_APPLY_HOLD_MAX_MS * 1000000ULL ?
+				  t2 - t0 : FLEET_APPLY_HOLD_MAX_MS * 1000000ULL);
+}
+
+__u64 engine_fleet_hold_until(const struct daemon *d)
+{
+	return d->fl ? d->fl->hold_until : 0;
 }
 
 /* --- in the tick ---------------------------------------------------------- */
