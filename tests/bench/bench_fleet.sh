@@ -27,10 +27,23 @@ BF=$build/bench_fleet
 lab_fleet_names "xfb$$"
 tmp=$(mktemp -d /tmp/xdpfence-bench-fleet.XXXXXX)
 declare -A DPID NPID
+daemons_alive() {
+	local p
+	for p in "${DPID[@]}"; do
+		kill -0 "$p" 2>/dev/null && return 0
+	done
+	return 1
+}
 stop() {
 	local p
 	for p in "${DPID[@]}" "${NPID[@]}"; do
 		kill -TERM "$p" 2>/dev/null
+	done
+	# a daemon holding a million entries takes a few seconds to exit:
+	# let it, rather than have lab_fleet_down kill it (and say so)
+	for _ in $(seq 50); do
+		daemons_alive || break
+		sleep 0.2
 	done
 	sleep 0.5
 	lab_fleet_down "$LAB"
