@@ -791,6 +791,8 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 		e->cleaning_ms = 0;
 	} else if (stored && !err) {
 		if (stored > e->rev && e->inflight && e->seq == seq && e->sent) {
+			if (!e->live)
+				f->st.keys++;	/* the watcher finds it live already */
 			e->rev = stored;
 			e->term = f->wants[e->sent - 1];
 			e->live = true;
