@@ -993,6 +993,68 @@ static void test_datapath_counters_merge_long_runs(void)
 		    "both runs, once each");
 }
 
+static struct fence_pfx_rec mrec6(__u32 i, __u64 packets)
+{
+	struct fence_pfx_rec r = { .family = 6 };
+
+	/* 2001:db8:I::/64, I in the third and fourth groups: the high bytes
+	 * of a little-endian load, as a flood of /64s varies them */
+	memcpy(r.addr, "\x20\x01\x0d\xb8", 4);
+	r.addr[4] = i >> 24;
+	r.addr[5] = i >> 16;
+	r.addr[6] = i >> 8;
+	r.addr[7] = i;
+	r.c.packets = packets;
+	r.c.last_seen_ns = packets;
+	return r;
+}
+
+static int count_orphan(void *ctx, const struct fence_pfx_rec *r)
+{
+	(void)r;
+	++*(__u32 *)ctx;
+	return 0;
+}
+
+/* IPv6 /64s that two walks saw in different orders (the map changed
+ * between them: blocks of 100 swapped pairwise), after a burst of 50,000
+ * that only the second saw: list 0's prefixes are looked up in list 1's
+ * index a thousand times, and its hash must spread /64s (it once kept
+ * their varying bits out of its low bits: thousands of probes a lookup,
+ * seconds a tick for a gateway under an IPv6 flood). */
+static void test_datapath_counters_merge_v6_burst(void)
+{
+	static struct fence_pfx_rec a[100000], b[150000];
+	static struct pfx_sample out[150000];
+	const struct fence_pfx_rec *l[2] = { a, b };
+	__u32 n[2] = { 0, 0 }, orphans = 0;
+	size_t n_out = 0;
+	bool sums = true;
+	struct timespec t0, t1;
+	double took;
+
+	for (__u32 x = 0; x < 50000; x++)
+		b[n[1]++] = mrec6(0x10000000 + x, 1);
+	for (__u32 i = 0; i < 100000; i++) {
+		__u32 block = i / 100, j = (block ^ 1) * 100 + i % 100;
+
+		a[n[0]++] = mrec6(i, 1);
+		b[n[1]++] = mrec6(j, 2);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(counters_merge(l, n, 2, out, &n_out, count_orphan, &orphans), 0, "merge");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (size_t i = 0; i < n_out; i++)
+		sums &= out[i].c.packets == 3;
+	ASSERT_TRUE(n_out >= 49000, "half the reordered prefixes, at least, summed");
+	ASSERT_TRUE(sums, "each with both CPUs' counts");
+	ASSERT_EQ(orphans, n[0] + n[1] - 2 * n_out, "every other prefix set aside, once per list");
+	/* a few ms here; the clustered hash took seconds */
+	if (!ASSERT_TRUE(took < 1.0, "merged in well under a second"))
+		fprintf(stderr, "  merge took %.3f s\n", took);
+}
+
 /* Where libxdp's dispatcher cannot load, the program that was on the
  * interface runs after xdpfence through the `chain` prog array. */
 static void test_datapath_chain(void)
@@ -1208,6 +1270,7 @@ TEST_MAIN(T(test_datapath_hosts), T(test_datapath_hosts_epochs), T(test_datapath
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
 	  T(test_datapath_counters_merge), T(test_datapath_counters_merge_long_runs),
+	  T(test_datapath_counters_merge_v6_burst),
 	  T(test_datapath_counters_reader_churn), T(test_datapath_counters_reader_cut_short),
 	  T(test_datapath_counters_settle),
 	  T(test_datapath_chain), T(test_datapath_truncation))

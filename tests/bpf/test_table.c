@@ -451,6 +451,77 @@ static void test_table_parents_follow_changes(void)
 	fx_close(&f);
 }
 
+/* Every IPv6 deny's parent is the longest live deny around it, with enough
+ * of them that the commit sorts them by radix (hosts of one /64 and a
+ * prefix next to its own /128 among them: ties in the first 64 bits). */
+static void test_table_v6_parents(void)
+{
+	struct fence_opts o = { .max_rules = 8192, .tbl8_groups = 64, .prefix_entries = 64,
+				.v6_rules = 8192 };
+	static struct cidr c[3000];
+	static const __u8 lens[] = { 32, 40, 48, 56, 60, 64, 64, 64, 96, 128, 128, 128 };
+	int n = 0, wrong = 0;
+	char err[256] = "";
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	while (n < (int)(sizeof(c) / sizeof(c[0]))) {
+		struct cidr *e = &c[n];
+		bool dup = false;
+
+		memset(e, 0, sizeof(*e));
+		e->family = AF_INET6;
+		memcpy(e->addr, "\x20\x01\x0d\xb8", 4);
+		e->addr[4] = rnd() & 1;
+		e->addr[5] = rnd() & 3;
+		e->addr[6] = rnd() & 7;
+		e->addr[7] = rnd() & 3;
+		for (int i = 8; i < 16; i++)
+			e->addr[i] = rnd() % 4 ? 0 : rnd();
+		e->len = lens[rnd() % sizeof(lens)];
+		cidr_mask(e);
+		for (int j = 0; j < n && !dup; j++)
+			dup = c[j].len == e->len && !memcmp(c[j].addr, e->addr, 16);
+		if (dup)
+			continue;
+		{
+			struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL,
+							.manual_action = FENCE_ACT_DROP };
+
+			if (table_put(f.t, e, FENCE_KIND_DENY, &info))
+				break;
+		}
+		if (++n == 1500 && !ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, err))
+			break;
+	}
+	ASSERT_EQ(n, 3000, "entries put");
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, err);
+	for (int i = 0; i < n; i++) {
+		const struct cidr *best = NULL;
+		__u32 slot = 0, want = 0;
+
+		for (int j = 0; j < n; j++)
+			if (c[j].len < c[i].len && cidr_contains(&c[j], &c[i]) &&
+			    (!best || c[j].len > best->len))
+				best = &c[j];
+		if (!table_get(f.t, &c[i], FENCE_KIND_DENY, &slot) || !slot) {
+			wrong++;
+			continue;
+		}
+		if (best)
+			table_get(f.t, best, FENCE_KIND_DENY, &want);
+		if (f.m.rules[slot].parent != want && wrong++ < 5) {
+			char a[64], b[64];
+
+			TEST_FAIL_AT("%s parent %u, want %u (%s)", cidr_str(&c[i], a, sizeof(a)),
+				     f.m.rules[slot].parent, want, best ? cidr_str(best, b, sizeof(b)) : "none");
+		}
+	}
+	ASSERT_EQ(wrong, 0, "every IPv6 deny's parent the longest deny around it");
+	fx_close(&f);
+}
+
 static void test_table_second_writer_converges(void)
 {
 	struct table *t2 = NULL;
@@ -1125,7 +1196,8 @@ static void test_table_feed_diff(void)
 }
 
 TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing),
-	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
+	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
+	  T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),
 	  T(test_table_killed_writer_recovers), T(test_table_refused_big_commit_leaves_no_mark), T(test_table_pinned_maps_dump_named_fields),
 	  T(test_table_older_layout_upgrades), T(test_table_keyload),

@@ -33,7 +33,11 @@ finish() {
 
 cleanup() {
 	lab_down "$LAB"
-	rm -rf "$TMP"
+	if [ "${XF_KEEP_TMP:-0}" = 1 ] && [ "$n_fail" != 0 ]; then
+		echo "kept $TMP (XF_KEEP_TMP=1)" >&2	# for diagnosis: the daemons' logs
+	else
+		rm -rf "$TMP"
+	fi
 }
 trap cleanup EXIT
 

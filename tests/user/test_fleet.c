@@ -50,11 +50,31 @@ static void test_fleet_keys(void)
 			"v4.198.18.2.0/33", "v4.256.0.0.0/8", "v4.1.2.3/8", "v4.1.2.3.4/8x",
 			"v6.2001/48", "v6.20010db80bad0000000000000000000g/48",
 			"v6.20010db80bad00000000000000000000/129", "x4.1.2.3.4/32", "",
+			/* other spellings of keys we write: one key per prefix */
+			"v4.198.018.2.0/24", "v4.198.18.2.0/024", "v4. 198.18.2.0/24", "v4.+198.18.2.0/24",
+			"v4.198.18.2.0/24 ", "v6.20010DB80BAD00000000000000000000/48",
+			"v6.20010db80bad00000000000000000000/048", "v6.20010db80bad000000000000000000000/48",
 		};
 		struct cidr c;
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			ASSERT_EQ(fleet_key_parse(bad[i], &c), -EINVAL, bad[i]);
+	}
+	/* every length of both families round-trips */
+	for (unsigned len = 0; len <= 128; len++) {
+		struct cidr c = pfx("2001:db8:fedc:ba98:7654:3210:f0e1:d2c3"), back;
+
+		c.len = len;
+		cidr_mask(&c);
+		if (fleet_key(&c, key, sizeof(key)) || fleet_key_parse(key, &back) ||
+		    memcmp(&c, &back, sizeof(c)))
+			ASSERT_STREQ(key, "", "IPv6 round trip");
+		c = pfx("203.0.113.255");
+		c.len = len % 33;
+		cidr_mask(&c);
+		if (fleet_key(&c, key, sizeof(key)) || fleet_key_parse(key, &back) ||
+		    memcmp(&c, &back, sizeof(c)))
+			ASSERT_STREQ(key, "", "IPv4 round trip");
 	}
 }
 
@@ -165,4 +185,63 @@ static void test_fleet_merge(void)
 	ASSERT_TRUE(!fleet_value_ended(&a, 1ULL << 60), "never ends");
 }
 
-TEST_MAIN(T(test_fleet_keys), T(test_fleet_values), T(test_fleet_merge))
+/* A promotion extended by a tick is not written; by an eighth of its TTL,
+ * or with anything else changed, it is. */
+static void test_fleet_merge_worth(void)
+{
+	__u64 now = 1000000, ttl_ms = 600 * 1000;	/* val(): ttl_s 600 */
+	struct fleet_value cur = val(FENCE_ACT_DROP, now + ttl_ms, 1, "gw-a"), mine, out;
+
+	cur.decay_ms = cur.expires_ms + 3600 * 1000;
+	mine = cur;
+	mine.expires_ms += 1000;	/* one tick later */
+	mine.decay_ms += 1000;
+	ASSERT_TRUE(fleet_merge(&cur, &mine, &out), "an extension changes the value");
+	ASSERT_TRUE(!fleet_merge_worth(&cur, &out, now + 1000), "by a tick: not worth a write");
+	mine.expires_ms = cur.expires_ms + ttl_ms / 8 - 1;
+	mine.decay_ms = cur.decay_ms + ttl_ms / 8 - 1;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(!fleet_merge_worth(&cur, &out, now), "by just under an eighth: not yet");
+	mine.expires_ms++;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "by an eighth of the TTL: written");
+	mine = cur;
+	mine.decay_ms += ttl_ms / 8;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "a later decay by as much: written");
+	/* anything else that changes is written at once */
+	mine = cur;
+	mine.expires_ms += 1000;
+	mine.offences = 2;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "more offences");
+	mine.offences = 1;
+	mine.ttl_s = 1200;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "a longer TTL");
+	mine = cur;
+	mine.action = FENCE_ACT_THROTTLE;
+	cur.action = FENCE_ACT_MONITOR;
+	mine.expires_ms += 1000;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "a stronger action");
+	cur.action = FENCE_ACT_DROP;
+	mine = cur;
+	mine.manual = 1;
+	mine.expires_ms += 1000;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "an operator's ban");
+	mine = cur;
+	mine.expires_ms = 0;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "for good");
+	mine = cur;
+	mine.expires_ms += 1000;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, cur.expires_ms), "the bucket's ban had ended");
+	cur.decay_ms = 0;
+	fleet_merge(&cur, &mine, &out);
+	ASSERT_TRUE(fleet_merge_worth(&cur, &out, now), "a decay where there was none");
+}
+
+TEST_MAIN(T(test_fleet_keys), T(test_fleet_values), T(test_fleet_merge), T(test_fleet_merge_worth))

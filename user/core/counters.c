@@ -499,14 +499,21 @@ struct pos_index {
 	__u32 mask;
 };
 
+/* Every input bit reaches the low bits the index masks by: an IPv6 /64's
+ * varying bits are the high ones of a little-endian load, and a multiply
+ * alone carries bits only upwards. */
 static __u32 rec_hash(const struct fence_pfx_rec *r)
 {
 	__u64 a, b;
 
 	memcpy(&a, r->addr, 8);
 	memcpy(&b, r->addr + 8, 8);
-	a = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
-	return (__u32)(a >> 32 ^ a);
+	a ^= b * 0x9e3779b97f4a7c15ULL;
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdULL;
+	a ^= a >> 33;
+	a *= 0xc4ceb9fe1a85ec53ULL;
+	return (__u32)(a ^ a >> 33);
 }
 
 static int pos_index_build(struct pos_index *h, const struct fence_pfx_rec *l, __u32 n)

@@ -48,6 +48,7 @@ struct daemon {
 	struct metrics *mt;
 	struct metrics_snapshot snap;
 	FILE *events;
+	unsigned events_held;			/* events_hold nesting: no flush per event */
 	int lock_fd;
 	__u64 next_refresh[CONFIG_MAX_FEEDS];	/* CLOCK_MONOTONIC ns */
 	bool feed_ok[CONFIG_MAX_FEEDS];		/* the last load of each configured feed */
@@ -104,6 +105,10 @@ int events_open(const char *path, FILE **out, char *err, size_t errlen);
 void engine_set_events(struct daemon *d, FILE *f);
 json_object *event_new(const char *type, const struct cidr *c);
 void event_write(struct daemon *d, json_object *o);
+/* Many events at once (a tick's decisions, an apply of the fleet's
+ * changes): buffered, and flushed together at the last release. */
+void events_hold(struct daemon *d);
+void events_release(struct daemon *d);
 void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now);
 
 /* tick.c: one tick; 0, or -errno when it could not complete */

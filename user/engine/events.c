@@ -44,9 +44,21 @@ void event_write(struct daemon *d, json_object *o)
 {
 	fprintf(d->events, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								  JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(d->events);
+	if (!d->events_held)
+		fflush(d->events);
 	json_object_put(o);
 	d->snap.events++;
+}
+
+void events_hold(struct daemon *d)
+{
+	d->events_held++;
+}
+
+void events_release(struct daemon *d)
+{
+	if (d->events_held && !--d->events_held)
+		fflush(d->events);
 }
 
 json_object *event_new(const char *type, const struct cidr *c)

@@ -41,6 +41,9 @@
 #define FLEET_RETRY_MS			1000
 #define FLEET_MAX_PENDING		8192	/* async publishes in flight */
 #define FLEET_PUB_BATCH			512	/* writes planned per hold of the mutex */
+#define FLEET_OFFER_SLICE		4096	/* offers taken per hold of the mutex */
+#define FLEET_EXTEND_STEP		8	/* an extension is written once it moves the
+						 * expiry by 1/8 of the TTL (fleet_merge_worth) */
 #define FLEET_CLEAN_EVERY_MS		10000
 #define FLEET_CLEAN_GRACE_OWN_MS	60000	/* the origin deletes a forgotten key */
 #define FLEET_CLEAN_GRACE_MS		600000	/* anyone, if the origin is gone */
@@ -71,6 +74,8 @@ static __u64 mono_ms(void)
 
 /* --- keys and values ----------------------------------------------------- */
 
+static const char hex_digit[] = "0123456789abcdef";
+
 int fleet_key(const struct cidr *c, char *key, size_t len)
 {
 	int n;
@@ -79,43 +84,72 @@ int fleet_key(const struct cidr *c, char *key, size_t len)
 		n = snprintf(key, len, "v4.%u.%u.%u.%u/%u", c->addr[0], c->addr[1], c->addr[2],
 			     c->addr[3], c->len);
 	} else if (c->family == AF_INET6 && c->len <= 128) {
-		n = snprintf(key, len, "v6.");
-		for (int i = 0; i < 16 && n > 0 && (size_t)n < len; i++)
-			n += snprintf(key + n, len - n, "%02x", c->addr[i]);
-		if (n > 0 && (size_t)n < len)
-			n += snprintf(key + n, len - n, "/%u", c->len);
+		char hex[3 + 32 + 1];	/* by hand: a burst encodes every key it writes */
+
+		memcpy(hex, "v6.", 3);
+		for (int i = 0; i < 16; i++) {
+			hex[3 + 2 * i] = hex_digit[c->addr[i] >> 4];
+			hex[4 + 2 * i] = hex_digit[c->addr[i] & 15];
+		}
+		hex[sizeof(hex) - 1] = 0;
+		n = snprintf(key, len, "%s/%u", hex, c->len);
 	} else {
 		return -EINVAL;
 	}
 	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
 }
 
+/* A decimal number at *p of 1 to 3 digits, no leading zero, at most max;
+ * *p moves past it. */
+static bool key_dec(const char **p, unsigned max, unsigned *out)
+{
+	const char *s = *p;
+	unsigned v = 0;
+	int n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9' && n < 4)
+		v = v * 10 + (s[n++] - '0');
+	if (!n || n > 3 || (n > 1 && s[0] == '0') || v > max)
+		return false;
+	*p = s + n;
+	*out = v;
+	return true;
+}
+
+static int hex_val(char h)
+{
+	return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : -1;
+}
+
+/* The keys fleet_key writes and no other spelling of them (one key per
+ * prefix); by hand: every gateway parses every key of a burst. */
 int fleet_key_parse(const char *key, struct cidr *c)
 {
-	unsigned a[4], len;
-	char tail;
+	const char *p = key + 3;
+	unsigned len;
 
 	memset(c, 0, sizeof(*c));
 	if (!strncmp(key, "v4.", 3)) {
-		if (sscanf(key + 3, "%3u.%3u.%3u.%3u/%3u%c", &a[0], &a[1], &a[2], &a[3], &len,
-			   &tail) != 5 || a[0] > 255 || a[1] > 255 || a[2] > 255 || a[3] > 255 ||
-		    len > 32)
-			return -EINVAL;
-		c->family = AF_INET;
-		for (int i = 0; i < 4; i++)
-			c->addr[i] = a[i];
-	} else if (!strncmp(key, "v6.", 3)) {
-		const char *h = key + 3;
-
-		for (int i = 0; i < 16; i++) {
+		for (int i = 0; i < 4; i++) {
 			unsigned b;
 
-			if (sscanf(h + 2 * i, "%2x", &b) != 1 || !strchr("0123456789abcdef", h[2 * i]) ||
-			    !strchr("0123456789abcdef", h[2 * i + 1]))
+			if (!key_dec(&p, 255, &b) || *p++ != (i < 3 ? '.' : '/'))
 				return -EINVAL;
 			c->addr[i] = b;
 		}
-		if (sscanf(h + 32, "/%3u%c", &len, &tail) != 1 || len > 128)
+		if (!key_dec(&p, 32, &len) || *p)
+			return -EINVAL;
+		c->family = AF_INET;
+	} else if (!strncmp(key, "v6.", 3)) {
+		for (int i = 0; i < 16; i++) {
+			int hi = hex_val(p[2 * i]), lo = hi < 0 ? -1 : hex_val(p[2 * i + 1]);
+
+			if (lo < 0)
+				return -EINVAL;
+			c->addr[i] = hi << 4 | lo;
+		}
+		p += 32;
+		if (*p++ != '/' || !key_dec(&p, 128, &len) || *p)
 			return -EINVAL;
 		c->family = AF_INET6;
 	} else {
@@ -172,13 +206,18 @@ static bool word(const char **p, const char *end, char *w, size_t len)
 
 static bool word_u64(const char **p, const char *end, __u64 *out)
 {
-	char w[24], *e;
+	char w[24];
+	__u64 v = 0;
 
-	if (!word(p, end, w, sizeof(w)) || w[0] < '0' || w[0] > '9')
+	if (!word(p, end, w, sizeof(w)) || !w[0])
 		return false;
-	errno = 0;
-	*out = strtoull(w, &e, 10);
-	return !errno && !*e;
+	for (const char *d = w; *d; d++) {
+		if (*d < '0' || *d > '9' || v > (UINT64_MAX - (*d - '0')) / 10)
+			return false;
+		v = v * 10 + (*d - '0');
+	}
+	*out = v;
+	return true;
 }
 
 int fleet_value_decode(const char *buf, size_t len, struct fleet_value *v)
@@ -281,6 +320,21 @@ bool fleet_merge(const struct fleet_value *cur, const struct fleet_value *mine,
 		out->decided_ms = mine->decided_ms;
 	}
 	return changed;
+}
+
+bool fleet_merge_worth(const struct fleet_value *cur, const struct fleet_value *out,
+		       __u64 now_ms)
+{
+	__u64 step = out->ttl_s * 1000 / FLEET_EXTEND_STEP;
+
+	if (out->manual || out->action != cur->action || out->rate != cur->rate ||
+	    out->burst != cur->burst || out->offences != cur->offences || out->ttl_s != cur->ttl_s)
+		return true;
+	if (!out->expires_ms || !cur->expires_ms || cur->expires_ms <= now_ms || !step)
+		return true;	/* now for good, or a ban that had ended: a new term */
+	if (!out->decay_ms != !cur->decay_ms)
+		return true;
+	return out->expires_ms - cur->expires_ms >= step || out->decay_ms - cur->decay_ms >= step;
 }
 
 bool fleet_value_ended(const struct fleet_value *v, __u64 now_ms)
@@ -643,19 +697,25 @@ static void flights_expire(struct fleet *f, __u64 now)
 		f->fl_head = 0;
 }
 
-void fleet_offer(struct fleet *f, const struct cidr *c, const struct fleet_value *v)
+void fleet_offer(struct fleet *f, const struct fleet_offer *o, size_t n)
 {
-	struct mirror *e;
+	for (size_t i = 0; i < n;) {
+		/* in slices: the watcher and the acks wait on the mutex too */
+		size_t end = n - i > FLEET_OFFER_SLICE ? i + FLEET_OFFER_SLICE : n;
 
-	pthread_mutex_lock(&f->mu);
-	e = mirror_get(f, c, true);
-	if (e) {
-		want_merge(f, e, v);
-		if (e->want)
-			todo_push(f, e);
+		pthread_mutex_lock(&f->mu);
+		for (; i < end; i++) {
+			struct mirror *e = mirror_get(f, &o[i].c, true);
+
+			if (!e)
+				continue;
+			want_merge(f, e, &o[i].v);
+			if (e->want)
+				todo_push(f, e);
+		}
+		pthread_cond_signal(&f->cv);
+		pthread_mutex_unlock(&f->mu);
 	}
-	pthread_cond_signal(&f->cv);
-	pthread_mutex_unlock(&f->mu);
 }
 
 /* --- nats.c callbacks (its threads) -------------------------------------- */
@@ -731,6 +791,8 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 		e->cleaning_ms = 0;
 	} else if (stored && !err) {
 		if (stored > e->rev && e->inflight && e->seq == seq && e->sent) {
+			if (!e->live)
+				f->st.keys++;	/* the watcher finds it live already */
 			e->rev = stored;
 			e->term = f->wants[e->sent - 1];
 			e->live = true;
@@ -1308,6 +1370,7 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, size_t max, __u32 *st
 			   size_t *n_stale)
 {
 	size_t n = 0, keep = 0;
+	__u64 now_ms = wall_ms();
 	size_t k;
 
 	*n_stale = 0;
@@ -1340,8 +1403,9 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, size_t max, __u32 *st
 		}
 		if (!e->live) {
 			merged = f->wants[e->want - 1];	/* nothing there: the offer whole */
-		} else if (!fleet_merge(&e->term, &f->wants[e->want - 1], &merged)) {
-			want_drop(f, e);		/* the bucket says as much already */
+		} else if (!fleet_merge(&e->term, &f->wants[e->want - 1], &merged) ||
+			   !fleet_merge_worth(&e->term, &merged, now_ms)) {
+			want_drop(f, e);	/* the bucket says as much already, or near enough */
 			continue;
 		}
 		if (fleet_key(&e->c, key, sizeof(key)) ||

@@ -74,6 +74,14 @@ int fleet_value_decode(const char *buf, size_t len, struct fleet_value *v);
  * out differs from cur. */
 bool fleet_merge(const struct fleet_value *cur, const struct fleet_value *mine,
 		 struct fleet_value *out);
+/* Is out, a merge over cur that changed it, worth a write at now_ms? Not
+ * when all it does is move a promotion's running ban a little later (a
+ * prefix still offending extends its ban at every tick): such an
+ * extension waits until it moves the expiry (and the decay) by an eighth
+ * of the ban's TTL, so the bucket's expiry trails the origin's by less
+ * than that and never runs out while the origin keeps extending. */
+bool fleet_merge_worth(const struct fleet_value *cur, const struct fleet_value *out,
+		       __u64 now_ms);
 /* Is v's ban over at now_ms? Is v forgotten (ban over, offences decayed)? */
 bool fleet_value_ended(const struct fleet_value *v, __u64 now_ms);
 bool fleet_value_forgotten(const struct fleet_value *v, __u64 now_ms);
@@ -152,9 +160,16 @@ int fleet_wake_fd(const struct fleet *f);
 /* The changes received since the last call, in order: *out is the
  * caller's to free. */
 size_t fleet_take(struct fleet *f, struct fleet_change **out);
-/* Publish c's ban, merged with the bucket's by compare-and-swap; queued
- * (merged with anything queued for c) while not connected. */
-void fleet_offer(struct fleet *f, const struct cidr *c, const struct fleet_value *v);
+/* A ban to publish. */
+struct fleet_offer {
+	struct cidr c;
+	struct fleet_value v;
+};
+
+/* Publish n bans, each merged with the bucket's by compare-and-swap;
+ * queued (merged with anything queued for its prefix) while not
+ * connected. One call for a tick's decisions: few holds of the mutex. */
+void fleet_offer(struct fleet *f, const struct fleet_offer *o, size_t n);
 /* This tick's counts (copied); sent by the publisher thread. */
 void fleet_counts_send(struct fleet *f, const struct fleet_count *v, size_t n, __u64 tick_ms);
 /* The other gateways' latest counts, each not older than max_age_ms, in
@@ -195,6 +210,11 @@ void engine_fleet_stop(struct daemon *d);
 void engine_fleet_reload(struct daemon *d, const struct config_fleet *was);
 /* Between ticks, when fleet_wake_fd is readable: apply the changes. */
 void engine_fleet_apply(struct daemon *d);
+/* Until when (CLOCK_MONOTONIC ns) the next apply waits, 0 for no wait:
+ * after an apply that took T, changes gather for another T (at most
+ * FLEET_APPLY_HOLD_MAX_MS), so a burst is applied in fewer, larger
+ * commits. The loop does not poll fleet_wake_fd meanwhile. */
+__u64 engine_fleet_hold_until(const struct daemon *d);
 /* In the tick, after the samples are read (may grow d->ps): counts out,
  * the other gateways' counts in, other gateways' offenders learned.
  * Returns the new number of samples. */

@@ -32,6 +32,7 @@
 #include "lib/util.h"
 
 #define NSEC 1000000000ULL
+#define FLEET_APPLY_HOLD_MAX_MS	250	/* the longest a change waits for the next apply */
 
 /* A key of the bucket as the daemon knows it. */
 struct held {
@@ -72,10 +73,14 @@ struct fleet_local {
 	struct fleet_map prev_map;
 	__u64 prev_ns;			/* sample time of the previous tick, 0 = none */
 	bool any_fleet_rule;
+	/* this tick's bans to publish, offered at once */
+	struct fleet_offer *offers;
+	size_t n_offers, cap_offers;
 	/* manual bans shared */
 	struct offered *man;
 	size_t n_man, cap_man;
 	struct fleet_map man_map;
+	__u64 hold_until;		/* no apply before (CLOCK_MONOTONIC ns), 0 = none */
 	/* status */
 	__u64 lag_ms, lag_max_ms, lag_max_at;	/* lag_max over the last minute */
 	__u64 lag_at;			/* when lag_ms was measured */
@@ -397,7 +402,7 @@ void engine_fleet_apply(struct daemon *d)
 {
 	struct fleet_change *ch = NULL;
 	size_t n;
-	__u64 now, wall, t0, t1;
+	__u64 now, wall, t0, t1, t2;
 	struct table_stats tst = {};
 	char err[256] = "";
 	int ret = 0;
@@ -415,6 +420,7 @@ void engine_fleet_apply(struct daemon *d)
 	}
 	now = fence_now_ns();
 	wall = wall_ms();
+	events_hold(d);
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = apply_one(d, &ch[i], now, wall);
 	d->fl->applied += n;
@@ -428,11 +434,24 @@ void engine_fleet_apply(struct daemon *d)
 		held_resync(d);
 	}
 	engine_unlock(d);
+	events_release(d);
+	t2 = fence_now_ns();
 	pr_debug("fleet: %zu changes applied in %.1f ms (lock and reopen %.1f ms, stage %.1f ms, "
-		 "commit build %.1f write %.1f ms)", n, (fence_now_ns() - t0) / 1e6, (now - t0) / 1e6,
+		 "commit build %.1f write %.1f ms)", n, (t2 - t0) / 1e6, (now - t0) / 1e6,
 		 (t1 - now) / 1e6, tst.build_ms, tst.write_ms);
 	free(ch);
 	status_write(d, false);
+	/* a commit costs a part that follows the table (its IPv6 parents, a
+	 * scan of its slots) however few the changes: while they stream in,
+	 * let them gather as long as the last apply took, so at most half of
+	 * the time goes to applying and a burst takes a few large commits */
+	d->fl->hold_until = t2 + (t2 - t0 < FLEET_APPLY_HOLD_MAX_MS * 1000000ULL ?
+				  t2 - t0 : FLEET_APPLY_HOLD_MAX_MS * 1000000ULL);
+}
+
+__u64 engine_fleet_hold_until(const struct daemon *d)
+{
+	return d->fl ? d->fl->hold_until : 0;
 }
 
 /* --- in the tick ---------------------------------------------------------- */
@@ -696,32 +715,59 @@ static const struct config_rule *rule_named(const struct daemon *d, const char *
 	return NULL;
 }
 
+/* A slot for one more offer (zeroed), or NULL for no memory: then what is
+ * there goes out now and the slot is taken again. */
+static struct fleet_offer *offer_push(struct daemon *d)
+{
+	struct fleet_local *fl = d->fl;
+
+	if (fl->n_offers == fl->cap_offers) {
+		size_t cap = fl->cap_offers ? fl->cap_offers * 2 : 256;
+		struct fleet_offer *o = realloc(fl->offers, cap * sizeof(*o));
+
+		if (!o) {
+			fleet_offer(d->fleet, fl->offers, fl->n_offers);
+			fl->n_offers = 0;
+			if (!fl->cap_offers)
+				return NULL;
+		} else {
+			fl->offers = o;
+			fl->cap_offers = cap;
+		}
+	}
+	memset(&fl->offers[fl->n_offers], 0, sizeof(fl->offers[0]));
+	return &fl->offers[fl->n_offers++];
+}
+
 static void offer_decision(struct daemon *d, const struct policy_decision *x, __u64 now,
 			   __u64 wall)
 {
 	const struct config_rule *r = rule_named(d, x->rule);
-	struct fleet_value v = {
-		.action = x->action,
-		.offences = x->offences,
-		.expires_ms = wall_of(x->expires_ns, now, wall),
-		.decided_ms = wall,
-		.ttl_s = x->ttl_s,
-	};
+	struct fleet_offer *o = offer_push(d);
+	struct fleet_value *v;
 
+	if (!o)
+		return;		/* offered again while the prefix stays over its rule */
+	o->c = x->prefix;
+	v = &o->v;
+	v->action = x->action;
+	v->offences = x->offences;
+	v->expires_ms = wall_of(x->expires_ns, now, wall);
+	v->decided_ms = wall;
+	v->ttl_s = x->ttl_s;
 	if (x->action == FENCE_ACT_THROTTLE) {
-		v.rate = x->throttle_rate;
-		v.burst = x->throttle_burst;
+		v->rate = x->throttle_rate;
+		v->burst = x->throttle_burst;
 	}
-	v.decay_ms = v.expires_ms && r ? v.expires_ms + r->max_ttl_s * 1000 : 0;
-	snprintf(v.origin, sizeof(v.origin), "%s", d->cfg.fleet.node);
-	snprintf(v.rule, sizeof(v.rule), "%s", x->rule ? x->rule : "");
+	v->decay_ms = v->expires_ms && r ? v->expires_ms + r->max_ttl_s * 1000 : 0;
+	snprintf(v->origin, sizeof(v->origin), "%s", d->cfg.fleet.node);
+	snprintf(v->rule, sizeof(v->rule), "%s", x->rule ? x->rule : "");
 	if (x->type == POLICY_AGGREGATE)
-		snprintf(v.reason, sizeof(v.reason), "%s: %u children aggregated",
+		snprintf(v->reason, sizeof(v->reason), "%s: %u children aggregated",
 			 x->rule && x->rule[0] ? x->rule : "aggregate", x->n_children);
 	else
-		snprintf(v.reason, sizeof(v.reason), "%s: %s %.1f/s > %.1f/s", x->rule,
+		snprintf(v->reason, sizeof(v->reason), "%s: %s %.1f/s > %.1f/s", x->rule,
 			 x->metric ? x->metric : "", x->value, x->threshold);
-	fleet_offer(d->fleet, &x->prefix, &v);
 }
 
 /* Manual bans, when shared: each offered once per change of its term. */
@@ -731,8 +777,9 @@ static void offer_manual(struct daemon *d, __u64 now, __u64 wall)
 
 	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
 		const struct fence_rule_info *in = &d->s.m.info[slot];
+		struct fleet_offer *x;
 		struct offered *o;
-		struct fleet_value v = {};
+		struct fleet_value *v;
 		struct cidr c;
 		__u32 k;
 
@@ -760,27 +807,33 @@ static void offer_manual(struct daemon *d, __u64 now, __u64 wall)
 				return;
 			o = &fl->man[fl->n_man++];
 			o->c = c;
+			o->expires_ns = ~0ULL;	/* not offered yet */
 		}
+		x = offer_push(d);
+		if (!x)
+			return;		/* offered at the next tick */
 		o->expires_ns = in->manual_expires_ns;
 		o->action = in->manual_action;
 		o->rate = in->rate;
-		v.action = in->manual_action;
-		v.manual = 1;
-		if (v.action == FENCE_ACT_THROTTLE) {
-			v.rate = in->rate;
-			v.burst = in->burst;
+		x->c = c;
+		v = &x->v;
+		v->action = in->manual_action;
+		v->manual = 1;
+		if (v->action == FENCE_ACT_THROTTLE) {
+			v->rate = in->rate;
+			v->burst = in->burst;
 		}
-		v.expires_ms = wall_of(in->manual_expires_ns, now, wall);
-		v.decided_ms = wall;
-		snprintf(v.origin, sizeof(v.origin), "%s", d->cfg.fleet.node);
-		snprintf(v.reason, sizeof(v.reason), "%s", in->reason[0] == '@' ? "" : in->reason);
-		fleet_offer(d->fleet, &c, &v);
+		v->expires_ms = wall_of(in->manual_expires_ns, now, wall);
+		v->decided_ms = wall;
+		snprintf(v->origin, sizeof(v->origin), "%s", d->cfg.fleet.node);
+		snprintf(v->reason, sizeof(v->reason), "%s", in->reason[0] == '@' ? "" : in->reason);
 	}
 }
 
 void engine_fleet_after_tick(struct daemon *d, const struct policy_decision *dec, size_t n)
 {
 	__u64 now = fence_now_ns(), wall = wall_ms();
+	size_t offered;
 
 	if (!d->fl)
 		return;
@@ -791,6 +844,11 @@ void engine_fleet_after_tick(struct daemon *d, const struct policy_decision *dec
 				offer_decision(d, &dec[i], now, wall);
 	if (d->cfg.fleet.share & FENCE_OWN_MANUAL)
 		offer_manual(d, now, wall);
+	offered = d->fl->n_offers;
+	fleet_offer(d->fleet, d->fl->offers, d->fl->n_offers);
+	d->fl->n_offers = 0;
+	if (offered >= 1000)
+		pr_debug("fleet: %zu offers queued in %.1f ms", offered, (fence_now_ns() - now) / 1e6);
 	status_write(d, true);
 }
 
@@ -1003,6 +1061,7 @@ void engine_fleet_stop(struct daemon *d)
 	free(fl->prev);
 	free(fl->prev_next);
 	free(fl->man);
+	free(fl->offers);
 	free(fl);
 	d->fl = NULL;
 }

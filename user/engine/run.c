@@ -169,8 +169,11 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 	wake_signals(&block);
 	for (;;) {
 		struct timespec now, left;
+		__u64 now_ns = fence_now_ns(), hold = engine_fleet_hold_until(d);
+		/* the fleet's changes gather while the last apply's hold lasts */
+		bool fleet = d->fleet && hold <= now_ns;
 		struct pollfd p[3] = { { d->wake_fd, POLLIN, 0 }, { listen ? d->ctl.fd : -1, POLLIN, 0 },
-				       { d->fleet ? fleet_wake_fd(d->fleet) : -1, POLLIN, 0 } };
+				       { fleet ? fleet_wake_fd(d->fleet) : -1, POLLIN, 0 } };
 		int n;
 
 		sigprocmask(SIG_BLOCK, &block, &old);
@@ -188,6 +191,10 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 		if (left.tv_sec < 0) {
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			return;
+		}
+		if (d->fleet && !fleet && (__u64)left.tv_sec * 1000000000ULL + left.tv_nsec > hold - now_ns) {
+			left.tv_sec = (hold - now_ns) / 1000000000ULL;
+			left.tv_nsec = (hold - now_ns) % 1000000000ULL;
 		}
 		n = ppoll(p, 3, &left, &old);
 		sigprocmask(SIG_SETMASK, &old, NULL);

@@ -318,9 +318,13 @@ int engine_tick(struct daemon *d)
 	engine_unlock(d);
 	if (ret)
 		return ret;
+	/* the other gateways wait on the shared decisions, nobody on the log:
+	 * a burst's events take longer to write than its offers to queue */
+	engine_fleet_after_tick(d, dec, n_dec);
+	events_hold(d);
 	for (size_t i = 0; i < n_dec; i++)
 		event_decision(d, &dec[i], now);
-	engine_fleet_after_tick(d, dec, n_dec);	/* shared decisions published */
+	events_release(d);
 
 	{
 		struct counters_stats cs;

@@ -16,6 +16,7 @@
  * against them) and writes only memory of its own and t->parent: it must
  * not write the maps; publish.c does.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,6 +545,72 @@ static int v6_cmp(const void *a, const void *b)
 	return c ? c : (int)x->len - (int)y->len;
 }
 
+/* The address's first 64 bits as a number: their order is the address's. */
+static __u64 v6_hi(const struct v6ent *e)
+{
+	__u64 h;
+
+	memcpy(&h, e->addr, 8);
+	return be64toh(h);
+}
+
+/* By address, then length (v6_cmp): an LSD radix sort on the first 64 bits
+ * of the address, four passes of 16 (a pass where every entry has the same
+ * digit is skipped: a fleet's entries share their top 32 bits), then each
+ * run of entries equal in those bits (hosts of one /64) by v6_cmp. A commit
+ * sorts every IPv6 deny of the table: qsort's comparisons were most of what
+ * a gateway spent applying a burst of /64s from the fleet. */
+static int v6_sort(struct v6ent **vp, size_t n)
+{
+	struct v6ent *v = *vp, *tmp;
+	size_t *cnt;
+
+	if (n < 1024) {
+		qsort(v, n, sizeof(*v), v6_cmp);
+		return 0;
+	}
+	tmp = malloc(n * sizeof(*tmp));
+	cnt = malloc(65536 * sizeof(*cnt));
+	if (!tmp || !cnt) {
+		free(tmp);
+		free(cnt);
+		return -ENOMEM;
+	}
+	for (int shift = 0; shift < 64; shift += 16) {
+		size_t sum = 0;
+
+		memset(cnt, 0, 65536 * sizeof(*cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(v6_hi(&v[i]) >> shift) & 0xffff]++;
+		if (cnt[(v6_hi(&v[0]) >> shift) & 0xffff] == n)
+			continue;
+		for (size_t d = 0; d < 65536; d++) {
+			size_t c = cnt[d];
+
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[cnt[(v6_hi(&v[i]) >> shift) & 0xffff]++] = v[i];
+		struct v6ent *x = v;
+
+		v = tmp;
+		tmp = x;
+	}
+	for (size_t i = 0, j; i < n; i = j) {
+		__u64 h = v6_hi(&v[i]);
+
+		for (j = i + 1; j < n && v6_hi(&v[j]) == h; j++)
+			;
+		if (j - i > 1)
+			qsort(v + i, j - i, sizeof(*v), v6_cmp);
+	}
+	free(cnt);
+	free(tmp);	/* whichever buffer does not hold the result */
+	*vp = v;
+	return 0;
+}
+
 static struct v6ent v6_ent(const struct fence_rule_info *in, __u32 slot)
 {
 	struct v6ent e = { .len = in->prefixlen, .slot = slot };
@@ -658,9 +725,10 @@ static int build_entries(struct commit *c)
 static int build_v6_parents(struct commit *c)
 {
 	__u32 *stack, depth = 0;
-	int ret = 0;
+	int ret = v6_sort(&c->v6, c->n_v6);
 
-	qsort(c->v6, c->n_v6, sizeof(*c->v6), v6_cmp);
+	if (ret)
+		return ret;
 	stack = malloc((c->n_v6 + 1) * sizeof(*stack));
 	if (!stack)
 		return -ENOMEM;
