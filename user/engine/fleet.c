@@ -49,6 +49,7 @@
 #define FLEET_CLEAN_GRACE_MS		600000	/* anyone, if the origin is gone */
 #define FLEET_COUNTS_PER_MSG		16384
 #define FLEET_MAX_NODES			64
+#define FLEET_REAPERS			4	/* old watchers being destroyed at once */
 #define FLEET_SIGNALS_PER_MSG		4096
 #define FLEET_SIGNAL_REC		64	/* bytes of a report on the wire */
 #define FLEET_SIGNALS_MAX_IN		1000000	/* received, not taken yet */
@@ -470,6 +471,8 @@ struct fleet {
 	pthread_cond_t cv;		/* the publisher's wake-up */
 	pthread_t watch_th, pub_th;
 	bool watch_started, pub_started;
+	pthread_t reap_th[FLEET_REAPERS];	/* watchers let go (watcher thread, stop) */
+	unsigned n_reap;
 	volatile bool stop;
 	int wake_fd;
 
@@ -1141,6 +1144,30 @@ static void on_entry(struct fleet *f, kvEntry *e, __u32 gen)
 		wake_daemon(f);
 }
 
+static void *reap_main(void *arg)
+{
+	kvWatcher_Destroy(arg);
+	return NULL;
+}
+
+/* Let a watcher go. Destroying it deletes its consumer on the server,
+ * waiting up to the API's wait (30 s) when the node that held it died: not
+ * on the watcher thread, which must follow the bucket again at once. */
+static void watcher_drop(struct fleet *f, kvWatcher *w)
+{
+	if (!w)
+		return;
+	if (f->n_reap == FLEET_REAPERS) {
+		pthread_join(f->reap_th[0], NULL);
+		memmove(f->reap_th, f->reap_th + 1, (FLEET_REAPERS - 1) * sizeof(f->reap_th[0]));
+		f->n_reap--;
+	}
+	if (pthread_create(&f->reap_th[f->n_reap], NULL, reap_main, w))
+		kvWatcher_Destroy(w);
+	else
+		f->n_reap++;
+}
+
 /* Read the bucket whole (a new watcher), then follow it, until the
  * connection needs a new snapshot or we stop. */
 static void watch_bucket(struct fleet *f)
@@ -1150,7 +1177,7 @@ static void watch_bucket(struct fleet *f)
 	natsStatus s;
 
 	kvWatchOptions_Init(&wo);
-	kvWatcher_Destroy(f->w);
+	watcher_drop(f, f->w);
 	f->w = NULL;
 	s = kvStore_WatchAll(&f->w, f->kv, &wo);
 	if (s != NATS_OK) {
@@ -1654,7 +1681,9 @@ void fleet_stop(struct fleet *f)
 	natsSubscription_Destroy(f->sig_sub);
 	natsSubscription_Destroy(f->ack_sub);
 	if (f->nc)
-		natsConnection_Close(f->nc);
+		natsConnection_Close(f->nc);	/* old watchers' deletions give up now */
+	for (unsigned i = 0; i < f->n_reap; i++)
+		pthread_join(f->reap_th[i], NULL);
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
 	nats_Close();
