@@ -52,8 +52,7 @@ UNIT_TESTS := $(basename $(notdir $(wildcard tests/user/test_*.c)))
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(BPF_TESTS) $(UNIT_TESTS))
 FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
-BENCH_BINS := $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident \
-              $(BUILD)/bench_policy $(BUILD)/trafficgen
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/%,$(wildcard tests/bench/*.c)) $(BUILD)/bench_policy
 
 .PHONY: all test check bench fuzz demo clean install deps
 all: $(BUILD)/xdpfence $(TEST_BINS) $(BENCH_BINS)
