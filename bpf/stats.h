@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* bpf/stats.h - counting: per reason, per rule, per source prefix. */
+/* bpf/stats.h - counting: per reason, per entry, per source prefix. */
 #ifndef XDPFENCE_BPF_STATS_H
 #define XDPFENCE_BPF_STATS_H
 
@@ -15,12 +15,17 @@ static __always_inline void stat_count(__u32 reason, __u64 bytes)
 	}
 }
 
-static __always_inline void rule_hit(__u32 slot)
+/* A packet the entry in slot matched (and dropped, unless it throttles
+ * or monitors). */
+static __always_inline void entry_count(__u32 slot, __u64 bytes, __u8 new_conn)
 {
-	__u64 *h = bpf_map_lookup_elem(&rule_hits, &slot);
+	struct fence_entry_counters *e = bpf_map_lookup_elem(&entry_counters, &slot);
 
-	if (h)
-		(*h)++;
+	if (e) {
+		e->packets++;
+		e->bytes += bytes;
+		e->new_conns += new_conn;
+	}
 }
 
 /* Find or create the counters of a source prefix. Creation can fail when

@@ -152,6 +152,84 @@ struct fence_bucket {
 };
 _Static_assert(sizeof(struct fence_bucket) == 16, "fence_bucket ABI");
 
+/* IPv6 lookup: `tbl6`, an open-addressing hash table in an mmap-able array
+ * that the controller writes directly, searched by binary search on the
+ * prefix lengths present (Waldvogel, Varghese, Turner, Plattner, "Scalable
+ * high speed IP routing lookups", SIGCOMM 1997). Each key is a length and
+ * an address masked to it; it is an entry's own prefix, a marker that
+ * sends the search towards longer prefixes below it, or both. Every key
+ * carries the slot in force for the addresses under it as far as its
+ * length reaches (best matching prefix: an allow covering it if any, else
+ * the longest deny), so the search answers with the last key it found. */
+#define FENCE_V6_LENS_MAX	129		/* prefix lengths 0..128 */
+#define FENCE_V6_SEARCH_STEPS	8		/* binary search over <= 129 lengths */
+#define FENCE_V6_PROBES		32		/* positions a key may lie past its home */
+#define FENCE_TBL6_DEFAULT	(1U << 20)	/* default tbl6 positions (power of two) */
+
+enum fence_v6_state {
+	FENCE_V6_EMPTY = 0,		/* never used: a probe stops here */
+	FENCE_V6_LIVE,			/* a key */
+	FENCE_V6_DEAD,			/* was a key; probes go on; reused after quarantine */
+};
+
+/* `tbl6` element, written by the controller only: the key fields first,
+ * then state (a reader checks state before the key); a position is reused
+ * only FENCE_QUARANTINE_NS after it died, so a reader holding it never sees
+ * another key there. */
+struct fence_v6_ent {
+	__u64 hi;			/* address bits 0..63, host byte order, masked to len */
+	__u64 lo;			/* address bits 64..127, likewise */
+	__u32 slot;			/* rule slot in force under this key, 0 = none */
+	__u8 len;
+	__u8 state;			/* enum fence_v6_state */
+	__u8 pad[2];
+	union {				/* the controller's alone; the data path never reads it */
+		struct {
+			__u32 deny;	/* LIVE: the deny entry whose own prefix this is, 0 = none */
+			__u32 allow;	/* LIVE: likewise, the allow entry */
+		};
+		__u64 freed_ns;		/* DEAD: CLOCK_MONOTONIC it died */
+	};
+};
+_Static_assert(sizeof(struct fence_v6_ent) == 32, "fence_v6_ent ABI");
+
+/* `tbl6_meta` array, one element: how to search tbl6. Two lists of the
+ * lengths present; the controller writes the one not in use and then
+ * switches `active`, so a reader never sees a list half written. */
+struct fence_v6_meta {
+	__u32 active;			/* lens[active & 1] is searched */
+	__u32 mask;			/* tbl6 positions - 1 */
+	__u64 seed;			/* hash seed, chosen when the set is made */
+	__u8 n[2];			/* lengths in each list */
+	__u8 pad[6];
+	__u8 lens[2][FENCE_V6_LENS_MAX + 7];	/* ascending */
+};
+_Static_assert(sizeof(struct fence_v6_meta) == 296, "fence_v6_meta ABI");
+
+/* Home position of a tbl6 key (before masking): the same function on both
+ * sides of the ABI. */
+static inline __u32 fence_v6_hash(__u64 hi, __u64 lo, __u32 len, __u64 seed)
+{
+	__u64 x = (hi ^ seed) * 0x9e3779b97f4a7c15ULL;
+
+	x ^= (lo + len) * 0xc2b2ae3d27d4eb4fULL;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return (__u32)(x >> 32);
+}
+
+/* `entry_counters` per-CPU array, indexed by slot: the packets each deny
+ * entry matched (any action). A packet an entry drops is counted here and
+ * not per source prefix: that is what the engine reads to extend a
+ * promoted ban, and `top` and `ban list` to show drops. Reset when a slot
+ * is reused. */
+struct fence_entry_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_conns;		/* TCP SYN without ACK, QUIC Initial */
+};
+_Static_assert(sizeof(struct fence_entry_counters) == 24, "fence_entry_counters ABI");
+
 /* Per-source-prefix counters: keys of prefix_v4 / prefix_v6 (LRU per-CPU). */
 struct fence_pfx_v4 {
 	__be32 addr;			/* source address masked to the v4 aggregation length */
@@ -218,7 +296,9 @@ _Static_assert(sizeof(struct fence_feed) == 384, "fence_feed ABI");
 
 /* `meta` array, one entry: how the pinned maps were created. */
 #define FENCE_META_MAGIC	0x78647066656e6365ULL	/* "xdpfence" */
-#define FENCE_META_VERSION	2	/* 2: deny_v4 keys /32 denies only (1: every IPv4 deny) */
+#define FENCE_META_VERSION	3	/* 3: IPv6 searched in tbl6, drops counted per entry
+					 * (entry_counters); 2: deny_v4 keys /32 denies only
+					 * (1: every IPv4 deny) */
 
 struct fence_meta {
 	__u64 magic;

@@ -873,6 +873,33 @@ static void test_policy_gap(void)
 	sim_done(&m);
 }
 
+/* policy_gap: the prefix's counters are about to come from elsewhere (the
+ * engine switches between a prefix's own and its drop entry's), so its
+ * next sample is a baseline, even the very next tick: a jump in the
+ * counter is no rate. */
+static void test_policy_gap_asked(void)
+{
+	struct policy_config c = base_cfg();
+	struct cidr other = pfx("192.0.2.0/24");
+	struct sim m;
+	unsigned a;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	sim_tick_at(&m, 0);
+	sim_run(&m, a, 150, 8);
+	ASSERT_EQ(policy_gap(m.p, &m.flow[a].prefix), 0, "gap asked");
+	ASSERT_EQ(policy_gap(m.p, &other), -ENOENT, "not tracked");
+	m.flow[a].new_conns += 100000;		/* t=9: another counter: baseline */
+	sim_tick(&m, SEC);
+	sim_run(&m, a, 150, 9);
+	ASSERT_STREQ(m.log, "", "not before 10 s after the gap");
+	sim_run(&m, a, 150, 1);
+	ASSERT_STREQ(m.log, "19 promote 198.51.100.0/24 off=1 ttl=600 exp=619\n", "log");
+	sim_done(&m);
+}
+
 /* The operator's `ban del`: no EXPIRE later, history kept. */
 static void test_policy_forget(void)
 {
@@ -1191,5 +1218,5 @@ TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tic
 	  T(test_policy_extend_keeps_longer), T(test_policy_extend_no_runaway),
 	  T(test_policy_two_rules), T(test_policy_allowlist), T(test_policy_aggregate_v4),
 	  T(test_policy_aggregate_v6), T(test_policy_jitter), T(test_policy_counter_reset),
-	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_forget),
+	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_gap_asked), T(test_policy_forget),
 	  T(test_policy_save_load), T(test_policy_set_config), T(test_policy_max_tracked))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/counters.h - reading the per-source-prefix counters (prefix_v4,
- * prefix_v6), summed over CPUs. Shared by `top` and the behaviour engine's
- * tick.
+ * prefix_v6) and the per-entry ones (entry_counters), summed over CPUs.
+ * Shared by `top`, `ban list` and the behaviour engine's tick.
  *
  * By default the maps are walked in the kernel (bpf/counters.bpf.c, one run
  * per CPU at once, no bucket locks). Where that cannot run, batch lookups,
@@ -81,5 +81,11 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_t *n, bool sorted);
 
 int counters_cmp_key(const void *a, const void *b);
+
+/* The per-entry counters (entry_counters, summed over CPUs): what each deny
+ * entry matched; for a drop entry, what it dropped. One slot's: */
+int counters_entry(const struct fence_maps *m, __u32 slot, struct fence_entry_counters *out);
+/* Every slot's, in *out (malloc-ed, m->n_slots long), by batch lookups. */
+int counters_entries_read(const struct fence_maps *m, struct fence_entry_counters **out);
 
 #endif

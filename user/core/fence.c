@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -214,7 +215,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	if (o->max_rules) {
 		bpf_map__set_max_entries(skel->maps.rules, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.rule_info, o->max_rules);
-		bpf_map__set_max_entries(skel->maps.rule_hits, o->max_rules);
+		bpf_map__set_max_entries(skel->maps.entry_counters, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.deny_v4, o->max_rules);
 	}
 	if (o->tbl8_groups) {
@@ -225,8 +226,14 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 		bpf_map__set_max_entries(skel->maps.prefix_v4, o->prefix_entries);
 		bpf_map__set_max_entries(skel->maps.prefix_v6, o->prefix_entries);
 	}
-	if (o->v6_rules)
+	if (o->v6_rules) {
+		__u32 pos = 1024;
+
+		while (pos < o->v6_rules && pos < (1U << 30))
+			pos <<= 1;
 		bpf_map__set_max_entries(skel->maps.deny_v6, o->v6_rules);
+		bpf_map__set_max_entries(skel->maps.tbl6, pos);
+	}
 
 	if (!o->pin_dir) {
 		bpf_object__for_each_map(map, skel->obj)
@@ -300,9 +307,11 @@ static int maps_finish(struct fence_maps *m)
 	m->ncpus = err;
 	m->n_slots = m->max_entries[FM_RULES];
 	m->n_groups = m->max_entries[FM_TBL8_STATE];
+	m->n_tbl6 = m->max_entries[FM_TBL6];
 	if (m->max_entries[FM_TBL24] != FENCE_TBL24_ENTRIES / FENCE_TBL24_LINE ||
 	    m->max_entries[FM_RULE_INFO] != m->n_slots ||
-	    m->max_entries[FM_TBL8] != m->n_groups)
+	    m->max_entries[FM_TBL8] != m->n_groups ||
+	    !m->n_tbl6 || (m->n_tbl6 & (m->n_tbl6 - 1)))
 		return -EINVAL;
 
 	m->tbl24 = map_mmap(m->fd[FM_TBL24], FENCE_TBL24_ENTRIES, sizeof(__u32));
@@ -310,9 +319,24 @@ static int maps_finish(struct fence_maps *m)
 	m->tbl8_state = map_mmap(m->fd[FM_TBL8_STATE], m->n_groups, sizeof(*m->tbl8_state));
 	m->rules = map_mmap(m->fd[FM_RULES], m->n_slots, sizeof(*m->rules));
 	m->info = map_mmap(m->fd[FM_RULE_INFO], m->n_slots, sizeof(*m->info));
-	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info)
+	m->tbl6 = map_mmap(m->fd[FM_TBL6], m->n_tbl6, sizeof(*m->tbl6));
+	m->tbl6_meta = map_mmap(m->fd[FM_TBL6_META], 1, sizeof(*m->tbl6_meta));
+	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info || !m->tbl6 ||
+	    !m->tbl6_meta)
 		return -errno ? -errno : -ENOMEM;
 	return 0;
+}
+
+void fence_tbl6_init(struct fence_maps *m)
+{
+	struct fence_v6_meta *mt = m->tbl6_meta;
+	__u64 seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || !seed)
+		seed = fence_now_ns() * 0x9e3779b97f4a7c15ULL | 1;
+	memset(mt, 0, sizeof(*mt));
+	mt->mask = m->n_tbl6 - 1;
+	__atomic_store_n(&mt->seed, seed, __ATOMIC_RELEASE);
 }
 
 static void maps_reset(struct fence_maps *m)
@@ -357,6 +381,7 @@ int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const stru
 			err = -errno;
 			goto fail;
 		}
+		fence_tbl6_init(m);
 	}
 	(void)o;
 	return 0;
@@ -400,6 +425,10 @@ void fence_maps_close(struct fence_maps *m)
 		munmap(m->rules, map_len(m->n_slots, sizeof(*m->rules)));
 	if (m->info)
 		munmap(m->info, map_len(m->n_slots, sizeof(*m->info)));
+	if (m->tbl6)
+		munmap(m->tbl6, map_len(m->n_tbl6, sizeof(*m->tbl6)));
+	if (m->tbl6_meta)
+		munmap(m->tbl6_meta, map_len(1, sizeof(*m->tbl6_meta)));
 	for (int i = 0; i < FM_COUNT; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);

@@ -66,6 +66,13 @@ struct daemon {
 	 * was unbanned by the operator, and the policy is told to forget it */
 	struct cidr *promoted;
 	size_t n_promoted, cap_promoted;
+	/* tick.c: the slot of each of them whose action is drop (else 0):
+	 * its packets are counted on its entry, not on its prefix, so the
+	 * policy gets the entry's counters for it; and the prefixes it got
+	 * them for last tick (one joining or leaving is a gap to the policy) */
+	__u32 *promoted_drop;
+	struct cidr *esampled;
+	size_t n_esampled, cap_esampled;
 	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
 	struct control ctl;			/* the CLI's socket (control.h); fd -1: none */
 	char served[32];			/* feed of the command being served */

@@ -678,6 +678,8 @@ static void run_stop(struct daemon *d, bool started)
 	policy_free(d->p);
 	free(d->allows);
 	free(d->promoted);
+	free(d->promoted_drop);
+	free(d->esampled);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 	control_close(&d->ctl);

@@ -200,18 +200,87 @@ static void snapshot_entries(struct daemon *d)
 			if (k && d->n_promoted == d->cap_promoted) {
 				size_t cap = d->cap_promoted ? d->cap_promoted * 2 : 256;
 				struct cidr *v = realloc(d->promoted, cap * sizeof(*v));
+				__u32 *ds = realloc(d->promoted_drop, cap * sizeof(*ds));
 
-				if (!v)
+				if (v)
+					d->promoted = v;
+				if (ds)
+					d->promoted_drop = ds;
+				if (!v || !ds)
 					continue;
-				d->promoted = v;
 				d->cap_promoted = cap;
 			}
-			if (k)
+			if (k) {
+				d->promoted_drop[d->n_promoted] =
+					d->s.m.rules[slot].action == FENCE_ACT_DROP ? slot : 0;
 				table_info_cidr(in, &d->promoted[d->n_promoted++]);
+			}
 		}
 		if (in->owners & FENCE_OWN_FEED)
 			d->snap.entries[k][2]++;
 	}
+}
+
+/* --- samples of promoted drop entries ------------------------------------ */
+
+static int cidr_cmp(const void *a, const void *b)
+{
+	const struct cidr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	if (x->len != y->len)
+		return x->len - y->len;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+/* A packet a drop entry drops is counted on the entry, not on its source
+ * prefix: for each promoted entry whose action is drop, the policy gets
+ * the entry's counters (read now, beside the prefixes'), ahead of the
+ * prefixes' samples so that they win over the prefix's own (frozen since
+ * the ban). That is how a ban still offended against is extended. A prefix
+ * that gains or loses such a sample since the last tick changes counters:
+ * the policy takes that sample as a baseline. Writes the samples to ps (room
+ * for d->n_promoted), returns how many. */
+static size_t entry_samples(struct daemon *d, struct policy_sample *ps)
+{
+	size_t n = 0, i = 0, j = 0;
+
+	for (size_t k = 0; k < d->n_promoted; k++) {
+		struct fence_entry_counters e;
+
+		if (!d->promoted_drop[k] || counters_entry(&d->s.m, d->promoted_drop[k], &e))
+			continue;
+		ps[n].prefix = d->promoted[k];
+		ps[n].packets = e.packets;
+		ps[n].bytes = e.bytes;
+		ps[n++].new_conns = e.new_conns;
+	}
+	/* gaps: prefixes in this tick's set or the last one's, not both */
+	if (n > 1)
+		qsort(ps, n, sizeof(*ps), cidr_cmp);	/* prefix is the first member */
+	while (i < n || j < d->n_esampled) {
+		int c = i == n ? 1 : j == d->n_esampled ? -1 : cidr_cmp(&ps[i].prefix, &d->esampled[j]);
+
+		if (c)
+			policy_gap(d->p, c < 0 ? &ps[i].prefix : &d->esampled[j]);
+		i += c <= 0;
+		j += c >= 0;
+	}
+	if (n > d->cap_esampled) {
+		struct cidr *v = realloc(d->esampled, n * sizeof(*v));
+
+		if (!v) {
+			d->n_esampled = 0;
+			return n;
+		}
+		d->esampled = v;
+		d->cap_esampled = n;
+	}
+	for (i = 0; i < n; i++)
+		d->esampled[i] = ps[i].prefix;
+	d->n_esampled = n;
+	return n;
 }
 
 /* --- one tick ----------------------------------------------------------- */
@@ -244,6 +313,7 @@ int engine_tick(struct daemon *d)
 	}
 	for (unsigned k = 0; k < n_seg; k++)
 		n += seg_n[k];
+	n += d->n_promoted;
 	if (n + 1 > d->ps_cap) {
 		size_t cap = (n + 1) + (n + 1) / 4;
 
@@ -254,7 +324,7 @@ int engine_tick(struct daemon *d)
 		d->ps_cap = cap;
 	}
 	ps = d->ps;
-	n = 0;
+	n = n_seg ? entry_samples(d, ps) : 0;
 	for (unsigned k = 0; k < n_seg; k++) {
 		for (size_t i = 0; i < seg_n[k]; i++, n++) {
 			const struct pfx_sample *v = &seg[k][i];

@@ -284,11 +284,12 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 	if (!e || e->seen_tick == p->tick)
 		return;		/* no room, or the prefix came twice */
 	p->seen_now++;
-	if (!p->have_prev || e->seen_tick != p->tick - 1) {
+	if (!p->have_prev || e->seen_tick != p->tick - 1 || (e->flags & POLICY_E_GAP)) {
 		/* no interval to measure: first sample, or a gap */
 		memcpy(e->prev, cur, sizeof(cur));
 		memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
 		e->seen_tick = p->tick;
+		e->flags &= ~POLICY_E_GAP;
 		return;
 	}
 	e->seen_tick = p->tick;
@@ -521,6 +522,19 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 }
 
 /* --- between ticks ------------------------------------------------------- */
+
+int policy_gap(struct policy *p, const struct cidr *c)
+{
+	struct policy_entry *e;
+
+	if (!p || !p->cap)
+		return -ENOENT;
+	e = entry_at(p, table_probe(p, c, cidr_hash(c)));
+	if (!e->pfx.family)
+		return -ENOENT;
+	e->flags |= POLICY_E_GAP;
+	return 0;
+}
 
 int policy_forget(struct policy *p, const struct cidr *c)
 {

@@ -137,6 +137,12 @@ int policy_tick(struct policy *p, __u64 now_ns, const struct policy_sample *s, s
 		policy_allowed_fn allowed, void *ctx,
 		const struct policy_decision **out, size_t *n_out);
 
+/* c's counters will come from elsewhere from the next tick on (the engine
+ * switches between a prefix's own counters and its drop entry's): take
+ * c's next sample as a baseline, as after a tick without it. 0, or -ENOENT
+ * if c is not tracked (its next sample is a baseline anyway). */
+int policy_gap(struct policy *p, const struct cidr *c);
+
 /* The operator removed c's promotion (`xdpfence ban del`): forget it as
  * active, keep its offence history. 0, or -ENOENT if c is not promoted. */
 int policy_forget(struct policy *p, const struct cidr *c);

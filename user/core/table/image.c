@@ -9,8 +9,8 @@
  * diffs them against the mmap-ed table and keeps only what differs.
  * Elsewhere the sweep only opens and closes prefixes. A repaint (asked for,
  * or after a writer died half way: see fence_meta.writing) sweeps all /24s,
- * which is also what a commit of very many changes does. IPv6 denies get
- * their parents from one sort of their own.
+ * which is also what a commit of very many changes does. The IPv6 side
+ * (tbl6 and the IPv6 parents) is v6.c's; a commit with IPv6 changes asks it.
  *
  * Owns the sweep and the choice of tbl8 groups. Reads the maps (to diff
  * against them) and writes only memory of its own and t->parent: it must
@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/table/internal.h"
+#include "core/table/v6.h"
 #include "lib/util.h"
 
 /* A live IPv4 entry, sortable: by address, then length (an enclosing prefix
@@ -475,39 +476,6 @@ out:
 	return ret;
 }
 
-/* --- IPv6 parents ------------------------------------------------------- */
-
-struct v6ent {
-	__u8 addr[16];
-	__u8 len;
-	__u32 slot;
-};
-
-static int v6_cmp(const void *a, const void *b)
-{
-	const struct v6ent *x = a, *y = b;
-	int c = memcmp(x->addr, y->addr, 16);
-
-	return c ? c : (int)x->len - (int)y->len;
-}
-
-static struct v6ent v6_ent(const struct fence_rule_info *in, __u32 slot)
-{
-	struct v6ent e = { .len = in->prefixlen, .slot = slot };
-
-	memcpy(e.addr, in->addr, 16);
-	return e;
-}
-
-static bool v6_contains(const struct v6ent *o, const struct v6ent *i)
-{
-	int full = o->len / 8, rem = o->len % 8;
-
-	if (o->len > i->len || memcmp(o->addr, i->addr, full))
-		return false;
-	return !rem || ((o->addr[full] ^ i->addr[full]) & (0xff << (8 - rem))) == 0;
-}
-
 /* --- the build phase ---------------------------------------------------- */
 
 /* The /24s the changes touch (entries that only change fields keep their
@@ -547,19 +515,17 @@ static int build_spans(struct commit *c)
 	return 0;
 }
 
-/* The live entries after the commit, IPv4 ones in address order
- * (committed ones read from info[], new ones from their op), IPv6 denies
- * for their parents. Of the IPv4 ones a commit that sweeps only some /24s
- * needs only those that paint or enclose one of them: a 1% reload sorts
- * thousands of entries, not a million. */
+/* The live IPv4 entries after the commit, in address order (committed
+ * ones read from info[], new ones from their op). A commit that sweeps
+ * only some /24s needs only those that paint or enclose one of them: a 1%
+ * reload sorts thousands of entries, not a million. */
 static int build_entries(struct commit *c)
 {
 	const struct table *t = c->t;
 	const struct fence_maps *m = c->m;
 
 	c->es = malloc((c->n_v4_deny + c->n_v4_allow + 1) * sizeof(*c->es));
-	c->v6 = malloc((c->n_v6_deny + 1) * sizeof(*c->v6));
-	if (!c->es || !c->v6)
+	if (!c->es)
 		return -ENOMEM;
 	if (c->full)
 		prefault(c->es, (c->n_v4_deny + c->n_v4_allow) * sizeof(*c->es));
@@ -575,8 +541,6 @@ static int build_entries(struct commit *c)
 				c->es[c->n_es++] = (struct v4e){
 					v4e_key(tbl_v4_host(in->addr), in->prefixlen,
 						r->kind == FENCE_KIND_ALLOW), slot };
-		} else if (r->kind == FENCE_KIND_DENY) {
-			c->v6[c->n_v6++] = v6_ent(in, slot);
 		}
 	}
 	for (size_t n = 0; n < t->n_ops; n++) {
@@ -590,37 +554,48 @@ static int build_entries(struct commit *c)
 				c->es[c->n_es++] = (struct v4e){
 					v4e_key(tbl_v4_host(o->addr), o->len,
 						o->kind == FENCE_KIND_ALLOW), o->slot };
-		} else if (o->kind == FENCE_KIND_DENY) {
-			struct v6ent e = { .len = o->len, .slot = o->slot };
-
-			memcpy(e.addr, o->addr, 16);
-			c->v6[c->n_v6++] = e;
 		}
 	}
 	return 0;
 }
 
-/* IPv6 deny parents: sort by (address, length); an enclosing prefix sorts
- * before what it encloses, so a stack of open ancestors works. */
-static int build_v6_parents(struct commit *c)
+static int v6_parent(void *ctx, __u32 slot, __u32 parent)
 {
-	__u32 *stack, depth = 0;
-	int ret = 0;
+	struct commit *c = ctx;
 
-	qsort(c->v6, c->n_v6, sizeof(*c->v6), v6_cmp);
-	stack = malloc((c->n_v6 + 1) * sizeof(*stack));
-	if (!stack)
+	return note_parent(c->t, &c->w, slot, parent);
+}
+
+/* The IPv6 side, when the commit changes IPv6 entries (or repairs): the
+ * keys of tbl6 and every IPv6 deny's parent (v6.c). */
+static int build_v6(struct commit *c)
+{
+	const struct table *t = c->t;
+	struct v6_change *ch;
+	size_t n = 0;
+	int ret;
+
+	for (size_t i = 0; i < t->n_ops; i++)
+		n += t->ops[i].family == 6 && ((t->ops[i].del && t->ops[i].slot) || t->ops[i].fresh);
+	if (!n && !c->full)
+		return 0;
+	ch = malloc((n + 1) * sizeof(*ch));
+	if (!ch)
 		return -ENOMEM;
-	for (__u32 i = 0; i < c->n_v6; i++) {
-		while (depth && !v6_contains(&c->v6[stack[depth - 1]], &c->v6[i]))
-			depth--;
-		ret = note_parent(c->t, &c->w, c->v6[i].slot,
-				  depth ? c->v6[stack[depth - 1]].slot : 0);
-		if (ret)
-			break;
-		stack[depth++] = i;
+	n = 0;
+	for (size_t i = 0; i < t->n_ops; i++) {
+		const struct op *o = &t->ops[i];
+
+		if (o->family != 6 || !((o->del && o->slot) || o->fresh))
+			continue;
+		memcpy(ch[n].addr, o->addr, 16);
+		ch[n].slot = o->slot;
+		ch[n].len = o->len;
+		ch[n].kind = o->kind;
+		ch[n++].del = o->del;
 	}
-	free(stack);
+	ret = v6_plan(c->m, ch, n, c->full, v6_parent, c, &c->v6p, c->err, c->errlen);
+	free(ch);
 	return ret;
 }
 
@@ -640,14 +615,14 @@ int commit_build(struct commit *c)
 	if (!ret)
 		ret = groups_assign(c->t, &c->w, c->err, c->errlen);
 	if (!ret)
-		ret = build_v6_parents(c);
+		ret = build_v6(c);
 	return ret;
 }
 
 /* What commit_build allocated, freed with the rest of the commit. */
 void commit_build_free(struct commit *c)
 {
-	free(c->v6);
+	v6_plan_free(c->v6p);
 	free(c->es);
 	free(c->sp);
 	free(c->touched);
