@@ -2,8 +2,9 @@
 /* bpf/lookup.h - source address -> rule slot, for IPv4 and IPv6.
  *
  * IPv4: one tbl24 leaf, maybe one tbl8 leaf, maybe one /32 probe of deny_v4.
- * IPv6: a binary search on the lengths present in tbl6 (tbl6.h). Returns a
- * slot (0 = no entry). Verdicts are not decided here.
+ * IPv6: a binary search on the lengths present in tbl6 (tbl6.h), unless
+ * this CPU searched the same source under the same table just before.
+ * Returns a slot (0 = no entry). Verdicts are not decided here.
  */
 #ifndef XDPFENCE_BPF_LOOKUP_H
 #define XDPFENCE_BPF_LOOKUP_H
@@ -53,7 +54,7 @@ static __always_inline __u32 lookup_v4(__be32 saddr)
 
 static __always_inline __u32 lookup_v6(const __u8 *saddr)
 {
-	return tbl6_lookup(&tbl6, &tbl6_meta, saddr);
+	return tbl6_lookup(&tbl6, &tbl6_meta, &v6_cache, saddr);
 }
 
 #endif

@@ -119,6 +119,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tbl6_meta SEC(".maps");
 
+/* Per program instance, never pinned: this CPU's last IPv6 searches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_v6_cached);
+	__uint(max_entries, FENCE_V6_CACHE);
+} v6_cache SEC(".maps");
+
 /* Every IPv6 deny prefix -> slot: an LPM trie, as older builds' data path
  * searched it; kept for inspection and for a program of such a build still
  * attached. This data path searches tbl6. */

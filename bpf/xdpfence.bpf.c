@@ -122,10 +122,12 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 }
 
 /* The long way, for every packet the short way below does not drop: the
- * whole pipeline. hint: FAST_V4 | slot when the short way parsed an IPv4
- * header and looked its source up already, else 0. Counts the packet once
- * per reason and returns the verdict (the caller chains on XDP_PASS). */
+ * whole pipeline. hint: FAST_V4 or FAST_V6 | slot when the short way parsed
+ * the IP header and looked its source up already, else 0. Counts the
+ * packet once per reason and returns the verdict (the caller chains on
+ * XDP_PASS). */
 #define FAST_V4 (1ULL << 32)
+#define FAST_V6 (1ULL << 33)
 
 static __noinline int full_path(struct xdp_md *ctx, __u64 hint)
 {
@@ -163,7 +165,7 @@ static __noinline int full_path(struct xdp_md *ctx, __u64 hint)
 			goto out;
 		}
 		pi.family = 6;
-		slot = lookup_v6(pi.saddr6);
+		slot = hint & FAST_V6 ? (__u32)hint : lookup_v6(pi.saddr6);
 	} else {
 		reason = FENCE_STAT_NON_IP;
 		goto out;
@@ -224,11 +226,11 @@ out:
 	return verdict;
 }
 
-/* The short way, kept short because it is the way of a flood: an IPv4
- * packet whose source a drop entry in force covers is counted on that entry
- * and dropped here, its TCP or UDP header read only to count a new
- * connection. Everything else goes the long way (full_path), with the
- * lookup already done when there was one. */
+/* The short way, kept short because it is the way of a flood: a packet
+ * whose source a drop entry in force covers is counted on that entry and
+ * dropped here, its TCP or UDP header read only to count a new connection
+ * (an IPv6 one with extension headers goes the long way). Everything else
+ * goes the long way (full_path), with the lookup already done. */
 SEC("xdp")
 int xdpfence_prog(struct xdp_md *ctx)
 {
@@ -239,15 +241,27 @@ int xdpfence_prog(struct xdp_md *ctx)
 	struct fence_rule *r;
 	__u64 hint = 0;
 	__u32 slot;
-	int proto, l4, verdict;
+	int proto, l4 = 1, verdict;
+	__u8 nh;
 
-	if (parse_eth(&c) != ETH_P_IP)
+	proto = parse_eth(&c);
+	if (proto == ETH_P_IP) {
+		proto = parse_ipv4(&c, &pi, &l4);
+		if (proto < 0)
+			goto slow;
+		slot = lookup_v4(pi.saddr4);
+		hint = FAST_V4 | slot;
+	} else if (proto == ETH_P_IPV6) {
+		if (parse_ipv6(&c, &pi, &nh) < 0)
+			goto slow;
+		slot = lookup_v6(pi.saddr6);
+		hint = FAST_V6 | slot;
+		proto = nh;
+		if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
+			goto slow;	/* extension headers: the long way counts them */
+	} else {
 		goto slow;
-	proto = parse_ipv4(&c, &pi, &l4);
-	if (proto < 0)
-		goto slow;
-	slot = lookup_v4(pi.saddr4);
-	hint = FAST_V4 | slot;
+	}
 	r = rule_at(slot);
 	if (!r || r->kind != FENCE_KIND_DENY || r->action != FENCE_ACT_DROP)
 		goto slow;

@@ -193,29 +193,57 @@ struct fence_v6_ent {
 };
 _Static_assert(sizeof(struct fence_v6_ent) == 32, "fence_v6_ent ABI");
 
-/* `tbl6_meta` array, one element: how to search tbl6. Two lists of the
+/* A step of the search: a length present, as a node of the binary search
+ * tree over them (a hit goes to the longer half, a miss to the shorter),
+ * with the masks of the length so that a probe computes none. */
+struct fence_v6_node {
+	__u64 mask_hi;			/* address bits 0..63 of a /len */
+	__u64 mask_lo;			/* bits 64..127 */
+	__u64 salt;			/* seed ^ len: what the home hashes besides the address */
+	__u8 len;
+	__u8 hit;			/* next node after a hit, FENCE_V6_NONE: done */
+	__u8 miss;			/* next node after a miss, likewise */
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct fence_v6_node) == 32, "fence_v6_node ABI");
+#define FENCE_V6_NONE		0xff
+
+/* `tbl6_meta` array, one element: how to search tbl6. Two trees of the
  * lengths present; the controller writes the one not in use and then
- * switches `active`, so a reader never sees a list half written. */
+ * switches `active`, so a reader never sees a tree half written. */
 struct fence_v6_meta {
-	__u32 active;			/* lens[active & 1] is searched */
+	__u32 active;			/* tree active & 1 is searched */
 	__u32 mask;			/* tbl6 positions - 1 */
 	__u64 seed;			/* hash seed, chosen when the set is made */
-	__u8 n[2];			/* lengths in each list */
+	__u32 gen;			/* bumped by each write to tbl6 or the trees (>= 1) */
+	__u8 bits;			/* log2 of tbl6's positions */
+	__u8 shift;			/* 64 - bits */
+	__u8 root[2];			/* first node of each tree, FENCE_V6_NONE: empty */
+	__u8 n[2];			/* lengths in each tree */
 	__u8 pad[6];
-	__u8 lens[2][FENCE_V6_LENS_MAX + 7];	/* ascending */
+	struct fence_v6_node node[2][FENCE_V6_LENS_MAX];	/* by rank of length */
 };
-_Static_assert(sizeof(struct fence_v6_meta) == 296, "fence_v6_meta ABI");
+_Static_assert(sizeof(struct fence_v6_meta) == 8288, "fence_v6_meta ABI");
 
-/* Home position of a tbl6 key (before masking): the same function on both
- * sides of the ABI. */
-static inline __u32 fence_v6_hash(__u64 hi, __u64 lo, __u32 len, __u64 seed)
+/* What a program remembers of its last searches, per CPU, in a small
+ * direct-mapped cache of its own (never pinned): a source address, the
+ * slot the search gave and the tbl6_meta.gen it was searched under; any
+ * later write to the table makes it stale. A flood repeats its sources. */
+#define FENCE_V6_CACHE		4096
+struct fence_v6_cached {
+	__u64 hi, lo;			/* the source address, host byte order */
+	__u32 gen;			/* 0: empty */
+	__u32 slot;
+};
+_Static_assert(sizeof(struct fence_v6_cached) == 24, "fence_v6_cached layout");
+
+/* Home position of a tbl6 key: multiplicative hashing, the top `64 -
+ * shift` bits of the product (the masked-off low address bits are zero, so
+ * the high ones must decide); salt is the table's seed ^ the key's length.
+ * The same function on both sides of the ABI. */
+static inline __u64 fence_v6_home(__u64 hi, __u64 lo, __u64 salt, __u32 shift)
 {
-	__u64 x = (hi ^ seed) * 0x9e3779b97f4a7c15ULL;
-
-	x ^= (lo + len) * 0xc2b2ae3d27d4eb4fULL;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	return (__u32)(x >> 32);
+	return ((hi ^ salt) * 0x9e3779b97f4a7c15ULL ^ lo * 0xc2b2ae3d27d4eb4fULL) >> shift;
 }
 
 /* `entry_counters` per-CPU array, indexed by slot: the packets each deny

@@ -13,13 +13,17 @@
 # all fed in one run by build/trafficgen (live frames from the client namespace,
 # TCP, 10% SYN, 512 sources: one in each /24 of 198.18.0.0/15, or each /64 of
 # 2001:db8:db8::/55), with 1 and with 2 generator threads (f-h: 1).
-# Mpps = packets the receiver counted as dropped / generator time; best of
-# ROUNDS runs. Ratios to the bare ceiling of the same family and thread count.
-# Lines starting "@ " are figures for tests/bench/run.sh's summary.
+# The ceiling runs all along on a second veth pair between the same two
+# namespaces, and every run of a case is paired with a run of the ceiling
+# right before it: a shared host's speed drifts by more than the differences
+# measured, so each case's ratio is the median of ROUNDS paired ratios.
+# Mpps = packets the receiver counted as dropped / generator time (the best
+# run is shown with all the runs). Ratios to the ceiling of the same family
+# and thread count. Lines starting "@ " are figures for tests/bench/run.sh.
 set -eu
 build=$(cd "${1:-build}" && pwd)
 packets=${PACKETS:-10000000}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 compare=${BENCH_COMPARE:-1}	# 0: skip (f)-(h)
 cd "$(dirname "$0")/../.."
 . scripts/lab.sh
@@ -33,28 +37,53 @@ C() { ip netns exec "$NS_C" "$@"; }
 # frames go to the documentation MAC the generator writes: make it the
 # gateway's, so the stack (g, h) takes them as its own
 G ip link set dev "$VG" address 00:00:5e:00:53:01
+# the ceiling's own veth pair, beside the lab's
+VC2=$LAB-vc2 VG2=$LAB-vg2
+ip link add "$VC2" netns "$NS_C" type veth peer name "$VG2" netns "$NS_G"
+C ip link set "$VC2" up
+G ip link set "$VG2" address 00:00:5e:00:53:02 up
+C ethtool -K "$VC2" gro on >/dev/null 2>&1
+G ethtool -K "$VG2" gro on >/dev/null 2>&1
 XF="$build/xdpfence --pin-dir $PIN"
 
-gen() {	# packets threads [--v6]
-	C "$build/trafficgen" --ifname "$VC" --packets "$1" --threads "$2" --prefixes 512 \
-		--hosts 1 --syn-pct 10 ${3:-}
+gen() {	# ifname packets threads [--v6]
+	C "$build/trafficgen" --ifname "$1" --packets "$2" --threads "$3" --prefixes 512 \
+		--hosts 1 --syn-pct 10 ${4:-}
 }
 mpps() { python3 -c "print('%.2f' % ($1 / $2 / 1e6))"; }
 best() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 secs() { python3 -c "import time; print(time.monotonic())"; }
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 
-# run_case COUNTER-COMMAND N THREADS [--v6]: gen N packets ROUNDS times,
-# print the best Mpps and then every run's
+# one COUNTER IFNAME N THREADS [--v6]: Mpps of one run
+one() {
+	local before after sent t
+	before=$($1)
+	read -r sent t < <(gen "$2" "$3" "$4" ${5:-})
+	after=$($1)
+	mpps $((after - before)) "$t"
+}
+
+# run_case COUNTER-COMMAND N THREADS [--v6]: ROUNDS pairs of a ceiling run
+# and a run of the case; prints the median paired ratio, the case's best
+# Mpps, the ceiling's best Mpps, then the case's runs. COUNTER "-": the
+# ceiling alone (ratio 1).
 run_case() {
-	local counter=$1 n=$2 th=$3 v6=${4:-} all=() before after sent t
+	local counter=$1 n=$2 th=$3 v6=${4:-} all=() ceil=() r=() x y
 	for _ in $(seq "$rounds"); do
-		before=$($counter)
-		read -r sent t < <(gen "$n" "$th" $v6)
-		after=$($counter)
-		all+=("$(mpps $((after - before)) "$t")")
+		y=$(one ceiling_count "$VC2" "$n" "$th" $v6)
+		ceil+=("$y")
+		[ "$counter" = - ] && continue
+		x=$(one "$counter" "$VC" "$n" "$th" $v6)
+		all+=("$x")
+		r+=("$(ratio "$x" "$y")")
 	done
-	echo "$(best "${all[@]}") (${all[*]})"
+	if [ "$counter" = - ]; then
+		echo "1.00 $(best "${ceil[@]}") $(best "${ceil[@]}") (${ceil[*]})"
+	else
+		echo "$(median "${r[@]}") $(best "${all[@]}") $(best "${ceil[@]}") (${all[*]})"
+	fi
 }
 
 # the prefixes: 1M random /24s and /32s outside 198.0.0.0/8, plus the sources;
@@ -108,18 +137,17 @@ open(d + "/bans6.txt", "w").write(
 PY
 sed -i "s/device \"[^\"]*\"/device \"$VG\"/" "$LAB_DIR/nft.txt"
 
-# (a, d) the ceiling
+# (a, d) the ceiling, on its own pair all along
 G bpftool prog loadall "$build/bench_lpm.bpf.o" "$BPFFS/ceiling" pinmaps "$BPFFS/ceiling_maps"
-G bpftool net attach xdpdrv pinned "$BPFFS/ceiling/xdp_count_drop" dev "$VG"
+G bpftool net attach xdpdrv pinned "$BPFFS/ceiling/xdp_count_drop" dev "$VG2"
 ceiling_count() {
 	G bpftool map lookup pinned "$BPFFS/ceiling_maps/lpm_stats" key 1 0 0 0 -j |
 		python3 -c 'import json,sys; print(sum(x["value"] for x in json.load(sys.stdin)["formatted"]["values"]))'
 }
-A1=$(run_case ceiling_count "$packets" 1)
-A2=$(run_case ceiling_count "$packets" 2)
-D1=$(run_case ceiling_count "$packets" 1 --v6)
-D2=$(run_case ceiling_count "$packets" 2 --v6)
-G bpftool net detach xdpdrv dev "$VG"
+A1=$(run_case - "$packets" 1)
+A2=$(run_case - "$packets" 2)
+D1=$(run_case - "$packets" 1 --v6)
+D2=$(run_case - "$packets" 2 --v6)
 
 # (b, e) xdpfence: the v4 feed, the v6 feed, the sources banned
 t0=$(secs)
@@ -152,7 +180,7 @@ C2=$(run_case lpm_count "$packets" 2)
 G bpftool net detach xdpdrv dev "$VG"
 
 small=$((packets / 5))
-F=- Gn=- H=- load_f=- load_g=- load_h=-
+F="- - - -" Gn="- - - -" H="- - - -" load_f=- load_g=- load_h=-
 if [ "$compare" = 1 ]; then
 	# (f) xdp-filter: exact addresses only
 	G xdp-filter load --mode native "$VG" >/dev/null
@@ -187,32 +215,40 @@ if [ "$compare" = 1 ]; then
 	G ipset destroy xfdeny
 fi
 
-v() { echo "${1%% *}"; }
-row() {	# label, result-1-thread, ceiling-1, result-2-threads, ceiling-2, load s
-	local r1=- r2=- m2=- runs="${2#* }"
-	[ "$2" != - ] && r1=$(ratio "$(v "$2")" "$(v "$3")")
-	if [ "$4" != - ]; then
-		m2=$(v "$4") r2=$(ratio "$m2" "$(v "$5")") runs="$runs ${4#* }"
+ratio_of() { echo "$1" | cut -d' ' -f1; }
+mpps_of() { echo "$1" | cut -d' ' -f2; }
+ceil_of() { echo "$1" | cut -d' ' -f3; }
+runs_of() { echo "$1" | cut -d' ' -f4-; }
+row() {	# label, result with 1 thread, result with 2 (or -), load s
+	local r2=- m2=- runs
+	runs=$(runs_of "$2")
+	if [ "$3" != - ]; then
+		r2=$(ratio_of "$3") m2=$(mpps_of "$3") runs="$runs $(runs_of "$3")"
 	fi
-	printf '  %-48s %7s %6s %7s %6s %8s   %s\n' "$1" "$(v "$2")" "$r1" "$m2" "$r2" "$6" "$runs"
+	printf '  %-48s %7s %6s %7s %6s %8s   %s\n' "$1" "$(mpps_of "$2")" "$(ratio_of "$2")" \
+		"$m2" "$r2" "$4" "$runs"
 }
 echo "live frames over a veth pair: TCP from 512 sources, 10% SYN, 1 and 2 generator threads"
-echo "sharing the 2 vCPUs with the receiver; best of $rounds runs ($packets frames, $small for g-h);"
-echo "x = Mpps / the bare ceiling's of the same family and threads"
+echo "sharing the 2 vCPUs with the receiver; $rounds runs of each, each paired with a run of the"
+echo "ceiling on a second veth pair ($packets frames, $small for g-h); Mpps: the best run;"
+echo "x: the median of the ratios to the paired ceiling run (same family, same threads)"
 printf '  %-48s %7s %6s %7s %6s %8s   %s\n' "" "Mpps 1" "x" "Mpps 2" "x" "load s" "runs"
-row "(a) bare XDP_DROP, counting (ceiling), IPv4" "$A1" "$A1" "$A2" "$A2" -
-row "(b) xdpfence, 1M IPv4 prefixes + sources banned" "$B1" "$A1" "$B2" "$A2" "$load_b"
-row "(c) plain LPM trie, the same 1M + sources" "$C1" "$A1" "$C2" "$A2" "$load_c"
-row "(d) bare XDP_DROP, counting (ceiling), IPv6" "$D1" "$D1" "$D2" "$D2" -
-row "(e) xdpfence, 100k IPv6 prefixes + sources banned" "$E1" "$D1" "$E2" "$D2" "$load_e"
+row "(a) bare XDP_DROP, counting (ceiling), IPv4" "$A1" "$A2" -
+row "(b) xdpfence, 1M IPv4 prefixes + sources banned" "$B1" "$B2" "$load_b"
+row "(c) plain LPM trie, the same 1M + sources" "$C1" "$C2" "$load_c"
+row "(d) bare XDP_DROP, counting (ceiling), IPv6" "$D1" "$D2" -
+row "(e) xdpfence, 100k IPv6 prefixes + sources banned" "$E1" "$E2" "$load_e"
 if [ "$compare" = 1 ]; then
-	row "(f) xdp-filter, the 512 IPv4 addresses" "$F" "$A1" - - "$load_f"
-	row "(g) nftables netdev ingress, interval set" "$Gn" "$A1" - - "$load_g"
-	row "(h) iptables raw + ipset hash:net" "$H" "$A1" - - "$load_h"
+	row "(f) xdp-filter, the 512 IPv4 addresses" "$F" - "$load_f"
+	row "(g) nftables netdev ingress, interval set" "$Gn" - "$load_g"
+	row "(h) iptables raw + ipset hash:net" "$H" - "$load_h"
 fi
 echo "targets: (b) >= 0.85 x (a); (e) >= 0.60 x (d)"
-echo "@ live_v4_1t $(ratio "$(v "$B1")" "$(v "$A1")")"
-echo "@ live_v4_2t $(ratio "$(v "$B2")" "$(v "$A2")")"
-echo "@ live_v6_1t $(ratio "$(v "$E1")" "$(v "$D1")")"
-echo "@ live_v6_2t $(ratio "$(v "$E2")" "$(v "$D2")")"
-echo "@ live_lpm_1t $(ratio "$(v "$C1")" "$(v "$A1")")"
+echo "@ live_v4_1t $(ratio_of "$B1")"
+echo "@ live_v4_2t $(ratio_of "$B2")"
+echo "@ live_v6_1t $(ratio_of "$E1")"
+echo "@ live_v6_2t $(ratio_of "$E2")"
+echo "@ live_lpm_1t $(ratio_of "$C1")"
+echo "@ live_lpm_2t $(ratio_of "$C2")"
+echo "@ live_ceiling_1t $(mpps_of "$A1")"
+echo "@ live_ceiling_2t $(mpps_of "$A2")"

@@ -582,6 +582,34 @@ static void test_datapath_v6_table_vs_reference(void)
 	fx_close(&f);
 }
 
+/* The program remembers its last IPv6 searches per CPU; a commit that
+ * changes the IPv6 table makes them stale, whatever it changes: a new
+ * entry, a new length, a removal, an allow. */
+static void test_datapath_v6_cache_goes_stale(void)
+{
+	const char *src = "2001:db8:7:7::9";
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "2001:db8:1::/48"), 0, "a /48 elsewhere");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "searched: none");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "remembered: none");
+	ASSERT_EQ(fx_deny(&f, "2001:db8:7::/48"), 0, "a /48 of the same length over it");
+	ASSERT_EQ(verdict(&f, src), XDP_DROP, "the new /48");
+	ASSERT_EQ(fx_deny(&f, "2001:db8:7:7::/64"), 0, "a /64 under it: a new length");
+	ASSERT_EQ(verdict(&f, src), XDP_DROP, "still dropped");
+	ASSERT_EQ(rule_hits(&f, "2001:db8:7:7::/64", FENCE_KIND_DENY), 1, "by the /64 now");
+	ASSERT_EQ(fx_allow(&f, "2001:db8:7:7::9/128"), 0, "an allow of the source");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "allowed");
+	ASSERT_EQ(fx_remove(&f, "2001:db8:7:7::9/128", FENCE_KIND_ALLOW), 0, "the allow removed");
+	ASSERT_EQ(verdict(&f, src), XDP_DROP, "dropped again");
+	ASSERT_EQ(fx_remove(&f, "2001:db8:7:7::/64", FENCE_KIND_DENY), 0, "the /64 removed");
+	ASSERT_EQ(fx_remove(&f, "2001:db8:7::/48", FENCE_KIND_DENY), 0, "the /48 removed");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "passes again");
+	fx_close(&f);
+}
+
 /* A set pinned by a build of layout 2 (before tbl6 and entry_counters):
  * the first writer of this build adds the maps it lacks, brings the
  * contents to this layout (tbl6 from the entries) and says so; a program of
@@ -1366,7 +1394,7 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_non_ip), T(test_datapath_allow_beats_deny),
 	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor), T(test_datapath_hits_reset_on_reuse),
 	  T(test_datapath_counted_where), T(test_datapath_v6_table_vs_reference),
-	  T(test_datapath_upgrade_from_layout_2),
+	  T(test_datapath_v6_cache_goes_stale), T(test_datapath_upgrade_from_layout_2),
 	  T(test_datapath_throttle), T(test_datapath_counters_exact),
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),

@@ -336,6 +336,11 @@ void fence_tbl6_init(struct fence_maps *m)
 		seed = fence_now_ns() * 0x9e3779b97f4a7c15ULL | 1;
 	memset(mt, 0, sizeof(*mt));
 	mt->mask = m->n_tbl6 - 1;
+	while ((1U << mt->bits) < m->n_tbl6)
+		mt->bits++;
+	mt->shift = 64 - mt->bits;
+	mt->root[0] = mt->root[1] = FENCE_V6_NONE;
+	mt->gen = 1;
 	__atomic_store_n(&mt->seed, seed, __ATOMIC_RELEASE);
 }
 

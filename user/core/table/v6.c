@@ -260,11 +260,13 @@ int v6_keys_build(struct v6_ent *e, size_t n, struct v6_key **keys, size_t *n_ke
 	return keys_build(e, n, NULL, keys, n_keys, NULL, lens, n_lens, parent, ctx);
 }
 
-int v6_table_fill(struct fence_v6_ent *tbl, __u32 mask, __u64 seed, const struct v6_key *keys,
+int v6_table_fill(struct fence_v6_ent *tbl, __u32 bits, __u64 seed, const struct v6_key *keys,
 		  size_t n)
 {
+	__u32 mask = (1U << bits) - 1;
+
 	for (size_t i = 0; i < n; i++) {
-		__u32 pos = fence_v6_hash(keys[i].hi, keys[i].lo, keys[i].len, seed) & mask;
+		__u32 pos = fence_v6_home(keys[i].hi, keys[i].lo, seed ^ keys[i].len, 64 - bits);
 		int p;
 
 		for (p = 0; p < FENCE_V6_PROBES && tbl[pos].state == FENCE_V6_LIVE; p++)
@@ -279,6 +281,22 @@ int v6_table_fill(struct fence_v6_ent *tbl, __u32 mask, __u64 seed, const struct
 }
 
 /* --- the commit's side ---------------------------------------------------- */
+
+/* The search tree over the lengths lens[lo..hi]: its root's rank, each
+ * node's children; the same tree keys_build places markers for. */
+static __u8 tree_build(struct fence_v6_node *nd, const __u8 *lens, int lo, int hi, __u64 seed)
+{
+	int mid;
+
+	if (lo > hi)
+		return FENCE_V6_NONE;
+	mid = (lo + hi) / 2;
+	nd[mid] = (struct fence_v6_node){ .mask_hi = mask_hi(lens[mid]), .mask_lo = mask_lo(lens[mid]),
+					  .salt = seed ^ lens[mid], .len = lens[mid] };
+	nd[mid].hit = tree_build(nd, lens, mid + 1, hi, seed);
+	nd[mid].miss = tree_build(nd, lens, lo, mid - 1, seed);
+	return (__u8)mid;
+}
 
 /* A key tbl6 holds now, and where. */
 struct cur {
@@ -348,7 +366,8 @@ static void meta_init(struct fence_maps *m)
 {
 	const struct fence_v6_meta *mt = m->tbl6_meta;
 
-	if (mt->mask == m->n_tbl6 - 1 && mt->seed)
+	if (mt->mask == m->n_tbl6 - 1 && mt->seed && (1U << mt->bits) == m->n_tbl6 &&
+	    mt->shift == 64 - mt->bits)
 		return;
 	/* keys placed under another seed could not be found: none stay */
 	memset(m->tbl6, 0, (size_t)m->n_tbl6 * sizeof(*m->tbl6));
@@ -413,7 +432,7 @@ static int place(struct v6_plan *p, const struct fence_v6_meta *mt, __u8 *taken,
 
 	for (size_t i = 0; i < p->n_ins; i++) {
 		const struct v6_key *k = &p->keys[p->ins[i]];
-		__u32 pos = fence_v6_hash(k->hi, k->lo, k->len, mt->seed) & mt->mask;
+		__u32 pos = fence_v6_home(k->hi, k->lo, mt->seed ^ k->len, mt->shift);
 		int j;
 
 		for (j = 0; j < FENCE_V6_PROBES; j++, pos = (pos + 1) & mt->mask) {
@@ -563,7 +582,9 @@ int v6_plan(struct fence_maps *m, const struct v6_change *ch, size_t n_ch, bool 
 	{
 		__u32 act = mt->active & 1;
 
-		p->lens_changed = p->n_lens != mt->n[act] || memcmp(p->lens, mt->lens[act], p->n_lens);
+		p->lens_changed = p->n_lens != mt->n[act];
+		for (unsigned i = 0; i < p->n_lens && !p->lens_changed; i++)
+			p->lens_changed = mt->node[act][i].len != p->lens[i];
 	}
 	*out = p;
 	p = NULL;
@@ -574,6 +595,16 @@ out:
 	free(taken);
 	v6_plan_free(p);
 	return ret;
+}
+
+/* Every write to tbl6 or its trees ends with this: what a program's cache
+ * remembers of its searches until then is stale. */
+static void gen_bump(struct fence_maps *m)
+{
+	__u32 g = m->tbl6_meta->gen + 1;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->tbl6_meta->gen, g ? g : 1, __ATOMIC_RELEASE);
 }
 
 void v6_put(struct v6_plan *p)
@@ -591,6 +622,8 @@ void v6_put(struct v6_plan *p)
 		__atomic_store_n(&t->state, FENCE_V6_LIVE, __ATOMIC_RELEASE);
 		p->writes++;
 	}
+	if (p->n_ins)
+		gen_bump(p->m);
 }
 
 static void kill_at(struct fence_maps *m, __u32 pos, __u64 now)
@@ -607,6 +640,8 @@ void v6_undo(struct v6_plan *p)
 
 	for (size_t i = 0; i < p->n_ins; i++)
 		kill_at(p->m, p->ins_pos[i], now);
+	if (p->n_ins)
+		gen_bump(p->m);
 	p->n_ins = 0;
 }
 
@@ -637,13 +672,13 @@ void v6_switch(struct v6_plan *p)
 	if (p->lens_changed) {
 		__u32 next = (mt->active & 1) ^ 1;
 
-		memcpy(mt->lens[next], p->lens, p->n_lens);
+		mt->root[next] = tree_build(mt->node[next], p->lens, 0, (int)p->n_lens - 1, mt->seed);
 		mt->n[next] = p->n_lens;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		__atomic_store_n(&mt->active, next, __ATOMIC_RELEASE);
 		p->writes++;
 	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	gen_bump(p->m);
 }
 
 void v6_remove(struct v6_plan *p)
@@ -653,4 +688,6 @@ void v6_remove(struct v6_plan *p)
 	for (size_t i = 0; i < p->n_kill; i++)
 		kill_at(p->m, p->kill[i], now);
 	p->writes += p->n_kill;
+	if (p->n_kill)
+		gen_bump(p->m);
 }

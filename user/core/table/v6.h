@@ -49,7 +49,7 @@ int v6_keys_build(struct v6_ent *e, size_t n, struct v6_key **keys, size_t *n_ke
 
 /* A bare table in memory (for tests and benchmarks): put the keys at their
  * positions. -ENOSPC when a key lies more than FENCE_V6_PROBES past its home. */
-int v6_table_fill(struct fence_v6_ent *tbl, __u32 mask, __u64 seed, const struct v6_key *keys,
+int v6_table_fill(struct fence_v6_ent *tbl, __u32 bits, __u64 seed, const struct v6_key *keys,
 		  size_t n);
 
 /* --- the commit's side ---------------------------------------------------- */
