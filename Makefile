@@ -35,7 +35,7 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
               -I$(BUILD) -Iuser -I. -Itests -MMD -MP
 LDLIBS     += -lelf -lz -lm -lpthread
-BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -Ibpf -MMD -MP
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 $(ARCH_INC) -Ibpf -MMD -MP
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c) $(wildcard tests/bench/bpf/*.bpf.c)
 BPF_OBJS   := $(addprefix $(BUILD)/,$(notdir $(BPF_SRCS:.bpf.c=.bpf.o)))

@@ -170,6 +170,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } prefix_v6 SEC(".maps");
 
+/* The epoch of the engine's reads and how much of active_log it took. */
+struct {
+	MAP_DEF_ACTIVE_META();
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} active_meta SEC(".maps");
+
+/* Source prefixes counted since the engine's last read, in two halves of
+ * active_meta.cap records (the controller sizes it to 2 x prefix entries). */
+struct {
+	MAP_DEF_ACTIVE_LOG(2 * FENCE_PREFIX_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} active_log SEC(".maps");
+
 /* Controller records: feed names and sources, one per feed id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -45,10 +45,37 @@ static __always_inline struct fence_counters *pfx_counters(void *map, const void
 	return bpf_map_lookup_elem(map, key);
 }
 
-static __always_inline void pfx_count(void *map, const void *key, __u64 bytes,
-				      __u8 new_conn, __u8 dropped, __u64 now)
+/* The first time a prefix is counted on this CPU in the engine's epoch,
+ * log it for the engine's next read (maps/keys.h, fence_active_meta). */
+static __always_inline void active_log_add(struct fence_active_meta *am, __u64 epoch, __u8 family,
+					   const void *key, __u32 ksz)
+{
+	__u32 half = epoch & 1, i = __sync_fetch_and_add(&am->n[half], 1), cap = am->cap;
+	struct fence_active_rec *rec;
+
+	if (i >= cap)
+		return;		/* overflowed: the engine reads every prefix instead */
+	i += half * cap;
+	rec = bpf_map_lookup_elem(&active_log, &i);
+	if (!rec)
+		return;
+	__builtin_memset(rec->addr, 0, sizeof(rec->addr));
+	if (ksz == 4)
+		__builtin_memcpy(rec->addr, key, 4);
+	else
+		__builtin_memcpy(rec->addr, key, 16);
+	/* the family last (x86 keeps stores in order; the compiler must too) */
+	asm volatile("" ::: "memory");
+	rec->family = family;
+}
+
+static __always_inline void pfx_count(void *map, const void *key, __u32 ksz, __u8 family,
+				      __u64 bytes, __u8 new_conn, __u8 dropped, __u64 now)
 {
 	struct fence_counters *c = pfx_counters(map, key);
+	__u32 zero = 0;
+	struct fence_active_meta *am;
+	__u64 epoch = 0;
 
 	if (!c)
 		return;
@@ -56,7 +83,13 @@ static __always_inline void pfx_count(void *map, const void *key, __u64 bytes,
 	c->bytes += bytes;
 	c->new_conns += new_conn;
 	c->drops += dropped;
-	c->last_seen_ns = now;
+	am = bpf_map_lookup_elem(&active_meta, &zero);
+	if (am)
+		epoch = am->epoch;
+	if (c->last_seen_ns < epoch)
+		active_log_add(am, epoch, family, key, ksz);
+	/* never before the epoch's start, or the next packet logs it again */
+	c->last_seen_ns = now > epoch ? now : epoch;
 }
 
 #endif

@@ -102,7 +102,7 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 		__u32 mask = v4_agg_len ? ~0U << (32 - v4_agg_len) : 0;
 
 		k.addr = pi->saddr4 & bpf_htonl(mask);
-		pfx_count(&prefix_v4, &k, bytes, pi->new_conn, dropped, now);
+		pfx_count(&prefix_v4, &k, sizeof(k), 4, bytes, pi->new_conn, dropped, now);
 	} else {
 		struct fence_pfx_v6 k;
 		__u32 w[4];
@@ -117,7 +117,7 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 			w[i] &= bpf_htonl(mask);
 		}
 		__builtin_memcpy(k.addr, w, 16);
-		pfx_count(&prefix_v6, &k, bytes, pi->new_conn, dropped, now);
+		pfx_count(&prefix_v6, &k, sizeof(k), 6, bytes, pi->new_conn, dropped, now);
 	}
 }
 

@@ -274,7 +274,9 @@ struct fence_counters {
 	__u64 bytes;
 	__u64 new_conns;		/* TCP SYN without ACK, QUIC Initial */
 	__u64 drops;
-	__u64 last_seen_ns;		/* CLOCK_MONOTONIC of the last packet on this CPU */
+	__u64 last_seen_ns;		/* CLOCK_MONOTONIC (coarse) of the last packet on this
+					 * CPU; never before the start of the epoch it was
+					 * counted in (see fence_active_meta) */
 };
 _Static_assert(sizeof(struct fence_counters) == 40, "fence_counters ABI");
 
@@ -290,6 +292,39 @@ struct fence_pfx_rec {
 	struct fence_counters c;
 };
 _Static_assert(sizeof(struct fence_pfx_rec) == 64, "fence_pfx_rec ABI");
+
+/* What changed since the engine's last read: the data path logs a source
+ * prefix in `active_log` the first time it counts it in an epoch (its
+ * counters' last_seen_ns, on the CPU counting it, is before the epoch's
+ * start), so the engine reads the counters of those prefixes alone, not
+ * every prefix the maps hold. `active_meta` says the epoch; the engine
+ * starts a new one at each read and reads the log of the one that ended.
+ * Nothing is logged while no engine ever started one (epoch 0). */
+struct fence_active_meta {
+	__u64 epoch;			/* start (CLOCK_MONOTONIC_COARSE, after every
+					 * last_seen_ns written before it), bit 0: which
+					 * half of active_log this epoch fills */
+	__u32 n[2];			/* records each half took (more than cap: overflowed) */
+	__u32 cap;			/* records in each half */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fence_active_meta) == 24, "fence_active_meta ABI");
+
+/* `active_log` element: half h's record i is element h * cap + i. The
+ * family is written last: 0 means not written (yet). */
+struct fence_active_rec {
+	__u8 family;			/* 4 or 6 */
+	__u8 pad[7];
+	__u8 addr[16];			/* the key of prefix_v4 (addr[0..3]) or prefix_v6 */
+};
+_Static_assert(sizeof(struct fence_active_rec) == 24, "fence_active_rec ABI");
+
+/* Not a map: each CPU's share of the prefixes bpf/counters.bpf.c's
+ * counters_sum adds up (its global sum_arg[cpu]). */
+struct fence_sum_arg {
+	__u32 start, n;
+};
+_Static_assert(sizeof(struct fence_sum_arg) == 8, "fence_sum_arg layout");
 
 /* Not a map: the context the controller passes to bpf/keyload.bpf.c with
  * BPF_PROG_TEST_RUN. keys/vals are the caller's arrays (struct

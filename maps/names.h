@@ -37,6 +37,8 @@
 	X(FEEDS, feeds)			\
 	X(META, meta)			\
 	X(TBL6, tbl6)			\
-	X(TBL6_META, tbl6_meta)
+	X(TBL6_META, tbl6_meta)		\
+	X(ACTIVE_META, active_meta)	\
+	X(ACTIVE_LOG, active_log)
 
 #endif

@@ -4,9 +4,11 @@
  * Every parse path, every verdict, every counter, with crafted frames and
  * exact expectations. Policy goes in through table.c, as in production.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -1130,6 +1132,108 @@ out:
 	fx_close(&f);
 }
 
+/* The engine's reader reads only what the data path counted since its
+ * last read (active_log): the first read is a whole one; then each read
+ * gives the prefixes counted since, with their counters summed over the
+ * CPUs that counted them (those of other CPUs too), and nothing else; an
+ * epoch whose log overflowed is read whole again. */
+static int read_changed(struct counters_reader *r, struct pfx_sample *out, int max, bool *changes)
+{
+	struct pfx_sample *const *seg;
+	const size_t *sn;
+	unsigned ns;
+	int n = 0;
+
+	if (counters_reader_read(r, &seg, &sn, &ns))
+		return -1;
+	for (unsigned k = 0; k < ns; k++)
+		for (size_t i = 0; i < sn[k] && n < max; i++)
+			out[n++] = seg[k][i];
+	*changes = counters_reader_changes_only(r);
+	return n;
+}
+
+static const struct pfx_sample *find_v4(const struct pfx_sample *v, int n, const char *pfx)
+{
+	__u8 a[4];
+
+	inet_pton(AF_INET, pfx, a);
+	for (int i = 0; i < n; i++)
+		if (v[i].family == 4 && !memcmp(v[i].addr, a, 4))
+			return &v[i];
+	return NULL;
+}
+
+static void on_cpu(int cpu)
+{
+	cpu_set_t cs;
+
+	CPU_ZERO(&cs);
+	CPU_SET(cpu, &cs);
+	sched_setaffinity(0, sizeof(cs), &cs);
+}
+
+static void test_datapath_counters_changes_only(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 1024,
+				.v6_rules = 256 };
+	static struct pfx_sample v[4096];
+	struct counters_reader *r = NULL;
+	const struct pfx_sample *a, *b;
+	cpu_set_t all;
+	char src[32];
+	bool ch;
+	int n;
+	struct fx f;
+
+	sched_getaffinity(0, sizeof(all), &all);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	if (!ASSERT_EQ(counters_reader_new(&r, &f.m, 0, COUNTERS_CHANGES), 0, "reader"))
+		goto out;
+	ASSERT_EQ(verdict(&f, "198.51.100.1"), XDP_PASS, "before any epoch");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(n == 1 && !ch, "the first read is whole");
+
+	on_cpu(0);
+	for (int i = 0; i < 3; i++)
+		verdict(&f, "198.51.100.1");
+	verdict(&f, "203.0.113.5");
+	on_cpu(f.m.ncpus > 1 ? 1 : 0);
+	for (int i = 0; i < 2; i++)
+		verdict(&f, "198.51.100.9");
+	sched_setaffinity(0, sizeof(all), &all);
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch, "then only what changed");
+	ASSERT_EQ(n, 2, "the two prefixes counted since");
+	a = find_v4(v, n, "198.51.100.0");
+	b = find_v4(v, n, "203.0.113.0");
+	ASSERT_TRUE(a && a->c.packets == 6, "summed over the CPUs that counted it, from the start");
+	ASSERT_TRUE(b && b->c.packets == 1, "the other one");
+
+	verdict(&f, "203.0.113.77");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 1, "one counted since");
+	b = find_v4(v, n, "203.0.113.0");
+	ASSERT_TRUE(b && b->c.packets == 2, "its counters whole");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 0, "nothing counted: nothing read");
+
+	/* more first packets than the log holds: the next read is whole */
+	for (int i = 0; i < 1100; i++) {
+		snprintf(src, sizeof(src), "198.%d.%d.1", 18 + (i >> 8), i & 255);
+		verdict(&f, src);
+	}
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(!ch && n > 0, "an overflowed epoch is read whole");
+	verdict(&f, "203.0.113.77");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 1, "and only what changed after it");
+out:
+	counters_reader_free(r);
+	fx_close(&f);
+}
+
 /* What the merge set aside is read whole: each prefix once however often
  * it was set aside, summed over CPUs, appended; one gone since left out. */
 static void test_datapath_counters_settle(void)
@@ -1400,5 +1504,5 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
 	  T(test_datapath_counters_merge), T(test_datapath_counters_merge_long_runs),
 	  T(test_datapath_counters_reader_churn), T(test_datapath_counters_reader_cut_short),
-	  T(test_datapath_counters_settle),
+	  T(test_datapath_counters_settle), T(test_datapath_counters_changes_only),
 	  T(test_datapath_chain), T(test_datapath_truncation))

@@ -900,6 +900,66 @@ static void test_policy_gap_asked(void)
 	sim_done(&m);
 }
 
+/* POLICY_TICK_CHANGED: a prefix missing from ticks of changed prefixes
+ * was idle there (its streak breaks), and its delta when it comes back
+ * falls in the interval that just ended; one missing from a whole tick is
+ * gone (its next sample a baseline). */
+static size_t sim_tick_changed(struct sim *m, __u64 dt, bool changed)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < m->n_flows; i++)
+		if (m->on[i])
+			m->buf[n++] = m->flow[i];
+	m->now += dt;
+	m->err = policy_tick_ex(m->p, m->now, m->buf, n, changed ? POLICY_TICK_CHANGED : 0,
+				allow_fn, &m->allow, &m->d, &m->nd);
+	if (!ASSERT_EQ(m->err, 0, "policy_tick_ex"))
+		m->nd = 0;
+	for (size_t i = 0; i < m->nd; i++)
+		sim_logf(m, &m->d[i]);
+	return m->nd;
+}
+
+static void test_policy_changed_only(void)
+{
+	struct policy_config c = base_cfg();
+	struct sim m;
+	unsigned a;
+
+	c.rules[0].window_s = 1;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	sim_tick_changed(&m, SEC, false);		/* t=1: whole, baseline */
+	m.on[a] = false;
+	sim_tick_changed(&m, SEC, true);		/* t=2..4: not counted */
+	sim_tick_changed(&m, SEC, true);
+	sim_tick_changed(&m, SEC, true);
+	m.on[a] = true;
+	m.flow[a].new_conns += 150;			/* t=5: 150 in the last second */
+	sim_tick_changed(&m, SEC, true);
+	ASSERT_STREQ(m.log, "5 promote 198.51.100.0/24 off=1 ttl=600 exp=605\n",
+		     "idle in between, its delta in the last interval");
+	sim_done(&m);
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	sim_tick_changed(&m, SEC, false);		/* t=1: baseline */
+	m.on[a] = false;
+	sim_tick_changed(&m, SEC, false);		/* t=2: whole, and missing: gone */
+	sim_tick_changed(&m, SEC, true);
+	m.on[a] = true;
+	m.flow[a].new_conns += 150;
+	sim_tick_changed(&m, SEC, true);		/* t=4: a baseline, not a rate */
+	ASSERT_STREQ(m.log, "", "missing from a whole tick: back as a baseline");
+	m.flow[a].new_conns += 150;
+	sim_tick_changed(&m, SEC, true);
+	ASSERT_STREQ(m.log, "5 promote 198.51.100.0/24 off=1 ttl=600 exp=605\n", "then rates");
+	sim_done(&m);
+}
+
 /* The operator's `ban del`: no EXPIRE later, history kept. */
 static void test_policy_forget(void)
 {
@@ -1218,5 +1278,5 @@ TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tic
 	  T(test_policy_extend_keeps_longer), T(test_policy_extend_no_runaway),
 	  T(test_policy_two_rules), T(test_policy_allowlist), T(test_policy_aggregate_v4),
 	  T(test_policy_aggregate_v6), T(test_policy_jitter), T(test_policy_counter_reset),
-	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_gap_asked), T(test_policy_forget),
+	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_gap_asked), T(test_policy_changed_only), T(test_policy_forget),
 	  T(test_policy_save_load), T(test_policy_set_config), T(test_policy_max_tracked))

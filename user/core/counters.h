@@ -34,6 +34,10 @@ struct counters_reader;
 #define COUNTERS_SHORT_REGIONS	2U	/* tests: walk regions half the map, so a walk of a
 					 * fuller map stops short, as one of a map that churns
 					 * under it may (and batch lookups read it) */
+#define COUNTERS_CHANGES	4U	/* after a first whole read, read only the prefixes
+					 * counted since the last read (active_log): the
+					 * engine's reader, one per pin dir (it starts the
+					 * data path's epochs); see counters_reader_changes_only */
 
 /* By default the reader walks the maps in the kernel (bpf/counters.bpf.c,
  * one run per CPU, no bucket locks) and falls back to batch lookups where
@@ -64,15 +68,24 @@ struct counters_stats {
 	__u64 fallbacks;		/* the kernel walk stopped short (the maps changed
 					 * under it) or could not run: batch lookups read it */
 	__u64 failed;			/* nothing could be read */
+	__u64 changed;			/* COUNTERS_CHANGES: reads of the changed prefixes only */
 };
 void counters_reader_stats(const struct counters_reader *r, struct counters_stats *st);
 
 /* true while the reader walks the maps in the kernel (not batch lookups). */
 bool counters_reader_walks(const struct counters_reader *r);
 
+/* Did the last read give only the prefixes counted since the read before
+ * it (COUNTERS_CHANGES)? Every other prefix of the maps was not counted in
+ * between: its counters are what that read gave. Else it gave every prefix. */
+bool counters_reader_changes_only(const struct counters_reader *r);
+
 /* Read both maps. The samples come in segments owned by the reader, valid
  * until the next read: segment i is *seg[i] with n[i] samples, i < *n_seg.
- * Every prefix in the maps appears once. Returns 0 or -errno. */
+ * Every prefix in the maps appears once (with COUNTERS_CHANGES, after the
+ * first read: every prefix counted since the last read, unless
+ * counters_reader_changes_only says this read was whole). 0 or -errno; a
+ * failed read makes the next one whole. */
 int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **seg,
 			 const size_t **n, unsigned *n_seg);
 

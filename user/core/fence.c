@@ -225,6 +225,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	if (o->prefix_entries) {
 		bpf_map__set_max_entries(skel->maps.prefix_v4, o->prefix_entries);
 		bpf_map__set_max_entries(skel->maps.prefix_v6, o->prefix_entries);
+		bpf_map__set_max_entries(skel->maps.active_log, 2 * o->prefix_entries);
 	}
 	if (o->v6_rules) {
 		__u32 pos = 1024;
@@ -321,8 +322,11 @@ static int maps_finish(struct fence_maps *m)
 	m->info = map_mmap(m->fd[FM_RULE_INFO], m->n_slots, sizeof(*m->info));
 	m->tbl6 = map_mmap(m->fd[FM_TBL6], m->n_tbl6, sizeof(*m->tbl6));
 	m->tbl6_meta = map_mmap(m->fd[FM_TBL6_META], 1, sizeof(*m->tbl6_meta));
+	m->n_active_log = m->max_entries[FM_ACTIVE_LOG] & ~1U;
+	m->active = map_mmap(m->fd[FM_ACTIVE_META], 1, sizeof(*m->active));
+	m->active_log = map_mmap(m->fd[FM_ACTIVE_LOG], m->n_active_log, sizeof(*m->active_log));
 	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info || !m->tbl6 ||
-	    !m->tbl6_meta)
+	    !m->tbl6_meta || !m->active || !m->active_log)
 		return -errno ? -errno : -ENOMEM;
 	return 0;
 }
@@ -434,6 +438,10 @@ void fence_maps_close(struct fence_maps *m)
 		munmap(m->tbl6, map_len(m->n_tbl6, sizeof(*m->tbl6)));
 	if (m->tbl6_meta)
 		munmap(m->tbl6_meta, map_len(1, sizeof(*m->tbl6_meta)));
+	if (m->active)
+		munmap(m->active, map_len(1, sizeof(*m->active)));
+	if (m->active_log)
+		munmap(m->active_log, map_len(m->n_active_log, sizeof(*m->active_log)));
 	for (int i = 0; i < FM_COUNT; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);

@@ -34,7 +34,7 @@ struct fence_opts {
 	const char *pin_dir;		/* NULL: do not pin (tests, benchmarks) */
 	__u32 max_rules;		/* 0 = FENCE_RULES_MAX */
 	__u32 tbl8_groups;		/* 0 = FENCE_TBL8_GROUPS */
-	__u32 prefix_entries;		/* 0 = FENCE_PREFIX_MAX */
+	__u32 prefix_entries;		/* 0 = FENCE_PREFIX_MAX; active_log holds twice as many */
 	__u32 v6_rules;			/* 0 = FENCE_V6_RULES_MAX: deny_v6 entries, and tbl6
 					 * positions (rounded up to a power of two) */
 	__u8 v4_agg_len;		/* 0 = FENCE_V4_AGG_LEN_DEFAULT */
@@ -58,6 +58,9 @@ struct fence_maps {
 	struct fence_rule_info *info;
 	struct fence_v6_ent *tbl6;
 	struct fence_v6_meta *tbl6_meta;
+	struct fence_active_meta *active;	/* the engine's epoch (counters.c) */
+	struct fence_active_rec *active_log;
+	__u32 n_active_log;			/* active_log records (two halves) */
 };
 
 /* Open the skeleton and size its maps and settings from opts; when opts->pin_dir

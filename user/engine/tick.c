@@ -348,7 +348,9 @@ int engine_tick(struct daemon *d)
 		forget_removed(d);
 	now = fence_now_ns();
 	if (!ret && n_seg)
-		ret = policy_tick(d->p, sample_ns, ps, n, allowed, d, &dec, &n_dec);
+		ret = policy_tick_ex(d->p, sample_ns, ps, n,
+				     counters_reader_changes_only(d->reader) ? POLICY_TICK_CHANGED : 0,
+				     allowed, d, &dec, &n_dec);
 	if (!ret) {
 		for (size_t i = 0; i < n_dec && !ret; i++)
 			ret = stage(d, &dec[i]);

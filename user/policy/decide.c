@@ -285,12 +285,20 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		return;		/* no room, or the prefix came twice */
 	p->seen_now++;
 	if (!p->have_prev || e->seen_tick != p->tick - 1 || (e->flags & POLICY_E_GAP)) {
-		/* no interval to measure: first sample, or a gap */
-		memcpy(e->prev, cur, sizeof(cur));
-		memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
-		e->seen_tick = p->tick;
-		e->flags &= ~POLICY_E_GAP;
-		return;
+		if (p->have_prev && e->seen_tick && p->whole_tick && e->seen_tick >= p->whole_tick &&
+		    !(e->flags & POLICY_E_GAP)) {
+			/* missing only from ticks of changed prefixes since its
+			 * last sample: idle until the last tick (its streaks
+			 * broke there), its delta all in this interval */
+			memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
+		} else {
+			/* no interval to measure: first sample, or a gap */
+			memcpy(e->prev, cur, sizeof(cur));
+			memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
+			e->seen_tick = p->tick;
+			e->flags &= ~POLICY_E_GAP;
+			return;
+		}
 	}
 	e->seen_tick = p->tick;
 	for (unsigned i = 0; i < p->cfg.n_rules; i++) {
@@ -481,6 +489,13 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 		policy_allowed_fn allowed, void *ctx,
 		const struct policy_decision **out, size_t *n_out)
 {
+	return policy_tick_ex(p, now, s, n, 0, allowed, ctx, out, n_out);
+}
+
+int policy_tick_ex(struct policy *p, __u64 now, const struct policy_sample *s, size_t n,
+		   unsigned flags, policy_allowed_fn allowed, void *ctx,
+		   const struct policy_decision **out, size_t *n_out)
+{
 	__u64 dt;
 
 	if (!p || (n && !s) || !out || !n_out)
@@ -499,6 +514,7 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 		for (size_t i = 0; i < p->cap; i++)
 			entry_at(p, i)->seen_tick = 0;
 		p->tick = 1;
+		p->whole_tick = 0;
 		p->have_prev = false;
 	}
 	p->tick++;
@@ -515,6 +531,8 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 
 	p->prev_now = p->clock_ns = now;
 	p->have_prev = true;
+	if (!(flags & POLICY_TICK_CHANGED))
+		p->whole_tick = p->tick;
 	p->st.ticks++;
 	*out = p->dec;
 	*n_out = p->n_dec;

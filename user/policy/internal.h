@@ -83,6 +83,8 @@ struct policy {
 	bool have_prev;
 	__u32 tick;			/* >= 2 while ticking, so tick - 1 is never 0 */
 	__u32 full_tick;		/* tick in which eviction could not make room */
+	__u32 whole_tick;		/* last tick whose samples were every prefix (not
+					 * POLICY_TICK_CHANGED); 0: none yet */
 	size_t seen_now;		/* prefixes sampled this tick */
 	size_t tick_left;		/* samples of this tick not yet processed */
 

@@ -137,6 +137,19 @@ int policy_tick(struct policy *p, __u64 now_ns, const struct policy_sample *s, s
 		policy_allowed_fn allowed, void *ctx,
 		const struct policy_decision **out, size_t *n_out);
 
+/* policy_tick with flags: POLICY_TICK_CHANGED says s holds only the
+ * prefixes counted since the previous tick's samples were read (the engine
+ * reads only those when it can), and every tracked prefix missing from s
+ * was not counted in between: its counters are still what they were when
+ * it was last sampled. Such a prefix was idle (its streaks break), and when
+ * it comes back its whole delta since then falls in the interval that just
+ * ended, as its counters say. A tick without the flag carries every prefix
+ * there is: one missing from it is gone, and its next sample a baseline. */
+#define POLICY_TICK_CHANGED	1U
+int policy_tick_ex(struct policy *p, __u64 now_ns, const struct policy_sample *s, size_t n,
+		   unsigned flags, policy_allowed_fn allowed, void *ctx,
+		   const struct policy_decision **out, size_t *n_out);
+
 /* c's counters will come from elsewhere from the next tick on (the engine
  * switches between a prefix's own counters and its drop entry's): take
  * c's next sample as a baseline, as after a tick without it. 0, or -ENOENT
