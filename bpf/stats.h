@@ -64,9 +64,10 @@ static __always_inline void active_log_add(struct fence_active_meta *am, __u64 e
 		__builtin_memcpy(rec->addr, key, 4);
 	else
 		__builtin_memcpy(rec->addr, key, 16);
-	/* the family last (x86 keeps stores in order; the compiler must too) */
-	asm volatile("" ::: "memory");
 	rec->family = family;
+	/* the mark last (x86 keeps stores in order; the compiler must too) */
+	asm volatile("" ::: "memory");
+	rec->mark = epoch;
 }
 
 static __always_inline void pfx_count(void *map, const void *key, __u32 ksz, __u8 family,

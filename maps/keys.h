@@ -273,7 +273,8 @@ struct fence_counters {
 	__u64 packets;
 	__u64 bytes;
 	__u64 new_conns;		/* TCP SYN without ACK, QUIC Initial */
-	__u64 drops;
+	__u64 drops;			/* new connections a throttle dropped (what a drop entry
+					 * drops is counted on the entry: entry_counters) */
 	__u64 last_seen_ns;		/* CLOCK_MONOTONIC (coarse) of the last packet on this
 					 * CPU; never before the start of the epoch it was
 					 * counted in (see fence_active_meta) */
@@ -310,14 +311,17 @@ struct fence_active_meta {
 };
 _Static_assert(sizeof(struct fence_active_meta) == 24, "fence_active_meta ABI");
 
-/* `active_log` element: half h's record i is element h * cap + i. The
- * family is written last: 0 means not written (yet). */
+/* `active_log` element: half h's record i is element h * cap + i. mark is
+ * written last: a record is the epoch's only when its mark is the epoch
+ * (one that does not is not written yet, or left from an earlier epoch), so
+ * nobody ever has to empty a half. */
 struct fence_active_rec {
+	__u64 mark;			/* fence_active_meta.epoch it was logged in */
 	__u8 family;			/* 4 or 6 */
 	__u8 pad[7];
 	__u8 addr[16];			/* the key of prefix_v4 (addr[0..3]) or prefix_v6 */
 };
-_Static_assert(sizeof(struct fence_active_rec) == 24, "fence_active_rec ABI");
+_Static_assert(sizeof(struct fence_active_rec) == 32, "fence_active_rec ABI");
 
 /* Not a map: each CPU's share of the prefixes bpf/counters.bpf.c's
  * counters_sum adds up (its global sum_arg[cpu]). */

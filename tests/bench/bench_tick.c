@@ -67,7 +67,8 @@ static void log_counted(const struct fence_maps *m, __u32 key, int ncpus)
 		r = &m->active_log[(size_t)half * am->cap + i];
 		memset(r->addr, 0, sizeof(r->addr));
 		memcpy(r->addr, &key, 4);
-		__atomic_store_n(&r->family, 4, __ATOMIC_RELEASE);
+		r->family = 4;
+		__atomic_store_n(&r->mark, epoch, __ATOMIC_RELEASE);
 	}
 }
 

@@ -693,12 +693,13 @@ static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_
 
 /* --- only what changed (COUNTERS_CHANGES) ----------------------------------- */
 
-/* Start a new epoch of active_log (maps/keys.h): the other half, emptied
- * first, from now on. Returns the half the epoch that ended filled. */
-static __u32 epoch_turn(struct walker *w, const struct fence_maps *m)
+/* Start a new epoch of active_log (maps/keys.h) in the other half, its
+ * count zeroed first. Returns the epoch that ended. */
+static __u64 epoch_turn(struct walker *w, const struct fence_maps *m)
 {
 	struct fence_active_meta *am = m->active;
-	__u32 old = am->epoch & 1, next = old ^ 1;
+	__u64 ended = am->epoch;
+	__u32 next = (ended & 1) ^ 1;
 	struct timespec ts;
 	__u64 now;
 
@@ -710,11 +711,11 @@ static __u32 epoch_turn(struct walker *w, const struct fence_maps *m)
 	/* after every last_seen_ns written so far (the coarse clock may not
 	 * have moved since the last turn), so each prefix counted from now
 	 * on is logged once more */
-	if (now < (am->epoch & ~1ULL))
-		now = am->epoch & ~1ULL;
+	if (now < (ended & ~1ULL))
+		now = ended & ~1ULL;
 	__atomic_store_n(&am->epoch, ((now + 2) & ~1ULL) | next, __ATOMIC_SEQ_CST);
 	w->epoch_on = true;
-	return old;
+	return ended;
 }
 
 static __u32 arec_hash(const struct fence_active_rec *r)
@@ -727,11 +728,11 @@ static __u32 arec_hash(const struct fence_active_rec *r)
 	return (__u32)(a >> 32 ^ a);
 }
 
-/* The records of half `half`, each prefix once, into sum_in; the half is
- * emptied for its next epoch. Returns how many, or -ENOMEM. */
-static long changes_collect(struct walker *w, const struct fence_maps *m, __u32 half, __u32 n)
+/* The first n records of the half epoch filled, those that are its, each
+ * prefix once, into sum_in. Returns how many, or -ENOMEM. */
+static long changes_collect(struct walker *w, const struct fence_maps *m, __u64 epoch, __u32 n)
 {
-	struct fence_active_rec *log = m->active_log + (size_t)half * w->cap;
+	const struct fence_active_rec *log = m->active_log + (size_t)(epoch & 1) * w->cap;
 	size_t need = 64, u = 0;
 
 	while (need < 2 * (size_t)n)
@@ -746,12 +747,15 @@ static long changes_collect(struct walker *w, const struct fence_maps *m, __u32 
 	}
 	memset(w->set, 0, need * sizeof(*w->set));
 	for (__u32 i = 0; i < n; i++) {
-		struct fence_active_rec *r = &log[i];
-		__u8 fam = __atomic_load_n(&r->family, __ATOMIC_ACQUIRE);
+		const struct fence_active_rec *r = &log[i];
+		__u8 fam;
 		size_t j;
 
-		if (fam != 4 && fam != 6)
+		if (__atomic_load_n(&r->mark, __ATOMIC_ACQUIRE) != epoch)
 			continue;	/* not written (a packet still at it): next epoch */
+		fam = r->family;
+		if (fam != 4 && fam != 6)
+			continue;
 		for (j = arec_hash(r) & (need - 1); w->set[j]; j = (j + 1) & (need - 1)) {
 			const struct fence_active_rec *x = &w->sum_in[w->set[j] - 1];
 
@@ -763,7 +767,6 @@ static long changes_collect(struct walker *w, const struct fence_maps *m, __u32 
 			w->sum_in[u].family = fam;
 			w->set[j] = (__u32)++u;
 		}
-		r->family = 0;
 	}
 	return (long)u;
 }
@@ -799,7 +802,8 @@ static int changes_read(struct walker *w, const struct fence_maps *m, struct pfx
 {
 	struct sum_job jobs[FENCE_WALK_CPUS_MAX];
 	struct timespec pause = { 0, 50000 };
-	__u32 half, n, per;
+	__u32 n, per;
+	__u64 ended;
 	long u;
 	int err;
 
@@ -807,16 +811,13 @@ static int changes_read(struct walker *w, const struct fence_maps *m, struct pfx
 		epoch_turn(w, m);
 		return -ENODATA;
 	}
-	half = epoch_turn(w, m);
+	ended = epoch_turn(w, m);
 	/* a packet that read the old epoch may still be writing its record */
 	nanosleep(&pause, NULL);
-	n = __atomic_load_n(&m->active->n[half], __ATOMIC_SEQ_CST);
-	if (n > w->cap) {
-		for (__u32 i = 0; i < w->cap; i++)
-			m->active_log[(size_t)half * w->cap + i].family = 0;
+	n = __atomic_load_n(&m->active->n[ended & 1], __ATOMIC_SEQ_CST);
+	if (n > w->cap)
 		return -ENODATA;
-	}
-	u = changes_collect(w, m, half, n);
+	u = changes_collect(w, m, ended, n);
 	if (u < 0)
 		return (int)u;
 	/* past half the maps' room, a walk reads it all about as fast */
