@@ -145,6 +145,36 @@ const volatile __u32 n_cpus = 1;	/* possible CPUs: the per-CPU values to add */
 struct fence_sum_arg sum_arg[FENCE_WALK_CPUS_MAX];
 __u64 sum_ran[FENCE_WALK_CPUS_MAX];	/* gen, once this CPU's share is done */
 
+/* v's hosts into the sum s, as user/core/counters.c's counters_add joins
+ * them: both as of the later host epoch; a CPU one epoch behind gives its
+ * current hosts as the sum's previous; older ones are too old to count. */
+static __always_inline void sum_hosts(struct fence_counters *s, const struct fence_counters *v)
+{
+	int i;
+
+	if (v->host_epoch > s->host_epoch) {
+		__u8 shift = v->host_epoch == s->host_epoch + 1;
+
+#pragma unroll
+		for (i = 0; i < 4; i++) {
+			s->hosts[1][i] = shift ? s->hosts[0][i] : 0;
+			s->hosts[0][i] = 0;
+		}
+		s->host_epoch = v->host_epoch;
+	}
+	if (v->host_epoch == s->host_epoch) {
+#pragma unroll
+		for (i = 0; i < 4; i++) {
+			s->hosts[0][i] |= v->hosts[0][i];
+			s->hosts[1][i] |= v->hosts[1][i];
+		}
+	} else if (v->host_epoch + 1 == s->host_epoch) {
+#pragma unroll
+		for (i = 0; i < 4; i++)
+			s->hosts[1][i] |= v->hosts[0][i];
+	}
+}
+
 static __always_inline void sum_add(struct fence_counters *s, const struct fence_counters *v)
 {
 	s->packets += v->packets;
@@ -153,6 +183,7 @@ static __always_inline void sum_add(struct fence_counters *s, const struct fence
 	s->drops += v->drops;
 	if (v->last_seen_ns > s->last_seen_ns)
 		s->last_seen_ns = v->last_seen_ns;
+	sum_hosts(s, v);
 }
 
 static long sum_one(__u64 i, __u32 *start)

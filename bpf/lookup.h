@@ -19,7 +19,10 @@ static __always_inline struct fence_rule *rule_at(__u32 slot)
 	return bpf_map_lookup_elem(&rules, &slot);
 }
 
-static __always_inline __u32 lookup_v4(__be32 saddr)
+/* The entry for saddr. A /32 deny found in deny_v4 is returned, and what
+ * the table holds beneath it goes to *under (0 otherwise): that is what
+ * applies once the /32 has expired (a /32 has no parent of its own). */
+static __always_inline __u32 lookup_v4(__be32 saddr, __u32 *under)
 {
 	__u32 host = bpf_ntohl(saddr);
 	__u32 idx = host >> 12, leaf, slot;
@@ -29,6 +32,7 @@ static __always_inline __u32 lookup_v4(__be32 saddr)
 	struct fence_slot *s;
 	struct fence_rule *r;
 
+	*under = 0;
 	line = bpf_map_lookup_elem(&tbl24, &idx);
 	if (!line)
 		return 0;
@@ -49,7 +53,10 @@ static __always_inline __u32 lookup_v4(__be32 saddr)
 	key.prefixlen = 32;
 	key.addr = saddr;
 	s = bpf_map_lookup_elem(&deny_v4, &key);
-	return s ? s->slot : slot;
+	if (!s)
+		return slot;
+	*under = slot;
+	return s->slot;
 }
 
 static __always_inline __u32 lookup_v6(const __u8 *saddr)

@@ -4,6 +4,9 @@
 #define XDPFENCE_BPF_STATS_H
 
 #include "maps.h"
+#include "parse.h"
+
+extern const volatile __u8 count_hosts;
 
 static __always_inline void stat_count(__u32 reason, __u64 bytes)
 {
@@ -70,8 +73,40 @@ static __always_inline void active_log_add(struct fence_active_meta *am, __u64 e
 	rec->mark = epoch;
 }
 
-static __always_inline void pfx_count(void *map, const void *key, __u32 ksz, __u8 family,
-				      __u64 bytes, __u8 new_conn, __u8 dropped, __u64 now)
+/* A host of this prefix opened a connection (maps/keys.h: the epochs, the
+ * bits). Writes only a bit not set yet. */
+static __always_inline void host_mark(struct fence_counters *c, const struct pkt_info *pi, __u64 now)
+{
+	__u32 e = (__u32)(now >> FENCE_HOST_EPOCH_SHIFT), h;
+	__u64 bit, *word;
+
+	if (c->host_epoch != e) {
+		int i;
+
+#pragma unroll
+		for (i = 0; i < 4; i++) {
+			c->hosts[1][i] = c->host_epoch + 1 == e ? c->hosts[0][i] : 0;
+			c->hosts[0][i] = 0;
+		}
+		c->host_epoch = e;
+	}
+	if (pi->family == 4) {
+		h = bpf_ntohl(pi->saddr4) & 0xff;
+	} else {
+		__u32 w[4];
+
+		/* 4-byte loads: saddr6 is 4-aligned, not 8 */
+		__builtin_memcpy(w, pi->saddr6, 16);
+		h = fence_host_bit((__u64)w[0] << 32 | w[1], (__u64)w[2] << 32 | w[3]);
+	}
+	bit = 1ULL << (h & 63);
+	word = &c->hosts[0][(h >> 6) & 3];
+	if (!(*word & bit))
+		*word |= bit;
+}
+
+static __always_inline void pfx_count(void *map, const void *key, __u32 ksz,
+				      const struct pkt_info *pi, __u64 bytes, __u8 dropped, __u64 now)
 {
 	struct fence_counters *c = pfx_counters(map, key);
 	__u32 zero = 0;
@@ -82,15 +117,17 @@ static __always_inline void pfx_count(void *map, const void *key, __u32 ksz, __u
 		return;
 	c->packets++;
 	c->bytes += bytes;
-	c->new_conns += new_conn;
+	c->new_conns += pi->new_conn;
 	c->drops += dropped;
 	am = bpf_map_lookup_elem(&active_meta, &zero);
 	if (am)
 		epoch = am->epoch;
 	if (c->last_seen_ns < epoch)
-		active_log_add(am, epoch, family, key, ksz);
+		active_log_add(am, epoch, pi->family, key, ksz);
 	/* never before the epoch's start, or the next packet logs it again */
 	c->last_seen_ns = now > epoch ? now : epoch;
+	if (pi->new_conn && count_hosts)
+		host_mark(c, pi, now);
 }
 
 #endif

@@ -24,6 +24,7 @@ const volatile __u8 v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT;	/* per-prefix counter
 const volatile __u8 v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;	/* per-prefix counters: /len of IPv6 sources */
 const volatile __u32 malformed_verdict = XDP_PASS;	/* frames we cannot judge */
 const volatile __u8 count_prefixes = 1;	/* 0 disables prefix_v4/prefix_v6 */
+const volatile __u8 count_hosts = 1;	/* 0 disables distinct hosts (benchmarks) */
 const volatile __u64 pin_dir_id = 0;		/* the pin dir it was loaded for (a hash): never
 						 * read here; tells the controller whose it is
 						 * when that pin dir is gone */
@@ -102,7 +103,7 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 		__u32 mask = v4_agg_len ? ~0U << (32 - v4_agg_len) : 0;
 
 		k.addr = pi->saddr4 & bpf_htonl(mask);
-		pfx_count(&prefix_v4, &k, sizeof(k), 4, bytes, pi->new_conn, dropped, now);
+		pfx_count(&prefix_v4, &k, sizeof(k), pi, bytes, dropped, now);
 	} else {
 		struct fence_pfx_v6 k;
 		__u32 w[4];
@@ -117,25 +118,25 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 			w[i] &= bpf_htonl(mask);
 		}
 		__builtin_memcpy(k.addr, w, 16);
-		pfx_count(&prefix_v6, &k, sizeof(k), 6, bytes, pi->new_conn, dropped, now);
+		pfx_count(&prefix_v6, &k, sizeof(k), pi, bytes, dropped, now);
 	}
 }
 
 /* The long way, for every packet the short way below does not drop: the
  * whole pipeline. hint: FAST_V4 or FAST_V6 | slot when the short way parsed
- * the IP header and looked its source up already, else 0. Counts the
- * packet once per reason and returns the verdict (the caller chains on
- * XDP_PASS). */
+ * the IP header and looked its source up already, else 0; hint_under, then,
+ * what lookup_v4 gave beneath a /32. Counts the packet once per reason and
+ * returns the verdict (the caller chains on XDP_PASS). */
 #define FAST_V4 (1ULL << 32)
 #define FAST_V6 (1ULL << 33)
 
-static __noinline int full_path(struct xdp_md *ctx, __u64 hint)
+static __noinline int full_path(struct xdp_md *ctx, __u64 hint, __u32 hint_under)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = data_end - data, now = 0;
-	__u32 reason = FENCE_STAT_PASS, verdict = XDP_PASS, slot;
+	__u32 reason = FENCE_STAT_PASS, verdict = XDP_PASS, slot, under = 0;
 	struct pkt_info pi = {};
 	struct fence_rule *r;
 	__u32 err = 0;
@@ -157,7 +158,12 @@ static __noinline int full_path(struct xdp_md *ctx, __u64 hint)
 			goto out;
 		}
 		pi.family = 4;
-		slot = hint & FAST_V4 ? (__u32)hint : lookup_v4(pi.saddr4);
+		if (hint & FAST_V4) {
+			slot = (__u32)hint;
+			under = hint_under;
+		} else {
+			slot = lookup_v4(pi.saddr4, &under);
+		}
 	} else if (proto == ETH_P_IPV6) {
 		if (parse_ipv6(&c, &pi, &nh) < 0) {
 			reason = FENCE_STAT_ERR_IPV6;
@@ -171,6 +177,10 @@ static __noinline int full_path(struct xdp_md *ctx, __u64 hint)
 		goto out;
 	}
 	r = resolve(&slot, &now, &expired);
+	if (!r && under) {	/* an expired /32: what the table holds beneath it */
+		slot = under;
+		r = resolve(&slot, &now, &expired);
+	}
 
 	/* the rest of the headers, for counting and the throttle: a broken
 	 * extension chain or L4 header still has a known source, so it is
@@ -240,7 +250,7 @@ int xdpfence_prog(struct xdp_md *ctx)
 	struct pkt_info pi = {};
 	struct fence_rule *r;
 	__u64 hint = 0;
-	__u32 slot;
+	__u32 slot, under = 0;
 	int proto, l4 = 1, verdict;
 	__u8 nh;
 
@@ -249,7 +259,7 @@ int xdpfence_prog(struct xdp_md *ctx)
 		proto = parse_ipv4(&c, &pi, &l4);
 		if (proto < 0)
 			goto slow;
-		slot = lookup_v4(pi.saddr4);
+		slot = lookup_v4(pi.saddr4, &under);
 		hint = FAST_V4 | slot;
 	} else if (proto == ETH_P_IPV6) {
 		if (parse_ipv6(&c, &pi, &nh) < 0)
@@ -266,14 +276,14 @@ int xdpfence_prog(struct xdp_md *ctx)
 	if (!r || r->kind != FENCE_KIND_DENY || r->action != FENCE_ACT_DROP)
 		goto slow;
 	if (r->expires_ns && r->expires_ns <= bpf_ktime_get_coarse_ns())
-		goto slow;	/* expired: its parent may be in force */
+		goto slow;	/* expired: its parent, or the table under a /32, may rule */
 	if (l4)
 		parse_l4(&c, &pi, proto);	/* a truncated one is still dropped */
 	entry_count(slot, data_end - data, pi.new_conn);
 	stat_count(r->stat, data_end - data);
 	return XDP_DROP;
 slow:
-	verdict = full_path(ctx, hint);
+	verdict = full_path(ctx, hint, under);
 	if (verdict == XDP_PASS)
 		bpf_tail_call(ctx, &chain, 0);	/* falls through when empty */
 	return verdict;

@@ -23,10 +23,11 @@
 #define FENCE_TBL24_ENTRIES	(1U << 24)	/* leaves: one per /24 */
 #define FENCE_TBL24_LINE	16		/* leaves per tbl24 element (one cache line) */
 #define FENCE_TBL8_GROUP	256		/* leaves per tbl8 element (one /24 in /32s) */
-#define FENCE_TBL8_GROUPS	16384		/* default tbl8 groups: 16 MiB, /25../31 detail in 16k /24s */
-#define FENCE_RULES_MAX		(1U << 21)	/* default rule slots, shared by v4/v6, allow/deny */
+#define FENCE_TBL8_GROUPS	1024		/* tbl8 groups at first (1 MiB); they grow as needed */
+#define FENCE_RULES_MAX		(1U << 16)	/* rule slots at first, shared by v4/v6, allow/deny;
+						 * they grow as needed (core/grow.c) */
 #define FENCE_PREFIX_MAX	(1U << 18)	/* default entries of each per-prefix LRU */
-#define FENCE_V6_RULES_MAX	(1U << 20)	/* default entries of deny_v6 / allow_v6 tries */
+#define FENCE_V6_RULES_MAX	(1U << 16)	/* deny_v6 entries at first (no preallocation); grows */
 #define FENCE_THROTTLE_MAX	65536		/* throttle buckets (one per throttled entry) */
 #define FENCE_FEEDS_MAX		32		/* feed ids 0..31: one bit each in fence_rule_info.feeds */
 #define FENCE_V6_EXT_MAX	6		/* IPv6 extension headers walked before giving up */
@@ -111,6 +112,12 @@ enum fence_owner {
 	FENCE_OWN_MANUAL = 1 << 0,	/* `xdpfence ban add` */
 	FENCE_OWN_PROMOTED = 1 << 1,	/* behaviour engine */
 	FENCE_OWN_FEED = 1 << 2,	/* at least one bit in feeds */
+	FENCE_OWN_FLEET = 1 << 3,	/* another gateway's ban, from the fleet bucket
+					 * (`xdpfence run`, [fleet]): its term is the
+					 * engine's, promoted_action/promoted_expires_ns,
+					 * which then holds the later and stronger of this
+					 * gateway's promotion and the fleet's; reason
+					 * starts "@ORIGIN " when the fleet's text is kept */
 };
 
 /* `rule_info` array, indexed by slot: what only the controller reads. */
@@ -269,6 +276,17 @@ struct fence_pfx_v6 {
 };
 _Static_assert(sizeof(struct fence_pfx_v6) == 16, "fence_pfx_v6 ABI");
 
+/* Distinct hosts that open connections, per prefix, by epoch: 2^32 ns
+ * (about 4.3 s) of CLOCK_MONOTONIC each. hosts[0] is of epoch host_epoch,
+ * hosts[1] of the one before (zero if this CPU saw none then); a new epoch
+ * shifts them, so user space never resets anything. 256 bits each. IPv4:
+ * bit i is the host whose last byte is i (exact for a /24 and longer; for a
+ * shorter prefix, hosts that share a last byte count once). IPv6: bit
+ * fence_host_bit(address), for linear counting (an estimate, user space's).
+ * Only packets that open a connection touch them. Per CPU: user space ORs
+ * them over CPUs (user/core/counters.c). */
+#define FENCE_HOST_EPOCH_SHIFT	32
+
 struct fence_counters {
 	__u64 packets;
 	__u64 bytes;
@@ -278,8 +296,18 @@ struct fence_counters {
 	__u64 last_seen_ns;		/* CLOCK_MONOTONIC (coarse) of the last packet on this
 					 * CPU; never before the start of the epoch it was
 					 * counted in (see fence_active_meta) */
+	__u32 host_epoch;		/* CLOCK_MONOTONIC >> FENCE_HOST_EPOCH_SHIFT of hosts[0] */
+	__u32 pad;
+	__u64 hosts[2][4];		/* this epoch's bits, the one before's */
 };
-_Static_assert(sizeof(struct fence_counters) == 40, "fence_counters ABI");
+_Static_assert(sizeof(struct fence_counters) == 112, "fence_counters ABI");
+
+/* IPv6 hosts: the bit of an address (hi, lo: its two halves as loaded):
+ * the top 8 bits of a multiplicative hash, one multiply. */
+static inline __u32 fence_host_bit(__u64 hi, __u64 lo)
+{
+	return (__u32)(((hi + lo) * 0x9e3779b97f4a7c15ULL) >> 56);
+}
 
 /* What bpf/counters.bpf.c writes per prefix for the controller (never
  * pinned): the prefix and one CPU's counters. The walker keeps a region and
@@ -292,7 +320,7 @@ struct fence_pfx_rec {
 	__u8 pad[7];
 	struct fence_counters c;
 };
-_Static_assert(sizeof(struct fence_pfx_rec) == 64, "fence_pfx_rec ABI");
+_Static_assert(sizeof(struct fence_pfx_rec) == 136, "fence_pfx_rec ABI");
 
 /* What changed since the engine's last read: the data path logs a source
  * prefix in `active_log` the first time it counts it in an epoch (its
@@ -378,5 +406,41 @@ struct fence_meta {
 					 * repaints the whole IPv4 table */
 };
 _Static_assert(sizeof(struct fence_meta) == 16, "fence_meta ABI");
+
+/* The table writer's own bookkeeping, pinned beside the data path's maps
+ * (never read by it; created by the controller, not by the BPF object), so
+ * that a command that changes one entry touches a few pages instead of
+ * scanning every slot: the index of entries by prefix, the free slots and
+ * groups, the live counts. A writer that dies half way leaves it stale;
+ * the repair that follows rebuilds it from the slots (valid = 0 until). */
+#define FENCE_STORE_MAGIC	0x78667374726b6970ULL
+#define FENCE_STORE_VERSION	1
+
+struct fence_store {
+	__u64 magic;
+	__u32 version;
+	__u32 valid;			/* 1: in line with rules, rule_info, tbl24, tbl8 */
+	__u32 n_slots;			/* sizes it was built for */
+	__u32 n_groups;
+	__u32 index_cells;		/* cells of tbl_index (a power of two) */
+	__u32 slot_hwm;			/* slots >= this were never used */
+	__u32 group_hwm;		/* tbl8 groups >= this were never used */
+	__u32 free_head, free_n;	/* tbl_free: a ring of freed slots, oldest first */
+	__u32 gfree_head, gfree_n;	/* tbl_gfree: a ring of freed groups, oldest first */
+	__u32 live[2][3];		/* live entries [IPv6][enum fence_kind] */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fence_store) == 80, "fence_store ABI");
+
+/* tbl_limits, one element: what the operator allows the tables to grow to. */
+struct fence_limits {
+	__u64 memory;			/* bytes of kernel memory, all maps together; 0 = no limit */
+	__u64 reserved[3];
+};
+_Static_assert(sizeof(struct fence_limits) == 32, "fence_limits ABI");
+
+/* A cell of tbl_index: the entry key's 32-bit hash (high half) and its
+ * slot (low half); 0 = empty. Open addressing, linear probing. */
+typedef __u64 fence_index_cell;
 
 #endif

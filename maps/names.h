@@ -41,4 +41,14 @@
 	X(ACTIVE_META, active_meta)	\
 	X(ACTIVE_LOG, active_log)
 
+/* The table writer's bookkeeping (struct fence_store in keys.h), pinned
+ * under the same pin dir but made by the controller, not by the BPF
+ * object: X(ID, name). */
+#define FENCE_STORE_MAPS(X)	\
+	X(INDEX, tbl_index)	\
+	X(STORE, tbl_store)	\
+	X(FREE, tbl_free)	\
+	X(GFREE, tbl_gfree)	\
+	X(LIMITS, tbl_limits)
+
 #endif

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# scripts/lab.sh up|down|env [NAME] - a network-namespace lab for xdpfence.
+# scripts/lab.sh up|down|env|fleet-up|fleet-down [NAME] - a network-namespace lab for xdpfence.
 #
 #   NAME-c  "internet" clients: 198.18.1..5.10/24 and 2001:db8:1..5::10/64
 #           on veth NAME-vc (plus any address added later from 198.18.0.0/15),
@@ -95,16 +95,123 @@ lab_up() {
 
 lab_down() {
 	lab_names "${1:-${LAB:-}}"
+	local pids="" p alive
 	for ns in "$NS_S" "$NS_G" "$NS_C"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		pids+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+	done
+	# SIGTERM, and a few seconds to exit: a daemon removes its control
+	# socket and lock in /run/xdpfence on the way out, and its pins must
+	# not be unmounted under it
+	[ -n "${pids// /}" ] && { kill $pids 2>/dev/null || true; }
+	for _ in $(seq 50); do
+		alive=0
+		for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for ns in "$NS_S" "$NS_G" "$NS_C"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	if mountpoint -q "$BPFFS" 2>/dev/null; then
 		umount "$BPFFS" || true
 	fi
 	rm -rf "$LAB_DIR"
-	rmdir /run/xdpfence-lab 2>/dev/null	# the last lab out takes the parent
+	rmdir /run/xdpfence-lab 2>/dev/null || true	# the last lab out takes the parent
 	return 0
+}
+
+# --- a fleet lab: three NATS nodes and three gateways (tests, benchmarks) ---
+#
+#   NAME-net  a bridge (no address) joining, on 192.0.2.0/24:
+#   NAME-n1..n3  one nats-server each, on 192.0.2.11..13 (lab_fleet_nats)
+#   NAME-ga..gc  the gateways, on 192.0.2.21..23 (their link NAME-M1..M3:
+#             down = that gateway cut off from NATS); each also faces
+#   NAME-cl   the clients: a link to each gateway (198.19.K.2 <-> 198.19.K.1
+#             on NAME-cK <-> NAME-dK, where xdpfence attaches), sources
+#             198.18.1..9.10 on its loopback, routed to any gateway
+#   a private bpffs at /run/xdpfence-lab/NAME/bpf (pin dirs bpf/a, b, c).
+lab_fleet_names() {
+	lab_names "$1"
+	FLEET_GWS="a b c"
+}
+
+lab_fleet_up() {
+	local g k i
+	lab_fleet_names "$1"
+	lab_fleet_down "$LAB"
+	lab_fleet_names "$1"
+	mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS" || return 1
+	ip netns add "$LAB-net" && ip netns add "$LAB-cl" || return 1
+	ip -n "$LAB-net" link add br0 type bridge && ip -n "$LAB-net" link set br0 up || return 1
+	for i in 1 2 3; do
+		ip netns add "$LAB-n$i" && lab_fleet_join "$LAB-n$i" "$LAB-m$i" "192.0.2.1$i" || return 1
+	done
+	ip -n "$LAB-cl" link set lo up
+	for i in 1 2 3 4 5 6 7 8 9; do
+		ip -n "$LAB-cl" addr add "198.18.$i.10/32" dev lo
+	done
+	k=0
+	for g in $FLEET_GWS; do
+		k=$((k + 1))
+		ip netns add "$LAB-g$g" && lab_fleet_join "$LAB-g$g" "$LAB-M$k" "192.0.2.2$k" || return 1
+		ip link add "$LAB-c$k" netns "$LAB-cl" type veth peer name "$LAB-d$k" netns "$LAB-g$g" ||
+			return 1
+		ip -n "$LAB-cl" addr add "198.19.$k.2/24" dev "$LAB-c$k"
+		ip -n "$LAB-cl" link set "$LAB-c$k" up
+		ip -n "$LAB-g$g" addr add "198.19.$k.1/24" dev "$LAB-d$k"
+		ip -n "$LAB-g$g" link set "$LAB-d$k" up
+		ip -n "$LAB-g$g" route add 198.18.0.0/16 via "198.19.$k.2"
+		ip netns exec "$LAB-g$g" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+			net.ipv4.conf.default.rp_filter=0
+	done
+	ip netns exec "$LAB-cl" sysctl -qw net.ipv4.conf.all.rp_filter=0
+	for k in 1 2 3; do
+		for _ in $(seq 25); do
+			ip netns exec "$LAB-cl" ping -c1 -W1 -I 198.18.1.10 "198.19.$k.1" >/dev/null 2>&1 &&
+				break
+			sleep 0.2
+		done || return 1
+	done
+}
+
+# NS IF ADDR: a port of the lab's bridge, ADDR/24 on IF in NS
+lab_fleet_join() {
+	ip link add "$2" netns "$1" type veth peer name "$2p" netns "$LAB-net" || return 1
+	ip -n "$LAB-net" link set "$2p" master br0 up
+	ip -n "$1" addr add "$3/24" dev "$2"
+	ip -n "$1" link set "$2" up
+	ip -n "$1" link set lo up
+}
+
+# NAME I DIR: start NATS node I (JetStream, cluster of three) with its
+# store and log under DIR; its pid in LAB_PID. Stop it with kill.
+lab_fleet_nats() {
+	local i=$2 dir=$3
+	lab_fleet_names "$1"
+	mkdir -p "$dir/n$i"
+	cat >"$dir/n$i.conf" <<EOT
+server_name: n$i
+listen: 192.0.2.1$i:4222
+http: 192.0.2.1$i:8222
+jetstream { store_dir: "$dir/n$i", max_memory_store: 256MB, max_file_store: 4GB }
+cluster {
+  name: xflab
+  listen: 192.0.2.1$i:6222
+  routes: [nats-route://192.0.2.11:6222, nats-route://192.0.2.12:6222, nats-route://192.0.2.13:6222]
+}
+EOT
+	ip netns exec "$LAB-n$i" nats-server -c "$dir/n$i.conf" >>"$dir/n$i.log" 2>&1 &
+	LAB_PID=$!
+}
+
+lab_fleet_down() {
+	local ns
+	lab_fleet_names "$1"
+	for ns in "$LAB-cl" "$LAB-ga" "$LAB-gb" "$LAB-gc" "$LAB-n1" "$LAB-n2" "$LAB-n3" "$LAB-net"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	lab_down "$LAB"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -116,12 +223,18 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	down)
 		lab_down "${2:-xflab}" && echo "lab ${2:-xflab} down"
 		;;
+	fleet-up)
+		lab_fleet_up "${2:-xflab}" && echo "fleet lab ${2:-xflab} up: NATS nodes in $LAB-n1..3 (lab_fleet_nats), gateways in $LAB-ga..gc, clients in $LAB-cl"
+		;;
+	fleet-down)
+		lab_fleet_down "${2:-xflab}" && echo "fleet lab ${2:-xflab} down"
+		;;
 	env)
 		lab_names "${2:-xflab}"
 		echo "NS_C=$NS_C NS_G=$NS_G NS_S=$NS_S VC=$VC VG=$VG VGS=$VGS VS=$VS PIN=$PIN LIBXDP_BPFFS=$BPFFS"
 		;;
 	*)
-		echo "usage: scripts/lab.sh up|down|env [NAME]" >&2
+		echo "usage: scripts/lab.sh up|down|env|fleet-up|fleet-down [NAME]" >&2
 		exit 2
 		;;
 	esac

@@ -63,7 +63,7 @@ for t in "$build"/tests/test_*; do
 done
 for l in tests/lint/*.sh; do
 	[ -f "$l" ] || continue
-	suite "lint/$(basename "$l" .sh)" bash "$l"
+	suite "lint/$(basename "$l" .sh)" bash "$l" "$build"
 done
 
 # libFuzzer: a short run of each harness from its seed corpus; any crash,

@@ -81,6 +81,10 @@ dpid=
 "$build/xdpfence" --pin-dir "$bpffs/resident" ban add 192.0.2.1 >/dev/null 2>&1
 echo
 "$build/bench_feed_resident" "$bpffs/resident" "$tmp/feed-1m.txt" "$tmp/feed-1m-b.txt" | tee "$tmp/resident.txt"
+echo
+"$build/bench_commit" "$bpffs/resident" | tee "$tmp/commit.txt"
+t "ban add /32, one-shot CLI, on the 1M set" "$build/xdpfence" --pin-dir "$bpffs/resident" ban add 198.19.255.1
+t "ban del /32, one-shot CLI, on the 1M set" "$build/xdpfence" --pin-dir "$bpffs/resident" ban del 198.19.255.1
 mapfile -t res < <(awk '/reload, 1% changed/ { print $(NF - 3) }' "$tmp/resident.txt")
 echo
 printf 'targets (issue 3): first load <= 1 s: %.2f s; 1%% reload <= 0.2 s: CLI median %s s one-shot (--direct), %s s served by xdpfence run; resident median %s s\n' \

@@ -18,7 +18,7 @@ out=bench-results/bench.txt figs=bench-results/figures.txt
 for f in "$out" "$figs"; do
 	[ -f "$f" ] && mv "$f" "${f%.txt}.prev.txt"
 done
-only=${BENCH_ONLY:-lookup tick live cli feed}
+only=${BENCH_ONLY:-lookup tick live cli feed fleet}
 machine="$(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo |
 	cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 fails=0
@@ -42,6 +42,7 @@ part() {	# name command...: run it, keep its output, count a failure
 	part live tests/bench/bench_live.sh "$build"
 	part cli tests/bench/bench_cli.sh "$build"
 	part feed tests/bench/bench_feed.sh "$build"
+	part fleet tests/bench/bench_fleet.sh "$build"
 } | tee "$out"
 {
 	echo "# $machine"
@@ -92,6 +93,11 @@ rows = [
     ("tick, 1M prefixes, 10% active (ms)", "tick_1m_tenth", "<=", 100),
     ("  tick reading every prefix: all / 10% active (ms)", "tick_1m_all_walk", None, None),
     ("", "tick_1m_tenth_walk", None, None),
+    ("issue 17: distinct hosts, ns added to a frame (test_run)", None, None, None),
+    ("hosts: IPv4 / IPv6 SYN (ns added)", "hosts_v4_syn_added", "<=", 3),
+    ("", "hosts_v6_syn_added", None, None),
+    ("  hosts: IPv4 / IPv6 ACK (ns added)", "hosts_v4_ack_added", None, None),
+    ("", "hosts_v6_ack_added", None, None),
     ("issue 15, items 1-3: changes (one-shot CLI, 1M /16../32 loaded)", None, None, None),
     ("ban add (ms)", "ban_add_ms", "<=", 15),
     ("ban add, max RSS (MB)", "ban_add_rss_mb", "<=", 64),

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "fixture.h"
+#include "core/counters.h"
 #include "xdpfence.skel.h"
 
 static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -38,6 +39,10 @@ int fx_open(struct fx *f, const struct fence_opts *o)
 	if (err)
 		goto fail;
 	err = table_open(&f->t, &f->m);
+	if (!err)	/* a writer's bookkeeping, unpinned: small commits use it */
+		err = table_store_attach(f->t, NULL, true);
+	if (!err)
+		err = table_store_rebuild(f->t);
 	if (err)
 		goto fail;
 	f->prog_fd = bpf_program__fd(f->skel->progs.xdpfence_prog);
@@ -114,14 +119,8 @@ int fx_prefix(struct fx *f, const char *prefix_addr, struct fence_counters *out)
 		err = -errno;
 		goto out;
 	}
-	for (int c = 0; c < f->m.ncpus; c++) {
-		out->packets += v[c].packets;
-		out->bytes += v[c].bytes;
-		out->new_conns += v[c].new_conns;
-		out->drops += v[c].drops;
-		if (v[c].last_seen_ns > out->last_seen_ns)
-			out->last_seen_ns = v[c].last_seen_ns;
-	}
+	for (int c = 0; c < f->m.ncpus; c++)
+		counters_add(out, &v[c]);
 out:
 	free(v);
 	return err;

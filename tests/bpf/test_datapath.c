@@ -1234,6 +1234,114 @@ out:
 	fx_close(&f);
 }
 
+static void syn_from(struct fx *f, const char *src)
+{
+	uint8_t buf[PKT_MAX];
+	size_t l = pkt_build(&(struct pkt_spec){ .saddr = src, .tcp_flags = TH_SYN }, buf, NULL);
+
+	fx_run(f, buf, l);
+}
+
+/* The engine's read of what changed (counters_sum in the kernel) carries
+ * the hosts as the walk and the batch reads do: ORed over the CPUs that
+ * counted the prefix, as of the latest host epoch among them. */
+static void test_datapath_hosts_changes_only(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 1024,
+				.v6_rules = 256 };
+	static struct pfx_sample v[4096];
+	struct counters_reader *r = NULL;
+	struct pfx_sample *a;
+	int n, cpu1;
+	__u8 k6[16];
+	cpu_set_t all;
+	char src[64];
+	bool ch;
+	struct fx f;
+
+	sched_getaffinity(0, sizeof(all), &all);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	cpu1 = f.m.ncpus > 1 ? 1 : 0;
+	if (!ASSERT_EQ(counters_reader_new(&r, &f.m, 0, COUNTERS_CHANGES), 0, "reader"))
+		goto out;
+	read_changed(r, v, 4096, &ch);		/* the first read is whole */
+
+	on_cpu(0);
+	for (int i = 1; i <= 10; i++) {
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		syn_from(&f, src);
+	}
+	syn_from(&f, "2001:db8:9::1");
+	syn_from(&f, "2001:db8:9::2");
+	on_cpu(cpu1);
+	for (int i = 5; i <= 20; i++) {	/* .5 to .10 on both CPUs */
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		syn_from(&f, src);
+	}
+	syn_from(&f, "2001:db8:9::2");
+	syn_from(&f, "2001:db8:9::3");
+	sched_setaffinity(0, sizeof(all), &all);
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 2, "only what changed: a /24 and a /64");
+	a = (struct pfx_sample *)find_v4(v, n, "198.51.100.0");
+	if (ASSERT_TRUE(a != NULL, "the /24 read")) {
+		ASSERT_EQ(a->c.new_conns, 26, "new connections summed");
+		ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 20, "20 hosts, ORed over CPUs");
+		ASSERT_EQ(a->c.hosts[0][0], 0x1ffffeULL, "hosts .1 to .20");
+	}
+	inet_pton(AF_INET6, "2001:db8:9::", k6);
+	a = NULL;
+	for (int i = 0; i < n; i++)
+		if (v[i].family == 6 && !memcmp(v[i].addr, k6, 16))
+			a = &v[i];
+	if (ASSERT_TRUE(a != NULL, "the /64 read"))
+		ASSERT_EQ(counters_hosts(&a->c, 6, fence_now_ns()), 3, "3 IPv6 hosts");
+
+	on_cpu(0);
+	syn_from(&f, "198.51.100.30");
+	sched_setaffinity(0, sizeof(all), &all);
+	n = read_changed(r, v, 4096, &ch);
+	a = (struct pfx_sample *)find_v4(v, n, "198.51.100.0");
+	ASSERT_TRUE(ch && n == 1 && a, "read again once counted again");
+	if (a)
+		ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 21, "its hosts of the epoch kept");
+
+	/* CPUs an epoch apart, planted: the one behind gives its current
+	 * hosts as the previous epoch's, and its previous ones are too old */
+	if (f.m.ncpus > 1) {
+		struct fence_counters *pc = calloc(f.m.ncpus, sizeof(*pc));
+		__u32 e = (__u32)(fence_now_ns() >> FENCE_HOST_EPOCH_SHIFT);
+		__be32 k4 = htonl(0xcb007100);	/* 203.0.113.0 */
+
+		if (!pc)
+			goto out;
+		pc[0].host_epoch = e;
+		pc[0].hosts[0][0] = 1;		/* .0, now */
+		pc[1].host_epoch = e - 1;
+		pc[1].hosts[0][1] = 1;		/* .64, the epoch before */
+		pc[1].hosts[1][2] = 1;		/* .128, two before */
+		ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_PREFIX_V4], &k4, pc, BPF_ANY), 0, "planted");
+		free(pc);
+		on_cpu(0);
+		verdict(&f, "203.0.113.200");	/* logs it; opens nothing */
+		sched_setaffinity(0, sizeof(all), &all);
+		n = read_changed(r, v, 4096, &ch);
+		a = (struct pfx_sample *)find_v4(v, n, "203.0.113.0");
+		if (ASSERT_TRUE(ch && a, "the planted prefix read")) {
+			ASSERT_EQ(a->c.host_epoch, e, "as of the latest epoch");
+			ASSERT_EQ(a->c.hosts[0][0], 1ULL, "CPU 0's current");
+			ASSERT_EQ(a->c.hosts[1][1], 1ULL, "CPU 1's current as the previous");
+			ASSERT_EQ(a->c.hosts[1][2] | a->c.hosts[0][2], 0, "CPU 1's previous dropped");
+			ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 2, ".0 and .64");
+		}
+	}
+out:
+	sched_setaffinity(0, sizeof(all), &all);
+	counters_reader_free(r);
+	fx_close(&f);
+}
+
 /* What the merge set aside is read whole: each prefix once however often
  * it was set aside, summed over CPUs, appended; one gone since left out. */
 static void test_datapath_counters_settle(void)
@@ -1491,7 +1599,98 @@ static void test_datapath_truncation(void)
 	}
 }
 
-TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan),
+/* Distinct hosts: each SYN's source marks its host, other packets none;
+ * exact for an IPv4 /24, an estimate for an IPv6 /64. */
+static void test_datapath_hosts(void)
+{
+	struct fence_counters c;
+	uint8_t buf[PKT_MAX];
+	char a[64];
+	struct fx f;
+	size_t l;
+	__u32 n;
+
+	if (!open_fx(&f))
+		return;
+	for (int i = 1; i <= 64; i++) {
+		snprintf(a, sizeof(a), "198.18.7.%d", i);
+		l = pkt_build(&(struct pkt_spec){ .saddr = a, .tcp_flags = TH_SYN }, buf, NULL);
+		fx_run(&f, buf, l);
+		fx_run(&f, buf, l);		/* twice: one host */
+	}
+	l = pkt_build(&(struct pkt_spec){ .saddr = "198.18.7.100", .payload = 100 }, buf, NULL);
+	fx_run(&f, buf, l);			/* not a new connection */
+	l = pkt_build(&(struct pkt_spec){ .saddr = "198.18.7.101", .tcp_flags = TH_SYN | TH_ACK },
+		      buf, NULL);
+	fx_run(&f, buf, l);			/* a SYN-ACK opens nothing */
+	if (!ASSERT_EQ(fx_prefix(&f, "198.18.7.0", &c), 0, "v4 /24"))
+		goto out;
+	ASSERT_EQ(c.new_conns, 128, "new connections");
+	n = counters_hosts(&c, 4, fence_now_ns());
+	ASSERT_EQ(n, 64, "64 hosts, exactly");
+	ASSERT_EQ(c.hosts[0][0], ~1ULL, "hosts .1 to .63");
+	ASSERT_EQ(c.hosts[0][1], 1ULL, "and .64 (.65 not)");
+	ASSERT_EQ(c.hosts[0][2] | c.hosts[0][3], 0, "not .100 nor .101");
+	ASSERT_EQ(counters_hosts(&c, 4, fence_now_ns() + (2ULL << FENCE_HOST_EPOCH_SHIFT)), 0,
+		  "two epochs later: none");
+
+	for (int i = 1; i <= 400; i++) {
+		snprintf(a, sizeof(a), "2001:db8:7::%x:%x", i * 7919 % 65536, i);
+		l = pkt_build(&(struct pkt_spec){ .saddr = a, .tcp_flags = TH_SYN }, buf, NULL);
+		fx_run(&f, buf, l);
+	}
+	if (ASSERT_EQ(fx_prefix(&f, "2001:db8:7::", &c), 0, "v6 /64")) {
+		n = counters_hosts(&c, 6, fence_now_ns());
+		if (!ASSERT_TRUE(n >= 340 && n <= 460, "400 hosts: an estimate within 15%"))
+			fprintf(stderr, "  estimate %u\n", n);
+	}
+	for (int i = 1; i <= 5; i++) {
+		snprintf(a, sizeof(a), "2001:db8:8::%d", i);
+		l = pkt_build(&(struct pkt_spec){ .saddr = a, .tcp_flags = TH_SYN }, buf, NULL);
+		fx_run(&f, buf, l);
+	}
+	if (ASSERT_EQ(fx_prefix(&f, "2001:db8:8::", &c), 0, "v6 /64, 5 hosts")) {
+		n = counters_hosts(&c, 6, fence_now_ns());
+		if (!ASSERT_TRUE(n >= 4 && n <= 6, "5 hosts: 4 to 6"))
+			fprintf(stderr, "  estimate %u\n", n);
+	}
+out:
+	fx_close(&f);
+}
+
+/* Summing CPUs: hosts of one epoch join; a CPU an epoch behind gives its
+ * hosts as the previous epoch's; older ones do not count. */
+static void test_datapath_hosts_epochs(void)
+{
+	__u32 e = (__u32)(fence_now_ns() >> FENCE_HOST_EPOCH_SHIFT);
+	__u64 now = fence_now_ns();
+	struct fence_counters s = {}, c[3] = {};
+
+	c[0].host_epoch = e;
+	c[0].hosts[0][0] = 1;			/* .0, now */
+	c[0].hosts[1][0] = 2;			/* .1, the epoch before */
+	c[1].host_epoch = e - 1;
+	c[1].hosts[0][1] = 1;			/* .64, the epoch before */
+	c[1].hosts[1][1] = 2;			/* .65, two before: too old */
+	c[2].host_epoch = e - 5;
+	c[2].hosts[0][2] = 1;			/* long ago */
+	for (int i = 0; i < 3; i++)
+		counters_add(&s, &c[(i + 1) % 3]);
+	ASSERT_EQ(s.host_epoch, e, "the latest epoch");
+	ASSERT_EQ(counters_hosts(&s, 4, now), 3, ".0, .1 and .64");
+	ASSERT_EQ(s.hosts[0][0], 3ULL, ".0 .1");
+	ASSERT_EQ(s.hosts[0][1], 1ULL, ".64 only");
+	ASSERT_EQ(s.hosts[0][2], 0, "nothing from long ago");
+	memset(&s, 0, sizeof(s));
+	counters_add(&s, &c[1]);
+	ASSERT_EQ(counters_hosts(&s, 4, now), 1, "read an epoch later: its current only");
+	memset(&s, 0, sizeof(s));
+	counters_add(&s, &c[0]);
+	counters_add(&s, &c[1]);
+	ASSERT_EQ(counters_hosts(&s, 6, now), 3, "IPv6: the same bits, 3 hosts (no collision)");
+}
+
+TEST_MAIN(T(test_datapath_hosts), T(test_datapath_hosts_epochs), T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan),
 	  T(test_datapath_qinq), T(test_datapath_three_vlan_tags), T(test_datapath_v4_options),
 	  T(test_datapath_v4_fragments), T(test_datapath_v6_ext_headers),
 	  T(test_datapath_v6_too_many_ext), T(test_datapath_tcp_flags), T(test_datapath_quic),
@@ -1505,4 +1704,5 @@ TEST_MAIN(T(test_datapath_v4_tcp), T(test_datapath_v6_tcp), T(test_datapath_vlan
 	  T(test_datapath_counters_merge), T(test_datapath_counters_merge_long_runs),
 	  T(test_datapath_counters_reader_churn), T(test_datapath_counters_reader_cut_short),
 	  T(test_datapath_counters_settle), T(test_datapath_counters_changes_only),
+	  T(test_datapath_hosts_changes_only),
 	  T(test_datapath_chain), T(test_datapath_truncation))

@@ -156,6 +156,40 @@ static void random_addr(int family, __u8 *addr, const struct model_entry *m, int
 	}
 }
 
+/* Every live IPv4 deny's parent is the longest live deny around it (a /32
+ * has none: the data path takes the leaf beneath it). Mismatches printed. */
+static int parents_wrong(struct fx *f, const struct model_entry *m, int n, int round)
+{
+	int wrong = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct model_entry *e = &m[i], *best = NULL;
+		__u32 slot = 0, want = 0;
+
+		if (!e->live || e->kind != FENCE_KIND_DENY || e->c.family != AF_INET)
+			continue;
+		if (e->c.len < 32)
+			for (int j = 0; j < n; j++)
+				if (m[j].live && m[j].kind == FENCE_KIND_DENY && m[j].c.family == AF_INET &&
+				    m[j].c.len < e->c.len && cidr_contains(&m[j].c, &e->c) &&
+				    (!best || m[j].c.len > best->c.len))
+					best = &m[j];
+		if (!table_get(f->t, &e->c, FENCE_KIND_DENY, &slot) || !slot)
+			continue;
+		if (best)
+			table_get(f->t, &best->c, FENCE_KIND_DENY, &want);
+		if (f->m.rules[slot].parent != want) {
+			char a[64], b[64];
+
+			if (wrong++ < 5)
+				TEST_FAIL_AT("round %d: %s parent %u, want %u (%s)", round,
+					     cidr_str(&e->c, a, sizeof(a)), f->m.rules[slot].parent, want,
+					     best ? cidr_str(&best->c, b, sizeof(b)) : "none");
+		}
+	}
+	return wrong;
+}
+
 /* A second table on the same maps repaints every IPv4 leaf and parent. */
 static bool repaint_writes_nothing(struct fx *f, int round)
 {
@@ -176,12 +210,18 @@ static bool repaint_writes_nothing(struct fx *f, int round)
 	return ok;
 }
 
-static void test_table_random_differential(void)
+/* Random adds, changes and removals, checked after every commit against a
+ * model of what the data path must answer, and against a full repaint.
+ * small_only: IPv4 changes that a small commit (small.c) takes, so that
+ * its incremental build is what is checked; else everything, IPv6 and
+ * removed allows included, which takes the full build. */
+static void random_differential(bool small_only)
 {
 	struct fence_opts o = { .max_rules = 4096, .tbl8_groups = 1024, .prefix_entries = 64,
 				.v6_rules = 4096 };
 	static struct model_entry m[MODEL_MAX];
-	int n = 0, mismatches = 0, probes = 0, repaint_diffs = 0;
+	int n = 0, mismatches = 0, probes = 0, repaint_diffs = 0, small = 0, full = 0;
+	int parent_diffs = 0;
 	char err[256];
 	struct fx f;
 
@@ -195,8 +235,14 @@ static void test_table_random_differential(void)
 			struct fence_rule_info info = {};
 			bool dup = false;
 
-			random_prefix(rnd() % 3 ? AF_INET : AF_INET6, &e->c);
-			e->kind = rnd() % 8 ? FENCE_KIND_DENY : FENCE_KIND_ALLOW;
+			random_prefix(small_only || rnd() % 3 ? AF_INET : AF_INET6, &e->c);
+			e->kind = rnd() % (small_only ? 40 : 8) ? FENCE_KIND_DENY : FENCE_KIND_ALLOW;
+			/* few and small allows: most denies then stay clear of them
+			 * (a deny added or removed under one takes the full build) */
+			if (small_only && e->kind == FENCE_KIND_ALLOW && e->c.len < 29) {
+				e->c.len = 29 + rnd() % 4;
+				cidr_mask(&e->c);
+			}
 			for (int j = 0; j < n; j++)
 				if (m[j].live && m[j].kind == e->kind && m[j].c.family == e->c.family &&
 				    m[j].c.len == e->c.len && !memcmp(m[j].c.addr, e->c.addr, 16))
@@ -225,17 +271,23 @@ static void test_table_random_differential(void)
 		for (int k = 0; k < 4 && n; k++) {
 			struct model_entry *e = &m[rnd() % n];
 
-			if (!e->live)
+			if (!e->live || (small_only && e->kind == FENCE_KIND_ALLOW))
 				continue;
 			e->live = false;
 			ASSERT_EQ(table_del(f.t, &e->c, e->kind), 0, "del");
 		}
-		if (!ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "commit")) {
+		struct table_stats st = {};
+
+		if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "commit")) {
 			fprintf(stderr, "  %s\n", err);
 			break;
 		}
-		/* the commit repainted only what its changes touch: a repaint
-		 * of everything must find nothing left to write */
+		st.small ? small++ : full++;
+		if (parents_wrong(&f, m, n, round))
+			parent_diffs++;
+		/* the commit repainted only what its changes touch (from the live
+		 * table alone, for a small one): a repaint of everything must find
+		 * nothing left to write */
 		if (!repaint_writes_nothing(&f, round))
 			repaint_diffs++;
 		for (int p = 0; p < 60; p++) {
@@ -262,7 +314,23 @@ static void test_table_random_differential(void)
 	ASSERT_EQ(mismatches, 0, "data path agrees with the model");
 	ASSERT_TRUE(probes >= 2000, "enough probes");
 	ASSERT_EQ(repaint_diffs, 0, "incremental commits leave what a full repaint would");
+	ASSERT_EQ(parent_diffs, 0, "every IPv4 deny's parent the longest deny around it");
+	printf("     %d small commits, %d full ones\n", small, full);
+	if (small_only)
+		ASSERT_TRUE(small >= 25 && full >= 1, "mostly small commits, some given up (allows)");
+	else
+		ASSERT_TRUE(full >= 20, "full builds were tried");
 	fx_close(&f);
+}
+
+static void test_table_random_differential(void)
+{
+	random_differential(false);
+}
+
+static void test_table_small_differential(void)
+{
+	random_differential(true);
 }
 
 static int lookup_maps_faults(struct fx *f);
@@ -1075,7 +1143,7 @@ static void test_table_feed_diff(void)
 	fx_close(&f);
 }
 
-TEST_MAIN(T(test_table_random_differential), T(test_table_capacity_applies_nothing),
+TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing),
 	  T(test_table_parents_follow_changes), T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),
 	  T(test_table_killed_writer_recovers), T(test_table_refused_big_commit_leaves_no_mark), T(test_table_pinned_maps_dump_named_fields),

@@ -174,8 +174,10 @@ check "stats: drops counted" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN stats
 check "top lists the dropped /24" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN top --interval 0 --by drops --json | grep -q '198.18.4.0'"
 # top's rates: counters planted for 203.0.113.0/24 (a map key, no traffic;
 # bpftool gives every CPU the value, so the sums are CPUs x the value)
-cnt() {	# packets -> 40 value bytes of struct fence_counters, little endian
-	python3 -c 'import sys,struct; print(" ".join(str(b) for b in struct.pack("<5Q", int(sys.argv[1]), 0, 0, 0, 0)))' "$1"
+cnt() {	# packets -> a struct fence_counters (its size from the map), little endian
+	bpftool -j map show pinned "$PIN/prefix_v4" | python3 -c 'import sys,json,struct
+b = struct.pack("<Q", int(sys.argv[1])).ljust(json.load(sys.stdin)["bytes_value"], b"\0")
+print(" ".join(str(x) for x in b))' "$1"
 }
 top_rate() {	# "RATE PACKETS" top gives 203.0.113.0/24 while its counter goes A -> B
 	bpftool map update pinned "$PIN/prefix_v4" key 203 0 113 0 value $(cnt "$1") >/dev/null

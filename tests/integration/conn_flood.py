@@ -7,7 +7,9 @@ conn_flood.py serve ADDR PORT
 conn_flood.py flood SRC DST PORT RATE SECONDS
     open RATE connections per second from SRC for SECONDS; print one JSON
     object: {"attempts": [[t, ok], ...]} with t seconds since start and ok
-    true when the handshake completed within 0.5 s. Lab use only.
+    true when the handshake completed within 0.5 s. SRC may be a range of
+    hosts, 198.18.7.1-64: the connections go round them in turn (RATE is
+    then of them all). Lab use only.
 """
 import asyncio
 import json
@@ -34,15 +36,24 @@ async def one(src, dst, port, t0, out):
         out.append([round(t, 3), False])
 
 
+def sources(src):
+    if "-" not in src:
+        return [src]
+    base, last = src.rsplit("-", 1)
+    net, first = base.rsplit(".", 1)
+    return ["%s.%d" % (net, h) for h in range(int(first), int(last) + 1)]
+
+
 async def flood(src, dst, port, rate, seconds):
     out, tasks = [], []
+    srcs = sources(src)
     t0 = time.monotonic()
     n = int(rate * seconds)
     for i in range(n):
         delay = t0 + i / rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(one(src, dst, port, t0, out)))
+        tasks.append(asyncio.ensure_future(one(srcs[i % len(srcs)], dst, port, t0, out)))
     await asyncio.gather(*tasks)
     out.sort()
     print(json.dumps({"attempts": out}))

@@ -121,7 +121,7 @@ check "daemon for the flood" daemon_start "$TMP/flood.conf"
 C ethtool -K "$VC" gro on >/dev/null 2>&1
 n0=$(metric xdpfence_ticks_total)
 t0=$(date +%s.%N)
-C "$BUILD/trafficgen" --ifname "$VC" --packets 60000000 --prefixes 2000000 --hosts 1 --syn-pct 100 \
+C "$BUILD/trafficgen" --ifname "$VC" --packets 20000000 --prefixes 2000000 --hosts 1 --syn-pct 100 \
 	--v6 >"$TMP/flood.out" 2>&1 &
 GEN=$!
 over=0
@@ -137,7 +137,7 @@ t1=$(date +%s.%N)
 n1=$(metric xdpfence_ticks_total)
 check "the flood ran (spoofed IPv6 sources churning prefix_v6)" grep -Eq '^[0-9]+ [0-9.]+$' "$TMP/flood.out"
 check "status never counts more prefixes than the map holds" test "$over" = 0
-echo "     flood: $(cat "$TMP/flood.out") (packets, s); ticks $((${n1:-0} - ${n0:-0})) in $(elapsed "$t0" "$t1") s; counter reads by batch fallback: $(metric xdpfence_counter_read_fallbacks_total)"
+echo "     flood: $(cat "$TMP/flood.out") (packets, s); ticks $((${n1:-0} - ${n0:-0})) in $(elapsed "$t0" "$t1") s; counter reads by batch fallback: $(metric xdpfence_prefix_read_fallbacks_total)"
 check "ticks went on through the flood" test "$((${n1:-0} - ${n0:-0}))" -ge 5
 check_not "no tick failed to read the counters" grep -q 'reading per-prefix counters' "$TMP/daemon.err"
 check "no tick degraded" test "$(metric xdpfence_ticks_degraded_total)" = 0
@@ -162,6 +162,9 @@ while len(lines) < 1_000_000:
 open(d + "/ka.txt", "w").write("\n".join(lines) + "\n")
 open(d + "/kb.txt", "w").write("\n".join(lines[10_000:]) + "\n")
 PY
+xf feed del ka >/dev/null 2>&1
+# once untimed: the tables grow to a million entries the first time
+xf feed load ka "$TMP/ka.txt" --direct >/dev/null 2>&1
 xf feed del ka >/dev/null 2>&1
 # where a first load spends its time: the commit writes last, then the
 # feed is recorded; kills aim at the write and just before it

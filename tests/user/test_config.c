@@ -115,7 +115,7 @@ static void test_config_errors_name_line_and_key(void)
 		{ "[feed x]\nthrottle_rate = lots\n", ":2: [feed x] throttle_rate: \"lots\"" },
 		{ "[feed bad name!]\nsource = a\n", ":1: [feed bad name!]: feed name" },
 		{ "[weird]\na = b\n", ":1: [weird]: unknown section" },
-		{ "[rule a]\nrate = 5/s\n", "[rule a] needs rate and window" },
+		{ "[rule a]\nrate = 5/s\n", "[rule a] needs a window" },
 		{ "[rule a]\nrate = 5/s\nwindow = 1s\nttl = 1h\nmax_ttl = 10m\n", "max_ttl is shorter" },
 		{ "[feed f]\nformat = plain\n", "[feed f] needs a source" },
 		{ "[rule a]\nrate = 1/s\nwindow = 1s\n[rule b]\nrate = 1/s\nwindow = 1s\n"
@@ -227,6 +227,188 @@ static void test_config_every_error_at_its_line(void)
 	unlink(path);
 }
 
+/* The rules of the farms issue and a [signals] section, as written there. */
+static void test_config_farm_rules(void)
+{
+	static const char text[] =
+		"[rule farm]                 ; many hosts: ban\n"
+		"metric = new_conns\n"
+		"rate = 30/s\n"
+		"window = 3s\n"
+		"min_hosts = 20\n"
+		"action = ban\n"
+		"[rule heavy-host]           ; one or two heavy addresses: throttle\n"
+		"metric = new_conns\n"
+		"rate = 30/s\n"
+		"window = 3s\n"
+		"max_hosts = 2\n"
+		"action = throttle\n"
+		"throttle_rate = 5/s\n"
+		"[rule reported]\n"
+		"metric = accounts\n"
+		"count = 5\n"
+		"window = 10m\n"
+		"action = ban\n"
+		"ttl = 1h\n"
+		"[signals]\n"
+		"listen = 127.0.0.1:9472\n"
+		"token_file = /etc/xdpfence/signals.token\n"
+		"socket = /run/xdpfence/signals.sock\n"
+		"client_rate = 50/s\n"
+		"max_body = 64K\n";
+	static struct config c;
+	char err[512] = "";
+
+	if (!ASSERT_EQ(load_text(text, &c, err, sizeof(err)), 0, "loads")) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	ASSERT_EQ(c.n_rules, 3, "three rules");
+	ASSERT_EQ(c.rules[0].min_hosts, 20, "min_hosts");
+	ASSERT_EQ(c.rules[0].max_hosts, 0, "no max_hosts");
+	ASSERT_EQ(c.rules[1].max_hosts, 2, "max_hosts");
+	ASSERT_EQ(c.rules[1].throttle_rate, 5, "throttle_rate");
+	ASSERT_EQ(c.rules[2].metric, CONFIG_ACCOUNTS, "accounts");
+	ASSERT_EQ(c.rules[2].count, 5, "count");
+	ASSERT_EQ(c.rules[2].window_s, 600, "window");
+	ASSERT_EQ(c.rules[2].ttl_s, 3600, "ttl");
+	ASSERT_TRUE(c.signals.line == 20, "[signals] at line 20");
+	ASSERT_STREQ(c.signals.listen, "127.0.0.1:9472", "listen");
+	ASSERT_STREQ(c.signals.socket, "/run/xdpfence/signals.sock", "socket");
+	ASSERT_EQ((long long)c.signals.client_rate, 50, "client_rate");
+	ASSERT_EQ(c.signals.client_burst, 1000, "default burst");
+	ASSERT_EQ(c.signals.max_pending, 100000, "default max_pending");
+	ASSERT_EQ(c.signals.max_body, 65536, "max_body");
+	unlink(path);
+}
+
+static void test_config_farm_errors(void)
+{
+	static const struct { const char *text, *want; } bad[] = {
+		{ "[rule a]\nmetric = accounts\nrate = 5/s\nwindow = 1m\n",
+		  ":1: [rule a] metric accounts takes a count (and no rate)" },
+		{ "[rule a]\nmetric = hosts\nwindow = 1m\n",
+		  ":1: [rule a] metric hosts takes a count (and no rate)" },
+		{ "[rule a]\nrate = 5/s\ncount = 3\nwindow = 1m\n",
+		  ":1: [rule a] metric new_conns takes a rate (and no count)" },
+		{ "[rule a]\nmetric = signals\ncount = 3\nwindow = 1m\nmin_hosts = 2\n",
+		  ":1: [rule a] min_hosts and max_hosts are for the traffic's metrics" },
+		{ "[rule a]\nrate = 5/s\nwindow = 1m\nmin_hosts = 9\nmax_hosts = 3\n",
+		  ":1: [rule a] min_hosts 9 is above max_hosts 3" },
+		{ "[rule a]\nmetric = accounts\ncount = 0\nwindow = 1m\n", ":3: [rule a] count: \"0\"" },
+		{ "[rule a]\nmetric = farms\n", ":2: [rule a] metric: \"farms\": want new_conns" },
+		{ "[rule a]\nrate = 5/s\nwindow = 1m\nmax_hosts = -1\n", ":4: [rule a] max_hosts: \"-1\"" },
+		{ "[fleet]\nservers = nats://192.0.2.11:4222\n[rule a]\nmetric = hosts\ncount = 9\n"
+		  "window = 1m\nscope = fleet\n", ":3: [rule a] scope = fleet is for new_conns" },
+		{ "[signals]\n", ":1: [signals] needs listen (ADDRESS:PORT), socket (a path), or both" },
+		{ "[signals]\nlisten = 127.0.0.1:9472\n", ":1: [signals] listen needs token_file" },
+		{ "[signals]\nsocket = relative.sock\n", ":2: [signals] socket: \"relative.sock\"" },
+		{ "[signals]\nlisten = 127.0.0.1\n", ":2: [signals] listen: \"127.0.0.1\"" },
+		{ "[signals]\nsocket = /run/s.sock\nmax_body = 10\n", ":3: [signals] max_body: \"10\"" },
+		{ "[signals]\nsocket = /run/s.sock\nclient_rate = lots\n", ":3: [signals] client_rate:" },
+		{ "[signals]\nsocket = /run/s.sock\ntoken = x\n", ":3: [signals] token: unknown key" },
+	};
+	char err[1024];
+	struct config c;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		ASSERT_EQ(load_text(bad[i].text, &c, err, sizeof(err)), -EINVAL, bad[i].want);
+		if (!ASSERT_TRUE(strstr(err, bad[i].want) != NULL, bad[i].want))
+			fprintf(stderr, "  got: %s\n", err);
+	}
+	unlink(path);
+}
+
+/* The [fleet] section of issue 16, a fleet-scope rule, and defaults. */
+static void test_config_fleet(void)
+{
+	static const char text[] =
+		"[fleet]\n"
+		"servers = nats://192.0.2.11:4222, nats://192.0.2.12:4222, nats://192.0.2.13:4222\n"
+		"bucket = xdpfence          ; created if missing\n"
+		"replicas = 3\n"
+		"node = gw-a                ; default: the host name\n"
+		"share = promoted, manual   ; owners this gateway publishes\n"
+		"count_floor = 5/s\n"
+		"[rule spread]\n"
+		"rate = 90/s\n"
+		"window = 3s\n"
+		"scope = fleet\n"
+		"[rule here]\n"
+		"rate = 90/s\n"
+		"window = 3s\n";
+	static const char minimal[] =
+		"[fleet]\n"
+		"servers = tls://nats.example.invalid:4222\n";
+	char err[512] = "";
+	struct config c;
+
+	if (!ASSERT_EQ(load_text(text, &c, err, sizeof(err)), 0, "loads")) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	ASSERT_TRUE(c.fleet.on, "fleet on");
+	ASSERT_EQ(c.fleet.n_servers, 3, "servers");
+	ASSERT_STREQ(c.fleet.servers[2], "nats://192.0.2.13:4222", "third server");
+	ASSERT_STREQ(c.fleet.bucket, "xdpfence", "bucket");
+	ASSERT_EQ(c.fleet.replicas, 3, "replicas");
+	ASSERT_STREQ(c.fleet.node, "gw-a", "node");
+	ASSERT_EQ(c.fleet.share, FENCE_OWN_PROMOTED | FENCE_OWN_MANUAL, "share");
+	ASSERT_EQ((long long)c.fleet.count_floor, 5, "count floor");
+	ASSERT_TRUE(c.rules[0].fleet, "scope fleet");
+	ASSERT_TRUE(!c.rules[1].fleet, "scope local by default");
+	if (!ASSERT_EQ(load_text(minimal, &c, err, sizeof(err)), 0, "minimal loads"))
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(c.fleet.replicas, 1, "one server: one replica");
+	ASSERT_EQ(c.fleet.share, FENCE_OWN_PROMOTED, "shares promotions by default");
+	ASSERT_TRUE(c.fleet.node[0] != 0, "node: the host name");
+	ASSERT_STREQ(c.fleet.bucket, "xdpfence", "default bucket");
+	unlink(path);
+}
+
+/* Each bad [fleet] value is an error at its line. */
+static void test_config_fleet_errors(void)
+{
+	static const char text[] =
+		"[fleet]\n"				/* 1 */
+		"servers = nats://192.0.2.11:4222, 192.0.2.12:4222\n"
+		"bucket = x.y\n"
+		"replicas = 7\n"
+		"node = gw a\n"				/* 5 */
+		"share = promoted, feeds\n"
+		"tls_cert = /etc/cert.pem\n"
+		"[rule r]\n"				/* 8 */
+		"rate = 1/s\n"
+		"window = 1s\n"
+		"scope = global\n";			/* 11 */
+	static const char no_fleet[] =
+		"[rule r]\n"
+		"rate = 1/s\n"
+		"window = 1s\n"
+		"scope = fleet\n";
+	char err[2048] = "";
+	struct config c;
+
+	ASSERT_EQ(load_text(text, &c, err, sizeof(err)), -EINVAL, "refused");
+	ASSERT_TRUE(strstr(err, ":2: [fleet] servers: \"192.0.2.12:4222\": want nats://") != NULL,
+		    "server without a scheme");
+	ASSERT_TRUE(strstr(err, ":3: [fleet] bucket: \"x.y\"") != NULL, "bucket with a dot");
+	ASSERT_TRUE(strstr(err, ":4: [fleet] replicas: \"7\": want 1..5") != NULL, "replicas");
+	ASSERT_TRUE(strstr(err, ":5: [fleet] node: \"gw a\"") != NULL, "node with a blank");
+	ASSERT_TRUE(strstr(err, ":6: [fleet] share: \"feeds\"") != NULL, "share");
+	ASSERT_TRUE(strstr(err, ":1: [fleet] tls_cert and tls_key go together") != NULL, "tls pair");
+	ASSERT_TRUE(strstr(err, ":11: [rule r] scope: \"global\": want local or fleet") != NULL,
+		    "scope");
+	if (strstr(err, "want local or fleet") == NULL)
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(load_text(no_fleet, &c, err, sizeof(err)), -EINVAL, "fleet rule alone refused");
+	ASSERT_TRUE(strstr(err, ":1: [rule r] scope = fleet needs a [fleet] section") != NULL,
+		    "needs [fleet]");
+	unlink(path);
+}
+
 TEST_MAIN(T(test_config_issue_example), T(test_config_errors_name_line_and_key),
 	  T(test_config_shipped_example), T(test_config_long_lines),
-	  T(test_config_every_error_at_its_line))
+	  T(test_config_every_error_at_its_line), T(test_config_farm_rules),
+	  T(test_config_farm_errors), T(test_config_fleet), T(test_config_fleet_errors))

@@ -278,6 +278,41 @@ static void test_feed_plain_errors(void)
 	free(big);
 }
 
+/* IPsum and lists like it: an address, a blank, a count. The count is
+ * ignored; the first field must still be an address. */
+static void test_feed_plain_counts(void)
+{
+	static const char ipsum[] =
+		"# IPsum Threat Intelligence Feed\n"
+		"#\n"
+		"# IP\tnumber of (black)lists\n"
+		"#\n"
+		"203.0.113.20\t10\n"
+		"198.51.100.7\t3\n"
+		"192.0.2.0/24 2 ; a prefix with a count\n"
+		"2001:db8::5\t1\n"
+		"not-an-address\t4\n"
+		"198.51.100.8\tten\n"
+		"198.51.100.9\t4 5\n";
+	enum feed_format fmts[] = { FEED_FMT_PLAIN, FEED_FMT_NETSET, FEED_FMT_AUTO };
+
+	for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++) {
+		struct feed_result r;
+
+		ASSERT_EQ(parse_str(ipsum, fmts[f], &r), 0, "ret");
+		if (expect_counts(&r, 4, 3, 4)) {
+			expect_entry(&r, 0, "203.0.113.20/32", 5, 0);
+			expect_entry(&r, 1, "198.51.100.7/32", 6, 0);
+			expect_entry(&r, 2, "192.0.2.0/24", 7, 0);
+			expect_entry(&r, 3, "2001:db8::5/128", 8, 0);
+			expect_error(&r, 0, 9, "bad prefix \"not-an-address\": not an IP address");
+			expect_error(&r, 1, 10, "unexpected text after \"198.51.100.8\": \"ten\"");
+			expect_error(&r, 2, 11, "unexpected text after \"198.51.100.9\": \"4 5\"");
+		}
+		feed_result_free(&r);
+	}
+}
+
 static void test_feed_plain_empty(void)
 {
 	struct feed_result r;
@@ -1043,6 +1078,10 @@ static void test_feed_plain_fast_path_agrees(void)
 		"1.2.3.4#x", "1.2.3.4 junk", "1.2.3.4/24", "198.51.100.0/25 ; note",
 		"203.0.113.7/32", "0.0.0.0", "1.2.3.4/00", "2001:db8::/32", "::1.2.3.4",
 		"1.2.3.-4", "+1.2.3.4", "1.2.3.4/+8", "1.2.3.4/8/8",
+		/* a count after the address (IPsum) */
+		"1.2.3.4\t10", "1.2.3.4 10 ", "1.2.3.4 0.5", "1.2.3.0/24 7", "1.2.3.4 10;c",
+		"1.2.3.4 10 # c", "1.2.3.4 10 5", "1.2.3.4 1.", "1.2.3.4 .5", "1.2.3.4 10x",
+		"1.2.3.4 -1", "1.2.3.4 1.2.3.4", "1.2.3.4 0x10", "1.2.3.5/24 3", "1.2.3.4\t10\r",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		struct feed_result r = {};
@@ -1061,7 +1100,17 @@ static void test_feed_plain_fast_path_agrees(void)
 		n = (size_t)(e - s);
 		memcpy(tok, s, n);
 		tok[n] = 0;
-		bad = strpbrk(tok, " \t") || cidr_parse(tok, &want, 0, why, sizeof(why));
+		/* a word, then nothing or a count: digits, maybe a fraction */
+		{
+			size_t w = strcspn(tok, " \t\r"), c = w + strspn(tok + w, " \t\r");
+			size_t d = strspn(tok + c, "0123456789");
+
+			if (d && tok[c + d] == '.' && tok[c + d + 1] >= '0' && tok[c + d + 1] <= '9')
+				d += 1 + strspn(tok + c + d + 1, "0123456789");
+			bad = (c < n && c + d != n);
+			tok[w] = 0;
+			bad = bad || cidr_parse(tok, &want, 0, why, sizeof(why));
+		}
 
 		ASSERT_EQ(feed_parse(lines[i], strlen(lines[i]), FEED_FMT_PLAIN, NOW, &r), 0, lines[i]);
 		if (bad) {
@@ -1158,7 +1207,8 @@ out:
 
 TEST_MAIN(T(test_feed_format_names), T(test_feed_plain_fast_path_agrees), T(test_feed_plain_big_halves),
 	  T(test_feed_plain_file), T(test_feed_plain_comments), T(test_feed_plain_crlf),
-	  T(test_feed_plain_not_terminated), T(test_feed_plain_errors), T(test_feed_plain_empty),
+	  T(test_feed_plain_not_terminated), T(test_feed_plain_errors), T(test_feed_plain_counts),
+	  T(test_feed_plain_empty),
 	  T(test_feed_plain_bom), T(test_feed_netset_file), T(test_feed_many_errors),
 	  T(test_feed_append),
 	  T(test_feed_spamhaus_file), T(test_feed_spamhaus_lines),

@@ -1272,11 +1272,463 @@ static void test_policy_max_tracked(void)
 	sim_done(&m);
 }
 
+/* --- farms: distinct hosts; the API tier's reports ------------------------- */
+
+static struct policy_rule count_rule(const char *name, enum policy_metric metric, __u32 count,
+				     __u32 window_s, __u8 action)
+{
+	struct policy_rule r = rule(name, metric, 0, window_s, action);
+
+	r.count = count;
+	return r;
+}
+
+static void test_policy_hosts_bad_config(void)
+{
+	struct policy_config c = base_cfg();
+	struct policy *p = NULL;
+	char err[160] = "";
+
+	c.rules[0].count = 5;
+	ASSERT_EQ(policy_config_check(&c, err, sizeof(err)), -EINVAL, "a rate rule with a count");
+	c = base_cfg();
+	c.rules[0] = count_rule("r", POLICY_ACCOUNTS, 0, 60, FENCE_ACT_DROP);
+	ASSERT_EQ(policy_new(&p, &c, 1), -EINVAL, "count 0");
+	c.rules[0] = count_rule("r", POLICY_ACCOUNTS, 5, 60, FENCE_ACT_DROP);
+	c.rules[0].rate = 3;
+	ASSERT_EQ(policy_new(&p, &c, 1), -EINVAL, "a count rule with a rate");
+	c.rules[0] = count_rule("r", POLICY_SIGNALS, 5, 60, FENCE_ACT_DROP);
+	c.rules[0].min_hosts = 2;
+	ASSERT_EQ(policy_config_check(&c, err, sizeof(err)), -EINVAL, "min_hosts on signals");
+	ASSERT_STREQ(err, "rule \"r\": min_hosts/max_hosts are for new_conns, packets, bytes, hosts",
+		     "reason");
+	c = base_cfg();
+	c.rules[0].min_hosts = 5;
+	c.rules[0].max_hosts = 4;
+	ASSERT_EQ(policy_new(&p, &c, 1), -EINVAL, "min above max");
+	c.rules[0] = count_rule("r", POLICY_CHILDREN, 5, 60, FENCE_ACT_DROP);
+	ASSERT_EQ(policy_new(&p, &c, 1), -EINVAL, "children is not a rule's metric");
+	c.rules[0] = count_rule("r", POLICY_HOSTS, 20, 3, FENCE_ACT_DROP);
+	c.rules[0].max_hosts = 300;
+	ASSERT_EQ(policy_new(&p, &c, 1), 0, "a hosts rule");
+	policy_free(p);
+	ASSERT_STREQ(policy_metric_name(POLICY_HOSTS), "hosts", "hosts");
+	ASSERT_STREQ(policy_metric_name(POLICY_SIGNALS), "signals", "signals");
+	ASSERT_STREQ(policy_metric_name(POLICY_ACCOUNTS), "accounts", "accounts");
+}
+
+static struct policy_config farm_cfg(void)
+{
+	struct policy_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.rules[0] = rule("farm", POLICY_NEW_CONNS, 30, 3, FENCE_ACT_DROP);
+	c.rules[0].min_hosts = 20;
+	c.rules[1] = rule("heavy-host", POLICY_NEW_CONNS, 30, 3, FENCE_ACT_THROTTLE);
+	c.rules[1].max_hosts = 2;
+	c.rules[1].throttle_rate = 5;
+	c.n_rules = 2;
+	return c;
+}
+
+/* 64 hosts of one /24 at 0.7 conns/s each (45/s in all) are a farm: the
+ * /24 is banned. One host of another /24 at 300/s is throttled, alone: its
+ * /32, not its neighbours. */
+static void test_policy_hosts_farm(void)
+{
+	struct policy_config c = farm_cfg();
+	__u64 bits_a[4] = { ~0ULL, 0, 0, 0 }, bits_b[4] = { 1ULL << 7, 0, 0, 0 };
+	char buf[CIDR_STR_MAX];
+	struct sim m;
+	unsigned a, b;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.1.0/24");
+	b = sim_flow(&m, "198.18.2.0/24");
+	m.flow[a].hosts = 64;
+	m.flow[a].host_bits = bits_a;
+	m.flow[b].hosts = 1;
+	m.flow[b].host_bits = bits_b;
+	sim_tick(&m, SEC);			/* t=1: baseline */
+	for (unsigned k = 0; k < 3; k++) {
+		m.flow[a].new_conns += 45;
+		m.flow[b].new_conns += 300;
+		sim_tick(&m, SEC);
+	}
+	ASSERT_STREQ(m.log,
+		     "4 promote 198.18.1.0/24 off=1 ttl=600 exp=604\n"
+		     "4 promote 198.18.2.7/32 off=1 ttl=600 exp=604\n", "log");
+	if (ASSERT_EQ(m.nd, 2, "two decisions")) {
+		ASSERT_STREQ(m.d[0].rule, "farm", "farm rule");
+		ASSERT_EQ(m.d[0].action, FENCE_ACT_DROP, "farm: ban");
+		ASSERT_EQ(m.d[0].hosts, 64, "farm: hosts in the decision");
+		expect_dbl(m.d[0].value, 45.0, "farm: the rate");
+		ASSERT_STREQ(m.d[1].rule, "heavy-host", "heavy rule");
+		ASSERT_EQ(m.d[1].action, FENCE_ACT_THROTTLE, "heavy: throttle");
+		ASSERT_EQ(m.d[1].throttle_rate, 5, "heavy: its rate");
+		ASSERT_EQ(m.d[1].hosts, 1, "heavy: one host");
+		ASSERT_STREQ(cidr_str(&m.d[1].prefix, buf, sizeof(buf)), "198.18.2.7/32", "the host");
+	}
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[b].prefix, NULL, NULL), -ENOENT,
+		  "the heavy host's /24 is not promoted");
+	sim_done(&m);
+}
+
+/* The rate is over but the hosts are too few: the farm rule waits, its
+ * streak kept, and fires at the first tick the hosts are enough. */
+static void test_policy_hosts_wait(void)
+{
+	struct policy_config c = farm_cfg();
+	struct sim m;
+	unsigned a;
+
+	c.n_rules = 1;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.1.0/24");
+	m.flow[a].hosts = 5;
+	sim_tick(&m, SEC);
+	sim_run(&m, a, 100, 6);			/* t=7: 6 s over, 5 hosts */
+	ASSERT_STREQ(m.log, "", "too few hosts");
+	m.flow[a].hosts = 20;
+	sim_run(&m, a, 100, 1);
+	ASSERT_STREQ(m.log, "8 promote 198.18.1.0/24 off=1 ttl=600 exp=608\n", "fires with 20 hosts");
+	sim_done(&m);
+}
+
+/* max_hosts where the hosts are not listed (IPv6): the prefix itself. */
+static void test_policy_hosts_unlisted(void)
+{
+	struct policy_config c = farm_cfg();
+	struct sim m;
+	unsigned a;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "2001:db8:1:2::/64");
+	m.flow[a].hosts = 1;
+	sim_tick(&m, SEC);
+	sim_run(&m, a, 300, 3);
+	ASSERT_STREQ(m.log, "4 promote 2001:db8:1:2::/64 off=1 ttl=600 exp=604\n", "the /64");
+	sim_done(&m);
+}
+
+/* metric hosts: at least count hosts, for the window. */
+static void test_policy_hosts_metric(void)
+{
+	struct policy_config c;
+	struct sim m;
+	unsigned a;
+
+	memset(&c, 0, sizeof(c));
+	c.rules[0] = count_rule("many", POLICY_HOSTS, 50, 3, FENCE_ACT_MONITOR);
+	c.n_rules = 1;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.3.0/24");
+	m.flow[a].hosts = 60;
+	sim_tick(&m, SEC);
+	sim_tick(&m, SEC);
+	sim_tick(&m, SEC);
+	m.flow[a].hosts = 49;			/* one tick short: starts again */
+	sim_tick(&m, SEC);
+	m.flow[a].hosts = 70;
+	sim_tick(&m, SEC);
+	sim_tick(&m, SEC);
+	ASSERT_STREQ(m.log, "", "not yet");
+	sim_tick(&m, SEC);
+	ASSERT_STREQ(m.log, "7 promote 198.18.3.0/24 off=1 ttl=600 exp=607\n", "log");
+	if (ASSERT_EQ(m.nd, 1, "one")) {
+		ASSERT_STREQ(m.d[0].metric, "hosts", "metric");
+		expect_dbl(m.d[0].value, 70, "value: the hosts");
+		expect_dbl(m.d[0].threshold, 50, "threshold: the count");
+		ASSERT_EQ(m.d[0].action, FENCE_ACT_MONITOR, "monitor: would-ban");
+	}
+	sim_done(&m);
+}
+
+static struct policy_signal sig(const char *pfx_s, __u64 account, __u32 weight, const char *kind)
+{
+	return (struct policy_signal){ .prefix = pfx(pfx_s), .account = account, .weight = weight,
+				       .kind = kind };
+}
+
+static struct policy_config reported_cfg(void)
+{
+	struct policy_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.rules[0] = count_rule("reported", POLICY_ACCOUNTS, 5, 600, FENCE_ACT_DROP);
+	c.rules[0].ttl_s = 3600;
+	c.rules[0].max_ttl_s = 86400;
+	c.n_rules = 1;
+	return c;
+}
+
+/* 5 distinct accounts from one /24 ban it; 4 (one of them twice) do not;
+ * the reports are used up by the ban, so a quiet tick extends nothing. */
+static void test_policy_signals_accounts(void)
+{
+	struct policy_config c = reported_cfg();
+	struct policy_signal v[6];
+	struct sim m;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	sim_tick(&m, SEC);
+	v[0] = sig("198.51.100.0/24", 1, 1, "distillation");
+	v[1] = sig("198.51.100.0/24", 2, 1, "distillation");
+	v[2] = sig("198.51.100.0/24", 2, 1, "scraping");
+	v[3] = sig("198.51.100.0/24", 3, 1, "distillation");
+	v[4] = sig("198.51.100.0/24", 0, 1, "distillation");	/* no account */
+	v[5] = sig("198.51.100.0/24", 4, 1, "distillation");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 6), 0, "reports");
+	sim_tick(&m, SEC);
+	ASSERT_STREQ(m.log, "", "4 accounts are not 5");
+	v[0] = sig("198.51.100.0/24", 9, 1, "scraping");
+	ASSERT_EQ(policy_signals(m.p, m.now + SEC / 2, v, 1), 0, "the fifth");
+	sim_tick(&m, SEC);
+	ASSERT_STREQ(m.log, "3 promote 198.51.100.0/24 off=1 ttl=3600 exp=3603\n", "banned");
+	if (ASSERT_EQ(m.nd, 1, "one")) {
+		ASSERT_STREQ(m.d[0].metric, "accounts", "metric");
+		expect_dbl(m.d[0].value, 5, "5 accounts");
+		expect_dbl(m.d[0].threshold, 5, "count");
+		ASSERT_STREQ(m.d[0].kind, "distillation", "the kind reported most");
+	}
+	sim_tick(&m, SEC);
+	ASSERT_EQ(m.nd, 0, "spent: no extension without new reports");
+	sim_done(&m);
+}
+
+/* Only reports within the window count; weights add up for metric signals. */
+static void test_policy_signals_window(void)
+{
+	struct policy_config c = reported_cfg();
+	struct policy_signal v[3];
+	struct policy_stats st;
+	struct sim m;
+
+	c.rules[1] = count_rule("weighty", POLICY_SIGNALS, 10, 60, FENCE_ACT_THROTTLE);
+	c.n_rules = 2;
+	if (!sim_init(&m, &c, 1))
+		return;
+	sim_tick(&m, SEC);
+	for (unsigned i = 0; i < 3; i++)
+		v[i] = sig("203.0.113.0/24", 100 + i, 3, "");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 3), 0, "t=1: 3 accounts, weight 9");
+	sim_tick_at(&m, 100 * SEC);
+	policy_get_stats(m.p, &st);
+	ASSERT_EQ(st.signals, 3, "held for the accounts rule's 600 s");
+	v[0] = sig("203.0.113.0/24", 200, 3, "");
+	v[1] = sig("203.0.113.0/24", 201, 1, "");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 2), 0, "t=100: 2 more accounts, weight 4");
+	sim_tick_at(&m, 101 * SEC);
+	ASSERT_STREQ(m.log, "101 promote 203.0.113.0/24 off=1 ttl=3600 exp=3701\n",
+		     "5 accounts in 600 s; weight 4 in the last 60 s is not 10");
+	if (ASSERT_EQ(m.nd, 1, "one"))
+		ASSERT_STREQ(m.d[0].rule, "reported", "the accounts rule");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 2), 0, "2 more");
+	sim_tick_at(&m, 1000 * SEC);
+	policy_get_stats(m.p, &st);
+	ASSERT_EQ(st.signals, 0, "out of every window: dropped");
+	ASSERT_EQ(st.signal_prefixes, 0, "and the prefix");
+	v[0] = sig("203.0.113.0/24", 0, 0, "");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 1), -EINVAL, "weight 0");
+	sim_done(&m);
+}
+
+/* Reports from an allowlisted range ban nothing; they are spent. */
+static void test_policy_signals_allowlist(void)
+{
+	struct policy_config c = reported_cfg();
+	struct policy_signal v[8];
+	struct policy_stats st;
+	struct sim m;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	m.allow.list[m.allow.n++] = pfx("198.51.100.0/24");
+	sim_tick(&m, SEC);
+	for (unsigned i = 0; i < 8; i++)
+		v[i] = sig("198.51.100.0/24", i + 1, 1, "distillation");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 8), 0, "8 accounts");
+	sim_tick(&m, SEC);
+	sim_tick(&m, SEC);
+	ASSERT_STREQ(m.log, "", "allowlisted: nothing");
+	ASSERT_TRUE(m.allow.calls > 0, "the allowlist was asked");
+	policy_get_stats(m.p, &st);
+	ASSERT_EQ(st.signals, 0, "spent");
+	sim_done(&m);
+}
+
+/* A rate rule and a reports rule on the same prefix in one tick: one
+ * decision; the reports, not spent, extend it at the next tick. */
+static void test_policy_signals_one_decision(void)
+{
+	struct policy_config c = reported_cfg();
+	struct policy_signal v[5];
+	struct sim m;
+	unsigned a;
+
+	c.rules[1] = rule("conns", POLICY_NEW_CONNS, 100, 2, FENCE_ACT_DROP);
+	c.n_rules = 2;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.9.0/24");
+	sim_tick(&m, SEC);
+	m.flow[a].new_conns += 500;
+	sim_tick(&m, SEC);
+	for (unsigned i = 0; i < 5; i++)
+		v[i] = sig("198.18.9.0/24", i + 1, 1, "distillation");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 5), 0, "5 accounts");
+	m.flow[a].new_conns += 500;
+	sim_tick(&m, SEC);
+	ASSERT_STREQ(m.log, "3 promote 198.18.9.0/24 off=1 ttl=600 exp=603\n", "one decision");
+	sim_tick(&m, SEC);
+	ASSERT_STREQ(m.log, "3 promote 198.18.9.0/24 off=1 ttl=600 exp=603\n"
+		     "4 extend 198.18.9.0/24 off=1 ttl=3600 exp=3604\n", "the reports extend it");
+	sim_done(&m);
+}
+
+/* max_signals bounds what is held; the rest is counted as dropped. */
+static void test_policy_signals_bounded(void)
+{
+	struct policy_config c = reported_cfg();
+	struct policy_signal v[10];
+	struct policy_stats st;
+	struct sim m;
+
+	c.max_signals = 6;
+	if (!sim_init(&m, &c, 1))
+		return;
+	sim_tick(&m, SEC);
+	for (unsigned i = 0; i < 10; i++)
+		v[i] = sig(i & 1 ? "198.18.0.0/24" : "2001:db8::/64", i + 1, 1, "x");
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 10), 0, "10 offered");
+	sim_tick(&m, SEC);
+	policy_get_stats(m.p, &st);
+	ASSERT_EQ(st.signals, 6, "6 held");
+	ASSERT_EQ(st.signals_dropped, 4, "4 dropped");
+	ASSERT_EQ(st.signal_prefixes, 2, "two prefixes");
+	sim_done(&m);
+}
+
+/* A rule of scope fleet adds the other gateways' counts to this one's: a
+ * third of the rate here plus two thirds reported by the others promotes,
+ * a local rule on the same rate does not, nor does the fleet rule on this
+ * gateway's third alone. */
+static void test_policy_fleet_scope(void)
+{
+	struct policy_config c = base_cfg();
+	struct sim m;
+	unsigned a, b;
+
+	c.rules[0].scope = POLICY_FLEET;
+	c.rules[1] = rule("local", POLICY_NEW_CONNS, 100, 10, FENCE_ACT_DROP);
+	c.n_rules = 2;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.2.0/24");	/* split over three gateways */
+	b = sim_flow(&m, "198.18.3.0/24");	/* a third here, nothing elsewhere */
+	sim_tick_at(&m, 0);
+	for (int k = 0; k < 12; k++) {
+		m.flow[a].new_conns += 50;
+		m.flow[a].fleet_new_conns = 100;	/* per interval, not cumulative */
+		m.flow[b].new_conns += 50;
+		sim_tick(&m, SEC);
+	}
+	ASSERT_STREQ(m.log, "10 promote 198.18.2.0/24 off=1 ttl=600 exp=610\n", "log");
+	sim_done(&m);
+}
+
+/* Another gateway's offender: learned with its offences and ban, it is
+ * extended here while the ban lasts (no new offence, no EXPIRE of the
+ * learned ban), and its next promotion here escalates from them. */
+static void test_policy_learn(void)
+{
+	struct policy_config c = base_cfg();
+	struct policy_offender o = {
+		.offences = 2, .ttl_s = 1200, .action = FENCE_ACT_DROP, .rule = "elsewhere",
+	};
+	struct sim m;
+	unsigned a, b;
+	__u32 off = 0;
+	__u64 exp = 0;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "203.0.113.0/24");
+	b = sim_flow(&m, "198.51.100.0/24");
+	m.on[a] = m.on[b] = false;
+	sim_tick_at(&m, 5 * SEC);
+	o.expires_ns = 100 * SEC;
+	o.decay_ns = 2100 * SEC;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[a].prefix, &o, m.now), 0, "learn a");
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, &off, &exp), 0, "a known");
+	ASSERT_EQ(off, 2, "a offences");
+	ASSERT_EQ(exp, 100 * SEC, "a banned until");
+	o.expires_ns = 0;			/* an old offender, its ban over */
+	o.offences = 1;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[b].prefix, &o, m.now), 0, "learn b");
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[b].prefix, &off, &exp), 0, "b known");
+	ASSERT_EQ(exp, 0, "b not banned");
+	o.action = FENCE_ACT_MAX;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[b].prefix, &o, m.now), -EINVAL, "bad action");
+	offend_at(&m, a, 60);			/* while banned there: extend */
+	sim_tick_at(&m, 200 * SEC);		/* a learned ban expires silently */
+	offend_at(&m, b, 300);			/* offence 2 of b: escalated */
+	offend_at(&m, a, 2000);			/* offence 3 of a: 2400 capped */
+	ASSERT_STREQ(m.log,
+		     "60 extend 203.0.113.0/24 off=2 ttl=1200 exp=1260\n"
+		     "300 promote 198.51.100.0/24 off=2 ttl=1200 exp=1500\n"
+		     "1990 expire 203.0.113.0/24 off=2 ttl=1200 exp=1260\n"
+		     "1990 expire 198.51.100.0/24 off=2 ttl=1200 exp=1500\n"
+		     "2000 promote 203.0.113.0/24 off=3 ttl=2000 exp=4000\n", "log");
+	sim_done(&m);
+}
+
+/* A learned ban that ends before one of this gateway's own is not
+ * shortened by it, and expires silently only if it was never extended. */
+static void test_policy_learn_silent(void)
+{
+	struct policy_config c = base_cfg();
+	struct policy_offender o = { .offences = 1, .ttl_s = 600, .action = FENCE_ACT_MONITOR };
+	struct sim m;
+	unsigned a;
+	__u64 exp = 0;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "203.0.113.0/24");
+	m.on[a] = false;
+	sim_tick_at(&m, 1 * SEC);
+	o.expires_ns = 50 * SEC;
+	ASSERT_EQ(policy_learn(m.p, &m.flow[a].prefix, &o, m.now), 0, "learn");
+	sim_tick_at(&m, 49 * SEC);
+	o.expires_ns = 30 * SEC;		/* shorter: changes nothing */
+	ASSERT_EQ(policy_learn(m.p, &m.flow[a].prefix, &o, m.now), 0, "learn shorter");
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, NULL, &exp), 0, "known");
+	ASSERT_EQ(exp, 50 * SEC, "keeps the later end");
+	sim_tick_at(&m, 51 * SEC);
+	ASSERT_EQ(policy_lookup(m.p, &m.flow[a].prefix, NULL, &exp), 0, "still known");
+	ASSERT_EQ(exp, 0, "ended");
+	ASSERT_STREQ(m.log, "", "no decision at all");
+	sim_done(&m);
+}
+
+
 TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tick),
 	  T(test_policy_burst_short), T(test_policy_sustained), T(test_policy_dip_resets),
 	  T(test_policy_escalate), T(test_policy_decay), T(test_policy_extend),
 	  T(test_policy_extend_keeps_longer), T(test_policy_extend_no_runaway),
 	  T(test_policy_two_rules), T(test_policy_allowlist), T(test_policy_aggregate_v4),
 	  T(test_policy_aggregate_v6), T(test_policy_jitter), T(test_policy_counter_reset),
-	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_gap_asked), T(test_policy_changed_only), T(test_policy_forget),
-	  T(test_policy_save_load), T(test_policy_set_config), T(test_policy_max_tracked))
+	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_gap_asked),
+	  T(test_policy_changed_only), T(test_policy_forget),
+	  T(test_policy_save_load), T(test_policy_set_config), T(test_policy_max_tracked),
+	  T(test_policy_hosts_bad_config), T(test_policy_hosts_farm), T(test_policy_hosts_wait),
+	  T(test_policy_hosts_unlisted), T(test_policy_hosts_metric), T(test_policy_signals_accounts),
+	  T(test_policy_signals_window), T(test_policy_signals_allowlist),
+	  T(test_policy_signals_one_decision), T(test_policy_signals_bounded),
+	  T(test_policy_fleet_scope), T(test_policy_learn), T(test_policy_learn_silent))

@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/file.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include <xdp/libxdp.h>
 
 #include "cli/cli.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "xdpfence.skel.h"
@@ -225,12 +229,19 @@ static void attach_usage(void)
 "  --mode            native (driver, default) or skb (generic, any device)\n"
 "  Sizing and settings apply when the maps are first created; later attaches\n"
 "  reuse what is pinned:\n"
-"  --max-rules       rule slots, allow+deny, v4+v6 (default %u; ~260 bytes of\n"
-"                    kernel memory each, allocated up front)\n"
-"  --tbl8-groups     /24s that may hold /25../31 detail (default %u)\n"
+"  --max-rules       rule slots to start with, allow+deny, v4+v6 (default %u;\n"
+"                    ~260 bytes of kernel memory each)\n"
+"  --tbl8-groups     /24s with /25../31 detail to start with (default %u; 1 KiB\n"
+"                    each)\n"
+"                    Both grow as entries need (the program is switched to\n"
+"                    bigger maps at once): they only set where to begin.\n"
 "  --prefix-entries  per-source-prefix counter entries, each family (default %u)\n"
 "  --agg-v4/--agg-v6 per-prefix counters aggregate sources to this length (24, 64)\n"
-"  --malformed       verdict for frames that cannot be parsed (default pass)\n",
+"  --malformed       verdict for frames that cannot be parsed (default pass)\n"
+"  --memory-limit    the most kernel memory the tables may grow to, all maps\n"
+"                    together (512M, 4G; 0: none, the default): a change that\n"
+"                    would need more is refused whole. Kept under the pin dir;\n"
+"                    `status` shows what they take.\n",
 		FENCE_RULES_MAX, FENCE_TBL8_GROUPS, FENCE_PREFIX_MAX);
 }
 
@@ -362,12 +373,15 @@ int do_attach(int argc, char **argv)
 		{ "agg-v4", required_argument, NULL, '4' },
 		{ "agg-v6", required_argument, NULL, '6' },
 		{ "malformed", required_argument, NULL, 'M' },
+		{ "memory-limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
 	enum xdp_attach_mode mode = XDP_MODE_NATIVE;
 	struct fence_opts o = {};
-	int c, li = 0;
+	int c, li = 0, ret;
+	__u64 limit = 0;
+	bool limit_set = false;
 	__u32 v;
 
 	optind = 0;
@@ -412,6 +426,14 @@ int do_attach(int argc, char **argv)
 			}
 			o.malformed_drop = !strcmp(optarg, "drop");
 			break;
+		case 'L':
+			if (parse_size(optarg, &limit) || (limit && limit < (64ULL << 20))) {
+				pr_err("--memory-limit \"%s\": want a size like 512M or 4G (at least 64M; "
+				       "0 for none)", optarg);
+				return EXIT_USAGE;
+			}
+			limit_set = true;
+			break;
 		case 'h':
 			attach_usage();
 			return EXIT_OK;
@@ -424,7 +446,15 @@ int do_attach(int argc, char **argv)
 		attach_usage();
 		return EXIT_USAGE;
 	}
-	return fence_attach(argv[optind], mode == XDP_MODE_SKB, &o);
+	ret = fence_attach(argv[optind], mode == XDP_MODE_SKB, &o);
+	if (!ret && limit_set) {
+		ret = pin_set_memory_limit(g_opts.pin_dir, limit);
+		if (ret) {
+			pr_err("setting the memory limit: %s", strerror(-ret));
+			return EXIT_RUNTIME;
+		}
+	}
+	return ret;
 bad_num:
 	pr_err("--%s \"%s\": not a number in range", lo[li].name, optarg);
 	return EXIT_USAGE;
@@ -508,6 +538,77 @@ static __u32 count_keys(int fd, size_t key_size, __u32 max)
 	     err = bpf_map_get_next_key(fd, key, next), memcpy(key, next, key_size))
 		n++;
 	return n;
+}
+
+/* The fleet's state as the daemon last wrote it (engine/fleet.h), or NULL
+ * when no daemon of this pin dir runs a [fleet]. */
+static json_object *fleet_state(void)
+{
+	char path[PATH_MAX];
+	json_object *o, *pid;
+
+	if (fleet_status_path(g_opts.pin_dir, path, sizeof(path)))
+		return NULL;
+	o = json_object_from_file(path);
+	if (!o)
+		return NULL;
+	if (!json_object_object_get_ex(o, "pid", &pid) ||
+	    (kill(json_object_get_int(pid), 0) && errno == ESRCH)) {
+		json_object_put(o);	/* its daemon is gone */
+		return NULL;
+	}
+	return o;
+}
+
+static __s64 jint(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "";
+}
+
+static void fleet_print(json_object *f)
+{
+	json_object *v;
+	struct timespec ts;
+	__s64 now_ms, sync = f ? jint(f, "last_sync_unix_ms") : 0;
+	char ago[32];
+	bool up = f && json_object_object_get_ex(f, "connected", &v) && json_object_get_boolean(v);
+
+	if (!f) {
+		printf("fleet     none (no daemon with a [fleet] section runs on this pin dir)\n");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (__s64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!sync)
+		snprintf(ago, sizeof(ago), "never");
+	else if (now_ms - sync < 2000)
+		snprintf(ago, sizeof(ago), "now");
+	else {
+		char d[24];
+
+		format_duration((now_ms - sync) / 1000, d, sizeof(d));
+		snprintf(ago, sizeof(ago), "%s ago", d);
+	}
+	if (up)
+		printf("fleet     %s, connected to %s, bucket %s\n", jstr(f, "node"), jstr(f, "server"),
+		       jstr(f, "bucket"));
+	else
+		printf("fleet     %s, NOT connected%s%s (enforcing what it has; publishes when back)\n",
+		       jstr(f, "node"), jstr(f, "error")[0] ? ": " : "", jstr(f, "error"));
+	printf("          entries here %lld, keys in the bucket %lld, last sync %s, lag %lld ms "
+	       "(max %lld ms), pending %lld\n", (long long)jint(f, "entries"),
+	       (long long)jint(f, "keys"), ago,
+	       (long long)jint(f, "lag_ms"), (long long)jint(f, "lag_max_ms"),
+	       (long long)jint(f, "pending"));
 }
 
 int do_status(int argc, char **argv)
@@ -600,10 +701,13 @@ int do_status(int argc, char **argv)
 		ADD("prefix_v6", pfx6);
 		ADD("prefix_v6_max", s.m.max_entries[FM_PREFIX_V6]);
 		ADD("feeds", feeds);
+		ADD("kernel_memory_bytes", pin_memory(&s));
+		ADD("memory_limit_bytes", pin_memory_limit(g_opts.pin_dir));
 #undef ADD
 		json_object_object_add(jo, "maps", mp);
 		json_object_object_add(jo, "interrupted_commit",
 				       json_object_new_boolean(interrupted));
+		json_object_object_add(jo, "fleet", fleet_state());
 		printf("%s\n", json_object_to_json_string_ext(jo, JSON_C_TO_STRING_PRETTY));
 		json_object_put(jo);
 	} else {
@@ -615,6 +719,22 @@ int do_status(int argc, char **argv)
 		printf("prefixes  v4 %u of %u, v6 %u of %u (per-source counters, LRU)\n", pfx4,
 		       s.m.max_entries[FM_PREFIX_V4], pfx6, s.m.max_entries[FM_PREFIX_V6]);
 		printf("feeds     %u of %u\n", feeds, FENCE_FEEDS_MAX);
+		{
+			__u64 mem = pin_memory(&s), lim = pin_memory_limit(g_opts.pin_dir);
+
+			printf("memory    %llu MiB of kernel memory (the tables grow as entries need)",
+			       (unsigned long long)(mem >> 20));
+			if (lim)
+				printf(", limit %llu MiB\n", (unsigned long long)(lim >> 20));
+			else
+				printf(", no limit (attach --memory-limit)\n");
+		}
+		{
+			json_object *f = fleet_state();
+
+			fleet_print(f);
+			json_object_put(f);
+		}
 		if (interrupted)
 			printf("WARNING   the last change to the tables was cut off half way: the "
 			       "next ban, allow or feed change (or `xdpfence run`) repairs them first\n");

@@ -38,6 +38,9 @@ void cmd_usage(const char *object, const struct cmd *cmds);
  * take the writers' lock; create: load and pin a fresh set when nothing is
  * pinned yet. Close with pin_close. */
 int state_open(struct pinned *s, bool write, bool create);
+/* For a writer that changes a few entries: the tables mapped a window at a
+ * time (whatever walks them all maps them whole first, by itself). */
+int state_open_light(struct pinned *s, bool create);
 void state_repair_print(const struct pin_repair *r);
 
 /* Load the object with pinning under g_opts.pin_dir (reusing what is pinned);
@@ -65,8 +68,10 @@ int do_status(int argc, char **argv);
 int do_ban(int argc, char **argv);
 int do_allow(int argc, char **argv);
 int do_feed(int argc, char **argv);
+int feed_export_cmd(int argc, char **argv);	/* export.c: `feed export` */
 int do_stats(int argc, char **argv);
 int do_top(int argc, char **argv);
 int do_run(int argc, char **argv);
+int do_signal(int argc, char **argv);
 
 #endif

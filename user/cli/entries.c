@@ -26,6 +26,22 @@ int feed_names_read(const struct fence_maps *m, struct feed_names *fn)
 	return 0;
 }
 
+const char *entry_reason(const struct fence_rule_info *in, char *origin, size_t len)
+{
+	const char *sp;
+	size_t n;
+
+	if (origin && len)
+		origin[0] = 0;
+	if (!(in->owners & FENCE_OWN_FLEET) || in->reason[0] != '@')
+		return in->reason;
+	sp = memchr(in->reason, ' ', strnlen(in->reason, sizeof(in->reason)));
+	n = sp ? (size_t)(sp - in->reason - 1) : strnlen(in->reason + 1, sizeof(in->reason) - 1);
+	if (origin && len)
+		snprintf(origin, len, "%.*s", (int)n, in->reason + 1);
+	return sp ? sp + 1 : "";
+}
+
 const char *owners_str(const struct fence_rule_info *in, const struct feed_names *fn,
 		       char *buf, size_t len)
 {
@@ -36,6 +52,13 @@ const char *owners_str(const struct fence_rule_info *in, const struct feed_names
 		n += snprintf(buf + n, len - n, "manual");
 	if ((in->owners & FENCE_OWN_PROMOTED) && n < len)
 		n += snprintf(buf + n, len - n, "%spromoted", n ? "," : "");
+	if ((in->owners & FENCE_OWN_FLEET) && n < len) {
+		char origin[48];
+
+		entry_reason(in, origin, sizeof(origin));
+		n += snprintf(buf + n, len - n, "%sfleet%s%s", n ? "," : "", origin[0] ? ":" : "",
+			      origin);
+	}
 	for (int k = 0; k < FENCE_FEEDS_MAX && n < len; k++)
 		if (in->feeds & (1U << k))
 			n += snprintf(buf + n, len - n, "%sfeed:%s", n ? "," : "",
@@ -57,6 +80,8 @@ static json_object *entry_json(const struct fence_rule_info *in, const struct fe
 		json_object_array_add(own, json_object_new_string("manual"));
 	if (in->owners & FENCE_OWN_PROMOTED)
 		json_object_array_add(own, json_object_new_string("promoted"));
+	if (in->owners & FENCE_OWN_FLEET)
+		json_object_array_add(own, json_object_new_string("fleet"));
 	for (int k = 0; k < FENCE_FEEDS_MAX; k++)
 		if (in->feeds & (1U << k)) {
 			char name[48];
@@ -80,7 +105,15 @@ static json_object *entry_json(const struct fence_rule_info *in, const struct fe
 		json_object_object_add(o, "hit_new_conns", json_object_new_int64(hits->new_conns));
 		json_object_object_add(o, "offences", json_object_new_int64(in->offences));
 	}
-	json_object_object_add(o, "reason", json_object_new_string(in->reason));
+	{
+		char origin[48];
+		const char *why = entry_reason(in, origin, sizeof(origin));
+
+		json_object_object_add(o, "reason", json_object_new_string(why));
+		if (in->owners & FENCE_OWN_FLEET)
+			json_object_object_add(o, "origin", origin[0] ?
+					       json_object_new_string(origin) : NULL);
+	}
 	json_object_object_add(o, "created_unix", json_object_new_int64(in->created_unix));
 	return o;
 }
@@ -132,7 +165,7 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 		cidr_str(&c, pfx, sizeof(pfx));
 		owners_str(in, &fn, own, sizeof(own));
 		if (kind != FENCE_KIND_DENY) {
-			printf("%-43s %-24s %s\n", pfx, own, in->reason);
+			printf("%-43s %-24s %s\n", pfx, own, entry_reason(in, NULL, 0));
 			continue;
 		}
 		if (!r->expires_ns)
@@ -146,7 +179,7 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 		else
 			snprintf(act, sizeof(act), "%s", action_name(r->action));
 		printf("%-43s %-13s %-9s %12llu  %-24s %s\n", pfx, act, ttl,
-		       (unsigned long long)hits[slot].packets, own, in->reason);
+		       (unsigned long long)hits[slot].packets, own, entry_reason(in, NULL, 0));
 	}
 	if (arr) {
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
@@ -161,14 +194,25 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 
 __u32 entries_allow_overlap(struct pinned *s, const struct cidr *c)
 {
-	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
-		struct cidr a;
+	/* every allow has its key (allow_v4 hash, allow_v6 trie): a walk of
+	 * those, however big the table of denies */
+	bool v4 = c->family == AF_INET;
+	int fd = s->m.fd[v4 ? FM_ALLOW_V4 : FM_ALLOW_V6];
+	__u8 key[sizeof(struct fence_v6_key)], next[sizeof(key)];
+	void *prev = NULL;
 
-		if (s->m.rules[slot].kind != FENCE_KIND_ALLOW)
-			continue;
-		table_info_cidr(&s->m.info[slot], &a);
-		if (cidr_overlaps(&a, c))
-			return slot;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		struct fence_slot v;
+		struct cidr a = { .family = c->family };
+		__u32 len;
+
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		memcpy(&len, key, 4);
+		a.len = len;
+		memcpy(a.addr, key + 4, v4 ? 4 : 16);
+		if (cidr_overlaps(&a, c) && !bpf_map_lookup_elem(fd, key, &v))
+			return v.slot;
 	}
 	return 0;
 }

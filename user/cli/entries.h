@@ -15,7 +15,11 @@ struct feed_names {
 };
 int feed_names_read(const struct fence_maps *m, struct feed_names *fn);
 
-/* "manual,feed:spamhaus,promoted" */
+/* The reason to show: a fleet entry's ("@gw-a syn-burst: ...") without
+ * its origin, which goes to origin (may be NULL) when asked, "" if none. */
+const char *entry_reason(const struct fence_rule_info *in, char *origin, size_t len);
+
+/* "manual,promoted,fleet:gw-a,feed:spamhaus" */
 const char *owners_str(const struct fence_rule_info *in, const struct feed_names *fn,
 		       char *buf, size_t len);
 

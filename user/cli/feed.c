@@ -15,6 +15,7 @@
 #include "feeds/feed.h"
 #include "engine/control.h"
 #include "feeds/fetch.h"
+#include "feeds/taxii.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -25,12 +26,20 @@ static void load_usage(void)
 "                          [--ttl DUR] [--rate N/s] [--burst N] [--lenient] [--check]\n"
 "                          [--min-len-v4 N] [--min-len-v6 N] [--refetch]\n"
 "                          [--timeout DUR] [--max-size SIZE] [--direct]\n"
+"                          [--token-file FILE] [--ca-file FILE] [--cache-dir DIR]\n"
 "  NAME     up to 31 of [A-Za-z0-9_.-]; loading the same NAME again applies the\n"
 "           difference: new prefixes added, gone ones removed, the rest kept\n"
 "           (with their counters). At most %d feeds.\n"
 "  SOURCE   a file, - for stdin, or an http(s) URL (ETag and Last-Modified of\n"
 "           the last load are sent back: an unchanged feed loaded with the same\n"
-"           options is not re-applied; with --ttl, or other options, it is)\n"
+"           options is not re-applied; with --ttl, or other options, it is), or a\n"
+"           TAXII 2.1 collection, taxii+https://HOST/API-ROOT/collections/ID/\n"
+"           (taxii+http:// too): polled for what was added since the last poll,\n"
+"           its indicators' valid_until their expiry, revoked ones released,\n"
+"           new entries' reason the peer's identity. --token-file: the Bearer\n"
+"           token (\"TOKEN\" or \"NAME TOKEN\"); --ca-file: a CA for https;\n"
+"           --cache-dir: where what the peer sent is kept between polls\n"
+"           (default " TAXII_CACHE_DIR_DEFAULT "; without one, each poll reads it whole)\n"
 "  --format auto (default), plain (one CIDR/address a line, # and ; comments:\n"
 "           Spamhaus DROP, abuse.ch, AbuseIPDB), netset (FireHOL), spamhaus-json,\n"
 "           ipset (`ipset save`), crowdsec (LAPI decisions stream), stix (2.1)\n"
@@ -84,6 +93,9 @@ int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct
 		{ "direct", no_argument, NULL, 'D' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "max-size", required_argument, NULL, 'S' },
+		{ "token-file", required_argument, NULL, 'K' },
+		{ "ca-file", required_argument, NULL, 'A' },
+		{ "cache-dir", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
@@ -182,6 +194,15 @@ int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct
 			o->max_bytes = n;
 			break;
 		}
+		case 'K':
+			o->token_file = optarg;
+			break;
+		case 'A':
+			o->ca_file = optarg;
+			break;
+		case 'C':
+			o->cache_dir = optarg;
+			break;
 		case 'h':
 			load_usage();
 			return EXIT_OK;
@@ -341,9 +362,12 @@ static int feed_list_cmd(int argc, char **argv)
 	int shown = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") && strcmp(argv[i], "-j")) {
-			fprintf(stderr, "usage: xdpfence feed list [--json]\n");
-			return EXIT_USAGE;
+		bool help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+
+		if (help || (strcmp(argv[i], "--json") && strcmp(argv[i], "-j"))) {
+			fprintf(help ? stdout : stderr, "usage: xdpfence feed list [--json]\n"
+				"  The feeds loaded: entries, action, ttl, format, when and from where.\n");
+			return help ? EXIT_OK : EXIT_USAGE;
 		}
 		g_opts.json = true;
 	}
@@ -407,11 +431,13 @@ static int feed_del_cmd(int argc, char **argv)
 	size_t removed;
 	int ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: xdpfence feed del NAME\n"
+	bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+
+	if (argc != 2 || help) {
+		fprintf(help ? stdout : stderr, "usage: xdpfence feed del NAME\n"
 			"  Drops the feed's ownership of its prefixes (entries nobody else\n"
 			"  owns disappear) and forgets the feed.\n");
-		return EXIT_USAGE;
+		return help ? EXIT_OK : EXIT_USAGE;
 	}
 	if (state_open(&s, true, false))
 		return EXIT_RUNTIME;
@@ -430,6 +456,8 @@ static const struct cmd feed_cmds[] = {
 	  "[--check]", "load or reload a feed from a file or URL (applies the difference)" },
 	{ "list", feed_list_cmd, "[--json]", "feeds, their sources, sizes and last load" },
 	{ "del", feed_del_cmd, "NAME", "remove a feed and release its prefixes" },
+	{ "export", feed_export_cmd, "[--format stix|plain|netset|crowdsec] [--owner LIST] "
+	  "[--min-offences N] [-o FILE]", "our promotions and bans as intelligence for others" },
 	{ NULL }
 };
 

@@ -19,6 +19,8 @@ static const struct cmd objects[] = {
 	{ "ban", do_ban, "add|del|list ...", "deny entries (drop, throttle or monitor a prefix)" },
 	{ "allow", do_allow, "add|del|list ...", "allowlist: always passes, beats every ban" },
 	{ "feed", do_feed, "load|list|del ...", "threat feeds from files or http(s) URLs" },
+	{ "signal", do_signal, "add IP [--account A] [--kind K] [--weight N]",
+	  "report abuse seen by the API tier to the running daemon" },
 	{ "stats", do_stats, "[--json]", "packets and bytes per reason, summed over CPUs" },
 	{ "run", do_run, "--config FILE", "the behaviour engine: promote, throttle, escalate, expire (daemon)" },
 	{ "top", do_top, "[-n N] [--by conns|packets|drops] [--interval DUR] [--json]",
@@ -55,6 +57,7 @@ static void usage(FILE *f)
 "  xdpfence allow add 198.51.100.0/24\n"
 "  xdpfence feed load spamhaus https://www.spamhaus.org/drop/drop_v4.json\n"
 "  xdpfence top -n 10 --by conns\n"
+"  xdpfence signal add 198.51.100.7 --account acct-123 --kind distillation\n"
 "  bpftool map dump pinned %s/stats\n"
 "\n"
 "Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",

@@ -35,16 +35,25 @@ void state_repair_print(const struct pin_repair *r)
 	}
 }
 
-int state_open(struct pinned *s, bool write, bool create)
+static int open_flags(struct pinned *s, unsigned flags)
 {
 	struct pin_repair rep;
 	char err[512];
-	int ret = pin_open(s, g_opts.pin_dir, (write ? PIN_WRITE : 0) | (create ? PIN_CREATE : 0),
-			   &rep, err, sizeof(err));
+	int ret = pin_open(s, g_opts.pin_dir, flags, &rep, err, sizeof(err));
 
 	if (ret)
 		pr_err("%s", err);
 	else
 		state_repair_print(&rep);
 	return ret;
+}
+
+int state_open(struct pinned *s, bool write, bool create)
+{
+	return open_flags(s, (write ? PIN_WRITE : 0) | (create ? PIN_CREATE : 0));
+}
+
+int state_open_light(struct pinned *s, bool create)
+{
+	return open_flags(s, PIN_WRITE | PIN_LAZY | (create ? PIN_CREATE : 0));
 }

@@ -2,6 +2,7 @@
 /* user/core/counters.c - see counters.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <sched.h>
@@ -113,6 +114,65 @@ static __u32 buckets_of(__u32 max_entries)
 	return b;
 }
 
+static void hosts_join(__u64 *dst, const __u64 *src)
+{
+	for (int i = 0; i < 4; i++)
+		dst[i] |= src[i];
+}
+
+/* c's hosts into the sum s: both as of the later epoch; a CPU one epoch
+ * behind gives its current hosts as the sum's previous; older ones are too
+ * old to count. */
+static void add_hosts(struct fence_counters *s, const struct fence_counters *c)
+{
+	if (c->host_epoch > s->host_epoch) {
+		if (c->host_epoch == s->host_epoch + 1)
+			memcpy(s->hosts[1], s->hosts[0], sizeof(s->hosts[1]));
+		else
+			memset(s->hosts[1], 0, sizeof(s->hosts[1]));
+		memset(s->hosts[0], 0, sizeof(s->hosts[0]));
+		s->host_epoch = c->host_epoch;
+	}
+	if (c->host_epoch == s->host_epoch) {
+		hosts_join(s->hosts[0], c->hosts[0]);
+		hosts_join(s->hosts[1], c->hosts[1]);
+	} else if (c->host_epoch + 1 == s->host_epoch) {
+		hosts_join(s->hosts[1], c->hosts[0]);
+	}
+}
+
+void counters_add(struct fence_counters *s, const struct fence_counters *c)
+{
+	s->packets += c->packets;
+	s->bytes += c->bytes;
+	s->new_conns += c->new_conns;
+	s->drops += c->drops;
+	if (c->last_seen_ns > s->last_seen_ns)
+		s->last_seen_ns = c->last_seen_ns;
+	add_hosts(s, c);
+}
+
+__u32 counters_hosts(struct fence_counters *c, int family, __u64 now_ns)
+{
+	__u32 e = (__u32)(now_ns >> FENCE_HOST_EPOCH_SHIFT), set = 0;
+
+	if (c->host_epoch == e)
+		hosts_join(c->hosts[0], c->hosts[1]);
+	else if (c->host_epoch + 1 != e)
+		memset(c->hosts[0], 0, sizeof(c->hosts[0]));
+	memset(c->hosts[1], 0, sizeof(c->hosts[1]));
+	c->host_epoch = e;
+	for (int i = 0; i < 4; i++)
+		set += (__u32)__builtin_popcountll(c->hosts[0][i]);
+	if (family == 4 || !set)
+		return set;
+	/* IPv6, linear counting: n = -m ln(empty / m); every bit set, at
+	 * least m ln m (the most it tells) */
+	if (set == 256)
+		return (__u32)(256 * log(256.0) + 0.5);
+	return (__u32)(-256 * log((256.0 - set) / 256) + 0.5);
+}
+
 /* Sample arrays double, in 2 MiB units on huge pages: they are rewritten every
  * tick, and a page table entry per 4 KiB costs (more so under a
  * paravirtualised guest's shadow paging). */
@@ -149,14 +209,8 @@ static void part_append(struct part *p, __u32 cnt)
 		memcpy(s->addr, p->keys + (size_t)i * p->ksz, p->ksz);
 		memset(s->addr + p->ksz, 0, sizeof(s->addr) - p->ksz);
 		s->c = pc[0];
-		for (int c = 1; c < p->ncpus; c++) {
-			s->c.packets += pc[c].packets;
-			s->c.bytes += pc[c].bytes;
-			s->c.new_conns += pc[c].new_conns;
-			s->c.drops += pc[c].drops;
-			if (pc[c].last_seen_ns > s->c.last_seen_ns)
-				s->c.last_seen_ns = pc[c].last_seen_ns;
-		}
+		for (int c = 1; c < p->ncpus; c++)
+			counters_add(&s->c, &pc[c]);
 	}
 }
 
@@ -366,7 +420,7 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 	w->skel->rodata->per_cpu_v6 = w->per_cpu[1];
 	w->skel->rodata->n_cpus = w->ncpus;
 	/* the changed prefixes of an epoch: at most a half of active_log */
-	w->changes = (flags & COUNTERS_CHANGES) && m->n_active_log >= 2;
+	w->changes = (flags & COUNTERS_CHANGES) && m->active_log && m->n_active_log >= 2;
 	w->cap = m->n_active_log / 2;
 	if (w->changes && (bpf_map__set_max_entries(w->skel->maps.sum_in, w->cap) ||
 			   bpf_map__set_max_entries(w->skel->maps.sum_out, w->cap)))
@@ -474,16 +528,6 @@ static int orphan(struct walker *w, const struct fence_pfx_rec *r)
 static bool same_key(const struct fence_pfx_rec *a, const struct fence_pfx_rec *b)
 {
 	return !memcmp(a->addr, b->addr, sizeof(a->addr));
-}
-
-static void add_counters(struct fence_counters *s, const struct fence_counters *c)
-{
-	s->packets += c->packets;
-	s->bytes += c->bytes;
-	s->new_conns += c->new_conns;
-	s->drops += c->drops;
-	if (c->last_seen_ns > s->last_seen_ns)
-		s->last_seen_ns = c->last_seen_ns;
 }
 
 /* Where each prefix of a list is: built only for a list that a window
@@ -594,7 +638,7 @@ int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 		memcpy(&out[o], x, sizeof(*x));
 		pos[0]++;
 		for (c = 1; c < k; c++)
-			add_counters(&out[o].c, &l[c][pos[c]++].c);
+			counters_add(&out[o].c, &l[c][pos[c]++].c);
 		o++;
 	}
 	for (int c = 0; c < k; c++)
@@ -636,7 +680,7 @@ int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size
 		*s = *x;
 		s->c = v[0];
 		for (int c = 1; c < m->ncpus; c++)
-			add_counters(&s->c, &v[c]);
+			counters_add(&s->c, &v[c]);
 	}
 	return 0;
 }

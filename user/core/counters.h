@@ -30,6 +30,18 @@ _Static_assert(sizeof(struct pfx_sample) == sizeof(struct fence_pfx_rec), "pfx_s
 
 struct counters_reader;
 
+/* How many distinct hosts of the prefix opened connections lately (its
+ * current and previous host epoch, as of now_ns: CLOCK_MONOTONIC), from a
+ * sample's hosts (maps/keys.h): exact for IPv4 (family 4), an estimate by
+ * linear counting for IPv6 (within ~10% up to 500 hosts; past ~1000 all
+ * 256 bits are set and it says 1420: at least that many). Folds them into c->hosts[0] as of now (for IPv4, the bitmap of
+ * those hosts), so it is for a sample the caller owns. */
+__u32 counters_hosts(struct fence_counters *c, int family, __u64 now_ns);
+
+/* One CPU's counters c into the sum s: added up, the
+ * latest last seen, the hosts joined as of the later epoch. */
+void counters_add(struct fence_counters *s, const struct fence_counters *c);
+
 #define COUNTERS_NO_WALK	1U	/* batch lookups even where the kernel walk works */
 #define COUNTERS_SHORT_REGIONS	2U	/* tests: walk regions half the map, so a walk of a
 					 * fuller map stops short, as one of a map that churns

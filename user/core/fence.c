@@ -209,6 +209,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	skel->rodata->v6_agg_len = o->v6_agg_len ? o->v6_agg_len : FENCE_V6_AGG_LEN_DEFAULT;
 	skel->rodata->malformed_verdict = o->malformed_drop ? XDP_DROP : XDP_PASS;
 	skel->rodata->count_prefixes = !o->no_prefix_counters;
+	skel->rodata->count_hosts = !o->no_host_counting;
 	if (o->pin_dir)
 		skel->rodata->pin_dir_id = fence_pin_dir_id(o->pin_dir);
 
@@ -279,18 +280,7 @@ static size_t map_len(__u32 entries, size_t value_size)
 	return (len + page - 1) & ~(size_t)(page - 1);
 }
 
-static void *map_mmap(int fd, __u32 entries, size_t value_size)
-{
-	/* populate: a first-touch fault per page costs more than mapping
-	 * them all at once (dearly so on a paravirtualised guest) */
-	void *p = mmap(NULL, map_len(entries, value_size), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* Fill max_entries and the mmaps once every fd is known. */
-static int maps_finish(struct fence_maps *m)
+static int maps_finish(struct fence_maps *m, bool lazy)
 {
 	int i, err;
 
@@ -315,19 +305,51 @@ static int maps_finish(struct fence_maps *m)
 	    !m->n_tbl6 || (m->n_tbl6 & (m->n_tbl6 - 1)))
 		return -EINVAL;
 
-	m->tbl24 = map_mmap(m->fd[FM_TBL24], FENCE_TBL24_ENTRIES, sizeof(__u32));
-	m->tbl8 = map_mmap(m->fd[FM_TBL8], m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32));
-	m->tbl8_state = map_mmap(m->fd[FM_TBL8_STATE], m->n_groups, sizeof(*m->tbl8_state));
-	m->rules = map_mmap(m->fd[FM_RULES], m->n_slots, sizeof(*m->rules));
-	m->info = map_mmap(m->fd[FM_RULE_INFO], m->n_slots, sizeof(*m->info));
-	m->tbl6 = map_mmap(m->fd[FM_TBL6], m->n_tbl6, sizeof(*m->tbl6));
-	m->tbl6_meta = map_mmap(m->fd[FM_TBL6_META], 1, sizeof(*m->tbl6_meta));
 	m->n_active_log = m->max_entries[FM_ACTIVE_LOG] & ~1U;
-	m->active = map_mmap(m->fd[FM_ACTIVE_META], 1, sizeof(*m->active));
-	m->active_log = map_mmap(m->fd[FM_ACTIVE_LOG], m->n_active_log, sizeof(*m->active_log));
-	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info || !m->tbl6 ||
-	    !m->tbl6_meta || !m->active || !m->active_log)
+	m->lz = calloc(FL_COUNT, sizeof(*m->lz));
+	if (!m->lz)
+		return -ENOMEM;
+	lazymap_init(&m->lz[FL_TBL24], m->fd[FM_TBL24], map_len(FENCE_TBL24_ENTRIES, sizeof(__u32)));
+	lazymap_init(&m->lz[FL_TBL8], m->fd[FM_TBL8],
+		     map_len(m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32)));
+	lazymap_init(&m->lz[FL_TBL8_STATE], m->fd[FM_TBL8_STATE],
+		     map_len(m->n_groups, sizeof(*m->tbl8_state)));
+	lazymap_init(&m->lz[FL_RULES], m->fd[FM_RULES], map_len(m->n_slots, sizeof(*m->rules)));
+	lazymap_init(&m->lz[FL_INFO], m->fd[FM_RULE_INFO], map_len(m->n_slots, sizeof(*m->info)));
+	lazymap_init(&m->lz[FL_TBL6], m->fd[FM_TBL6], map_len(m->n_tbl6, sizeof(*m->tbl6)));
+	lazymap_init(&m->lz[FL_TBL6_META], m->fd[FM_TBL6_META], map_len(1, sizeof(*m->tbl6_meta)));
+	lazymap_init(&m->lz[FL_ACTIVE_META], m->fd[FM_ACTIVE_META], map_len(1, sizeof(*m->active)));
+	lazymap_init(&m->lz[FL_ACTIVE_LOG], m->fd[FM_ACTIVE_LOG],
+		     map_len(m->n_active_log, sizeof(*m->active_log)));
+	/* one element each: always mapped */
+	m->tbl6_meta = lazymap_full(&m->lz[FL_TBL6_META]);
+	m->active = lazymap_full(&m->lz[FL_ACTIVE_META]);
+	if (!m->tbl6_meta || !m->active)
 		return -errno ? -errno : -ENOMEM;
+	return lazy ? 0 : fence_maps_full(m);
+}
+
+int fence_maps_full(struct fence_maps *m)
+{
+	if (m->rules)
+		return 0;
+	m->tbl24 = lazymap_full(&m->lz[FL_TBL24]);
+	m->tbl8 = lazymap_full(&m->lz[FL_TBL8]);
+	m->tbl8_state = lazymap_full(&m->lz[FL_TBL8_STATE]);
+	m->info = lazymap_full(&m->lz[FL_INFO]);
+	m->tbl6 = lazymap_full(&m->lz[FL_TBL6]);
+	m->active_log = lazymap_full(&m->lz[FL_ACTIVE_LOG]);
+	m->rules = lazymap_full(&m->lz[FL_RULES]);	/* last: set means all are */
+	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info || !m->tbl6 ||
+	    !m->active_log) {
+		m->tbl24 = m->tbl8 = NULL;
+		m->tbl8_state = NULL;
+		m->rules = NULL;
+		m->info = NULL;
+		m->tbl6 = NULL;
+		m->active_log = NULL;
+		return -errno ? -errno : -ENOMEM;
+	}
 	return 0;
 }
 
@@ -375,7 +397,7 @@ int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const stru
 			goto fail;
 		}
 	}
-	err = maps_finish(m);
+	err = maps_finish(m, false);
 	if (err)
 		goto fail;
 
@@ -399,7 +421,7 @@ fail:
 	return err;
 }
 
-int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
+static int from_pins(struct fence_maps *m, const char *pin_dir, bool lazy)
 {
 	char path[512];
 	int i, err;
@@ -413,7 +435,7 @@ int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
 			goto fail;
 		}
 	}
-	err = maps_finish(m);
+	err = maps_finish(m, lazy);
 	if (err)
 		goto fail;
 	return 0;
@@ -422,26 +444,77 @@ fail:
 	return err;
 }
 
+int fence_map_id(const char *name)
+{
+	for (int i = 0; i < FM_COUNT; i++)
+		if (!strcmp(fence_map_names[i], name))
+			return i;
+	return -1;
+}
+
+int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
+{
+	bool lazy = !m->rules, changed = false;
+	char path[512];
+	int ret;
+
+	for (int i = 0; i < FM_COUNT; i++) {
+		struct bpf_map_info a = {}, b = {};
+		__u32 la = sizeof(a), lb = sizeof(b);
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(m->fd[i], &b, &lb) &&
+		    a.id == b.id) {
+			close(fd);
+			continue;
+		}
+		/* the same descriptor number, now the pinned map: whoever holds
+		 * the number (another thread) keeps a valid one */
+		if (dup2(fd, m->fd[i]) < 0) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+		close(fd);
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	for (int i = 0; m->lz && i < FL_COUNT; i++)
+		lazymap_close(&m->lz[i]);
+	free(m->lz);
+	m->lz = NULL;
+	m->tbl24 = m->tbl8 = NULL;
+	m->tbl8_state = NULL;
+	m->rules = NULL;
+	m->info = NULL;
+	m->tbl6 = NULL;
+	m->tbl6_meta = NULL;
+	m->active = NULL;
+	m->active_log = NULL;
+	ret = maps_finish(m, lazy);
+	return ret ? ret : 1;
+}
+
+int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)
+{
+	return from_pins(m, pin_dir, false);
+}
+
+int fence_maps_from_pins_lazy(struct fence_maps *m, const char *pin_dir)
+{
+	return from_pins(m, pin_dir, true);
+}
+
 void fence_maps_close(struct fence_maps *m)
 {
-	if (m->tbl24)
-		munmap(m->tbl24, map_len(FENCE_TBL24_ENTRIES, sizeof(__u32)));
-	if (m->tbl8)
-		munmap(m->tbl8, map_len(m->n_groups * FENCE_TBL8_GROUP, sizeof(__u32)));
-	if (m->tbl8_state)
-		munmap(m->tbl8_state, map_len(m->n_groups, sizeof(*m->tbl8_state)));
-	if (m->rules)
-		munmap(m->rules, map_len(m->n_slots, sizeof(*m->rules)));
-	if (m->info)
-		munmap(m->info, map_len(m->n_slots, sizeof(*m->info)));
-	if (m->tbl6)
-		munmap(m->tbl6, map_len(m->n_tbl6, sizeof(*m->tbl6)));
-	if (m->tbl6_meta)
-		munmap(m->tbl6_meta, map_len(1, sizeof(*m->tbl6_meta)));
-	if (m->active)
-		munmap(m->active, map_len(1, sizeof(*m->active)));
-	if (m->active_log)
-		munmap(m->active_log, map_len(m->n_active_log, sizeof(*m->active_log)));
+	for (int i = 0; m->lz && i < FL_COUNT; i++)
+		lazymap_close(&m->lz[i]);
+	free(m->lz);
 	for (int i = 0; i < FM_COUNT; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);

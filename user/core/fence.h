@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
+#include "core/lazymap.h"
 #include "maps/keys.h"
 #include "maps/stats.h"
 #include "maps/names.h"
@@ -41,6 +42,13 @@ struct fence_opts {
 	__u8 v6_agg_len;		/* 0 = FENCE_V6_AGG_LEN_DEFAULT */
 	bool malformed_drop;		/* verdict for frames we cannot judge */
 	bool no_prefix_counters;
+	bool no_host_counting;		/* benchmarks: distinct hosts off */
+};
+
+/* The mmap-able arrays, each a lazymap (core/lazymap.h). */
+enum {
+	FL_TBL24, FL_TBL8, FL_TBL8_STATE, FL_RULES, FL_INFO, FL_TBL6, FL_TBL6_META,
+	FL_ACTIVE_META, FL_ACTIVE_LOG, FL_COUNT
 };
 
 struct fence_maps {
@@ -50,17 +58,22 @@ struct fence_maps {
 	__u32 n_slots;			/* rules/rule_info entries */
 	__u32 n_groups;			/* tbl8 groups */
 	__u32 n_tbl6;			/* tbl6 positions (a power of two) */
-	/* mmap-ed arrays, shared with the data path */
+	/* mmap-ed arrays, shared with the data path: mapped whole (these
+	 * pointers), or, for a set opened lazily, NULL until fence_maps_full
+	 * maps them; fence_*_at reach an element either way (tbl6 and
+	 * active_log have no _at: fence_maps_full before using them) */
 	__u32 *tbl24;
 	__u32 *tbl8;
 	struct fence_group_state *tbl8_state;
 	struct fence_rule *rules;
 	struct fence_rule_info *info;
 	struct fence_v6_ent *tbl6;
+	struct fence_active_rec *active_log;
+	__u32 n_active_log;		/* active_log records (two halves) */
+	/* one element each, always mapped */
 	struct fence_v6_meta *tbl6_meta;
 	struct fence_active_meta *active;	/* the engine's epoch (counters.c) */
-	struct fence_active_rec *active_log;
-	__u32 n_active_log;			/* active_log records (two halves) */
+	struct lazymap *lz;		/* [FL_COUNT] */
 };
 
 /* Open the skeleton and size its maps and settings from opts; when opts->pin_dir
@@ -73,8 +86,63 @@ int fence_skel_open(struct xdpfence **skel, const struct fence_opts *opts);
 int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const struct fence_opts *opts);
 
 /* Open every map pinned under pin_dir. -ENOENT (with a hint printed by the
- * caller) when nothing is pinned there. */
+ * caller) when nothing is pinned there. The arrays are mapped whole (and
+ * populated); _lazy maps them a window at a time as they are reached
+ * (fence_*_at), or whole on fence_maps_full: for commands that change a
+ * few entries of a big table. */
 int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir);
+int fence_maps_from_pins_lazy(struct fence_maps *m, const char *pin_dir);
+
+/* FM_* of a map by its pinned name; -1 for none. */
+int fence_map_id(const char *name);
+
+/* After another process replaced pinned maps with bigger ones (core/grow.c):
+ * take the pinned ones, each under the descriptor number it had. 1 when
+ * something changed, 0 when nothing did, -errno. */
+int fence_maps_refresh(struct fence_maps *m, const char *pin_dir);
+
+/* Map the arrays of a lazily opened set whole, for a scan. 0 or -errno. */
+int fence_maps_full(struct fence_maps *m);
+
+/* An element of an mmap-ed array, mapping it first if need be: NULL only
+ * when that fails (out of memory). Stores through it reach the map. */
+static inline struct fence_rule *fence_rule_at(const struct fence_maps *m, __u32 s)
+{
+	return m->rules ? &m->rules[s] :
+	       (struct fence_rule *)lazymap_at(&m->lz[FL_RULES], (size_t)s * sizeof(*m->rules),
+					      sizeof(*m->rules));
+}
+
+static inline struct fence_rule_info *fence_info_at(const struct fence_maps *m, __u32 s)
+{
+	return m->info ? &m->info[s] :
+	       (struct fence_rule_info *)lazymap_at(&m->lz[FL_INFO], (size_t)s * sizeof(*m->info),
+						   sizeof(*m->info));
+}
+
+/* tbl24 leaf x (one per /24) */
+static inline __u32 *fence_leaf_at(const struct fence_maps *m, __u32 x)
+{
+	return m->tbl24 ? &m->tbl24[x] :
+	       (__u32 *)lazymap_at(&m->lz[FL_TBL24], (size_t)x * sizeof(__u32), sizeof(__u32));
+}
+
+/* tbl8 group g: FENCE_TBL8_GROUP leaves */
+static inline __u32 *fence_group_at(const struct fence_maps *m, __u32 g)
+{
+	size_t len = FENCE_TBL8_GROUP * sizeof(__u32);
+
+	return m->tbl8 ? &m->tbl8[(size_t)g * FENCE_TBL8_GROUP] :
+	       (__u32 *)lazymap_at(&m->lz[FL_TBL8], (size_t)g * len, len);
+}
+
+static inline struct fence_group_state *fence_gstate_at(const struct fence_maps *m, __u32 g)
+{
+	return m->tbl8_state ? &m->tbl8_state[g] :
+	       (struct fence_group_state *)lazymap_at(&m->lz[FL_TBL8_STATE],
+						      (size_t)g * sizeof(*m->tbl8_state),
+						      sizeof(*m->tbl8_state));
+}
 
 void fence_maps_close(struct fence_maps *m);
 

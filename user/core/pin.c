@@ -157,6 +157,7 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 
 	memset(p, 0, sizeof(*p));
 	p->lock_fd = -1;
+	snprintf(p->pin_dir, sizeof(p->pin_dir), "%s", pin_dir);
 	if (rep)
 		memset(rep, 0, sizeof(*rep));
 	if (flags & (PIN_WRITE | PIN_CREATE)) {
@@ -173,7 +174,8 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 			return ret;
 		}
 	}
-	ret = fence_maps_from_pins(&p->m, pin_dir);
+	ret = (flags & PIN_LAZY) ? fence_maps_from_pins_lazy(&p->m, pin_dir) :
+				   fence_maps_from_pins(&p->m, pin_dir);
 	if (ret == -ENOENT && (flags & PIN_CREATE)) {
 		ret = refuse_split(pin_dir, err, errlen);
 		if (ret) {
@@ -185,7 +187,8 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 			pin_close(p);
 			return ret;
 		}
-		ret = fence_maps_from_pins(&p->m, pin_dir);
+		ret = (flags & PIN_LAZY) ? fence_maps_from_pins_lazy(&p->m, pin_dir) :
+					   fence_maps_from_pins(&p->m, pin_dir);
 	}
 	if (ret) {
 		if (ret == -ENOENT)
@@ -197,9 +200,8 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 		pin_close(p);
 		return ret;
 	}
-	ret = table_open(&p->t, &p->m);
+	ret = pin_table_reopen(p, pin_dir, p->lock_fd >= 0, err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "reading entries: %s", strerror(-ret));
 		pin_close(p);
 		return ret;
 	}
@@ -213,6 +215,20 @@ int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_r
 		}
 	}
 	return 0;
+}
+
+int pin_table_reopen(struct pinned *p, const char *pin_dir, bool writer, char *err, size_t errlen)
+{
+	int ret;
+
+	table_close(p->t);
+	p->t = NULL;
+	ret = table_open(&p->t, &p->m);
+	if (!ret)
+		ret = table_store_attach(p->t, pin_dir, writer);
+	if (ret)
+		snprintf(err, errlen, "reading entries: %s", strerror(-ret));
+	return ret;
 }
 
 int pin_lock(struct pinned *p, const char *pin_dir, struct pin_repair *rep, char *err,
@@ -236,13 +252,9 @@ int pin_lock(struct pinned *p, const char *pin_dir, struct pin_repair *rep, char
 		return ret;
 	}
 	/* the entries again, as they are now that nobody else writes */
-	table_close(p->t);
-	p->t = NULL;
-	ret = table_open(&p->t, &p->m);
-	if (ret) {
-		snprintf(err, errlen, "reading entries: %s", strerror(-ret));
+	ret = pin_table_reopen(p, pin_dir, true, err, errlen);
+	if (ret)
 		return ret;
-	}
 	return pin_repair(p, rep, err, errlen);
 }
 
@@ -266,12 +278,22 @@ int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errle
 	memset(rep, 0, sizeof(*rep));
 	rep->interrupted = table_interrupted(p->t);
 	rep->outdated = !rep->interrupted && table_outdated(p->t);
-	if (!rep->interrupted && !rep->outdated)
-		return 0;
-	ret = table_repair(p->t, &rep->st, why, sizeof(why));
-	if (ret)
-		snprintf(err, errlen, "repairing the tables: %s", why);
-	return ret;
+	if (rep->interrupted || rep->outdated) {
+		ret = table_repair(p->t, &rep->st, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "repairing the tables: %s", why);
+			return ret;
+		}
+	}
+	/* first use of a pin dir by this build, or after a repair */
+	if (table_store_stale(p->t)) {
+		ret = table_store_rebuild(p->t);
+		if (ret) {
+			snprintf(err, errlen, "indexing the entries: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 void pin_close(struct pinned *p)
@@ -283,4 +305,23 @@ void pin_close(struct pinned *p)
 	if (p->lock_fd >= 0)
 		close(p->lock_fd);	/* releases the flock */
 	p->lock_fd = -1;
+}
+
+int pin_commit(struct pinned *p, struct table_stats *st, char *err, size_t errlen)
+{
+	struct grow_to g;
+	int ret = table_needs(p->t, &g);
+
+	if (ret > 0) {
+		ret = pin_grow(p, &g, err, errlen);
+		if (!ret)
+			ret = table_maps_changed(p->t, p->pin_dir);
+		if (ret) {
+			if (!err[0])
+				snprintf(err, errlen, "growing the tables: %s", strerror(-ret));
+			table_abort(p->t);
+			return ret;
+		}
+	}
+	return table_commit(p->t, st, err, errlen);
 }

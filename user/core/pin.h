@@ -11,6 +11,7 @@
 #ifndef XDPFENCE_PIN_H
 #define XDPFENCE_PIN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,11 +24,35 @@ struct pinned {
 	struct fence_maps m;
 	struct table *t;
 	int lock_fd;			/* flock held on the pin dir (writers), or -1 */
+	char pin_dir[PATH_MAX];
 };
+
+/* What a change needs the tables to hold at least (0: as they are). */
+struct grow_to {
+	__u32 slots, groups, v6;
+};
+
+/* Bigger maps for what want says, every interface's program switched to
+ * them at once, the pins renamed to them (core/grow.c); the lock held.
+ * 0, or -errno with err (nothing changed then). */
+int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t errlen);
+
+/* Kernel memory all the pinned maps take (the controller's too), as the
+ * kernel counts it. */
+__u64 pin_memory(const struct pinned *p);
+/* The operator's limit on it (0 = none), kept under the pin dir. */
+__u64 pin_memory_limit(const char *pin_dir);
+int pin_set_memory_limit(const char *pin_dir, __u64 bytes);
+
+/* Commit what p->t has staged, the tables grown first if it needs more
+ * room than they have. As table_commit otherwise. */
+int pin_commit(struct pinned *p, struct table_stats *st, char *err, size_t errlen);
 
 enum {
 	PIN_WRITE = 1 << 0,		/* take the writers' lock (and repair under it) */
 	PIN_CREATE = 1 << 1,		/* nothing pinned yet: create a fresh set */
+	PIN_LAZY = 1 << 2,		/* map the tables a window at a time (a command
+					 * that changes a few entries) */
 };
 
 /* What pin_open's repair found and did (the caller reports it). */
@@ -45,6 +70,10 @@ struct pin_repair {
 int pin_open(struct pinned *p, const char *pin_dir, unsigned flags, struct pin_repair *rep,
 	     char *err, size_t errlen);
 void pin_close(struct pinned *p);
+
+/* The table over p's maps again (entries as committed now), with the
+ * writer's bookkeeping when the lock is held. */
+int pin_table_reopen(struct pinned *p, const char *pin_dir, bool writer, char *err, size_t errlen);
 
 /* Take the writers' lock on a set opened without it, and read the entries
  * again under it (another writer may have changed them meanwhile); then

@@ -32,11 +32,32 @@ struct table_stats {
 	__u32 keys_fixed;		/* repair: lookup-map keys added or removed */
 	__u32 entries_fixed;		/* repair: rules derived again, ownerless entries freed */
 	bool recovered;			/* repaired what an interrupted commit left */
+	bool small;			/* built from the live table and the changes alone */
 	double build_ms, write_ms;	/* time to compute, time to write */
 };
 
 int table_open(struct table **tp, struct fence_maps *m);
 void table_close(struct table *t);
+
+/* A writer's table (the pin dir's lock held) keeps its bookkeeping in maps
+ * pinned under pin_dir (NULL: unpinned, for tests), created when missing:
+ * the index of entries and the free slots and groups, so that a small
+ * commit need not scan every slot. writer false: nothing (a reader indexes
+ * in memory when it must). Rebuilt from the slots when stale, by the next
+ * commit or table_store_rebuild. */
+int table_store_attach(struct table *t, const char *pin_dir, bool writer);
+
+/* Does what is staged need more than the maps hold (rule slots, tbl8
+ * groups, IPv6 denies)? 1 with the sizes to grow to in *g, 0, -errno.
+ * Groups are counted at most (one per /24 a new detail entry lies in). */
+struct grow_to;
+int table_needs(struct table *t, struct grow_to *g);
+
+/* The maps under t were replaced by bigger ones (fence_maps_refresh):
+ * its bookkeeping again, for their sizes. */
+int table_maps_changed(struct table *t, const char *pin_dir);
+bool table_store_stale(struct table *t);
+int table_store_rebuild(struct table *t);
 
 /* The entry for (prefix, kind) as it will be after commit (staged changes
  * included); NULL if there is none (or if, with changes staged, memory for

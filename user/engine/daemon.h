@@ -30,6 +30,7 @@ struct feed_job {
 	int wake_fd;			/* written once done: wakes the main loop */
 	__u64 started_ns;
 	char name[32], source[192];	/* copies: a reload replaces the config */
+	char token_file[256], ca_file[256], cache_dir[256];	/* taxii+ sources */
 	struct feed_load_opts o;
 	struct fence_feed rec;		/* the record before the fetch (conditional) */
 	bool have_rec;
@@ -81,6 +82,15 @@ struct daemon {
 	struct counters_reader *reader;
 	struct policy_sample *ps;
 	size_t ps_cap;
+	/* intelligence exchange (taxii.c, crowdsec.c): NULL when not configured */
+	struct taxii *taxii;
+	struct crowdsec *cs;
+	/* reports of the API tier (signals.h): always there, listening as
+	 * [signals] says (the CLI's `signal add` needs no section) */
+	struct signals *sig;
+	/* [fleet] (fleet.h): the NATS client and the daemon's side; NULL without */
+	struct fleet *fleet;
+	struct fleet_local *fl;
 };
 
 /* run.c: the pin dir's writer lock (gives up when asked to stop while
@@ -115,5 +125,23 @@ bool engine_gone_named(const struct daemon *d, const char *name);
 
 /* serve.c: serve the CLI's clients waiting on the control socket */
 int engine_serve_clients(struct daemon *d);
+
+/* crowdsec.c: the [crowdsec] bouncer and watcher. Start (or restart, on a
+ * reload that changed the section); apply the decisions fetched meanwhile
+ * (the main loop, between ticks); hand it our promotions after a tick. */
+struct export_entry;
+int engine_crowdsec_start(struct daemon *d, char *err, size_t errlen);
+void engine_crowdsec_apply(struct daemon *d);
+void engine_crowdsec_promotions(struct daemon *d, const struct export_entry *v, size_t n);
+void engine_crowdsec_stop(struct daemon *d);
+
+/* intake.c: the API tier's reports. Start as [signals] says; stop (what
+ * waits goes to the policy first); hand the reports taken to the policy
+ * at now, logging each; serve `signal add` (its JSON in src_fd; the exit
+ * code, or -1 when there is no intake). */
+int engine_signals_start(struct daemon *d, char *err, size_t errlen);
+void engine_signals_stop(struct daemon *d);
+void engine_signals_drain(struct daemon *d, __u64 now);
+int engine_signal_serve(struct daemon *d, int src_fd);
 
 #endif

@@ -62,6 +62,20 @@ json_object *event_new(const char *type, const struct cidr *c)
 	return o;
 }
 
+/* A number with at most two decimals, written as such ("63.67", not
+ * json-c's 63.670000000000002). */
+static json_object *num2(double v)
+{
+	char buf[32];
+	size_t n;
+
+	snprintf(buf, sizeof(buf), "%.2f", v);
+	n = strlen(buf);
+	while (n > 1 && buf[n - 1] == '0' && buf[n - 2] != '.')
+		buf[--n] = 0;
+	return json_object_new_double_s(round(v * 100) / 100, buf);
+}
+
 void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now)
 {
 	json_object *o = event_new(policy_event_name(x->type), &x->prefix);
@@ -70,12 +84,25 @@ void event_decision(struct daemon *d, const struct policy_decision *x, __u64 now
 		json_object_object_add(o, "rule", json_object_new_string(x->rule));
 	if (x->type != POLICY_EXPIRE && x->type != POLICY_UNBAN) {
 		json_object_object_add(o, "metric", json_object_new_string(x->metric ? x->metric : ""));
-		json_object_object_add(o, "value", json_object_new_double(round(x->value * 100) / 100));
-		json_object_object_add(o, "threshold", json_object_new_double(round(x->threshold * 100) / 100));
+		json_object_object_add(o, "value", num2(x->value));
+		json_object_object_add(o, "threshold", num2(x->threshold));
 		json_object_object_add(o, "action", json_object_new_string(action_name(x->action)));
 		json_object_object_add(o, "ttl_s", json_object_new_int64(x->ttl_s));
 		json_object_object_add(o, "expires_in_s", json_object_new_int64(
 			x->expires_ns > now ? (x->expires_ns - now) / 1000000000ULL : 0));
+	}
+	if (x->hosts)
+		json_object_object_add(o, "hosts", json_object_new_int64(x->hosts));
+	if (x->kind && x->kind[0])
+		json_object_object_add(o, "kind", json_object_new_string(x->kind));
+	if (x->type == POLICY_PROMOTE || x->type == POLICY_EXTEND) {
+		char why[160];
+
+		if (x->metric && (!strcmp(x->metric, "signals") || !strcmp(x->metric, "accounts"))) {
+			snprintf(why, sizeof(why), "%.0f %s reported%s%s", x->value, x->metric,
+				 x->kind && x->kind[0] ? ": " : "", x->kind ? x->kind : "");
+			json_object_object_add(o, "why", json_object_new_string(why));
+		}
 	}
 	json_object_object_add(o, "offences", json_object_new_int64(x->offences));
 	if (x->why && x->why[0])

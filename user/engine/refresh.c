@@ -107,6 +107,22 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
+/* A taxii+ source's credentials, CA and poll cache (beside the state
+ * file, else the default directory). */
+static void job_taxii_opts(const struct daemon *d, const struct config_feed *f, struct feed_job *j)
+{
+	const char *slash = strrchr(d->cfg.state_file, '/');
+
+	snprintf(j->token_file, sizeof(j->token_file), "%s", f->token_file);
+	snprintf(j->ca_file, sizeof(j->ca_file), "%s", f->ca_file);
+	if (d->cfg.state_file[0])
+		snprintf(j->cache_dir, sizeof(j->cache_dir), "%.*s", slash ?
+			 (int)(slash - d->cfg.state_file) : 1, slash ? d->cfg.state_file : ".");
+	j->o.token_file = j->token_file;
+	j->o.ca_file = j->ca_file;
+	j->o.cache_dir = d->cfg.state_file[0] ? j->cache_dir : NULL;
+}
+
 /* Start fetching and parsing feed i of the config on a thread of its own:
  * the download and the parse never hold the lock nor delay a tick. */
 static void job_start(struct daemon *d, unsigned i)
@@ -124,6 +140,7 @@ static void job_start(struct daemon *d, unsigned i)
 		.max_errors_shown = 20, .timeout_s = f->timeout_s, .max_bytes = f->max_bytes,
 		.cancel = &j->cancel,
 	};
+	job_taxii_opts(d, f, j);
 	j->have_rec = !feed_record_get(g_opts.pin_dir, f->name, &j->rec);
 	j->wake_fd = d->wake_fd;
 	j->started_ns = fence_now_ns();

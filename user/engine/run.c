@@ -39,6 +39,9 @@
 
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/taxii.h"
+#include "feeds/export.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -76,9 +79,21 @@ int engine_lock_fresh(struct daemon *d)
 
 	if (ret)
 		return ret;
-	table_close(d->s.t);
-	d->s.t = NULL;
-	ret = table_open(&d->s.t, &d->s.m);
+	{
+		char err[256];
+
+		/* a writer beside us may have grown the tables */
+		ret = fence_maps_refresh(&d->s.m, g_opts.pin_dir);
+		if (ret > 0)
+			pr_info("the tables grew: now %u rule slots, %u tbl8 groups", d->s.m.n_slots - 1,
+				d->s.m.n_groups);
+		if (ret >= 0)
+			ret = pin_table_reopen(&d->s, g_opts.pin_dir, true, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "reopening the grown tables: %s", strerror(-ret));
+		if (ret)
+			pr_err("%s", err);
+	}
 	if (!ret) {
 		struct pin_repair rep;
 		char err[256];
@@ -100,7 +115,8 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 {
 	static const enum policy_metric metric[] = {
 		[CONFIG_NEW_CONNS] = POLICY_NEW_CONNS, [CONFIG_PACKETS] = POLICY_PACKETS,
-		[CONFIG_BYTES] = POLICY_BYTES,
+		[CONFIG_BYTES] = POLICY_BYTES, [CONFIG_HOSTS] = POLICY_HOSTS,
+		[CONFIG_SIGNALS] = POLICY_SIGNALS, [CONFIG_ACCOUNTS] = POLICY_ACCOUNTS,
 	};
 
 	memset(pc, 0, sizeof(*pc));
@@ -111,6 +127,9 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 		snprintf(p->name, sizeof(p->name), "%s", r->name);
 		p->metric = metric[r->metric];
 		p->rate = r->rate;
+		p->count = r->count;
+		p->min_hosts = r->min_hosts;
+		p->max_hosts = r->max_hosts;
 		p->window_s = r->window_s;
 		p->action = r->action;
 		p->throttle_rate = r->throttle_rate;
@@ -119,8 +138,10 @@ static void policy_config_from(const struct config *c, struct policy_config *pc)
 		p->max_ttl_s = r->max_ttl_s;
 		p->escalate = r->escalate;
 		p->jitter = r->jitter;
+		p->scope = r->fleet ? POLICY_FLEET : POLICY_LOCAL;
 	}
 	pc->n_rules = c->n_rules;
+	pc->max_signals = c->signals.max_signals;
 	pc->v4_children = c->v4_children;
 	pc->v4_parent_len = c->v4_parent_len;
 	pc->v6_children = c->v6_children;
@@ -148,7 +169,8 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 	wake_signals(&block);
 	for (;;) {
 		struct timespec now, left;
-		struct pollfd p[2] = { { d->wake_fd, POLLIN, 0 }, { d->ctl.fd, POLLIN, 0 } };
+		struct pollfd p[3] = { { d->wake_fd, POLLIN, 0 }, { listen ? d->ctl.fd : -1, POLLIN, 0 },
+				       { d->fleet ? fleet_wake_fd(d->fleet) : -1, POLLIN, 0 } };
 		int n;
 
 		sigprocmask(SIG_BLOCK, &block, &old);
@@ -167,12 +189,16 @@ static void wait_until(struct daemon *d, const struct timespec *next)
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			return;
 		}
-		n = ppoll(p, listen ? 2 : 1, &left, &old);
+		n = ppoll(p, 3, &left, &old);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (n > 0 && (p[0].revents & POLLIN))
+		if (n > 0 && (p[0].revents & POLLIN)) {
 			engine_refresh_feeds(d, false);
+			engine_crowdsec_apply(d);
+		}
 		if (n > 0 && (p[1].revents & POLLIN) && engine_serve_clients(d))
 			listen = false;		/* accept fails (no fds?): after this tick */
+		if (n > 0 && (p[2].revents & POLLIN))
+			engine_fleet_apply(d);	/* another gateway's ban: now, not next tick */
 	}
 }
 
@@ -301,6 +327,8 @@ static int config_usable(const struct config *c, const struct config *cur, FILE 
 			return -EINVAL;
 		}
 	}
+	if (engine_fleet_usable(c, err, errlen))
+		return -EINVAL;
 	if (!cur || strcmp(cur->events, c->events)) {
 		int ret = events_open(c->events, events, err, errlen);
 
@@ -308,6 +336,92 @@ static int config_usable(const struct config *c, const struct config *cur, FILE 
 			return ret;
 	}
 	return 0;
+}
+
+/* --- intelligence exchange: [taxii], [crowdsec], [signals] ------------------ */
+
+/* Start what the config asks for; 0 or -errno (printed). */
+static int intel_start(struct daemon *d)
+{
+	char err[512];
+	int ret;
+
+	if (d->cfg.taxii.line) {
+		sigset_t block, old;
+
+		wake_signals(&block);	/* its thread leaves our signals to us */
+		pthread_sigmask(SIG_BLOCK, &block, &old);
+		ret = taxii_start(&d->taxii, &d->cfg.taxii, d->cfg.state_file, err, sizeof(err));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (ret) {
+			pr_err("%s", err);
+			return ret;
+		}
+	}
+	if (d->cfg.crowdsec.line) {
+		ret = engine_crowdsec_start(d, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			return ret;
+		}
+	}
+	ret = engine_signals_start(d, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		return ret;
+	}
+	return 0;
+}
+
+static void intel_stop(struct daemon *d)
+{
+	char err[512];
+
+	if (taxii_save(d->taxii, err, sizeof(err)))
+		pr_warn("%s", err);
+	taxii_stop(d->taxii);
+	d->taxii = NULL;
+	engine_crowdsec_stop(d);
+	engine_signals_stop(d);
+}
+
+/* After a tick: the entries as they are now go to the TAXII history and
+ * to CrowdSec (our promotions as alerts). */
+static void intel_tick(struct daemon *d)
+{
+	struct export_filter f = { .owners = FENCE_OWN_PROMOTED | FENCE_OWN_MANUAL };
+	struct export_entry *v = NULL;
+	struct timespec ts;
+	char err[512];
+	int64_t now_ms;
+	size_t n = 0;
+
+	if (!d->taxii && !d->cs)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (export_collect(&d->s, &f, now_ms, fence_now_ns(), &v, &n, err, sizeof(err))) {
+		pr_warn("intel: %s", err);
+		return;
+	}
+	taxii_update(d->taxii, v, n, now_ms);
+	if (taxii_save(d->taxii, err, sizeof(err)))
+		pr_warn("%s", err);
+	engine_crowdsec_promotions(d, v, n);
+	free(v);
+}
+
+/* A reload that changed [taxii], [crowdsec] or [signals] restarts them. */
+static void intel_reload(struct daemon *d, const struct config *was)
+{
+	if (!memcmp(&was->taxii, &d->cfg.taxii, sizeof(was->taxii)) &&
+	    !memcmp(&was->crowdsec, &d->cfg.crowdsec, sizeof(was->crowdsec)) &&
+	    !memcmp(&was->signals, &d->cfg.signals, sizeof(was->signals)) &&
+	    !strcmp(was->state_file, d->cfg.state_file))
+		return;
+	intel_stop(d);
+	if (intel_start(d))
+		pr_err("reload: [taxii]/[crowdsec]/[signals] could not start again: see above");
 }
 
 /* SIGHUP: the config file again, applied whole or not at all. */
@@ -362,7 +476,14 @@ static int reload(struct daemon *d)
 	engine_feeds_cancel(d);	/* fetches of the old config's feeds */
 	memset(d->feed_ok, 0, sizeof(d->feed_ok));
 	memset(d->feed_fails, 0, sizeof(d->feed_fails));
-	d->cfg = fresh;
+	{
+		static struct config was;	/* large */
+
+		was = d->cfg;
+		d->cfg = fresh;
+		intel_reload(d, &was);
+		engine_fleet_reload(d, &was.fleet);
+	}
 	if (events)
 		engine_set_events(d, events);
 	for (unsigned i = 0; i < d->cfg.n_ifaces; i++) {
@@ -372,6 +493,7 @@ static int reload(struct daemon *d)
 	}
 	event_write(d, o);
 	engine_refresh_feeds(d, true);
+	metrics_configure(d->mt, &d->cfg);
 	d->snap.n_rules = d->cfg.n_rules;
 	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
 		snprintf(d->snap.rule_names[i], sizeof(d->snap.rule_names[i]), "%s", d->cfg.rules[i].name);
@@ -500,6 +622,10 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	}
 	if ((ret = state_open(&d->s, false, true)))
 		return ret;
+	if (d->cfg.memory_limit_set && (ret = pin_set_memory_limit(g_opts.pin_dir, d->cfg.memory_limit))) {
+		pr_err("[daemon] memory_limit: %s", strerror(-ret));
+		return ret;
+	}
 	/* state_open held the pin dir's lock to create the maps; the daemon
 	 * takes it only around its commits, so the CLI can work in between */
 	if (d->s.lock_fd >= 0) {
@@ -527,6 +653,8 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		return -ENOMEM;
 	}
 	state_load(d);
+	if ((ret = engine_fleet_start(d)))
+		return ret;
 	d->snap.n_rules = d->cfg.n_rules;
 	for (unsigned i = 0; i < d->cfg.n_rules && i < METRICS_MAX_RULES; i++)
 		snprintf(d->snap.rule_names[i], sizeof(d->snap.rule_names[i]), "%s", d->cfg.rules[i].name);
@@ -542,7 +670,11 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 			pr_err("metrics on %s: %s", d->cfg.metrics, strerror(-ret));
 			return ret;
 		}
+		metrics_configure(d->mt, &d->cfg);
 	}
+	ret = intel_start(d);
+	if (ret)
+		return ret;
 	engine_refresh_feeds(d, true);	/* starts fetching them; the loop applies them */
 	ret = control_listen(&d->ctl);
 	if (ret)
@@ -559,15 +691,17 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 	return 0;
 }
 
+/* The pinned set is ours while its `meta` map is ours: tables that grew
+ * (core/grow.c) are new maps of the same set, taken up under the lock. */
 enum pins_state engine_pins(const struct daemon *d)
 {
-	__u32 id = pin_map_id(g_opts.pin_dir, FM_RULES);
+	__u32 id = pin_map_id(g_opts.pin_dir, FM_META);
 	struct bpf_map_info b = {};
 	__u32 lb = sizeof(b);
 
 	if (!id)
 		return PINS_GONE;
-	return !bpf_obj_get_info_by_fd(d->s.m.fd[FM_RULES], &b, &lb) && b.id == id ? PINS_OURS :
+	return !bpf_obj_get_info_by_fd(d->s.m.fd[FM_META], &b, &lb) && b.id == id ? PINS_OURS :
 											  PINS_REPLACED;
 }
 
@@ -649,7 +783,9 @@ static void run_loop(struct daemon *d)
 		}
 		check_pins(d);
 		engine_tick(d);
+		intel_tick(d);
 		engine_refresh_feeds(d, false);
+		engine_crowdsec_apply(d);
 		if (d->snap.events)
 			state_save(d);
 		if (d->ticks_limit && ++done >= d->ticks_limit)
@@ -671,7 +807,9 @@ static void run_stop(struct daemon *d, bool started)
 			got_term ? "signal: the data path keeps enforcing" : "tick limit"));
 		event_write(d, o);
 	}
+	intel_stop(d);
 	engine_feeds_cancel(d);
+	engine_fleet_stop(d);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	metrics_stop(d->mt);

@@ -25,8 +25,9 @@
 #include "lib/log.h"
 #include "feeds/feed.h"
 
-/* A command of the one-shot CLI, run here on its behalf (control.h): only
- * `feed load` for now, the one whose cost is the fresh process. The file
+/* A command of the one-shot CLI, run here on its behalf (control.h): `feed
+ * load`, whose cost is the fresh process, and `signal add`, which only the
+ * daemon can count. The file
  * is read and parsed before the lock: a client gone by then (interrupted)
  * cancels it, as it would have cancelled its own load. */
 static int serve(void *ctx, const char *command, int argc, char **argv, int src_fd, int conn)
@@ -36,6 +37,8 @@ static int serve(void *ctx, const char *command, int argc, char **argv, int src_
 	struct feed_prepared p;
 	int ret;
 
+	if (!strcmp(command, "signal add"))
+		return engine_signal_serve(d, src_fd);
 	if (strcmp(command, "feed load") || engine_pins(d) != PINS_OURS)
 		return -1;
 	ret = feed_load_args(argc, argv, &o, NULL);

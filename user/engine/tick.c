@@ -25,6 +25,7 @@
 
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/fleet.h"
 #include "lib/log.h"
 #include "core/counters.h"
 #include "policy/policy.h"
@@ -68,6 +69,25 @@ static int rule_index(const struct daemon *d, const char *name)
 	return -1;
 }
 
+/* Why a rule promoted, in the entry's reason (47 characters): "farm:
+ * new_conns 41.2/s > 30.0/s, 64 hosts", "reported: 7 accounts reported:
+ * distillation". */
+static void decision_reason(const struct policy_decision *x, char *buf, size_t len)
+{
+	const char *m = x->metric ? x->metric : "";
+	size_t n;
+
+	if (!strcmp(m, "signals") || !strcmp(m, "accounts"))
+		n = snprintf(buf, len, "%s: %.0f %s reported%s%s", x->rule, x->value, m,
+			     x->kind && x->kind[0] ? ": " : "", x->kind ? x->kind : "");
+	else if (!strcmp(m, "hosts"))
+		n = snprintf(buf, len, "%s: %.0f hosts >= %.0f", x->rule, x->value, x->threshold);
+	else
+		n = snprintf(buf, len, "%s: %s %.1f/s > %.1f/s", x->rule, m, x->value, x->threshold);
+	if (x->hosts && strcmp(m, "hosts") && n < len)
+		snprintf(buf + n, len - n, ", %u host%s", x->hosts, x->hosts == 1 ? "" : "s");
+}
+
 /* Stage one decision on the entries. 0 or -errno. */
 static int stage(struct daemon *d, const struct policy_decision *x)
 {
@@ -95,8 +115,7 @@ static int stage(struct daemon *d, const struct policy_decision *x)
 			snprintf(info.reason, sizeof(info.reason), "%s: %u children aggregated",
 				 x->rule && x->rule[0] ? x->rule : "aggregate", x->n_children);
 		else
-			snprintf(info.reason, sizeof(info.reason), "%s: %s %.1f/s > %.1f/s", x->rule,
-				 x->metric ? x->metric : "", x->value, x->threshold);
+			decision_reason(x, info.reason, sizeof(info.reason));
 		if (r >= 0 && r < METRICS_MAX_RULES)
 			d->snap.promotions[r]++;
 		break;
@@ -193,10 +212,8 @@ static void snapshot_entries(struct daemon *d)
 		const struct fence_rule_info *in = &d->s.m.info[slot];
 		int k = d->s.m.rules[slot].kind == FENCE_KIND_DENY;
 
-		if (in->owners & FENCE_OWN_MANUAL)
-			d->snap.entries[k][0]++;
+		metrics_count_entry(&d->snap, k, in);
 		if (in->owners & FENCE_OWN_PROMOTED) {
-			d->snap.entries[k][1]++;
 			if (k && d->n_promoted == d->cap_promoted) {
 				size_t cap = d->cap_promoted ? d->cap_promoted * 2 : 256;
 				struct cidr *v = realloc(d->promoted, cap * sizeof(*v));
@@ -216,8 +233,6 @@ static void snapshot_entries(struct daemon *d)
 				table_info_cidr(in, &d->promoted[d->n_promoted++]);
 			}
 		}
-		if (in->owners & FENCE_OWN_FEED)
-			d->snap.entries[k][2]++;
 	}
 }
 
@@ -327,7 +342,7 @@ int engine_tick(struct daemon *d)
 	n = n_seg ? entry_samples(d, ps) : 0;
 	for (unsigned k = 0; k < n_seg; k++) {
 		for (size_t i = 0; i < seg_n[k]; i++, n++) {
-			const struct pfx_sample *v = &seg[k][i];
+			struct pfx_sample *v = &seg[k][i];
 			struct cidr *c = &ps[n].prefix;
 
 			c->family = v->family == 4 ? AF_INET : AF_INET6;
@@ -337,9 +352,14 @@ int engine_tick(struct daemon *d)
 			ps[n].packets = v->c.packets;
 			ps[n].bytes = v->c.bytes;
 			ps[n].new_conns = v->c.new_conns;
+			ps[n].hosts = counters_hosts(&v->c, v->family, sample_ns);
+			ps[n].host_bits = v->family == 4 ? v->c.hosts[0] : NULL;
 		}
 	}
+	n = engine_fleet_samples(d, n, sample_ns);	/* the fleet's counts in, ours out */
+	ps = d->ps;
 
+	metrics_observe_samples(d->mt, ps, n, sample_ns);
 	ret = engine_lock_fresh(d);
 	if (ret)
 		return ret;
@@ -347,6 +367,8 @@ int engine_tick(struct daemon *d)
 	if (!ret)
 		forget_removed(d);
 	now = fence_now_ns();
+	if (!ret)
+		engine_signals_drain(d, sample_ns);
 	if (!ret && n_seg)
 		ret = policy_tick_ex(d->p, sample_ns, ps, n,
 				     counters_reader_changes_only(d->reader) ? POLICY_TICK_CHANGED : 0,
@@ -356,8 +378,10 @@ int engine_tick(struct daemon *d)
 			ret = stage(d, &dec[i]);
 		if (!ret)
 			ret = stage_sweep(d, now);
+		if (!ret)
+			ret = engine_fleet_stage(d, dec, n_dec, now);
 		if (!ret && table_staged(d->s.t))
-			ret = table_commit(d->s.t, NULL, err, sizeof(err));
+			ret = pin_commit(&d->s, NULL, err, sizeof(err));
 		if (ret)
 			pr_err("applying decisions: %s", err[0] ? err : strerror(-ret));
 	}
@@ -368,6 +392,7 @@ int engine_tick(struct daemon *d)
 		return ret;
 	for (size_t i = 0; i < n_dec; i++)
 		event_decision(d, &dec[i], now);
+	engine_fleet_after_tick(d, dec, n_dec);	/* shared decisions published */
 
 	{
 		struct counters_stats cs;
@@ -376,10 +401,7 @@ int engine_tick(struct daemon *d)
 		d->snap.read_fallbacks = cs.fallbacks;
 	}
 	dt = now_s() - t0;
-	d->snap.tick_seconds = dt;
-	if (dt > d->snap.tick_seconds_max)
-		d->snap.tick_seconds_max = dt;
-	d->snap.ticks++;
+	metrics_observe_tick(&d->snap, dt);
 	metrics_publish(d->mt, &d->snap);
 	return 0;
 }

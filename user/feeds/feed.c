@@ -14,6 +14,7 @@
 
 #include "feeds/feed.h"
 #include "feeds/fetch.h"
+#include "feeds/taxii.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -440,7 +441,9 @@ static int stage_entry(struct pinned *s, const struct feed_load_opts *o, const s
 		info.rate = o->rate;
 		info.burst = o->burst;
 	}
-	if (!cur) {	/* "feed NAME", truncated: a million of them on a first load */
+	if (!cur && o->prepared && o->prepared->reason[0]) {	/* a TAXII peer's identity */
+		snprintf(info.reason, sizeof(info.reason), "%s", o->prepared->reason);
+	} else if (!cur) {	/* "feed NAME", truncated: a million of them on a first load */
 		memcpy(info.reason, "feed ", 5);
 		strncpy(info.reason + 5, o->name, sizeof(info.reason) - 6);
 	}
@@ -617,6 +620,24 @@ static void fetch_opts_of(const struct feed_load_opts *o, const struct fence_fee
 				   .cancel = o->cancel };
 }
 
+/* A taxii+ source: poll the collection (feeds/taxii.h); the bundle it
+ * hands back is parsed as stix. */
+static int fetch_taxii(const struct feed_load_opts *o, struct fetch_result *r, char *reason,
+		       size_t rlen, char *err, size_t errlen)
+{
+	struct taxii_poll_opts to = { .source = o->source, .token_file = o->token_file,
+				      .ca_file = o->ca_file, .cache_dir = o->cache_dir,
+				      .full = o->refetch, .timeout_s = o->timeout_s,
+				      .max_bytes = o->max_bytes, .cancel = o->cancel };
+
+	return taxii_poll(&to, r, reason, rlen, err, errlen);
+}
+
+static enum feed_format format_of(const struct feed_load_opts *o)
+{
+	return taxii_is_source(o->source) ? FEED_FMT_STIX : o->format;
+}
+
 void feed_prepare(const struct feed_load_opts *o, const struct fence_feed *rec,
 		  struct feed_prepared *p)
 {
@@ -630,15 +651,19 @@ void feed_prepare(const struct feed_load_opts *o, const struct fence_feed *rec,
 		snprintf(p->etag, sizeof(p->etag), "%s", rec->etag);
 		snprintf(p->last_modified, sizeof(p->last_modified), "%s", rec->last_modified);
 	}
-	p->fetch_ret = o->from_fd ? fetch_fd(o->source_fd, o->max_bytes, &p->fr, p->err,
-					     sizeof(p->err)) :
-				    fetch_source(o->source, &fo, &p->fr, p->err, sizeof(p->err));
+	if (o->from_fd)
+		p->fetch_ret = fetch_fd(o->source_fd, o->max_bytes, &p->fr, p->err, sizeof(p->err));
+	else if (taxii_is_source(o->source))
+		p->fetch_ret = fetch_taxii(o, &p->fr, p->reason, sizeof(p->reason), p->err,
+					   sizeof(p->err));
+	else
+		p->fetch_ret = fetch_source(o->source, &fo, &p->fr, p->err, sizeof(p->err));
 	p->fetch_s = now_s() - t0;
 	if (p->fetch_ret || p->fr.not_modified)
 		return;
 	t0 = now_s();
 	p->parsed_ns = fence_now_ns();
-	p->parse_ret = feed_parse(p->fr.data, p->fr.len, o->format, time(NULL), &p->res);
+	p->parse_ret = feed_parse(p->fr.data, p->fr.len, format_of(o), time(NULL), &p->res);
 	p->parse_s = now_s() - t0;
 }
 
@@ -768,7 +793,13 @@ static int load_fetch(struct load *l)
 		struct fetch_opts fo;
 
 		fetch_opts_of(o, same_source ? &l->rec : NULL, &fo);
-		ret = fetch_source(o->source, &fo, &l->fr, err, sizeof(err));
+		if (taxii_is_source(o->source)) {
+			char reason[48];	/* kept only by feed_prepare's callers */
+
+			ret = fetch_taxii(o, &l->fr, reason, sizeof(reason), err, sizeof(err));
+		} else {
+			ret = fetch_source(o->source, &fo, &l->fr, err, sizeof(err));
+		}
 		l->rep->fetch_s = now_s() - t0;
 	}
 	if (ret)
@@ -790,7 +821,7 @@ static int load_check(struct load *l)
 		ret = o->prepared->parse_ret;
 		t0 -= o->prepared->parse_s;
 	} else {
-		ret = feed_parse(l->fr.data, l->fr.len, o->format, time(NULL), &l->res);
+		ret = feed_parse(l->fr.data, l->fr.len, format_of(o), time(NULL), &l->res);
 	}
 	if (ret == -ENOMEM)
 		return load_failed(rep, -ENOMEM, "feed %s: out of memory parsing %s", o->name,
@@ -881,7 +912,7 @@ static int load_apply(struct load *l)
 			return load_failed(rep, -errno, "feed %s: recording the feed: %s: nothing "
 					   "applied", o->name, strerror(errno));
 	}
-	if (table_commit(l->s->t, &ts, err, sizeof(err))) {
+	if (pin_commit(l->s, &ts, err, sizeof(err))) {
 		rep->entries = 0;
 		if (!before.name[0])	/* a refused first load leaves no record */
 			bpf_map_update_elem(l->s->m.fd[FM_FEEDS], &(__u32){ l->id }, &before, BPF_ANY);
@@ -902,9 +933,9 @@ static int load_apply(struct load *l)
 		return load_failed(rep, -errno, "feed %s: entries applied, but recording the feed "
 				   "failed: %s", o->name, strerror(errno));
 	rep->apply_s = now_s() - t0;
-	pr_debug("feed %s: parse %.0f ms, diff %.0f ms, commit: build %.0f ms, write %.0f ms "
-		 "(%u tbl24 + %u tbl8 leaves)", o->name, rep->parse_s * 1e3, stage_s * 1e3, ts.build_ms,
-		 ts.write_ms, ts.tbl24_writes, ts.tbl8_writes);
+	pr_debug("feed %s: parse %.0f ms, diff %.0f ms, %s commit: build %.0f ms, write %.0f ms "
+		 "(%u tbl24 + %u tbl8 leaves)", o->name, rep->parse_s * 1e3, stage_s * 1e3,
+		 ts.small ? "small" : "full", ts.build_ms, ts.write_ms, ts.tbl24_writes, ts.tbl8_writes);
 	return 0;
 }
 
@@ -961,7 +992,7 @@ int feed_delete(struct pinned *s, const char *name, size_t *removed, char *err, 
 		snprintf(err, errlen, "feed del %s: out of memory", name);
 		return -ENOMEM;
 	}
-	if (table_commit(s->t, NULL, why, sizeof(why))) {
+	if (pin_commit(s, NULL, why, sizeof(why))) {
 		snprintf(err, errlen, "feed del %s: %s", name, why);
 		return -EIO;
 	}

@@ -37,6 +37,9 @@ struct feed_load_opts {
 	size_t max_bytes;		/* size cap; 0 = FETCH_MAX_BYTES_DEFAULT */
 	const volatile sig_atomic_t *cancel;	/* raised: stop fetching (may be NULL) */
 	struct feed_prepared *prepared;	/* the source already fetched and parsed, or NULL */
+	/* taxii+http(s):// sources (feeds/taxii.h) */
+	const char *token_file, *ca_file;
+	const char *cache_dir;		/* NULL: TAXII_CACHE_DIR_DEFAULT, "": none */
 	bool from_fd;			/* feed_prepare reads the file source from source_fd,
 					 * opened by the caller (a CLI that `xdpfence run`
 					 * serves; it always prepares) */
@@ -59,6 +62,8 @@ struct feed_prepared {
 	__u64 parsed_ns;		/* CLOCK_MONOTONIC of the parse */
 	bool conditional;		/* asked "not modified since" etag/last_modified */
 	char etag[96], last_modified[40];
+	char reason[48];		/* new entries' reason ("" = "feed NAME"): a TAXII
+					 * peer's identity */
 };
 
 /* rec: the feed's record read beforehand (feed_record_get), or NULL. */

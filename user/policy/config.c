@@ -33,6 +33,9 @@ const char *policy_metric_name(enum policy_metric m)
 		[POLICY_PACKETS] = "packets",
 		[POLICY_BYTES] = "bytes",
 		[POLICY_CHILDREN] = "children",
+		[POLICY_HOSTS] = "hosts",
+		[POLICY_SIGNALS] = "signals",
+		[POLICY_ACCOUNTS] = "accounts",
 	};
 
 	return (unsigned)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
@@ -87,8 +90,20 @@ int policy_config_check(const struct policy_config *cfg, char *err, size_t errle
 		CHECK(len && len < sizeof(r->name), "rule %u: name empty or too long", i);
 		for (unsigned j = 0; j < i; j++)
 			CHECK(strcmp(cfg->rules[j].name, r->name), "rule \"%s\": appears twice", r->name);
-		CHECK((unsigned)r->metric < POLICY_CHILDREN, "rule \"%s\": bad metric", r->name);
-		CHECK(isfinite(r->rate) && r->rate > 0, "rule \"%s\": rate must be above 0", r->name);
+		CHECK((unsigned)r->metric < POLICY_METRICS && r->metric != POLICY_CHILDREN,
+		      "rule \"%s\": bad metric", r->name);
+		if (r->metric <= POLICY_BYTES)
+			CHECK(isfinite(r->rate) && r->rate > 0 && !r->count,
+			      "rule \"%s\": a rate above 0 and no count", r->name);
+		else
+			CHECK(r->count && !r->rate, "rule \"%s\": a count of 1 or more and no rate",
+			      r->name);
+		CHECK(!(r->min_hosts || r->max_hosts) ||
+		      (r->metric != POLICY_SIGNALS && r->metric != POLICY_ACCOUNTS),
+		      "rule \"%s\": min_hosts/max_hosts are for new_conns, packets, bytes, hosts",
+		      r->name);
+		CHECK(!r->min_hosts || !r->max_hosts || r->min_hosts <= r->max_hosts,
+		      "rule \"%s\": min_hosts above max_hosts", r->name);
 		CHECK(r->window_s, "rule \"%s\": window_s is 0", r->name);
 		CHECK(r->action < FENCE_ACT_MAX, "rule \"%s\": bad action", r->name);
 		CHECK(r->ttl_s, "rule \"%s\": ttl_s is 0", r->name);
@@ -97,6 +112,9 @@ int policy_config_check(const struct policy_config *cfg, char *err, size_t errle
 		CHECK(isfinite(r->escalate) && r->escalate >= 1 && r->escalate <= 1000,
 		      "rule \"%s\": escalate must be 1..1000", r->name);
 		CHECK(r->jitter >= 0 && r->jitter < 1, "rule \"%s\": jitter must be in [0, 1)", r->name);
+		CHECK(r->scope <= POLICY_FLEET, "rule \"%s\": bad scope", r->name);
+		CHECK(r->scope == POLICY_LOCAL || r->metric <= POLICY_BYTES,
+		      "rule \"%s\": scope fleet is for new_conns, packets and bytes", r->name);
 	}
 	CHECK(!cfg->v4_children || (cfg->v4_children >= 2 && cfg->v4_parent_len >= 1 &&
 				    cfg->v4_parent_len < 32), "v4 aggregation: want 2+ children within /1../31");
@@ -160,6 +178,7 @@ void policy_free(struct policy *p)
 	for (__u32 i = 1; i < p->n_names; i++)
 		free(p->names[i]);
 	free(p->names);
+	policy_signals_free(p);
 	free(p->tmp);
 	free(p->whys);
 	free(p->kids);
@@ -190,7 +209,7 @@ int policy_set_config(struct policy *p, const struct policy_config *cfg)
 		map[i] = -1;
 		for (unsigned j = 0; j < old.n_rules; j++)
 			if (!strcmp(old.rules[j].name, r->name) && old.rules[j].metric == r->metric &&
-			    old.rules[j].rate == r->rate)
+			    old.rules[j].rate == r->rate && old.rules[j].count == r->count)
 				map[i] = (int)j;
 		same &= map[i] == (int)i;
 	}
@@ -200,6 +219,7 @@ int policy_set_config(struct policy *p, const struct policy_config *cfg)
 			return err;
 	}
 	policy_apply_config(p, cfg, ids);
+	policy_signals_dirty(p);
 	if (old.v4_children != cfg->v4_children || old.v4_parent_len != cfg->v4_parent_len ||
 	    old.v6_children != cfg->v6_children || old.v6_parent_len != cfg->v6_parent_len ||
 	    !same)

@@ -16,6 +16,7 @@
  * rate, a tick that did not carry the prefix (no traffic, or the LRU dropped
  * it) and the first sample of a prefix all restart it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 
 #include "policy/internal.h"
@@ -127,6 +128,8 @@ static struct policy_decision *dec_push(struct policy *p, enum policy_event type
 		.expires_ns = r->expires_ns,
 		.offences = r->offences,
 		.why = "",
+		.hosts = r->hosts,
+		.kind = name_of(p, r->kind),
 	};
 	return d;
 }
@@ -136,7 +139,9 @@ static void policy_expire(struct policy *p, __u64 now)
 	__u32 i;
 
 	while ((i = policy_heap_pop(p, now))) {
-		dec_push(p, POLICY_EXPIRE, now, &p->recs[i]);
+		if (!p->recs[i].learned)
+			dec_push(p, POLICY_EXPIRE, now, &p->recs[i]);
+		p->recs[i].learned = 0;
 		policy_rec_deactivate(p, i, now);
 	}
 }
@@ -212,12 +217,15 @@ static bool fire_promote(struct policy *p, __u32 i, unsigned ri, const struct ci
 	return true;
 }
 
-/* Rule ri's window completed on pfx (whose entry holds a record or not). */
-static void policy_fire(struct policy *p, const struct cidr *pfx, __u64 h, unsigned ri, double value,
-			__u64 now, policy_allowed_fn allowed, void *ctx)
+/* Rule f->rule fires on pfx (sampled, reported, or a host of a sample):
+ * promote it, or extend its promotion. 1 when it did; 0 when it must not
+ * (allowlisted, or under a promoted parent); -EAGAIN when pfx had its
+ * decision this tick already; -ENOMEM when memory ran short (nothing
+ * changed: the rule fires again while the prefix stays over it). */
+int policy_fire(struct policy *p, const struct cidr *pfx, const struct policy_fire_how *f, __u64 now,
+		policy_allowed_fn allowed, void *ctx)
 {
-	const struct policy_rule *rule = &p->cfg.rules[ri];
-	struct policy_entry *e;
+	const struct policy_rule *rule = &p->cfg.rules[f->rule];
 	struct policy_rec *r;
 	struct cidr par;
 	__u32 ri_rec, pr = 0;
@@ -225,29 +233,29 @@ static void policy_fire(struct policy *p, const struct cidr *pfx, __u64 h, unsig
 	bool has_par, extend;
 
 	if (allowed && allowed(ctx, pfx))
-		return;
+		return 0;
 	has_par = parent_of(p, pfx, &par, &n_kids);
 	if (has_par) {
 		pr = policy_rec_find(p, &par);
 		if (pr && p->recs[pr].expires_ns)
-			return;		/* covered by the promoted parent */
+			return 0;	/* covered by the promoted parent */
 	}
-	e = entry_at(p, table_probe(p, pfx, h));
-	ri_rec = e->rec;
-	if (!ri_rec) {
-		ri_rec = policy_rec_alloc(p, pfx);
-		if (!ri_rec) {
-			p->st.nomem++;
-			return;
-		}
-		e->rec = ri_rec;
+	if (!GROW(p, dec, dec_cap, p->n_dec + 1) || !GROW(p, heap, heap_cap, p->heap_n + 2)) {
+		p->st.nomem++;
+		return -ENOMEM;
 	}
+	ri_rec = policy_rec_get(p, pfx, now);
+	if (!ri_rec)
+		return -ENOMEM;
+	if (p->recs[ri_rec].fired_tick == p->tick)
+		return -EAGAIN;
 	extend = p->recs[ri_rec].expires_ns != 0;
 	if (extend)
 		fire_extend(p, ri_rec, rule, now);
-	else if (!fire_promote(p, ri_rec, ri, has_par ? &par : NULL, pr, n_kids, now))
-		return;
+	else if (!fire_promote(p, ri_rec, f->rule, has_par ? &par : NULL, pr, n_kids, now))
+		return -ENOMEM;
 	r = &p->recs[ri_rec];
+	r->learned = 0;		/* this gateway's own from now on */
 	/* extend: the stronger action wins (drop < throttle < monitor) */
 	if (rule->action <= r->action) {
 		r->action = rule->action;
@@ -255,11 +263,51 @@ static void policy_fire(struct policy *p, const struct cidr *pfx, __u64 h, unsig
 		r->throttle_burst = rule->throttle_burst;
 	}
 	r->decay_ns = r->expires_ns + rule->max_ttl_s * NSEC;
-	r->value = value;
-	r->threshold = rule->rate;
-	r->rule = p->rule_name[ri];
+	r->value = f->value;
+	r->threshold = rule->count ? rule->count : rule->rate;
+	r->rule = p->rule_name[f->rule];
 	r->metric = (__u8)rule->metric;
+	r->hosts = f->hosts;
+	r->kind = f->kind;
+	r->fired_tick = p->tick;
 	dec_push(p, extend ? POLICY_EXTEND : POLICY_PROMOTE, now, r);
+	return 1;
+}
+
+static bool hosts_ok(const struct policy_rule *r, __u32 hosts)
+{
+	return (!r->min_hosts || hosts >= r->min_hosts) && (!r->max_hosts || hosts <= r->max_hosts);
+}
+
+/* A rule with max_hosts on a sample that lists its hosts: each host its own
+ * /32, its neighbours left alone. false when the prefix itself is to fire
+ * (no list, or more hosts than POLICY_HOST_TARGETS). */
+static bool fire_hosts(struct policy *p, const struct policy_sample *s, const struct policy_fire_how *f,
+		       __u64 now, policy_allowed_fn allowed, void *ctx)
+{
+	const struct policy_rule *rule = &p->cfg.rules[f->rule];
+	unsigned shift = 32 - s->prefix.len;
+
+	if (!rule->max_hosts || !s->host_bits || s->prefix.family != AF_INET || s->prefix.len > 32 ||
+	    s->prefix.len < 24 || !s->hosts || s->hosts > POLICY_HOST_TARGETS)
+		return false;
+	for (unsigned i = 0; i < 256; i++) {
+		struct cidr h = s->prefix;
+		__u32 net, a;
+
+		if (!(s->host_bits[i / 64] >> (i % 64) & 1))
+			continue;
+		memcpy(&net, h.addr, 4);
+		net = ntohl(net);
+		a = (net & ~0xffU) | i;
+		if (shift < 32 && a >> shift != net >> shift)
+			continue;	/* outside the prefix: not a host of it */
+		a = htonl(a);
+		memcpy(h.addr, &a, 4);
+		h.len = 32;
+		policy_fire(p, &h, f, now, allowed, ctx);
+	}
+	return true;
 }
 
 /* One sample: update the streaks; a completed window fires the rule with the
@@ -271,6 +319,11 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		[POLICY_NEW_CONNS] = s->new_conns,
 		[POLICY_PACKETS] = s->packets,
 		[POLICY_BYTES] = s->bytes,
+	};
+	const __u64 fleet[3] = {
+		[POLICY_NEW_CONNS] = s->fleet_new_conns,
+		[POLICY_PACKETS] = s->fleet_packets,
+		[POLICY_BYTES] = s->fleet_bytes,
 	};
 	__u64 slack = dt / 4 < POLICY_SLACK_NS ? dt / 4 : POLICY_SLACK_NS;
 	struct policy_entry *e;
@@ -304,10 +357,24 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 	for (unsigned i = 0; i < p->cfg.n_rules; i++) {
 		const struct policy_rule *r = &p->cfg.rules[i];
 		struct policy_streak *st = &e->st[i];
-		__u64 c = cur[r->metric], d = c >= e->prev[r->metric] ? c - e->prev[r->metric] : c;
+		__u64 d;
+		bool over;
 
-		/* a smaller counter is a recycled LRU entry: counted from 0 */
-		if (!((double)d * 1e9 > r->rate * (double)dt)) {
+		if (r->metric == POLICY_HOSTS) {
+			d = s->hosts;
+			over = s->hosts >= r->count;
+		} else if (r->metric <= POLICY_BYTES) {
+			__u64 c = cur[r->metric];
+
+			/* a smaller counter is a recycled LRU entry: counted from 0 */
+			d = c >= e->prev[r->metric] ? c - e->prev[r->metric] : c;
+			if (r->scope == POLICY_FLEET)
+				d += fleet[r->metric];	/* the sum over the gateways */
+			over = (double)d * 1e9 > r->rate * (double)dt;
+		} else {
+			continue;	/* signals, accounts: policy_signals_tick */
+		}
+		if (!over) {
 			st->covered_ns = st->sum = 0;
 			continue;
 		}
@@ -315,15 +382,23 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		st->sum += d;
 		if (st->covered_ns + slack < (__u64)r->window_s * NSEC)
 			continue;
+		if (!hosts_ok(r, s->hosts))
+			continue;	/* the streak stays: it fires once the hosts fit */
 		if (best < 0 || r->action < p->cfg.rules[best].action) {
 			best = (int)i;
-			best_value = (double)st->sum * 1e9 / (double)st->covered_ns;
+			best_value = r->metric == POLICY_HOSTS ? (double)s->hosts :
+				     (double)st->sum * 1e9 / (double)st->covered_ns;
 		}
 		st->covered_ns = st->sum = 0;
 	}
 	memcpy(e->prev, cur, sizeof(cur));
-	if (best >= 0)
-		policy_fire(p, &s->prefix, h, (unsigned)best, best_value, now, allowed, ctx);
+	if (best >= 0) {
+		struct policy_fire_how f = { .rule = (unsigned)best, .value = best_value,
+					     .hosts = s->hosts };
+
+		if (!fire_hosts(p, s, &f, now, allowed, ctx))
+			policy_fire(p, &s->prefix, &f, now, allowed, ctx);
+	}
 }
 
 /* Every sample in order. The table is far bigger than the caches: hash
@@ -524,6 +599,7 @@ int policy_tick_ex(struct policy *p, __u64 now, const struct policy_sample *s, s
 	p->seen_now = 0;
 	policy_expire(p, now);
 	policy_sample_all(p, s, n, now, dt, allowed, ctx);
+	policy_signals_tick(p, now, allowed, ctx);
 	policy_aggregate(p, now, allowed, ctx);
 	policy_heap_compact(p);
 	policy_table_gc(p, now);
@@ -560,7 +636,52 @@ int policy_forget(struct policy *p, const struct cidr *c)
 
 	if (!i || !p->recs[i].expires_ns)
 		return -ENOENT;
+	p->recs[i].learned = 0;
 	policy_rec_deactivate(p, i, p->clock_ns);
+	return 0;
+}
+
+int policy_learn(struct policy *p, const struct cidr *c, const struct policy_offender *o,
+		 __u64 now)
+{
+	struct policy_rec *r;
+	bool activate;
+	__u16 rule;
+	__u32 i;
+
+	if (!p || !c || !o || o->action >= FENCE_ACT_MAX ||
+	    ((c->family != AF_INET || c->len > 32) && (c->family != AF_INET6 || c->len > 128)))
+		return -EINVAL;
+	if (policy_name_intern(p, o->rule ? o->rule : "", &rule))
+		return -ENOMEM;
+	i = policy_rec_get(p, c, now);
+	if (!i || !GROW(p, heap, heap_cap, p->heap_n + 1))
+		return -ENOMEM;
+	r = &p->recs[i];
+	rec_decay(r, now);
+	if (o->offences > r->offences)
+		r->offences = o->offences;
+	if (o->decay_ns > r->decay_ns)
+		r->decay_ns = o->decay_ns;
+	if (o->ttl_s > r->ttl_s)
+		r->ttl_s = o->ttl_s > POLICY_MAX_TTL_S ? POLICY_MAX_TTL_S : o->ttl_s;
+	if (o->expires_ns <= now || o->expires_ns <= r->expires_ns)
+		return 0;	/* not banned there, or here for longer */
+	activate = !r->expires_ns;
+	if (activate || o->action < r->action) {
+		r->action = o->action;
+		r->throttle_rate = o->throttle_rate;
+		r->throttle_burst = o->throttle_burst;
+	}
+	if (activate) {
+		r->learned = 1;
+		r->rule = rule;
+		r->metric = POLICY_NEW_CONNS;
+		r->value = r->threshold = 0;
+		p->n_active++;
+	}
+	r->expires_ns = o->expires_ns;
+	policy_heap_push(p, i);		/* room reserved above */
 	return 0;
 }
 

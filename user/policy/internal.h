@@ -5,8 +5,8 @@
  * file offers the others. The API is policy.h.
  *
  * Who owns what: track.c the table, records and heap; decide.c the ticks and
- * their decisions; config.c the config and the interned names; statefile.c
- * the state file. Like them, nothing here reads a clock, touches a map or
+ * their decisions; signals.c the reports of the API tier and their rules;
+ * config.c the config and the interned names; statefile.c the state file. Like them, nothing here reads a clock, touches a map or
  * does I/O.
  */
 #ifndef XDPFENCE_POLICY_INTERNAL_H
@@ -59,7 +59,36 @@ struct policy_rec {
 	__u8 used;
 	__u8 pending;			/* parent: on p->pending for this tick's aggregation */
 	__u8 trigger;			/* parent: rule of the last child linked */
-	__u8 pad;
+	__u8 learned;			/* active by policy_learn only: expires silently */
+	__u16 kind;			/* interned name: signals, accounts */
+	__u16 pad2;
+	__u32 hosts;			/* at the last firing */
+	__u32 fired_tick;		/* p->tick of the last decision on it */
+};
+
+/* A report of the API tier, kept in its prefix's list (oldest first). */
+struct policy_sigev {
+	__u64 t_ns;
+	__u64 account;
+	__u32 weight;
+	__u16 kind;			/* interned name; 0 = none */
+	__u16 pad;
+};
+
+/* A prefix with reports; open addressing, linear probing, family 0 = empty. */
+struct policy_sigpfx {
+	struct cidr pfx;
+	__u32 n, cap;
+	__u32 dirty;			/* reports came since it was last counted */
+	struct policy_sigev *ev;
+};
+
+/* What fires a rule on a prefix (policy_fire). */
+struct policy_fire_how {
+	unsigned rule;			/* index into cfg.rules */
+	double value;
+	__u32 hosts;
+	__u16 kind;
 };
 
 struct policy_heap_item {
@@ -114,6 +143,12 @@ struct policy {
 	size_t n_whys, whys_cap;
 	struct policy_kid *tmp;
 	size_t tmp_cap;
+
+	struct policy_sigpfx *sig;	/* signals.c */
+	size_t sig_cap, sig_count, sig_events;
+	__u64 *acc;			/* scratch: one prefix's accounts */
+	size_t acc_cap;
+	__u16 n_kinds;			/* distinct kinds interned */
 
 	struct policy_stats st;
 };
@@ -207,6 +242,13 @@ void policy_heap_compact(struct policy *p);
 
 /* decide.c */
 int policy_relink(struct policy *p);
+int policy_fire(struct policy *p, const struct cidr *pfx, const struct policy_fire_how *f, __u64 now,
+		policy_allowed_fn allowed, void *ctx);
+
+/* signals.c */
+void policy_signals_tick(struct policy *p, __u64 now, policy_allowed_fn allowed, void *ctx);
+void policy_signals_free(struct policy *p);
+void policy_signals_dirty(struct policy *p);
 
 /* config.c */
 int policy_name_intern(struct policy *p, const char *name, __u16 *id);

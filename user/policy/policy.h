@@ -23,6 +23,17 @@
  * rule's for its offences, if longer), keeping the later expiry and the
  * stronger action; no new offence, so no escalation until it offends
  * again after its ban has ended.
+ *
+ * Counts: metric hosts fires when a prefix's distinct hosts (sample.hosts)
+ * stay at or above the rule's count for window_s, as a rate does. Metrics
+ * signals and accounts count the reports of the API tier (policy_signals):
+ * the sum of their weights, or the distinct accounts, within the last
+ * window_s; at count or more the rule fires, and the reports it counted are
+ * used up (the next firing, an EXTEND while banned, needs count new ones).
+ * min_hosts/max_hosts make a rate or hosts rule fire only while the
+ * prefix's hosts are at least/at most that many; a rule with max_hosts
+ * promotes the hosts themselves (each /32 of sample.host_bits) where the
+ * sample lists them, and leaves their neighbours alone.
  */
 #ifndef XDPFENCE_POLICY_H
 #define XDPFENCE_POLICY_H
@@ -38,18 +49,36 @@
 #define POLICY_MAX_CHILDREN	64		/* children listed in one AGGREGATE */
 #define POLICY_MAX_TRACKED	2000000		/* default of policy_config.max_tracked */
 #define POLICY_MAX_TTL_S	(10ULL * 365 * 86400)	/* longest ttl/max_ttl accepted */
+#define POLICY_MAX_SIGNALS	1000000		/* default of policy_config.max_signals */
+#define POLICY_PREFIX_SIGNALS	4096		/* reports kept per prefix, oldest dropped */
+#define POLICY_MAX_KINDS	256		/* distinct kinds named; then "other" */
+#define POLICY_HOST_TARGETS	16		/* max_hosts above this promotes the prefix */
 
 enum policy_metric {
 	POLICY_NEW_CONNS,		/* TCP SYN without ACK, QUIC Initial */
 	POLICY_PACKETS,
 	POLICY_BYTES,
 	POLICY_CHILDREN,		/* AGGREGATE only: value = promoted children */
+	POLICY_HOSTS,			/* distinct hosts opening connections (count) */
+	POLICY_SIGNALS,			/* reports of the API tier, by weight (count) */
+	POLICY_ACCOUNTS,		/* distinct accounts in those reports (count) */
+	POLICY_METRICS
+};
+
+enum policy_scope {
+	POLICY_LOCAL,			/* this gateway's counts */
+	POLICY_FLEET,			/* this gateway's plus the other gateways' (see
+					 * policy_sample.fleet_*) */
 };
 
 struct policy_rule {
 	char name[32];			/* unique, non-empty */
-	enum policy_metric metric;	/* new_conns, packets or bytes */
-	double rate;			/* per second; strictly above it counts */
+	enum policy_metric metric;	/* any but children */
+	double rate;			/* new_conns, packets, bytes: per second;
+					 * strictly above it counts; else 0 */
+	__u32 count;			/* hosts, signals, accounts: at least this
+					 * many counts; else 0 */
+	__u32 min_hosts, max_hosts;	/* 0 = no condition; not for signals/accounts */
 	__u32 window_s;			/* rate sustained this long promotes */
 	__u8 action;			/* enum fence_action */
 	__u32 throttle_rate, throttle_burst;
@@ -59,6 +88,7 @@ struct policy_rule {
 					 * ban ended, if it did not offend since */
 	double escalate;		/* ttl multiplier per repeat offence, >= 1 */
 	double jitter;			/* expiry = ttl * (1 + u), u in [-jitter, +jitter) */
+	__u8 scope;			/* enum policy_scope */
 };
 
 struct policy_config {
@@ -67,6 +97,7 @@ struct policy_config {
 	__u8 v4_children, v4_parent_len;	/* N promoted within /P -> /P; 0 = off */
 	__u8 v6_children, v6_parent_len;
 	size_t max_tracked;			/* prefixes with state; 0 = POLICY_MAX_TRACKED */
+	size_t max_signals;			/* reports held; 0 = POLICY_MAX_SIGNALS */
 };
 
 /* One source prefix's CUMULATIVE counters, as read from prefix_v4/prefix_v6.
@@ -75,6 +106,23 @@ struct policy_config {
 struct policy_sample {
 	struct cidr prefix;
 	__u64 packets, bytes, new_conns;
+	__u32 hosts;			/* distinct hosts that opened connections lately */
+	const __u64 *host_bits;		/* IPv4 only, or NULL: bit i of the 256 = the
+					 * host whose last byte is i did (the caller's
+					 * memory, read during policy_tick only) */
+	/* the other gateways' counts over the interval since the previous
+	 * tick (not cumulative), which rules of scope POLICY_FLEET add to this
+	 * gateway's; read only when such a rule exists */
+	__u64 fleet_packets, fleet_bytes, fleet_new_conns;
+};
+
+/* One report of the API tier. prefix is the counted source prefix of the
+ * reported address (canonical, as a sample's). */
+struct policy_signal {
+	struct cidr prefix;
+	__u64 account;			/* a hash of the account; 0 = none given */
+	__u32 weight;			/* >= 1 */
+	const char *kind;		/* "distillation"; "" = none */
 };
 
 enum policy_event {
@@ -90,10 +138,15 @@ struct policy_decision {
 	__u64 time_ns;			/* the tick's now_ns */
 	struct cidr prefix;
 	const char *rule;		/* rule name ("" when none); owned by the policy */
-	const char *metric;		/* "new_conns", "packets", "bytes", "children" */
+	const char *metric;		/* policy_metric_name() */
 	double value;			/* average rate over the window; AGGREGATE: all
 					 * children (also those past the 64 listed) */
-	double threshold;		/* the rule's rate; AGGREGATE: N of "N within /P" */
+	double threshold;		/* the rule's rate or count; AGGREGATE: N of
+					 * "N within /P" */
+	__u32 hosts;			/* the prefix's hosts when the rule fired
+					 * (0: not a sample's rule, or none seen) */
+	const char *kind;		/* signals, accounts: the kind reported most
+					 * (by weight) among the reports counted; "" */
 	__u8 action;			/* enum fence_action */
 	__u32 throttle_rate, throttle_burst;
 	__u64 ttl_s;			/* escalated, before jitter; AGGREGATE: or the
@@ -114,6 +167,10 @@ struct policy_stats {
 	__u64 evicted;			/* prefixes dropped to stay under max_tracked */
 	__u64 untracked;		/* samples ignored: table full of this tick's prefixes */
 	__u64 nomem;			/* steps skipped for want of memory (retried later) */
+	size_t signals;			/* reports held (within a rule's window) */
+	size_t signal_prefixes;		/* prefixes they name */
+	__u64 signals_dropped;		/* reports not kept: max_signals reached, or
+					 * the prefix's oldest past POLICY_PREFIX_SIGNALS */
 };
 
 typedef bool (*policy_allowed_fn)(void *ctx, const struct cidr *c);
@@ -156,9 +213,37 @@ int policy_tick_ex(struct policy *p, __u64 now_ns, const struct policy_sample *s
  * if c is not tracked (its next sample is a baseline anyway). */
 int policy_gap(struct policy *p, const struct cidr *c);
 
+/* Reports of the API tier, at now_ns (at or after the last tick, at or
+ * before the next): counted by the signals and accounts rules from the next
+ * tick on, for their windows; kept while a rule's window holds them (none
+ * are kept without such a rule). 0, -EINVAL (a bad prefix or weight: none
+ * of v kept) or -ENOMEM (some kept). */
+int policy_signals(struct policy *p, __u64 now_ns, const struct policy_signal *v, size_t n);
+
 /* The operator removed c's promotion (`xdpfence ban del`): forget it as
  * active, keep its offence history. 0, or -ENOENT if c is not promoted. */
 int policy_forget(struct policy *p, const struct cidr *c);
+
+/* What another gateway decided about c (the fleet): its offences, when
+ * they are forgotten, and its ban. */
+struct policy_offender {
+	__u32 offences;
+	__u64 decay_ns;			/* CLOCK_MONOTONIC: offences forgotten then */
+	__u64 expires_ns;		/* its ban's end; at or before now: not banned */
+	__u64 ttl_s;			/* the TTL its last offence got */
+	__u8 action;			/* enum fence_action of its ban */
+	__u32 throttle_rate, throttle_burst;
+	const char *rule;		/* the rule that promoted it there, or NULL */
+};
+
+/* Between ticks: learn another gateway's view of c, so that an offender
+ * seen there is judged here as if seen here. c's offences become at least
+ * o's (its next promotion here escalates from them), and while o's ban
+ * lasts c counts as promoted here: a rule firing on it extends it (no new
+ * offence). A ban learned so makes no decision of its own, not even an
+ * EXPIRE: the caller enforces it. 0, -EINVAL, -ENOMEM (nothing changed). */
+int policy_learn(struct policy *p, const struct cidr *c, const struct policy_offender *o,
+		 __u64 now_ns);
 
 /* SIGHUP: new rules, same state. Streaks of a rule carry over when a rule of
  * the same name, metric and rate remains; promotions and offences always do. */

@@ -151,7 +151,7 @@ static int load_rec(struct policy *q, char *line)
 	    !parse_u64(tok[2], &v[0], UINT64_MAX) || !parse_u64(tok[3], &v[1], UINT64_MAX) ||
 	    !parse_u64(tok[4], &v[2], UINT32_MAX) || !parse_u64(tok[5], &v[3], UINT64_MAX) ||
 	    !parse_u64(tok[6], &v[4], FENCE_ACT_MAX - 1) || !parse_u64(tok[7], &v[5], UINT32_MAX) ||
-	    !parse_u64(tok[8], &v[6], UINT32_MAX) || !parse_u64(tok[9], &v[7], POLICY_CHILDREN) ||
+	    !parse_u64(tok[8], &v[6], UINT32_MAX) || !parse_u64(tok[9], &v[7], POLICY_METRICS - 1) ||
 	    !name_decode(tok[12], name, sizeof(name)))
 		return -EINVAL;
 	if (policy_name_intern(q, name, &id))

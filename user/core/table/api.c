@@ -157,10 +157,12 @@ static __u32 body_add(struct table *t, const struct fence_rule_info *info)
 /* The whole record an op sets (with no body: the committed one, or zeros). */
 void tbl_op_info(const struct table *t, const struct op *o, struct fence_rule_info *out)
 {
+	const struct fence_rule_info *in;
+
 	if (o->body != NO_BODY)
 		*out = t->bodies[o->body];
-	else if (o->slot)
-		*out = t->m->info[o->slot];
+	else if (o->slot && (in = fence_info_at(t->m, o->slot)))
+		*out = *in;
 	else
 		memset(out, 0, sizeof(*out));
 	memcpy(out->addr, o->addr, 16);
@@ -215,6 +217,7 @@ void table_rule_from_info(const struct fence_rule_info *in, enum fence_kind kind
 	OWNER(FENCE_OWN_MANUAL, in->manual_action, in->manual_expires_ns)
 	OWNER(FENCE_OWN_PROMOTED, in->promoted_action, in->promoted_expires_ns)
 	OWNER(FENCE_OWN_FEED, in->feed_action, in->feed_expires_ns)
+	OWNER(FENCE_OWN_FLEET, in->promoted_action, in->promoted_expires_ns)
 #undef OWNER
 	r->action = action < FENCE_ACT_MAX ? action : FENCE_ACT_DROP;
 	r->expires_ns = forever ? 0 : exp;
@@ -222,7 +225,7 @@ void table_rule_from_info(const struct fence_rule_info *in, enum fence_kind kind
 	r->burst = in->burst;
 	if (in->owners & FENCE_OWN_MANUAL)
 		r->stat = FENCE_STAT_DROP_MANUAL;
-	else if (in->owners & FENCE_OWN_PROMOTED)
+	else if (in->owners & (FENCE_OWN_PROMOTED | FENCE_OWN_FLEET))
 		r->stat = FENCE_STAT_DROP_PROMOTED;
 	else
 		r->stat = FENCE_STAT_DROP_FEED;
@@ -245,11 +248,8 @@ int table_open(struct table **tp, struct fence_maps *m)
 	if (!t)
 		return -ENOMEM;
 	t->m = m;
-	t->parent = big_calloc(m->n_slots, sizeof(*t->parent));
-	if (!t->parent) {
-		table_close(t);
-		return -ENOMEM;
-	}
+	for (int i = 0; i < FS_COUNT; i++)
+		t->st.fd[i] = -1;
 	*tp = t;
 	return 0;
 }
@@ -258,7 +258,9 @@ void table_close(struct table *t)
 {
 	if (!t)
 		return;
-	free(t->idx.e);
+	if (!t->idx_store)
+		free(t->idx.e);
+	tbl_store_close(t);
 	if (t->ops)
 		munmap(t->ops, t->cap_ops * sizeof(*t->ops));
 	free(t->op_idx.e);
@@ -284,7 +286,7 @@ const struct fence_rule_info *table_get(struct table *t, const struct cidr *c,
 	s = tbl_idx_ready(t) ? 0 : tbl_idx_lookup(t, &k, tbl_key_hash(&k));
 	if (slot)
 		*slot = s;
-	return s ? &t->m->info[s] : NULL;
+	return s ? fence_info_at(t->m, s) : NULL;
 }
 
 /* The staged entry becomes info at c (no owners: deleted). */
@@ -358,6 +360,8 @@ void table_abort(struct table *t)
 
 __u32 table_next(const struct table *t, __u32 after)
 {
+	if (!t->m->rules && fence_maps_full(t->m))
+		return 0;	/* a walk of every slot: the maps whole */
 	for (__u32 s = after + 1; s < t->m->n_slots; s++)
 		if (t->m->rules[s].kind != FENCE_KIND_FREE)
 			return s;

@@ -175,7 +175,7 @@ static void sweep_free(struct sweep *w)
 	free(w->par);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+int tbl_grow(void **p, size_t *cap, size_t need, size_t size)
 {
 	size_t c = *cap ? *cap : 1024;
 	void *n;
@@ -192,9 +192,16 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-#define PUSH(w, arr, n, cap, val) \
-	(grow((void **)&(w)->arr, &(w)->cap, (w)->n + 1, sizeof(*(w)->arr)) ? -ENOMEM : \
-	 ((w)->arr[(w)->n++] = (val), 0))
+#define PUSH PUSHW
+
+/* A fresh local group in w->g: its number in *lg. */
+int tbl_sweep_group(struct sweep *w, __u32 *lg)
+{
+	if (tbl_grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
+		return -ENOMEM;
+	*lg = (__u32)w->ng++;
+	return 0;
+}
 
 /* Room for what a sweep over n entries writes, reserved at once: room
  * never written costs nothing, while growing by doubling writes (copies)
@@ -203,16 +210,17 @@ static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
 {
 	size_t groups = n < n_groups ? n : n_groups;
 
-	if (grow((void **)&w->runs, &w->cap_runs, 2 * n + 2, sizeof(*w->runs)) ||
-	    grow((void **)&w->ext, &w->cap_ext, groups + 1, sizeof(*w->ext)) ||
-	    grow((void **)&w->g, &w->cap_g, (groups + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)) ||
-	    grow((void **)&w->par, &w->cap_par, n + 1, sizeof(*w->par)))
+	if (tbl_grow((void **)&w->runs, &w->cap_runs, 2 * n + 2, sizeof(*w->runs)) ||
+	    tbl_grow((void **)&w->ext, &w->cap_ext, groups + 1, sizeof(*w->ext)) ||
+	    tbl_grow((void **)&w->g, &w->cap_g, (groups + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)) ||
+	    tbl_grow((void **)&w->par, &w->cap_par, n + 1, sizeof(*w->par)))
 		return -ENOMEM;
 	return 0;
 }
 
 static int note_parent(struct table *t, struct sweep *w, __u32 slot, __u32 parent)
 {
+	/* t->parent is allocated by commit_build */
 	t->parent[slot] = parent;
 	return PUSH(w, par, n_par, cap_par, slot);
 }
@@ -263,14 +271,16 @@ static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct 
 		else
 			host = true;
 	}
+	/* a /32 deny has no parent: once it has expired, the data path takes
+	 * what the table holds beneath it (bpf/lookup.h) */
 	if (!detail) {
 		for (i = 0; i < n; i++)
-			if (note_parent(t, w, e[i].slot, deny))
+			if (note_parent(t, w, e[i].slot, 0))
 				return -ENOMEM;
 		v = allow ? allow : deny;
 		return sweep_set(t, w, x, x + 1, v | (host ? FENCE_LEAF_HOST : 0));
 	}
-	if (grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
+	if (tbl_grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
 		return -ENOMEM;
 	g = &w->g[w->ng * FENCE_TBL8_GROUP];
 	/* denies in order: an enclosing one first, so the longest wins; what
@@ -281,7 +291,7 @@ static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct 
 
 		if (e_allow(&e[i]))
 			continue;
-		if (note_parent(t, w, e[i].slot, g[off]))
+		if (note_parent(t, w, e[i].slot, len < 32 ? g[off] : 0))
 			return -ENOMEM;
 		if (len < 32)
 			fill(g + off, 1U << (32 - len), e[i].slot);
@@ -407,10 +417,51 @@ __u8 *tbl_groups_named(const struct fence_maps *m, __u32 *used)
 	return gref;
 }
 
+/* groups_assign from the store's ring of freed groups and its never used
+ * ones (no scan of tbl24). */
+static int groups_assign_store(struct table *t, struct sweep *w, char *err, size_t errlen)
+{
+	__u32 *pick = malloc((w->n_fresh + 1) * sizeof(*pick)), k = 0;
+	__u64 now, wake;
+	int ret;
+
+	if (!pick)
+		return -ENOMEM;
+	for (;;) {
+		now = fence_now_ns();
+		ret = tbl_store_pick_groups(t, w->n_fresh, pick, now, &wake);
+		if (!ret || !wake || tbl_store_free_groups(t) < w->n_fresh)
+			break;
+		if (wake > now) {
+			struct timespec ts = { (wake - now) / 1000000000ULL,
+					       (wake - now) % 1000000000ULL };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (ret) {
+		tbl_seterr(err, errlen, "no room: %u /24s need /25../31 detail, %u tbl8 groups free of "
+		           "%u (raise the capacity at first attach)", w->n_fresh,
+		           tbl_store_free_groups(t), t->m->n_groups);
+		free(pick);
+		return -ENOSPC;
+	}
+	for (size_t n = 0; n < w->n_ext; n++) {
+		struct ext *xe = &w->ext[n];
+
+		if (xe->ph != NO_GROUP && !xe->fresh)
+			continue;
+		xe->ph = pick[k++];
+		xe->fresh = 1;
+	}
+	free(pick);
+	return 0;
+}
+
 /* Give each /24 that needs a fresh group one that no leaf names now and
  * that is out of quarantine (waiting it out if only quarantined ones are
  * left). Groups freed by this commit are not reused by it. */
-static int groups_assign(struct table *t, struct sweep *w, char *err, size_t errlen)
+int tbl_groups_assign(struct table *t, struct sweep *w, char *err, size_t errlen)
 {
 	const struct fence_maps *m = t->m;
 	__u32 used, next;
@@ -420,6 +471,8 @@ static int groups_assign(struct table *t, struct sweep *w, char *err, size_t err
 
 	if (!w->n_fresh)
 		return 0;
+	if (tbl_store_valid(t))
+		return groups_assign_store(t, w, err, errlen);
 	gref = tbl_groups_named(m, &used);
 	if (!gref)
 		return -ENOMEM;
@@ -605,6 +658,11 @@ int commit_build(struct commit *c)
 {
 	int ret;
 
+	if (!c->t->parent) {
+		c->t->parent = big_calloc(c->m->n_slots, sizeof(*c->t->parent));
+		if (!c->t->parent)
+			return -ENOMEM;
+	}
 	ret = build_spans(c);
 	if (!ret)
 		ret = build_entries(c);
@@ -613,7 +671,7 @@ int commit_build(struct commit *c)
 	if (!ret)
 		ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
 	if (!ret)
-		ret = groups_assign(c->t, &c->w, c->err, c->errlen);
+		ret = tbl_groups_assign(c->t, &c->w, c->err, c->errlen);
 	if (!ret)
 		ret = build_v6(c);
 	return ret;

@@ -31,9 +31,10 @@ __u32 tbl_key_hash(const struct key *k)
 
 static bool key_eq_slot(const struct table *t, const struct key *k, __u32 slot)
 {
-	const struct fence_rule_info *in = &t->m->info[slot];
+	const struct fence_rule_info *in = fence_info_at(t->m, slot);
+	const struct fence_rule *r = fence_rule_at(t->m, slot);
 
-	return t->m->rules[slot].kind == k->kind && in->family == k->family &&
+	return in && r && r->kind == k->kind && in->family == k->family &&
 	       in->prefixlen == k->len && memcmp(in->addr, k->addr, 16) == 0;
 }
 
@@ -43,14 +44,19 @@ static bool key_eq_op(const struct op *o, const struct key *k)
 	       memcmp(o->addr, k->addr, 16) == 0;
 }
 
-static void key_of_slot(const struct table *t, __u32 slot, struct key *k)
+/* false when the slot's pages cannot be mapped (out of memory) */
+static bool key_of_slot(const struct table *t, __u32 slot, struct key *k)
 {
-	const struct fence_rule_info *in = &t->m->info[slot];
+	const struct fence_rule_info *in = fence_info_at(t->m, slot);
+	const struct fence_rule *r = fence_rule_at(t->m, slot);
 
-	k->kind = t->m->rules[slot].kind;
+	if (!in || !r)
+		return false;
+	k->kind = r->kind;
 	k->family = in->family;
 	k->len = in->prefixlen;
 	k->addr = in->addr;
+	return true;
 }
 
 void tbl_key_of_cidr(const struct cidr *c, enum fence_kind kind, struct key *k)
@@ -62,11 +68,6 @@ void tbl_key_of_cidr(const struct cidr *c, enum fence_kind kind, struct key *k)
 }
 
 typedef bool (*hx_eq_fn)(const struct table *t, __u32 val, const struct key *k);
-
-static bool eq_slot(const struct table *t, __u32 slot, const struct key *k)
-{
-	return key_eq_slot(t, k, slot);
-}
 
 static bool eq_op(const struct table *t, __u32 op1, const struct key *k)
 {
@@ -89,24 +90,6 @@ static __u64 hx_entry(__u32 hash, __u32 val)
 	return (__u64)hash << 32 | val;
 }
 
-/* Backward-shift deletion keeps probe chains intact without tombstones. */
-static void hx_remove(struct hindex *h, __u64 *slotp)
-{
-	__u32 i = slotp - h->e, j;
-
-	h->e[i] = 0;
-	for (j = (i + 1) & h->mask; h->e[j]; j = (j + 1) & h->mask) {
-		__u32 home = (__u32)(h->e[j] >> 32) & h->mask;
-
-		/* move j back to i unless its home lies in (i, j] */
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			h->e[i] = h->e[j];
-			h->e[j] = 0;
-			i = j;
-		}
-	}
-}
-
 static int hx_init(struct hindex *h, __u32 want)
 {
 	__u32 cap = 1024;
@@ -118,35 +101,67 @@ static int hx_init(struct hindex *h, __u32 want)
 	return h->e ? 0 : -ENOMEM;
 }
 
+/* The committed index: in memory (t->idx.e), or the store's, a cell at a
+ * time (tbl_idx_cell); same layout, same probing as hx_find. */
+static __u64 *idx_find(const struct table *t, __u32 hash, const struct key *k)
+{
+	for (__u32 i = hash & t->idx.mask;; i = (i + 1) & t->idx.mask) {
+		__u64 *c = tbl_idx_cell(t, i), e = *c;
+
+		if (!e || ((__u32)(e >> 32) == hash && key_eq_slot(t, k, (__u32)e)))
+			return c;
+	}
+}
+
 void tbl_idx_insert(struct table *t, __u32 slot)
 {
 	struct key k;
 	__u32 hash;
 
-	key_of_slot(t, slot, &k);
+	if (!key_of_slot(t, slot, &k))
+		return;
 	hash = tbl_key_hash(&k);
-	*hx_find(t, &t->idx, hash, eq_slot, &k) = hx_entry(hash, slot);
+	*idx_find(t, hash, &k) = hx_entry(hash, slot);
 }
 
-/* Call while info[slot] still holds the entry's key. */
+/* Call while info[slot] still holds the entry's key. Backward-shift
+ * deletion, as hx_remove. */
 void tbl_idx_remove(struct table *t, __u32 slot)
 {
+	__u32 mask = t->idx.mask, i, j;
 	struct key k;
-	__u64 *e;
+	__u64 *c;
 
-	key_of_slot(t, slot, &k);
-	e = hx_find(t, &t->idx, tbl_key_hash(&k), eq_slot, &k);
-	if ((__u32)*e != slot)
+	if (!key_of_slot(t, slot, &k))
 		return;
-	hx_remove(&t->idx, e);
+	c = idx_find(t, tbl_key_hash(&k), &k);
+	if ((__u32)*c != slot)
+		return;
+	*c = 0;
+	/* i: the hole; find its cell number again */
+	for (i = tbl_key_hash(&k) & mask; tbl_idx_cell(t, i) != c; i = (i + 1) & mask)
+		;
+	for (j = (i + 1) & mask; *tbl_idx_cell(t, j); j = (j + 1) & mask) {
+		__u64 e = *tbl_idx_cell(t, j);
+		__u32 home = (__u32)(e >> 32) & mask;
+
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			*tbl_idx_cell(t, i) = e;
+			*tbl_idx_cell(t, j) = 0;
+			i = j;
+		}
+	}
 }
 
-/* The index of committed entries, built the first time a lookup needs it:
- * bulk diffs that scan the slots themselves (table_put_at) never pay for it. */
+/* The index of committed entries: the store's when it is valid; else built
+ * in memory the first time a lookup needs it: bulk diffs that scan the
+ * slots themselves (table_put_at) never pay for it. */
 int tbl_idx_ready(struct table *t)
 {
-	if (t->idx.e)
+	if (t->idx.e || tbl_store_index(t))
 		return 0;
+	if (fence_maps_full(t->m))
+		return -ENOMEM;
 	if (hx_init(&t->idx, t->m->n_slots))
 		return -ENOMEM;
 	for (__u32 slot = 1; slot < t->m->n_slots; slot++)
@@ -157,7 +172,7 @@ int tbl_idx_ready(struct table *t)
 
 __u32 tbl_idx_lookup(const struct table *t, const struct key *k, __u32 hash)
 {
-	return (__u32)*hx_find(t, &t->idx, hash, eq_slot, k);
+	return (__u32)*idx_find(t, hash, k);
 }
 
 /* Ops staged by table_put_at go into op_idx only when a lookup needs it. */

@@ -17,6 +17,8 @@
 #include <pthread.h>
 #include <arpa/inet.h>
 
+#include "core/lazymap.h"
+#include "core/pin.h"
 #include "core/table.h"
 
 /* A staged change: the key, and the rest of the record as an index into
@@ -46,9 +48,36 @@ struct hindex {
 	__u32 mask;
 };
 
+/* A small open-addressing map, __u32 key (never 0) -> __u32 value. */
+struct umap {
+	__u32 *k, *v;
+	__u32 mask, n;
+};
+
+/* The writer's bookkeeping maps (store.c), mapped: see struct fence_store. */
+enum {
+#define X(id, name) FS_##id,
+	FENCE_STORE_MAPS(X)
+#undef X
+	FS_COUNT
+};
+
+struct tbl_store {
+	bool on;			/* attached (a writer's table) */
+	int fd[FS_COUNT];
+	struct lazymap lz[FS_COUNT];	/* mapped a window at a time */
+	struct fence_store *hdr;
+	__u32 cells;
+	/* what the commit under way picked, taken when it publishes */
+	__u32 pick_ring, pick_hwm, pick_gring, pick_ghwm;
+};
+
 struct table {
 	struct fence_maps *m;
-	struct hindex idx;		/* committed entries: value = slot; built on first use */
+	struct hindex idx;		/* committed entries: value = slot; built in memory
+					 * on first use, unless the store's is (idx_store) */
+	bool idx_store;
+	struct tbl_store st;
 	struct op *ops;			/* staged changes */
 	size_t n_ops, cap_ops;
 	struct hindex op_idx;		/* value = op number + 1 */
@@ -60,7 +89,8 @@ struct table {
 	bool repaint;			/* next commit repaints the whole IPv4 table */
 	struct keyload *kl;		/* bulk deny_v4/allow_v4 keys; see keyloader() */
 	bool kl_tried;
-	__u32 *parent;			/* per slot: its parent as the last build computed it */
+	__u32 *parent;			/* per slot: its parent as the last full build computed it */
+	struct umap sparent;		/* a small build's parents (small.c); k NULL otherwise */
 };
 
 /* What identifies an entry: (kind, family, prefix); addr is not copied. */
@@ -141,6 +171,7 @@ struct commit {
 	size_t errlen;
 	struct timespec t0;		/* start of what build_ms/write_ms time */
 	bool full;			/* sweep every /24 (repair, repaint, many changes) */
+	bool small;			/* built by small.c, from the live table and the changes */
 	bool repairing;			/* the mark stays unless the commit ends well */
 	bool undone;			/* on failure: no key of this commit is left */
 	/* plan */
@@ -160,6 +191,15 @@ struct commit {
 	struct v6_plan *v6p;		/* the IPv6 side (v6.c), NULL: no IPv6 change */
 	struct sweep w;
 };
+
+/* Growing arrays of a struct (image.c): 0 or -ENOMEM. */
+int tbl_grow(void **p, size_t *cap, size_t need, size_t size);
+#define PUSHW(w, arr, n, cap, val) \
+	(tbl_grow((void **)&(w)->arr, &(w)->cap, (w)->n + 1, sizeof(*(w)->arr)) ? -ENOMEM : \
+	 ((w)->arr[(w)->n++] = (val), 0))
+#define PUSHA(arr, n, cap, val) \
+	(tbl_grow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))) ? -ENOMEM : \
+	 ((arr)[(n)++] = (val), 0))
 
 /* api.c */
 void tbl_seterr(char *err, size_t len, const char *fmt, ...)
@@ -182,9 +222,33 @@ void tbl_op_index_clear(struct table *t);
 int commit_build(struct commit *c);
 void commit_build_free(struct commit *c);
 __u8 *tbl_groups_named(const struct fence_maps *m, __u32 *used);
+int tbl_sweep_group(struct sweep *w, __u32 *lg);
+int tbl_groups_assign(struct table *t, struct sweep *w, char *err, size_t errlen);
+
+/* small.c */
+bool tbl_small_ok(const struct table *t);
+int commit_build_small(struct commit *c);
+__u32 tbl_parent_of(const struct table *t, __u32 slot);
+void tbl_sparent_free(struct table *t);
 
 /* publish.c */
 bool tbl_rule_update(struct fence_rule *cur, const struct fence_rule *r);
+
+/* store.c */
+void tbl_store_close(struct table *t);
+bool tbl_store_valid(const struct table *t);
+void tbl_store_invalidate(struct table *t);
+int tbl_store_rebuild(struct table *t);
+bool tbl_store_index(struct table *t);
+__u64 *tbl_idx_cell(const struct table *t, __u32 i);
+void tbl_store_pick_reset(struct table *t);
+int tbl_store_pick_slots(struct table *t, __u32 n, __u32 *out, __u64 now, __u64 *wake_ns);
+int tbl_store_pick_groups(struct table *t, __u32 n, __u32 *out, __u64 now, __u64 *wake_ns);
+__u32 tbl_store_free_slots(const struct table *t);
+__u32 tbl_store_free_groups(const struct table *t);
+void tbl_store_take(struct table *t);
+void tbl_store_free_slot(struct table *t, __u32 s);
+void tbl_store_free_group(struct table *t, __u32 g);
 
 /* repair.c */
 int tbl_mark_writing(struct table *t, __u8 on, bool upgrade);

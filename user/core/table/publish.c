@@ -173,6 +173,26 @@ static int alloc_slots(struct table *t, __u32 n, __u32 *out, char *err, size_t e
 
 	if (!n)
 		return 0;
+	if (tbl_store_valid(t)) {	/* the store's rings: no scan */
+		int ret = tbl_store_pick_slots(t, n, out, now, &wake);
+
+		if (!ret)
+			return 0;
+		if (!wake || tbl_store_free_slots(t) < n) {
+			tbl_seterr(err, errlen, "no room: %u entries requested, %u rule slots free "
+			           "of %u (raise the capacity at first attach)", n,
+			           tbl_store_free_slots(t), m->n_slots - 1);
+			return -ENOSPC;
+		}
+		now = fence_now_ns();
+		if (wake > now) {
+			struct timespec ts = { (wake - now) / 1000000000ULL,
+					       (wake - now) % 1000000000ULL };
+
+			nanosleep(&ts, NULL);
+		}
+		return alloc_slots(t, n, out, err, errlen);
+	}
 	for (__u32 s = 1; s < m->n_slots && got < n; s++) {
 		if (m->rules[s].kind != FENCE_KIND_FREE)
 			continue;
@@ -211,14 +231,21 @@ static int commit_plan(struct commit *c)
 	__u32 i, k, slot;
 	int ret;
 
-	c->dead = big_calloc(m->n_slots, 1);
-	if (!c->dead)
-		return -ENOMEM;
+	tbl_store_index(t);	/* publish keeps the store's index in line */
+	tbl_store_pick_reset(t);
+	if (!c->small) {	/* the full build skips them in its walk of every slot */
+		c->dead = big_calloc(m->n_slots, 1);
+		if (!c->dead)
+			return -ENOMEM;
+	}
 	for (size_t n = 0; n < t->n_ops; n++) {
 		struct op *o = &t->ops[n];
 
-		if (o->del && o->slot)
-			c->dead[o->slot] = 1, c->n_del++;
+		if (o->del && o->slot) {
+			c->n_del++;
+			if (c->dead)
+				c->dead[o->slot] = 1;
+		}
 		if (!o->del && !o->slot)
 			c->n_new++;
 	}
@@ -234,16 +261,32 @@ static int commit_plan(struct commit *c)
 	if (!c->reused)
 		return -ENOMEM;
 	for (i = 0; i < c->n_new; i++)
-		if (m->info[c->new_slots[i]].freed_ns)
+		if (fence_info_at(m, c->new_slots[i])->freed_ns)
 			c->reused[c->n_reused++] = c->new_slots[i];
 
-	/* Count what every map will hold (capacity), from the data path's
-	 * records: committed entries that stay, plus new ones. */
-	for (slot = 1; slot < m->n_slots; slot++) {
-		const struct fence_rule *r = &m->rules[slot];
+	/* Count what every map will hold (capacity): committed entries that
+	 * stay (the store's counts, or the data path's records), plus new
+	 * ones. */
+	if (tbl_store_valid(t)) {
+		const struct fence_store *h = t->st.hdr;
 
-		if (r->kind != FENCE_KIND_FREE && !c->dead[slot])
-			cnt[r->family == 6][r->kind == FENCE_KIND_DENY ? 2 : 1]++;
+		for (int f = 0; f < 2; f++)
+			for (int kd = 1; kd < 3; kd++)
+				cnt[f][kd] = h->live[f][kd];
+		for (size_t n = 0; n < t->n_ops; n++) {
+			const struct op *o = &t->ops[n];
+
+			if (o->del && o->slot)
+				cnt[fence_rule_at(m, o->slot)->family == 6]
+				   [fence_rule_at(m, o->slot)->kind == FENCE_KIND_DENY ? 2 : 1]--;
+		}
+	} else {
+		for (slot = 1; slot < m->n_slots; slot++) {
+			const struct fence_rule *r = &m->rules[slot];
+
+			if (r->kind != FENCE_KIND_FREE && !c->dead[slot])
+				cnt[r->family == 6][r->kind == FENCE_KIND_DENY ? 2 : 1]++;
+		}
 	}
 	k = 0;
 	for (size_t n = 0; n < t->n_ops; n++) {
@@ -305,7 +348,7 @@ static int early_start(struct table *t, struct early *e)
 
 		if (!o->fresh || o->family != 4 || !tbl_v4_keyed(o->kind, o->len))
 			continue;
-		if (!allow && (m->tbl24[tbl_v4_host(o->addr) >> 8] & FENCE_LEAF_HOST))
+		if (!allow && (*fence_leaf_at(m, tbl_v4_host(o->addr) >> 8) & FENCE_LEAF_HOST))
 			continue;
 		kk = allow ? &e->ka[e->na] : &e->k[e->n];
 		kk->prefixlen = o->len;
@@ -430,12 +473,12 @@ static void *slots_write(void *arg)
 			continue;
 		tbl_op_info(j->t, o, &in);
 		table_rule_from_info(&in, o->kind, &r);
-		r.parent = o->kind == FENCE_KIND_DENY ? j->t->parent[o->slot] : 0;
+		r.parent = o->kind == FENCE_KIND_DENY ? tbl_parent_of(j->t, o->slot) : 0;
 		if (!in.created_unix)
 			in.created_unix = j->created;
-		m->info[o->slot] = in;
+		*fence_info_at(m, o->slot) = in;
 		r.kind = FENCE_KIND_FREE;
-		m->rules[o->slot] = r;
+		*fence_rule_at(m, o->slot) = r;
 	}
 	return NULL;
 }
@@ -524,7 +567,7 @@ static int publish_slots(struct commit *c, struct keys *k)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (size_t n = 0; n < t->n_ops; n++)
 		if (!t->ops[n].del && t->ops[n].fresh)
-			__atomic_store_n(&m->rules[t->ops[n].slot].kind, t->ops[n].kind,
+			__atomic_store_n(&fence_rule_at(m, t->ops[n].slot)->kind, t->ops[n].kind,
 					 __ATOMIC_RELEASE);
 	if (!c->n_reused)
 		return 0;
@@ -543,10 +586,11 @@ static void publish_groups(struct commit *c)
 
 		if (!xe->fresh)
 			continue;
+		__u32 *grp = fence_group_at(m, xe->ph);
+
 		for (int j = 0; j < FENCE_TBL8_GROUP; j++)
-			store32(&m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP + j],
-				w->g[(size_t)xe->lg * FENCE_TBL8_GROUP + j]);
-		m->tbl8_state[xe->ph].freed_ns = 0;
+			store32(&grp[j], w->g[(size_t)xe->lg * FENCE_TBL8_GROUP + j]);
+		fence_gstate_at(m, xe->ph)->freed_ns = 0;
 		c->s.tbl8_writes += FENCE_TBL8_GROUP;
 	}
 }
@@ -591,9 +635,9 @@ static void publish_undo(struct commit *c, const struct keys *k, int ret)
 		struct op *o = &t->ops[n];
 
 		if (!o->del && o->fresh) {
-			m->info[o->slot].freed_ns = fence_now_ns();
+			fence_info_at(m, o->slot)->freed_ns = fence_now_ns();
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE,
+			__atomic_store_n(&fence_rule_at(m, o->slot)->kind, FENCE_KIND_FREE,
 					 __ATOMIC_RELEASE);
 		}
 	}
@@ -615,15 +659,17 @@ static void publish_updates(struct commit *c)
 			continue;
 		tbl_op_info(t, o, &in);
 		table_rule_from_info(&in, o->kind, &r);
-		m->info[o->slot] = in;
-		tbl_rule_update(&m->rules[o->slot], &r);
+		*fence_info_at(m, o->slot) = in;
+		tbl_rule_update(fence_rule_at(m, o->slot), &r);
 		c->s.updated++;
 	}
 	for (size_t n = 0; n < c->w.n_par; n++) {
 		__u32 slot = c->w.par[n];
 
-		if (m->rules[slot].parent != t->parent[slot]) {
-			store32(&m->rules[slot].parent, t->parent[slot]);
+		struct fence_rule *r = fence_rule_at(m, slot);
+
+		if (r->parent != tbl_parent_of(t, slot)) {
+			store32(&r->parent, tbl_parent_of(t, slot));
 			c->s.parent_writes++;
 		}
 	}
@@ -638,7 +684,7 @@ static void publish_switch(struct commit *c)
 	for (size_t n = 0; n < w->n_ext; n++) {
 		const struct ext *xe = &w->ext[n];
 		const __u32 *want = &w->g[(size_t)xe->lg * FENCE_TBL8_GROUP];
-		__u32 *have = &m->tbl8[(size_t)xe->ph * FENCE_TBL8_GROUP];
+		__u32 *have = fence_group_at(m, xe->ph);
 
 		if (xe->fresh)
 			continue;
@@ -651,15 +697,15 @@ static void publish_switch(struct commit *c)
 	}
 	for (size_t n = 0; n < w->n_runs; n++) {
 		for (__u32 i = 0; i < w->runs[n].n; i++)
-			store32(&m->tbl24[w->runs[n].x + i], w->runs[n].v);
+			store32(fence_leaf_at(m, w->runs[n].x + i), w->runs[n].v);
 		c->s.tbl24_writes += w->runs[n].n;
 	}
 	for (size_t n = 0; n < w->n_ext; n++) {
 		const struct ext *xe = &w->ext[n];
 		__u32 v = FENCE_LEAF_EXT | xe->ph | xe->host;
 
-		if (m->tbl24[xe->x] != v) {
-			store32(&m->tbl24[xe->x], v);
+		if (*fence_leaf_at(m, xe->x) != v) {
+			store32(fence_leaf_at(m, xe->x), v);
 			c->s.tbl24_writes++;
 		}
 	}
@@ -683,7 +729,7 @@ static void publish_removals(struct commit *c, struct keys *k)
 
 		if (!o->del || !o->slot)
 			continue;
-		in = &m->info[o->slot];
+		in = fence_info_at(m, o->slot);
 		/* a shorter deny has no key in this layout, but an older
 		 * controller running beside this one may have put one: its
 		 * delete finds that or nothing (which is no error) */
@@ -711,18 +757,26 @@ static void publish_removals(struct commit *c, struct keys *k)
 
 		if (!o->del || !o->slot)
 			continue;
-		if (t->idx.e)
+		if (t->idx.e || t->idx_store)
 			tbl_idx_remove(t, o->slot);
-		if (m->rules[o->slot].action == FENCE_ACT_THROTTLE)
+		if (tbl_store_valid(t))
+			t->st.hdr->live[fence_rule_at(m, o->slot)->family == 6]
+				       [fence_rule_at(m, o->slot)->kind]--;
+		if (fence_rule_at(m, o->slot)->action == FENCE_ACT_THROTTLE)
 			bpf_map_delete_elem(m->fd[FM_THROTTLE], &o->slot);
-		m->info[o->slot].owners = 0;
-		m->info[o->slot].freed_ns = now;
+		fence_info_at(m, o->slot)->owners = 0;
+		fence_info_at(m, o->slot)->freed_ns = now;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		__atomic_store_n(&m->rules[o->slot].kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
+		__atomic_store_n(&fence_rule_at(m, o->slot)->kind, FENCE_KIND_FREE, __ATOMIC_RELEASE);
+		if (tbl_store_valid(t))
+			tbl_store_free_slot(t, o->slot);
 		c->s.removed++;
 	}
-	for (size_t n = 0; n < c->w.n_freed; n++)
-		m->tbl8_state[c->w.freed[n]].freed_ns = now;
+	for (size_t n = 0; n < c->w.n_freed; n++) {
+		fence_gstate_at(m, c->w.freed[n])->freed_ns = now;
+		if (tbl_store_valid(t))
+			tbl_store_free_group(t, c->w.freed[n]);
+	}
 }
 
 /* Publish: write what plan and build made ready, in an order that never
@@ -784,9 +838,18 @@ static int commit_publish(struct commit *c)
 	publish_updates(c);
 	publish_switch(c);
 	publish_removals(c, &k);
-	for (size_t n = 0; c->t->idx.e && n < c->t->n_ops; n++)
+	for (size_t n = 0; (c->t->idx.e || c->t->idx_store) && n < c->t->n_ops; n++)
 		if (!c->t->ops[n].del && c->t->ops[n].fresh)
 			tbl_idx_insert(c->t, c->t->ops[n].slot);
+	if (tbl_store_valid(c->t)) {
+		for (size_t n = 0; n < c->t->n_ops; n++) {
+			const struct op *o = &c->t->ops[n];
+
+			if (!o->del && o->fresh)
+				c->t->st.hdr->live[o->family == 6][o->kind]++;
+		}
+		tbl_store_take(c->t);
+	}
 	c->s.added = c->n_new;
 out:
 	keys_free(&k);
@@ -799,6 +862,28 @@ out:
 
 /* --- the commit --------------------------------------------------------- */
 
+/* A small build gave up: what the full build needs that plan left out for
+ * it, and a clean slate for the sweep. */
+static int commit_to_full(struct commit *c)
+{
+	struct table *t = c->t;
+	int ret = fence_maps_full(c->m);
+
+	if (ret)
+		return ret;
+	c->small = false;
+	tbl_sparent_free(t);
+	commit_build_free(c);
+	memset(&c->w, 0, sizeof(c->w));
+	c->dead = big_calloc(c->m->n_slots, 1);
+	if (!c->dead)
+		return -ENOMEM;
+	for (size_t n = 0; n < t->n_ops; n++)
+		if (t->ops[n].del && t->ops[n].slot)
+			c->dead[t->ops[n].slot] = 1;
+	return 0;
+}
+
 /* The commit failed: nothing is applied. */
 static void commit_unwind(struct commit *c)
 {
@@ -810,6 +895,7 @@ static void commit_unwind(struct commit *c)
 
 static void commit_free(struct commit *c)
 {
+	tbl_sparent_free(c->t);
 	early_free(&c->ek);
 	free(c->dead);
 	commit_build_free(c);
@@ -826,14 +912,29 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	c.full = c.repairing = t->repaint || table_interrupted(t) || table_outdated(t);
 	if (!t->n_ops && !c.full)
 		goto done;
-	if (c.full)
+	/* a few changes on a table whose bookkeeping is in order: built from
+	 * the live table, touching what they change (small.c); else the
+	 * full build, which walks the maps whole */
+	c.small = !c.full && tbl_store_valid(t) && tbl_small_ok(t);
+	if (!c.small)
+		ret = fence_maps_full(c.m);
+	if (!ret && c.full)
 		ret = tbl_recover(t, &c.s, err, errlen);
 	if (!ret)
 		ret = commit_plan(&c);
 	if (!ret)
 		ret = commit_begin(&c);
+	if (!ret && c.small) {
+		ret = commit_build_small(&c);
+		if (ret == -EAGAIN)	/* an allow in the way: the full build */
+			ret = commit_to_full(&c);
+		else
+			goto built;
+	}
 	if (!ret)
 		ret = commit_build(&c);
+built:
+	c.s.small = c.small;
 	if (!ret) {
 		c.s.build_ms = ms_since(&c.t0);
 		clock_gettime(CLOCK_MONOTONIC, &c.t0);
@@ -842,6 +943,8 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	}
 	if (ret)
 		commit_unwind(&c);
+	else if (c.full && table_store_stale(t))
+		ret = tbl_store_rebuild(t);	/* a repair (or first) full repaint: from scratch */
 	commit_free(&c);
 done:
 	table_abort(t);

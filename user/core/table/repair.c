@@ -189,10 +189,21 @@ int tbl_recover(struct table *t, struct table_stats *st, char *err, size_t errle
 	__u64 now = fence_now_ns();
 	int ret;
 
+	ret = fence_maps_full(m);	/* a walk of every slot */
+	if (ret) {
+		tbl_seterr(err, errlen, "mapping the tables: %s", strerror(-ret));
+		return ret;
+	}
 	ret = tbl_mark_writing(t, 1, false);
 	if (ret) {
 		tbl_seterr(err, errlen, "marking the tables as being written: %s", strerror(-ret));
 		return ret;
+	}
+	/* the bookkeeping is rebuilt after the repaint that follows */
+	tbl_store_invalidate(t);
+	if (t->idx_store) {
+		t->idx.e = NULL;
+		t->idx_store = false;
 	}
 	/* Entries a dead writer was removing (no owner left, not freed yet)
 	 * go; every other live entry's rule is derived again from its record

@@ -446,7 +446,7 @@ static int place(struct v6_plan *p, const struct fence_v6_meta *mt, __u8 *taken,
 		}
 		if (j == FENCE_V6_PROBES) {
 			snprintf(err, errlen, "no room: the IPv6 table (%u positions) has none free "
-				 "near a new key's place (raise --v6-rules at first attach)", m->n_tbl6);
+				 "near a new key's place", m->n_tbl6);
 			return -ENOSPC;
 		}
 		taken[pos >> 3] |= 1 << (pos & 7);
@@ -531,6 +531,9 @@ int v6_plan(struct fence_maps *m, const struct v6_change *ch, size_t n_ch, bool 
 	if (!p)
 		return -ENOMEM;
 	p->m = m;
+	ret = fence_maps_full(m);	/* tbl6 read whole */
+	if (ret)
+		goto out;
 	meta_init(m);
 	ret = read_table(m, !full, &cur, &n_cur, &e, &n_e, &cap_e);
 	if (!ret && full)
@@ -561,8 +564,8 @@ int v6_plan(struct fence_maps *m, const struct v6_change *ch, size_t n_ch, bool 
 				 parent, ctx);
 	if (!ret && p->n_keys > (size_t)m->n_tbl6 / 4 * 3) {
 		snprintf(err, errlen, "no room: %zu IPv6 keys (entries and the markers that lead to "
-			 "them) for an IPv6 table of %u positions, at most 3/4 full (raise --v6-rules "
-			 "at first attach)", p->n_keys, m->n_tbl6);
+			 "them) for an IPv6 table of %u positions, at most 3/4 full", p->n_keys,
+			 m->n_tbl6);
 		ret = -ENOSPC;
 	}
 	if (!ret)

@@ -2,7 +2,9 @@
 /* user/feeds/parse/plain.c - plain CIDR lists and FireHOL netsets.
  *
  * Owns the plain format: one address or prefix per line, '#' and ';' start a
- * comment, blank lines are skipped. A netset is a plain list with a '#'
+ * comment, blank lines are skipped. A number after the address is taken as
+ * a count and ignored (IPsum: "address<TAB>lists it is on"); any other text
+ * after it is an error. A netset is a plain list with a '#'
  * header block, so netset uses this parser too. Plain is what auto-detection
  * falls back to. Pure: no files, maps, clocks or globals (a second thread
  * may parse half of a big feed, writing only its own half); buf is not NUL
@@ -16,8 +18,21 @@
 
 #define PLAIN_HALVES_MIN	(4u << 20)	/* bytes: parsed in two halves from here */
 
+/* The end of a count at p ("10", "0.75"), or p when none starts there. */
+static const char *count_end(const char *p, const char *e)
+{
+	const char *q = p;
+
+	while (q < e && is_digit(*q))
+		q++;
+	if (q > p && q + 1 < e && *q == '.' && is_digit(q[1]))
+		for (q++; q < e && is_digit(*q); q++)
+			;
+	return q;
+}
+
 /* The usual line, "a.b.c.d" or "a.b.c.d/len" and nothing after it but
- * blanks or a comment, read in place. Anything else (IPv6, leading zeros,
+ * blanks, a count after a blank, or a comment, read in place. Anything else (IPv6, leading zeros,
  * host bits, junk) is left to the general path, which words the errors;
  * what this accepts, cidr_parse accepts the same way. */
 static bool plain_v4_fast(const char *s, size_t n, struct cidr *c)
@@ -42,8 +57,11 @@ static bool plain_v4_fast(const char *s, size_t n, struct cidr *c)
 		if (p == d || len > 32 || (p - d > 1 && *d == '0'))
 			return false;
 	}
-	while (p < e && is_ws(*p))
-		p++;
+	for (d = p; p < e && is_ws(*p); p++)
+		;
+	if (p > d && count_end(p, e) > p)
+		for (p = count_end(p, e); p < e && is_ws(*p); p++)
+			;
 	if ((p < e && *p != '#' && *p != ';') || (len < 32 && (a & (0xffffffffU >> len))))
 		return false;
 	memset(c, 0, sizeof(*c));
@@ -79,7 +97,7 @@ static int plain_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, 
 	rest = p;
 	rest_end = e;
 	feed_trim(&rest, &rest_end);
-	if (rest < rest_end)
+	if (rest < rest_end && count_end(rest, rest_end) != rest_end)
 		return feed_add_error(ctx, line, "unexpected text after \"%s\": \"%s\"",
 				      feed_quote(q1, tok, (size_t)(tok_end - tok)),
 				      feed_quote(q2, rest, (size_t)(rest_end - rest)));

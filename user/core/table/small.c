@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0
+/* user/core/table/small.c - the build of a small commit: the image it publishes,
+ * worked out from the live table and the changes alone.
+ *
+ * A full build (image.c) sorts every live entry and sweeps the /24s the
+ * changes touch; its cost follows the table. Here each change transforms
+ * the leaves it covers as they are now (DIR-24-8's incremental update, as in
+ * DPDK's rte_lpm), and the entries it needs to know of are found through
+ * the store's index by prefix: a ban of one /32 among a million entries
+ * reads a handful of pages. Given the live leaves right, the result is what
+ * a full build would paint (tests/bpf/test_table.c checks the two agree):
+ *   - a new deny P takes every leaf it covers whose entry is a shorter deny
+ *     or none (an allow, or a longer deny, stays);
+ *   - a removed deny's leaves go to the longest deny still covering it;
+ *   - a new allow takes every leaf it covers but those of longer allows;
+ *   - a /32 deny is a key under a HOST leaf, with no parent (bpf/lookup.h).
+ * Parents (the next shorter deny, for when an entry has expired) are found
+ * by probing the index at every shorter length. A deny's children are found
+ * among the denies its leaves show and their parents; denies an allow hides
+ * entirely are found no other way, but no packet reaches them while it does,
+ * and removing an allow takes the full build, which sets them all again.
+ *
+ * What it cannot do, the full build does (tbl_small_ok says which): a
+ * removed allow, IPv6 entries added or removed (tbl6's keys and markers and
+ * the IPv6 parents are v6.c's, which the full build asks), many changes; and a deny added or removed where an allow lies over
+ * part of its range (it returns -EAGAIN then: denies the allow hides may
+ * need new parents, and nothing here can find them). Owns nothing the full build does not: it fills the
+ * same struct sweep, and publish.c writes it in the same order. Must not
+ * write the maps.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/table/internal.h"
+#include "lib/util.h"
+
+#define SMALL_OPS_MAX	65536	/* more changes: the full build */
+#define SMALL_SPAN_MAX	1048576	/* /24s the ops may cover (sixteen /8s) */
+#define NO_GROUP	0xffffffffU
+
+bool tbl_small_ok(const struct table *t)
+{
+	size_t span = 0;
+
+	if (t->n_ops > SMALL_OPS_MAX || t->repaint)
+		return false;
+	for (size_t n = 0; n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
+		bool add = !o->del && !o->slot, gone = o->del && o->slot;
+
+		if (o->family == 6) {
+			if (add || gone)	/* tbl6's keys: v6.c, in the full build */
+				return false;
+			continue;
+		}
+		if (o->kind == FENCE_KIND_ALLOW && gone)
+			return false;
+		if ((add || gone) && o->len < 24) {
+			span += 1U << (24 - o->len);
+			if (span > SMALL_SPAN_MAX)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* --- small open-addressing maps ---------------------------------------- */
+
+static int umap_init(struct umap *m, __u32 want)
+{
+	__u32 cap = 64;
+
+	while (cap < want * 2)
+		cap <<= 1;
+	m->k = calloc(cap, sizeof(*m->k));
+	m->v = calloc(cap, sizeof(*m->v));
+	m->mask = cap - 1;
+	m->n = 0;
+	return m->k && m->v ? 0 : -ENOMEM;
+}
+
+static void umap_free(struct umap *m)
+{
+	free(m->k);
+	free(m->v);
+	m->k = m->v = NULL;
+}
+
+static __u32 umap_h(__u32 k)
+{
+	return (k * 0x9e3779b9U) ^ (k >> 16);
+}
+
+/* The cell of key k: found, or the empty one where it goes. */
+static __u32 umap_cell(const struct umap *m, __u32 k)
+{
+	__u32 i = umap_h(k) & m->mask;
+
+	while (m->k[i] && m->k[i] != k)
+		i = (i + 1) & m->mask;
+	return i;
+}
+
+static int umap_grow(struct umap *m)
+{
+	struct umap b;
+
+	if (umap_init(&b, (m->mask + 1)))
+		return -ENOMEM;
+	for (__u32 i = 0; i <= m->mask; i++)
+		if (m->k[i]) {
+			__u32 c = umap_cell(&b, m->k[i]);
+
+			b.k[c] = m->k[i];
+			b.v[c] = m->v[i];
+			b.n++;
+		}
+	umap_free(m);
+	*m = b;
+	return 0;
+}
+
+static bool umap_get(const struct umap *m, __u32 k, __u32 *v)
+{
+	__u32 c = umap_cell(m, k);
+
+	if (!m->k[c])
+		return false;
+	*v = m->v[c];
+	return true;
+}
+
+static int umap_put(struct umap *m, __u32 k, __u32 v)
+{
+	__u32 c;
+
+	if ((m->n + 1) * 2 > m->mask + 1 && umap_grow(m))
+		return -ENOMEM;
+	c = umap_cell(m, k);
+	if (!m->k[c]) {
+		m->k[c] = k;
+		m->n++;
+	}
+	m->v[c] = v;
+	return 0;
+}
+
+/* --- one small build ------------------------------------------------- */
+
+/* A /24 the commit touches: its leaf as it will be, and its group (a local
+ * one in w->g) when it has or gets /25../32 detail. */
+struct ov {
+	__u32 x;
+	__u32 live;			/* the tbl24 leaf now */
+	__u32 leaf;			/* the leaf to be (for a plain one), flags included */
+	__u32 lg;			/* local group, NO_GROUP while plain */
+};
+
+struct small {
+	struct commit *c;
+	struct table *t;
+	const struct fence_maps *m;
+	struct umap fresh;		/* slot of a new entry -> its op + 1 */
+	struct umap ovx;		/* /24 -> ov index + 1 */
+	struct ov *ov;
+	size_t n_ov, cap_ov;
+	struct umap seen;		/* slots an op's leaves show (its scratch) */
+	__u32 *shown;
+	size_t n_shown, cap_shown;
+	struct umap par;		/* slot -> parent as this commit sets it */
+	struct umap hostx;		/* /24 + 1 whose HOST flag was settled */
+	int err;
+};
+
+/* What an entry is: from its op when new in this commit, else as live. */
+static bool slot_desc(struct small *s, __u32 slot, __u8 *kind, __u8 *len)
+{
+	__u32 op1;
+
+	if (!slot)
+		return false;
+	if (umap_get(&s->fresh, slot, &op1)) {
+		*kind = s->t->ops[op1 - 1].kind;
+		*len = s->t->ops[op1 - 1].len;
+		return true;
+	}
+	const struct fence_rule *r = fence_rule_at(s->m, slot);
+	const struct fence_rule_info *in = fence_info_at(s->m, slot);
+
+	if (!r || !in) {
+		s->err = -ENOMEM;
+		return false;
+	}
+	*kind = r->kind;
+	*len = in->prefixlen;
+	return true;
+}
+
+static __u32 parent_now(struct small *s, __u32 slot)
+{
+	__u32 p;
+	const struct fence_rule *r;
+
+	if (umap_get(&s->par, slot, &p))
+		return p;
+	if (umap_get(&s->fresh, slot, &p))
+		return 0;
+	r = fence_rule_at(s->m, slot);
+	return r ? r->parent : 0;
+}
+
+/* The deny (kind) entry of exactly addr/len after this commit: staged, or
+ * as committed. 0: none. */
+static __u32 entry_after(struct small *s, __u32 addr, __u8 len, __u8 kind)
+{
+	__u8 a[16] = {};
+	__be32 na = htonl(len ? addr & (~0U << (32 - len)) : 0);
+	struct key k = { kind, 4, len, a };
+	__u32 h, op1;
+
+	memcpy(a, &na, 4);
+	h = tbl_key_hash(&k);
+	op1 = tbl_op_lookup(s->t, &k, h);
+	if (op1)
+		return s->t->ops[op1 - 1].del ? 0 : s->t->ops[op1 - 1].slot;
+	return tbl_idx_lookup(s->t, &k, h);
+}
+
+/* The parent after this commit of a deny addr/len: the longest deny
+ * covering it, shorter. */
+static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
+{
+	for (int l = (int)len - 1; l >= 0; l--) {
+		__u32 p = entry_after(s, addr, (__u8)l, FENCE_KIND_DENY);
+
+		if (p)
+			return p;
+	}
+	return 0;
+}
+
+static int set_parent(struct small *s, __u32 slot, __u32 parent)
+{
+	__u32 have;
+
+	if (umap_get(&s->par, slot, &have))
+		return umap_put(&s->par, slot, parent);
+	if (umap_put(&s->par, slot, parent))
+		return -ENOMEM;
+	return PUSHW(&s->c->w, par, n_par, cap_par, slot);
+}
+
+static struct ov *ov_get(struct small *s, __u32 x)
+{
+	__u32 i1;
+
+	if (umap_get(&s->ovx, x + 1, &i1))
+		return &s->ov[i1 - 1];
+	if (s->n_ov == s->cap_ov) {
+		size_t cap = s->cap_ov ? s->cap_ov * 2 : 64;
+		struct ov *n = realloc(s->ov, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->ov = n;
+		s->cap_ov = cap;
+	}
+	__u32 *leaf = fence_leaf_at(s->m, x);
+
+	if (!leaf || umap_put(&s->ovx, x + 1, (__u32)s->n_ov + 1))
+		return NULL;
+	struct ov *o = &s->ov[s->n_ov++];
+
+	o->x = x;
+	o->live = *leaf;
+	o->leaf = o->live;
+	o->lg = NO_GROUP;
+	if (o->live & FENCE_LEAF_EXT) {
+		const __u32 *g = fence_group_at(s->m, o->live & FENCE_LEAF_IDX);
+
+		if (!g || tbl_sweep_group(&s->c->w, &o->lg))
+			return NULL;
+		memcpy(&s->c->w.g[(size_t)o->lg * FENCE_TBL8_GROUP], g,
+		       FENCE_TBL8_GROUP * sizeof(__u32));
+	}
+	return o;
+}
+
+/* The /24's leaves as a group: its own, or one made from its plain leaf. */
+static __u32 *ov_group(struct small *s, struct ov *o)
+{
+	if (o->lg == NO_GROUP) {
+		if (tbl_sweep_group(&s->c->w, &o->lg))
+			return NULL;
+		__u32 *g = &s->c->w.g[(size_t)o->lg * FENCE_TBL8_GROUP];
+
+		for (int j = 0; j < FENCE_TBL8_GROUP; j++)
+			g[j] = o->leaf & FENCE_LEAF_IDX;
+	}
+	return &s->c->w.g[(size_t)o->lg * FENCE_TBL8_GROUP];
+}
+
+enum xf { XF_DENY, XF_UNDENY, XF_ALLOW };
+
+/* A deny the leaves of a change show: its parent chain may pass the
+ * changed prefix (reparent_under). */
+static void note_shown(struct small *s, __u32 v)
+{
+	__u8 kind, vl;
+
+	if (!v || !slot_desc(s, v, &kind, &vl) || kind != FENCE_KIND_DENY ||
+	    umap_get(&s->seen, v, &(__u32){ 0 }))
+		return;
+	if (umap_put(&s->seen, v, 1) || PUSHA(s->shown, s->n_shown, s->cap_shown, v))
+		s->err = -ENOMEM;
+}
+
+/* One leaf's entry v under a change by slot (length len): a new deny takes
+ * leaves of no entry or of a shorter deny; a new allow all but those of a
+ * longer allow; a removed deny's leaves go to to. */
+static __u32 xf_leaf(struct small *s, enum xf how, __u32 v, __u32 slot, __u8 len, __u32 to)
+{
+	__u8 kind, vl;
+
+	if (how == XF_UNDENY) {
+		if (v == slot)
+			return to;
+		if (v && slot_desc(s, v, &kind, &vl) && kind == FENCE_KIND_ALLOW)
+			s->err = -EAGAIN;	/* as above */
+		note_shown(s, v);
+		return v;
+	}
+	if (!v)
+		return slot;
+	if (!slot_desc(s, v, &kind, &vl))
+		return v;	/* out of memory: s->err says so */
+	if (how == XF_ALLOW)
+		return kind == FENCE_KIND_ALLOW && vl >= len ? v : slot;
+	if (kind == FENCE_KIND_ALLOW) {
+		/* an allow over part of a deny's range may hide denies whose
+		 * parents would change: the full build finds those */
+		s->err = -EAGAIN;
+		return v;
+	}
+	if (vl > len) {
+		note_shown(s, v);
+		return v;
+	}
+	return slot;
+}
+
+/* Apply a change to the leaves of addr/len. */
+static int xf_range(struct small *s, enum xf how, __u32 addr, __u8 len, __u32 slot, __u32 to)
+{
+	__u32 lo = addr >> 8, hi = len >= 24 ? lo + 1 : lo + (1U << (24 - len));
+
+	for (__u32 x = lo; x < hi && !s->err; x++) {
+		struct ov *o = ov_get(s, x);
+
+		if (!o)
+			return -ENOMEM;
+		if (len > 24) {
+			__u32 *g = ov_group(s, o), off = addr & 0xff, n = 1U << (32 - len);
+
+			if (!g)
+				return -ENOMEM;
+			for (__u32 j = off; j < off + n; j++)
+				g[j] = xf_leaf(s, how, g[j], slot, len, to);
+		} else if (o->lg != NO_GROUP) {
+			__u32 *g = &s->c->w.g[(size_t)o->lg * FENCE_TBL8_GROUP];
+
+			for (int j = 0; j < FENCE_TBL8_GROUP; j++)
+				g[j] = xf_leaf(s, how, g[j], slot, len, to);
+		} else {
+			o->leaf = (o->leaf & FENCE_LEAF_HOST) |
+				  xf_leaf(s, how, o->leaf & FENCE_LEAF_IDX, slot, len, to);
+		}
+	}
+	return s->err;
+}
+
+/* The denies shown under addr/len whose parent chain passes it: their
+ * parents after the commit (each found again by probing). */
+static int reparent_under(struct small *s, __u8 len)
+{
+	for (size_t i = 0; i < s->n_shown && !s->err; i++) {
+		__u32 u = s->shown[i];
+		__u8 kind, ul;
+
+		while (u && slot_desc(s, u, &kind, &ul) && ul > len) {
+			const struct fence_rule_info *in;
+			__u32 p, a;
+
+			if (umap_get(&s->fresh, u, &p)) {
+				const struct op *o = &s->t->ops[p - 1];
+
+				a = tbl_v4_host(o->addr);
+			} else {
+				in = fence_info_at(s->m, u);
+				if (!in)
+					return -ENOMEM;
+				a = tbl_v4_host(in->addr);
+			}
+			p = parent_after(s, a, ul);
+			if (p != parent_now(s, u) && set_parent(s, u, p))
+				return -ENOMEM;
+			u = p;
+		}
+	}
+	s->n_shown = 0;
+	memset(s->seen.k, 0, ((size_t)s->seen.mask + 1) * sizeof(*s->seen.k));
+	s->seen.n = 0;
+	return s->err;
+}
+
+static int small_op(struct small *s, const struct op *o)
+{
+	__u32 addr = tbl_v4_host(o->addr);
+	bool add = !o->del && o->fresh, gone = o->del && o->slot;
+	int ret = 0;
+
+	if (o->family == 6 || (!add && !gone))
+		return 0;	/* IPv6 keys and field changes: publish alone */
+	if (o->kind == FENCE_KIND_ALLOW)	/* a new one (removals: full build) */
+		return xf_range(s, XF_ALLOW, addr, o->len, o->slot, 0);
+	if (o->len == 32) {
+		if (add) {
+			struct ov *ov = ov_get(s, addr >> 8);
+
+			if (!ov)
+				return -ENOMEM;
+			ov->leaf |= FENCE_LEAF_HOST;
+			return set_parent(s, o->slot, 0);
+		}
+		/* the last /32 of its /24 gone: the leaf sends no more lookups
+		 * to deny_v4 (once per /24: the answer is the commit's end state) */
+		if (umap_get(&s->hostx, (addr >> 8) + 1, &(__u32){ 0 }))
+			return 0;
+		if (umap_put(&s->hostx, (addr >> 8) + 1, 1))
+			return -ENOMEM;
+		for (__u32 j = 0; j < 256; j++)
+			if (entry_after(s, (addr & ~0xffU) | j, 32, FENCE_KIND_DENY))
+				return 0;
+		struct ov *ov = ov_get(s, addr >> 8);
+
+		if (!ov)
+			return -ENOMEM;
+		ov->leaf &= ~FENCE_LEAF_HOST;
+		return 0;
+	}
+	if (add) {
+		ret = set_parent(s, o->slot, parent_after(s, addr, o->len));
+		if (!ret)
+			ret = xf_range(s, XF_DENY, addr, o->len, o->slot, 0);
+	} else {
+		ret = xf_range(s, XF_UNDENY, addr, o->len, o->slot, parent_after(s, addr, o->len));
+	}
+	return ret ? ret : reparent_under(s, o->len);
+}
+
+/* Each touched /24 as the sweep would have left it: runs of plain leaves,
+ * groups (kept, fresh, or freed when they fall uniform). */
+static int small_emit(struct small *s)
+{
+	struct sweep *w = &s->c->w;
+
+	for (size_t i = 0; i < s->n_ov; i++) {
+		struct ov *o = &s->ov[i];
+		__u32 host = o->leaf & FENCE_LEAF_HOST, v;
+
+		if (o->lg != NO_GROUP) {
+			const __u32 *g = &w->g[(size_t)o->lg * FENCE_TBL8_GROUP];
+			int j = 1;
+
+			while (j < FENCE_TBL8_GROUP && g[j] == g[0])
+				j++;
+			if (j < FENCE_TBL8_GROUP) {
+				struct ext xe = { o->x, o->lg, NO_GROUP, host, false };
+
+				if (o->live & FENCE_LEAF_EXT)
+					xe.ph = o->live & FENCE_LEAF_IDX;
+				else
+					w->n_fresh++;
+				if (PUSHW(w, ext, n_ext, cap_ext, xe))
+					return -ENOMEM;
+				continue;
+			}
+			o->leaf = g[0] | host;	/* uniform: no group */
+		}
+		v = (o->leaf & FENCE_LEAF_IDX) | host;
+		if (v == o->live)
+			continue;
+		if ((o->live & FENCE_LEAF_EXT) &&
+		    PUSHW(w, freed, n_freed, cap_freed, o->live & FENCE_LEAF_IDX))
+			return -ENOMEM;
+		if (PUSHW(w, runs, n_runs, cap_runs, ((struct run){ o->x, 1, v })))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int commit_build_small(struct commit *c)
+{
+	struct small s = { .c = c, .t = c->t, .m = c->m };
+	struct table *t = c->t;
+	int ret;
+
+	if (umap_init(&s.fresh, c->n_new + 1) || umap_init(&s.ovx, 64) ||
+	    umap_init(&s.seen, 64) || umap_init(&s.par, 64) || umap_init(&s.hostx, 64)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = tbl_op_index_ready(t);
+	for (size_t n = 0; n < t->n_ops && !ret; n++)
+		if (!t->ops[n].del && t->ops[n].fresh)
+			ret = umap_put(&s.fresh, t->ops[n].slot, (__u32)n + 1);
+	for (size_t n = 0; n < t->n_ops && !ret; n++)
+		ret = small_op(&s, &t->ops[n]);
+	if (!ret)
+		ret = s.err;
+	if (!ret)
+		ret = small_emit(&s);
+	if (!ret)
+		ret = tbl_groups_assign(t, &c->w, c->err, c->errlen);
+	if (!ret) {
+		/* parents as publish reads them (tbl_parent_of) */
+		t->sparent = s.par;
+		s.par.k = s.par.v = NULL;
+	}
+out:
+	umap_free(&s.fresh);
+	umap_free(&s.ovx);
+	umap_free(&s.seen);
+	umap_free(&s.par);
+	umap_free(&s.hostx);
+	free(s.ov);
+	free(s.shown);
+	return ret;
+}
+
+__u32 tbl_parent_of(const struct table *t, __u32 slot)
+{
+	__u32 v = 0;
+
+	if (t->sparent.k)
+		umap_get(&t->sparent, slot, &v);
+	else if (t->parent)
+		v = t->parent[slot];
+	return v;
+}
+
+void tbl_sparent_free(struct table *t)
+{
+	umap_free(&t->sparent);
+}
