@@ -960,6 +960,37 @@ static void test_policy_changed_only(void)
 	sim_done(&m);
 }
 
+/* A tick of changed prefixes with a sample of the fleet's counts alone
+ * (no_local) for a prefix idle here: its own counters stay its baseline,
+ * so what it counts here next is a delta from them, not from 0. */
+static void test_policy_changed_fleet_only(void)
+{
+	struct policy_config c = base_cfg();
+	struct sim m;
+	unsigned a;
+
+	c.rules[0].window_s = 1;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	m.flow[a].new_conns = 1000;
+	sim_tick_changed(&m, SEC, false);		/* t=1: baseline 1000 */
+	m.flow[a].new_conns += 50;
+	sim_tick_changed(&m, SEC, true);		/* t=2: 50/s */
+	{
+		struct policy_sample keep = m.flow[a];
+
+		m.flow[a] = (struct policy_sample){ .prefix = keep.prefix, .no_local = true,
+						    .fleet_new_conns = 10 };
+		sim_tick_changed(&m, SEC, true);	/* t=3: idle here, the fleet's only */
+		m.flow[a] = keep;
+	}
+	m.flow[a].new_conns += 50;
+	sim_tick_changed(&m, SEC, true);		/* t=4: 50/s again */
+	ASSERT_STREQ(m.log, "", "50 a second: nothing (not 1100 from a baseline of 0)");
+	sim_done(&m);
+}
+
 /* The operator's `ban del`: no EXPIRE later, history kept. */
 static void test_policy_forget(void)
 {
@@ -1725,7 +1756,7 @@ TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tic
 	  T(test_policy_two_rules), T(test_policy_allowlist), T(test_policy_aggregate_v4),
 	  T(test_policy_aggregate_v6), T(test_policy_jitter), T(test_policy_counter_reset),
 	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_gap_asked),
-	  T(test_policy_changed_only), T(test_policy_forget),
+	  T(test_policy_changed_only), T(test_policy_changed_fleet_only), T(test_policy_forget),
 	  T(test_policy_save_load), T(test_policy_set_config), T(test_policy_max_tracked),
 	  T(test_policy_hosts_bad_config), T(test_policy_hosts_farm), T(test_policy_hosts_wait),
 	  T(test_policy_hosts_unlisted), T(test_policy_hosts_metric), T(test_policy_signals_accounts),

@@ -315,7 +315,7 @@ static bool fire_hosts(struct policy *p, const struct policy_sample *s, const st
 static void policy_sample(struct policy *p, const struct policy_sample *s, __u64 h, __u64 now,
 			  __u64 dt, policy_allowed_fn allowed, void *ctx)
 {
-	const __u64 cur[3] = {
+	__u64 cur[3] = {
 		[POLICY_NEW_CONNS] = s->new_conns,
 		[POLICY_PACKETS] = s->packets,
 		[POLICY_BYTES] = s->bytes,
@@ -336,6 +336,8 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 	e = policy_table_get(p, &s->prefix, h, now, false);
 	if (!e || e->seen_tick == p->tick)
 		return;		/* no room, or the prefix came twice */
+	if (s->no_local && e->seen_tick)
+		memcpy(cur, e->prev, sizeof(cur));	/* nothing of its own since */
 	p->seen_now++;
 	if (!p->have_prev || e->seen_tick != p->tick - 1 || (e->flags & POLICY_E_GAP)) {
 		if (p->have_prev && e->seen_tick && p->whole_tick && e->seen_tick >= p->whole_tick &&

@@ -114,6 +114,12 @@ struct policy_sample {
 	 * tick (not cumulative), which rules of scope POLICY_FLEET add to this
 	 * gateway's; read only when such a rule exists */
 	__u64 fleet_packets, fleet_bytes, fleet_new_conns;
+	/* true: counted only by other gateways this tick (a sample of the
+	 * fleet's counts alone): this gateway's own counters are not in it,
+	 * and stay where its last sample of its own left them. Needed once a
+	 * tick carries only the prefixes counted here since the last one
+	 * (POLICY_TICK_CHANGED): one counted here before is not gone. */
+	bool no_local;
 };
 
 /* One report of the API tier. prefix is the counted source prefix of the
