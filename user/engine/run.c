@@ -818,7 +818,7 @@ static void run_stop(struct daemon *d, bool started)
 	policy_free(d->p);
 	free(d->allows);
 	free(d->promoted);
-	free(d->promoted_drop);
+	free(d->drop_entries);
 	free(d->esampled);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);

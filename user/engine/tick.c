@@ -204,34 +204,47 @@ static void forget_removed(struct daemon *d)
 	}
 }
 
+/* A drop entry of the engine's or the fleet's, for entry_samples. */
+static void note_drop_entry(struct daemon *d, const struct fence_rule_info *in, __u32 slot)
+{
+	if (d->n_drop_entries == d->cap_drop_entries) {
+		size_t cap = d->cap_drop_entries ? d->cap_drop_entries * 2 : 256;
+		struct engine_drop_entry *v = realloc(d->drop_entries, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		d->drop_entries = v;
+		d->cap_drop_entries = cap;
+	}
+	d->drop_entries[d->n_drop_entries].slot = slot;
+	table_info_cidr(in, &d->drop_entries[d->n_drop_entries++].c);
+}
+
 static void snapshot_entries(struct daemon *d)
 {
 	d->n_promoted = 0;
+	d->n_drop_entries = 0;
 	memset(d->snap.entries, 0, sizeof(d->snap.entries));
 	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
 		const struct fence_rule_info *in = &d->s.m.info[slot];
 		int k = d->s.m.rules[slot].kind == FENCE_KIND_DENY;
 
 		metrics_count_entry(&d->snap, k, in);
+		if (k && (in->owners & (FENCE_OWN_PROMOTED | FENCE_OWN_FLEET)) &&
+		    d->s.m.rules[slot].action == FENCE_ACT_DROP)
+			note_drop_entry(d, in, slot);
 		if (in->owners & FENCE_OWN_PROMOTED) {
 			if (k && d->n_promoted == d->cap_promoted) {
 				size_t cap = d->cap_promoted ? d->cap_promoted * 2 : 256;
 				struct cidr *v = realloc(d->promoted, cap * sizeof(*v));
-				__u32 *ds = realloc(d->promoted_drop, cap * sizeof(*ds));
 
-				if (v)
-					d->promoted = v;
-				if (ds)
-					d->promoted_drop = ds;
-				if (!v || !ds)
+				if (!v)
 					continue;
+				d->promoted = v;
 				d->cap_promoted = cap;
 			}
-			if (k) {
-				d->promoted_drop[d->n_promoted] =
-					d->s.m.rules[slot].action == FENCE_ACT_DROP ? slot : 0;
+			if (k)
 				table_info_cidr(in, &d->promoted[d->n_promoted++]);
-			}
 		}
 	}
 }
@@ -250,23 +263,25 @@ static int cidr_cmp(const void *a, const void *b)
 }
 
 /* A packet a drop entry drops is counted on the entry, not on its source
- * prefix: for each promoted entry whose action is drop, the policy gets
+ * prefix: for each drop entry the engine promoted (or the fleet put there,
+ * whose term is the engine's: see fleet_apply.c), the policy gets
  * the entry's counters (read now, beside the prefixes'), ahead of the
  * prefixes' samples so that they win over the prefix's own (frozen since
  * the ban). That is how a ban still offended against is extended. A prefix
  * that gains or loses such a sample since the last tick changes counters:
  * the policy takes that sample as a baseline. Writes the samples to ps (room
- * for d->n_promoted), returns how many. */
+ * for d->n_drop_entries), returns how many. */
 static size_t entry_samples(struct daemon *d, struct policy_sample *ps)
 {
 	size_t n = 0, i = 0, j = 0;
 
-	for (size_t k = 0; k < d->n_promoted; k++) {
+	for (size_t k = 0; k < d->n_drop_entries; k++) {
 		struct fence_entry_counters e;
 
-		if (!d->promoted_drop[k] || counters_entry(&d->s.m, d->promoted_drop[k], &e))
+		if (counters_entry(&d->s.m, d->drop_entries[k].slot, &e))
 			continue;
-		ps[n].prefix = d->promoted[k];
+		memset(&ps[n], 0, sizeof(ps[n]));	/* no hosts: its packets are dropped */
+		ps[n].prefix = d->drop_entries[k].c;
 		ps[n].packets = e.packets;
 		ps[n].bytes = e.bytes;
 		ps[n++].new_conns = e.new_conns;
@@ -328,7 +343,7 @@ int engine_tick(struct daemon *d)
 	}
 	for (unsigned k = 0; k < n_seg; k++)
 		n += seg_n[k];
-	n += d->n_promoted;
+	n += d->n_drop_entries;
 	if (n + 1 > d->ps_cap) {
 		size_t cap = (n + 1) + (n + 1) / 4;
 
@@ -354,6 +369,7 @@ int engine_tick(struct daemon *d)
 			ps[n].new_conns = v->c.new_conns;
 			ps[n].hosts = counters_hosts(&v->c, v->family, sample_ns);
 			ps[n].host_bits = v->family == 4 ? v->c.hosts[0] : NULL;
+			ps[n].no_local = false;
 		}
 	}
 	n = engine_fleet_samples(d, n, sample_ns);	/* the fleet's counts in, ours out */
