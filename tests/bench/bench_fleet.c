@@ -58,6 +58,7 @@ static __u64 mono_ns(void)
 struct run {
 	struct fence_maps a;
 	struct fence_maps w[MAX_WATCH];
+	const char *w_pin[MAX_WATCH];	/* their pin dirs: the tables grow (new maps) */
 	unsigned n_w;
 	size_t n, batch;
 	unsigned every_ms;
@@ -254,7 +255,7 @@ static int do_promote(int argc, char **argv)
 	}
 	watch = strdup(argv[3]);
 	for (tok = strtok_r(watch, ",", &save); tok && r.n_w < MAX_WATCH; tok = strtok_r(NULL, ",", &save))
-		if (fence_maps_from_pins(&r.w[r.n_w++], tok)) {
+		if (r.w_pin[r.n_w] = tok, fence_maps_from_pins(&r.w[r.n_w++], tok)) {
 			fprintf(stderr, "bench_fleet: %s: no pinned maps\n", tok);
 			return 1;
 		}
@@ -272,6 +273,8 @@ static int do_promote(int argc, char **argv)
 		pthread_mutex_lock(&r.mu);
 		act = r.activated;
 		pthread_mutex_unlock(&r.mu);
+		for (unsigned g = 0; g < r.n_w; g++)
+			fence_maps_refresh(&r.w[g], r.w_pin[g]);	/* grown meanwhile? */
 		if (r.n > 10000) {	/* a burst: counted, the time all were there */
 			for (unsigned g = 0; g < r.n_w; g++) {
 				if (r.seen[g][0])
@@ -473,6 +476,7 @@ static int do_count(int argc, char **argv)
 		return 1;
 	}
 	while (wall() - t0 < limit) {
+		fence_maps_refresh(&m, argv[1]);	/* the tables grow as the keys come */
 		have = fleet_owned(&m);
 		if (have >= want) {
 			printf("%.2f\n", wall() - t0);

@@ -17,9 +17,12 @@
 #    promotion reaches A and B
 #  - traffic split over the three gateways, below every local rule, is
 #    caught by a rule of scope fleet everywhere, with the strongest action
+#  - the API tier's reports shared: 3 accounts reported at A and 3 at B,
+#    each below every local rule, ban the prefix by a rule of scope fleet
 #  - an offender banned at A and seen later at B escalates at B
 #  - NATS down entirely: a gateway keeps enforcing and promoting, and
 #    publishes once NATS is back
+#  - a burst from the bucket larger than a gateway's tables: they grow
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 FLOOD="python3 $HERE/conn_flood.py"
@@ -84,7 +87,7 @@ synced() { [ "$(fstatus "$1" synced)" = True ]; }
 connected() { [ "$(fstatus "$1" connected)" = "$2" ]; }	# GW True|False
 pending() { [ "$(fstatus "$1" pending)" -ge "$2" ]; }
 action_is() { entry "$1" "$2" | grep -q "\"action\": \"$3\""; }
-status_shows() { xfg "$1" status | grep -A1 '^fleet' | grep -q "$2"; }
+status_shows() { xfg "$1" status | grep -A2 '^fleet' | grep -q "$2"; }
 list_shows() { xfg "$1" ban list | grep "^$2" | grep -q "$3"; }
 expired_at() { grep '"event":"expire"' "$TMP/$1.events" | grep -q "\"prefix\":\"$2\""; }
 events() { cat "$TMP/$1.events"; }
@@ -128,6 +131,20 @@ action = ${SPREAD[$g]}
 ttl = 60s
 jitter = 0
 
+[rule reported-here]
+metric = accounts
+count = 4
+window = 1m
+action = ban
+
+[rule reported]
+scope = fleet
+metric = accounts
+count = 6
+window = 1m
+action = ban
+ttl = 60s
+
 [fleet]
 servers = nats://192.0.2.11:4222, nats://192.0.2.12:4222, nats://192.0.2.13:4222
 bucket = xftest
@@ -152,8 +169,9 @@ for i in 1 2 3; do nats_start "$i"; done
 all_healthy() { nats_healthy 1 && nats_healthy 2 && nats_healthy 3; }
 check "NATS JetStream cluster healthy" wait_for 30 all_healthy
 for g in $GWS; do
-	xfg "$g" attach "$LAB-d${K[$g]}" --max-rules 65536 --tbl8-groups 64 --prefix-entries 65536 \
-		>/dev/null
+	# C starts small: section 7 makes its tables grow from the fleet's side
+	xfg "$g" attach "$LAB-d${K[$g]}" --max-rules "$([ "$g" = c ] && echo 1024 || echo 65536)" \
+		--tbl8-groups 64 --prefix-entries 65536 >/dev/null
 	gw "$g" $FLOOD serve "198.19.${K[$g]}.1" 8080 >/dev/null 2>&1 &
 done
 for g in $GWS; do
@@ -273,6 +291,41 @@ assert all(e["action"] == "drop" for e in es), es
 PY
 check_not "split traffic: blocked at B" connect 198.18.6.10 b
 
+# --- 4b. the API tier's reports shared: a rule of scope fleet -----------------
+cat >"$TMP/reports.json" <<'EOT'
+[{"ip": "198.18.10.10", "account": "acct-1", "kind": "distillation"},
+ {"ip": "198.18.10.11", "account": "acct-2", "kind": "distillation"},
+ {"ip": "198.18.10.12", "account": "acct-3", "kind": "distillation"}]
+EOT
+check "reports: 3 accounts at A" xfg a signal add --file "$TMP/reports.json"
+for i in 4 5 6; do
+	check "reports: account acct-$i at B" xfg b signal add "198.18.10.2$i" --account "acct-$i" \
+		--kind distillation
+done
+for g in $GWS; do
+	check "reports: $g enforces 198.18.10.0/24" wait_for 10 action_is "$g" 198.18.10.0/24 drop
+done
+check "reports: the fleet rule fired on 6 accounts, no local rule on 3" python3 - "$TMP"/a.events \
+	"$TMP"/b.events "$TMP"/c.events <<'PY'
+import json, sys
+fired = []
+for f in sys.argv[1:]:
+    for l in open(f):
+        x = json.loads(l)
+        if x.get("prefix") == "198.18.10.0/24" and x["event"] in ("promote", "extend"):
+            fired.append((x["rule"], x["metric"], x["value"]))
+assert fired and all(r == ("reported", "accounts", 6.0) for r in fired), fired
+PY
+check "reports: C logged the others' reports (source fleet, origins gw-a and gw-b)" python3 - \
+	"$TMP"/c.events <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+o = sorted(x["origin"] for x in ev if x["event"] == "signal" and x.get("source") == "fleet")
+assert o == ["gw-a"] * 3 + ["gw-b"] * 3, o
+PY
+check_not "reports: blocked at C, which was told nothing itself" connect 198.18.10.10 c
+check "reports: status counts them" wait_for 5 status_shows a 'API tier reports shared 3, received 3'
+
 # --- 5. offence history shared: banned at A, later seen at B ------------------
 check "A's first ban of 198.18.9.0/24 expired at B" wait_for 30 expired_at b 198.18.9.0/24
 flood 198.18.9.10 b 40 5 >/dev/null
@@ -300,6 +353,20 @@ for i in 1 2 3; do nats_start "$i"; done
 check "NATS back: B's promotion reaches A" wait_for 90 has a 198.18.8.0/24 fleet gw-b
 check "NATS back: and C" wait_for 5 has c 198.18.8.0/24 fleet gw-b
 check "NATS back: B still enforces A's manual ban" has b 198.18.7.0/24 fleet gw-a
+
+# --- 7. more than a table holds at first: C (1,024 rule slots) grows ---------
+filled() {	# GW: it enforces all 3,000 keys of the fill
+	xfg "$1" ban list --json --owner fleet | python3 -c "
+import json, sys
+sys.exit(sum(e.get('origin') == 'gw-fill' for e in json.load(sys.stdin)) != 3000)"
+}
+check "3,000 keys written to the bucket at once" gw a "$BUILD/bench_fleet" fill \
+	nats://192.0.2.11:4222,nats://192.0.2.12:4222,nats://192.0.2.13:4222 xftest 3000 gw-fill
+check "C enforces all 3,000 (its tables grew from 1,024 slots)" wait_for 60 filled c
+check "  status says so" sh -c "ip netns exec $LAB-gc $XF --pin-dir $BPFFS/c status |
+	grep -E 'of [0-9]+ rule slots' | grep -vq 'of 1023 rule slots'"
+check "A enforces them too" wait_for 30 filled a
+check "and B" wait_for 30 filled b
 
 if [ "$n_fail" != 0 ]; then	# what a failure needs to be understood
 	for g in $GWS; do

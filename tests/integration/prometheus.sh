@@ -148,7 +148,7 @@ check "packets passed (pass > 0), bytes too" gt0 "$(value 'xdpfence_bytes_total{
 check "promotions of rule burst >= 1" gt0 "$(value 'xdpfence_promotions_total{rule="burst"}')"
 check "entries: 3 feed drops" test "$(value 'xdpfence_entries{kind="deny",owner="feed",action="drop"}')" = 3
 check "entries: 1 promoted drop" test "$(value 'xdpfence_entries{kind="deny",owner="promoted",action="drop"}')" = 1
-check "entries: every owner and action has a series" test "$(query 'xdpfence_entries' | wc -l)" = 12
+check "entries: every owner and action has a series" test "$(query 'xdpfence_entries' | wc -l)" = 16
 check "feed entry count (3)" test "$(value 'xdpfence_feed_entries{feed="lab"}')" = 3
 check "feed last success within the last minute" gt0 "$(value 'xdpfence_feed_last_success_timestamp_seconds{feed="lab"} > time() - 60')"
 check "feed refresh interval 30 s" test "$(value 'xdpfence_feed_refresh_interval_seconds{feed="lab"}')" = 30

@@ -299,7 +299,7 @@ static void test_config_farm_errors(void)
 		{ "[rule a]\nmetric = farms\n", ":2: [rule a] metric: \"farms\": want new_conns" },
 		{ "[rule a]\nrate = 5/s\nwindow = 1m\nmax_hosts = -1\n", ":4: [rule a] max_hosts: \"-1\"" },
 		{ "[fleet]\nservers = nats://192.0.2.11:4222\n[rule a]\nmetric = hosts\ncount = 9\n"
-		  "window = 1m\nscope = fleet\n", ":3: [rule a] scope = fleet is for new_conns" },
+		  "window = 1m\nscope = fleet\n", ":3: [rule a] scope = fleet is not for hosts" },
 		{ "[signals]\n", ":1: [signals] needs listen (ADDRESS:PORT), socket (a path), or both" },
 		{ "[signals]\nlisten = 127.0.0.1:9472\n", ":1: [signals] listen needs token_file" },
 		{ "[signals]\nsocket = relative.sock\n", ":2: [signals] socket: \"relative.sock\"" },

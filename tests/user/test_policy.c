@@ -1532,6 +1532,48 @@ static void test_policy_signals_accounts(void)
 	sim_done(&m);
 }
 
+/* Other gateways' reports (remote) count for a rule of scope fleet only:
+ * 3 accounts here and 3 at another gateway are 6 for the fleet, 3 here. */
+static void test_policy_signals_fleet(void)
+{
+	struct policy_config c = reported_cfg();
+	struct policy_signal v[6];
+	struct sim m;
+
+	c.rules[1] = count_rule("fleet-reported", POLICY_ACCOUNTS, 6, 600, FENCE_ACT_THROTTLE);
+	c.rules[1].scope = POLICY_FLEET;
+	c.n_rules = 2;
+	if (!sim_init(&m, &c, 1))
+		return;
+	sim_tick(&m, SEC);
+	for (unsigned i = 0; i < 6; i++) {
+		v[i] = sig("198.51.100.0/24", 10 + i, 1, i < 3 ? "distillation" : "scraping");
+		v[i].remote = i >= 3;
+	}
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 6), 0, "3 here, 3 from the fleet");
+	sim_tick(&m, SEC);
+	if (ASSERT_EQ(m.nd, 1, "one decision")) {
+		ASSERT_STREQ(m.d[0].rule, "fleet-reported", "the fleet's rule (the local one sees 3)");
+		expect_dbl(m.d[0].value, 6, "6 accounts fleet-wide");
+		ASSERT_STREQ(m.d[0].kind, "distillation", "ties go to the kind named first");
+	}
+	sim_done(&m);
+
+	/* the same reports all remote: the local rule (5 accounts) never fires */
+	c.rules[1].count = 100;
+	if (!sim_init(&m, &c, 1))
+		return;
+	sim_tick(&m, SEC);
+	for (unsigned i = 0; i < 6; i++) {
+		v[i] = sig("198.51.100.0/24", 10 + i, 1, "distillation");
+		v[i].remote = true;
+	}
+	ASSERT_EQ(policy_signals(m.p, m.now, v, 6), 0, "6 from the fleet");
+	sim_tick(&m, SEC);
+	ASSERT_EQ(m.nd, 0, "a local rule counts no remote report");
+	sim_done(&m);
+}
+
 /* Only reports within the window count; weights add up for metric signals. */
 static void test_policy_signals_window(void)
 {
@@ -1761,5 +1803,5 @@ TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tic
 	  T(test_policy_hosts_bad_config), T(test_policy_hosts_farm), T(test_policy_hosts_wait),
 	  T(test_policy_hosts_unlisted), T(test_policy_hosts_metric), T(test_policy_signals_accounts),
 	  T(test_policy_signals_window), T(test_policy_signals_allowlist),
-	  T(test_policy_signals_one_decision), T(test_policy_signals_bounded),
+	  T(test_policy_signals_one_decision), T(test_policy_signals_bounded), T(test_policy_signals_fleet),
 	  T(test_policy_fleet_scope), T(test_policy_learn), T(test_policy_learn_silent))

@@ -219,9 +219,9 @@ out:
 	return err;
 }
 
-static void attach_usage(void)
+static void attach_usage(bool asked)
 {
-	fprintf(stderr,
+	fprintf(usage_out(asked),
 "usage: xdpfence attach IFACE [--mode native|skb] [--max-rules N] [--tbl8-groups N]\n"
 "                       [--prefix-entries N] [--agg-v4 LEN] [--agg-v6 LEN] [--malformed pass|drop]\n"
 "  Loads the filter (or reuses the maps pinned under the pin dir) and attaches\n"
@@ -435,15 +435,15 @@ int do_attach(int argc, char **argv)
 			limit_set = true;
 			break;
 		case 'h':
-			attach_usage();
+			attach_usage(true);
 			return EXIT_OK;
 		default:
-			attach_usage();
+			attach_usage(false);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		attach_usage();
+		attach_usage(false);
 		return EXIT_USAGE;
 	}
 	ret = fence_attach(argv[optind], mode == XDP_MODE_SKB, &o);
@@ -468,9 +468,11 @@ int do_detach(int argc, char **argv)
 	__u32 chained;
 	int ifindex, err;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: xdpfence detach IFACE\n");
-		return EXIT_USAGE;
+	if (argc != 2 || help_asked(argc, argv)) {
+		fprintf(usage_out(help_asked(argc, argv)), "usage: xdpfence detach IFACE\n"
+			"  Detaches xdpfence from IFACE (other XDP programs there stay); the\n"
+			"  pinned maps stay, enforcing on other interfaces it is attached to.\n");
+		return help_asked(argc, argv) ? EXIT_OK : EXIT_USAGE;
 	}
 	ifindex = if_nametoindex(argv[1]);
 	if (!ifindex) {
@@ -609,6 +611,8 @@ static void fleet_print(json_object *f)
 	       (long long)jint(f, "keys"), ago,
 	       (long long)jint(f, "lag_ms"), (long long)jint(f, "lag_max_ms"),
 	       (long long)jint(f, "pending"));
+	printf("          API tier reports shared %lld, received %lld\n",
+	       (long long)jint(f, "signals_sent"), (long long)jint(f, "signals_received"));
 }
 
 int do_status(int argc, char **argv)
@@ -620,9 +624,15 @@ int do_status(int argc, char **argv)
 	bool interrupted;
 	json_object *jo = NULL, *ja = NULL;
 
-	if (argc > 1 && strcmp(argv[1], "--json") && strcmp(argv[1], "-j")) {
-		fprintf(stderr, "usage: xdpfence status [--json]\n");
-		return EXIT_USAGE;
+	if (argc > 2 || (argc > 1 && strcmp(argv[1], "--json") && strcmp(argv[1], "-j"))) {
+		bool asked = help_asked(argc, argv);
+
+		fprintf(usage_out(asked), "usage: xdpfence status [--json]\n"
+			"  Interfaces, modes, program ids, map fill levels and kernel memory;\n"
+			"  the fleet's connection with [fleet]; a warning when a writer died\n"
+			"  half way.\n"
+			"  -j, --json  one JSON object, for scripts\n");
+		return asked ? EXIT_OK : EXIT_USAGE;
 	}
 	if (argc > 1)
 		g_opts.json = true;

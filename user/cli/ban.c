@@ -62,13 +62,6 @@ static int commit(struct pinned *s, const char *what)
 	return EXIT_OK;
 }
 
-/* Usage of a verb: to stdout when asked for (--help, exit 0), to stderr
- * after a mistake (exit 2). */
-static FILE *usage_out(bool asked)
-{
-	return asked ? stdout : stderr;
-}
-
 static void ban_add_usage(bool asked)
 {
 	fprintf(usage_out(asked),
@@ -96,12 +89,6 @@ static void ban_add_usage(bool asked)
 "  nothing is applied (exit 2).\n"
 "Example: xdpfence ban add 203.0.113.0/24 --ttl 10m --reason \"scraper burst\"\n",
 		sizeof(((struct fence_rule_info *)0)->reason) - 1, MIN_LEN_V4, MIN_LEN_V6);
-}
-
-/* argv is only the verb and "--help" or "-h"? */
-static bool help_asked(int argc, char **argv)
-{
-	return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 }
 
 /* One ban as asked: the prefix and its options. */

@@ -32,7 +32,13 @@ struct cmd {
 
 /* Pick argv[0] from cmds (unique prefix), run it; usage on error. */
 int cmd_dispatch(const char *object, const struct cmd *cmds, int argc, char **argv);
-void cmd_usage(const char *object, const struct cmd *cmds);
+void cmd_usage(const char *object, const struct cmd *cmds, bool asked);
+
+/* Where a verb's usage goes: stdout when asked for (--help, exit 0),
+ * stderr after a mistake (exit 2). */
+FILE *usage_out(bool asked);
+/* argv is only the verb and "--help" or "-h"? */
+bool help_asked(int argc, char **argv);
 
 /* The pin dir of g_opts (core/pin.h), errors and repairs printed. write:
  * take the writers' lock; create: load and pin a fresh set when nothing is

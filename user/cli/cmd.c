@@ -7,11 +7,21 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-void cmd_usage(const char *object, const struct cmd *cmds)
+FILE *usage_out(bool asked)
 {
-	fprintf(stderr, "usage:\n");
+	return asked ? stdout : stderr;
+}
+
+bool help_asked(int argc, char **argv)
+{
+	return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+}
+
+void cmd_usage(const char *object, const struct cmd *cmds, bool asked)
+{
+	fprintf(usage_out(asked), "usage:\n");
 	for (const struct cmd *c = cmds; c->name; c++)
-		fprintf(stderr, "  xdpfence %s%s%s %s\n      %s\n", object ? object : "",
+		fprintf(usage_out(asked), "  xdpfence %s%s%s %s\n      %s\n", object ? object : "",
 			object ? " " : "", c->name, c->args, c->help);
 }
 
@@ -20,11 +30,11 @@ int cmd_dispatch(const char *object, const struct cmd *cmds, int argc, char **ar
 	const struct cmd *hit = NULL;
 
 	if (argc < 1) {
-		cmd_usage(object, cmds);
+		cmd_usage(object, cmds, false);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-		cmd_usage(object, cmds);
+		cmd_usage(object, cmds, true);
 		return EXIT_OK;
 	}
 	for (const struct cmd *c = cmds; c->name; c++) {
@@ -42,7 +52,7 @@ int cmd_dispatch(const char *object, const struct cmd *cmds, int argc, char **ar
 	}
 	if (!hit) {
 		pr_err("unknown %s \"%s\"", object ? "verb" : "object", argv[0]);
-		cmd_usage(object, cmds);
+		cmd_usage(object, cmds, false);
 		return EXIT_USAGE;
 	}
 	return hit->fn(argc, argv);

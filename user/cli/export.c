@@ -22,9 +22,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-static void export_usage(void)
+static void export_usage(bool asked)
 {
-	fprintf(stderr,
+	fprintf(usage_out(asked),
 "usage: xdpfence feed export [--format stix|plain|netset|crowdsec]\n"
 "                            [--owner promoted,manual,feed:NAME,...] [--min-offences N]\n"
 "                            [-o FILE] [--identity NAME] [--tlp LEVEL] [--config FILE]\n"
@@ -146,16 +146,16 @@ static int export_args(int argc, char **argv, struct export_args *a)
 			a->config = optarg;
 			break;
 		case 'h':
-			export_usage();
+			export_usage(true);
 			return EXIT_OK;
 		default:
-			export_usage();
+			export_usage(false);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		pr_err("unexpected argument \"%s\"", argv[optind]);
-		export_usage();
+		export_usage(false);
 		return EXIT_USAGE;
 	}
 	return -1;

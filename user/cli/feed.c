@@ -19,9 +19,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-static void load_usage(void)
+static void load_usage(bool asked)
 {
-	fprintf(stderr,
+	fprintf(usage_out(asked),
 "usage: xdpfence feed load NAME SOURCE [--format FMT] [--action drop|throttle|monitor]\n"
 "                          [--ttl DUR] [--rate N/s] [--burst N] [--lenient] [--check]\n"
 "                          [--min-len-v4 N] [--min-len-v6 N] [--refetch]\n"
@@ -204,15 +204,15 @@ int feed_load_args(int argc, char **argv, struct feed_load_opts *o, bool *direct
 			o->cache_dir = optarg;
 			break;
 		case 'h':
-			load_usage();
+			load_usage(true);
 			return EXIT_OK;
 		default:
-			load_usage();
+			load_usage(false);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 2) {
-		load_usage();
+		load_usage(false);
 		return EXIT_USAGE;
 	}
 	o->name = argv[optind];

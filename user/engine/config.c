@@ -969,9 +969,9 @@ static void check_whole(struct parse_ctx *p)
 		if ((r->min_hosts || r->max_hosts) && r->metric >= CONFIG_SIGNALS)
 			add_error(p, r->line, "[rule %s] min_hosts and max_hosts are for the traffic's "
 				  "metrics (new_conns, packets, bytes, hosts)", r->name);
-		if (r->fleet && counted)
-			add_error(p, r->line, "[rule %s] scope = fleet is for new_conns, packets and bytes "
-				  "(the gateways' counts add up; their hosts do not)", r->name);
+		if (r->fleet && r->metric == CONFIG_HOSTS)
+			add_error(p, r->line, "[rule %s] scope = fleet is not for hosts (the gateways' "
+				  "counts add up, their hosts do not)", r->name);
 		if (r->min_hosts && r->max_hosts && r->min_hosts > r->max_hosts)
 			add_error(p, r->line, "[rule %s] min_hosts %u is above max_hosts %u", r->name,
 				  r->min_hosts, r->max_hosts);

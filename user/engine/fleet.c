@@ -19,6 +19,7 @@
  * bring the revision that won, and merges again.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -45,6 +46,9 @@
 #define FLEET_CLEAN_GRACE_MS		600000	/* anyone, if the origin is gone */
 #define FLEET_COUNTS_PER_MSG		16384
 #define FLEET_MAX_NODES			64
+#define FLEET_SIGNALS_PER_MSG		4096
+#define FLEET_SIGNAL_REC		64	/* bytes of a report on the wire */
+#define FLEET_SIGNALS_MAX_IN		1000000	/* received, not taken yet */
 #define FLEET_KV_OP_HDR			"KV-Operation"	/* the KV protocol's delete marker */
 #define FLEET_SEQ_HDR			"Xdpfence-Seq"	/* which write of ours an ack is for */
 #define FLEET_ACK_LOST_MS		10000
@@ -451,6 +455,11 @@ struct fleet {
 	__u64 last_clean_ms;
 	char counts_subject[160];	/* every node's (subscribed) */
 	char counts_pub[160];		/* ours */
+	/* the API tier's reports, shared */
+	natsSubscription *sig_sub;
+	struct fleet_signal *sig_out, *sig_in;	/* to send; received (under mu) */
+	size_t n_sig_out, cap_sig_out, n_sig_in, cap_sig_in;
+	char sig_subject[160], sig_pub[160];
 };
 
 static void set_error(struct fleet *f, const char *what, natsStatus s)
@@ -827,6 +836,72 @@ out:
 	natsMsg_Destroy(msg);
 }
 
+/* Another gateway's reports: "XFS1", count (le32), then FLEET_SIGNAL_REC
+ * bytes each: family, length, kind length, 0, address[16], account
+ * (le64), weight (le32), kind[32]. */
+static void on_signals(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	struct fleet *f = closure;
+	const char *subj = natsMsg_GetSubject(msg), *node = strrchr(subj, '.');
+	const unsigned char *p = (const unsigned char *)natsMsg_GetData(msg);
+	int len = natsMsg_GetDataLength(msg);
+	__u32 n;
+
+	(void)nc;
+	(void)sub;
+	if (!node || !strcmp(node + 1, f->cfg.node) || len < 8 || memcmp(p, "XFS1", 4))
+		goto out;
+	node++;
+	memcpy(&n, p + 4, 4);
+	n = le32toh(n);
+	if ((size_t)len != 8 + (size_t)n * FLEET_SIGNAL_REC)
+		goto out;
+	pthread_mutex_lock(&f->mu);
+	if (f->n_sig_in + n > f->cap_sig_in && f->n_sig_in + n <= FLEET_SIGNALS_MAX_IN) {
+		size_t cap = f->n_sig_in + n + 1024;
+		struct fleet_signal *v = realloc(f->sig_in, cap * sizeof(*v));
+
+		if (v) {
+			f->sig_in = v;
+			f->cap_sig_in = cap;
+		}
+	}
+	for (__u32 i = 0; i < n; i++) {
+		const unsigned char *r = p + 8 + (size_t)i * FLEET_SIGNAL_REC;
+		struct fleet_signal *x;
+		__u64 acc;
+		__u32 w;
+
+		if (((r[0] != 4 || r[1] > 32) && (r[0] != 6 || r[1] > 128)) || r[2] > FLEET_KIND_MAX)
+			continue;
+		memcpy(&w, r + 28, 4);
+		if (!le32toh(w))
+			continue;
+		if (f->n_sig_in >= f->cap_sig_in) {
+			f->st.signals_dropped++;
+			continue;
+		}
+		x = &f->sig_in[f->n_sig_in++];
+		memset(x, 0, sizeof(*x));
+		x->c.family = r[0] == 4 ? AF_INET : AF_INET6;
+		x->c.len = r[1];
+		memcpy(x->c.addr, r + 4, 16);
+		cidr_mask(&x->c);
+		memcpy(&acc, r + 20, 8);
+		x->account = le64toh(acc);
+		x->weight = le32toh(w);
+		memcpy(x->kind, r + 32, r[2]);
+		for (int k = 0; x->kind[k]; k++)	/* as the intake takes kinds */
+			if (!isalnum((unsigned char)x->kind[k]) && !strchr("_.-", x->kind[k]))
+				x->kind[k] = '_';
+		snprintf(x->origin, sizeof(x->origin), "%s", node);
+		f->st.signals_received++;
+	}
+	pthread_mutex_unlock(&f->mu);
+out:
+	natsMsg_Destroy(msg);
+}
+
 /* --- the watcher thread: connection, bucket, snapshot, changes ---------- */
 
 static natsStatus connect_once(struct fleet *f, natsConnection **nc, const char *role, bool cbs)
@@ -922,10 +997,14 @@ static natsStatus start_conn(struct fleet *f)
 	if (s == NATS_OK)
 		s = natsConnection_Subscribe(&f->counts_sub, f->nc, f->counts_subject, on_counts, f);
 	if (s == NATS_OK)
+		s = natsConnection_Subscribe(&f->sig_sub, f->nc, f->sig_subject, on_signals, f);
+	if (s == NATS_OK)
 		s = ack_subscribe(f);
 
-	if (s == NATS_OK)
+	if (s == NATS_OK) {
 		natsSubscription_SetPendingLimits(f->counts_sub, 4096, 256 * 1024 * 1024);
+		natsSubscription_SetPendingLimits(f->sig_sub, 4096, 64 * 1024 * 1024);
+	}
 	natsConnection_GetConnectedUrl(f->nc, url, sizeof(url));
 	pthread_mutex_lock(&f->mu);
 	f->st.connected = s == NATS_OK;
@@ -1072,10 +1151,12 @@ static void *watch_main(void *arg)
 			if (s != NATS_OK) {
 				set_error(f, "connecting", s);
 				natsSubscription_Destroy(f->counts_sub);
+				natsSubscription_Destroy(f->sig_sub);
 				natsSubscription_Destroy(f->ack_sub);
 				jsCtx_Destroy(f->js);
 				natsConnection_Destroy(f->nc);
 				f->counts_sub = NULL;
+				f->sig_sub = NULL;
 				f->ack_sub = NULL;
 				f->js = NULL;
 				f->nc = NULL;
@@ -1148,6 +1229,43 @@ static void publish_counts(struct fleet *f, struct fleet_count *v, size_t n, __u
 			memcpy(r + 20, b, 12);
 		}
 		natsConnection_Publish(f->nc, f->counts_pub, buf, 24 + k * 32);
+	}
+	free(buf);
+}
+
+static void publish_signals(struct fleet *f, const struct fleet_signal *v, size_t n)
+{
+	unsigned char *buf = malloc(8 + (size_t)FLEET_SIGNALS_PER_MSG * FLEET_SIGNAL_REC);
+
+	if (!buf)
+		return;
+	for (size_t from = 0; from < n; from += FLEET_SIGNALS_PER_MSG) {
+		size_t k = n - from < FLEET_SIGNALS_PER_MSG ? n - from : FLEET_SIGNALS_PER_MSG;
+		__u32 x = htole32(k);
+
+		memcpy(buf, "XFS1", 4);
+		memcpy(buf + 4, &x, 4);
+		for (size_t i = 0; i < k; i++) {
+			const struct fleet_signal *g = &v[from + i];
+			unsigned char *r = buf + 8 + i * FLEET_SIGNAL_REC;
+			__u64 acc = htole64(g->account);
+			__u32 w = htole32(g->weight);
+
+			memset(r, 0, FLEET_SIGNAL_REC);
+			r[0] = g->c.family == AF_INET ? 4 : 6;
+			r[1] = g->c.len;
+			r[2] = (unsigned char)strnlen(g->kind, FLEET_KIND_MAX);
+			memcpy(r + 4, g->c.addr, 16);
+			memcpy(r + 20, &acc, 8);
+			memcpy(r + 28, &w, 4);
+			memcpy(r + 32, g->kind, r[2]);
+		}
+		if (natsConnection_Publish(f->nc, f->sig_pub, buf, 8 + (int)(k * FLEET_SIGNAL_REC)) ==
+		    NATS_OK) {
+			pthread_mutex_lock(&f->mu);
+			f->st.signals_sent += k;
+			pthread_mutex_unlock(&f->mu);
+		}
 	}
 	free(buf);
 }
@@ -1324,7 +1442,8 @@ static void *pub_main(void *arg)
 		 * stale revision is refused and the key read again */
 		bool ready = f->kv && f->st.connected && f->st.gen;
 		struct fleet_count *counts = NULL;
-		size_t n = 0, n_counts = 0, n_clean = 0, n_stale = 0;
+		struct fleet_signal *sigs = NULL;
+		size_t n = 0, n_counts = 0, n_clean = 0, n_stale = 0, n_sigs = 0;
 		__u64 tick_ms = 0;
 		__u32 seq = 0;
 		jsCtx *js = f->js;
@@ -1354,11 +1473,17 @@ static void *pub_main(void *arg)
 			f->n_counts_out = 0;
 			f->counts_due = false;
 		}
+		if (f->n_sig_out && f->nc && f->st.connected) {
+			sigs = f->sig_out;
+			n_sigs = f->n_sig_out;
+			f->sig_out = NULL;
+			f->n_sig_out = f->cap_sig_out = 0;
+		}
 		if (ready && mono_ms() - f->last_clean_ms >= FLEET_CLEAN_EVERY_MS) {
 			f->last_clean_ms = mono_ms();
 			n_clean = plan_cleanup(f, msgs + n, FLEET_PUB_BATCH - n);
 		}
-		if (!n && !n_counts && !counts && !n_clean && !n_stale) {
+		if (!n && !n_counts && !counts && !n_clean && !n_stale && !n_sigs) {
 			struct timespec until;
 
 			clock_gettime(CLOCK_REALTIME, &until);
@@ -1384,6 +1509,9 @@ static void *pub_main(void *arg)
 		if (counts || n_counts)
 			publish_counts(f, counts, n_counts, tick_ms, seq);
 		free(counts);
+		if (n_sigs)
+			publish_signals(f, sigs, n_sigs);
+		free(sigs);
 		pthread_mutex_lock(&f->mu);
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -1406,6 +1534,8 @@ int fleet_start(struct fleet **fp, const struct config_fleet *cfg, char *err, si
 	f->cfg = *cfg;
 	snprintf(f->counts_subject, sizeof(f->counts_subject), "xdpfence.%s.counts.*", cfg->bucket);
 	snprintf(f->counts_pub, sizeof(f->counts_pub), "xdpfence.%s.counts.%s", cfg->bucket, cfg->node);
+	snprintf(f->sig_subject, sizeof(f->sig_subject), "xdpfence.%s.signals.*", cfg->bucket);
+	snprintf(f->sig_pub, sizeof(f->sig_pub), "xdpfence.%s.signals.%s", cfg->bucket, cfg->node);
 	pthread_mutex_init(&f->mu, NULL);
 	{
 		pthread_condattr_t a;
@@ -1457,6 +1587,7 @@ void fleet_stop(struct fleet *f)
 	kvWatcher_Destroy(f->w);
 	kvStore_Destroy(f->kv);
 	natsSubscription_Destroy(f->counts_sub);
+	natsSubscription_Destroy(f->sig_sub);
 	natsSubscription_Destroy(f->ack_sub);
 	if (f->nc)
 		natsConnection_Close(f->nc);
@@ -1473,6 +1604,8 @@ void fleet_stop(struct fleet *f)
 	free(f->todo);
 	free(f->ch);
 	free(f->counts_out);
+	free(f->sig_out);
+	free(f->sig_in);
 	close(f->wake_fd);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
@@ -1543,6 +1676,46 @@ size_t fleet_counts_get(struct fleet *f, __u64 max_age_ms, struct fleet_count **
 			n += f->nodes[i].n;
 		}
 	}
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+void fleet_signals_send(struct fleet *f, const struct fleet_signal *v, size_t n)
+{
+	pthread_mutex_lock(&f->mu);
+	if (!f->st.connected) {
+		/* not persisted: a report is worth sharing while it is fresh */
+		f->st.signals_dropped += n;
+		pthread_mutex_unlock(&f->mu);
+		return;
+	}
+	if (f->n_sig_out + n > f->cap_sig_out) {
+		size_t cap = f->n_sig_out + n + 256;
+		struct fleet_signal *x = realloc(f->sig_out, cap * sizeof(*x));
+
+		if (!x) {
+			f->st.signals_dropped += n;
+			pthread_mutex_unlock(&f->mu);
+			return;
+		}
+		f->sig_out = x;
+		f->cap_sig_out = cap;
+	}
+	memcpy(f->sig_out + f->n_sig_out, v, n * sizeof(*v));
+	f->n_sig_out += n;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+size_t fleet_signals_take(struct fleet *f, struct fleet_signal **out)
+{
+	size_t n;
+
+	pthread_mutex_lock(&f->mu);
+	*out = f->sig_in;
+	n = f->n_sig_in;
+	f->sig_in = NULL;
+	f->n_sig_in = f->cap_sig_in = 0;
 	pthread_mutex_unlock(&f->mu);
 	return n;
 }

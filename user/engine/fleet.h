@@ -116,6 +116,17 @@ struct fleet_count {
 	float new_conns, packets, bytes;	/* per second */
 };
 
+/* A report of an API tier, shared between the gateways (a rule of scope
+ * fleet counts the reports of every gateway's API tier). */
+#define FLEET_KIND_MAX	32
+struct fleet_signal {
+	struct cidr c;			/* the counted prefix of the reported address */
+	__u64 account;			/* its hash (every gateway hashes alike); 0 = none */
+	__u32 weight;
+	char kind[FLEET_KIND_MAX + 1];	/* "" = none */
+	char origin[32];		/* the gateway that took it (received ones) */
+};
+
 struct fleet_status {
 	bool connected;
 	bool synced;			/* the bucket read since the last (re)connect */
@@ -125,6 +136,7 @@ struct fleet_status {
 					 * connected and following the bucket */
 	__u64 keys;			/* keys in the bucket as last seen (live ones) */
 	__u64 published, conflicts, received, deleted, pending;
+	__u64 signals_sent, signals_received, signals_dropped;
 	__u64 reconnects;
 	__u32 gen;
 };
@@ -149,6 +161,13 @@ void fleet_counts_send(struct fleet *f, const struct fleet_count *v, size_t n, _
  * one array the caller frees; how many. */
 size_t fleet_counts_get(struct fleet *f, __u64 max_age_ms, struct fleet_count **out,
 			unsigned *gateways);
+/* Reports this gateway took (copied); the publisher sends them on the
+ * signals subject, not persisted: a gateway away misses them, as it misses
+ * the counts. Dropped when NATS is away. */
+void fleet_signals_send(struct fleet *f, const struct fleet_signal *v, size_t n);
+/* The other gateways' reports received since the last call: *out is the
+ * caller's to free. */
+size_t fleet_signals_take(struct fleet *f, struct fleet_signal **out);
 void fleet_status_get(struct fleet *f, struct fleet_status *st);
 /* Read the bucket whole again (the daemon lost track of what it applied). */
 void fleet_resync(struct fleet *f);

@@ -78,6 +78,7 @@ struct fleet_local {
 	struct fleet_map man_map;
 	/* status */
 	__u64 lag_ms, lag_max_ms, lag_max_at;	/* lag_max over the last minute */
+	__u64 lag_at;			/* when lag_ms was measured */
 	__u64 applied;			/* changes applied */
 	__u64 enforced;			/* entries owned by the fleet here */
 	__u64 refused;			/* keys refused by the guardrails */
@@ -298,8 +299,12 @@ static int apply_put(struct daemon *d, struct held *h, const struct fleet_change
 	h->live = true;
 	h->own = !strcmp(x->v.origin, d->cfg.fleet.node);
 	h->exp_ns = mono_of(x->v.expires_ms, now, wall);
-	if (!h->own && x->v.decided_ms && x->v.decided_ms <= wall) {
+	/* the lag of live changes only: a snapshot re-reads keys decided
+	 * long ago */
+	if (!h->own && x->v.decided_ms && x->v.decided_ms <= wall &&
+	    (!x->gen || x->gen == fl->synced_gen)) {
 		fl->lag_ms = wall - x->v.decided_ms;
+		fl->lag_at = now;
 		if (fl->lag_ms >= fl->lag_max_ms || now - fl->lag_max_at > 60 * NSEC) {
 			fl->lag_max_ms = fl->lag_ms;
 			fl->lag_max_at = now;
@@ -415,7 +420,7 @@ void engine_fleet_apply(struct daemon *d)
 	d->fl->applied += n;
 	t1 = fence_now_ns();
 	if (!ret && table_staged(d->s.t))
-		ret = table_commit(d->s.t, &tst, err, sizeof(err));
+		ret = pin_commit(&d->s, &tst, err, sizeof(err));	/* grows the tables if need be */
 	if (ret) {
 		pr_err("fleet: %zu changes from the bucket not applied: %s", n,
 		       err[0] ? err : strerror(-ret));
@@ -821,7 +826,10 @@ static void status_write(struct daemon *d, bool force)
 	d->snap.fleet_connected = st.connected;
 	d->snap.fleet_synced = st.synced;
 	d->snap.fleet_last_sync_unix = st.last_sync_ms / 1000.0;
-	d->snap.fleet_lag_seconds = fl->lag_ms / 1000.0;
+	/* for alerts: the worst lag of the last minute's changes, 0 without
+	 * any (a slow change long ago is no lag now) */
+	d->snap.fleet_lag_seconds = now - fl->lag_at > 60 * NSEC ? 0 :
+				    (now - fl->lag_max_at <= 60 * NSEC ? fl->lag_max_ms : fl->lag_ms) / 1000.0;
 	d->snap.fleet_entries = fl->enforced;
 	d->snap.fleet_keys = st.keys;
 	d->snap.fleet_published = st.published;
@@ -829,6 +837,8 @@ static void status_write(struct daemon *d, bool force)
 	d->snap.fleet_received = st.received;
 	d->snap.fleet_pending = st.pending;
 	d->snap.fleet_reconnects = st.reconnects;
+	d->snap.fleet_signals_sent = st.signals_sent;
+	d->snap.fleet_signals_received = st.signals_received;
 	snprintf(d->snap.fleet_server, sizeof(d->snap.fleet_server), "%s", st.server);
 	if (!force && now - fl->status_written_ns < NSEC)
 		return;
@@ -858,6 +868,9 @@ static void status_write(struct daemon *d, bool force)
 	json_object_object_add(o, "pending", json_object_new_int64(st.pending));
 	json_object_object_add(o, "reconnects", json_object_new_int64(st.reconnects));
 	json_object_object_add(o, "refused", json_object_new_int64(fl->refused));
+	json_object_object_add(o, "signals_sent", json_object_new_int64(st.signals_sent));
+	json_object_object_add(o, "signals_received", json_object_new_int64(st.signals_received));
+	json_object_object_add(o, "signals_dropped", json_object_new_int64(st.signals_dropped));
 	json_object_object_add(o, "gateways_counting", json_object_new_int(fl->gateways));
 	json_object_object_add(o, "error", st.error[0] ? json_object_new_string(st.error) : NULL);
 	json_object_object_add(o, "updated_unix_ms", json_object_new_int64(wall_ms()));

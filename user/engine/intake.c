@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/fleet.h"
 #include "engine/signals.h"
 #include "lib/log.h"
 
@@ -58,12 +59,49 @@ static void log_signal(struct daemon *d, const struct signal_in *r, const struct
 	event_write(d, o);
 }
 
+/* Another gateway's report, as the fleet brought it: its counted prefix,
+ * no address nor account name (only their hash travels). */
+static void log_remote(struct daemon *d, const struct fleet_signal *r)
+{
+	json_object *o = event_new("signal", &r->c);
+
+	if (r->kind[0])
+		json_object_object_add(o, "kind", json_object_new_string(r->kind));
+	json_object_object_add(o, "weight", json_object_new_int64(r->weight));
+	json_object_object_add(o, "source", json_object_new_string("fleet"));
+	json_object_object_add(o, "origin", json_object_new_string(r->origin));
+	event_write(d, o);
+}
+
+/* This gateway's reports to the other gateways (rules of scope fleet
+ * count them there). */
+_Static_assert(FLEET_KIND_MAX >= SIGNAL_KIND_MAX, "a kind goes whole to the fleet");
+static void fleet_share(struct daemon *d, const struct signal_in *v, const struct policy_signal *ps,
+			size_t n)
+{
+	struct fleet_signal *out = calloc(n, sizeof(*out));
+
+	if (!out) {
+		pr_err("signals: out of memory: %zu reports not shared with the fleet", n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[i].c = ps[i].prefix;
+		out[i].account = ps[i].account;
+		out[i].weight = ps[i].weight;
+		snprintf(out[i].kind, sizeof(out[i].kind), "%s", v[i].kind);
+	}
+	fleet_signals_send(d->fleet, out, n);
+	free(out);
+}
+
 void engine_signals_drain(struct daemon *d, __u64 now)
 {
 	struct signal_refused ref[16];
+	struct fleet_signal *fl = NULL;
 	struct policy_signal *ps;
 	struct signal_in *v;
-	size_t n, n_ref;
+	size_t n, n_ref, n_fl = 0;
 	int ret;
 
 	if (!d->sig)
@@ -87,12 +125,15 @@ void engine_signals_drain(struct daemon *d, __u64 now)
 		json_object_object_add(o, "why", json_object_new_string(ref[i].reason));
 		event_write(d, o);
 	}
-	if (!n)
+	if (d->fleet)
+		n_fl = fleet_signals_take(d->fleet, &fl);
+	if (!n && !n_fl)
 		return;
-	ps = calloc(n, sizeof(*ps));
+	ps = calloc(n + n_fl, sizeof(*ps));
 	if (!ps) {
-		pr_err("signals: out of memory: %zu reports not counted", n);
+		pr_err("signals: out of memory: %zu reports not counted", n + n_fl);
 		free(v);
+		free(fl);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -107,19 +148,30 @@ void engine_signals_drain(struct daemon *d, __u64 now)
 		if (i < EVENTS_PER_TICK)
 			log_signal(d, &v[i], c);
 	}
-	if (n > EVENTS_PER_TICK) {
+	if (n && d->fleet)
+		fleet_share(d, v, ps, n);
+	for (size_t i = 0; i < n_fl; i++) {
+		ps[n + i] = (struct policy_signal){
+			.prefix = fl[i].c, .account = fl[i].account, .weight = fl[i].weight,
+			.kind = fl[i].kind, .remote = true,
+		};
+		if (n + i < EVENTS_PER_TICK)
+			log_remote(d, &fl[i]);
+	}
+	if (n + n_fl > EVENTS_PER_TICK) {
 		json_object *o = event_new("signal", NULL);
 
-		json_object_object_add(o, "more", json_object_new_int64((int64_t)(n - EVENTS_PER_TICK)));
+		json_object_object_add(o, "more", json_object_new_int64((int64_t)(n + n_fl - EVENTS_PER_TICK)));
 		json_object_object_add(o, "why", json_object_new_string(
 			"more reports this tick than are logged one by one"));
 		event_write(d, o);
 	}
-	ret = policy_signals(d->p, now, ps, n);
+	ret = policy_signals(d->p, now, ps, n + n_fl);
 	if (ret)
-		pr_err("signals: %zu reports: %s", n, strerror(-ret));
+		pr_err("signals: %zu reports: %s", n + n_fl, strerror(-ret));
 	free(ps);
 	free(v);
+	free(fl);
 }
 
 /* `xdpfence signal add`: the client's reports are in src_fd, as JSON. */

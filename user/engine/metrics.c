@@ -470,7 +470,8 @@ static void render_fleet(struct buf *b, const struct metrics_snapshot *s)
 	       "When the bucket was last read whole (Unix time).");
 	put(b, "xdpfence_fleet_last_sync_timestamp_seconds %.3f\n", s->fleet_last_sync_unix);
 	family(b, "xdpfence_fleet_lag_seconds", "gauge",
-	       "From another gateway's decision to its entry here, for the last change.");
+	       "The largest lag, another gateway's decision to its entry here, of the changes "
+	       "applied in the last minute (0: none).");
 	put(b, "xdpfence_fleet_lag_seconds %.3f\n", s->fleet_lag_seconds);
 	family(b, "xdpfence_fleet_entries", "gauge", "Deny entries the fleet owns here (enforced).");
 	put(b, "xdpfence_fleet_entries %llu\n", (unsigned long long)s->fleet_entries);
@@ -489,6 +490,12 @@ static void render_fleet(struct buf *b, const struct metrics_snapshot *s)
 	put(b, "xdpfence_fleet_pending %llu\n", (unsigned long long)s->fleet_pending);
 	family(b, "xdpfence_fleet_reconnects_total", "counter", "Reconnections to the fleet's servers.");
 	put(b, "xdpfence_fleet_reconnects_total %llu\n", (unsigned long long)s->fleet_reconnects);
+	family(b, "xdpfence_fleet_signals_total", "counter",
+	       "Reports of the API tier shared with the other gateways (sent) and taken from them "
+	       "(received).");
+	put(b, "xdpfence_fleet_signals_total{direction=\"sent\"} %llu\n"
+	       "xdpfence_fleet_signals_total{direction=\"received\"} %llu\n",
+	    (unsigned long long)s->fleet_signals_sent, (unsigned long long)s->fleet_signals_received);
 }
 
 char *metrics_render(struct metrics *mt)

@@ -57,6 +57,7 @@ struct metrics_snapshot {
 	__u64 fleet_entries;		/* deny entries the fleet owns here */
 	__u64 fleet_keys, fleet_published, fleet_conflicts, fleet_received, fleet_pending;
 	__u64 fleet_reconnects;
+	__u64 fleet_signals_sent, fleet_signals_received;	/* the API tier's reports */
 	char fleet_server[128];
 };
 

@@ -500,9 +500,9 @@ static int reload(struct daemon *d)
 	return 0;
 }
 
-static void run_usage(void)
+static void run_usage(bool asked)
 {
-	fprintf(stderr,
+	fprintf(usage_out(asked),
 "usage: xdpfence run --config FILE [--ticks N]\n"
 "  Runs the behaviour engine in the foreground (systemd Type=notify): attaches\n"
 "  the configured interfaces, loads and refreshes feeds, and every tick\n"
@@ -542,15 +542,15 @@ static int run_args(struct daemon *d, int argc, char **argv, struct policy_confi
 			d->ticks_limit = n;
 			break;
 		case 'h':
-			run_usage();
+			run_usage(true);
 			return EXIT_OK;
 		default:
-			run_usage();
+			run_usage(false);
 			return EXIT_USAGE;
 		}
 	}
 	if (!path || optind != argc) {
-		run_usage();
+		run_usage(false);
 		return EXIT_USAGE;
 	}
 	if (config_load(path, &d->cfg, err, sizeof(err))) {

@@ -113,8 +113,8 @@ int policy_config_check(const struct policy_config *cfg, char *err, size_t errle
 		      "rule \"%s\": escalate must be 1..1000", r->name);
 		CHECK(r->jitter >= 0 && r->jitter < 1, "rule \"%s\": jitter must be in [0, 1)", r->name);
 		CHECK(r->scope <= POLICY_FLEET, "rule \"%s\": bad scope", r->name);
-		CHECK(r->scope == POLICY_LOCAL || r->metric <= POLICY_BYTES,
-		      "rule \"%s\": scope fleet is for new_conns, packets and bytes", r->name);
+		CHECK(r->scope == POLICY_LOCAL || r->metric != POLICY_HOSTS,
+		      "rule \"%s\": scope fleet is not for hosts", r->name);
 	}
 	CHECK(!cfg->v4_children || (cfg->v4_children >= 2 && cfg->v4_parent_len >= 1 &&
 				    cfg->v4_parent_len < 32), "v4 aggregation: want 2+ children within /1../31");

@@ -72,7 +72,8 @@ struct policy_sigev {
 	__u64 account;
 	__u32 weight;
 	__u16 kind;			/* interned name; 0 = none */
-	__u16 pad;
+	__u8 remote;			/* policy_signal.remote */
+	__u8 pad;
 };
 
 /* A prefix with reports; open addressing, linear probing, family 0 = empty. */

@@ -129,6 +129,8 @@ struct policy_signal {
 	__u64 account;			/* a hash of the account; 0 = none given */
 	__u32 weight;			/* >= 1 */
 	const char *kind;		/* "distillation"; "" = none */
+	bool remote;			/* another gateway's API tier's (the fleet's):
+					 * counted by rules of scope fleet only */
 };
 
 enum policy_event {

@@ -8,8 +8,10 @@
  * kept while the longest window of such a rule holds them, at most
  * max_signals in all and POLICY_PREFIX_SIGNALS a prefix. A rule that fires
  * uses up the prefix's reports: the next firing needs count new ones, as a
- * rate rule's streak starts again. What a firing does is decide.c's
- * (policy_fire). Must not read a clock, touch a map or do any I/O.
+ * rate rule's streak starts again. Reports of other gateways' API tiers
+ * (remote, through the fleet) count for rules of scope fleet only. What a
+ * firing does is decide.c's (policy_fire). Must not read a clock, touch a
+ * map or do any I/O.
  */
 #include <errno.h>
 
@@ -156,7 +158,7 @@ int policy_signals(struct policy *p, __u64 now, const struct policy_signal *v, s
 		sp->dirty = 1;
 		sp->ev[sp->n++] = (struct policy_sigev){
 			.t_ns = now, .account = v[i].account, .weight = v[i].weight,
-			.kind = kind_id(p, v[i].kind),
+			.kind = kind_id(p, v[i].kind), .remote = v[i].remote,
 		};
 		p->sig_events++;
 	}
@@ -179,7 +181,7 @@ static __u64 sig_count(struct policy *p, const struct policy_sigpfx *sp, const s
 	for (__u32 i = 0; i < sp->n; i++) {
 		const struct policy_sigev *e = &sp->ev[i];
 
-		if (e->t_ns <= from)
+		if (e->t_ns <= from || (e->remote && r->scope == POLICY_LOCAL))
 			continue;
 		sum += e->weight;
 		if (e->account)
@@ -194,15 +196,17 @@ static __u64 sig_count(struct policy *p, const struct policy_sigpfx *sp, const s
 	return sum;
 }
 
-/* The kind reported most, by weight, after `from`; ties go to the
- * smaller id (the one named first). */
-static __u16 sig_kind(struct policy *p, const struct policy_sigpfx *sp, __u64 from)
+/* The kind reported most, by weight, after `from` (in the reports rule r
+ * counts); ties go to the smaller id (the one named first). */
+static __u16 sig_kind(struct policy *p, const struct policy_sigpfx *sp, const struct policy_rule *r,
+		      __u64 from)
 {
 	__u64 n = 0, best_w = 0, w = 0;
 	__u16 best = 0;
 
 	for (__u32 i = 0; i < sp->n; i++)
-		if (sp->ev[i].t_ns > from && sp->ev[i].kind)
+		if (sp->ev[i].t_ns > from && sp->ev[i].kind &&
+		    !(sp->ev[i].remote && r->scope == POLICY_LOCAL))
 			p->acc[n++] = (__u64)sp->ev[i].kind << 32 | sp->ev[i].weight;
 	qsort(p->acc, n, sizeof(*p->acc), u64_cmp);
 	for (__u64 i = 0; i < n; i++) {
@@ -265,7 +269,7 @@ static bool sig_eval(struct policy *p, struct policy_sigpfx *sp, __u64 now, __u6
 		sp->dirty = 0;
 		return false;
 	}
-	f.kind = sig_kind(p, sp, from);
+	f.kind = sig_kind(p, sp, &p->cfg.rules[best], from);
 	ret = policy_fire(p, &sp->pfx, &f, now, allowed, ctx);
 	/* fired, or never to fire (allowlisted, under a promoted parent):
 	 * spent; decided already this tick, or no memory: next tick */
