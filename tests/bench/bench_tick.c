@@ -149,6 +149,11 @@ static int one_tick(struct counters_reader *rd, struct policy *p, __u64 now,
 			x->packets = seg[k][i].c.packets;
 			x->bytes = seg[k][i].c.bytes;
 			x->new_conns = seg[k][i].c.new_conns;
+			/* as the engine's tick does (user/engine/tick.c) */
+			x->hosts = counters_hosts(&seg[k][i].c, 4, now);
+			x->host_bits = seg[k][i].c.hosts[0];
+			x->fleet_packets = x->fleet_bytes = x->fleet_new_conns = 0;
+			x->no_local = x->hosts_unknown = false;
 		}
 	*rd_ms = (now_s() - t) * 1e3;
 	t = now_s();

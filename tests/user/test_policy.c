@@ -1406,6 +1406,56 @@ static void test_policy_hosts_farm(void)
 	sim_done(&m);
 }
 
+/* A banned farm offends on: its samples are now its drop entry's counters,
+ * whose hosts are unknown (hosts_unknown). The hosts of its promotion
+ * stand in: the farm rule extends the ban, with them; the heavy-host rule
+ * (max_hosts) does not take it for one host. A prefix with no promotion
+ * and unknown hosts: rules on hosts skip it. */
+static void test_policy_hosts_unknown(void)
+{
+	struct policy_config c = farm_cfg();
+	__u64 bits_a[4] = { ~0ULL, 0, 0, 0 };
+	struct sim m;
+	unsigned a, b;
+
+	c.rules[2] = rule("plain", POLICY_NEW_CONNS, 1000, 3, FENCE_ACT_DROP);
+	c.n_rules = 3;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.1.0/24");
+	b = sim_flow(&m, "198.18.2.0/24");
+	m.flow[a].hosts = 64;
+	m.flow[a].host_bits = bits_a;
+	m.flow[b].hosts_unknown = true;		/* never promoted, hosts unseen */
+	sim_tick(&m, SEC);			/* t=1: baseline */
+	for (unsigned k = 0; k < 3; k++) {
+		m.flow[a].new_conns += 45;
+		m.flow[b].new_conns += 45;
+		sim_tick(&m, SEC);
+	}
+	ASSERT_STREQ(m.log, "4 promote 198.18.1.0/24 off=1 ttl=600 exp=604\n",
+		     "the farm; not b, whose hosts are unknown");
+	/* banned: the entry's counters from here, a gap first */
+	m.flow[a] = (struct policy_sample){ .prefix = m.flow[a].prefix, .hosts_unknown = true };
+	ASSERT_EQ(policy_gap(m.p, &m.flow[a].prefix), 0, "gap");
+	sim_tick(&m, SEC);			/* t=5: baseline of the entry */
+	for (unsigned k = 0; k < 3; k++) {
+		m.flow[a].new_conns += 45;
+		m.flow[b].new_conns += 2000;	/* b: over the plain rule */
+		sim_tick(&m, SEC);
+	}
+	ASSERT_STREQ(m.log, "4 promote 198.18.1.0/24 off=1 ttl=600 exp=604\n"
+		     "8 extend 198.18.1.0/24 off=1 ttl=600 exp=608\n"
+		     "8 promote 198.18.2.0/24 off=1 ttl=600 exp=608\n",
+		     "extended by the farm rule; b by the rule without hosts");
+	if (ASSERT_EQ(m.nd, 2, "two decisions")) {
+		ASSERT_STREQ(m.d[0].rule, "farm", "extended by the farm rule");
+		ASSERT_EQ(m.d[0].hosts, 64, "with the hosts of its promotion");
+		ASSERT_STREQ(m.d[1].rule, "plain", "b: the rule without hosts");
+	}
+	sim_done(&m);
+}
+
 /* The rate is over but the hosts are too few: the farm rule waits, its
  * streak kept, and fires at the first tick the hosts are enough. */
 static void test_policy_hosts_wait(void)
@@ -1801,7 +1851,7 @@ TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tic
 	  T(test_policy_changed_only), T(test_policy_changed_fleet_only), T(test_policy_forget),
 	  T(test_policy_save_load), T(test_policy_set_config), T(test_policy_max_tracked),
 	  T(test_policy_hosts_bad_config), T(test_policy_hosts_farm), T(test_policy_hosts_wait),
-	  T(test_policy_hosts_unlisted), T(test_policy_hosts_metric), T(test_policy_signals_accounts),
+	  T(test_policy_hosts_unlisted), T(test_policy_hosts_unknown), T(test_policy_hosts_metric), T(test_policy_signals_accounts),
 	  T(test_policy_signals_window), T(test_policy_signals_allowlist),
 	  T(test_policy_signals_one_decision), T(test_policy_signals_bounded), T(test_policy_signals_fleet),
 	  T(test_policy_fleet_scope), T(test_policy_learn), T(test_policy_learn_silent))

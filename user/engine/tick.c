@@ -280,7 +280,8 @@ static size_t entry_samples(struct daemon *d, struct policy_sample *ps)
 
 		if (counters_entry(&d->s.m, d->drop_entries[k].slot, &e))
 			continue;
-		memset(&ps[n], 0, sizeof(ps[n]));	/* no hosts: its packets are dropped */
+		memset(&ps[n], 0, sizeof(ps[n]));
+		ps[n].hosts_unknown = true;	/* what a drop entry drops marks no hosts */
 		ps[n].prefix = d->drop_entries[k].c;
 		ps[n].packets = e.packets;
 		ps[n].bytes = e.bytes;
@@ -369,7 +370,7 @@ int engine_tick(struct daemon *d)
 			ps[n].new_conns = v->c.new_conns;
 			ps[n].hosts = counters_hosts(&v->c, v->family, sample_ns);
 			ps[n].host_bits = v->family == 4 ? v->c.hosts[0] : NULL;
-			ps[n].no_local = false;
+			ps[n].no_local = ps[n].hosts_unknown = false;
 		}
 	}
 	n = engine_fleet_samples(d, n, sample_ns);	/* the fleet's counts in, ours out */

@@ -326,6 +326,8 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		[POLICY_BYTES] = s->fleet_bytes,
 	};
 	__u64 slack = dt / 4 < POLICY_SLACK_NS ? dt / 4 : POLICY_SLACK_NS;
+	bool hosts_known = !s->hosts_unknown;
+	__u32 hosts = s->hosts;
 	struct policy_entry *e;
 	double best_value = 0;
 	int best = -1;
@@ -338,6 +340,14 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		return;		/* no room, or the prefix came twice */
 	if (s->no_local && e->seen_tick)
 		memcpy(cur, e->prev, sizeof(cur));	/* nothing of its own since */
+	if (!hosts_known) {	/* a ban's own counters: its hosts when it fired */
+		__u32 ri = policy_rec_find(p, &s->prefix);
+
+		if (ri && p->recs[ri].hosts) {
+			hosts = p->recs[ri].hosts;
+			hosts_known = true;
+		}
+	}
 	p->seen_now++;
 	if (!p->have_prev || e->seen_tick != p->tick - 1 || (e->flags & POLICY_E_GAP)) {
 		if (p->have_prev && e->seen_tick && p->whole_tick && e->seen_tick >= p->whole_tick &&
@@ -362,9 +372,13 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		__u64 d;
 		bool over;
 
+		if (!hosts_known && (r->metric == POLICY_HOSTS || r->min_hosts || r->max_hosts)) {
+			st->covered_ns = st->sum = 0;
+			continue;	/* hosts unseen: a rule on them cannot tell */
+		}
 		if (r->metric == POLICY_HOSTS) {
-			d = s->hosts;
-			over = s->hosts >= r->count;
+			d = hosts;
+			over = hosts >= r->count;
 		} else if (r->metric <= POLICY_BYTES) {
 			__u64 c = cur[r->metric];
 
@@ -384,11 +398,11 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		st->sum += d;
 		if (st->covered_ns + slack < (__u64)r->window_s * NSEC)
 			continue;
-		if (!hosts_ok(r, s->hosts))
+		if (!hosts_ok(r, hosts))
 			continue;	/* the streak stays: it fires once the hosts fit */
 		if (best < 0 || r->action < p->cfg.rules[best].action) {
 			best = (int)i;
-			best_value = r->metric == POLICY_HOSTS ? (double)s->hosts :
+			best_value = r->metric == POLICY_HOSTS ? (double)hosts :
 				     (double)st->sum * 1e9 / (double)st->covered_ns;
 		}
 		st->covered_ns = st->sum = 0;
@@ -396,7 +410,7 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 	memcpy(e->prev, cur, sizeof(cur));
 	if (best >= 0) {
 		struct policy_fire_how f = { .rule = (unsigned)best, .value = best_value,
-					     .hosts = s->hosts };
+					     .hosts = hosts };
 
 		if (!fire_hosts(p, s, &f, now, allowed, ctx))
 			policy_fire(p, &s->prefix, &f, now, allowed, ctx);

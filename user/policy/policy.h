@@ -120,6 +120,11 @@ struct policy_sample {
 	 * tick carries only the prefixes counted here since the last one
 	 * (POLICY_TICK_CHANGED): one counted here before is not gone. */
 	bool no_local;
+	/* true: hosts and host_bits are not known (a drop entry's counters:
+	 * what it drops marks no hosts). The hosts of the prefix's last
+	 * promotion stand in; without one, rules on hosts (metric hosts,
+	 * min_hosts, max_hosts) skip the sample. */
+	bool hosts_unknown;
 };
 
 /* One report of the API tier. prefix is the counted source prefix of the
