@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
 
+#include "core/table.h"
 #include "core/table/v6.h"
 
 static inline __u64 mask_hi(__u32 len)
@@ -693,4 +697,127 @@ void v6_remove(struct v6_plan *p)
 	p->writes += p->n_kill;
 	if (p->n_kill)
 		gen_bump(p->m);
+}
+
+/* --- a bigger tbl6 (core/grow.c) ------------------------------------------- */
+
+int table_tbl6_needs(struct fence_maps *m, const __u8 *add_lens, __u32 n_adds, __u32 *positions)
+{
+	const struct fence_v6_meta *mt = m->tbl6_meta;
+	bool present[FENCE_V6_LENS_MAX] = {}, new_len = false;
+	__u64 keys = 0, entries = 0, want;
+	unsigned k = 0, per = 1;
+	int ret;
+
+	*positions = 0;
+	if (!n_adds)
+		return 0;
+	ret = fence_maps_full(m);	/* tbl6 read whole */
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < mt->n[mt->active & 1] && i < FENCE_V6_LENS_MAX; i++)
+		present[mt->node[mt->active & 1][i].len] = true;
+	for (unsigned l = 0; l < FENCE_V6_LENS_MAX; l++)
+		if (add_lens[l / 8] & (1 << (l % 8)) && !present[l])
+			present[l] = new_len = true;
+	for (unsigned l = 0; l < FENCE_V6_LENS_MAX; l++)
+		k += present[l];
+	/* the search passes at most log2(k) lengths before an entry's own, a
+	 * marker at each at most */
+	while ((2U << (per - 1)) <= k)
+		per++;
+	for (__u32 pos = 0; pos < m->n_tbl6; pos++) {
+		const struct fence_v6_ent *t = &m->tbl6[pos];
+
+		if (t->state != FENCE_V6_LIVE)
+			continue;
+		keys++;
+		entries += !!t->deny + !!t->allow;
+	}
+	/* a new length reshapes the search: every entry's markers may move */
+	want = new_len ? (entries + n_adds) * per : keys + (__u64)n_adds * per;
+	if (want <= (__u64)m->n_tbl6 / 4 * 3)
+		return 0;
+	want = (want + want / 4) * 4 / 3;
+	for (*positions = m->n_tbl6; *positions < want && *positions < (1U << 30);)
+		*positions <<= 1;
+	return 0;
+}
+
+static size_t page_round(size_t len)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + ps - 1) & ~(ps - 1);
+}
+
+int table_tbl6_regrow(struct fence_maps *m, int tbl6_fd, __u32 n_tbl6, int meta_fd)
+{
+	size_t len = page_round((size_t)n_tbl6 * sizeof(struct fence_v6_ent)),
+	       mlen = page_round(sizeof(struct fence_v6_meta));
+	const struct fence_v6_meta *old = m->tbl6_meta;
+	__u8 lens[FENCE_V6_LENS_MAX], n_lens = 0;
+	struct fence_v6_ent *tbl;
+	struct fence_v6_meta *mt;
+	__u32 bits = 0, act = old->active & 1;
+	__u64 seed = 0;
+	int ret = fence_maps_full(m);
+
+	if (ret)
+		return ret;
+	if (n_tbl6 < m->n_tbl6 || (n_tbl6 & (n_tbl6 - 1)))
+		return -EINVAL;
+	while ((1U << bits) < n_tbl6)
+		bits++;
+	for (unsigned i = 0; i < old->n[act] && i < FENCE_V6_LENS_MAX; i++)
+		lens[n_lens++] = old->node[act][i].len;
+	tbl = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, tbl6_fd, 0);
+	if (tbl == MAP_FAILED)
+		return -errno;
+	mt = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, meta_fd, 0);
+	if (mt == MAP_FAILED) {
+		ret = -errno;
+		munmap(tbl, len);
+		return ret;
+	}
+	/* every key again, at its home under a seed of the new table's own
+	 * (a few tries: a seed may pile keys up past FENCE_V6_PROBES) */
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || !seed)
+			seed = fence_now_ns() * 0x9e3779b97f4a7c15ULL | 1;
+		memset(tbl, 0, (size_t)n_tbl6 * sizeof(*tbl));
+		ret = 0;
+		for (__u32 pos = 0; pos < m->n_tbl6 && !ret; pos++) {
+			const struct fence_v6_ent *t = &m->tbl6[pos];
+			__u32 at;
+			int p;
+
+			if (t->state != FENCE_V6_LIVE)
+				continue;
+			at = fence_v6_home(t->hi, t->lo, seed ^ t->len, 64 - bits);
+			for (p = 0; p < FENCE_V6_PROBES && tbl[at].state == FENCE_V6_LIVE; p++)
+				at = (at + 1) & (n_tbl6 - 1);
+			if (p == FENCE_V6_PROBES)
+				ret = -ENOSPC;
+			else
+				tbl[at] = *t;
+		}
+		if (!ret)
+			break;
+	}
+	if (!ret) {
+		memset(mt, 0, sizeof(*mt));
+		mt->mask = n_tbl6 - 1;
+		mt->bits = (__u8)bits;
+		mt->shift = (__u8)(64 - bits);
+		mt->seed = seed;
+		mt->gen = 1;
+		mt->n[0] = n_lens;
+		mt->root[0] = tree_build(mt->node[0], lens, 0, (int)n_lens - 1, seed);
+		mt->root[1] = FENCE_V6_NONE;
+		mt->active = 0;
+	}
+	munmap(mt, mlen);
+	munmap(tbl, len);
+	return ret;
 }
