@@ -37,7 +37,7 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
               -I$(BUILD) -Iuser -I. -Itests -MMD -MP
 LDLIBS     += -lelf -lz -lm -lpthread
-BPF_CFLAGS  = -O2 -g -Wall -Werror -target bpf $(ARCH_INC) -Ibpf -MMD -MP
+BPF_CFLAGS  = -O2 -g -Wall -Werror -target bpf -mcpu=v3 $(ARCH_INC) -Ibpf -MMD -MP
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c) $(wildcard tests/bench/bpf/*.bpf.c)
 BPF_OBJS   := $(addprefix $(BUILD)/,$(notdir $(BPF_SRCS:.bpf.c=.bpf.o)))
@@ -54,8 +54,7 @@ UNIT_TESTS := $(basename $(notdir $(wildcard tests/user/test_*.c)))
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(BPF_TESTS) $(UNIT_TESTS))
 FIXTURE    := $(BUILD)/tests/fixture.o $(BUILD)/tests/pkt.o
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
-BENCH_BINS := $(BUILD)/bench_lookup $(BUILD)/bench_tick $(BUILD)/bench_feed_resident \
-              $(BUILD)/bench_policy $(BUILD)/bench_commit $(BUILD)/trafficgen $(BUILD)/bench_fleet
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/%,$(wildcard tests/bench/*.c)) $(BUILD)/bench_policy
 
 .PHONY: all test check bench fuzz demo clean install deps man deb FORCE
 all: $(BUILD)/xdpfence $(TEST_BINS) $(BENCH_BINS)

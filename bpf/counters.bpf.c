@@ -2,6 +2,12 @@
 /* bpf/counters.bpf.c - the behaviour engine's reader of the per-prefix
  * counters, run by the controller with BPF_PROG_TEST_RUN, never attached.
  *
+ * counters_walk reads every prefix (below); counters_sum reads only those
+ * the controller lists (the ones the data path logged in active_log since
+ * the last read), every CPU's counters of each with
+ * bpf_map_lookup_percpu_elem, summed, so a tick where a tenth of the
+ * prefixes saw traffic reads a tenth of them.
+ *
  * A batch lookup of a per-CPU LRU hash takes each bucket's lock, dear on a
  * paravirtualised guest. This program walks the maps with
  * bpf_for_each_map_elem instead, which takes no bucket locks, and copies
@@ -113,6 +119,112 @@ int counters_walk(struct xdp_md *ctx)
 	n_v6[cpu] = w.n;
 	cut[cpu] = w.cut;
 	ran[cpu] = gen;
+	return XDP_PASS;
+}
+
+/* The prefixes to sum (the controller's list, one record each) and their
+ * sums, at the same index; sized by the controller. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_active_rec);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} sum_in SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_pfx_rec);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} sum_out SEC(".maps");
+
+const volatile __u32 n_cpus = 1;	/* possible CPUs: the per-CPU values to add */
+
+struct fence_sum_arg sum_arg[FENCE_WALK_CPUS_MAX];
+__u64 sum_ran[FENCE_WALK_CPUS_MAX];	/* gen, once this CPU's share is done */
+
+/* v's hosts into the sum s, as user/core/counters.c's counters_add joins
+ * them: both as of the later host epoch; a CPU one epoch behind gives its
+ * current hosts as the sum's previous; older ones are too old to count. */
+static __always_inline void sum_hosts(struct fence_counters *s, const struct fence_counters *v)
+{
+	int i;
+
+	if (v->host_epoch > s->host_epoch) {
+		__u8 shift = v->host_epoch == s->host_epoch + 1;
+
+#pragma unroll
+		for (i = 0; i < 4; i++) {
+			s->hosts[1][i] = shift ? s->hosts[0][i] : 0;
+			s->hosts[0][i] = 0;
+		}
+		s->host_epoch = v->host_epoch;
+	}
+	if (v->host_epoch == s->host_epoch) {
+#pragma unroll
+		for (i = 0; i < 4; i++) {
+			s->hosts[0][i] |= v->hosts[0][i];
+			s->hosts[1][i] |= v->hosts[1][i];
+		}
+	} else if (v->host_epoch + 1 == s->host_epoch) {
+#pragma unroll
+		for (i = 0; i < 4; i++)
+			s->hosts[1][i] |= v->hosts[0][i];
+	}
+}
+
+static __always_inline void sum_add(struct fence_counters *s, const struct fence_counters *v)
+{
+	s->packets += v->packets;
+	s->bytes += v->bytes;
+	s->new_conns += v->new_conns;
+	s->drops += v->drops;
+	if (v->last_seen_ns > s->last_seen_ns)
+		s->last_seen_ns = v->last_seen_ns;
+	sum_hosts(s, v);
+}
+
+static long sum_one(__u64 i, __u32 *start)
+{
+	__u32 idx = *start + (__u32)i;
+	struct fence_active_rec *in = bpf_map_lookup_elem(&sum_in, &idx);
+	struct fence_pfx_rec *out = bpf_map_lookup_elem(&sum_out, &idx);
+	__u32 c, found = 0;
+
+	if (!in || !out)
+		return 1;
+	__builtin_memset(out, 0, sizeof(*out));
+	for (c = 0; c < FENCE_WALK_CPUS_MAX && c < n_cpus; c++) {
+		struct fence_counters *v;
+
+		if (in->family == 4)
+			v = bpf_map_lookup_percpu_elem(&prefix_v4, in->addr, c);
+		else
+			v = bpf_map_lookup_percpu_elem(&prefix_v6, in->addr, c);
+		if (!v)
+			continue;
+		sum_add(&out->c, v);
+		found = 1;
+	}
+	if (found) {
+		__builtin_memcpy(out->addr, in->addr, sizeof(out->addr));
+		out->family = in->family;	/* 0: gone since it was logged */
+	}
+	return 0;
+}
+
+SEC("xdp")
+int counters_sum(struct xdp_md *ctx)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), start;
+
+	if (cpu >= FENCE_WALK_CPUS_MAX)
+		return XDP_ABORTED;
+	start = sum_arg[cpu].start;
+	bpf_loop(sum_arg[cpu].n, sum_one, &start, 0);
+	sum_ran[cpu] = gen;
 	return XDP_PASS;
 }
 

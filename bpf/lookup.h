@@ -2,13 +2,15 @@
 /* bpf/lookup.h - source address -> rule slot, for IPv4 and IPv6.
  *
  * IPv4: one tbl24 leaf, maybe one tbl8 leaf, maybe one /32 probe of deny_v4.
- * IPv6: the allow trie, then the deny trie. Returns a slot (0 = no entry).
- * Verdicts are not decided here.
+ * IPv6: a binary search on the lengths present in tbl6 (tbl6.h), unless
+ * this CPU searched the same source under the same table just before.
+ * Returns a slot (0 = no entry). Verdicts are not decided here.
  */
 #ifndef XDPFENCE_BPF_LOOKUP_H
 #define XDPFENCE_BPF_LOOKUP_H
 
 #include "maps.h"
+#include "tbl6.h"
 
 static __always_inline struct fence_rule *rule_at(__u32 slot)
 {
@@ -59,16 +61,7 @@ static __always_inline __u32 lookup_v4(__be32 saddr, __u32 *under)
 
 static __always_inline __u32 lookup_v6(const __u8 *saddr)
 {
-	struct fence_v6_key key;
-	struct fence_slot *s;
-
-	key.prefixlen = 128;
-	__builtin_memcpy(key.addr, saddr, 16);
-	s = bpf_map_lookup_elem(&allow_v6, &key);
-	if (s)
-		return s->slot;
-	s = bpf_map_lookup_elem(&deny_v6, &key);
-	return s ? s->slot : 0;
+	return tbl6_lookup(&tbl6, &tbl6_meta, &v6_cache, saddr);
 }
 
 #endif

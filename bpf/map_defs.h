@@ -50,4 +50,20 @@
 	__type(value, struct fence_counters);				\
 	__uint(max_entries, max)
 
+/* active_meta/active_log: what the data path counted since the engine's
+ * last read (maps/keys.h); the counters walker reads them too. */
+#define MAP_DEF_ACTIVE_META()						\
+	__uint(type, BPF_MAP_TYPE_ARRAY);				\
+	__type(key, __u32);						\
+	__type(value, struct fence_active_meta);			\
+	__uint(max_entries, 1);						\
+	__uint(map_flags, BPF_F_MMAPABLE)
+
+#define MAP_DEF_ACTIVE_LOG(max)						\
+	__uint(type, BPF_MAP_TYPE_ARRAY);				\
+	__type(key, __u32);						\
+	__type(value, struct fence_active_rec);				\
+	__uint(max_entries, max);					\
+	__uint(map_flags, BPF_F_MMAPABLE)
+
 #endif

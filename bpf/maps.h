@@ -75,14 +75,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_info SEC(".maps");
 
-/* Packets matched by each active deny entry, per CPU. */
+/* Packets, bytes and new connections each deny entry matched, per CPU;
+ * a packet an entry drops is counted here and not per source prefix. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct fence_entry_counters);
 	__uint(max_entries, FENCE_RULES_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_hits SEC(".maps");
+} entry_counters SEC(".maps");
 
 /* IPv4 /32 deny entries -> slot, probed under /24 leaves flagged HOST
  * (shorter denies are painted in tbl24/tbl8). Preallocated: see map_defs.h. */
@@ -97,7 +98,38 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } allow_v4 SEC(".maps");
 
-/* IPv6 deny prefixes, longest-prefix match -> slot. */
+/* The IPv6 search table (maps/keys.h): keys and markers -> slot in force,
+ * written by the controller through its mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_v6_ent);
+	__uint(max_entries, FENCE_TBL6_DEFAULT);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tbl6 SEC(".maps");
+
+/* How to search tbl6: hash seed, size, the prefix lengths present. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_v6_meta);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tbl6_meta SEC(".maps");
+
+/* Per program instance, never pinned: this CPU's last IPv6 searches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_v6_cached);
+	__uint(max_entries, FENCE_V6_CACHE);
+} v6_cache SEC(".maps");
+
+/* Every IPv6 deny prefix -> slot: an LPM trie, as older builds' data path
+ * searched it; kept for inspection and for a program of such a build still
+ * attached. This data path searches tbl6. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct fence_v6_key);
@@ -107,7 +139,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } deny_v6 SEC(".maps");
 
-/* IPv6 allow prefixes, longest-prefix match -> slot. */
+/* Every IPv6 allow prefix -> slot (LPM trie; likewise not searched here). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct fence_v6_key);
@@ -137,6 +169,19 @@ struct {
 	MAP_DEF_PREFIX_V6(FENCE_PREFIX_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } prefix_v6 SEC(".maps");
+
+/* The epoch of the engine's reads and how much of active_log it took. */
+struct {
+	MAP_DEF_ACTIVE_META();
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} active_meta SEC(".maps");
+
+/* Source prefixes counted since the engine's last read, in two halves of
+ * active_meta.cap records (the controller sizes it to 2 x prefix entries). */
+struct {
+	MAP_DEF_ACTIVE_LOG(2 * FENCE_PREFIX_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} active_log SEC(".maps");
 
 /* Controller records: feed names and sources, one per feed id. */
 struct {

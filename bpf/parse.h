@@ -47,16 +47,24 @@ struct pkt_info {
 	__u8 saddr6[16];
 };
 
+/* struct ethhdr is packed, so the compiler reads its h_proto a byte at a
+ * time; this one is not (XDP frames start 2-byte aligned at least). */
+struct eth_hdr {
+	__u8 dst[6];
+	__u8 src[6];
+	__be16 proto;
+};
+
 static __always_inline int parse_eth(struct cursor *c)
 {
-	struct ethhdr *eth = c->pos;
+	struct eth_hdr *eth = c->pos;
 	__u16 proto;
 	int i;
 
 	if ((void *)(eth + 1) > c->end)
 		return -1;
 	c->pos = eth + 1;
-	proto = eth->h_proto;
+	proto = eth->proto;
 
 	/* Up to FENCE_VLAN_MAX tags (QinQ: 802.1ad outer, 802.1Q inner). A
 	 * third tag is reported as an error rather than passed as non-IP so an
@@ -102,22 +110,28 @@ struct ipv6_ext {
 	__be32 id;
 };
 
-/* Walks at most FENCE_V6_EXT_MAX extension headers. Returns the upper-layer
- * protocol, -1 on a truncated fixed header, -2 on a truncated or excess
- * extension header. */
-static __always_inline int parse_ipv6(struct cursor *c, struct pkt_info *pi, int *l4)
+/* The fixed header: the source, and the first next header in *nh.
+ * Returns 0, or -1 when it is truncated or not IPv6. */
+static __always_inline int parse_ipv6(struct cursor *c, struct pkt_info *pi, __u8 *nh)
 {
 	struct ipv6hdr *ip6h = c->pos;
-	__u8 nh;
-	int i;
 
 	if ((void *)(ip6h + 1) > c->end || ip6h->version != 6)
 		return -1;
 	c->pos = ip6h + 1;
 	__builtin_memcpy(pi->saddr6, &ip6h->saddr, 16);
-	nh = ip6h->nexthdr;
-	*l4 = 1;
+	*nh = ip6h->nexthdr;
+	return 0;
+}
 
+/* Walks at most FENCE_V6_EXT_MAX extension headers from nh. Returns the
+ * upper-layer protocol, or -2 on a truncated or excess extension header.
+ * *l4 is set to 0 for a fragment other than the first. */
+static __always_inline int parse_ipv6_ext(struct cursor *c, __u8 nh, int *l4)
+{
+	int i;
+
+	*l4 = 1;
 #pragma unroll
 	for (i = 0; i < FENCE_V6_EXT_MAX + 1; i++) {
 		struct ipv6_ext *eh = c->pos;

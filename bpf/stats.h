@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* bpf/stats.h - counting: per reason, per rule, per source prefix. */
+/* bpf/stats.h - counting: per reason, per entry, per source prefix. */
 #ifndef XDPFENCE_BPF_STATS_H
 #define XDPFENCE_BPF_STATS_H
 
@@ -18,12 +18,17 @@ static __always_inline void stat_count(__u32 reason, __u64 bytes)
 	}
 }
 
-static __always_inline void rule_hit(__u32 slot)
+/* A packet the entry in slot matched (and dropped, unless it throttles
+ * or monitors). */
+static __always_inline void entry_count(__u32 slot, __u64 bytes, __u8 new_conn)
 {
-	__u64 *h = bpf_map_lookup_elem(&rule_hits, &slot);
+	struct fence_entry_counters *e = bpf_map_lookup_elem(&entry_counters, &slot);
 
-	if (h)
-		(*h)++;
+	if (e) {
+		e->packets++;
+		e->bytes += bytes;
+		e->new_conns += new_conn;
+	}
 }
 
 /* Find or create the counters of a source prefix. Creation can fail when
@@ -41,6 +46,31 @@ static __always_inline struct fence_counters *pfx_counters(void *map, const void
 		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
 	}
 	return bpf_map_lookup_elem(map, key);
+}
+
+/* The first time a prefix is counted on this CPU in the engine's epoch,
+ * log it for the engine's next read (maps/keys.h, fence_active_meta). */
+static __always_inline void active_log_add(struct fence_active_meta *am, __u64 epoch, __u8 family,
+					   const void *key, __u32 ksz)
+{
+	__u32 half = epoch & 1, i = __sync_fetch_and_add(&am->n[half], 1), cap = am->cap;
+	struct fence_active_rec *rec;
+
+	if (i >= cap)
+		return;		/* overflowed: the engine reads every prefix instead */
+	i += half * cap;
+	rec = bpf_map_lookup_elem(&active_log, &i);
+	if (!rec)
+		return;
+	__builtin_memset(rec->addr, 0, sizeof(rec->addr));
+	if (ksz == 4)
+		__builtin_memcpy(rec->addr, key, 4);
+	else
+		__builtin_memcpy(rec->addr, key, 16);
+	rec->family = family;
+	/* the mark last (x86 keeps stores in order; the compiler must too) */
+	asm volatile("" ::: "memory");
+	rec->mark = epoch;
 }
 
 /* A host of this prefix opened a connection (maps/keys.h: the epochs, the
@@ -75,10 +105,13 @@ static __always_inline void host_mark(struct fence_counters *c, const struct pkt
 		*word |= bit;
 }
 
-static __always_inline void pfx_count(void *map, const void *key, const struct pkt_info *pi,
-				      __u64 bytes, __u8 dropped, __u64 now)
+static __always_inline void pfx_count(void *map, const void *key, __u32 ksz,
+				      const struct pkt_info *pi, __u64 bytes, __u8 dropped, __u64 now)
 {
 	struct fence_counters *c = pfx_counters(map, key);
+	__u32 zero = 0;
+	struct fence_active_meta *am;
+	__u64 epoch = 0;
 
 	if (!c)
 		return;
@@ -86,7 +119,13 @@ static __always_inline void pfx_count(void *map, const void *key, const struct p
 	c->bytes += bytes;
 	c->new_conns += pi->new_conn;
 	c->drops += dropped;
-	c->last_seen_ns = now;
+	am = bpf_map_lookup_elem(&active_meta, &zero);
+	if (am)
+		epoch = am->epoch;
+	if (c->last_seen_ns < epoch)
+		active_log_add(am, epoch, pi->family, key, ksz);
+	/* never before the epoch's start, or the next packet logs it again */
+	c->last_seen_ns = now > epoch ? now : epoch;
 	if (pi->new_conn && count_hosts)
 		host_mark(c, pi, now);
 }

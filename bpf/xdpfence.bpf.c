@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* bpf/xdpfence.bpf.c - the XDP filter: parse, allow, deny, throttle, count.
  *
- * Per packet, exactly the pipeline in DESIGN.md: bounded parse; allowlist
- * wins; longest deny entry that has not expired decides (drop, throttle new
- * connections, or monitor); count per source prefix; count once per reason
- * on the way out. This file decides verdicts; it never writes policy maps
- * (rules, tables): only counters and throttle buckets.
+ * Per packet, exactly the pipeline in DESIGN.md: bounded parse of what the
+ * lookup needs (up to the source address); allowlist wins; the longest deny
+ * entry that has not expired decides (drop, throttle new connections, or
+ * monitor); the rest of the headers; a packet a drop entry drops is counted
+ * on that entry and leaves; every other is counted per source prefix;
+ * every packet once per reason on the way out. This file decides verdicts;
+ * it never writes policy maps (rules, tables): only counters and throttle
+ * buckets.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -100,7 +103,7 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 		__u32 mask = v4_agg_len ? ~0U << (32 - v4_agg_len) : 0;
 
 		k.addr = pi->saddr4 & bpf_htonl(mask);
-		pfx_count(&prefix_v4, &k, pi, bytes, dropped, now);
+		pfx_count(&prefix_v4, &k, sizeof(k), pi, bytes, dropped, now);
 	} else {
 		struct fence_pfx_v6 k;
 		__u32 w[4];
@@ -115,12 +118,19 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 			w[i] &= bpf_htonl(mask);
 		}
 		__builtin_memcpy(k.addr, w, 16);
-		pfx_count(&prefix_v6, &k, pi, bytes, dropped, now);
+		pfx_count(&prefix_v6, &k, sizeof(k), pi, bytes, dropped, now);
 	}
 }
 
-SEC("xdp")
-int xdpfence_prog(struct xdp_md *ctx)
+/* The long way, for every packet the short way below does not drop: the
+ * whole pipeline. hint: FAST_V4 or FAST_V6 | slot when the short way parsed
+ * the IP header and looked its source up already, else 0; hint_under, then,
+ * what lookup_v4 gave beneath a /32. Counts the packet once per reason and
+ * returns the verdict (the caller chains on XDP_PASS). */
+#define FAST_V4 (1ULL << 32)
+#define FAST_V6 (1ULL << 33)
+
+static __noinline int full_path(struct xdp_md *ctx, __u64 hint, __u32 hint_under)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -131,8 +141,9 @@ int xdpfence_prog(struct xdp_md *ctx)
 	struct fence_rule *r;
 	__u32 err = 0;
 	int proto, l4 = 0, expired = 0;
-	__u8 dropped = 0;
+	__u8 dropped = 0, nh = 0;
 
+	/* what the verdict needs: the source address */
 	proto = parse_eth(&c);
 	if (proto < 0) {
 		reason = proto == -1 ? FENCE_STAT_ERR_ETH : FENCE_STAT_ERR_VLAN;
@@ -147,49 +158,62 @@ int xdpfence_prog(struct xdp_md *ctx)
 			goto out;
 		}
 		pi.family = 4;
+		if (hint & FAST_V4) {
+			slot = (__u32)hint;
+			under = hint_under;
+		} else {
+			slot = lookup_v4(pi.saddr4, &under);
+		}
 	} else if (proto == ETH_P_IPV6) {
-		proto = parse_ipv6(&c, &pi, &l4);
-		if (proto == -1) {
+		if (parse_ipv6(&c, &pi, &nh) < 0) {
 			reason = FENCE_STAT_ERR_IPV6;
 			verdict = malformed_verdict;
 			goto out;
 		}
 		pi.family = 6;
-		/* A broken extension chain still has a known source: judge it,
-		 * so seven extension headers are no way around a ban. */
-		if (proto < 0) {
-			err = FENCE_STAT_ERR_IPV6_EXT;
-			l4 = 0;
-		}
+		slot = hint & FAST_V6 ? (__u32)hint : lookup_v6(pi.saddr6);
 	} else {
 		reason = FENCE_STAT_NON_IP;
 		goto out;
 	}
-	if (l4 && parse_l4(&c, &pi, proto) < 0)
-		err = FENCE_STAT_ERR_L4;
-
-	slot = pi.family == 4 ? lookup_v4(pi.saddr4, &under) : lookup_v6(pi.saddr6);
 	r = resolve(&slot, &now, &expired);
 	if (!r && under) {	/* an expired /32: what the table holds beneath it */
 		slot = under;
 		r = resolve(&slot, &now, &expired);
+	}
+
+	/* the rest of the headers, for counting and the throttle: a broken
+	 * extension chain or L4 header still has a known source, so it is
+	 * judged by it (seven extension headers are no way around a ban) */
+	if (pi.family == 6) {
+		proto = parse_ipv6_ext(&c, nh, &l4);
+		if (proto < 0) {
+			err = FENCE_STAT_ERR_IPV6_EXT;
+			l4 = 0;
+		}
+	}
+	if (l4 && parse_l4(&c, &pi, proto) < 0)
+		err = FENCE_STAT_ERR_L4;
+
+	if (r && r->kind == FENCE_KIND_DENY && r->action == FENCE_ACT_DROP) {
+		/* dropped: counted on the entry, not per source prefix */
+		entry_count(slot, bytes, pi.new_conn);
+		reason = r->stat;
+		verdict = XDP_DROP;
+		goto out;
 	}
 	if (r && r->kind == FENCE_KIND_ALLOW) {
 		reason = FENCE_STAT_ALLOW;
 		goto count;
 	}
 	if (r) {
-		rule_hit(slot);
-		if (r->action == FENCE_ACT_DROP) {
-			reason = r->stat;
-			verdict = XDP_DROP;
-		} else if (r->action == FENCE_ACT_THROTTLE) {
+		entry_count(slot, bytes, pi.new_conn);
+		if (r->action == FENCE_ACT_THROTTLE) {
 			reason = FENCE_STAT_THROTTLE_PASS;
-			if (pi.new_conn) {
-				if (!throttle_admit(slot, r)) {
-					reason = FENCE_STAT_DROP_THROTTLE;
-					verdict = XDP_DROP;
-				}
+			if (pi.new_conn && !throttle_admit(slot, r)) {
+				reason = FENCE_STAT_DROP_THROTTLE;
+				verdict = XDP_DROP;
+				dropped = 1;
 			}
 		} else {
 			reason = FENCE_STAT_MONITOR;
@@ -197,9 +221,7 @@ int xdpfence_prog(struct xdp_md *ctx)
 	} else if (expired) {
 		reason = FENCE_STAT_EXPIRED_PASS;
 	}
-	if (verdict == XDP_DROP)
-		dropped = 1;
-	else if (err) {
+	if (!dropped && err) {
 		reason = err;
 		verdict = malformed_verdict;
 	}
@@ -211,6 +233,57 @@ count:
 	}
 out:
 	stat_count(reason, bytes);
+	return verdict;
+}
+
+/* The short way, kept short because it is the way of a flood: a packet
+ * whose source a drop entry in force covers is counted on that entry and
+ * dropped here, its TCP or UDP header read only to count a new connection
+ * (an IPv6 one with extension headers goes the long way). Everything else
+ * goes the long way (full_path), with the lookup already done. */
+SEC("xdp")
+int xdpfence_prog(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data, .end = data_end };
+	struct pkt_info pi = {};
+	struct fence_rule *r;
+	__u64 hint = 0;
+	__u32 slot, under = 0;
+	int proto, l4 = 1, verdict;
+	__u8 nh;
+
+	proto = parse_eth(&c);
+	if (proto == ETH_P_IP) {
+		proto = parse_ipv4(&c, &pi, &l4);
+		if (proto < 0)
+			goto slow;
+		slot = lookup_v4(pi.saddr4, &under);
+		hint = FAST_V4 | slot;
+	} else if (proto == ETH_P_IPV6) {
+		if (parse_ipv6(&c, &pi, &nh) < 0)
+			goto slow;
+		slot = lookup_v6(pi.saddr6);
+		hint = FAST_V6 | slot;
+		proto = nh;
+		if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
+			goto slow;	/* extension headers: the long way counts them */
+	} else {
+		goto slow;
+	}
+	r = rule_at(slot);
+	if (!r || r->kind != FENCE_KIND_DENY || r->action != FENCE_ACT_DROP)
+		goto slow;
+	if (r->expires_ns && r->expires_ns <= bpf_ktime_get_coarse_ns())
+		goto slow;	/* expired: its parent, or the table under a /32, may rule */
+	if (l4)
+		parse_l4(&c, &pi, proto);	/* a truncated one is still dropped */
+	entry_count(slot, data_end - data, pi.new_conn);
+	stat_count(r->stat, data_end - data);
+	return XDP_DROP;
+slow:
+	verdict = full_path(ctx, hint, under);
 	if (verdict == XDP_PASS)
 		bpf_tail_call(ctx, &chain, 0);	/* falls through when empty */
 	return verdict;

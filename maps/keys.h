@@ -159,6 +159,112 @@ struct fence_bucket {
 };
 _Static_assert(sizeof(struct fence_bucket) == 16, "fence_bucket ABI");
 
+/* IPv6 lookup: `tbl6`, an open-addressing hash table in an mmap-able array
+ * that the controller writes directly, searched by binary search on the
+ * prefix lengths present (Waldvogel, Varghese, Turner, Plattner, "Scalable
+ * high speed IP routing lookups", SIGCOMM 1997). Each key is a length and
+ * an address masked to it; it is an entry's own prefix, a marker that
+ * sends the search towards longer prefixes below it, or both. Every key
+ * carries the slot in force for the addresses under it as far as its
+ * length reaches (best matching prefix: an allow covering it if any, else
+ * the longest deny), so the search answers with the last key it found. */
+#define FENCE_V6_LENS_MAX	129		/* prefix lengths 0..128 */
+#define FENCE_V6_SEARCH_STEPS	8		/* binary search over <= 129 lengths */
+#define FENCE_V6_PROBES		32		/* positions a key may lie past its home */
+#define FENCE_TBL6_DEFAULT	(1U << 20)	/* default tbl6 positions (power of two) */
+
+enum fence_v6_state {
+	FENCE_V6_EMPTY = 0,		/* never used: a probe stops here */
+	FENCE_V6_LIVE,			/* a key */
+	FENCE_V6_DEAD,			/* was a key; probes go on; reused after quarantine */
+};
+
+/* `tbl6` element, written by the controller only: the key fields first,
+ * then state (a reader checks state before the key); a position is reused
+ * only FENCE_QUARANTINE_NS after it died, so a reader holding it never sees
+ * another key there. */
+struct fence_v6_ent {
+	__u64 hi;			/* address bits 0..63, host byte order, masked to len */
+	__u64 lo;			/* address bits 64..127, likewise */
+	__u32 slot;			/* rule slot in force under this key, 0 = none */
+	__u8 len;
+	__u8 state;			/* enum fence_v6_state */
+	__u8 pad[2];
+	union {				/* the controller's alone; the data path never reads it */
+		struct {
+			__u32 deny;	/* LIVE: the deny entry whose own prefix this is, 0 = none */
+			__u32 allow;	/* LIVE: likewise, the allow entry */
+		};
+		__u64 freed_ns;		/* DEAD: CLOCK_MONOTONIC it died */
+	};
+};
+_Static_assert(sizeof(struct fence_v6_ent) == 32, "fence_v6_ent ABI");
+
+/* A step of the search: a length present, as a node of the binary search
+ * tree over them (a hit goes to the longer half, a miss to the shorter),
+ * with the masks of the length so that a probe computes none. */
+struct fence_v6_node {
+	__u64 mask_hi;			/* address bits 0..63 of a /len */
+	__u64 mask_lo;			/* bits 64..127 */
+	__u64 salt;			/* seed ^ len: what the home hashes besides the address */
+	__u8 len;
+	__u8 hit;			/* next node after a hit, FENCE_V6_NONE: done */
+	__u8 miss;			/* next node after a miss, likewise */
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct fence_v6_node) == 32, "fence_v6_node ABI");
+#define FENCE_V6_NONE		0xff
+
+/* `tbl6_meta` array, one element: how to search tbl6. Two trees of the
+ * lengths present; the controller writes the one not in use and then
+ * switches `active`, so a reader never sees a tree half written. */
+struct fence_v6_meta {
+	__u32 active;			/* tree active & 1 is searched */
+	__u32 mask;			/* tbl6 positions - 1 */
+	__u64 seed;			/* hash seed, chosen when the set is made */
+	__u32 gen;			/* bumped by each write to tbl6 or the trees (>= 1) */
+	__u8 bits;			/* log2 of tbl6's positions */
+	__u8 shift;			/* 64 - bits */
+	__u8 root[2];			/* first node of each tree, FENCE_V6_NONE: empty */
+	__u8 n[2];			/* lengths in each tree */
+	__u8 pad[6];
+	struct fence_v6_node node[2][FENCE_V6_LENS_MAX];	/* by rank of length */
+};
+_Static_assert(sizeof(struct fence_v6_meta) == 8288, "fence_v6_meta ABI");
+
+/* What a program remembers of its last searches, per CPU, in a small
+ * direct-mapped cache of its own (never pinned): a source address, the
+ * slot the search gave and the tbl6_meta.gen it was searched under; any
+ * later write to the table makes it stale. A flood repeats its sources. */
+#define FENCE_V6_CACHE		4096
+struct fence_v6_cached {
+	__u64 hi, lo;			/* the source address, host byte order */
+	__u32 gen;			/* 0: empty */
+	__u32 slot;
+};
+_Static_assert(sizeof(struct fence_v6_cached) == 24, "fence_v6_cached layout");
+
+/* Home position of a tbl6 key: multiplicative hashing, the top `64 -
+ * shift` bits of the product (the masked-off low address bits are zero, so
+ * the high ones must decide); salt is the table's seed ^ the key's length.
+ * The same function on both sides of the ABI. */
+static inline __u64 fence_v6_home(__u64 hi, __u64 lo, __u64 salt, __u32 shift)
+{
+	return ((hi ^ salt) * 0x9e3779b97f4a7c15ULL ^ lo * 0xc2b2ae3d27d4eb4fULL) >> shift;
+}
+
+/* `entry_counters` per-CPU array, indexed by slot: the packets each deny
+ * entry matched (any action). A packet an entry drops is counted here and
+ * not per source prefix: that is what the engine reads to extend a
+ * promoted ban, and `top` and `ban list` to show drops. Reset when a slot
+ * is reused. */
+struct fence_entry_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_conns;		/* TCP SYN without ACK, QUIC Initial */
+};
+_Static_assert(sizeof(struct fence_entry_counters) == 24, "fence_entry_counters ABI");
+
 /* Per-source-prefix counters: keys of prefix_v4 / prefix_v6 (LRU per-CPU). */
 struct fence_pfx_v4 {
 	__be32 addr;			/* source address masked to the v4 aggregation length */
@@ -185,8 +291,11 @@ struct fence_counters {
 	__u64 packets;
 	__u64 bytes;
 	__u64 new_conns;		/* TCP SYN without ACK, QUIC Initial */
-	__u64 drops;
-	__u64 last_seen_ns;		/* CLOCK_MONOTONIC of the last packet on this CPU */
+	__u64 drops;			/* new connections a throttle dropped (what a drop entry
+					 * drops is counted on the entry: entry_counters) */
+	__u64 last_seen_ns;		/* CLOCK_MONOTONIC (coarse) of the last packet on this
+					 * CPU; never before the start of the epoch it was
+					 * counted in (see fence_active_meta) */
 	__u32 host_epoch;		/* CLOCK_MONOTONIC >> FENCE_HOST_EPOCH_SHIFT of hosts[0] */
 	__u32 pad;
 	__u64 hosts[2][4];		/* this epoch's bits, the one before's */
@@ -212,6 +321,42 @@ struct fence_pfx_rec {
 	struct fence_counters c;
 };
 _Static_assert(sizeof(struct fence_pfx_rec) == 136, "fence_pfx_rec ABI");
+
+/* What changed since the engine's last read: the data path logs a source
+ * prefix in `active_log` the first time it counts it in an epoch (its
+ * counters' last_seen_ns, on the CPU counting it, is before the epoch's
+ * start), so the engine reads the counters of those prefixes alone, not
+ * every prefix the maps hold. `active_meta` says the epoch; the engine
+ * starts a new one at each read and reads the log of the one that ended.
+ * Nothing is logged while no engine ever started one (epoch 0). */
+struct fence_active_meta {
+	__u64 epoch;			/* start (CLOCK_MONOTONIC_COARSE, after every
+					 * last_seen_ns written before it), bit 0: which
+					 * half of active_log this epoch fills */
+	__u32 n[2];			/* records each half took (more than cap: overflowed) */
+	__u32 cap;			/* records in each half */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fence_active_meta) == 24, "fence_active_meta ABI");
+
+/* `active_log` element: half h's record i is element h * cap + i. mark is
+ * written last: a record is the epoch's only when its mark is the epoch
+ * (one that does not is not written yet, or left from an earlier epoch), so
+ * nobody ever has to empty a half. */
+struct fence_active_rec {
+	__u64 mark;			/* fence_active_meta.epoch it was logged in */
+	__u8 family;			/* 4 or 6 */
+	__u8 pad[7];
+	__u8 addr[16];			/* the key of prefix_v4 (addr[0..3]) or prefix_v6 */
+};
+_Static_assert(sizeof(struct fence_active_rec) == 32, "fence_active_rec ABI");
+
+/* Not a map: each CPU's share of the prefixes bpf/counters.bpf.c's
+ * counters_sum adds up (its global sum_arg[cpu]). */
+struct fence_sum_arg {
+	__u32 start, n;
+};
+_Static_assert(sizeof(struct fence_sum_arg) == 8, "fence_sum_arg layout");
 
 /* Not a map: the context the controller passes to bpf/keyload.bpf.c with
  * BPF_PROG_TEST_RUN. keys/vals are the caller's arrays (struct
@@ -246,7 +391,9 @@ _Static_assert(sizeof(struct fence_feed) == 384, "fence_feed ABI");
 
 /* `meta` array, one entry: how the pinned maps were created. */
 #define FENCE_META_MAGIC	0x78647066656e6365ULL	/* "xdpfence" */
-#define FENCE_META_VERSION	2	/* 2: deny_v4 keys /32 denies only (1: every IPv4 deny) */
+#define FENCE_META_VERSION	3	/* 3: IPv6 searched in tbl6, drops counted per entry
+					 * (entry_counters); 2: deny_v4 keys /32 denies only
+					 * (1: every IPv4 deny) */
 
 struct fence_meta {
 	__u64 magic;

@@ -6,7 +6,9 @@
  * name) and so its file under the pin dir; the controller makes its map ids
  * (FM_ID) and its table of names from this list, and does not build if a
  * name here is not a map of bpf/maps.h. Names are a contract with
- * operators: add, never rename. The order is the controller's own, not ABI.
+ * operators: add, never rename (`rule_hits`, layout 2 and before, is
+ * superseded by `entry_counters`: a set upgraded in place keeps it pinned,
+ * unused). The order is the controller's own, not ABI.
  * Each map is described where bpf/maps.h defines it.
  */
 #ifndef XDPFENCE_MAPS_NAMES_H
@@ -24,7 +26,7 @@
 	X(TBL8_STATE, tbl8_state)	\
 	X(RULES, rules)			\
 	X(RULE_INFO, rule_info)		\
-	X(RULE_HITS, rule_hits)		\
+	X(ENTRY_COUNTERS, entry_counters) \
 	X(DENY_V4, deny_v4)		\
 	X(ALLOW_V4, allow_v4)		\
 	X(DENY_V6, deny_v6)		\
@@ -33,7 +35,11 @@
 	X(PREFIX_V4, prefix_v4)		\
 	X(PREFIX_V6, prefix_v6)		\
 	X(FEEDS, feeds)			\
-	X(META, meta)
+	X(META, meta)			\
+	X(TBL6, tbl6)			\
+	X(TBL6_META, tbl6_meta)		\
+	X(ACTIVE_META, active_meta)	\
+	X(ACTIVE_LOG, active_log)
 
 /* The table writer's bookkeeping (struct fence_store in keys.h), pinned
  * under the same pin dir but made by the controller, not by the BPF

@@ -89,3 +89,6 @@ mapfile -t res < <(awk '/reload, 1% changed/ { print $(NF - 3) }' "$tmp/resident
 echo
 printf 'targets (issue 3): first load <= 1 s: %.2f s; 1%% reload <= 0.2 s: CLI median %s s one-shot (--direct), %s s served by xdpfence run; resident median %s s\n' \
 	"$first" "$(median "${cli[@]}")" "$(median "${served[@]}")" "$(median "${res[@]}")"
+# figures for tests/bench/run.sh
+printf '@ feed_first_s %.2f\n@ feed_reload_cli_s %s\n@ feed_reload_served_s %s\n@ feed_reload_resident_s %s\n' \
+	"$first" "$(median "${cli[@]}")" "$(median "${served[@]}")" "$(median "${res[@]}")"

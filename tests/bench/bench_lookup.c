@@ -6,7 +6,12 @@
  * the same prefixes, and a bare XDP_DROP as the floor, for 0, 100k and 1M
  * IPv4 prefixes, on the drop path (source in a banned /24, in a banned /32)
  * and the pass path. Also times loading the prefixes into each structure.
- * Nothing leaves the machine: test_run frames go nowhere.
+ * Then IPv6, 100k prefixes (/33../64 and /128): xdpfence, and the same
+ * search three ways side by side: tbl6's keys and markers in an array the
+ * program probes (as xdpfence), in a BPF hash map, and a BPF LPM trie.
+ * Each figure is the best of ROUNDS test runs of REPEAT packets (a shared
+ * host only ever adds time). Nothing leaves the machine: test_run frames go
+ * nowhere. Lines starting "@ " are figures for tests/bench/run.sh.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +21,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 
 #include "core/fence.h"
 #include "core/table.h"
@@ -23,8 +29,11 @@
 #include "bench_lpm.skel.h"
 #include "../bpf/pkt.h"
 
-#define REPEAT 2000000
-#define ROUNDS 5
+#define REPEAT 1000000
+#define ROUNDS 9
+#define ROUNDS_MAX 64
+
+static int rounds = ROUNDS, repeat = REPEAT;	/* BENCH_ROUNDS, BENCH_REPEAT */
 
 static __u64 rng = 0x9e3779b97f4a7c15ULL;
 
@@ -51,14 +60,14 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Median ns/run of ROUNDS test runs of REPEAT repetitions. */
+/* Best ns/run of ROUNDS test runs of REPEAT repetitions. */
 static double ns_per_pkt(int prog_fd, const void *pkt, size_t len, int want)
 {
-	double v[ROUNDS], t;
+	double v[ROUNDS_MAX], t;
 
-	for (int r = 0; r < ROUNDS; r++) {
+	for (int r = 0; r < rounds; r++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
-			    .repeat = REPEAT);
+			    .repeat = repeat);
 
 		if (bpf_prog_test_run_opts(prog_fd, &o) || (int)o.retval != want) {
 			fprintf(stderr, "bench: test_run failed (%s, verdict %u, want %d)\n",
@@ -67,11 +76,11 @@ static double ns_per_pkt(int prog_fd, const void *pkt, size_t len, int want)
 		}
 		v[r] = o.duration;
 	}
-	for (int i = 0; i < ROUNDS; i++)
-		for (int j = i + 1; j < ROUNDS; j++)
+	for (int i = 0; i < rounds; i++)
+		for (int j = i + 1; j < rounds; j++)
 			if (v[j] < v[i])
 				t = v[i], v[i] = v[j], v[j] = t;
-	return v[ROUNDS / 2];
+	return v[0];
 }
 
 struct prefix {
@@ -235,6 +244,182 @@ static int run_row(struct row *row, const struct prefix *pfx, __u32 n)
 	return 0;
 }
 
+/* --- IPv6 ----------------------------------------------------------------- */
+
+struct row6 {
+	double fence_drop, fence_pass, lookup_drop, lookup_pass;
+	double tbl6_drop, tbl6_pass, hash6_drop, hash6_pass, lpm6_drop, lpm6_pass, bare;
+	double load_table, load_lpm;
+	size_t keys;
+	unsigned lens;
+};
+
+/* 100k prefixes inside 2001:db8::/32, 90% /33../64 and 10% /128, none
+ * covering or inside 2001:db8:db8::/48, where the probes come from; and
+ * that /48's first 512 /64s banned (as bench_live.sh). */
+#define N6 100000
+static void gen_v6(struct cidr *c, __u32 *n)
+{
+	*n = 0;
+	while (*n < N6) {
+		struct cidr *x = &c[*n];
+		__u32 len = rnd() % 10 == 0 ? 128 : 33 + rnd() % 32;
+
+		memset(x, 0, sizeof(*x));
+		x->family = AF_INET6;
+		x->len = len;
+		x->addr[0] = 0x20, x->addr[1] = 0x01, x->addr[2] = 0x0d, x->addr[3] = 0xb8;
+		for (int b = 4; b < 16; b++)
+			x->addr[b] = rnd();
+		cidr_mask(x);
+		/* bits 32..47 of the sources' /48 are 0x0db8 */
+		if (len < 48 ? ((x->addr[4] << 8 | x->addr[5]) >> (48 - len)) == (0x0db8 >> (48 - len)) :
+		    (x->addr[4] == 0x0d && x->addr[5] == 0xb8))
+			continue;
+		(*n)++;
+	}
+	for (__u32 i = 0; i < 512; i++) {
+		struct cidr *x = &c[(*n)++];
+
+		memset(x, 0, sizeof(*x));
+		x->family = AF_INET6;
+		x->len = 64;
+		x->addr[0] = 0x20, x->addr[1] = 0x01, x->addr[2] = 0x0d, x->addr[3] = 0xb8;
+		x->addr[4] = 0x0d, x->addr[5] = 0xb8, x->addr[6] = i >> 8, x->addr[7] = i & 255;
+	}
+}
+
+static int run_v6(struct row6 *row)
+{
+	/* room for 100k IPv6 entries from the start (the tables of a bare
+	 * table_commit do not grow), and tbl6 at its default size */
+	struct fence_opts full = { .max_rules = 1 << 17, .tbl8_groups = 16, .v6_rules = 1 << 20 },
+			  lookup = { .max_rules = 1 << 17, .tbl8_groups = 16, .v6_rules = 1 << 20,
+				     .no_prefix_counters = true };
+	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1,
+					.feed_action = FENCE_ACT_DROP };
+	struct xdpfence *s_full = NULL, *s_lookup = NULL;
+	struct fence_maps m_full = {}, m_lookup = {};
+	struct table *t_full = NULL, *t_lookup = NULL;
+	struct cidr *c = malloc(sizeof(*c) * (N6 + 512));
+	uint8_t drop[PKT_MAX], pass[PKT_MAX], bare4[PKT_MAX];
+	size_t ld, lp, lb;
+	struct bench_lpm *lpm;
+	char err[256] = "";
+	double t0;
+	__u32 n, fd;
+	int ret;
+
+	memset(row, 0, sizeof(*row));
+	if (!c)
+		return -ENOMEM;
+	gen_v6(c, &n);
+	ld = pkt_build(&(struct pkt_spec){ .saddr = "2001:db8:db8:5::1", .tcp_flags = 0x10 }, drop, NULL);
+	lp = pkt_build(&(struct pkt_spec){ .saddr = "2001:db8:db8:f000::1", .tcp_flags = 0x10 }, pass, NULL);
+	lb = pkt_build(&(struct pkt_spec){ .saddr = "198.19.200.1", .tcp_flags = 0x10 }, bare4, NULL);
+	if ((ret = fence_load(&full, &s_full, &m_full, &t_full)) ||
+	    (ret = fence_load(&lookup, &s_lookup, &m_lookup, &t_lookup)))
+		return ret;
+	t0 = now_s();
+	for (__u32 i = 0; i < n; i++)
+		table_put(t_full, &c[i], FENCE_KIND_DENY, &info);
+	if ((ret = table_commit(t_full, NULL, err, sizeof(err)))) {
+		fprintf(stderr, "bench: v6 commit: %s\n", err);
+		return ret;
+	}
+	row->load_table = now_s() - t0;
+	for (__u32 i = 0; i < n; i++)
+		table_put(t_lookup, &c[i], FENCE_KIND_DENY, &info);
+	if ((ret = table_commit(t_lookup, NULL, err, sizeof(err))))
+		return ret;
+	{
+		const struct fence_v6_meta *mt = m_full.tbl6_meta;
+
+		row->lens = mt->n[mt->active & 1];
+		for (__u32 i = 0; i < m_full.n_tbl6; i++)
+			row->keys += m_full.tbl6[i].state == FENCE_V6_LIVE;
+	}
+
+	lpm = bench_lpm__open();
+	if (!lpm)
+		return -errno;
+	bpf_map__set_max_entries(lpm->maps.arr6, m_full.n_tbl6);
+	if ((ret = bench_lpm__load(lpm)))
+		return ret;
+	/* the same keys: the array a copy of tbl6, the hash its live keys */
+	{
+		size_t len = (size_t)m_full.n_tbl6 * sizeof(struct fence_v6_ent);
+		void *a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       bpf_map__fd(lpm->maps.arr6), 0);
+		size_t mlen = (sizeof(struct fence_v6_meta) + 4095) & ~4095UL;
+		void *mt = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED,
+				bpf_map__fd(lpm->maps.meta6), 0);
+
+		if (a == MAP_FAILED || mt == MAP_FAILED)
+			return -errno;
+		memcpy(a, m_full.tbl6, len);
+		memcpy(mt, m_full.tbl6_meta, sizeof(struct fence_v6_meta));
+		munmap(a, len);
+		munmap(mt, mlen);
+	}
+	fd = bpf_map__fd(lpm->maps.hash6);
+	for (__u32 i = 0; i < m_full.n_tbl6; i++) {
+		const struct fence_v6_ent *e = &m_full.tbl6[i];
+		struct { __u32 len, pad; __u64 hi, lo; } k = { e->len, 0, e->hi, e->lo };
+
+		if (e->state == FENCE_V6_LIVE && bpf_map_update_elem(fd, &k, &e->slot, BPF_ANY))
+			return -errno;
+	}
+	t0 = now_s();
+	{
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		struct fence_v6_key *k = calloc(n, sizeof(*k));
+		__u32 *v = calloc(n, sizeof(*v)), done = 0;
+
+		if (!k || !v)
+			return -ENOMEM;
+		for (__u32 i = 0; i < n; i++) {
+			k[i].prefixlen = c[i].len;
+			memcpy(k[i].addr, c[i].addr, 16);
+			v[i] = i + 1;
+		}
+		while (done < n) {
+			__u32 cnt = n - done;
+
+			if (bpf_map_update_batch(bpf_map__fd(lpm->maps.lpm_v6), k + done, v + done, &cnt, &o))
+				return -errno;
+			done += cnt;
+		}
+		free(k);
+		free(v);
+	}
+	row->load_lpm = now_s() - t0;
+
+	row->bare = ns_per_pkt(bpf_program__fd(lpm->progs.xdp_drop_all), bare4, lb, XDP_DROP);
+	row->fence_drop = ns_per_pkt(bpf_program__fd(s_full->progs.xdpfence_prog), drop, ld, XDP_DROP);
+	row->fence_pass = ns_per_pkt(bpf_program__fd(s_full->progs.xdpfence_prog), pass, lp, XDP_PASS);
+	row->lookup_drop = ns_per_pkt(bpf_program__fd(s_lookup->progs.xdpfence_prog), drop, ld, XDP_DROP);
+	row->lookup_pass = ns_per_pkt(bpf_program__fd(s_lookup->progs.xdpfence_prog), pass, lp, XDP_PASS);
+	row->tbl6_drop = ns_per_pkt(bpf_program__fd(lpm->progs.xdp_tbl6), drop, ld, XDP_DROP);
+	row->tbl6_pass = ns_per_pkt(bpf_program__fd(lpm->progs.xdp_tbl6), pass, lp, XDP_PASS);
+	row->hash6_drop = ns_per_pkt(bpf_program__fd(lpm->progs.xdp_hash6), drop, ld, XDP_DROP);
+	row->hash6_pass = ns_per_pkt(bpf_program__fd(lpm->progs.xdp_hash6), pass, lp, XDP_PASS);
+	row->lpm6_drop = ns_per_pkt(bpf_program__fd(lpm->progs.xdp_lpm6), drop, ld, XDP_DROP);
+	row->lpm6_pass = ns_per_pkt(bpf_program__fd(lpm->progs.xdp_lpm6), pass, lp, XDP_PASS);
+
+	bench_lpm__destroy(lpm);
+	table_close(t_full);
+	table_close(t_lookup);
+	fence_maps_close(&m_full);
+	fence_maps_close(&m_lookup);
+	xdpfence__destroy(s_full);
+	xdpfence__destroy(s_lookup);
+	free(c);
+	return 0;
+}
+
+/* --- distinct hosts ---------------------------------------------------- */
+
 /* What counting distinct hosts adds: a new-connection frame (TCP SYN, IPv4
  * and IPv6) and a plain one (ACK), with host counting on and off, measured
  * alternately HOST_ROUNDS times; the least of each (a shared, noisy
@@ -310,11 +495,20 @@ int main(int argc, char **argv)
 {
 	static const __u32 sizes[] = { 0, 100000, 1000000 };
 	struct row rows[3];
+	struct row6 r6;
 	struct prefix *pfx = malloc(sizeof(*pfx) * 1000000);
 	FILE *out = argc > 1 && strcmp(argv[1], "--hosts") ? fopen(argv[1], "w") : NULL;
 	FILE *fs[2] = { stdout, out };
 
 	libbpf_set_print(quiet);
+	if (getenv("BENCH_ROUNDS"))
+		rounds = atoi(getenv("BENCH_ROUNDS"));
+	if (getenv("BENCH_REPEAT"))
+		repeat = atoi(getenv("BENCH_REPEAT"));
+	if (rounds < 1 || rounds > ROUNDS_MAX || repeat < 1) {
+		fprintf(stderr, "bench: BENCH_ROUNDS 1..%d, BENCH_REPEAT >= 1\n", ROUNDS_MAX);
+		return 2;
+	}
 	if (!pfx)
 		return 1;
 	gen_prefixes(pfx, 1000000);
@@ -329,9 +523,19 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (int i = 0; i < 3; i++) {
+		/* BENCH_ONLY=v6 (when working on it): the IPv4 rows left empty */
+		if (getenv("BENCH_ONLY") && !strcmp(getenv("BENCH_ONLY"), "v6")) {
+			memset(&rows[i], 0, sizeof(rows[i]));
+			continue;
+		}
 		fprintf(stderr, "bench: %u prefixes...\n", sizes[i]);
 		if (run_row(&rows[i], pfx, sizes[i]))
 			return 1;
+	}
+	fprintf(stderr, "bench: IPv6, %u prefixes...\n", N6 + 512);
+	if (run_v6(&r6)) {
+		fprintf(stderr, "bench: the IPv6 rows failed\n");
+		return 1;
 	}
 	fprintf(stderr, "bench: host counting...\n");
 	if (hosts_rows(hr, 4))
@@ -341,8 +545,8 @@ int main(int argc, char **argv)
 
 		if (!f)
 			continue;
-		fprintf(f, "ns/packet, BPF_PROG_TEST_RUN, repeat %d, median of %d; IPv4 TCP ACK frames\n",
-			REPEAT, ROUNDS);
+		fprintf(f, "ns/packet, BPF_PROG_TEST_RUN, repeat %d, best of %d; IPv4 TCP ACK frames\n",
+			repeat, rounds);
 		fprintf(f, "xdpfence = full program (parse, table, counters); lookup = same, prefix counters off\n");
 		fprintf(f, "%9s %8s %8s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n", "prefixes",
 			"bare", "fence", "fence", "fence", "lookup", "lookup", "lookup", "lpm",
@@ -369,16 +573,56 @@ int main(int argc, char **argv)
 			struct row *r = &rows[2];
 
 			fprintf(f, "at 1M: LPM drop / xdpfence drop(/24) = %.1fx; LPM pass / xdpfence pass = %.1fx;"
-				" lookup-only drop(/24) %.1f ns (target <= 20)\n",
+				" xdpfence drop %.1f (/24) %.1f (/32) ns, bare %.1f (target: a drop <= 12)\n",
 				r->lpm_drop / r->fence_drop24, r->lpm_pass / r->fence_pass,
-				r->lookup_drop24);
+				r->fence_drop24, r->fence_drop32, r->bare);
 		}
-		fprintf(f, "\ndistinct hosts, ns/packet (on and off measured alternately, median of 5 "
-			"medians):\n%-10s %8s %8s %8s\n", "frame", "on", "off", "added");
+		fprintf(f, "\nIPv6, %u prefixes (/33../64 and /128 in 2001:db8::/32, and 512 /64s): %zu keys and"
+			" markers in tbl6, %u lengths; ns/packet, best of %d\n", N6 + 512, r6.keys, r6.lens,
+			rounds);
+		fprintf(f, "%9s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n", "bare", "fence",
+			"fence", "lookup", "lookup", "array", "array", "hash", "hash", "lpm", "lpm",
+			"load tbl6", "load lpm");
+		fprintf(f, "%9s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n", "XDP_DROP", "drop/64",
+			"pass", "drop/64", "pass", "drop/64", "pass", "drop/64", "pass", "drop/64", "pass",
+			"s", "s");
+		fprintf(f, "%9.1f", r6.bare);
+		cell(f, r6.fence_drop);
+		cell(f, r6.fence_pass);
+		cell(f, r6.lookup_drop);
+		cell(f, r6.lookup_pass);
+		cell(f, r6.tbl6_drop);
+		cell(f, r6.tbl6_pass);
+		cell(f, r6.hash6_drop);
+		cell(f, r6.hash6_pass);
+		cell(f, r6.lpm6_drop);
+		cell(f, r6.lpm6_pass);
+		fprintf(f, " %9.2f %9.2f\n", r6.load_table, r6.load_lpm);
+		fprintf(f, "(array: binary search on lengths over tbl6's keys probed by the program, as xdpfence;"
+			" hash: the same keys in a BPF hash map; lpm: a BPF LPM trie)\n");
+		fprintf(f, "\ndistinct hosts, ns/packet (on and off measured alternately, the least "
+			"of %d):\n%-10s %8s %8s %8s\n", HOST_ROUNDS, "frame", "on", "off", "added");
 		for (int i = 0; i < 4; i++)
 			fprintf(f, "%-10s %8.1f %8.1f %8.1f\n", hr[i].what, hr[i].on, hr[i].off,
 				hr[i].on - hr[i].off);
 		fprintf(f, "target (issue 17): <= 3 ns added to a new-connection frame, none to others\n");
+	}
+	{
+		struct row *r = &rows[2];
+
+		printf("@ testrun_bare %.1f\n", r->bare);
+		printf("@ testrun_drop24_1m %.1f\n", r->fence_drop24);
+		printf("@ testrun_drop32_1m %.1f\n", r->fence_drop32);
+		printf("@ testrun_pass_1m %.1f\n", r->fence_pass);
+		printf("@ testrun_lpm_1m %.1f\n", r->lpm_drop);
+		printf("@ testrun_v6_drop %.1f\n", r6.fence_drop);
+		printf("@ testrun_v6_array %.1f\n", r6.tbl6_drop);
+		printf("@ testrun_v6_hash %.1f\n", r6.hash6_drop);
+		printf("@ testrun_v6_lpm %.1f\n", r6.lpm6_drop);
+		printf("@ hosts_v4_syn_added %.1f\n", hr[0].on - hr[0].off);
+		printf("@ hosts_v6_syn_added %.1f\n", hr[1].on - hr[1].off);
+		printf("@ hosts_v4_ack_added %.1f\n", hr[2].on - hr[2].off);
+		printf("@ hosts_v6_ack_added %.1f\n", hr[3].on - hr[3].off);
 	}
 	if (out)
 		fclose(out);

@@ -4,9 +4,11 @@
  * Every parse path, every verdict, every counter, with crafted frames and
  * exact expectations. Policy goes in through table.c, as in production.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "lib/util.h"
 #include "fixture.h"
 #include "core/counters.h"
+#include "core/pin.h"
 #include "xdpfence.skel.h"
 #include "bench_lpm.skel.h"
 
@@ -41,10 +44,34 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The entry's counters (entry_counters, summed over CPUs); all ~0 when
+ * there is no such entry. */
+static struct fence_entry_counters entry_ctr(struct fx *f, const char *cidr_text,
+					    enum fence_kind kind)
+{
+	struct fence_entry_counters v = { ~0ULL, ~0ULL, ~0ULL };
+	struct cidr c;
+	__u32 slot = 0;
+
+	cidr_parse(cidr_text, &c, 0, NULL, 0);
+	if (!table_get(f->t, &c, kind, &slot) || !slot || counters_entry(&f->m, slot, &v))
+		return (struct fence_entry_counters){ ~0ULL, ~0ULL, ~0ULL };
+	return v;
+}
+
+static __u64 rule_hits(struct fx *f, const char *cidr_text, enum fence_kind kind)
+{
+	return entry_ctr(f, cidr_text, kind).packets;
+}
+
 /* Send s once with no policy and once with its source denied: proves the
- * source was parsed; returns new_conns counted for its prefix. */
+ * source was parsed; returns new_conns counted for one send (the passed one
+ * on its source prefix, the dropped one on the entry that dropped it: the
+ * two must agree). */
 static __u64 parsed_and_judged(const struct pkt_spec *s, const char *what)
 {
+	const char *deny = strchr(s->saddr, ':') ? "2001:db8:1::/48" : "198.51.100.0/24";
+	struct fence_entry_counters e;
 	struct fence_counters c;
 	struct fx f;
 	int v6 = strchr(s->saddr, ':') != NULL;
@@ -53,15 +80,18 @@ static __u64 parsed_and_judged(const struct pkt_spec *s, const char *what)
 	if (!open_fx(&f))
 		return nc;
 	ASSERT_EQ(fx_send(&f, s), XDP_PASS, what);
-	ASSERT_EQ(fx_deny(&f, v6 ? "2001:db8:1::/48" : "198.51.100.0/24"), 0, "deny");
+	ASSERT_EQ(fx_deny(&f, deny), 0, "deny");
 	ASSERT_EQ(fx_send(&f, s), XDP_DROP, what);
 	ASSERT_EQ(fx_stat(&f, FENCE_STAT_PASS), 1, "stat pass");
 	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_MANUAL), 1, "stat drop_manual");
+	e = entry_ctr(&f, deny, FENCE_KIND_DENY);
+	ASSERT_EQ(e.packets, 1, "the drop counted on the entry");
 	if (ASSERT_EQ(fx_prefix(&f, v6 ? PFX6 : PFX4, &c), 0, "prefix entry")) {
-		ASSERT_EQ(c.packets, 2, "prefix packets");
-		ASSERT_EQ(c.drops, 1, "prefix drops");
-		nc = c.new_conns / 2;	/* both sends count alike */
-		ASSERT_EQ(c.new_conns % 2, 0, "new_conns even");
+		ASSERT_EQ(c.packets, 1, "only the passed one counted on the prefix");
+		ASSERT_EQ(c.drops, 0, "prefix drops");
+		ASSERT_EQ(c.bytes, e.bytes, "same frame, same bytes");
+		nc = c.new_conns;
+		ASSERT_EQ(e.new_conns, c.new_conns, "new_conns alike on entry and prefix");
 	}
 	fx_close(&f);
 	return nc;
@@ -355,22 +385,6 @@ static void test_datapath_expiry(void)
 	fx_close(&f);
 }
 
-static __u64 rule_hits(struct fx *f, const char *cidr_text, enum fence_kind kind)
-{
-	__u64 v[256] = { 0 }, sum = 0;
-	struct cidr c;
-	__u32 slot = 0;
-
-	cidr_parse(cidr_text, &c, 0, NULL, 0);
-	if (!table_get(f->t, &c, kind, &slot) || f->m.ncpus > 256)
-		return ~0ULL;
-	if (bpf_map_lookup_elem(f->m.fd[FM_RULE_HITS], &slot, v))
-		return ~0ULL;
-	for (int i = 0; i < f->m.ncpus; i++)
-		sum += v[i];
-	return sum;
-}
-
 static void test_datapath_monitor(void)
 {
 	struct fence_counters c;
@@ -393,6 +407,334 @@ static void test_datapath_monitor(void)
 	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_PROMOTED), 1, "drop_promoted");
 	ASSERT_EQ(rule_hits(&f, "198.51.100.0/24", FENCE_KIND_DENY), 6, "hits kept on update");
 	fx_close(&f);
+}
+
+/* Where a packet is counted: one a drop entry drops on the entry and not
+ * on its source prefix; one a monitor or throttle entry passes on both
+ * (the entry's hits, the prefix's traffic); a new connection a throttle
+ * drops on both, and as a drop of the prefix; one no entry matches on the
+ * prefix only. */
+static void test_datapath_counted_where(void)
+{
+	struct pkt_spec syn = { .saddr = "203.0.113.9", .tcp_flags = TH_SYN };
+	struct fence_entry_counters e;
+	struct fence_counters c;
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_entry(&f, "198.51.100.0/24", FENCE_KIND_DENY, FENCE_ACT_DROP, 0,
+			   FENCE_OWN_PROMOTED), 0, "drop /24");
+	ASSERT_EQ(fx_entry(&f, "198.51.100.128/25", FENCE_KIND_DENY, FENCE_ACT_MONITOR, 0,
+			   FENCE_OWN_FEED), 0, "monitor /25 inside it");
+	ASSERT_EQ(fx_entry(&f, "203.0.113.0/24", FENCE_KIND_DENY, FENCE_ACT_THROTTLE, 0,
+			   FENCE_OWN_MANUAL), 0, "throttle /24, burst 3");
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(verdict(&f, "198.51.100.7"), XDP_DROP, "dropped");
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(verdict(&f, "198.51.100.200"), XDP_PASS, "monitored");
+	for (int i = 0; i < 5; i++)
+		fx_send(&f, &syn);
+	ASSERT_EQ(verdict(&f, "192.0.2.1"), XDP_PASS, "no entry");
+
+	e = entry_ctr(&f, "198.51.100.0/24", FENCE_KIND_DENY);
+	ASSERT_EQ(e.packets, 3, "drop entry: its drops");
+	e = entry_ctr(&f, "198.51.100.128/25", FENCE_KIND_DENY);
+	ASSERT_EQ(e.packets, 2, "monitor entry: its hits");
+	ASSERT_EQ(fx_prefix(&f, "198.51.100.0", &c), 0, "the /24's prefix counters");
+	ASSERT_EQ(c.packets, 2, "only the monitored packets on the prefix");
+	ASSERT_EQ(c.drops, 0, "no drops there");
+	e = entry_ctr(&f, "203.0.113.0/24", FENCE_KIND_DENY);
+	ASSERT_EQ(e.packets, 5, "throttle entry: every SYN");
+	ASSERT_EQ(e.new_conns, 5, "as new connections");
+	ASSERT_EQ(fx_prefix(&f, "203.0.113.0", &c), 0, "throttled prefix");
+	ASSERT_EQ(c.packets, 5, "throttled traffic on the prefix too");
+	ASSERT_EQ(c.drops, 2, "with the throttle's drops");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_THROTTLE), 2, "drop_throttle");
+	ASSERT_EQ(fx_prefix(&f, "192.0.2.0", &c), 0, "unmatched prefix");
+	ASSERT_EQ(c.packets, 1, "on the prefix");
+	ASSERT_EQ(fx_stat(&f, FENCE_STAT_DROP_PROMOTED), 3, "drop_promoted");
+	ASSERT_EQ(fx_stat_total(&f), 11, "every packet once per reason");
+	fx_close(&f);
+}
+
+/* The IPv6 table against a plain reference, over commits that add and
+ * remove entries of many lengths (so the lengths present, the search's
+ * markers and the slots they carry all change), with allows among the
+ * denies: an allow covering an address wins, else the longest deny. */
+#define V6R_MAX 600
+struct v6ref {
+	__u8 a[16], len, allow, live;
+};
+
+static bool v6_covers(const struct v6ref *r, const __u8 *x)
+{
+	int full = r->len / 8, rem = r->len % 8;
+
+	if (memcmp(r->a, x, full))
+		return false;
+	return !rem || ((r->a[full] ^ x[full]) & (0xff << (8 - rem))) == 0;
+}
+
+static __u64 v6rng = 88172645463325252ULL;
+
+static __u32 v6rnd(void)
+{
+	v6rng ^= v6rng << 13;
+	v6rng ^= v6rng >> 7;
+	v6rng ^= v6rng << 17;
+	return (__u32)(v6rng >> 11);
+}
+
+static void v6_text(const __u8 *a, int len, char *buf, size_t n)
+{
+	char t[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, a, t, sizeof(t));
+	if (len >= 0)
+		snprintf(buf, n, "%s/%d", t, len);
+	else
+		snprintf(buf, n, "%s", t);
+}
+
+static void test_datapath_v6_table_vs_reference(void)
+{
+	static struct v6ref ref[V6R_MAX];
+	struct fence_opts o = { .max_rules = 4096, .tbl8_groups = 4, .prefix_entries = 256,
+				.v6_rules = 8192 };
+	int n = 0, bad = 0, probes = 0;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	for (int round = 0; round < 6; round++) {
+		char err[256] = "", text[64];
+
+		/* rounds 0-2 add entries (lengths widen each round), 3 and 5
+		 * remove some, 4 adds allows */
+		for (int k = 0; k < 120 && round != 3 && round != 5 && n < V6R_MAX; k++) {
+			struct v6ref *r = &ref[n];
+			struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1,
+							.feed_action = FENCE_ACT_DROP };
+			int lens_lo = 32 + 8 * (2 - (round > 2 ? 2 : round));
+			struct cidr c;
+			int dup = 0;
+
+			memset(r, 0, sizeof(*r));
+			r->a[0] = 0x20, r->a[1] = 0x01, r->a[2] = 0x0d, r->a[3] = 0xb8;
+			r->len = v6rnd() % 8 == 0 ? 128 : lens_lo + v6rnd() % (65 - lens_lo);
+			/* few distinct values in the upper bits: prefixes nest */
+			for (int b = 4; b < 16; b++)
+				r->a[b] = b < 7 ? v6rnd() % 3 : v6rnd();
+			for (int b = r->len; b < 128; b++)
+				r->a[b / 8] &= ~(0x80 >> (b % 8));
+			r->allow = round == 4;
+			for (int j = 0; j < n; j++)
+				dup |= ref[j].live && ref[j].len == r->len && !memcmp(ref[j].a, r->a, 16);
+			if (dup)
+				continue;
+			r->live = 1;
+			v6_text(r->a, r->len, text, sizeof(text));
+			cidr_parse(text, &c, 0, NULL, 0);
+			table_put(f.t, &c, r->allow ? FENCE_KIND_ALLOW : FENCE_KIND_DENY, &info);
+			n++;
+		}
+		for (int j = 0; (round == 3 || round == 5) && j < n; j++) {
+			struct cidr c;
+
+			if (!ref[j].live || v6rnd() % 3)
+				continue;
+			ref[j].live = 0;
+			v6_text(ref[j].a, ref[j].len, text, sizeof(text));
+			cidr_parse(text, &c, 0, NULL, 0);
+			table_del(f.t, &c, ref[j].allow ? FENCE_KIND_ALLOW : FENCE_KIND_DENY);
+		}
+		if (!ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "commit")) {
+			fprintf(stderr, "  %s\n", err);
+			break;
+		}
+		for (int q = 0; q < 400; q++) {
+			__u8 x[16];
+			int want = XDP_PASS, best = -1, allow = 0, got;
+
+			/* mostly inside a prefix, with random bits below it */
+			memcpy(x, ref[v6rnd() % n].a, 16);
+			for (int b = 40 + v6rnd() % 88; b < 128; b++)
+				if (v6rnd() & 1)
+					x[b / 8] ^= 0x80 >> (b % 8);
+			for (int j = 0; j < n; j++) {
+				if (!ref[j].live || !v6_covers(&ref[j], x))
+					continue;
+				if (ref[j].allow)
+					allow = 1;
+				else if (best < 0 || ref[j].len > ref[best].len)
+					best = j;
+			}
+			if (!allow && best >= 0)
+				want = XDP_DROP;
+			v6_text(x, -1, text, sizeof(text));
+			got = verdict(&f, text);
+			probes++;
+			if (got != want && bad++ < 5)
+				TEST_FAIL_AT("round %d: %s: verdict %d, want %d", round, text, got, want);
+		}
+	}
+	ASSERT_EQ(bad, 0, "every verdict as the reference's");
+	ASSERT_TRUE(probes >= 2000, "probed");
+	fx_close(&f);
+}
+
+/* The program remembers its last IPv6 searches per CPU; a commit that
+ * changes the IPv6 table makes them stale, whatever it changes: a new
+ * entry, a new length, a removal, an allow. */
+static void test_datapath_v6_cache_goes_stale(void)
+{
+	const char *src = "2001:db8:7:7::9";
+	struct fx f;
+
+	if (!open_fx(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "2001:db8:1::/48"), 0, "a /48 elsewhere");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "searched: none");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "remembered: none");
+	ASSERT_EQ(fx_deny(&f, "2001:db8:7::/48"), 0, "a /48 of the same length over it");
+	ASSERT_EQ(verdict(&f, src), XDP_DROP, "the new /48");
+	ASSERT_EQ(fx_deny(&f, "2001:db8:7:7::/64"), 0, "a /64 under it: a new length");
+	ASSERT_EQ(verdict(&f, src), XDP_DROP, "still dropped");
+	ASSERT_EQ(rule_hits(&f, "2001:db8:7:7::/64", FENCE_KIND_DENY), 1, "by the /64 now");
+	ASSERT_EQ(fx_allow(&f, "2001:db8:7:7::9/128"), 0, "an allow of the source");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "allowed");
+	ASSERT_EQ(fx_remove(&f, "2001:db8:7:7::9/128", FENCE_KIND_ALLOW), 0, "the allow removed");
+	ASSERT_EQ(verdict(&f, src), XDP_DROP, "dropped again");
+	ASSERT_EQ(fx_remove(&f, "2001:db8:7:7::/64", FENCE_KIND_DENY), 0, "the /64 removed");
+	ASSERT_EQ(fx_remove(&f, "2001:db8:7::/48", FENCE_KIND_DENY), 0, "the /48 removed");
+	ASSERT_EQ(verdict(&f, src), XDP_PASS, "passes again");
+	fx_close(&f);
+}
+
+/* A set pinned by a build of layout 2 (before tbl6 and entry_counters):
+ * the first writer of this build adds the maps it lacks, brings the
+ * contents to this layout (tbl6 from the entries) and says so; a program of
+ * this build then enforces the IPv6 entries the old set held. */
+static void test_datapath_upgrade_from_layout_2(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 1024 };
+	char dir[96], path[160], err[256] = "";
+	static const char *const gone[] = { "tbl6", "tbl6_meta", "entry_counters" };
+	struct pin_repair rep;
+	struct fence_meta meta;
+	struct pinned p;
+	__u32 key = 0;
+	struct fx f;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-l2-%d", getpid());
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+		return;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set"))
+		goto out;
+	ASSERT_EQ(fx_deny(&f, "2001:db8:1::/48"), 0, "an IPv6 deny");
+	ASSERT_EQ(fx_deny(&f, "198.51.100.0/24"), 0, "an IPv4 deny");
+	fx_close(&f);
+	/* as layout 2 left it: none of the maps it did not have */
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, gone[i]);
+		ASSERT_EQ(unlink(path), 0, gone[i]);
+	}
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	fd = bpf_obj_get(path);
+	ASSERT_TRUE(fd >= 0 && !bpf_map_lookup_elem(fd, &key, &meta), "meta");
+	meta.version = 2;
+	ASSERT_EQ(bpf_map_update_elem(fd, &key, &meta, BPF_ANY), 0, "layout 2");
+	close(fd);
+
+	if (!ASSERT_EQ(pin_open(&p, dir, PIN_WRITE | PIN_CREATE, &rep, err, sizeof(err)), 0,
+		       "the first writer opens it")) {
+		fprintf(stderr, "  %s\n", err);
+		goto out;
+	}
+	ASSERT_TRUE(rep.outdated && rep.st.recovered, "and brings it up to date");
+	ASSERT_EQ(fence_read_meta(&p.m, &meta), 0, "meta");
+	ASSERT_EQ(meta.version, FENCE_META_VERSION, "this build's layout recorded");
+	pin_close(&p);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a program of this build on it"))
+		goto out;
+	ASSERT_EQ(verdict(&f, "2001:db8:1::5"), XDP_DROP, "the old set's IPv6 deny enforced");
+	ASSERT_EQ(verdict(&f, "2001:db8:2::5"), XDP_PASS, "nothing else");
+	ASSERT_EQ(verdict(&f, "198.51.100.5"), XDP_DROP, "the IPv4 deny too");
+	ASSERT_EQ(rule_hits(&f, "2001:db8:1::/48", FENCE_KIND_DENY), 1, "counted on the entry");
+	fx_close(&f);
+out:
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if (system(path))
+		TEST_FAIL_AT("could not remove %s", dir);
+}
+
+/* A pinned set whose tbl6 is too small for a change grows it (with the
+ * rule slots and deny_v6) in pin_commit: every key placed again in a
+ * bigger table under a new seed, the search tree rebuilt; a program on
+ * the grown set enforces the old entries and the new. */
+static void test_datapath_tbl6_grows(void)
+{
+	struct fence_opts o = { .max_rules = 1024, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 1024 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL,
+					.manual_action = FENCE_ACT_DROP };
+	char dir[96], path[160], src[64], err[256] = "";
+	struct pin_repair rep;
+	struct pinned p;
+	__u32 n_tbl6 = 0;
+	struct cidr c;
+	struct fx f;
+	int bad = 0;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-g6-%d", getpid());
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+		return;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set, tbl6 of 1024 positions"))
+		goto out;
+	ASSERT_EQ(fx_deny(&f, "2001:db8:1::/48"), 0, "a /48 deny");
+	ASSERT_EQ(fx_allow(&f, "2001:db8:1:5::/64"), 0, "an allow inside it");
+	ASSERT_EQ(f.m.n_tbl6, 1024, "tbl6 starts at 1024");
+	fx_close(&f);
+
+	if (!ASSERT_EQ(pin_open(&p, dir, PIN_WRITE, &rep, err, sizeof(err)), 0, "writer")) {
+		fprintf(stderr, "  %s\n", err);
+		goto out;
+	}
+	for (int i = 0; i < 1500; i++) {	/* more keys than 3/4 of 1024 */
+		snprintf(src, sizeof(src), "2001:db8:2:%x::/64", i);
+		cidr_parse(src, &c, 0, NULL, 0);
+		bad += table_put(p.t, &c, FENCE_KIND_DENY, &info) != 0;
+	}
+	ASSERT_EQ(bad, 0, "1500 /64 denies staged");
+	if (!ASSERT_EQ(pin_commit(&p, NULL, err, sizeof(err)), 0, "committed, growing"))
+		fprintf(stderr, "  %s\n", err);
+	n_tbl6 = p.m.n_tbl6;
+	pin_close(&p);
+	ASSERT_TRUE(n_tbl6 >= 2048, "tbl6 grew");
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a program on the grown set"))
+		goto out;
+	ASSERT_EQ(f.m.n_tbl6, n_tbl6, "of the grown size");
+	ASSERT_EQ(verdict(&f, "2001:db8:1::5"), XDP_DROP, "the /48 from before the growth");
+	ASSERT_EQ(verdict(&f, "2001:db8:1:5::9"), XDP_PASS, "its allow");
+	for (int i = 0; i < 1500; i++) {
+		snprintf(src, sizeof(src), "2001:db8:2:%x::1", i);
+		bad += verdict(&f, src) != XDP_DROP;
+	}
+	ASSERT_EQ(bad, 0, "every new /64 drops");
+	ASSERT_EQ(verdict(&f, "2001:db8:2:ffff::1"), XDP_PASS, "and nothing else");
+	ASSERT_EQ(fx_deny(&f, "2001:db8:3::/56"), 0, "a commit on the grown table");
+	ASSERT_EQ(verdict(&f, "2001:db8:3:0:1::1"), XDP_DROP, "enforced");
+	fx_close(&f);
+out:
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if (system(path))
+		TEST_FAIL_AT("could not remove %s", dir);
 }
 
 /* A slot freed and given to another entry starts its hit counter at zero
@@ -486,10 +828,15 @@ static void test_datapath_counters_exact(void)
 	ASSERT_EQ(c.new_conns, 7, "new_conns");
 	ASSERT_EQ(c.drops, 0, "drops");
 	ASSERT_TRUE(c.last_seen_ns > 0 && c.last_seen_ns <= fence_now_ns(), "last_seen");
-	ASSERT_EQ(fx_prefix(&f, "203.0.113.0", &c), 0, "denied /24");
-	ASSERT_EQ(c.packets, 4, "packets");
-	ASSERT_EQ(c.new_conns, 4, "new_conns");
-	ASSERT_EQ(c.drops, 4, "drops");
+	/* dropped by an entry: counted on the entry, never on the prefix */
+	ASSERT_EQ(fx_prefix(&f, "203.0.113.0", &c), -ENOENT, "denied /24: no prefix counters");
+	{
+		struct fence_entry_counters e = entry_ctr(&f, "203.0.113.0/24", FENCE_KIND_DENY);
+
+		ASSERT_EQ(e.packets, 4, "entry packets");
+		ASSERT_EQ(e.bytes, 4 * l_syn, "entry bytes");
+		ASSERT_EQ(e.new_conns, 4, "entry new_conns");
+	}
 	ASSERT_EQ(fx_prefix(&f, "2001:db8:1:2::", &c), 0, "v6 /64");
 	ASSERT_EQ(c.packets, 2, "v6 packets");
 	ASSERT_EQ(c.bytes, 2 * l_v6, "v6 bytes");
@@ -846,6 +1193,216 @@ static void test_datapath_counters_reader_cut_short(void)
 	ASSERT_EQ(st.fallbacks, 3, "each by batch lookups, and counted");
 	ASSERT_EQ(st.failed, 0, "none failed");
 out:
+	counters_reader_free(r);
+	fx_close(&f);
+}
+
+/* The engine's reader reads only what the data path counted since its
+ * last read (active_log): the first read is a whole one; then each read
+ * gives the prefixes counted since, with their counters summed over the
+ * CPUs that counted them (those of other CPUs too), and nothing else; an
+ * epoch whose log overflowed is read whole again. */
+static int read_changed(struct counters_reader *r, struct pfx_sample *out, int max, bool *changes)
+{
+	struct pfx_sample *const *seg;
+	const size_t *sn;
+	unsigned ns;
+	int n = 0;
+
+	if (counters_reader_read(r, &seg, &sn, &ns))
+		return -1;
+	for (unsigned k = 0; k < ns; k++)
+		for (size_t i = 0; i < sn[k] && n < max; i++)
+			out[n++] = seg[k][i];
+	*changes = counters_reader_changes_only(r);
+	return n;
+}
+
+static const struct pfx_sample *find_v4(const struct pfx_sample *v, int n, const char *pfx)
+{
+	__u8 a[4];
+
+	inet_pton(AF_INET, pfx, a);
+	for (int i = 0; i < n; i++)
+		if (v[i].family == 4 && !memcmp(v[i].addr, a, 4))
+			return &v[i];
+	return NULL;
+}
+
+static void on_cpu(int cpu)
+{
+	cpu_set_t cs;
+
+	CPU_ZERO(&cs);
+	CPU_SET(cpu, &cs);
+	sched_setaffinity(0, sizeof(cs), &cs);
+}
+
+static void test_datapath_counters_changes_only(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 1024,
+				.v6_rules = 256 };
+	static struct pfx_sample v[4096];
+	struct counters_reader *r = NULL;
+	const struct pfx_sample *a, *b;
+	cpu_set_t all;
+	char src[32];
+	bool ch;
+	int n;
+	struct fx f;
+
+	sched_getaffinity(0, sizeof(all), &all);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	if (!ASSERT_EQ(counters_reader_new(&r, &f.m, 0, COUNTERS_CHANGES), 0, "reader"))
+		goto out;
+	ASSERT_EQ(verdict(&f, "198.51.100.1"), XDP_PASS, "before any epoch");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(n == 1 && !ch, "the first read is whole");
+
+	on_cpu(0);
+	for (int i = 0; i < 3; i++)
+		verdict(&f, "198.51.100.1");
+	verdict(&f, "203.0.113.5");
+	on_cpu(f.m.ncpus > 1 ? 1 : 0);
+	for (int i = 0; i < 2; i++)
+		verdict(&f, "198.51.100.9");
+	sched_setaffinity(0, sizeof(all), &all);
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch, "then only what changed");
+	ASSERT_EQ(n, 2, "the two prefixes counted since");
+	a = find_v4(v, n, "198.51.100.0");
+	b = find_v4(v, n, "203.0.113.0");
+	ASSERT_TRUE(a && a->c.packets == 6, "summed over the CPUs that counted it, from the start");
+	ASSERT_TRUE(b && b->c.packets == 1, "the other one");
+
+	verdict(&f, "203.0.113.77");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 1, "one counted since");
+	b = find_v4(v, n, "203.0.113.0");
+	ASSERT_TRUE(b && b->c.packets == 2, "its counters whole");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 0, "nothing counted: nothing read");
+
+	/* more first packets than the log holds: the next read is whole */
+	for (int i = 0; i < 1100; i++) {
+		snprintf(src, sizeof(src), "198.%d.%d.1", 18 + (i >> 8), i & 255);
+		verdict(&f, src);
+	}
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(!ch && n > 0, "an overflowed epoch is read whole");
+	verdict(&f, "203.0.113.77");
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 1, "and only what changed after it");
+out:
+	counters_reader_free(r);
+	fx_close(&f);
+}
+
+static void syn_from(struct fx *f, const char *src)
+{
+	uint8_t buf[PKT_MAX];
+	size_t l = pkt_build(&(struct pkt_spec){ .saddr = src, .tcp_flags = TH_SYN }, buf, NULL);
+
+	fx_run(f, buf, l);
+}
+
+/* The engine's read of what changed (counters_sum in the kernel) carries
+ * the hosts as the walk and the batch reads do: ORed over the CPUs that
+ * counted the prefix, as of the latest host epoch among them. */
+static void test_datapath_hosts_changes_only(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 1024,
+				.v6_rules = 256 };
+	static struct pfx_sample v[4096];
+	struct counters_reader *r = NULL;
+	struct pfx_sample *a;
+	int n, cpu1;
+	__u8 k6[16];
+	cpu_set_t all;
+	char src[64];
+	bool ch;
+	struct fx f;
+
+	sched_getaffinity(0, sizeof(all), &all);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	cpu1 = f.m.ncpus > 1 ? 1 : 0;
+	if (!ASSERT_EQ(counters_reader_new(&r, &f.m, 0, COUNTERS_CHANGES), 0, "reader"))
+		goto out;
+	read_changed(r, v, 4096, &ch);		/* the first read is whole */
+
+	on_cpu(0);
+	for (int i = 1; i <= 10; i++) {
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		syn_from(&f, src);
+	}
+	syn_from(&f, "2001:db8:9::1");
+	syn_from(&f, "2001:db8:9::2");
+	on_cpu(cpu1);
+	for (int i = 5; i <= 20; i++) {	/* .5 to .10 on both CPUs */
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		syn_from(&f, src);
+	}
+	syn_from(&f, "2001:db8:9::2");
+	syn_from(&f, "2001:db8:9::3");
+	sched_setaffinity(0, sizeof(all), &all);
+	n = read_changed(r, v, 4096, &ch);
+	ASSERT_TRUE(ch && n == 2, "only what changed: a /24 and a /64");
+	a = (struct pfx_sample *)find_v4(v, n, "198.51.100.0");
+	if (ASSERT_TRUE(a != NULL, "the /24 read")) {
+		ASSERT_EQ(a->c.new_conns, 26, "new connections summed");
+		ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 20, "20 hosts, ORed over CPUs");
+		ASSERT_EQ(a->c.hosts[0][0], 0x1ffffeULL, "hosts .1 to .20");
+	}
+	inet_pton(AF_INET6, "2001:db8:9::", k6);
+	a = NULL;
+	for (int i = 0; i < n; i++)
+		if (v[i].family == 6 && !memcmp(v[i].addr, k6, 16))
+			a = &v[i];
+	if (ASSERT_TRUE(a != NULL, "the /64 read"))
+		ASSERT_EQ(counters_hosts(&a->c, 6, fence_now_ns()), 3, "3 IPv6 hosts");
+
+	on_cpu(0);
+	syn_from(&f, "198.51.100.30");
+	sched_setaffinity(0, sizeof(all), &all);
+	n = read_changed(r, v, 4096, &ch);
+	a = (struct pfx_sample *)find_v4(v, n, "198.51.100.0");
+	ASSERT_TRUE(ch && n == 1 && a, "read again once counted again");
+	if (a)
+		ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 21, "its hosts of the epoch kept");
+
+	/* CPUs an epoch apart, planted: the one behind gives its current
+	 * hosts as the previous epoch's, and its previous ones are too old */
+	if (f.m.ncpus > 1) {
+		struct fence_counters *pc = calloc(f.m.ncpus, sizeof(*pc));
+		__u32 e = (__u32)(fence_now_ns() >> FENCE_HOST_EPOCH_SHIFT);
+		__be32 k4 = htonl(0xcb007100);	/* 203.0.113.0 */
+
+		if (!pc)
+			goto out;
+		pc[0].host_epoch = e;
+		pc[0].hosts[0][0] = 1;		/* .0, now */
+		pc[1].host_epoch = e - 1;
+		pc[1].hosts[0][1] = 1;		/* .64, the epoch before */
+		pc[1].hosts[1][2] = 1;		/* .128, two before */
+		ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_PREFIX_V4], &k4, pc, BPF_ANY), 0, "planted");
+		free(pc);
+		on_cpu(0);
+		verdict(&f, "203.0.113.200");	/* logs it; opens nothing */
+		sched_setaffinity(0, sizeof(all), &all);
+		n = read_changed(r, v, 4096, &ch);
+		a = (struct pfx_sample *)find_v4(v, n, "203.0.113.0");
+		if (ASSERT_TRUE(ch && a, "the planted prefix read")) {
+			ASSERT_EQ(a->c.host_epoch, e, "as of the latest epoch");
+			ASSERT_EQ(a->c.hosts[0][0], 1ULL, "CPU 0's current");
+			ASSERT_EQ(a->c.hosts[1][1], 1ULL, "CPU 1's current as the previous");
+			ASSERT_EQ(a->c.hosts[1][2] | a->c.hosts[0][2], 0, "CPU 1's previous dropped");
+			ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 2, ".0 and .64");
+		}
+	}
+out:
+	sched_setaffinity(0, sizeof(all), &all);
 	counters_reader_free(r);
 	fx_close(&f);
 }
@@ -1266,11 +1823,15 @@ TEST_MAIN(T(test_datapath_hosts), T(test_datapath_hosts_epochs), T(test_datapath
 	  T(test_datapath_v6_too_many_ext), T(test_datapath_tcp_flags), T(test_datapath_quic),
 	  T(test_datapath_non_ip), T(test_datapath_allow_beats_deny),
 	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor), T(test_datapath_hits_reset_on_reuse),
+	  T(test_datapath_counted_where), T(test_datapath_v6_table_vs_reference),
+	  T(test_datapath_v6_cache_goes_stale), T(test_datapath_upgrade_from_layout_2),
+	  T(test_datapath_tbl6_grows),
 	  T(test_datapath_throttle), T(test_datapath_counters_exact),
 	  T(test_datapath_aggregation_lengths), T(test_datapath_malformed_verdict),
 	  T(test_datapath_prefix_lru_bounded), T(test_datapath_counters_reader),
 	  T(test_datapath_counters_merge), T(test_datapath_counters_merge_long_runs),
 	  T(test_datapath_counters_merge_v6_burst),
 	  T(test_datapath_counters_reader_churn), T(test_datapath_counters_reader_cut_short),
-	  T(test_datapath_counters_settle),
+	  T(test_datapath_counters_settle), T(test_datapath_counters_changes_only),
+	  T(test_datapath_hosts_changes_only),
 	  T(test_datapath_chain), T(test_datapath_truncation))

@@ -873,6 +873,124 @@ static void test_policy_gap(void)
 	sim_done(&m);
 }
 
+/* policy_gap: the prefix's counters are about to come from elsewhere (the
+ * engine switches between a prefix's own and its drop entry's), so its
+ * next sample is a baseline, even the very next tick: a jump in the
+ * counter is no rate. */
+static void test_policy_gap_asked(void)
+{
+	struct policy_config c = base_cfg();
+	struct cidr other = pfx("192.0.2.0/24");
+	struct sim m;
+	unsigned a;
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	sim_tick_at(&m, 0);
+	sim_run(&m, a, 150, 8);
+	ASSERT_EQ(policy_gap(m.p, &m.flow[a].prefix), 0, "gap asked");
+	ASSERT_EQ(policy_gap(m.p, &other), -ENOENT, "not tracked");
+	m.flow[a].new_conns += 100000;		/* t=9: another counter: baseline */
+	sim_tick(&m, SEC);
+	sim_run(&m, a, 150, 9);
+	ASSERT_STREQ(m.log, "", "not before 10 s after the gap");
+	sim_run(&m, a, 150, 1);
+	ASSERT_STREQ(m.log, "19 promote 198.51.100.0/24 off=1 ttl=600 exp=619\n", "log");
+	sim_done(&m);
+}
+
+/* POLICY_TICK_CHANGED: a prefix missing from ticks of changed prefixes
+ * was idle there (its streak breaks), and its delta when it comes back
+ * falls in the interval that just ended; one missing from a whole tick is
+ * gone (its next sample a baseline). */
+static size_t sim_tick_changed(struct sim *m, __u64 dt, bool changed)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < m->n_flows; i++)
+		if (m->on[i])
+			m->buf[n++] = m->flow[i];
+	m->now += dt;
+	m->err = policy_tick_ex(m->p, m->now, m->buf, n, changed ? POLICY_TICK_CHANGED : 0,
+				allow_fn, &m->allow, &m->d, &m->nd);
+	if (!ASSERT_EQ(m->err, 0, "policy_tick_ex"))
+		m->nd = 0;
+	for (size_t i = 0; i < m->nd; i++)
+		sim_logf(m, &m->d[i]);
+	return m->nd;
+}
+
+static void test_policy_changed_only(void)
+{
+	struct policy_config c = base_cfg();
+	struct sim m;
+	unsigned a;
+
+	c.rules[0].window_s = 1;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	sim_tick_changed(&m, SEC, false);		/* t=1: whole, baseline */
+	m.on[a] = false;
+	sim_tick_changed(&m, SEC, true);		/* t=2..4: not counted */
+	sim_tick_changed(&m, SEC, true);
+	sim_tick_changed(&m, SEC, true);
+	m.on[a] = true;
+	m.flow[a].new_conns += 150;			/* t=5: 150 in the last second */
+	sim_tick_changed(&m, SEC, true);
+	ASSERT_STREQ(m.log, "5 promote 198.51.100.0/24 off=1 ttl=600 exp=605\n",
+		     "idle in between, its delta in the last interval");
+	sim_done(&m);
+
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	sim_tick_changed(&m, SEC, false);		/* t=1: baseline */
+	m.on[a] = false;
+	sim_tick_changed(&m, SEC, false);		/* t=2: whole, and missing: gone */
+	sim_tick_changed(&m, SEC, true);
+	m.on[a] = true;
+	m.flow[a].new_conns += 150;
+	sim_tick_changed(&m, SEC, true);		/* t=4: a baseline, not a rate */
+	ASSERT_STREQ(m.log, "", "missing from a whole tick: back as a baseline");
+	m.flow[a].new_conns += 150;
+	sim_tick_changed(&m, SEC, true);
+	ASSERT_STREQ(m.log, "5 promote 198.51.100.0/24 off=1 ttl=600 exp=605\n", "then rates");
+	sim_done(&m);
+}
+
+/* A tick of changed prefixes with a sample of the fleet's counts alone
+ * (no_local) for a prefix idle here: its own counters stay its baseline,
+ * so what it counts here next is a delta from them, not from 0. */
+static void test_policy_changed_fleet_only(void)
+{
+	struct policy_config c = base_cfg();
+	struct sim m;
+	unsigned a;
+
+	c.rules[0].window_s = 1;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.51.100.0/24");
+	m.flow[a].new_conns = 1000;
+	sim_tick_changed(&m, SEC, false);		/* t=1: baseline 1000 */
+	m.flow[a].new_conns += 50;
+	sim_tick_changed(&m, SEC, true);		/* t=2: 50/s */
+	{
+		struct policy_sample keep = m.flow[a];
+
+		m.flow[a] = (struct policy_sample){ .prefix = keep.prefix, .no_local = true,
+						    .fleet_new_conns = 10 };
+		sim_tick_changed(&m, SEC, true);	/* t=3: idle here, the fleet's only */
+		m.flow[a] = keep;
+	}
+	m.flow[a].new_conns += 50;
+	sim_tick_changed(&m, SEC, true);		/* t=4: 50/s again */
+	ASSERT_STREQ(m.log, "", "50 a second: nothing (not 1100 from a baseline of 0)");
+	sim_done(&m);
+}
+
 /* The operator's `ban del`: no EXPIRE later, history kept. */
 static void test_policy_forget(void)
 {
@@ -1288,6 +1406,56 @@ static void test_policy_hosts_farm(void)
 	sim_done(&m);
 }
 
+/* A banned farm offends on: its samples are now its drop entry's counters,
+ * whose hosts are unknown (hosts_unknown). The hosts of its promotion
+ * stand in: the farm rule extends the ban, with them; the heavy-host rule
+ * (max_hosts) does not take it for one host. A prefix with no promotion
+ * and unknown hosts: rules on hosts skip it. */
+static void test_policy_hosts_unknown(void)
+{
+	struct policy_config c = farm_cfg();
+	__u64 bits_a[4] = { ~0ULL, 0, 0, 0 };
+	struct sim m;
+	unsigned a, b;
+
+	c.rules[2] = rule("plain", POLICY_NEW_CONNS, 1000, 3, FENCE_ACT_DROP);
+	c.n_rules = 3;
+	if (!sim_init(&m, &c, 1))
+		return;
+	a = sim_flow(&m, "198.18.1.0/24");
+	b = sim_flow(&m, "198.18.2.0/24");
+	m.flow[a].hosts = 64;
+	m.flow[a].host_bits = bits_a;
+	m.flow[b].hosts_unknown = true;		/* never promoted, hosts unseen */
+	sim_tick(&m, SEC);			/* t=1: baseline */
+	for (unsigned k = 0; k < 3; k++) {
+		m.flow[a].new_conns += 45;
+		m.flow[b].new_conns += 45;
+		sim_tick(&m, SEC);
+	}
+	ASSERT_STREQ(m.log, "4 promote 198.18.1.0/24 off=1 ttl=600 exp=604\n",
+		     "the farm; not b, whose hosts are unknown");
+	/* banned: the entry's counters from here, a gap first */
+	m.flow[a] = (struct policy_sample){ .prefix = m.flow[a].prefix, .hosts_unknown = true };
+	ASSERT_EQ(policy_gap(m.p, &m.flow[a].prefix), 0, "gap");
+	sim_tick(&m, SEC);			/* t=5: baseline of the entry */
+	for (unsigned k = 0; k < 3; k++) {
+		m.flow[a].new_conns += 45;
+		m.flow[b].new_conns += 2000;	/* b: over the plain rule */
+		sim_tick(&m, SEC);
+	}
+	ASSERT_STREQ(m.log, "4 promote 198.18.1.0/24 off=1 ttl=600 exp=604\n"
+		     "8 extend 198.18.1.0/24 off=1 ttl=600 exp=608\n"
+		     "8 promote 198.18.2.0/24 off=1 ttl=600 exp=608\n",
+		     "extended by the farm rule; b by the rule without hosts");
+	if (ASSERT_EQ(m.nd, 2, "two decisions")) {
+		ASSERT_STREQ(m.d[0].rule, "farm", "extended by the farm rule");
+		ASSERT_EQ(m.d[0].hosts, 64, "with the hosts of its promotion");
+		ASSERT_STREQ(m.d[1].rule, "plain", "b: the rule without hosts");
+	}
+	sim_done(&m);
+}
+
 /* The rate is over but the hosts are too few: the farm rule waits, its
  * streak kept, and fires at the first tick the hosts are enough. */
 static void test_policy_hosts_wait(void)
@@ -1679,10 +1847,11 @@ TEST_MAIN(T(test_policy_names), T(test_policy_bad_config), T(test_policy_bad_tic
 	  T(test_policy_extend_keeps_longer), T(test_policy_extend_no_runaway),
 	  T(test_policy_two_rules), T(test_policy_allowlist), T(test_policy_aggregate_v4),
 	  T(test_policy_aggregate_v6), T(test_policy_jitter), T(test_policy_counter_reset),
-	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_forget),
+	  T(test_policy_variable_ticks), T(test_policy_gap), T(test_policy_gap_asked),
+	  T(test_policy_changed_only), T(test_policy_changed_fleet_only), T(test_policy_forget),
 	  T(test_policy_save_load), T(test_policy_set_config), T(test_policy_max_tracked),
 	  T(test_policy_hosts_bad_config), T(test_policy_hosts_farm), T(test_policy_hosts_wait),
-	  T(test_policy_hosts_unlisted), T(test_policy_hosts_metric), T(test_policy_signals_accounts),
+	  T(test_policy_hosts_unlisted), T(test_policy_hosts_unknown), T(test_policy_hosts_metric), T(test_policy_signals_accounts),
 	  T(test_policy_signals_window), T(test_policy_signals_allowlist),
 	  T(test_policy_signals_one_decision), T(test_policy_signals_bounded), T(test_policy_signals_fleet),
 	  T(test_policy_fleet_scope), T(test_policy_learn), T(test_policy_learn_silent))

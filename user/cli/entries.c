@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "cli/entries.h"
+#include "core/counters.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -65,45 +66,9 @@ const char *owners_str(const struct fence_rule_info *in, const struct feed_names
 	return buf;
 }
 
-__u64 *hits_read(const struct fence_maps *m)
-{
-	size_t stride = (size_t)m->ncpus;
-	__u64 *vals = malloc(sizeof(__u64) * stride * 4096), *out = calloc(m->n_slots, sizeof(__u64));
-	__u32 *keys = malloc(sizeof(__u32) * 4096), batch = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	bool first = true;
-
-	if (!vals || !out || !keys)
-		goto fail;
-	/* lookup_batch walks the array in key order, 4096 slots a call */
-	for (;;) {
-		__u32 cnt = 4096;
-		int err = bpf_map_lookup_batch(m->fd[FM_RULE_HITS], first ? NULL : &batch, &batch,
-					       keys, vals, &cnt, &o);
-
-		first = false;
-		for (__u32 i = 0; i < cnt; i++)
-			for (size_t c = 0; c < stride; c++)
-				if (keys[i] < m->n_slots)
-					out[keys[i]] += vals[i * stride + c];
-		if (err) {
-			if (errno == ENOENT)
-				break;
-			goto fail;
-		}
-	}
-	free(vals);
-	free(keys);
-	return out;
-fail:
-	free(vals);
-	free(keys);
-	free(out);
-	return NULL;
-}
-
 static json_object *entry_json(const struct fence_rule_info *in, const struct fence_rule *r,
-			       const struct feed_names *fn, __u64 hits, __u64 now)
+			       const struct feed_names *fn, const struct fence_entry_counters *hits,
+			       __u64 now)
 {
 	json_object *o = json_object_new_object(), *own = json_object_new_array();
 	char buf[CIDR_STR_MAX];
@@ -135,7 +100,9 @@ static json_object *entry_json(const struct fence_rule_info *in, const struct fe
 			json_object_new_int64(r->expires_ns > now ? (r->expires_ns - now) / 1000000000ULL : 0) :
 			NULL);
 		json_object_object_add(o, "expired", json_object_new_boolean(r->expires_ns && r->expires_ns <= now));
-		json_object_object_add(o, "hits", json_object_new_int64(hits));
+		json_object_object_add(o, "hits", json_object_new_int64(hits->packets));
+		json_object_object_add(o, "hit_bytes", json_object_new_int64(hits->bytes));
+		json_object_object_add(o, "hit_new_conns", json_object_new_int64(hits->new_conns));
 		json_object_object_add(o, "offences", json_object_new_int64(in->offences));
 	}
 	{
@@ -155,7 +122,8 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 {
 	struct feed_names fn;
 	json_object *arr = NULL;
-	__u64 *hits = NULL, now = fence_now_ns();
+	struct fence_entry_counters *hits = NULL, none = {};
+	__u64 now = fence_now_ns();
 	__u32 shown = 0;
 
 	if (feed_names_read(&s->m, &fn)) {
@@ -163,9 +131,10 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 		return EXIT_RUNTIME;
 	}
 	if (kind == FENCE_KIND_DENY) {
-		hits = hits_read(&s->m);
-		if (!hits) {
-			pr_err("reading hit counters: %s", strerror(errno));
+		int err = counters_entries_read(&s->m, &hits);
+
+		if (err) {
+			pr_err("reading the entries' counters: %s", strerror(-err));
 			return EXIT_RUNTIME;
 		}
 	}
@@ -189,7 +158,7 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 			continue;
 		shown++;
 		if (arr) {
-			json_object_array_add(arr, entry_json(in, r, &fn, hits ? hits[slot] : 0, now));
+			json_object_array_add(arr, entry_json(in, r, &fn, hits ? &hits[slot] : &none, now));
 			continue;
 		}
 		table_info_cidr(in, &c);
@@ -210,7 +179,7 @@ int entries_list(struct pinned *s, enum fence_kind kind, __u8 owner_filter, int 
 		else
 			snprintf(act, sizeof(act), "%s", action_name(r->action));
 		printf("%-43s %-13s %-9s %12llu  %-24s %s\n", pfx, act, ttl,
-		       (unsigned long long)hits[slot], own, entry_reason(in, NULL, 0));
+		       (unsigned long long)hits[slot].packets, own, entry_reason(in, NULL, 0));
 	}
 	if (arr) {
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |

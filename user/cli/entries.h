@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* user/cli/entries.h - listing and describing allow/deny entries (ban list,
- * allow list, feed guardrails): owners by name, hits, remaining TTL. */
+ * allow list, feed guardrails): owners by name, hits (the packets a deny
+ * entry matched: for a drop entry, what it dropped), remaining TTL. */
 #ifndef XDPFENCE_ENTRIES_H
 #define XDPFENCE_ENTRIES_H
 
@@ -21,9 +22,6 @@ const char *entry_reason(const struct fence_rule_info *in, char *origin, size_t 
 /* "manual,promoted,fleet:gw-a,feed:spamhaus" */
 const char *owners_str(const struct fence_rule_info *in, const struct feed_names *fn,
 		       char *buf, size_t len);
-
-/* Hits per slot (summed over CPUs) for every slot; caller frees. */
-__u64 *hits_read(const struct fence_maps *m);
 
 /* Print the committed entries of one kind, optionally only those with an
  * owner bit (0 = all) or one feed (feed_id >= 0). */

@@ -3,7 +3,9 @@
  *
  * Counters are per CPU in the maps; everything here sums over CPUs. `top`
  * samples the per-prefix maps twice, an interval apart, with the engine's
- * reader (core/counters.h) and ranks prefixes by rate.
+ * reader (core/counters.h), and the deny entries' counters with them (a
+ * packet an entry drops is counted there, not on its source prefix), and
+ * ranks both by rate.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,21 +71,32 @@ int do_stats(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static const char *sample_prefix(const struct pfx_sample *x, const struct fence_meta *meta, char *buf,
-				 size_t len)
+/* A row of `top`: a source prefix (its counters: what no drop entry
+ * dropped) or a deny entry (what it matched; drops: what it dropped), or
+ * both when they are the same prefix; its rates over the interval. */
+struct top_row {
+	struct pfx_sample s;
+	__u8 len;			/* prefix length */
+	__u8 entry;			/* counters of a deny entry are in */
+	double rate[4];			/* conns, packets, drops, bytes per second */
+};
+
+static const char *row_prefix(const struct top_row *x, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN];
 
-	inet_ntop(x->family == 4 ? AF_INET : AF_INET6, x->addr, addr, sizeof(addr));
-	snprintf(buf, len, "%s/%u", addr, x->family == 4 ? meta->v4_agg_len : meta->v6_agg_len);
+	inet_ntop(x->s.family == 4 ? AF_INET : AF_INET6, x->s.addr, addr, sizeof(addr));
+	snprintf(buf, len, "%s/%u", addr, x->len);
 	return buf;
 }
 
-/* A prefix of `top`: its counters and its rates over the interval. */
-struct top_row {
-	struct pfx_sample s;
-	double rate[4];			/* conns, packets, drops, bytes per second */
-};
+static int row_cmp_key(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+	int c = counters_cmp_key(&x->s, &y->s);
+
+	return c ? c : (int)x->len - (int)y->len;
+}
 
 static int sort_by;
 
@@ -93,7 +106,7 @@ static int row_cmp_rate(const void *a, const void *b)
 
 	if (x->rate[sort_by] != y->rate[sort_by])
 		return x->rate[sort_by] < y->rate[sort_by] ? 1 : -1;
-	return counters_cmp_key(&x->s, &y->s);
+	return row_cmp_key(x, y);
 }
 
 /* Counted since the first sample; a counter that went down belongs to a
@@ -107,8 +120,10 @@ static void top_usage(void)
 {
 	fprintf(stderr,
 "usage: xdpfence top [-n N] [--by conns|packets|drops|bytes] [--interval DUR] [--json]\n"
-"  The busiest source prefixes (aggregated per /24 and /64 by default):\n"
-"  samples the counters twice, DUR apart (default 1s), and ranks by rate.\n"
+"  The busiest source prefixes (aggregated per /24 and /64 by default) and\n"
+"  deny entries: samples the counters twice, DUR apart (default 1s), and\n"
+"  ranks by rate. A packet a drop entry drops is counted on the entry (its\n"
+"  row shows it under drops), every other on its source prefix.\n"
 "  --interval 0 ranks by totals since the prefix was first seen instead.\n");
 }
 
@@ -175,14 +190,87 @@ static int top_args(int argc, char **argv, struct top_opts *o)
 	return -1;
 }
 
-/* Two samples, interval apart (one when 0), and every prefix's rates
- * between them in *rows (malloc-ed), ranked. -errno. One reader serves
- * both (setting one up costs more than a read); a sample's time is the
- * middle of its read. */
-static int top_sample(const struct fence_maps *m, const struct top_opts *o, struct top_row **rows,
-		      size_t *n)
+/* The rows of one sample: every source prefix with its counters, and
+ * every deny entry that matched packets (merged into the prefix's row when
+ * it is the same prefix), sorted by prefix. *rows malloc-ed. */
+static int top_rows(struct pinned *s, struct counters_reader *rd, const struct fence_meta *meta,
+		    struct top_row **rows, size_t *n)
 {
-	struct pfx_sample *a = NULL, *b = NULL;
+	struct fence_entry_counters *ec = NULL;
+	struct pfx_sample *v = NULL;
+	size_t nv = 0, ne = 0, k = 0;
+	int err;
+
+	*rows = NULL;
+	*n = 0;
+	if ((err = counters_reader_copy(rd, &v, &nv, false)) ||
+	    (err = counters_entries_read(&s->m, &ec)))
+		goto out;
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot))
+		ne += s->m.rules[slot].kind == FENCE_KIND_DENY && ec[slot].packets;
+	*rows = malloc((nv + ne + 1) * sizeof(**rows));
+	if (!*rows) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nv; i++)
+		(*rows)[k++] = (struct top_row){ .s = v[i],
+			.len = v[i].family == 4 ? meta->v4_agg_len : meta->v6_agg_len };
+	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
+		const struct fence_rule *r = &s->m.rules[slot];
+		const struct fence_rule_info *in = &s->m.info[slot];
+		struct top_row *x;
+
+		if (r->kind != FENCE_KIND_DENY || !ec[slot].packets)
+			continue;
+		x = &(*rows)[k++];
+		*x = (struct top_row){ .len = in->prefixlen, .entry = 1 };
+		x->s.family = in->family;
+		memcpy(x->s.addr, in->addr, 16);
+		x->s.c.packets = ec[slot].packets;
+		x->s.c.bytes = ec[slot].bytes;
+		x->s.c.new_conns = ec[slot].new_conns;
+		x->s.c.drops = r->action == FENCE_ACT_DROP ? ec[slot].packets : 0;
+	}
+	if (k > 1)
+		qsort(*rows, k, sizeof(**rows), row_cmp_key);
+	/* an entry of the aggregation length: one row with its source prefix */
+	*n = 0;
+	for (size_t i = 0; i < k; i++) {
+		struct top_row *w = &(*rows)[*n];
+
+		if (*n && !row_cmp_key(w - 1, &(*rows)[i])) {
+			struct fence_counters *a = &w[-1].s.c;
+			const struct fence_counters *b = &(*rows)[i].s.c;
+
+			a->packets += b->packets;
+			a->bytes += b->bytes;
+			a->new_conns += b->new_conns;
+			a->drops += b->drops;
+			w[-1].entry |= (*rows)[i].entry;
+			continue;
+		}
+		*w = (*rows)[i];
+		(*n)++;
+	}
+out:
+	free(v);
+	free(ec);
+	if (err) {
+		free(*rows);
+		*rows = NULL;
+	}
+	return err;
+}
+
+/* Two samples, interval apart (one when 0), and every row's rates between
+ * them in *rows (malloc-ed), ranked. -errno. One reader serves both
+ * (setting one up costs more than a read); a sample's time is the middle
+ * of its read. */
+static int top_sample(struct pinned *s, const struct top_opts *o, const struct fence_meta *meta,
+		      struct top_row **rows, size_t *n)
+{
+	struct top_row *a = NULL, *b = NULL;
 	struct counters_reader *rd = NULL;
 	double t_a = 0, t_b, secs;
 	size_t na = 0, nb = 0;
@@ -190,43 +278,38 @@ static int top_sample(const struct fence_maps *m, const struct top_opts *o, stru
 
 	*rows = NULL;
 	*n = 0;
-	if ((err = counters_reader_new(&rd, m, 0, 0)))
+	if ((err = counters_reader_new(&rd, &s->m, 0, 0)))
 		goto out;
 	if (o->interval) {
 		struct timespec ts = { o->interval, 0 };
 
 		t_a = now_s();
-		if ((err = counters_reader_copy(rd, &a, &na, true)))
+		if ((err = top_rows(s, rd, meta, &a, &na)))
 			goto out;
 		t_a = (t_a + now_s()) / 2;
 		nanosleep(&ts, NULL);
 	}
 	t_b = now_s();
-	if ((err = counters_reader_copy(rd, &b, &nb, true)))
+	if ((err = top_rows(s, rd, meta, &b, &nb)))
 		goto out;
 	t_b = (t_b + now_s()) / 2;
 	secs = o->interval ? t_b - t_a : 1;
-	*rows = malloc((nb + 1) * sizeof(**rows));
-	if (!*rows) {
-		err = -ENOMEM;
-		goto out;
-	}
 	for (size_t i = 0; i < nb; i++) {
-		struct pfx_sample *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), counters_cmp_key) : NULL;
+		struct top_row *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), row_cmp_key) : NULL;
 		struct fence_counters base = {};
-		struct top_row *r = &(*rows)[i];
 
 		if (o->interval && old)
-			base = old->c;
-		r->s = *cur;
-		r->rate[0] = since(cur->c.new_conns, base.new_conns) / secs;
-		r->rate[1] = since(cur->c.packets, base.packets) / secs;
-		r->rate[2] = since(cur->c.drops, base.drops) / secs;
-		r->rate[3] = since(cur->c.bytes, base.bytes) / secs;
+			base = old->s.c;
+		cur->rate[0] = since(cur->s.c.new_conns, base.new_conns) / secs;
+		cur->rate[1] = since(cur->s.c.packets, base.packets) / secs;
+		cur->rate[2] = since(cur->s.c.drops, base.drops) / secs;
+		cur->rate[3] = since(cur->s.c.bytes, base.bytes) / secs;
 	}
 	if (nb)
-		qsort(*rows, nb, sizeof(**rows), row_cmp_rate);
+		qsort(b, nb, sizeof(*b), row_cmp_rate);
+	*rows = b;
 	*n = nb;
+	b = NULL;
 out:
 	counters_reader_free(rd);
 	free(a);
@@ -234,7 +317,7 @@ out:
 	return err;
 }
 
-static void top_print(const struct top_row *rows, size_t nb, const struct fence_meta *meta)
+static void top_print(const struct top_row *rows, size_t nb)
 {
 	if (g_opts.json) {
 		json_object *arr = json_object_new_array();
@@ -244,7 +327,8 @@ static void top_print(const struct top_row *rows, size_t nb, const struct fence_
 			char pfx[INET6_ADDRSTRLEN + 8];
 
 			json_object_object_add(o, "prefix", json_object_new_string(
-				sample_prefix(&rows[i].s, meta, pfx, sizeof(pfx))));
+				row_prefix(&rows[i], pfx, sizeof(pfx))));
+			json_object_object_add(o, "entry", json_object_new_boolean(rows[i].entry));
 			json_object_object_add(o, "conns_per_s", json_object_new_double(rows[i].rate[0]));
 			json_object_object_add(o, "packets_per_s", json_object_new_double(rows[i].rate[1]));
 			json_object_object_add(o, "drops_per_s", json_object_new_double(rows[i].rate[2]));
@@ -260,12 +344,14 @@ static void top_print(const struct top_row *rows, size_t nb, const struct fence_
 		json_object_put(arr);
 		return;
 	}
-	printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "source prefix", "conns/s",
+	printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "prefix (* deny entry)", "conns/s",
 	       "pkts/s", "drops/s", "bytes/s", "conns", "packets", "drops");
 	for (size_t i = 0; i < nb; i++) {
 		char addr[INET6_ADDRSTRLEN + 8];
 
-		sample_prefix(&rows[i].s, meta, addr, sizeof(addr));
+		row_prefix(&rows[i], addr, sizeof(addr) - 2);
+		if (rows[i].entry)
+			strcat(addr, " *");
 		printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
 		       rows[i].rate[0], rows[i].rate[1], rows[i].rate[2], rows[i].rate[3],
 		       (unsigned long long)rows[i].s.c.new_conns, (unsigned long long)rows[i].s.c.packets,
@@ -288,14 +374,13 @@ int do_top(int argc, char **argv)
 		return err;
 	if (state_open(&s, false, false))
 		return EXIT_RUNTIME;
-	err = top_sample(&s.m, &o, &rows, &n);
-	if (err) {
-		pr_err("reading per-prefix counters: %s", strerror(-err));
-	} else {
-		if (fence_read_meta(&s.m, &meta))
-			meta.v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT, meta.v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;
-		top_print(rows, n < o.topn ? n : o.topn, &meta);
-	}
+	if (fence_read_meta(&s.m, &meta))
+		meta.v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT, meta.v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;
+	err = top_sample(&s, &o, &meta, &rows, &n);
+	if (err)
+		pr_err("reading counters: %s", strerror(-err));
+	else
+		top_print(rows, n < o.topn ? n : o.topn);
 	free(rows);
 	pin_close(&s);
 	return err ? EXIT_RUNTIME : EXIT_OK;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
@@ -67,6 +68,16 @@ struct walker {
 	__u64 *vals;			/* one lookup's per-CPU values */
 	bool failed;			/* walks keep failing: batch reads from now on */
 	unsigned misses;		/* reads in a row where a walk did not run */
+	/* COUNTERS_CHANGES: epochs of active_log, counters_sum */
+	bool changes;			/* asked for, and counters_sum loaded */
+	bool epoch_on;			/* this reader started an epoch */
+	int sum_fd;
+	__u32 cap;			/* records per half of active_log */
+	struct fence_active_rec *sum_in;	/* mmap-ed */
+	const struct fence_pfx_rec *sum_out;
+	size_t sum_in_len, sum_out_len;
+	__u32 *set;			/* dedupe: index + 1 into sum_in, open addressing */
+	size_t set_cap;
 };
 
 struct counters_reader {
@@ -82,6 +93,7 @@ struct counters_reader {
 	struct pfx_sample *wseg[1];
 	size_t wseg_n[1];
 	struct counters_stats st;
+	bool last_changes;		/* the last read gave the changed prefixes only */
 };
 
 int counters_cmp_key(const void *a, const void *b)
@@ -357,6 +369,11 @@ static void walker_free(struct walker *w)
 	for (int f = 0; f < 2; f++)
 		if (w->out[f])
 			munmap((void *)w->out[f], w->out_len[f]);
+	if (w->sum_in)
+		munmap(w->sum_in, w->sum_in_len);
+	if (w->sum_out)
+		munmap((void *)w->sum_out, w->sum_out_len);
+	free(w->set);
 	counters__destroy(w->skel);
 	free(w->merged);
 	free(w->orphans);
@@ -401,6 +418,13 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 	}
 	w->skel->rodata->per_cpu_v4 = w->per_cpu[0];
 	w->skel->rodata->per_cpu_v6 = w->per_cpu[1];
+	w->skel->rodata->n_cpus = w->ncpus;
+	/* the changed prefixes of an epoch: at most a half of active_log */
+	w->changes = (flags & COUNTERS_CHANGES) && m->active_log && m->n_active_log >= 2;
+	w->cap = m->n_active_log / 2;
+	if (w->changes && (bpf_map__set_max_entries(w->skel->maps.sum_in, w->cap) ||
+			   bpf_map__set_max_entries(w->skel->maps.sum_out, w->cap)))
+		goto fail;
 	old = libbpf_set_print(log_quiet);	/* a kernel without it is not an error */
 	err = counters__load(w->skel);
 	libbpf_set_print(old);
@@ -419,9 +443,24 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 		w->out[f] = p;
 	}
 	w->prog_fd = bpf_program__fd(w->skel->progs.counters_walk);
+	w->sum_fd = bpf_program__fd(w->skel->progs.counters_sum);
 	w->vals = calloc(w->ncpus, sizeof(struct fence_counters));
 	if (!w->vals)
 		goto fail;
+	if (w->changes) {
+		void *p;
+
+		w->sum_in_len = (size_t)w->cap * sizeof(*w->sum_in);
+		p = mmap(NULL, w->sum_in_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 bpf_map__fd(w->skel->maps.sum_in), 0);
+		w->sum_in = p == MAP_FAILED ? NULL : p;
+		w->sum_out_len = (size_t)w->cap * sizeof(*w->sum_out);
+		p = mmap(NULL, w->sum_out_len, PROT_READ, MAP_SHARED,
+			 bpf_map__fd(w->skel->maps.sum_out), 0);
+		w->sum_out = p == MAP_FAILED ? NULL : p;
+		if (!w->sum_in || !w->sum_out)
+			goto fail;
+	}
 	return w;
 fail:
 	walker_free(w);
@@ -703,6 +742,167 @@ static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_
 	return 0;
 }
 
+/* --- only what changed (COUNTERS_CHANGES) ----------------------------------- */
+
+/* Start a new epoch of active_log (maps/keys.h) in the other half, its
+ * count zeroed first. Returns the epoch that ended. */
+static __u64 epoch_turn(struct walker *w, const struct fence_maps *m)
+{
+	struct fence_active_meta *am = m->active;
+	__u64 ended = am->epoch;
+	__u32 next = (ended & 1) ^ 1;
+	struct timespec ts;
+	__u64 now;
+
+	if (am->cap != w->cap)
+		am->cap = w->cap;	/* a set made before active_log: this reader sizes it */
+	__atomic_store_n(&am->n[next], 0, __ATOMIC_SEQ_CST);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	/* after every last_seen_ns written so far (the coarse clock may not
+	 * have moved since the last turn), so each prefix counted from now
+	 * on is logged once more */
+	if (now < (ended & ~1ULL))
+		now = ended & ~1ULL;
+	__atomic_store_n(&am->epoch, ((now + 2) & ~1ULL) | next, __ATOMIC_SEQ_CST);
+	w->epoch_on = true;
+	return ended;
+}
+
+static __u32 arec_hash(const struct fence_active_rec *r)
+{
+	__u64 a, b;
+
+	memcpy(&a, r->addr, 8);
+	memcpy(&b, r->addr + 8, 8);
+	a = (a ^ (b * 0x9e3779b97f4a7c15ULL) ^ r->family) * 0xff51afd7ed558ccdULL;
+	return (__u32)(a >> 32 ^ a);
+}
+
+/* The first n records of the half epoch filled, those that are its, each
+ * prefix once, into sum_in. Returns how many, or -ENOMEM. */
+static long changes_collect(struct walker *w, const struct fence_maps *m, __u64 epoch, __u32 n)
+{
+	const struct fence_active_rec *log = m->active_log + (size_t)(epoch & 1) * w->cap;
+	size_t need = 64, u = 0;
+
+	while (need < 2 * (size_t)n)
+		need *= 2;
+	if (need > w->set_cap) {
+		__u32 *set = realloc(w->set, need * sizeof(*set));
+
+		if (!set)
+			return -ENOMEM;
+		w->set = set;
+		w->set_cap = need;
+	}
+	memset(w->set, 0, need * sizeof(*w->set));
+	for (__u32 i = 0; i < n; i++) {
+		const struct fence_active_rec *r = &log[i];
+		__u8 fam;
+		size_t j;
+
+		if (__atomic_load_n(&r->mark, __ATOMIC_ACQUIRE) != epoch)
+			continue;	/* not written (a packet still at it): next epoch */
+		fam = r->family;
+		if (fam != 4 && fam != 6)
+			continue;
+		for (j = arec_hash(r) & (need - 1); w->set[j]; j = (j + 1) & (need - 1)) {
+			const struct fence_active_rec *x = &w->sum_in[w->set[j] - 1];
+
+			if (x->family == fam && !memcmp(x->addr, r->addr, sizeof(x->addr)))
+				break;
+		}
+		if (!w->set[j]) {
+			memcpy(&w->sum_in[u], r, sizeof(*r));
+			w->sum_in[u].family = fam;
+			w->set[j] = (__u32)++u;
+		}
+	}
+	return (long)u;
+}
+
+struct sum_job {
+	struct walker *w;
+	int cpu;
+	pthread_t thread;
+	bool started;
+};
+
+static void *sum_on_cpu(void *arg)
+{
+	struct sum_job *j = arg;
+	__u8 frame[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
+		    .repeat = 1);
+	cpu_set_t cs;
+
+	CPU_ZERO(&cs);
+	CPU_SET(j->cpu, &cs);
+	if (!pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
+		bpf_prog_test_run_opts(j->w->sum_fd, &o);
+	return NULL;	/* success shows in sum_ran[cpu] */
+}
+
+/* The prefixes counted since the last read, summed over CPUs. -ENODATA:
+ * this read must read every prefix (the first read, an epoch whose log
+ * overflowed, or one where so many changed that reading all is cheaper);
+ * the new epoch has begun either way. -EAGAIN: a CPU's share did not run. */
+static int changes_read(struct walker *w, const struct fence_maps *m, struct pfx_sample **v,
+			size_t *n_out)
+{
+	struct sum_job jobs[FENCE_WALK_CPUS_MAX];
+	struct timespec pause = { 0, 50000 };
+	__u32 n, per;
+	__u64 ended;
+	long u;
+	int err;
+
+	if (!w->epoch_on) {
+		epoch_turn(w, m);
+		return -ENODATA;
+	}
+	ended = epoch_turn(w, m);
+	/* a packet that read the old epoch may still be writing its record */
+	nanosleep(&pause, NULL);
+	n = __atomic_load_n(&m->active->n[ended & 1], __ATOMIC_SEQ_CST);
+	if (n > w->cap)
+		return -ENODATA;
+	u = changes_collect(w, m, ended, n);
+	if (u < 0)
+		return (int)u;
+	/* past half the maps' room, a walk reads it all about as fast */
+	if ((__u64)u * 2 > (__u64)w->per_cpu[0] + w->per_cpu[1])
+		return -ENODATA;
+	if ((err = grow_samples(&w->merged, &w->merged_cap, (size_t)u + 1)))
+		return err;
+	w->skel->bss->gen = ++w->gen;
+	per = ((__u32)u + w->ncpus - 1) / w->ncpus;
+	for (int c = 0; c < w->ncpus; c++) {
+		__u32 start = per * c < u ? per * c : (__u32)u;
+
+		w->skel->bss->sum_arg[c].start = start;
+		w->skel->bss->sum_arg[c].n = start + per <= u ? per : (__u32)u - start;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int c = 0; c < w->ncpus; c++) {
+		jobs[c] = (struct sum_job){ .w = w, .cpu = c };
+		jobs[c].started = !pthread_create(&jobs[c].thread, NULL, sum_on_cpu, &jobs[c]);
+	}
+	for (int c = 0; c < w->ncpus; c++)
+		if (jobs[c].started)
+			pthread_join(jobs[c].thread, NULL);
+	for (int c = 0; c < w->ncpus; c++)
+		if (w->skel->bss->sum_ran[c] != w->gen)
+			return -EAGAIN;
+	*n_out = 0;
+	for (long i = 0; i < u; i++)
+		if (w->sum_out[i].family)	/* 0: gone since it was logged */
+			memcpy(&w->merged[(*n_out)++], &w->sum_out[i], sizeof(w->sum_out[i]));
+	*v = w->merged;
+	return 0;
+}
+
 int counters_reader_new(struct counters_reader **out, const struct fence_maps *m, unsigned threads,
 			unsigned flags)
 {
@@ -762,6 +962,11 @@ bool counters_reader_walks(const struct counters_reader *r)
 	return r->wk && !r->wk->failed;
 }
 
+bool counters_reader_changes_only(const struct counters_reader *r)
+{
+	return r->last_changes;
+}
+
 void counters_reader_free(struct counters_reader *r)
 {
 	if (!r)
@@ -788,6 +993,25 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 	int err = 0;
 
 	r->st.reads++;
+	r->last_changes = false;
+	if (r->wk && !r->wk->failed && r->wk->changes) {
+		err = changes_read(r->wk, r->m, &r->wseg[0], &r->wseg_n[0]);
+		if (!err) {
+			r->last_changes = true;
+			r->st.changed++;
+			*seg = r->wseg;
+			*n = r->wseg_n;
+			*n_seg = 1;
+			return 0;
+		}
+		if (err != -ENODATA && err != -EAGAIN) {
+			r->st.failed++;
+			if (r->wk)
+				r->wk->epoch_on = false;	/* lost: read all next */
+			return err;
+		}
+		/* the epoch turned: a whole read now misses nothing */
+	}
 	if (r->wk && !r->wk->failed) {
 		err = walker_read(r->wk, r->m, &r->wseg[0], &r->wseg_n[0]);
 		if (!err) {
@@ -799,6 +1023,8 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 		}
 		if (err != -EAGAIN && err != -ERANGE) {
 			r->st.failed++;
+			if (r->wk)
+				r->wk->epoch_on = false;	/* lost: read all next */
 			return err;
 		}
 		/* a CPU out of reach three reads in a row: batch reads from now on */
@@ -825,6 +1051,8 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 		err = drop_overlap(r, i);
 	if (err) {
 		r->st.failed++;
+		if (r->wk)
+			r->wk->epoch_on = false;	/* lost: read all next */
 		return err;
 	}
 	for (unsigned i = 0; i < r->n_parts; i++) {
@@ -863,4 +1091,72 @@ int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_
 	if (*n > 1 && sorted)
 		qsort(*v, *n, sizeof(**v), counters_cmp_key);
 	return 0;
+}
+
+/* --- per-entry counters ---------------------------------------------------- */
+
+static void entry_sum(struct fence_entry_counters *out, const struct fence_entry_counters *v, int ncpus)
+{
+	memset(out, 0, sizeof(*out));
+	for (int c = 0; c < ncpus; c++) {
+		out->packets += v[c].packets;
+		out->bytes += v[c].bytes;
+		out->new_conns += v[c].new_conns;
+	}
+}
+
+int counters_entry(const struct fence_maps *m, __u32 slot, struct fence_entry_counters *out)
+{
+	struct fence_entry_counters v[FENCE_WALK_CPUS_MAX], *p = v;
+	int err = 0;
+
+	if (m->ncpus > FENCE_WALK_CPUS_MAX && !(p = calloc(m->ncpus, sizeof(*p))))
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->fd[FM_ENTRY_COUNTERS], &slot, p))
+		err = -errno;
+	else
+		entry_sum(out, p, m->ncpus);
+	if (p != v)
+		free(p);
+	return err;
+}
+
+int counters_entries_read(const struct fence_maps *m, struct fence_entry_counters **out)
+{
+	const __u32 chunk = 4096;
+	struct fence_entry_counters *vals = malloc(sizeof(*vals) * m->ncpus * chunk);
+	__u32 *keys = malloc(sizeof(*keys) * chunk), batch = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	bool first = true;
+	int err = 0;
+
+	*out = calloc(m->n_slots + 1, sizeof(**out));
+	if (!vals || !keys || !*out) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* lookup_batch walks the array in key order, chunk slots a call */
+	for (;;) {
+		__u32 cnt = chunk;
+
+		err = bpf_map_lookup_batch(m->fd[FM_ENTRY_COUNTERS], first ? NULL : &batch, &batch,
+					   keys, vals, &cnt, &o) ? -errno : 0;
+		first = false;
+		for (__u32 i = 0; i < cnt; i++)
+			if (keys[i] < m->n_slots)
+				entry_sum(&(*out)[keys[i]], &vals[(size_t)i * m->ncpus], m->ncpus);
+		if (err) {
+			if (err == -ENOENT)
+				err = 0;
+			break;
+		}
+	}
+out:
+	free(vals);
+	free(keys);
+	if (err) {
+		free(*out);
+		*out = NULL;
+	}
+	return err;
 }

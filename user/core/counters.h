@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/counters.h - reading the per-source-prefix counters (prefix_v4,
- * prefix_v6), summed over CPUs. Shared by `top` and the behaviour engine's
- * tick.
+ * prefix_v6) and the per-entry ones (entry_counters), summed over CPUs.
+ * Shared by `top`, `ban list` and the behaviour engine's tick.
  *
  * By default the maps are walked in the kernel (bpf/counters.bpf.c, one run
  * per CPU at once, no bucket locks). Where that cannot run, batch lookups,
@@ -46,6 +46,10 @@ void counters_add(struct fence_counters *s, const struct fence_counters *c);
 #define COUNTERS_SHORT_REGIONS	2U	/* tests: walk regions half the map, so a walk of a
 					 * fuller map stops short, as one of a map that churns
 					 * under it may (and batch lookups read it) */
+#define COUNTERS_CHANGES	4U	/* after a first whole read, read only the prefixes
+					 * counted since the last read (active_log): the
+					 * engine's reader, one per pin dir (it starts the
+					 * data path's epochs); see counters_reader_changes_only */
 
 /* By default the reader walks the maps in the kernel (bpf/counters.bpf.c,
  * one run per CPU, no bucket locks) and falls back to batch lookups where
@@ -76,15 +80,24 @@ struct counters_stats {
 	__u64 fallbacks;		/* the kernel walk stopped short (the maps changed
 					 * under it) or could not run: batch lookups read it */
 	__u64 failed;			/* nothing could be read */
+	__u64 changed;			/* COUNTERS_CHANGES: reads of the changed prefixes only */
 };
 void counters_reader_stats(const struct counters_reader *r, struct counters_stats *st);
 
 /* true while the reader walks the maps in the kernel (not batch lookups). */
 bool counters_reader_walks(const struct counters_reader *r);
 
+/* Did the last read give only the prefixes counted since the read before
+ * it (COUNTERS_CHANGES)? Every other prefix of the maps was not counted in
+ * between: its counters are what that read gave. Else it gave every prefix. */
+bool counters_reader_changes_only(const struct counters_reader *r);
+
 /* Read both maps. The samples come in segments owned by the reader, valid
  * until the next read: segment i is *seg[i] with n[i] samples, i < *n_seg.
- * Every prefix in the maps appears once. Returns 0 or -errno. */
+ * Every prefix in the maps appears once (with COUNTERS_CHANGES, after the
+ * first read: every prefix counted since the last read, unless
+ * counters_reader_changes_only says this read was whole). 0 or -errno; a
+ * failed read makes the next one whole. */
 int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **seg,
 			 const size_t **n, unsigned *n_seg);
 
@@ -93,5 +106,11 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_t *n, bool sorted);
 
 int counters_cmp_key(const void *a, const void *b);
+
+/* The per-entry counters (entry_counters, summed over CPUs): what each deny
+ * entry matched; for a drop entry, what it dropped. One slot's: */
+int counters_entry(const struct fence_maps *m, __u32 slot, struct fence_entry_counters *out);
+/* Every slot's, in *out (malloc-ed, m->n_slots long), by batch lookups. */
+int counters_entries_read(const struct fence_maps *m, struct fence_entry_counters **out);
 
 #endif

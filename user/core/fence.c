@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -215,7 +216,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	if (o->max_rules) {
 		bpf_map__set_max_entries(skel->maps.rules, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.rule_info, o->max_rules);
-		bpf_map__set_max_entries(skel->maps.rule_hits, o->max_rules);
+		bpf_map__set_max_entries(skel->maps.entry_counters, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.deny_v4, o->max_rules);
 	}
 	if (o->tbl8_groups) {
@@ -225,9 +226,16 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	if (o->prefix_entries) {
 		bpf_map__set_max_entries(skel->maps.prefix_v4, o->prefix_entries);
 		bpf_map__set_max_entries(skel->maps.prefix_v6, o->prefix_entries);
+		bpf_map__set_max_entries(skel->maps.active_log, 2 * o->prefix_entries);
 	}
-	if (o->v6_rules)
+	if (o->v6_rules) {
+		__u32 pos = 1024;
+
+		while (pos < o->v6_rules && pos < (1U << 30))
+			pos <<= 1;
 		bpf_map__set_max_entries(skel->maps.deny_v6, o->v6_rules);
+		bpf_map__set_max_entries(skel->maps.tbl6, pos);
+	}
 
 	if (!o->pin_dir) {
 		bpf_object__for_each_map(map, skel->obj)
@@ -290,11 +298,14 @@ static int maps_finish(struct fence_maps *m, bool lazy)
 	m->ncpus = err;
 	m->n_slots = m->max_entries[FM_RULES];
 	m->n_groups = m->max_entries[FM_TBL8_STATE];
+	m->n_tbl6 = m->max_entries[FM_TBL6];
 	if (m->max_entries[FM_TBL24] != FENCE_TBL24_ENTRIES / FENCE_TBL24_LINE ||
 	    m->max_entries[FM_RULE_INFO] != m->n_slots ||
-	    m->max_entries[FM_TBL8] != m->n_groups)
+	    m->max_entries[FM_TBL8] != m->n_groups ||
+	    !m->n_tbl6 || (m->n_tbl6 & (m->n_tbl6 - 1)))
 		return -EINVAL;
 
+	m->n_active_log = m->max_entries[FM_ACTIVE_LOG] & ~1U;
 	m->lz = calloc(FL_COUNT, sizeof(*m->lz));
 	if (!m->lz)
 		return -ENOMEM;
@@ -305,6 +316,16 @@ static int maps_finish(struct fence_maps *m, bool lazy)
 		     map_len(m->n_groups, sizeof(*m->tbl8_state)));
 	lazymap_init(&m->lz[FL_RULES], m->fd[FM_RULES], map_len(m->n_slots, sizeof(*m->rules)));
 	lazymap_init(&m->lz[FL_INFO], m->fd[FM_RULE_INFO], map_len(m->n_slots, sizeof(*m->info)));
+	lazymap_init(&m->lz[FL_TBL6], m->fd[FM_TBL6], map_len(m->n_tbl6, sizeof(*m->tbl6)));
+	lazymap_init(&m->lz[FL_TBL6_META], m->fd[FM_TBL6_META], map_len(1, sizeof(*m->tbl6_meta)));
+	lazymap_init(&m->lz[FL_ACTIVE_META], m->fd[FM_ACTIVE_META], map_len(1, sizeof(*m->active)));
+	lazymap_init(&m->lz[FL_ACTIVE_LOG], m->fd[FM_ACTIVE_LOG],
+		     map_len(m->n_active_log, sizeof(*m->active_log)));
+	/* one element each: always mapped */
+	m->tbl6_meta = lazymap_full(&m->lz[FL_TBL6_META]);
+	m->active = lazymap_full(&m->lz[FL_ACTIVE_META]);
+	if (!m->tbl6_meta || !m->active)
+		return -errno ? -errno : -ENOMEM;
 	return lazy ? 0 : fence_maps_full(m);
 }
 
@@ -316,15 +337,37 @@ int fence_maps_full(struct fence_maps *m)
 	m->tbl8 = lazymap_full(&m->lz[FL_TBL8]);
 	m->tbl8_state = lazymap_full(&m->lz[FL_TBL8_STATE]);
 	m->info = lazymap_full(&m->lz[FL_INFO]);
+	m->tbl6 = lazymap_full(&m->lz[FL_TBL6]);
+	m->active_log = lazymap_full(&m->lz[FL_ACTIVE_LOG]);
 	m->rules = lazymap_full(&m->lz[FL_RULES]);	/* last: set means all are */
-	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info) {
+	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info || !m->tbl6 ||
+	    !m->active_log) {
 		m->tbl24 = m->tbl8 = NULL;
 		m->tbl8_state = NULL;
 		m->rules = NULL;
 		m->info = NULL;
+		m->tbl6 = NULL;
+		m->active_log = NULL;
 		return -errno ? -errno : -ENOMEM;
 	}
 	return 0;
+}
+
+void fence_tbl6_init(struct fence_maps *m)
+{
+	struct fence_v6_meta *mt = m->tbl6_meta;
+	__u64 seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || !seed)
+		seed = fence_now_ns() * 0x9e3779b97f4a7c15ULL | 1;
+	memset(mt, 0, sizeof(*mt));
+	mt->mask = m->n_tbl6 - 1;
+	while ((1U << mt->bits) < m->n_tbl6)
+		mt->bits++;
+	mt->shift = 64 - mt->bits;
+	mt->root[0] = mt->root[1] = FENCE_V6_NONE;
+	mt->gen = 1;
+	__atomic_store_n(&mt->seed, seed, __ATOMIC_RELEASE);
 }
 
 static void maps_reset(struct fence_maps *m)
@@ -369,6 +412,7 @@ int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const stru
 			err = -errno;
 			goto fail;
 		}
+		fence_tbl6_init(m);
 	}
 	(void)o;
 	return 0;
@@ -448,6 +492,10 @@ int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
 	m->tbl8_state = NULL;
 	m->rules = NULL;
 	m->info = NULL;
+	m->tbl6 = NULL;
+	m->tbl6_meta = NULL;
+	m->active = NULL;
+	m->active_log = NULL;
 	ret = maps_finish(m, lazy);
 	return ret ? ret : 1;
 }

@@ -35,8 +35,9 @@ struct fence_opts {
 	const char *pin_dir;		/* NULL: do not pin (tests, benchmarks) */
 	__u32 max_rules;		/* 0 = FENCE_RULES_MAX */
 	__u32 tbl8_groups;		/* 0 = FENCE_TBL8_GROUPS */
-	__u32 prefix_entries;		/* 0 = FENCE_PREFIX_MAX */
-	__u32 v6_rules;			/* 0 = FENCE_V6_RULES_MAX */
+	__u32 prefix_entries;		/* 0 = FENCE_PREFIX_MAX; active_log holds twice as many */
+	__u32 v6_rules;			/* 0 = FENCE_V6_RULES_MAX: deny_v6 entries, and tbl6
+					 * positions (rounded up to a power of two) */
 	__u8 v4_agg_len;		/* 0 = FENCE_V4_AGG_LEN_DEFAULT */
 	__u8 v6_agg_len;		/* 0 = FENCE_V6_AGG_LEN_DEFAULT */
 	bool malformed_drop;		/* verdict for frames we cannot judge */
@@ -45,7 +46,10 @@ struct fence_opts {
 };
 
 /* The mmap-able arrays, each a lazymap (core/lazymap.h). */
-enum { FL_TBL24, FL_TBL8, FL_TBL8_STATE, FL_RULES, FL_INFO, FL_COUNT };
+enum {
+	FL_TBL24, FL_TBL8, FL_TBL8_STATE, FL_RULES, FL_INFO, FL_TBL6, FL_TBL6_META,
+	FL_ACTIVE_META, FL_ACTIVE_LOG, FL_COUNT
+};
 
 struct fence_maps {
 	int fd[FM_COUNT];
@@ -53,14 +57,22 @@ struct fence_maps {
 	int ncpus;			/* possible CPUs: per-CPU value stride */
 	__u32 n_slots;			/* rules/rule_info entries */
 	__u32 n_groups;			/* tbl8 groups */
+	__u32 n_tbl6;			/* tbl6 positions (a power of two) */
 	/* mmap-ed arrays, shared with the data path: mapped whole (these
 	 * pointers), or, for a set opened lazily, NULL until fence_maps_full
-	 * maps them; fence_*_at reach an element either way */
+	 * maps them; fence_*_at reach an element either way (tbl6 and
+	 * active_log have no _at: fence_maps_full before using them) */
 	__u32 *tbl24;
 	__u32 *tbl8;
 	struct fence_group_state *tbl8_state;
 	struct fence_rule *rules;
 	struct fence_rule_info *info;
+	struct fence_v6_ent *tbl6;
+	struct fence_active_rec *active_log;
+	__u32 n_active_log;		/* active_log records (two halves) */
+	/* one element each, always mapped */
+	struct fence_v6_meta *tbl6_meta;
+	struct fence_active_meta *active;	/* the engine's epoch (counters.c) */
 	struct lazymap *lz;		/* [FL_COUNT] */
 };
 
@@ -136,6 +148,10 @@ void fence_maps_close(struct fence_maps *m);
 
 /* The `meta` record: aggregation lengths and settings of this pinned set. */
 int fence_read_meta(const struct fence_maps *m, struct fence_meta *meta);
+
+/* A fresh tbl6 (empty): its size in tbl6_meta and a hash seed of its own,
+ * so that nobody can choose addresses whose keys pile up in one place. */
+void fence_tbl6_init(struct fence_maps *m);
 
 /* Sum per-CPU `stats` into out[FENCE_STAT_MAX]. */
 int fence_read_stats(const struct fence_maps *m, struct fence_stat_val *out);

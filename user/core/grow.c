@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* user/core/grow.c - tables that grow: when a change needs more rule slots or
- * tbl8 groups than the pinned maps hold, bigger ones are made, filled from
- * the old, and every interface's program is switched to them at once.
+/* user/core/grow.c - tables that grow: when a change needs more rule slots,
+ * tbl8 groups, IPv6 entries or tbl6 positions than the pinned maps hold,
+ * bigger ones are made, filled from the old (tbl6's keys placed again for
+ * its new size), and every interface's program is switched to them at once.
  *
  * How the switch stays whole: the new maps are complete (a copy of the old,
  * the pin dir's lock held so nothing else writes them) before any program
@@ -33,7 +34,7 @@
 #include "xdpfence.skel.h"
 
 /* Maps sized by the rule slots, by the tbl8 groups, by IPv6 denies. */
-static const int slot_maps[] = { FM_RULES, FM_RULE_INFO, FM_RULE_HITS, FM_DENY_V4 };
+static const int slot_maps[] = { FM_RULES, FM_RULE_INFO, FM_ENTRY_COUNTERS, FM_DENY_V4 };
 static const int group_maps[] = { FM_TBL8, FM_TBL8_STATE };
 
 static bool in_list(const int *v, size_t n, int id)
@@ -54,6 +55,12 @@ static __u32 new_size(const struct fence_maps *m, int id, const struct grow_to *
 		return g->groups;
 	if (id == FM_DENY_V6 && g->v6 > m->max_entries[FM_DENY_V6])
 		return g->v6;
+	/* tbl6 and its meta together: the keys are placed again for the new
+	 * size, under a new seed (table_tbl6_regrow), not copied */
+	if (id == FM_TBL6 && g->tbl6 > m->n_tbl6)
+		return g->tbl6;
+	if (id == FM_TBL6_META && g->tbl6 > m->n_tbl6)
+		return 1;
 	return 0;
 }
 
@@ -301,7 +308,7 @@ int pin_set_memory_limit(const char *pin_dir, __u64 bytes)
 }
 
 /* About what growing to g adds, per slot and per group (rules 24 B,
- * rule_info 128 B, a per-CPU hit counter, a preallocated deny_v4 element
+ * rule_info 128 B, per-CPU entry counters 24 B, a preallocated deny_v4 element
  * ~80 B, the store's index 16 B and ring 4 B; a tbl8 group 1 KiB and its
  * state 8 B). An estimate, for the limit: the kernel rounds up. */
 static __u64 grow_cost(const struct fence_maps *m, const struct grow_to *g)
@@ -309,11 +316,13 @@ static __u64 grow_cost(const struct fence_maps *m, const struct grow_to *g)
 	__u64 cost = 0;
 
 	if (g->slots > m->n_slots)
-		cost += (__u64)(g->slots - m->n_slots) * (24 + 128 + 8 * m->ncpus + 80 + 16 + 4);
+		cost += (__u64)(g->slots - m->n_slots) * (24 + 128 + 24 * m->ncpus + 80 + 16 + 4);
 	if (g->groups > m->n_groups)
 		cost += (__u64)(g->groups - m->n_groups) * (1024 + 8 + 4);
 	if (g->v6 > m->max_entries[FM_DENY_V6])
 		cost += 0;	/* a trie takes memory as it fills, not for its size */
+	if (g->tbl6 > m->n_tbl6)
+		cost += (__u64)g->tbl6 * sizeof(struct fence_v6_ent);	/* the old goes after */
 	return cost;
 }
 
@@ -382,7 +391,8 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 	g.slots = g.slots > p->m.n_slots ? g.slots : 0;
 	g.groups = g.groups > p->m.n_groups ? g.groups : 0;
 	g.v6 = g.v6 > p->m.max_entries[FM_DENY_V6] ? g.v6 : 0;
-	if (!g.slots && !g.groups && !g.v6)
+	g.tbl6 = g.tbl6 > p->m.n_tbl6 ? g.tbl6 : 0;
+	if (!g.slots && !g.groups && !g.v6 && !g.tbl6)
 		return 0;
 	{
 		__u64 limit = pin_memory_limit(p->pin_dir), now, more;
@@ -434,7 +444,17 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 		if (!new_size(&p->m, id, &g))
 			continue;
 		nm = bpf_object__find_map_by_name(sk[0]->obj, fence_map_names[id]);
-		ret = nm ? copy_map(p->m.fd[id], bpf_map__fd(nm), p->m.ncpus) : -ENOENT;
+		if (id == FM_TBL6_META)
+			continue;	/* written with tbl6 */
+		if (id == FM_TBL6) {
+			struct bpf_map *nmt = bpf_object__find_map_by_name(sk[0]->obj,
+								fence_map_names[FM_TBL6_META]);
+
+			ret = nm && nmt ? table_tbl6_regrow(&p->m, bpf_map__fd(nm), g.tbl6,
+							    bpf_map__fd(nmt)) : -ENOENT;
+		} else {
+			ret = nm ? copy_map(p->m.fd[id], bpf_map__fd(nm), p->m.ncpus) : -ENOENT;
+		}
 		if (ret) {
 			snprintf(err, errlen, "copying %s into its bigger map: %s", fence_map_names[id],
 				 strerror(-ret));

@@ -30,6 +30,7 @@ struct pinned {
 /* What a change needs the tables to hold at least (0: as they are). */
 struct grow_to {
 	__u32 slots, groups, v6;
+	__u32 tbl6;			/* positions of tbl6 (its keys placed again) */
 };
 
 /* Bigger maps for what want says, every interface's program switched to

@@ -48,10 +48,22 @@ void table_close(struct table *t);
 int table_store_attach(struct table *t, const char *pin_dir, bool writer);
 
 /* Does what is staged need more than the maps hold (rule slots, tbl8
- * groups, IPv6 denies)? 1 with the sizes to grow to in *g, 0, -errno.
+ * groups, IPv6 denies, tbl6 positions)? 1 with the sizes to grow to in *g, 0, -errno.
  * Groups are counted at most (one per /24 a new detail entry lies in). */
 struct grow_to;
 int table_needs(struct table *t, struct grow_to *g);
+
+/* tbl6 (the IPv6 search table, core/table/v6.c) for n_adds more IPv6
+ * entries, of the lengths add_lens has bits for (129 bits): *positions 0
+ * when it holds them, else the bigger size it needs (a power of two), an
+ * upper bound (markers counted at most). Maps m whole. 0 or -errno. */
+int table_tbl6_needs(struct fence_maps *m, const __u8 *add_lens, __u32 n_adds, __u32 *positions);
+
+/* Fill a new, bigger tbl6 and its tbl6_meta (by fd, n_tbl6 positions, a
+ * power of two) with every key of m's: placed again under a seed of their
+ * own (positions follow the size), the search tree rebuilt for it. Writes
+ * nothing of m's. 0, -ENOSPC (keys pile up: bigger still), -errno. */
+int table_tbl6_regrow(struct fence_maps *m, int tbl6_fd, __u32 n_tbl6, int meta_fd);
 
 /* The maps under t were replaced by bigger ones (fence_maps_refresh):
  * its bookkeeping again, for their sizes. */

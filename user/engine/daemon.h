@@ -68,6 +68,18 @@ struct daemon {
 	 * was unbanned by the operator, and the policy is told to forget it */
 	struct cidr *promoted;
 	size_t n_promoted, cap_promoted;
+	/* tick.c: the drop entries the engine (or the fleet, whose term is
+	 * the engine's) put there: their packets are counted on the entry,
+	 * not on the prefix, so the policy gets the entry's counters for
+	 * them; and the prefixes it got them for last tick (one joining or
+	 * leaving is a gap to the policy) */
+	struct engine_drop_entry {
+		struct cidr c;
+		__u32 slot;
+	} *drop_entries;
+	size_t n_drop_entries, cap_drop_entries;
+	struct cidr *esampled;
+	size_t n_esampled, cap_esampled;
 	__u64 ticks_limit;			/* --ticks N: exit after N (tests) */
 	struct control ctl;			/* the CLI's socket (control.h); fd -1: none */
 	char served[32];			/* feed of the command being served */

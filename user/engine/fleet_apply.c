@@ -615,6 +615,7 @@ static size_t counts_in(struct daemon *d, size_t n, double dt)
 		s = &d->ps[n++];
 		memset(s, 0, sizeof(*s));
 		s->prefix = acc[i].c;
+		s->no_local = true;	/* (it may be idle here, not unknown) */
 		s->fleet_new_conns = (__u64)(acc[i].new_conns * dt + 0.5);
 		s->fleet_packets = (__u64)(acc[i].packets * dt + 0.5);
 		s->fleet_bytes = (__u64)(acc[i].bytes * dt + 0.5);

@@ -649,7 +649,9 @@ static int run_start(struct daemon *d, const struct policy_config *pc)
 		d->meta.v4_agg_len = FENCE_V4_AGG_LEN_DEFAULT;
 		d->meta.v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;
 	}
-	if ((ret = counters_reader_new(&d->reader, &d->s.m, 0, 0))) {
+	/* the one daemon of the pin dir (control_lock): it turns the data
+	 * path's epochs and reads only the prefixes counted since its last read */
+	if ((ret = counters_reader_new(&d->reader, &d->s.m, 0, COUNTERS_CHANGES))) {
 		pr_err("counter reader: %s", strerror(-ret));
 		return ret;
 	}
@@ -823,6 +825,8 @@ static void run_stop(struct daemon *d, bool started)
 	policy_free(d->p);
 	free(d->allows);
 	free(d->promoted);
+	free(d->drop_entries);
+	free(d->esampled);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 	control_close(&d->ctl);

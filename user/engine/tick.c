@@ -204,15 +204,35 @@ static void forget_removed(struct daemon *d)
 	}
 }
 
+/* A drop entry of the engine's or the fleet's, for entry_samples. */
+static void note_drop_entry(struct daemon *d, const struct fence_rule_info *in, __u32 slot)
+{
+	if (d->n_drop_entries == d->cap_drop_entries) {
+		size_t cap = d->cap_drop_entries ? d->cap_drop_entries * 2 : 256;
+		struct engine_drop_entry *v = realloc(d->drop_entries, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		d->drop_entries = v;
+		d->cap_drop_entries = cap;
+	}
+	d->drop_entries[d->n_drop_entries].slot = slot;
+	table_info_cidr(in, &d->drop_entries[d->n_drop_entries++].c);
+}
+
 static void snapshot_entries(struct daemon *d)
 {
 	d->n_promoted = 0;
+	d->n_drop_entries = 0;
 	memset(d->snap.entries, 0, sizeof(d->snap.entries));
 	for (__u32 slot = table_next(d->s.t, 0); slot; slot = table_next(d->s.t, slot)) {
 		const struct fence_rule_info *in = &d->s.m.info[slot];
 		int k = d->s.m.rules[slot].kind == FENCE_KIND_DENY;
 
 		metrics_count_entry(&d->snap, k, in);
+		if (k && (in->owners & (FENCE_OWN_PROMOTED | FENCE_OWN_FLEET)) &&
+		    d->s.m.rules[slot].action == FENCE_ACT_DROP)
+			note_drop_entry(d, in, slot);
 		if (in->owners & FENCE_OWN_PROMOTED) {
 			if (k && d->n_promoted == d->cap_promoted) {
 				size_t cap = d->cap_promoted ? d->cap_promoted * 2 : 256;
@@ -227,6 +247,71 @@ static void snapshot_entries(struct daemon *d)
 				table_info_cidr(in, &d->promoted[d->n_promoted++]);
 		}
 	}
+}
+
+/* --- samples of promoted drop entries ------------------------------------ */
+
+static int cidr_cmp(const void *a, const void *b)
+{
+	const struct cidr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	if (x->len != y->len)
+		return x->len - y->len;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+/* A packet a drop entry drops is counted on the entry, not on its source
+ * prefix: for each drop entry the engine promoted (or the fleet put there,
+ * whose term is the engine's: see fleet_apply.c), the policy gets
+ * the entry's counters (read now, beside the prefixes'), ahead of the
+ * prefixes' samples so that they win over the prefix's own (frozen since
+ * the ban). That is how a ban still offended against is extended. A prefix
+ * that gains or loses such a sample since the last tick changes counters:
+ * the policy takes that sample as a baseline. Writes the samples to ps (room
+ * for d->n_drop_entries), returns how many. */
+static size_t entry_samples(struct daemon *d, struct policy_sample *ps)
+{
+	size_t n = 0, i = 0, j = 0;
+
+	for (size_t k = 0; k < d->n_drop_entries; k++) {
+		struct fence_entry_counters e;
+
+		if (counters_entry(&d->s.m, d->drop_entries[k].slot, &e))
+			continue;
+		memset(&ps[n], 0, sizeof(ps[n]));
+		ps[n].hosts_unknown = true;	/* what a drop entry drops marks no hosts */
+		ps[n].prefix = d->drop_entries[k].c;
+		ps[n].packets = e.packets;
+		ps[n].bytes = e.bytes;
+		ps[n++].new_conns = e.new_conns;
+	}
+	/* gaps: prefixes in this tick's set or the last one's, not both */
+	if (n > 1)
+		qsort(ps, n, sizeof(*ps), cidr_cmp);	/* prefix is the first member */
+	while (i < n || j < d->n_esampled) {
+		int c = i == n ? 1 : j == d->n_esampled ? -1 : cidr_cmp(&ps[i].prefix, &d->esampled[j]);
+
+		if (c)
+			policy_gap(d->p, c < 0 ? &ps[i].prefix : &d->esampled[j]);
+		i += c <= 0;
+		j += c >= 0;
+	}
+	if (n > d->cap_esampled) {
+		struct cidr *v = realloc(d->esampled, n * sizeof(*v));
+
+		if (!v) {
+			d->n_esampled = 0;
+			return n;
+		}
+		d->esampled = v;
+		d->cap_esampled = n;
+	}
+	for (i = 0; i < n; i++)
+		d->esampled[i] = ps[i].prefix;
+	d->n_esampled = n;
+	return n;
 }
 
 /* --- one tick ----------------------------------------------------------- */
@@ -259,6 +344,7 @@ int engine_tick(struct daemon *d)
 	}
 	for (unsigned k = 0; k < n_seg; k++)
 		n += seg_n[k];
+	n += d->n_drop_entries;
 	if (n + 1 > d->ps_cap) {
 		size_t cap = (n + 1) + (n + 1) / 4;
 
@@ -269,7 +355,7 @@ int engine_tick(struct daemon *d)
 		d->ps_cap = cap;
 	}
 	ps = d->ps;
-	n = 0;
+	n = n_seg ? entry_samples(d, ps) : 0;
 	for (unsigned k = 0; k < n_seg; k++) {
 		for (size_t i = 0; i < seg_n[k]; i++, n++) {
 			struct pfx_sample *v = &seg[k][i];
@@ -284,6 +370,7 @@ int engine_tick(struct daemon *d)
 			ps[n].new_conns = v->c.new_conns;
 			ps[n].hosts = counters_hosts(&v->c, v->family, sample_ns);
 			ps[n].host_bits = v->family == 4 ? v->c.hosts[0] : NULL;
+			ps[n].no_local = ps[n].hosts_unknown = false;
 		}
 	}
 	n = engine_fleet_samples(d, n, sample_ns);	/* the fleet's counts in, ours out */
@@ -300,7 +387,9 @@ int engine_tick(struct daemon *d)
 	if (!ret)
 		engine_signals_drain(d, sample_ns);
 	if (!ret && n_seg)
-		ret = policy_tick(d->p, sample_ns, ps, n, allowed, d, &dec, &n_dec);
+		ret = policy_tick_ex(d->p, sample_ns, ps, n,
+				     counters_reader_changes_only(d->reader) ? POLICY_TICK_CHANGED : 0,
+				     allowed, d, &dec, &n_dec);
 	if (!ret) {
 		for (size_t i = 0; i < n_dec && !ret; i++)
 			ret = stage(d, &dec[i]);

@@ -315,7 +315,7 @@ static bool fire_hosts(struct policy *p, const struct policy_sample *s, const st
 static void policy_sample(struct policy *p, const struct policy_sample *s, __u64 h, __u64 now,
 			  __u64 dt, policy_allowed_fn allowed, void *ctx)
 {
-	const __u64 cur[3] = {
+	__u64 cur[3] = {
 		[POLICY_NEW_CONNS] = s->new_conns,
 		[POLICY_PACKETS] = s->packets,
 		[POLICY_BYTES] = s->bytes,
@@ -326,6 +326,8 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		[POLICY_BYTES] = s->fleet_bytes,
 	};
 	__u64 slack = dt / 4 < POLICY_SLACK_NS ? dt / 4 : POLICY_SLACK_NS;
+	bool hosts_known = !s->hosts_unknown;
+	__u32 hosts = s->hosts;
 	struct policy_entry *e;
 	double best_value = 0;
 	int best = -1;
@@ -336,13 +338,32 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 	e = policy_table_get(p, &s->prefix, h, now, false);
 	if (!e || e->seen_tick == p->tick)
 		return;		/* no room, or the prefix came twice */
+	if (s->no_local && e->seen_tick)
+		memcpy(cur, e->prev, sizeof(cur));	/* nothing of its own since */
+	if (!hosts_known) {	/* a ban's own counters: its hosts when it fired */
+		__u32 ri = policy_rec_find(p, &s->prefix);
+
+		if (ri && p->recs[ri].hosts) {
+			hosts = p->recs[ri].hosts;
+			hosts_known = true;
+		}
+	}
 	p->seen_now++;
-	if (!p->have_prev || e->seen_tick != p->tick - 1) {
-		/* no interval to measure: first sample, or a gap */
-		memcpy(e->prev, cur, sizeof(cur));
-		memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
-		e->seen_tick = p->tick;
-		return;
+	if (!p->have_prev || e->seen_tick != p->tick - 1 || (e->flags & POLICY_E_GAP)) {
+		if (p->have_prev && e->seen_tick && p->whole_tick && e->seen_tick >= p->whole_tick &&
+		    !(e->flags & POLICY_E_GAP)) {
+			/* missing only from ticks of changed prefixes since its
+			 * last sample: idle until the last tick (its streaks
+			 * broke there), its delta all in this interval */
+			memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
+		} else {
+			/* no interval to measure: first sample, or a gap */
+			memcpy(e->prev, cur, sizeof(cur));
+			memset(e->st, 0, p->cfg.n_rules * sizeof(e->st[0]));
+			e->seen_tick = p->tick;
+			e->flags &= ~POLICY_E_GAP;
+			return;
+		}
 	}
 	e->seen_tick = p->tick;
 	for (unsigned i = 0; i < p->cfg.n_rules; i++) {
@@ -351,9 +372,13 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		__u64 d;
 		bool over;
 
+		if (!hosts_known && (r->metric == POLICY_HOSTS || r->min_hosts || r->max_hosts)) {
+			st->covered_ns = st->sum = 0;
+			continue;	/* hosts unseen: a rule on them cannot tell */
+		}
 		if (r->metric == POLICY_HOSTS) {
-			d = s->hosts;
-			over = s->hosts >= r->count;
+			d = hosts;
+			over = hosts >= r->count;
 		} else if (r->metric <= POLICY_BYTES) {
 			__u64 c = cur[r->metric];
 
@@ -373,11 +398,11 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 		st->sum += d;
 		if (st->covered_ns + slack < (__u64)r->window_s * NSEC)
 			continue;
-		if (!hosts_ok(r, s->hosts))
+		if (!hosts_ok(r, hosts))
 			continue;	/* the streak stays: it fires once the hosts fit */
 		if (best < 0 || r->action < p->cfg.rules[best].action) {
 			best = (int)i;
-			best_value = r->metric == POLICY_HOSTS ? (double)s->hosts :
+			best_value = r->metric == POLICY_HOSTS ? (double)hosts :
 				     (double)st->sum * 1e9 / (double)st->covered_ns;
 		}
 		st->covered_ns = st->sum = 0;
@@ -385,7 +410,7 @@ static void policy_sample(struct policy *p, const struct policy_sample *s, __u64
 	memcpy(e->prev, cur, sizeof(cur));
 	if (best >= 0) {
 		struct policy_fire_how f = { .rule = (unsigned)best, .value = best_value,
-					     .hosts = s->hosts };
+					     .hosts = hosts };
 
 		if (!fire_hosts(p, s, &f, now, allowed, ctx))
 			policy_fire(p, &s->prefix, &f, now, allowed, ctx);
@@ -555,6 +580,13 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 		policy_allowed_fn allowed, void *ctx,
 		const struct policy_decision **out, size_t *n_out)
 {
+	return policy_tick_ex(p, now, s, n, 0, allowed, ctx, out, n_out);
+}
+
+int policy_tick_ex(struct policy *p, __u64 now, const struct policy_sample *s, size_t n,
+		   unsigned flags, policy_allowed_fn allowed, void *ctx,
+		   const struct policy_decision **out, size_t *n_out)
+{
 	__u64 dt;
 
 	if (!p || (n && !s) || !out || !n_out)
@@ -573,6 +605,7 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 		for (size_t i = 0; i < p->cap; i++)
 			entry_at(p, i)->seen_tick = 0;
 		p->tick = 1;
+		p->whole_tick = 0;
 		p->have_prev = false;
 	}
 	p->tick++;
@@ -590,6 +623,8 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 
 	p->prev_now = p->clock_ns = now;
 	p->have_prev = true;
+	if (!(flags & POLICY_TICK_CHANGED))
+		p->whole_tick = p->tick;
 	p->st.ticks++;
 	*out = p->dec;
 	*n_out = p->n_dec;
@@ -597,6 +632,19 @@ int policy_tick(struct policy *p, __u64 now, const struct policy_sample *s, size
 }
 
 /* --- between ticks ------------------------------------------------------- */
+
+int policy_gap(struct policy *p, const struct cidr *c)
+{
+	struct policy_entry *e;
+
+	if (!p || !p->cap)
+		return -ENOENT;
+	e = entry_at(p, table_probe(p, c, cidr_hash(c)));
+	if (!e->pfx.family)
+		return -ENOENT;
+	e->flags |= POLICY_E_GAP;
+	return 0;
+}
 
 int policy_forget(struct policy *p, const struct cidr *c)
 {

@@ -21,6 +21,7 @@
 #include "policy/policy.h"
 
 #define POLICY_NO_RULE		0xff		/* policy_rec.trigger: none */
+#define POLICY_E_GAP		1U		/* policy_entry.flags: next sample is a baseline */
 
 struct policy_streak {
 	__u64 covered_ns;		/* time of the consecutive above-rate intervals */
@@ -32,7 +33,7 @@ struct policy_entry {
 	__u32 seen_tick;		/* p->tick of the last sample; 0 = never */
 	__u64 prev[3];			/* cumulative counters at seen_tick, by metric */
 	__u32 rec;			/* index into p->recs; 0 = none */
-	__u32 pad;
+	__u32 flags;			/* POLICY_E_* */
 	struct policy_streak st[];	/* one per rule of the config */
 };
 _Static_assert(sizeof(struct policy_entry) == 56, "policy_entry stays small");
@@ -112,6 +113,8 @@ struct policy {
 	bool have_prev;
 	__u32 tick;			/* >= 2 while ticking, so tick - 1 is never 0 */
 	__u32 full_tick;		/* tick in which eviction could not make room */
+	__u32 whole_tick;		/* last tick whose samples were every prefix (not
+					 * POLICY_TICK_CHANGED); 0: none yet */
 	size_t seen_now;		/* prefixes sampled this tick */
 	size_t tick_left;		/* samples of this tick not yet processed */
 

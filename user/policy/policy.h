@@ -114,6 +114,17 @@ struct policy_sample {
 	 * tick (not cumulative), which rules of scope POLICY_FLEET add to this
 	 * gateway's; read only when such a rule exists */
 	__u64 fleet_packets, fleet_bytes, fleet_new_conns;
+	/* true: counted only by other gateways this tick (a sample of the
+	 * fleet's counts alone): this gateway's own counters are not in it,
+	 * and stay where its last sample of its own left them. Needed once a
+	 * tick carries only the prefixes counted here since the last one
+	 * (POLICY_TICK_CHANGED): one counted here before is not gone. */
+	bool no_local;
+	/* true: hosts and host_bits are not known (a drop entry's counters:
+	 * what it drops marks no hosts). The hosts of the prefix's last
+	 * promotion stand in; without one, rules on hosts (metric hosts,
+	 * min_hosts, max_hosts) skip the sample. */
+	bool hosts_unknown;
 };
 
 /* One report of the API tier. prefix is the counted source prefix of the
@@ -195,6 +206,25 @@ int policy_config_check(const struct policy_config *cfg, char *err, size_t errle
 int policy_tick(struct policy *p, __u64 now_ns, const struct policy_sample *s, size_t n,
 		policy_allowed_fn allowed, void *ctx,
 		const struct policy_decision **out, size_t *n_out);
+
+/* policy_tick with flags: POLICY_TICK_CHANGED says s holds only the
+ * prefixes counted since the previous tick's samples were read (the engine
+ * reads only those when it can), and every tracked prefix missing from s
+ * was not counted in between: its counters are still what they were when
+ * it was last sampled. Such a prefix was idle (its streaks break), and when
+ * it comes back its whole delta since then falls in the interval that just
+ * ended, as its counters say. A tick without the flag carries every prefix
+ * there is: one missing from it is gone, and its next sample a baseline. */
+#define POLICY_TICK_CHANGED	1U
+int policy_tick_ex(struct policy *p, __u64 now_ns, const struct policy_sample *s, size_t n,
+		   unsigned flags, policy_allowed_fn allowed, void *ctx,
+		   const struct policy_decision **out, size_t *n_out);
+
+/* c's counters will come from elsewhere from the next tick on (the engine
+ * switches between a prefix's own counters and its drop entry's): take
+ * c's next sample as a baseline, as after a tick without it. 0, or -ENOENT
+ * if c is not tracked (its next sample is a baseline anyway). */
+int policy_gap(struct policy *p, const struct cidr *c);
 
 /* Reports of the API tier, at now_ns (at or after the last tick, at or
  * before the next): counted by the signals and accounts rules from the next

@@ -9,20 +9,20 @@
  * diffs them against the mmap-ed table and keeps only what differs.
  * Elsewhere the sweep only opens and closes prefixes. A repaint (asked for,
  * or after a writer died half way: see fence_meta.writing) sweeps all /24s,
- * which is also what a commit of very many changes does. IPv6 denies get
- * their parents from one sort of their own.
+ * which is also what a commit of very many changes does. The IPv6 side
+ * (tbl6 and the IPv6 parents) is v6.c's; a commit with IPv6 changes asks it.
  *
  * Owns the sweep and the choice of tbl8 groups. Reads the maps (to diff
  * against them) and writes only memory of its own and t->parent: it must
  * not write the maps; publish.c does.
  */
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/table/internal.h"
+#include "core/table/v6.h"
 #include "lib/util.h"
 
 /* A live IPv4 entry, sortable: by address, then length (an enclosing prefix
@@ -529,105 +529,6 @@ out:
 	return ret;
 }
 
-/* --- IPv6 parents ------------------------------------------------------- */
-
-struct v6ent {
-	__u8 addr[16];
-	__u8 len;
-	__u32 slot;
-};
-
-static int v6_cmp(const void *a, const void *b)
-{
-	const struct v6ent *x = a, *y = b;
-	int c = memcmp(x->addr, y->addr, 16);
-
-	return c ? c : (int)x->len - (int)y->len;
-}
-
-/* The address's first 64 bits as a number: their order is the address's. */
-static __u64 v6_hi(const struct v6ent *e)
-{
-	__u64 h;
-
-	memcpy(&h, e->addr, 8);
-	return be64toh(h);
-}
-
-/* By address, then length (v6_cmp): an LSD radix sort on the first 64 bits
- * of the address, four passes of 16 (a pass where every entry has the same
- * digit is skipped: a fleet's entries share their top 32 bits), then each
- * run of entries equal in those bits (hosts of one /64) by v6_cmp. A commit
- * sorts every IPv6 deny of the table: qsort's comparisons were most of what
- * a gateway spent applying a burst of /64s from the fleet. */
-static int v6_sort(struct v6ent **vp, size_t n)
-{
-	struct v6ent *v = *vp, *tmp;
-	size_t *cnt;
-
-	if (n < 1024) {
-		qsort(v, n, sizeof(*v), v6_cmp);
-		return 0;
-	}
-	tmp = malloc(n * sizeof(*tmp));
-	cnt = malloc(65536 * sizeof(*cnt));
-	if (!tmp || !cnt) {
-		free(tmp);
-		free(cnt);
-		return -ENOMEM;
-	}
-	for (int shift = 0; shift < 64; shift += 16) {
-		size_t sum = 0;
-
-		memset(cnt, 0, 65536 * sizeof(*cnt));
-		for (size_t i = 0; i < n; i++)
-			cnt[(v6_hi(&v[i]) >> shift) & 0xffff]++;
-		if (cnt[(v6_hi(&v[0]) >> shift) & 0xffff] == n)
-			continue;
-		for (size_t d = 0; d < 65536; d++) {
-			size_t c = cnt[d];
-
-			cnt[d] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			tmp[cnt[(v6_hi(&v[i]) >> shift) & 0xffff]++] = v[i];
-		struct v6ent *x = v;
-
-		v = tmp;
-		tmp = x;
-	}
-	for (size_t i = 0, j; i < n; i = j) {
-		__u64 h = v6_hi(&v[i]);
-
-		for (j = i + 1; j < n && v6_hi(&v[j]) == h; j++)
-			;
-		if (j - i > 1)
-			qsort(v + i, j - i, sizeof(*v), v6_cmp);
-	}
-	free(cnt);
-	free(tmp);	/* whichever buffer does not hold the result */
-	*vp = v;
-	return 0;
-}
-
-static struct v6ent v6_ent(const struct fence_rule_info *in, __u32 slot)
-{
-	struct v6ent e = { .len = in->prefixlen, .slot = slot };
-
-	memcpy(e.addr, in->addr, 16);
-	return e;
-}
-
-static bool v6_contains(const struct v6ent *o, const struct v6ent *i)
-{
-	int full = o->len / 8, rem = o->len % 8;
-
-	if (o->len > i->len || memcmp(o->addr, i->addr, full))
-		return false;
-	return !rem || ((o->addr[full] ^ i->addr[full]) & (0xff << (8 - rem))) == 0;
-}
-
 /* --- the build phase ---------------------------------------------------- */
 
 /* The /24s the changes touch (entries that only change fields keep their
@@ -667,19 +568,17 @@ static int build_spans(struct commit *c)
 	return 0;
 }
 
-/* The live entries after the commit, IPv4 ones in address order
- * (committed ones read from info[], new ones from their op), IPv6 denies
- * for their parents. Of the IPv4 ones a commit that sweeps only some /24s
- * needs only those that paint or enclose one of them: a 1% reload sorts
- * thousands of entries, not a million. */
+/* The live IPv4 entries after the commit, in address order (committed
+ * ones read from info[], new ones from their op). A commit that sweeps
+ * only some /24s needs only those that paint or enclose one of them: a 1%
+ * reload sorts thousands of entries, not a million. */
 static int build_entries(struct commit *c)
 {
 	const struct table *t = c->t;
 	const struct fence_maps *m = c->m;
 
 	c->es = malloc((c->n_v4_deny + c->n_v4_allow + 1) * sizeof(*c->es));
-	c->v6 = malloc((c->n_v6_deny + 1) * sizeof(*c->v6));
-	if (!c->es || !c->v6)
+	if (!c->es)
 		return -ENOMEM;
 	if (c->full)
 		prefault(c->es, (c->n_v4_deny + c->n_v4_allow) * sizeof(*c->es));
@@ -695,8 +594,6 @@ static int build_entries(struct commit *c)
 				c->es[c->n_es++] = (struct v4e){
 					v4e_key(tbl_v4_host(in->addr), in->prefixlen,
 						r->kind == FENCE_KIND_ALLOW), slot };
-		} else if (r->kind == FENCE_KIND_DENY) {
-			c->v6[c->n_v6++] = v6_ent(in, slot);
 		}
 	}
 	for (size_t n = 0; n < t->n_ops; n++) {
@@ -710,38 +607,48 @@ static int build_entries(struct commit *c)
 				c->es[c->n_es++] = (struct v4e){
 					v4e_key(tbl_v4_host(o->addr), o->len,
 						o->kind == FENCE_KIND_ALLOW), o->slot };
-		} else if (o->kind == FENCE_KIND_DENY) {
-			struct v6ent e = { .len = o->len, .slot = o->slot };
-
-			memcpy(e.addr, o->addr, 16);
-			c->v6[c->n_v6++] = e;
 		}
 	}
 	return 0;
 }
 
-/* IPv6 deny parents: sort by (address, length); an enclosing prefix sorts
- * before what it encloses, so a stack of open ancestors works. */
-static int build_v6_parents(struct commit *c)
+static int v6_parent(void *ctx, __u32 slot, __u32 parent)
 {
-	__u32 *stack, depth = 0;
-	int ret = v6_sort(&c->v6, c->n_v6);
+	struct commit *c = ctx;
 
-	if (ret)
-		return ret;
-	stack = malloc((c->n_v6 + 1) * sizeof(*stack));
-	if (!stack)
+	return note_parent(c->t, &c->w, slot, parent);
+}
+
+/* The IPv6 side, when the commit changes IPv6 entries (or repairs): the
+ * keys of tbl6 and every IPv6 deny's parent (v6.c). */
+static int build_v6(struct commit *c)
+{
+	const struct table *t = c->t;
+	struct v6_change *ch;
+	size_t n = 0;
+	int ret;
+
+	for (size_t i = 0; i < t->n_ops; i++)
+		n += t->ops[i].family == 6 && ((t->ops[i].del && t->ops[i].slot) || t->ops[i].fresh);
+	if (!n && !c->full)
+		return 0;
+	ch = malloc((n + 1) * sizeof(*ch));
+	if (!ch)
 		return -ENOMEM;
-	for (__u32 i = 0; i < c->n_v6; i++) {
-		while (depth && !v6_contains(&c->v6[stack[depth - 1]], &c->v6[i]))
-			depth--;
-		ret = note_parent(c->t, &c->w, c->v6[i].slot,
-				  depth ? c->v6[stack[depth - 1]].slot : 0);
-		if (ret)
-			break;
-		stack[depth++] = i;
+	n = 0;
+	for (size_t i = 0; i < t->n_ops; i++) {
+		const struct op *o = &t->ops[i];
+
+		if (o->family != 6 || !((o->del && o->slot) || o->fresh))
+			continue;
+		memcpy(ch[n].addr, o->addr, 16);
+		ch[n].slot = o->slot;
+		ch[n].len = o->len;
+		ch[n].kind = o->kind;
+		ch[n++].del = o->del;
 	}
-	free(stack);
+	ret = v6_plan(c->m, ch, n, c->full, v6_parent, c, &c->v6p, c->err, c->errlen);
+	free(ch);
 	return ret;
 }
 
@@ -766,14 +673,14 @@ int commit_build(struct commit *c)
 	if (!ret)
 		ret = tbl_groups_assign(c->t, &c->w, c->err, c->errlen);
 	if (!ret)
-		ret = build_v6_parents(c);
+		ret = build_v6(c);
 	return ret;
 }
 
 /* What commit_build allocated, freed with the rest of the commit. */
 void commit_build_free(struct commit *c)
 {
-	free(c->v6);
+	v6_plan_free(c->v6p);
 	free(c->es);
 	free(c->sp);
 	free(c->touched);

@@ -160,7 +160,7 @@ struct early {
 
 struct span;
 struct v4e;
-struct v6ent;
+struct v6_plan;
 
 /* One commit's state, carried from phase to phase (see table_commit). */
 struct commit {
@@ -188,8 +188,7 @@ struct commit {
 	__u64 *touched;			/* bitmap of the /24s a partial commit sweeps */
 	struct v4e *es;			/* live IPv4 entries that paint or enclose them */
 	size_t n_es;
-	struct v6ent *v6;		/* live IPv6 denies */
-	__u32 n_v6;
+	struct v6_plan *v6p;		/* the IPv6 side (v6.c), NULL: no IPv6 change */
 	struct sweep w;
 };
 

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "core/table/internal.h"
+#include "core/table/v6.h"
 #include "core/keyload.h"
 #include "lib/util.h"
 
@@ -502,7 +503,7 @@ static int keys_alloc(struct keys *k, __u32 n_keys, __u32 n_zeros, int ncpus)
 	k->vsa = calloc(n_keys, sizeof(*k->vsa));
 	k->v6s = calloc(n_keys, sizeof(*k->v6s));
 	k->v6sa = calloc(n_keys, sizeof(*k->v6sa));
-	k->zeros = calloc(n_zeros, (size_t)ncpus * sizeof(__u64));
+	k->zeros = calloc(n_zeros, (size_t)ncpus * sizeof(struct fence_entry_counters));
 	if (!k->k4 || !k->k4a || !k->k6 || !k->k6a || !k->vs || !k->vsa || !k->v6s || !k->v6sa ||
 	    !k->zeros)
 		return -ENOMEM;
@@ -570,8 +571,8 @@ static int publish_slots(struct commit *c, struct keys *k)
 					 __ATOMIC_RELEASE);
 	if (!c->n_reused)
 		return 0;
-	return batch_update(m->fd[FM_RULE_HITS], c->reused, sizeof(__u32), k->zeros,
-			    (size_t)m->ncpus * sizeof(__u64), c->n_reused);
+	return batch_update(m->fd[FM_ENTRY_COUNTERS], c->reused, sizeof(__u32), k->zeros,
+			    (size_t)m->ncpus * sizeof(struct fence_entry_counters), c->n_reused);
 }
 
 /* 2. Fresh groups, whole. */
@@ -612,6 +613,8 @@ static int publish_keys(struct commit *c, const struct keys *k)
 	if (!ret)
 		ret = batch_update(m->fd[FM_ALLOW_V6], k->k6a, sizeof(*k->k6a), k->v6sa,
 				   sizeof(*k->v6sa), k->n6a);
+	if (!ret && c->v6p)
+		v6_put(c->v6p);
 	return ret;
 }
 
@@ -626,6 +629,8 @@ static void publish_undo(struct commit *c, const struct keys *k, int ret)
 	v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k->k4a, NULL, k->n4a);
 	batch_delete(m->fd[FM_DENY_V6], k->k6, sizeof(*k->k6), k->n6);
 	batch_delete(m->fd[FM_ALLOW_V6], k->k6a, sizeof(*k->k6a), k->n6a);
+	if (c->v6p)
+		v6_undo(c->v6p);
 	for (size_t n = 0; n < t->n_ops; n++) {
 		struct op *o = &t->ops[n];
 
@@ -704,6 +709,8 @@ static void publish_switch(struct commit *c)
 			c->s.tbl24_writes++;
 		}
 	}
+	if (c->v6p)
+		v6_switch(c->v6p);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -742,6 +749,8 @@ static void publish_removals(struct commit *c, struct keys *k)
 	v4_keys(t, FENCE_KEYLOAD_ALLOW_V4, k->k4a, NULL, k->n4a);
 	batch_delete(m->fd[FM_DENY_V6], k->k6, sizeof(*k->k6), k->n6);
 	batch_delete(m->fd[FM_ALLOW_V6], k->k6a, sizeof(*k->k6a), k->n6a);
+	if (c->v6p)
+		v6_remove(c->v6p);
 	now = fence_now_ns();
 	for (size_t n = 0; n < t->n_ops; n++) {
 		struct op *o = &t->ops[n];
@@ -788,8 +797,8 @@ static void publish_removals(struct commit *c, struct keys *k)
  *    the hit counters of reused slots go back to zero.
  * 2. Fresh tbl8 groups, whole, and unstamped: no leaf names them yet.
  * 3. The exact-prefix hashes and IPv6 tries learn the new entries (those
- *    not in early), once the early keys are in. The tries are live: the
- *    new slots answer from here on. If 1-3 fail, undo: nothing that was
+ *    not in early), once the early keys are in; tbl6 its new keys (v6.c),
+ *    live from here on. If 1-3 fail, undo: nothing that was
  *    there before has changed yet. The keys go, and the new slots go back
  *    to FREE, freed_ns first: a slot that shows FREE with freed_ns 0 is one
  *    never used (no hits to reset).
@@ -798,8 +807,9 @@ static void publish_removals(struct commit *c, struct keys *k)
  *    someone asked for (rate, burst, expiry, stat, action: tbl_rule_update);
  *    then parents (a new or removed deny in between changes them).
  * 5. The switch: changed leaves of tbl8 groups that stay, then tbl24 (plain
- *    leaves, then those that name a group), then a fence.
- * 6. Removed entries: out of the hashes and tries, throttle buckets gone,
+ *    leaves, then those that name a group), then tbl6's changed slots and
+ *    lengths, then a fence.
+ * 6. Removed entries: out of the hashes, tries and tbl6, throttle buckets gone,
  *    no owners, then freed: freed_ns before FREE (as in the undo), each
  *    behind a fence. Groups no leaf names any more are stamped freed. Freed
  *    slots and groups are quarantined (FENCE_QUARANTINE_NS) before reuse: a

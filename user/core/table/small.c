@@ -21,8 +21,8 @@
  * and removing an allow takes the full build, which sets them all again.
  *
  * What it cannot do, the full build does (tbl_small_ok says which): a
- * removed allow, IPv6 denies added or removed (their parents would take a
- * scan), many changes; and a deny added or removed where an allow lies over
+ * removed allow, IPv6 entries added or removed (tbl6's keys and markers and
+ * the IPv6 parents are v6.c's, which the full build asks), many changes; and a deny added or removed where an allow lies over
  * part of its range (it returns -EAGAIN then: denies the allow hides may
  * need new parents, and nothing here can find them). Owns nothing the full build does not: it fills the
  * same struct sweep, and publish.c writes it in the same order. Must not
@@ -50,7 +50,7 @@ bool tbl_small_ok(const struct table *t)
 		bool add = !o->del && !o->slot, gone = o->del && o->slot;
 
 		if (o->family == 6) {
-			if (o->kind == FENCE_KIND_DENY && (add || gone))
+			if (add || gone)	/* tbl6's keys: v6.c, in the full build */
 				return false;
 			continue;
 		}

@@ -482,6 +482,8 @@ int table_needs(struct table *t, struct grow_to *g)
 {
 	const struct fence_maps *m = t->m;
 	__u64 live = 0, v6 = 0, groups = 0;
+	__u8 v6_lens[(FENCE_V6_LENS_MAX + 7) / 8] = {};
+	__u32 v6_adds = 0;
 	int ret;
 
 	memset(g, 0, sizeof(*g));
@@ -519,7 +521,14 @@ int table_needs(struct table *t, struct grow_to *g)
 		live += add;
 		if (o->family == 6 && o->kind == FENCE_KIND_DENY)
 			v6 += add;
+		if (o->family == 6 && add) {	/* tbl6 keys, allows too */
+			v6_adds++;
+			v6_lens[o->len / 8] |= 1 << (o->len % 8);
+		}
 	}
+	ret = table_tbl6_needs(t->m, v6_lens, v6_adds, &g->tbl6);
+	if (ret)
+		return ret;
 	groups += groups_added(t);
 	if (live + 1 >= m->n_slots)
 		g->slots = room_for(live + 1);
@@ -527,7 +536,7 @@ int table_needs(struct table *t, struct grow_to *g)
 		g->groups = room_for(groups);
 	if (v6 > m->max_entries[FM_DENY_V6])
 		g->v6 = pow2_at_least(v6 + v6 / 4);
-	return g->slots || g->groups || g->v6;
+	return g->slots || g->groups || g->v6 || g->tbl6;
 }
 
 int table_maps_changed(struct table *t, const char *pin_dir)
