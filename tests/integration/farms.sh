@@ -93,6 +93,13 @@ a = json.load(open(sys.argv[1]))["attempts"]
 ok = sum(1 for t, good in a if good)
 assert 1 <= ok <= 2 * 3 + 2 + 1, (ok, len(a))
 PY
+# the heavy host (and its neighbour, a few seconds ago) are the hosts of
+# 198.18.2.0/24 lately: at most 2; the farm's /24 is dropped on its entry
+check "top shows the hosts of a source prefix" python3 -c "
+import json, sys
+r = [x for x in json.loads(sys.argv[1]) if x['prefix'] == '198.18.2.0/24']
+assert r and 1 <= r[0]['hosts'] <= 2, r" "$(xf top --interval 0 -n 100 --json)"
+check "top's table has a hosts column" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN top --interval 0 | head -n 1 | grep -qw hosts"
 check "ban list: the farm's reason names its hosts" python3 -c "
 import json, sys
 e = [x for x in json.loads(sys.argv[1]) if x['prefix'] == '198.18.7.0/24'][0]

@@ -33,10 +33,13 @@ int do_stats(int argc, char **argv)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			g_opts.json = true;
 		else {
-			fprintf(stderr, "usage: xdpfence stats [--json]\n"
+			bool asked = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+
+			fprintf(usage_out(asked), "usage: xdpfence stats [--json]\n"
 				"  Packets and bytes per reason, summed over CPUs. Every packet\n"
-				"  is counted under exactly one reason.\n");
-			return EXIT_USAGE;
+				"  is counted under exactly one reason.\n"
+				"  -j, --json  one JSON object, for scripts\n");
+			return asked ? EXIT_OK : EXIT_USAGE;
 		}
 	}
 	if (state_open(&s, false, false))
@@ -79,6 +82,8 @@ struct top_row {
 	__u8 len;			/* prefix length */
 	__u8 entry;			/* counters of a deny entry are in */
 	double rate[4];			/* conns, packets, drops, bytes per second */
+	__s32 hosts;			/* a source prefix's distinct hosts lately; -1: an
+					 * entry alone (no source prefix counted) */
 };
 
 static const char *row_prefix(const struct top_row *x, char *buf, size_t len)
@@ -116,15 +121,17 @@ static double since(__u64 cur, __u64 old)
 	return (double)(cur >= old ? cur - old : cur);
 }
 
-static void top_usage(void)
+static void top_usage(bool asked)
 {
-	fprintf(stderr,
+	fprintf(usage_out(asked),
 "usage: xdpfence top [-n N] [--by conns|packets|drops|bytes] [--interval DUR] [--json]\n"
 "  The busiest source prefixes (aggregated per /24 and /64 by default) and\n"
 "  deny entries: samples the counters twice, DUR apart (default 1s), and\n"
 "  ranks by rate. A packet a drop entry drops is counted on the entry (its\n"
 "  row shows it under drops), every other on its source prefix.\n"
-"  --interval 0 ranks by totals since the prefix was first seen instead.\n");
+"  --interval 0 ranks by totals since the prefix was first seen instead.\n"
+"  hosts: the distinct hosts of a source prefix that opened connections in\n"
+"  the last 4 to 9 s (exact for IPv4, an estimate for IPv6; - for an entry).\n");
 }
 
 struct top_opts {
@@ -176,15 +183,15 @@ static int top_args(int argc, char **argv, struct top_opts *o)
 			g_opts.json = true;
 			break;
 		case 'h':
-			top_usage();
+			top_usage(true);
 			return EXIT_OK;
 		default:
-			top_usage();
+			top_usage(false);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		top_usage();
+		top_usage(false);
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -213,9 +220,15 @@ static int top_rows(struct pinned *s, struct counters_reader *rd, const struct f
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < nv; i++)
+	for (size_t i = 0; i < nv; i++) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		(*rows)[k++] = (struct top_row){ .s = v[i],
-			.len = v[i].family == 4 ? meta->v4_agg_len : meta->v6_agg_len };
+			.len = v[i].family == 4 ? meta->v4_agg_len : meta->v6_agg_len,
+			.hosts = (__s32)counters_hosts(&v[i].c, v[i].family,
+						       (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec) };
+	}
 	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
 		const struct fence_rule *r = &s->m.rules[slot];
 		const struct fence_rule_info *in = &s->m.info[slot];
@@ -224,7 +237,7 @@ static int top_rows(struct pinned *s, struct counters_reader *rd, const struct f
 		if (r->kind != FENCE_KIND_DENY || !ec[slot].packets)
 			continue;
 		x = &(*rows)[k++];
-		*x = (struct top_row){ .len = in->prefixlen, .entry = 1 };
+		*x = (struct top_row){ .len = in->prefixlen, .entry = 1, .hosts = -1 };
 		x->s.family = in->family;
 		memcpy(x->s.addr, in->addr, 16);
 		x->s.c.packets = ec[slot].packets;
@@ -248,6 +261,8 @@ static int top_rows(struct pinned *s, struct counters_reader *rd, const struct f
 			a->new_conns += b->new_conns;
 			a->drops += b->drops;
 			w[-1].entry |= (*rows)[i].entry;
+			if (w[-1].hosts < 0)
+				w[-1].hosts = (*rows)[i].hosts;
 			continue;
 		}
 		*w = (*rows)[i];
@@ -329,6 +344,8 @@ static void top_print(const struct top_row *rows, size_t nb)
 			json_object_object_add(o, "prefix", json_object_new_string(
 				row_prefix(&rows[i], pfx, sizeof(pfx))));
 			json_object_object_add(o, "entry", json_object_new_boolean(rows[i].entry));
+			json_object_object_add(o, "hosts", rows[i].hosts < 0 ? NULL :
+					       json_object_new_int(rows[i].hosts));
 			json_object_object_add(o, "conns_per_s", json_object_new_double(rows[i].rate[0]));
 			json_object_object_add(o, "packets_per_s", json_object_new_double(rows[i].rate[1]));
 			json_object_object_add(o, "drops_per_s", json_object_new_double(rows[i].rate[2]));
@@ -344,16 +361,20 @@ static void top_print(const struct top_row *rows, size_t nb)
 		json_object_put(arr);
 		return;
 	}
-	printf("%-28s %10s %10s %10s %12s   %12s %12s %12s\n", "prefix (* deny entry)", "conns/s",
-	       "pkts/s", "drops/s", "bytes/s", "conns", "packets", "drops");
+	printf("%-28s %10s %10s %10s %12s %6s   %12s %12s %12s\n", "prefix (* deny entry)",
+	       "conns/s", "pkts/s", "drops/s", "bytes/s", "hosts", "conns", "packets", "drops");
 	for (size_t i = 0; i < nb; i++) {
 		char addr[INET6_ADDRSTRLEN + 8];
 
 		row_prefix(&rows[i], addr, sizeof(addr) - 2);
 		if (rows[i].entry)
 			strcat(addr, " *");
-		printf("%-28s %10.1f %10.1f %10.1f %12.0f   %12llu %12llu %12llu\n", addr,
-		       rows[i].rate[0], rows[i].rate[1], rows[i].rate[2], rows[i].rate[3],
+		char hosts[16] = "-";
+
+		if (rows[i].hosts >= 0)
+			snprintf(hosts, sizeof(hosts), "%d", rows[i].hosts);
+		printf("%-28s %10.1f %10.1f %10.1f %12.0f %6s   %12llu %12llu %12llu\n", addr,
+		       rows[i].rate[0], rows[i].rate[1], rows[i].rate[2], rows[i].rate[3], hosts,
 		       (unsigned long long)rows[i].s.c.new_conns, (unsigned long long)rows[i].s.c.packets,
 		       (unsigned long long)rows[i].s.c.drops);
 	}
