@@ -256,7 +256,9 @@ check "healed: no flapping of what C kept (no unban, no second add)" python3 - \
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 mine = [x for x in ev if x.get("prefix") == "198.18.3.0/24"]
-assert not [x for x in mine if x["event"] in ("unban", "expire")], mine
+# its 40 s ban may end on time by now on a slow run (an expire); what
+# would be flapping is an unban, or the entry added again
+assert not [x for x in mine if x["event"] == "unban"], mine
 assert len([x for x in mine if x["event"] == "fleet"]) == int(sys.argv[2]), mine
 PY
 check "healed: C status connected and synced" wait_for 5 synced c
