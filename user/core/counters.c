@@ -467,16 +467,16 @@ fail:
 	return NULL;
 }
 
-struct walk_job {
-	struct walker *w;
+struct cpu_job {
+	int prog_fd;
 	int cpu;
 	pthread_t thread;
 	bool started;
 };
 
-static void *walk_on_cpu(void *arg)
+static void *run_on_cpu(void *arg)
 {
-	struct walk_job *j = arg;
+	struct cpu_job *j = arg;
 	__u8 frame[64] = {};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
 		    .repeat = 1);
@@ -485,8 +485,23 @@ static void *walk_on_cpu(void *arg)
 	CPU_ZERO(&cs);
 	CPU_SET(j->cpu, &cs);
 	if (!pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
-		bpf_prog_test_run_opts(j->w->prog_fd, &o);
-	return NULL;	/* success shows in ran[cpu] */
+		bpf_prog_test_run_opts(j->prog_fd, &o);
+	return NULL;
+}
+
+/* Run prog_fd once on each of CPUs 0..ncpus-1, all at once; whether each
+ * ran shows in what the program wrote (ran[cpu], sum_ran[cpu]). */
+static void run_on_cpus(int prog_fd, int ncpus)
+{
+	struct cpu_job jobs[FENCE_WALK_CPUS_MAX];
+
+	for (int c = 0; c < ncpus; c++) {
+		jobs[c] = (struct cpu_job){ .prog_fd = prog_fd, .cpu = c };
+		jobs[c].started = !pthread_create(&jobs[c].thread, NULL, run_on_cpu, &jobs[c]);
+	}
+	for (int c = 0; c < ncpus; c++)
+		if (jobs[c].started)
+			pthread_join(jobs[c].thread, NULL);
 }
 
 static int grow_samples(struct pfx_sample **v, size_t *cap, size_t want)
@@ -698,19 +713,12 @@ int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size
 static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_sample **v,
 		       size_t *n)
 {
-	struct walk_job jobs[FENCE_WALK_CPUS_MAX];
 	size_t want = 0;
 	int err;
 
 	w->skel->bss->gen = ++w->gen;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (int c = 0; c < w->ncpus; c++) {
-		jobs[c] = (struct walk_job){ .w = w, .cpu = c };
-		jobs[c].started = !pthread_create(&jobs[c].thread, NULL, walk_on_cpu, &jobs[c]);
-	}
-	for (int c = 0; c < w->ncpus; c++)
-		if (jobs[c].started)
-			pthread_join(jobs[c].thread, NULL);
+	run_on_cpus(w->prog_fd, w->ncpus);
 	for (int c = 0; c < w->ncpus; c++) {
 		if (w->skel->bss->ran[c] != w->gen)
 			return -EAGAIN;
@@ -822,28 +830,6 @@ static long changes_collect(struct walker *w, const struct fence_maps *m, __u64 
 	return (long)u;
 }
 
-struct sum_job {
-	struct walker *w;
-	int cpu;
-	pthread_t thread;
-	bool started;
-};
-
-static void *sum_on_cpu(void *arg)
-{
-	struct sum_job *j = arg;
-	__u8 frame[64] = {};
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
-		    .repeat = 1);
-	cpu_set_t cs;
-
-	CPU_ZERO(&cs);
-	CPU_SET(j->cpu, &cs);
-	if (!pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs))
-		bpf_prog_test_run_opts(j->w->sum_fd, &o);
-	return NULL;	/* success shows in sum_ran[cpu] */
-}
-
 /* The prefixes counted since the last read, summed over CPUs. -ENODATA:
  * this read must read every prefix (the first read, an epoch whose log
  * overflowed, or one where so many changed that reading all is cheaper);
@@ -851,7 +837,6 @@ static void *sum_on_cpu(void *arg)
 static int changes_read(struct walker *w, const struct fence_maps *m, struct pfx_sample **v,
 			size_t *n_out)
 {
-	struct sum_job jobs[FENCE_WALK_CPUS_MAX];
 	struct timespec pause = { 0, 50000 };
 	__u32 n, per;
 	__u64 ended;
@@ -885,13 +870,7 @@ static int changes_read(struct walker *w, const struct fence_maps *m, struct pfx
 		w->skel->bss->sum_arg[c].n = start + per <= u ? per : (__u32)u - start;
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (int c = 0; c < w->ncpus; c++) {
-		jobs[c] = (struct sum_job){ .w = w, .cpu = c };
-		jobs[c].started = !pthread_create(&jobs[c].thread, NULL, sum_on_cpu, &jobs[c]);
-	}
-	for (int c = 0; c < w->ncpus; c++)
-		if (jobs[c].started)
-			pthread_join(jobs[c].thread, NULL);
+	run_on_cpus(w->sum_fd, w->ncpus);
 	for (int c = 0; c < w->ncpus; c++)
 		if (w->skel->bss->sum_ran[c] != w->gen)
 			return -EAGAIN;
