@@ -25,7 +25,7 @@ static double load(struct pinned *s, const char *src, struct feed_load_report *r
 	double t0 = now_s();
 
 	if (feed_load(s, &o, rep) != 0) {
-		fprintf(stderr, "feed load of %s failed\n", src);
+		fprintf(stderr, "feed load of %s failed: %s\n", src, rep->why);
 		exit(1);
 	}
 	return now_s() - t0;
@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 {
 	struct pinned s = { .lock_fd = -1 };
 	struct feed_load_report r;
+	char err[256];
 	double t;
 
 	if (argc != 4) {
@@ -43,8 +44,9 @@ int main(int argc, char **argv)
 	}
 	keep_freed_memory();	/* as `xdpfence run` does */
 	log_setup(getenv("BENCH_VERBOSE") ? 1 : 0);	/* 1: where each load spends its time */
-	if (fence_maps_from_pins(&s.m, argv[1]) || table_open(&s.t, &s.m)) {
-		fprintf(stderr, "cannot open the maps under %s\n", argv[1]);
+	/* as the daemon holds them: the writers' lock, so the tables may grow */
+	if (pin_open(&s, argv[1], PIN_WRITE, NULL, err, sizeof(err))) {
+		fprintf(stderr, "cannot open the maps under %s: %s\n", argv[1], err);
 		return 1;
 	}
 	printf("feed load in one resident process (as `xdpfence run` refreshes feeds):\n");
@@ -57,7 +59,6 @@ int main(int argc, char **argv)
 	t = load(&s, argv[2], &r);
 	t = load(&s, argv[2], &r);
 	printf("%-44s %6.2f s   (+%zu -%zu)\n", "reload, unchanged file", t, r.added, r.removed);
-	table_close(s.t);
-	fence_maps_close(&s.m);
+	pin_close(&s);
 	return 0;
 }
