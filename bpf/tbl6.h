@@ -39,26 +39,23 @@ static __always_inline int tbl6_probe(void *tbl, const struct fence_v6_meta *mt,
 	return 0;
 }
 
-/* The slot in force for saddr (network byte order), 0 for none. cache
- * (NULL: none) is a per-CPU array of FENCE_V6_CACHE fence_v6_cached: a
- * source searched under the table's current generation is answered from
- * it. The generation is read before the search, so a search that ran into
- * a write is never trusted after that write. */
-static __always_inline __u32 tbl6_lookup(void *tbl, void *meta_map, void *cache, const __u8 *saddr)
+/* The slot in force for the source a_hi:a_lo (host byte order), 0 for
+ * none. cache (NULL: none) is a per-CPU array of FENCE_V6_CACHE
+ * fence_v6_cached: a source searched under the table's current generation
+ * is answered from it. The generation is read before the search, so a
+ * search that ran into a write is never trusted after that write. */
+static __always_inline __u32 tbl6_find(void *tbl, void *meta_map, void *cache, __u64 a_hi,
+				       __u64 a_lo)
 {
 	struct fence_v6_cached *ce = NULL;
 	struct fence_v6_meta *mt;
-	__u64 a_hi, a_lo, n, act;
+	__u64 n, act;
 	__u32 zero = 0, best = 0, gen, ci;
 	int i;
 
 	mt = bpf_map_lookup_elem(meta_map, &zero);
 	if (!mt)
 		return 0;
-	__builtin_memcpy(&a_hi, saddr, 8);
-	__builtin_memcpy(&a_lo, saddr + 8, 8);
-	a_hi = bpf_be64_to_cpu(a_hi);
-	a_lo = bpf_be64_to_cpu(a_lo);
 	gen = mt->gen;
 	if (cache) {
 		ci = ((a_hi ^ a_lo) * 0x9e3779b97f4a7c15ULL) >> 52;	/* FENCE_V6_CACHE */
@@ -90,6 +87,16 @@ static __always_inline __u32 tbl6_lookup(void *tbl, void *meta_map, void *cache,
 		ce->gen = gen;
 	}
 	return best;
+}
+
+/* The same for saddr in network byte order. */
+static __always_inline __u32 tbl6_lookup(void *tbl, void *meta_map, void *cache, const __u8 *saddr)
+{
+	__u64 a_hi, a_lo;
+
+	__builtin_memcpy(&a_hi, saddr, 8);
+	__builtin_memcpy(&a_lo, saddr + 8, 8);
+	return tbl6_find(tbl, meta_map, cache, bpf_be64_to_cpu(a_hi), bpf_be64_to_cpu(a_lo));
 }
 
 #endif

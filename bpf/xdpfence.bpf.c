@@ -130,7 +130,7 @@ static __always_inline void count_prefix(const struct pkt_info *pi, __u64 bytes,
 #define FAST_V4 (1ULL << 32)
 #define FAST_V6 (1ULL << 33)
 
-static __noinline int full_path(struct xdp_md *ctx, __u64 hint, __u32 hint_under)
+__noinline int full_path(struct xdp_md *ctx, __u64 hint, __u32 hint_under)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
