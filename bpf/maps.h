@@ -76,14 +76,18 @@ struct {
 } rule_info SEC(".maps");
 
 /* Packets, bytes and new connections each deny entry matched, per CPU;
- * a packet an entry drops is counted here and not per source prefix. */
+ * a packet an entry drops is counted here and not per source prefix.
+ * Flat, CPU by CPU (maps/keys.h): one allocation however many slots (a
+ * per-CPU array allocates each element), sized CPUs x slots by the
+ * controller. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fence_entry_counters);
 	__uint(max_entries, FENCE_RULES_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} entry_counters SEC(".maps");
+} entry_hits SEC(".maps");
 
 /* IPv4 /32 deny entries -> slot, probed under /24 leaves flagged HOST
  * (shorter denies are painted in tbl24/tbl8). Preallocated: see map_defs.h. */

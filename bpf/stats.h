@@ -7,6 +7,7 @@
 #include "parse.h"
 
 extern const volatile __u8 count_hosts;
+extern const volatile __u32 entry_slots;
 
 static __always_inline void stat_count(__u32 reason, __u64 bytes)
 {
@@ -22,7 +23,8 @@ static __always_inline void stat_count(__u32 reason, __u64 bytes)
  * or monitors). */
 static __always_inline void entry_count(__u32 slot, __u64 bytes, __u8 new_conn)
 {
-	struct fence_entry_counters *e = bpf_map_lookup_elem(&entry_counters, &slot);
+	__u32 i = bpf_get_smp_processor_id() * entry_slots + slot;
+	struct fence_entry_counters *e = bpf_map_lookup_elem(&entry_hits, &i);
 
 	if (e) {
 		e->packets++;

@@ -25,6 +25,7 @@ const volatile __u8 v6_agg_len = FENCE_V6_AGG_LEN_DEFAULT;	/* per-prefix counter
 const volatile __u32 malformed_verdict = XDP_PASS;	/* frames we cannot judge */
 const volatile __u8 count_prefixes = 1;	/* 0 disables prefix_v4/prefix_v6 */
 const volatile __u8 count_hosts = 1;	/* 0 disables distinct hosts (benchmarks) */
+const volatile __u32 entry_slots = FENCE_RULES_MAX;	/* slots: entry_hits holds CPUs x this */
 const volatile __u64 pin_dir_id = 0;		/* the pin dir it was loaded for (a hash): never
 						 * read here; tells the controller whose it is
 						 * when that pin dir is gone */

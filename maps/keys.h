@@ -253,11 +253,12 @@ static inline __u64 fence_v6_home(__u64 hi, __u64 lo, __u64 salt, __u32 shift)
 	return ((hi ^ salt) * 0x9e3779b97f4a7c15ULL ^ lo * 0xc2b2ae3d27d4eb4fULL) >> shift;
 }
 
-/* `entry_counters` per-CPU array, indexed by slot: the packets each deny
- * entry matched (any action). A packet an entry drops is counted here and
- * not per source prefix: that is what the engine reads to extend a
- * promoted ban, and `top` and `ban list` to show drops. Reset when a slot
- * is reused. */
+/* `entry_hits`: the packets each deny entry matched (any action), per
+ * CPU, in one flat array: the element of slot s on CPU c is at index
+ * c * slots + s (slots: the size of `rules`), so each CPU counts in a
+ * block of its own. A packet an entry drops is counted here and not per
+ * source prefix: that is what the engine reads to extend a promoted ban,
+ * and `top` and `ban list` to show drops. Reset when a slot is reused. */
 struct fence_entry_counters {
 	__u64 packets;
 	__u64 bytes;
@@ -391,9 +392,10 @@ _Static_assert(sizeof(struct fence_feed) == 384, "fence_feed ABI");
 
 /* `meta` array, one entry: how the pinned maps were created. */
 #define FENCE_META_MAGIC	0x78647066656e6365ULL	/* "xdpfence" */
-#define FENCE_META_VERSION	3	/* 3: IPv6 searched in tbl6, drops counted per entry
-					 * (entry_counters); 2: deny_v4 keys /32 denies only
-					 * (1: every IPv4 deny) */
+#define FENCE_META_VERSION	4	/* 4: entry counters in the flat entry_hits; 3: IPv6
+					 * searched in tbl6, drops counted per entry
+					 * (entry_counters, per-CPU); 2: deny_v4 keys /32
+					 * denies only (1: every IPv4 deny) */
 
 struct fence_meta {
 	__u64 magic;

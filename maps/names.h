@@ -6,9 +6,9 @@
  * name) and so its file under the pin dir; the controller makes its map ids
  * (FM_ID) and its table of names from this list, and does not build if a
  * name here is not a map of bpf/maps.h. Names are a contract with
- * operators: add, never rename (`rule_hits`, layout 2 and before, is
- * superseded by `entry_counters`: a set upgraded in place keeps it pinned,
- * unused). The order is the controller's own, not ABI.
+ * operators: add, never rename (`rule_hits`, layout 2 and before, and
+ * `entry_counters`, layout 3, per-CPU arrays, are superseded by the flat
+ * `entry_hits`: a set upgraded in place keeps them pinned, unused). The order is the controller's own, not ABI.
  * Each map is described where bpf/maps.h defines it.
  */
 #ifndef XDPFENCE_MAPS_NAMES_H
@@ -26,7 +26,7 @@
 	X(TBL8_STATE, tbl8_state)	\
 	X(RULES, rules)			\
 	X(RULE_INFO, rule_info)		\
-	X(ENTRY_COUNTERS, entry_counters) \
+	X(ENTRY_HITS, entry_hits)	\
 	X(DENY_V4, deny_v4)		\
 	X(ALLOW_V4, allow_v4)		\
 	X(DENY_V6, deny_v6)		\

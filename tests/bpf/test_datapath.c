@@ -44,7 +44,7 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The entry's counters (entry_counters, summed over CPUs); all ~0 when
+/* The entry's counters (entry_hits, summed over CPUs); all ~0 when
  * there is no such entry. */
 static struct fence_entry_counters entry_ctr(struct fx *f, const char *cidr_text,
 					    enum fence_kind kind)
@@ -612,7 +612,8 @@ static void test_datapath_v6_cache_goes_stale(void)
 	fx_close(&f);
 }
 
-/* A set pinned by a build of layout 2 (before tbl6 and entry_counters):
+/* A set pinned by a build of layout 2 (before tbl6 and entry counters; a
+ * layout 3 set lacks only entry_hits, its per-CPU entry_counters unused):
  * the first writer of this build adds the maps it lacks, brings the
  * contents to this layout (tbl6 from the entries) and says so; a program of
  * this build then enforces the IPv6 entries the old set held. */
@@ -621,7 +622,7 @@ static void test_datapath_upgrade_from_layout_2(void)
 	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
 				.v6_rules = 1024 };
 	char dir[96], path[160], err[256] = "";
-	static const char *const gone[] = { "tbl6", "tbl6_meta", "entry_counters" };
+	static const char *const gone[] = { "tbl6", "tbl6_meta", "entry_hits" };
 	struct pin_repair rep;
 	struct fence_meta meta;
 	struct pinned p;

@@ -73,7 +73,8 @@ out=$(xf ban add 198.18.7.99 2>&1)
 check "the next writer says it brings them up to date" grep -q 'older xdpfence: bringing them up to date' <<<"$out"
 check "and what it changed" grep -q 'up to date: 1 lookup keys changed' <<<"$out"
 check_not "the /24 key is gone" bpftool map lookup pinned "$PIN/deny_v4" key 24 0 0 0 198 18 7 0
-check "meta.version 3 again" sh -c "bpftool -j map lookup pinned $PIN/meta key 0 0 0 0 | grep -q '\"0x03\",\"0x00\",\"0x00\",\"0x00\",\"0x18\"'"
+layout=$(awk '/define FENCE_META_VERSION/ { print $3 }' "$(dirname "$0")/../../maps/keys.h")
+check "meta.version $layout (this build's) again" sh -c "bpftool -j map lookup pinned $PIN/meta key 0 0 0 0 | grep -q '\"$(printf '0x%02x' "$layout")\",\"0x00\",\"0x00\",\"0x00\",\"0x18\"'"
 check "ban del the /24" xf ban del 198.18.7.0/24
 check "ban del its /32" xf ban del 198.18.7.99
 

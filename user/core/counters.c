@@ -1074,68 +1074,42 @@ int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_
 
 /* --- per-entry counters ---------------------------------------------------- */
 
-static void entry_sum(struct fence_entry_counters *out, const struct fence_entry_counters *v, int ncpus)
-{
-	memset(out, 0, sizeof(*out));
-	for (int c = 0; c < ncpus; c++) {
-		out->packets += v[c].packets;
-		out->bytes += v[c].bytes;
-		out->new_conns += v[c].new_conns;
-	}
-}
-
+/* entry_hits is read where it lies (mapped, core/fence.h): CPU by CPU. */
 int counters_entry(const struct fence_maps *m, __u32 slot, struct fence_entry_counters *out)
 {
-	struct fence_entry_counters v[FENCE_WALK_CPUS_MAX], *p = v;
-	int err = 0;
+	memset(out, 0, sizeof(*out));
+	if (slot >= m->n_slots)
+		return -ENOENT;
+	for (int c = 0; c < m->ncpus; c++) {
+		const struct fence_entry_counters *v = fence_hits_at(m, c, slot);
 
-	if (m->ncpus > FENCE_WALK_CPUS_MAX && !(p = calloc(m->ncpus, sizeof(*p))))
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(m->fd[FM_ENTRY_COUNTERS], &slot, p))
-		err = -errno;
-	else
-		entry_sum(out, p, m->ncpus);
-	if (p != v)
-		free(p);
-	return err;
+		if (!v)
+			return -ENOMEM;
+		out->packets += __atomic_load_n(&v->packets, __ATOMIC_RELAXED);
+		out->bytes += __atomic_load_n(&v->bytes, __ATOMIC_RELAXED);
+		out->new_conns += __atomic_load_n(&v->new_conns, __ATOMIC_RELAXED);
+	}
+	return 0;
 }
 
 int counters_entries_read(const struct fence_maps *m, struct fence_entry_counters **out)
 {
-	const __u32 chunk = 4096;
-	struct fence_entry_counters *vals = malloc(sizeof(*vals) * m->ncpus * chunk);
-	__u32 *keys = malloc(sizeof(*keys) * chunk), batch = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	bool first = true;
-	int err = 0;
+	const struct fence_entry_counters *all = lazymap_full(&m->lz[FL_ENTRY_HITS]);
 
+	*out = NULL;
+	if (!all)
+		return -errno ? -errno : -ENOMEM;
 	*out = calloc(m->n_slots + 1, sizeof(**out));
-	if (!vals || !keys || !*out) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* lookup_batch walks the array in key order, chunk slots a call */
-	for (;;) {
-		__u32 cnt = chunk;
+	if (!*out)
+		return -ENOMEM;
+	for (int c = 0; c < m->ncpus; c++) {
+		const struct fence_entry_counters *v = all + (size_t)c * m->n_slots;
 
-		err = bpf_map_lookup_batch(m->fd[FM_ENTRY_COUNTERS], first ? NULL : &batch, &batch,
-					   keys, vals, &cnt, &o) ? -errno : 0;
-		first = false;
-		for (__u32 i = 0; i < cnt; i++)
-			if (keys[i] < m->n_slots)
-				entry_sum(&(*out)[keys[i]], &vals[(size_t)i * m->ncpus], m->ncpus);
-		if (err) {
-			if (err == -ENOENT)
-				err = 0;
-			break;
+		for (__u32 s = 0; s < m->n_slots; s++) {
+			(*out)[s].packets += v[s].packets;
+			(*out)[s].bytes += v[s].bytes;
+			(*out)[s].new_conns += v[s].new_conns;
 		}
 	}
-out:
-	free(vals);
-	free(keys);
-	if (err) {
-		free(*out);
-		*out = NULL;
-	}
-	return err;
+	return 0;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* user/core/counters.h - reading the per-source-prefix counters (prefix_v4,
- * prefix_v6) and the per-entry ones (entry_counters), summed over CPUs.
+ * prefix_v6) and the per-entry ones (entry_hits), summed over CPUs.
  * Shared by `top`, `ban list` and the behaviour engine's tick.
  *
  * By default the maps are walked in the kernel (bpf/counters.bpf.c, one run
@@ -107,10 +107,10 @@ int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_
 
 int counters_cmp_key(const void *a, const void *b);
 
-/* The per-entry counters (entry_counters, summed over CPUs): what each deny
+/* The per-entry counters (entry_hits, summed over CPUs): what each deny
  * entry matched; for a drop entry, what it dropped. One slot's: */
 int counters_entry(const struct fence_maps *m, __u32 slot, struct fence_entry_counters *out);
-/* Every slot's, in *out (malloc-ed, m->n_slots long), by batch lookups. */
+/* Every slot's, in *out (malloc-ed, m->n_slots long). */
 int counters_entries_read(const struct fence_maps *m, struct fence_entry_counters **out);
 
 #endif

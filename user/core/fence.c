@@ -193,6 +193,22 @@ int fence_prog_pin_dir_id(__u32 prog_id, __u64 *id)
 	return ret;
 }
 
+/* entry_hits holds every CPU's counters of every slot (maps/keys.h): as
+ * many slots as `rules`, whatever sized it (the options, or the pinned
+ * set), and the program told how many. */
+static int size_entry_hits(struct xdpfence *skel)
+{
+	__u32 slots = bpf_map__max_entries(skel->maps.rules);
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 0)
+		return ncpus;
+	if ((__u64)slots * ncpus > UINT32_MAX / sizeof(struct fence_entry_counters))
+		return -E2BIG;
+	skel->rodata->entry_slots = slots;
+	return bpf_map__set_max_entries(skel->maps.entry_hits, slots * ncpus);
+}
+
 int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -216,7 +232,6 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	if (o->max_rules) {
 		bpf_map__set_max_entries(skel->maps.rules, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.rule_info, o->max_rules);
-		bpf_map__set_max_entries(skel->maps.entry_counters, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.deny_v4, o->max_rules);
 	}
 	if (o->tbl8_groups) {
@@ -265,6 +280,9 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 			goto fail;
 	}
 out:
+	err = size_entry_hits(skel);
+	if (err)
+		goto fail;
 	*skelp = skel;
 	return 0;
 fail:
@@ -302,6 +320,7 @@ static int maps_finish(struct fence_maps *m, bool lazy)
 	if (m->max_entries[FM_TBL24] != FENCE_TBL24_ENTRIES / FENCE_TBL24_LINE ||
 	    m->max_entries[FM_RULE_INFO] != m->n_slots ||
 	    m->max_entries[FM_TBL8] != m->n_groups ||
+	    m->max_entries[FM_ENTRY_HITS] != (__u64)m->n_slots * m->ncpus ||
 	    !m->n_tbl6 || (m->n_tbl6 & (m->n_tbl6 - 1)))
 		return -EINVAL;
 
@@ -318,6 +337,8 @@ static int maps_finish(struct fence_maps *m, bool lazy)
 	lazymap_init(&m->lz[FL_INFO], m->fd[FM_RULE_INFO], map_len(m->n_slots, sizeof(*m->info)));
 	lazymap_init(&m->lz[FL_TBL6], m->fd[FM_TBL6], map_len(m->n_tbl6, sizeof(*m->tbl6)));
 	lazymap_init(&m->lz[FL_TBL6_META], m->fd[FM_TBL6_META], map_len(1, sizeof(*m->tbl6_meta)));
+	lazymap_init(&m->lz[FL_ENTRY_HITS], m->fd[FM_ENTRY_HITS],
+		     map_len(m->max_entries[FM_ENTRY_HITS], sizeof(struct fence_entry_counters)));
 	lazymap_init(&m->lz[FL_ACTIVE_META], m->fd[FM_ACTIVE_META], map_len(1, sizeof(*m->active)));
 	lazymap_init(&m->lz[FL_ACTIVE_LOG], m->fd[FM_ACTIVE_LOG],
 		     map_len(m->n_active_log, sizeof(*m->active_log)));

@@ -48,7 +48,7 @@ struct fence_opts {
 /* The mmap-able arrays, each a lazymap (core/lazymap.h). */
 enum {
 	FL_TBL24, FL_TBL8, FL_TBL8_STATE, FL_RULES, FL_INFO, FL_TBL6, FL_TBL6_META,
-	FL_ACTIVE_META, FL_ACTIVE_LOG, FL_COUNT
+	FL_ACTIVE_META, FL_ACTIVE_LOG, FL_ENTRY_HITS, FL_COUNT
 };
 
 struct fence_maps {
@@ -142,6 +142,18 @@ static inline struct fence_group_state *fence_gstate_at(const struct fence_maps 
 	       (struct fence_group_state *)lazymap_at(&m->lz[FL_TBL8_STATE],
 						      (size_t)g * sizeof(*m->tbl8_state),
 						      sizeof(*m->tbl8_state));
+}
+
+/* CPU cpu's counters of slot s in entry_hits (mapped a window at a time,
+ * never whole by fence_maps_full: only what is read is mapped). */
+static inline struct fence_entry_counters *fence_hits_at(const struct fence_maps *m, int cpu,
+							  __u32 s)
+{
+	size_t i = (size_t)cpu * m->n_slots + s;
+
+	return (struct fence_entry_counters *)lazymap_at(&m->lz[FL_ENTRY_HITS],
+							 i * sizeof(struct fence_entry_counters),
+							 sizeof(struct fence_entry_counters));
 }
 
 void fence_maps_close(struct fence_maps *m);

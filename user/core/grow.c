@@ -34,7 +34,7 @@
 #include "xdpfence.skel.h"
 
 /* Maps sized by the rule slots, by the tbl8 groups, by IPv6 denies. */
-static const int slot_maps[] = { FM_RULES, FM_RULE_INFO, FM_ENTRY_COUNTERS, FM_DENY_V4 };
+static const int slot_maps[] = { FM_RULES, FM_RULE_INFO, FM_ENTRY_HITS, FM_DENY_V4 };
 static const int group_maps[] = { FM_TBL8, FM_TBL8_STATE };
 
 static bool in_list(const int *v, size_t n, int id)
@@ -48,6 +48,8 @@ static bool in_list(const int *v, size_t n, int id)
 /* The new size of map id, 0 if it does not grow. */
 static __u32 new_size(const struct fence_maps *m, int id, const struct grow_to *g)
 {
+	if (g->slots > m->n_slots && id == FM_ENTRY_HITS)
+		return g->slots * m->ncpus;	/* every CPU's block (maps/keys.h) */
 	if (g->slots > m->n_slots && in_list(slot_maps, sizeof(slot_maps) / sizeof(*slot_maps), id))
 		return g->slots;
 	if (g->groups > m->n_groups &&
@@ -199,6 +201,29 @@ static int copy_elems(int from, int to, const struct bpf_map_info *in, int ncpus
 out:
 	free(keys);
 	free(vals);
+	return ret;
+}
+
+/* entry_hits: each CPU's block of old_slots counters to the start of its
+ * block of new_slots (maps/keys.h). */
+static int copy_hits(int from, int to, __u32 old_slots, __u32 new_slots, int ncpus)
+{
+	size_t esz = sizeof(struct fence_entry_counters);
+	size_t la = page_round(esz * old_slots * ncpus), lb = page_round(esz * new_slots * ncpus);
+	char *a = mmap(NULL, la, PROT_READ, MAP_SHARED, from, 0), *b;
+	int ret = 0;
+
+	if (a == MAP_FAILED)
+		return -errno;
+	b = mmap(NULL, lb, PROT_READ | PROT_WRITE, MAP_SHARED, to, 0);
+	if (b == MAP_FAILED) {
+		ret = -errno;
+	} else {
+		for (int c = 0; c < ncpus; c++)
+			memcpy(b + esz * new_slots * c, a + esz * old_slots * c, esz * old_slots);
+		munmap(b, lb);
+	}
+	munmap(a, la);
 	return ret;
 }
 
@@ -452,6 +477,9 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 
 			ret = nm && nmt ? table_tbl6_regrow(&p->m, bpf_map__fd(nm), g.tbl6,
 							    bpf_map__fd(nmt)) : -ENOENT;
+		} else if (id == FM_ENTRY_HITS) {
+			ret = nm ? copy_hits(p->m.fd[id], bpf_map__fd(nm), p->m.n_slots, g.slots,
+					     p->m.ncpus) : -ENOENT;
 		} else {
 			ret = nm ? copy_map(p->m.fd[id], bpf_map__fd(nm), p->m.ncpus) : -ENOENT;
 		}

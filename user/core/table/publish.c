@@ -484,16 +484,15 @@ static void *slots_write(void *arg)
 }
 
 /* Keys and values for the batch writes of steps 3 and 6 (deny and allow,
- * IPv4 and IPv6), and the zeros that reset hit counters. */
+ * IPv4 and IPv6). */
 struct keys {
 	struct fence_v4_key *k4, *k4a;
 	struct fence_v6_key *k6, *k6a;
 	struct fence_slot *vs, *vsa, *v6s, *v6sa;
 	__u32 n4, n4a, n6, n6a;
-	void *zeros;
 };
 
-static int keys_alloc(struct keys *k, __u32 n_keys, __u32 n_zeros, int ncpus)
+static int keys_alloc(struct keys *k, __u32 n_keys)
 {
 	k->k4 = calloc(n_keys, sizeof(*k->k4));
 	k->k4a = calloc(n_keys, sizeof(*k->k4a));
@@ -503,9 +502,7 @@ static int keys_alloc(struct keys *k, __u32 n_keys, __u32 n_zeros, int ncpus)
 	k->vsa = calloc(n_keys, sizeof(*k->vsa));
 	k->v6s = calloc(n_keys, sizeof(*k->v6s));
 	k->v6sa = calloc(n_keys, sizeof(*k->v6sa));
-	k->zeros = calloc(n_zeros, (size_t)ncpus * sizeof(struct fence_entry_counters));
-	if (!k->k4 || !k->k4a || !k->k6 || !k->k6a || !k->vs || !k->vsa || !k->v6s || !k->v6sa ||
-	    !k->zeros)
+	if (!k->k4 || !k->k4a || !k->k6 || !k->k6a || !k->vs || !k->vsa || !k->v6s || !k->v6sa)
 		return -ENOMEM;
 	return 0;
 }
@@ -520,7 +517,6 @@ static void keys_free(struct keys *k)
 	free(k->vsa);
 	free(k->v6s);
 	free(k->v6sa);
-	free(k->zeros);
 }
 
 /* 1. New slots; the keys of step 3 are gathered on the way. */
@@ -569,10 +565,19 @@ static int publish_slots(struct commit *c, struct keys *k)
 		if (!t->ops[n].del && t->ops[n].fresh)
 			__atomic_store_n(&fence_rule_at(m, t->ops[n].slot)->kind, t->ops[n].kind,
 					 __ATOMIC_RELEASE);
-	if (!c->n_reused)
-		return 0;
-	return batch_update(m->fd[FM_ENTRY_COUNTERS], c->reused, sizeof(__u32), k->zeros,
-			    (size_t)m->ncpus * sizeof(struct fence_entry_counters), c->n_reused);
+	/* reused slots count from zero, on every CPU: stores where the
+	 * counters lie (a window mapped per page reached) */
+	for (__u32 i = 0; i < c->n_reused; i++)
+		for (int cpu = 0; cpu < m->ncpus; cpu++) {
+			struct fence_entry_counters *e = fence_hits_at(m, cpu, c->reused[i]);
+
+			if (!e)
+				return -ENOMEM;
+			__atomic_store_n(&e->packets, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->bytes, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->new_conns, 0, __ATOMIC_RELAXED);
+		}
+	return 0;
 }
 
 /* 2. Fresh groups, whole. */
@@ -823,7 +828,7 @@ static int commit_publish(struct commit *c)
 	struct keys k = {};
 	int ret;
 
-	ret = keys_alloc(&k, c->n_new + c->n_del + 1, c->n_reused + 1, c->m->ncpus);
+	ret = keys_alloc(&k, c->n_new + c->n_del + 1);
 	if (ret)
 		goto out;
 	ret = publish_slots(c, &k);
