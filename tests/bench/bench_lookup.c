@@ -497,8 +497,23 @@ int main(int argc, char **argv)
 	struct row rows[3];
 	struct row6 r6;
 	struct prefix *pfx = malloc(sizeof(*pfx) * 1000000);
-	FILE *out = argc > 1 && strcmp(argv[1], "--hosts") ? fopen(argv[1], "w") : NULL;
-	FILE *fs[2] = { stdout, out };
+	FILE *out = NULL, *fs[2] = { stdout, NULL };
+
+	if (argc > 2 || (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "--hosts"))) {
+		fprintf(argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr,
+			"usage: %s [OUT | --hosts]\n"
+			"  ns/packet of the data path by BPF_PROG_TEST_RUN (needs root): IPv4 at 0,\n"
+			"  100k and 1M prefixes, IPv6 at 100k, against bare XDP_DROP and LPM tries;\n"
+			"  OUT: a copy of the tables; --hosts: the cost of host counting alone.\n"
+			"  BENCH_ROUNDS (best of, 9), BENCH_REPEAT (packets a run, 1000000).\n",
+			argv[0]);
+		return argc > 1 && !strcmp(argv[1], "--help") ? 0 : 2;
+	}
+	if (argc > 1 && strcmp(argv[1], "--hosts") && !(out = fopen(argv[1], "w"))) {
+		fprintf(stderr, "%s: %s: %s\n", argv[0], argv[1], strerror(errno));
+		return 1;
+	}
+	fs[1] = out;
 
 	libbpf_set_print(quiet);
 	if (getenv("BENCH_ROUNDS"))
