@@ -416,7 +416,7 @@ _Static_assert(sizeof(struct fence_meta) == 16, "fence_meta ABI");
  * groups, the live counts. A writer that dies half way leaves it stale;
  * the repair that follows rebuilds it from the slots (valid = 0 until). */
 #define FENCE_STORE_MAGIC	0x78667374726b6970ULL
-#define FENCE_STORE_VERSION	1
+#define FENCE_STORE_VERSION	2	/* 2: tbl_hosts kept */
 
 struct fence_store {
 	__u64 magic;
@@ -440,6 +440,13 @@ struct fence_limits {
 	__u64 reserved[3];
 };
 _Static_assert(sizeof(struct fence_limits) == 32, "fence_limits ABI");
+
+/* tbl_hosts: how many IPv4 /32 denies each /24 holds, a byte per /24
+ * (FENCE_HOSTS_PER_ELEM to an element, the /24 x at element x / 8, byte
+ * x % 8), 255 meaning 255 or more: a commit that removes a /32 clears its
+ * /24's HOST flag when none is left without looking for the others. */
+#define FENCE_HOSTS_PER_ELEM	8
+#define FENCE_HOSTS_MANY	255
 
 /* A cell of tbl_index: the entry key's 32-bit hash (high half) and its
  * slot (low half); 0 = empty. Open addressing, linear probing. */

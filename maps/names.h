@@ -49,6 +49,7 @@
 	X(STORE, tbl_store)	\
 	X(FREE, tbl_free)	\
 	X(GFREE, tbl_gfree)	\
-	X(LIMITS, tbl_limits)
+	X(LIMITS, tbl_limits)	\
+	X(HOSTS, tbl_hosts)
 
 #endif

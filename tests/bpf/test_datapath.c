@@ -738,6 +738,61 @@ out:
 		TEST_FAIL_AT("could not remove %s", dir);
 }
 
+/* The HOST flag of a /24 (its /32 denies are probed in deny_v4) goes
+ * when its last /32 deny does, and not before: the count of /32 denies a
+ * /24 holds (tbl_hosts) counted again by a writer that opens the set (a
+ * store rebuilt), then kept by each commit. */
+static void test_datapath_host_flag_follows_32s(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 1024 };
+	__u32 x = (198U << 16 | 51 << 8 | 100);	/* 198.51.100.0/24 */
+	char dir[96], path[160];
+	struct fx f;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-host-%d", getpid());
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+		return;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set"))
+		goto out;
+	ASSERT_EQ(fx_deny(&f, "198.51.100.2"), 0, "a /32 deny");
+	ASSERT_EQ(fx_deny(&f, "198.51.100.3"), 0, "another in the same /24");
+	ASSERT_EQ(fx_deny(&f, "198.51.100.4"), 0, "and a third");
+	fx_close(&f);
+	/* another writer: its bookkeeping counted from the entries */
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "opened again"))
+		goto out;
+	ASSERT_EQ(fx_remove(&f, "198.51.100.2", FENCE_KIND_DENY), 0, "one /32 removed");
+	ASSERT_TRUE(*fence_leaf_at(&f.m, x) & FENCE_LEAF_HOST, "the /24 still sends lookups to deny_v4");
+	ASSERT_EQ(verdict(&f, "198.51.100.3"), XDP_DROP, "the other /32s still drop");
+	ASSERT_EQ(verdict(&f, "198.51.100.2"), XDP_PASS, "the removed one passes");
+	{	/* one removed and one added in one commit: two left */
+		struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL,
+						.manual_action = FENCE_ACT_DROP };
+		char err[256] = "";
+		struct cidr a, b;
+
+		cidr_parse("198.51.100.3", &a, 0, NULL, 0);
+		cidr_parse("198.51.100.9", &b, 0, NULL, 0);
+		ASSERT_EQ(table_del(f.t, &a, FENCE_KIND_DENY), 0, "del .3");
+		ASSERT_EQ(table_put(f.t, &b, FENCE_KIND_DENY, &info), 0, "add .9");
+		ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "in one commit");
+	}
+	ASSERT_TRUE(*fence_leaf_at(&f.m, x) & FENCE_LEAF_HOST, "the flag stays");
+	ASSERT_EQ(verdict(&f, "198.51.100.9"), XDP_DROP, "the new /32 drops");
+	ASSERT_EQ(fx_remove(&f, "198.51.100.4", FENCE_KIND_DENY), 0, "another removed");
+	ASSERT_EQ(verdict(&f, "198.51.100.9"), XDP_DROP, "the last one still drops");
+	ASSERT_EQ(fx_remove(&f, "198.51.100.9", FENCE_KIND_DENY), 0, "the last removed");
+	ASSERT_TRUE(!(*fence_leaf_at(&f.m, x) & FENCE_LEAF_HOST), "the flag goes with it");
+	ASSERT_EQ(verdict(&f, "198.51.100.9"), XDP_PASS, "nothing drops there");
+	fx_close(&f);
+out:
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if (system(path))
+		TEST_FAIL_AT("could not remove %s", dir);
+}
+
 /* A slot freed and given to another entry starts its hit counter at zero
  * (a slot never used has the zeros the map was created with). */
 static void test_datapath_hits_reset_on_reuse(void)
@@ -1824,6 +1879,7 @@ TEST_MAIN(T(test_datapath_hosts), T(test_datapath_hosts_epochs), T(test_datapath
 	  T(test_datapath_v6_too_many_ext), T(test_datapath_tcp_flags), T(test_datapath_quic),
 	  T(test_datapath_non_ip), T(test_datapath_allow_beats_deny),
 	  T(test_datapath_longest_prefix_wins), T(test_datapath_expiry), T(test_datapath_monitor), T(test_datapath_hits_reset_on_reuse),
+	  T(test_datapath_host_flag_follows_32s),
 	  T(test_datapath_counted_where), T(test_datapath_v6_table_vs_reference),
 	  T(test_datapath_v6_cache_goes_stale), T(test_datapath_upgrade_from_layout_2),
 	  T(test_datapath_tbl6_grows),

@@ -249,6 +249,8 @@ __u32 tbl_store_free_groups(const struct table *t);
 void tbl_store_take(struct table *t);
 void tbl_store_free_slot(struct table *t, __u32 s);
 void tbl_store_free_group(struct table *t, __u32 g);
+int tbl_store_hosts(struct table *t, __u32 x);
+void tbl_store_hosts_add(struct table *t, __u32 x, int d);
 
 /* repair.c */
 int tbl_mark_writing(struct table *t, __u8 on, bool upgrade);

@@ -764,9 +764,14 @@ static void publish_removals(struct commit *c, struct keys *k)
 			continue;
 		if (t->idx.e || t->idx_store)
 			tbl_idx_remove(t, o->slot);
-		if (tbl_store_valid(t))
+		if (tbl_store_valid(t)) {
+			const struct fence_rule_info *in = fence_info_at(m, o->slot);
+
 			t->st.hdr->live[fence_rule_at(m, o->slot)->family == 6]
 				       [fence_rule_at(m, o->slot)->kind]--;
+			if (in->family == 4 && in->prefixlen == 32 && o->kind == FENCE_KIND_DENY)
+				tbl_store_hosts_add(t, tbl_v4_host(in->addr) >> 8, -1);
+		}
 		if (fence_rule_at(m, o->slot)->action == FENCE_ACT_THROTTLE)
 			bpf_map_delete_elem(m->fd[FM_THROTTLE], &o->slot);
 		fence_info_at(m, o->slot)->owners = 0;
@@ -850,8 +855,11 @@ static int commit_publish(struct commit *c)
 		for (size_t n = 0; n < c->t->n_ops; n++) {
 			const struct op *o = &c->t->ops[n];
 
-			if (!o->del && o->fresh)
+			if (!o->del && o->fresh) {
 				c->t->st.hdr->live[o->family == 6][o->kind]++;
+				if (o->family == 4 && o->len == 32 && o->kind == FENCE_KIND_DENY)
+					tbl_store_hosts_add(c->t, tbl_v4_host(o->addr) >> 8, 1);
+			}
 		}
 		tbl_store_take(c->t);
 	}

@@ -170,6 +170,9 @@ struct small {
 	size_t n_shown, cap_shown;
 	struct umap par;		/* slot -> parent as this commit sets it */
 	struct umap hostx;		/* /24 + 1 whose HOST flag was settled */
+	struct umap hostd;		/* /24 + 1 -> /32 denies this commit adds less those
+					 * it removes (two's complement), once needed */
+	bool hostd_ready;
 	int err;
 };
 
@@ -414,6 +417,45 @@ static int reparent_under(struct small *s, __u8 len)
 	return s->err;
 }
 
+/* The /32 denies of this commit, less the ones it removes, by /24. */
+static int hostd_fill(struct small *s)
+{
+	for (size_t n = 0; n < s->t->n_ops; n++) {
+		const struct op *o = &s->t->ops[n];
+		__u32 x, d = 0;
+
+		if (o->family != 4 || o->len != 32 || o->kind != FENCE_KIND_DENY ||
+		    !((!o->del && o->fresh) || (o->del && o->slot)))
+			continue;
+		x = (tbl_v4_host(o->addr) >> 8) + 1;
+		umap_get(&s->hostd, x, &d);
+		if (umap_put(&s->hostd, x, d + (o->del ? -1U : 1U)))
+			return -ENOMEM;
+	}
+	s->hostd_ready = true;
+	return 0;
+}
+
+/* Are there /32 denies left in /24 x after this commit? 1 or 0 (-errno):
+ * the count kept in the store and this commit's own (tbl_hosts), or, where
+ * that count is not kept or saturated, a look for each of the 256. */
+static int hosts_left(struct small *s, __u32 x)
+{
+	int have = tbl_store_hosts(s->t, x);
+	__u32 d = 0;
+
+	if (have >= 0 && have < FENCE_HOSTS_MANY) {
+		if (!s->hostd_ready && hostd_fill(s))
+			return -ENOMEM;
+		umap_get(&s->hostd, x + 1, &d);
+		return (int)(have + (int)d) > 0;
+	}
+	for (__u32 j = 0; j < 256; j++)
+		if (entry_after(s, x << 8 | j, 32, FENCE_KIND_DENY))
+			return 1;
+	return 0;
+}
+
 static int small_op(struct small *s, const struct op *o)
 {
 	__u32 addr = tbl_v4_host(o->addr);
@@ -439,9 +481,11 @@ static int small_op(struct small *s, const struct op *o)
 			return 0;
 		if (umap_put(&s->hostx, (addr >> 8) + 1, 1))
 			return -ENOMEM;
-		for (__u32 j = 0; j < 256; j++)
-			if (entry_after(s, (addr & ~0xffU) | j, 32, FENCE_KIND_DENY))
-				return 0;
+		ret = hosts_left(s, addr >> 8);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			return 0;
 		struct ov *ov = ov_get(s, addr >> 8);
 
 		if (!ov)
@@ -507,7 +551,8 @@ int commit_build_small(struct commit *c)
 	int ret;
 
 	if (umap_init(&s.fresh, c->n_new + 1) || umap_init(&s.ovx, 64) ||
-	    umap_init(&s.seen, 64) || umap_init(&s.par, 64) || umap_init(&s.hostx, 64)) {
+	    umap_init(&s.seen, 64) || umap_init(&s.par, 64) || umap_init(&s.hostx, 64) ||
+	    umap_init(&s.hostd, 64)) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -534,6 +579,7 @@ out:
 	umap_free(&s.seen);
 	umap_free(&s.par);
 	umap_free(&s.hostx);
+	umap_free(&s.hostd);
 	free(s.ov);
 	free(s.shown);
 	return ret;

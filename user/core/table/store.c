@@ -43,6 +43,10 @@ static void store_shape(const struct fence_maps *m, int i, __u32 *vsz, __u32 *n)
 	case FS_STORE: *vsz = sizeof(struct fence_store); *n = 1; break;
 	case FS_FREE: *vsz = sizeof(__u32); *n = m->n_slots; break;
 	case FS_LIMITS: *vsz = sizeof(struct fence_limits); *n = 1; break;
+	case FS_HOSTS:
+		*vsz = FENCE_HOSTS_PER_ELEM;
+		*n = FENCE_TBL24_ENTRIES / FENCE_HOSTS_PER_ELEM;
+		break;
 	default: *vsz = sizeof(__u32); *n = m->n_groups ? m->n_groups : 1; break;
 	}
 }
@@ -172,6 +176,7 @@ int tbl_store_rebuild(struct table *t)
 
 	__u32 *free_ring, *gfree_ring;
 	fence_index_cell *index;
+	__u8 *hosts;
 
 	if (!st->on)
 		return 0;
@@ -182,7 +187,8 @@ int tbl_store_rebuild(struct table *t)
 	index = lazymap_full(&st->lz[FS_INDEX]);
 	free_ring = lazymap_full(&st->lz[FS_FREE]);
 	gfree_ring = lazymap_full(&st->lz[FS_GFREE]);
-	if (!index || !free_ring || !gfree_ring)
+	hosts = lazymap_full(&st->lz[FS_HOSTS]);
+	if (!index || !free_ring || !gfree_ring || !hosts)
 		return -ENOMEM;
 	h->valid = 0;
 	memset(index, 0, (size_t)st->cells * sizeof(*index));
@@ -192,12 +198,18 @@ int tbl_store_rebuild(struct table *t)
 	t->idx.mask = st->cells - 1;
 	t->idx_store = true;
 	memset(h->live, 0, sizeof(h->live));
+	memset(hosts, 0, FENCE_TBL24_ENTRIES);
 	for (__u32 s = 1; s < m->n_slots; s++) {
 		const struct fence_rule *r = &m->rules[s];
 
 		if (r->kind != FENCE_KIND_FREE) {
 			tbl_idx_insert(t, s);
 			h->live[r->family == 6][r->kind]++;
+			if (r->family == 4 && r->kind == FENCE_KIND_DENY && m->info[s].prefixlen == 32) {
+				__u8 *c = &hosts[tbl_v4_host(m->info[s].addr) >> 8];
+
+				*c += *c < FENCE_HOSTS_MANY;
+			}
 			hwm = s + 1;
 		} else if (m->info[s].freed_ns || m->info[s].created_unix) {
 			hwm = s + 1;
@@ -266,6 +278,40 @@ bool tbl_store_index(struct table *t)
 		t->idx_store = true;
 	}
 	return true;
+}
+
+/* The /32 denies of /24 x as committed (FENCE_HOSTS_MANY: that many or
+ * more), for a writer with a valid store; -1 otherwise. */
+int tbl_store_hosts(struct table *t, __u32 x)
+{
+	const __u8 *c;
+
+	if (!tbl_store_valid(t))
+		return -1;
+	c = lazymap_at(&t->st.lz[FS_HOSTS], x, 1);
+	return c ? *c : -1;
+}
+
+/* A /32 deny of /24 x added (d = 1) or removed (d = -1) by the commit
+ * publishing. A count at FENCE_HOSTS_MANY stays there (until a rebuild
+ * counts again). */
+void tbl_store_hosts_add(struct table *t, __u32 x, int d)
+{
+	__u8 *c;
+
+	if (!tbl_store_valid(t))
+		return;
+	c = lazymap_at(&t->st.lz[FS_HOSTS], x, 1);
+	if (!c) {		/* a count not kept is a count not trusted */
+		tbl_store_invalidate(t);
+		return;
+	}
+	if (*c == FENCE_HOSTS_MANY)
+		return;
+	if (d > 0)
+		(*c)++;
+	else if (*c)
+		(*c)--;
 }
 
 /* Cell i of the store's index, or of the index in memory. */
