@@ -75,6 +75,17 @@ check "and what it changed" grep -q 'up to date: 1 lookup keys changed' <<<"$out
 check_not "the /24 key is gone" bpftool map lookup pinned "$PIN/deny_v4" key 24 0 0 0 198 18 7 0
 layout=$(awk '/define FENCE_META_VERSION/ { print $3 }' "$(dirname "$0")/../../maps/keys.h")
 check "meta.version $layout (this build's) again" sh -c "bpftool -j map lookup pinned $PIN/meta key 0 0 0 0 | grep -q '\"$(printf '0x%02x' "$layout")\",\"0x00\",\"0x00\",\"0x00\",\"0x18\"'"
+# a layout newer than this build's: writers refuse it, nothing applied
+meta=$(bpftool -j map lookup pinned "$PIN/meta" key 0 0 0 0 |
+	python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; v[8]="0x63"; print(" ".join(v))')
+check "meta.version 99" bpftool map update pinned "$PIN/meta" key 0 0 0 0 value $meta
+out=$(xf ban add 198.18.7.98 2>&1)
+check "a writer refuses a newer layout" test $? -ne 0
+check "  and says why" grep -q 'made by a newer xdpfence (layout 99; this build writes layout' <<<"$out"
+check_not "  nothing applied" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN ban list | grep -q 198.18.7.98"
+meta=$(bpftool -j map lookup pinned "$PIN/meta" key 0 0 0 0 |
+	python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; v[8]="0x%02x" % int(sys.argv[1]); print(" ".join(v))' "$layout")
+check "meta.version back to $layout" bpftool map update pinned "$PIN/meta" key 0 0 0 0 value $meta
 check "ban del the /24" xf ban del 198.18.7.0/24
 check "ban del its /32" xf ban del 198.18.7.99
 

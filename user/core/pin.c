@@ -272,10 +272,20 @@ bool pin_writer_busy(const char *pin_dir)
 
 int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errlen)
 {
+	struct fence_meta meta;
 	char why[256];
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
+	/* a layout this build does not know: writing it the way this build
+	 * does could undo what the newer one relies on */
+	if (!fence_read_meta(&p->m, &meta) && meta.version > FENCE_META_VERSION) {
+		snprintf(err, errlen, "the maps under %s were made by a newer xdpfence (layout %u; "
+			 "this build writes layout %u): use that build, or detach, remove the pin "
+			 "dir and load the feeds and bans again", p->pin_dir, meta.version,
+			 FENCE_META_VERSION);
+		return -EPROTO;
+	}
 	rep->interrupted = table_interrupted(p->t);
 	rep->outdated = !rep->interrupted && table_outdated(p->t);
 	if (rep->interrupted || rep->outdated) {
