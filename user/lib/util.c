@@ -206,6 +206,68 @@ void *big_calloc(size_t n, size_t size)
 	return p && n && size <= SIZE_MAX / n ? prefault(p, n * size) : p;
 }
 
+static __u64 lead_u64(const char *p)
+{
+	__u64 k;
+
+	memcpy(&k, p, sizeof(k));
+	return k;
+}
+
+void sort_by_u64(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	char *a = v, *b, *from, *to;
+	size_t *cnt;
+
+	if (n < 1024 || !(b = malloc(n * sz))) {
+		if (n > 1)
+			qsort(v, n, sz, cmp);
+		return;
+	}
+	cnt = malloc(65536 * sizeof(*cnt));
+	if (!cnt) {
+		free(b);
+		qsort(v, n, sz, cmp);
+		return;
+	}
+	from = a;
+	to = b;
+	for (int shift = 0; shift < 64; shift += 16) {
+		size_t sum = 0;
+
+		memset(cnt, 0, 65536 * sizeof(*cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[lead_u64(from + i * sz) >> shift & 0xffff]++;
+		if (cnt[lead_u64(from) >> shift & 0xffff] == n)
+			continue;	/* one digit for all: nothing to move */
+		for (size_t d = 0; d < 65536; d++) {
+			size_t c = cnt[d];
+
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			memcpy(to + cnt[lead_u64(from + i * sz) >> shift & 0xffff]++ * sz, from + i * sz,
+			       sz);
+		char *t = from;
+
+		from = to;
+		to = t;
+	}
+	if (from != a)
+		memcpy(a, from, n * sz);
+	for (size_t i = 0, j; i < n; i = j) {	/* runs equal in the number */
+		__u64 k = lead_u64(a + i * sz);
+
+		for (j = i + 1; j < n && lead_u64(a + j * sz) == k; j++)
+			;
+		if (j - i > 1)
+			qsort(a + i * sz, j - i, sz, cmp);
+	}
+	free(cnt);
+	free(b);
+}
+
 double now_s(void)
 {
 	struct timespec ts;

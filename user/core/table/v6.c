@@ -20,6 +20,7 @@
 
 #include "core/table.h"
 #include "core/table/v6.h"
+#include "lib/util.h"
 
 static inline __u64 mask_hi(__u32 len)
 {
@@ -136,7 +137,7 @@ static int keys_build(struct v6_ent *e, size_t n, const __u8 *gone, struct v6_ke
 	for (i = 0; i < n; i++)
 		if (gone && gone[i])
 			e[i].kind |= 0x80;
-	qsort(e, n, sizeof(*e), ent_cmp);
+	sort_by_u64(e, n, sizeof(*e), ent_cmp);
 	for (i = 0; i < n; i++)
 		if (!(e[i].kind & 0x80))
 			present[e[i].len] = true;
@@ -173,7 +174,7 @@ static int keys_build(struct v6_ent *e, size_t n, const __u8 *gone, struct v6_ke
 	if (ret)
 		goto out;
 	if (b.n > 1)
-		qsort(b.k, b.n, sizeof(*b.k), key_cmp);
+		sort_by_u64(b.k, b.n, sizeof(*b.k), key_cmp);
 	for (i = 0, w = 0; i < b.n; i++) {
 		if (w && !key_cmp(&b.k[w - 1], &b.k[i])) {
 			b.k[w - 1].own |= b.k[i].own;
@@ -407,7 +408,7 @@ static int read_table(const struct fence_maps *m, bool entries, struct cur **cur
 		}
 	}
 	if (*n_cur > 1)
-		qsort(*cur, *n_cur, sizeof(**cur), cur_cmp);
+		sort_by_u64(*cur, *n_cur, sizeof(**cur), cur_cmp);
 	return 0;
 }
 
@@ -552,7 +553,7 @@ int v6_plan(struct fence_maps *m, const struct v6_change *ch, size_t n_ch, bool 
 		goto out;
 	}
 	if (n_old > 1)
-		qsort(e, n_old, sizeof(*e), ent_cmp);
+		sort_by_u64(e, n_old, sizeof(*e), ent_cmp);
 	for (size_t i = 0; i < n_ch; i++)
 		if (ch[i].del)
 			find_gone(e, n_old, &ch[i], gone);
