@@ -153,8 +153,8 @@ static int one_tick(struct counters_reader *rd, struct policy *p, __u64 now,
 			x->bytes = seg[k][i].c.bytes;
 			x->new_conns = seg[k][i].c.new_conns;
 			/* as the engine's tick does (user/engine/tick.c) */
-			x->hosts = counters_hosts(&seg[k][i].c, 4, now);
-			x->host_bits = seg[k][i].c.hosts[0];
+			x->hosts = counters_sample_hosts(&seg[k][i], now);
+			x->host_bits = x->hosts ? seg[k][i].c.hosts[0] : NULL;
 			x->fleet_packets = x->fleet_bytes = x->fleet_new_conns = 0;
 			x->no_local = x->hosts_unknown = false;
 		}
