@@ -33,27 +33,28 @@ struct {
 	MAP_DEF_PREFIX_V6(FENCE_PREFIX_MAX);
 } prefix_v6 SEC(".maps");
 
-/* Region of CPU c: elements [c * per_cpu_v4, (c + 1) * per_cpu_v4). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct fence_pfx_rec);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-} out_v4 SEC(".maps");
+/* Region of CPU c: elements [c * per_cpu_v4, (c + 1) * per_cpu_v4) of
+ * out_v4, and of hosts_v4 for the records with hosts. */
+#define WALK_OUT(name, val_type)			\
+struct {						\
+	__uint(type, BPF_MAP_TYPE_ARRAY);		\
+	__type(key, __u32);				\
+	__type(value, val_type);			\
+	__uint(max_entries, 1);				\
+	__uint(map_flags, BPF_F_MMAPABLE);		\
+} name SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct fence_pfx_rec);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-} out_v6 SEC(".maps");
+WALK_OUT(out_v4, struct fence_walk_rec);
+WALK_OUT(out_v6, struct fence_walk_rec);
+WALK_OUT(hosts_v4, struct fence_walk_hosts);
+WALK_OUT(hosts_v6, struct fence_walk_hosts);
 
 const volatile __u32 per_cpu_v4 = 1;	/* region sizes: the prefix maps' max_entries */
 const volatile __u32 per_cpu_v6 = 1;
 
 __u64 gen;				/* set by the controller before each walk */
+__u32 hosts_from;			/* set likewise: the oldest host epoch whose sets
+					 * are still of use (the one before the read's) */
 __u64 ran[FENCE_WALK_CPUS_MAX];		/* gen, once the walk on CPU c is done */
 __u32 n_v4[FENCE_WALK_CPUS_MAX];	/* records written per CPU */
 __u32 n_v6[FENCE_WALK_CPUS_MAX];
@@ -64,11 +65,36 @@ struct walk {
 	__u8 family, cut;
 };
 
-static __always_inline long put(void *outmap, struct walk *w, const void *key, __u32 ksz,
-				const struct fence_counters *val)
+/* The counters of val into r, and its host sets into *h when they are of
+ * use (looked up only then). */
+static __always_inline void rec_put(struct fence_walk_rec *r, void *hostsmap, __u32 i,
+				    const struct fence_counters *val)
+{
+	__u32 e = val->host_epoch;
+	struct fence_walk_hosts *h;
+
+	r->packets = val->packets;
+	r->bytes = val->bytes;
+	r->new_conns = val->new_conns;
+	r->drops = val->drops;
+	r->last_seen_ns = val->last_seen_ns;
+	r->hosts = 0;
+	r->host_epoch = 0;
+	if (e < hosts_from)
+		return;
+	h = bpf_map_lookup_elem(hostsmap, &i);
+	if (!h)
+		return;
+	__builtin_memcpy(h->hosts, val->hosts, sizeof(h->hosts));
+	r->hosts = 1;
+	r->host_epoch = e;
+}
+
+static __always_inline long put(void *outmap, void *hostsmap, struct walk *w, const void *key,
+				__u32 ksz, const struct fence_counters *val)
 {
 	__u32 i = w->base + w->n;
-	struct fence_pfx_rec *r;
+	struct fence_walk_rec *r;
 
 	if (w->n >= w->lim) {
 		w->cut = 1;
@@ -82,7 +108,7 @@ static __always_inline long put(void *outmap, struct walk *w, const void *key, _
 	r->family = w->family;
 	__builtin_memset(r->addr, 0, sizeof(r->addr));
 	__builtin_memcpy(r->addr, key, ksz);
-	r->c = *val;
+	rec_put(r, hostsmap, i, val);
 	w->n++;
 	return 0;
 }
@@ -90,13 +116,13 @@ static __always_inline long put(void *outmap, struct walk *w, const void *key, _
 static long cb_v4(struct bpf_map *map, struct fence_pfx_v4 *key, struct fence_counters *val,
 		  struct walk *w)
 {
-	return put(&out_v4, w, key, sizeof(*key), val);
+	return put(&out_v4, &hosts_v4, w, key, sizeof(*key), val);
 }
 
 static long cb_v6(struct bpf_map *map, struct fence_pfx_v6 *key, struct fence_counters *val,
 		  struct walk *w)
 {
-	return put(&out_v6, w, key, sizeof(*key), val);
+	return put(&out_v6, &hosts_v6, w, key, sizeof(*key), val);
 }
 
 SEC("xdp")
@@ -132,68 +158,54 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 } sum_in SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct fence_pfx_rec);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-} sum_out SEC(".maps");
+WALK_OUT(sum_out, struct fence_walk_rec);
+WALK_OUT(sum_hosts, struct fence_walk_hosts);
 
 const volatile __u32 n_cpus = 1;	/* possible CPUs: the per-CPU values to add */
 
 struct fence_sum_arg sum_arg[FENCE_WALK_CPUS_MAX];
 __u64 sum_ran[FENCE_WALK_CPUS_MAX];	/* gen, once this CPU's share is done */
 
-/* v's hosts into the sum s, as user/core/counters.c's counters_add joins
- * them: both as of the later host epoch; a CPU one epoch behind gives its
+/* v's hosts into the sum (*se, s), as user/core/counters.c joins them:
+ * both as of the later host epoch; a CPU one epoch behind gives its
  * current hosts as the sum's previous; older ones are too old to count. */
-static __always_inline void sum_hosts(struct fence_counters *s, const struct fence_counters *v)
+static __always_inline void sum_hosts_add(__u32 *se, struct fence_walk_hosts *s,
+					  const struct fence_counters *v)
 {
 	int i;
 
-	if (v->host_epoch > s->host_epoch) {
-		__u8 shift = v->host_epoch == s->host_epoch + 1;
+	if (v->host_epoch > *se) {
+		__u8 shift = v->host_epoch == *se + 1;
 
 #pragma unroll
 		for (i = 0; i < 4; i++) {
 			s->hosts[1][i] = shift ? s->hosts[0][i] : 0;
 			s->hosts[0][i] = 0;
 		}
-		s->host_epoch = v->host_epoch;
+		*se = v->host_epoch;
 	}
-	if (v->host_epoch == s->host_epoch) {
+	if (v->host_epoch == *se) {
 #pragma unroll
 		for (i = 0; i < 4; i++) {
 			s->hosts[0][i] |= v->hosts[0][i];
 			s->hosts[1][i] |= v->hosts[1][i];
 		}
-	} else if (v->host_epoch + 1 == s->host_epoch) {
+	} else if (v->host_epoch + 1 == *se) {
 #pragma unroll
 		for (i = 0; i < 4; i++)
 			s->hosts[1][i] |= v->hosts[0][i];
 	}
 }
 
-static __always_inline void sum_add(struct fence_counters *s, const struct fence_counters *v)
-{
-	s->packets += v->packets;
-	s->bytes += v->bytes;
-	s->new_conns += v->new_conns;
-	s->drops += v->drops;
-	if (v->last_seen_ns > s->last_seen_ns)
-		s->last_seen_ns = v->last_seen_ns;
-	sum_hosts(s, v);
-}
-
 static long sum_one(__u64 i, __u32 *start)
 {
 	__u32 idx = *start + (__u32)i;
 	struct fence_active_rec *in = bpf_map_lookup_elem(&sum_in, &idx);
-	struct fence_pfx_rec *out = bpf_map_lookup_elem(&sum_out, &idx);
-	__u32 c, found = 0;
+	struct fence_walk_rec *out = bpf_map_lookup_elem(&sum_out, &idx);
+	struct fence_walk_hosts *h = bpf_map_lookup_elem(&sum_hosts, &idx);
+	__u32 c, found = 0, se = 0;
 
-	if (!in || !out)
+	if (!in || !out || !h)
 		return 1;
 	__builtin_memset(out, 0, sizeof(*out));
 	for (c = 0; c < FENCE_WALK_CPUS_MAX && c < n_cpus; c++) {
@@ -205,11 +217,25 @@ static long sum_one(__u64 i, __u32 *start)
 			v = bpf_map_lookup_percpu_elem(&prefix_v6, in->addr, c);
 		if (!v)
 			continue;
-		sum_add(&out->c, v);
+		out->packets += v->packets;
+		out->bytes += v->bytes;
+		out->new_conns += v->new_conns;
+		out->drops += v->drops;
+		if (v->last_seen_ns > out->last_seen_ns)
+			out->last_seen_ns = v->last_seen_ns;
+		if (v->host_epoch >= hosts_from) {
+			if (!out->hosts) {
+				__builtin_memset(h, 0, sizeof(*h));
+				se = v->host_epoch;
+				out->hosts = 1;
+			}
+			sum_hosts_add(&se, h, v);
+		}
 		found = 1;
 	}
 	if (found) {
 		__builtin_memcpy(out->addr, in->addr, sizeof(out->addr));
+		out->host_epoch = se;
 		out->family = in->family;	/* 0: gone since it was logged */
 	}
 	return 0;

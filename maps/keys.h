@@ -311,17 +311,34 @@ static inline __u32 fence_host_bit(__u64 hi, __u64 lo)
 }
 
 /* What bpf/counters.bpf.c writes per prefix for the controller (never
- * pinned): the prefix and one CPU's counters. The walker keeps a region and
- * its results for CPUs 0..FENCE_WALK_CPUS_MAX-1; on a machine with more
- * possible CPUs the controller reads by batch lookups instead. */
+ * pinned): the prefix and one CPU's counters, without the host sets, which
+ * most prefixes have none of lately: the hot part of fence_counters, one
+ * cache line. The walker keeps a region and its results for CPUs
+ * 0..FENCE_WALK_CPUS_MAX-1; on a machine with more possible CPUs the
+ * controller reads by batch lookups instead. */
 #define FENCE_WALK_CPUS_MAX	64
-struct fence_pfx_rec {
+struct fence_walk_rec {
 	__u8 family;			/* 4 or 6 */
+	__u8 hosts;			/* 1: this CPU marked hosts in the host epoch the
+					 * reader asked from (walk_hosts_from) or later:
+					 * its host sets are in the hosts region at the same
+					 * index; 0: they are of no use (not written) */
+	__u8 pad[2];
+	__u32 host_epoch;		/* fence_counters.host_epoch, when hosts */
 	__u8 addr[16];			/* the key of prefix_v4 (addr[0..3]) or prefix_v6 */
-	__u8 pad[7];
-	struct fence_counters c;
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_conns;
+	__u64 drops;
+	__u64 last_seen_ns;
 };
-_Static_assert(sizeof(struct fence_pfx_rec) == 136, "fence_pfx_rec ABI");
+_Static_assert(sizeof(struct fence_walk_rec) == 64, "fence_walk_rec layout");
+
+/* The host sets of a fence_walk_rec whose hosts is 1 (fence_counters.hosts). */
+struct fence_walk_hosts {
+	__u64 hosts[2][4];
+};
+_Static_assert(sizeof(struct fence_walk_hosts) == 64, "fence_walk_hosts layout");
 
 /* What changed since the engine's last read: the data path logs a source
  * prefix in `active_log` the first time it counts it in an epoch (its

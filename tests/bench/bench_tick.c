@@ -11,7 +11,10 @@
  * prefixes the data path logged since the last read, COUNTERS_CHANGES; a
  * whole read when too many were). The data path's log is written here as
  * the data path writes it: a record per prefix and CPU that counted it
- * since the epoch began. Median of 5 ticks after a first one. Lines
+ * since the epoch began. Median of 5 ticks after a first one.
+ * `bench_tick [PREFIXES/PERCENT [MODE]]` runs one scenario (and the modes
+ * whose name contains MODE) alone, for profiling: `bench_tick 1000000/100
+ * walk`. Lines
  * starting "@ " are figures for tests/bench/run.sh. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -150,8 +153,8 @@ static int one_tick(struct counters_reader *rd, struct policy *p, __u64 now,
 			x->bytes = seg[k][i].c.bytes;
 			x->new_conns = seg[k][i].c.new_conns;
 			/* as the engine's tick does (user/engine/tick.c) */
-			x->hosts = counters_hosts(&seg[k][i].c, 4, now);
-			x->host_bits = seg[k][i].c.hosts[0];
+			x->hosts = counters_sample_hosts(&seg[k][i], now);
+			x->host_bits = x->hosts ? seg[k][i].c.hosts[0] : NULL;
 			x->fleet_packets = x->fleet_bytes = x->fleet_new_conns = 0;
 			x->no_local = x->hosts_unknown = false;
 		}
@@ -233,7 +236,7 @@ static int row(const struct fence_maps *m, const struct policy_config *pc, __u32
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const struct { __u32 n; unsigned every; } scen[] = {
 		{ 100000, 1 }, { 1000000, 1 }, { 1000000, 10 },
@@ -265,17 +268,23 @@ int main(void)
 	printf("%10s %6s %-14s %10s %10s %10s\n", "prefixes", "active", "read by", "read ms",
 	       "policy ms", "tick ms");
 	for (unsigned k = 0; k < sizeof(scen) / sizeof(scen[0]); k++) {
+		char sname[32];
 		struct fence_opts fo = { .max_rules = 4096, .tbl8_groups = 16,
 					 .prefix_entries = scen[k].n + scen[k].n / 4 };
 		struct xdpfence *skel;
 		struct fence_maps m;
 
+		snprintf(sname, sizeof(sname), "%u/%u", scen[k].n, 100 / scen[k].every);
+		if (argc > 1 && strcmp(argv[1], sname))
+			continue;	/* one scenario only (profiling) */
 		if (fence_skel_open(&skel, &fo) || xdpfence__load(skel) ||
 		    fence_maps_from_skel(&m, skel, &fo)) {
 			fprintf(stderr, "bench_tick: setup failed\n");
 			return 1;
 		}
 		for (unsigned mode = scen[k].every > 1 ? WALK : BATCH_1; mode <= ENGINE; mode++) {
+			if (argc > 2 && !strstr(mode_name[mode], argv[2]))
+				continue;
 			if (row(&m, &pc, scen[k].n, scen[k].every, mode, online, &t))
 				return 1;
 			if (scen[k].n == 1000000 && mode == WALK)

@@ -974,13 +974,19 @@ static void test_datapath_prefix_lru_bounded(void)
 /* The tick's reader splits the counter maps' buckets between threads: every
  * prefix must come out exactly once, summed over CPUs, whatever the thread
  * count and however sparse the map (a sparse map makes the first thread's
- * batches run through the others' ranges). */
+ * batches run through the others' ranges). A third of the prefixes have
+ * hosts lately (CPU c marks host 64 * (c % 4) + i % 64; odd CPUs an epoch
+ * behind), a third only long ago (never read), the rest none. */
+static __u32 fill_epoch;
+
 static void fill_prefixes(struct fx *f, int fd, __u32 n, size_t ksz, __u32 seed)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	__u8 *keys = calloc(n, ksz);
 	struct fence_counters *v = calloc((size_t)n * f->m.ncpus, sizeof(*v));
-	__u32 done = 0;
+	__u32 done = 0, e = (__u32)(fence_now_ns() >> FENCE_HOST_EPOCH_SHIFT);
+
+	fill_epoch = e;
 
 	for (__u32 i = 0; i < n; i++) {
 		__u32 a = htonl((i * seed + 1) << 8);
@@ -994,6 +1000,13 @@ static void fill_prefixes(struct fx *f, int fd, __u32 n, size_t ksz, __u32 seed)
 			x->new_conns = i % 5 + c;
 			x->drops = c;
 			x->last_seen_ns = (__u64)i * 10 + c;
+			if (i % 3 == 0) {
+				x->host_epoch = e - (c & 1);
+				x->hosts[0][c % 4] = 1ULL << (i % 64);
+			} else if (i % 3 == 1) {
+				x->host_epoch = e - 3;
+				x->hosts[0][0] = x->hosts[1][0] = ~0ULL;
+			}
 		}
 	}
 	while (done < n) {
@@ -1016,7 +1029,7 @@ static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned 
 	struct pfx_sample *const *seg;
 	const size_t *sn;
 	unsigned ns;
-	__u32 seen4 = 0, seen6 = 0, bad = 0;
+	__u32 seen4 = 0, seen6 = 0, bad = 0, bad_hosts = 0, with_hosts = 0;
 	__u8 *hit4 = calloc(n4 + 1, 1);
 	char what[96];
 
@@ -1029,15 +1042,15 @@ static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned 
 	ASSERT_EQ(counters_reader_walks(r), !(flags & COUNTERS_NO_WALK), "walk in use as asked");
 	/* twice: the second read reuses the buffers of the first */
 	for (int round = 0; round < 2; round++) {
-		seen4 = seen6 = bad = 0;
+		seen4 = seen6 = bad = bad_hosts = with_hosts = 0;
 		memset(hit4, 0, n4 + 1);
 		if (!ASSERT_EQ(counters_reader_read(r, &seg, &sn, &ns), 0, "read"))
 			break;
 		for (unsigned k = 0; k < ns; k++)
 			for (size_t i = 0; i < sn[k]; i++) {
-				const struct pfx_sample *s = &seg[k][i];
-				__u32 a, idx = 0;
-				__u64 want = 0;
+				struct pfx_sample *s = &seg[k][i];
+				__u32 a, idx = 0, h, nc = f->m.ncpus < 4 ? (__u32)f->m.ncpus : 4;
+				__u64 want = 0, now = fence_now_ns();
 
 				if (s->family == 6) {
 					seen6++;
@@ -1058,10 +1071,26 @@ static void check_reader(struct fx *f, __u32 n4, __u32 n6, __u32 seed, unsigned 
 				    s->c.last_seen_ns != (__u64)idx * 10 + f->m.ncpus - 1)
 					bad++;
 				seen4++;
+				if ((__u32)(now >> FENCE_HOST_EPOCH_SHIFT) != fill_epoch)
+					continue;	/* an epoch went by: the hosts moved on */
+				with_hosts += s->c.hosts != NULL;
+				if (idx % 3) {
+					bad_hosts += s->c.hosts != NULL;
+					continue;
+				}
+				h = counters_sample_hosts(s, now);
+				if (h != nc || !s->c.hosts)
+					bad_hosts++;
+				else
+					for (__u32 c = 0; c < nc; c++)
+						bad_hosts += s->c.hosts[0][c] != 1ULL << (idx % 64);
 			}
 		ASSERT_EQ(seen4, n4, what);
 		ASSERT_EQ(seen6, n6, what);
 		ASSERT_EQ(bad, 0, "no prefix twice, none unknown, counters summed over CPUs");
+		ASSERT_EQ(bad_hosts, 0, "hosts of lately ORed over CPUs, none of long ago");
+		if (n4 >= 3 && (__u32)(fence_now_ns() >> FENCE_HOST_EPOCH_SHIFT) == fill_epoch)
+			ASSERT_EQ(with_hosts, (n4 + 2) / 3, "host sets only where there are hosts");
 		ASSERT_EQ(counters_reader_walks(r), !(flags & COUNTERS_NO_WALK), "walk still in use");
 	}
 	counters_reader_free(r);
@@ -1408,7 +1437,7 @@ static void test_datapath_hosts_changes_only(void)
 	a = (struct pfx_sample *)find_v4(v, n, "198.51.100.0");
 	if (ASSERT_TRUE(a != NULL, "the /24 read")) {
 		ASSERT_EQ(a->c.new_conns, 26, "new connections summed");
-		ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 20, "20 hosts, ORed over CPUs");
+		ASSERT_EQ(counters_sample_hosts(a, fence_now_ns()), 20, "20 hosts, ORed over CPUs");
 		ASSERT_EQ(a->c.hosts[0][0], 0x1ffffeULL, "hosts .1 to .20");
 	}
 	inet_pton(AF_INET6, "2001:db8:9::", k6);
@@ -1417,7 +1446,7 @@ static void test_datapath_hosts_changes_only(void)
 		if (v[i].family == 6 && !memcmp(v[i].addr, k6, 16))
 			a = &v[i];
 	if (ASSERT_TRUE(a != NULL, "the /64 read"))
-		ASSERT_EQ(counters_hosts(&a->c, 6, fence_now_ns()), 3, "3 IPv6 hosts");
+		ASSERT_EQ(counters_sample_hosts(a, fence_now_ns()), 3, "3 IPv6 hosts");
 
 	on_cpu(0);
 	syn_from(&f, "198.51.100.30");
@@ -1426,7 +1455,7 @@ static void test_datapath_hosts_changes_only(void)
 	a = (struct pfx_sample *)find_v4(v, n, "198.51.100.0");
 	ASSERT_TRUE(ch && n == 1 && a, "read again once counted again");
 	if (a)
-		ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 21, "its hosts of the epoch kept");
+		ASSERT_EQ(counters_sample_hosts(a, fence_now_ns()), 21, "its hosts of the epoch kept");
 
 	/* CPUs an epoch apart, planted: the one behind gives its current
 	 * hosts as the previous epoch's, and its previous ones are too old */
@@ -1449,12 +1478,12 @@ static void test_datapath_hosts_changes_only(void)
 		sched_setaffinity(0, sizeof(all), &all);
 		n = read_changed(r, v, 4096, &ch);
 		a = (struct pfx_sample *)find_v4(v, n, "203.0.113.0");
-		if (ASSERT_TRUE(ch && a, "the planted prefix read")) {
+		if (ASSERT_TRUE(ch && a && a->c.hosts, "the planted prefix read, with hosts")) {
 			ASSERT_EQ(a->c.host_epoch, e, "as of the latest epoch");
 			ASSERT_EQ(a->c.hosts[0][0], 1ULL, "CPU 0's current");
 			ASSERT_EQ(a->c.hosts[1][1], 1ULL, "CPU 1's current as the previous");
 			ASSERT_EQ(a->c.hosts[1][2] | a->c.hosts[0][2], 0, "CPU 1's previous dropped");
-			ASSERT_EQ(counters_hosts(&a->c, 4, fence_now_ns()), 2, ".0 and .64");
+			ASSERT_EQ(counters_sample_hosts(a, fence_now_ns()), 2, ".0 and .64");
 		}
 	}
 out:
@@ -1470,7 +1499,9 @@ static void test_datapath_counters_settle(void)
 	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 1024,
 				.v6_rules = 256 };
 	struct pfx_sample orphans[5] = {}, out[8] = {};
+	struct fence_walk_hosts hosts[5];
 	struct fence_counters *v, *scratch;
+	__u32 e = (__u32)(fence_now_ns() >> FENCE_HOST_EPOCH_SHIFT);
 	__u32 keys[3] = { htonl(0xc6120100), htonl(0xc6120200), htonl(0xc6120300) };
 	int order[5] = { 1, 0, 1, 2, 0 };	/* B A B C A; C is not in the map */
 	size_t n_out = 1;
@@ -1481,8 +1512,12 @@ static void test_datapath_counters_settle(void)
 	v = calloc(f.m.ncpus, sizeof(*v));
 	scratch = calloc(f.m.ncpus, sizeof(*scratch));
 	for (int k = 0; k < 2; k++) {
-		for (int c = 0; c < f.m.ncpus; c++)
+		for (int c = 0; c < f.m.ncpus; c++) {
 			v[c] = (struct fence_counters){ .packets = 10 * (k + 1) + c, .drops = 1 };
+			/* A: hosts .c on CPU c lately; B: long ago only */
+			v[c].host_epoch = k ? e - 2 : e;
+			v[c].hosts[0][0] = 1ULL << (c % 64);
+		}
 		ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_PREFIX_V4], &keys[k], v, BPF_ANY), 0, "prefix in");
 	}
 	for (int i = 0; i < 5; i++) {
@@ -1490,7 +1525,8 @@ static void test_datapath_counters_settle(void)
 		memcpy(orphans[i].addr, &keys[order[i]], 4);
 		orphans[i].c.packets = 999;	/* one CPU's count: not what comes out */
 	}
-	ASSERT_EQ(counters_settle(&f.m, orphans, 5, scratch, out, &n_out), 0, "settle");
+	ASSERT_EQ(counters_settle(&f.m, orphans, 5, scratch, hosts, e ? e - 1 : 0, out, &n_out), 0,
+		  "settle");
 	ASSERT_EQ(n_out, 3, "appended: A and B once each, C left out");
 	for (size_t i = 1; i < n_out && i < 3; i++) {
 		__u32 k;
@@ -1502,6 +1538,11 @@ static void test_datapath_counters_settle(void)
 			want += 10 * (k + 1) + c;
 		ASSERT_EQ(out[i].c.packets, want, "summed over CPUs from the map");
 		ASSERT_EQ(out[i].c.drops, (__u64)f.m.ncpus, "every counter summed");
+		if (k)
+			ASSERT_TRUE(!out[i].c.hosts, "hosts of long ago left out");
+		else if (ASSERT_TRUE(out[i].c.hosts != NULL, "hosts of lately read"))
+			ASSERT_EQ(out[i].c.hosts[0][0],
+				  f.m.ncpus >= 64 ? ~0ULL : (1ULL << f.m.ncpus) - 1, "ORed over CPUs");
 	}
 	free(v);
 	free(scratch);
@@ -1511,17 +1552,17 @@ static void test_datapath_counters_settle(void)
 /* The walk's merge: per-CPU lists that line up but where one walk saw a
  * prefix another did not. Aligned prefixes are summed, the others set
  * aside once per list (to be read whole), none lost, none summed twice. */
-static struct fence_pfx_rec mrec(__u32 key, __u64 packets)
+static struct fence_walk_rec mrec(__u32 key, __u64 packets)
 {
-	struct fence_pfx_rec r = { .family = 4 };
+	struct fence_walk_rec r = { .family = 4 };
 
 	memcpy(r.addr, &key, 4);
-	r.c.packets = packets;
-	r.c.last_seen_ns = packets;
+	r.packets = packets;
+	r.last_seen_ns = packets;
 	return r;
 }
 
-static int collect(void *ctx, const struct fence_pfx_rec *r)
+static int collect(void *ctx, const struct fence_walk_rec *r)
 {
 	__u32 *seen = ctx, key;
 
@@ -1537,8 +1578,8 @@ static void test_datapath_counters_merge(void)
 	 * list 2 ends early */
 	static const __u32 k0[] = { 1, 2, 3, 4, 5, 6, 7, 8 }, k1[] = { 1, 2, 9, 4, 5, 6, 7, 8 };
 	static const __u32 k2[] = { 1, 2, 3, 4, 5, 6 };
-	struct fence_pfx_rec a[8], b[8], c[6];
-	const struct fence_pfx_rec *l[3] = { a, b, c };
+	struct fence_walk_rec a[8], b[8], c[6];
+	const struct fence_walk_rec *l[3] = { a, b, c };
 	__u32 n[3] = { 8, 8, 6 }, seen[16] = {};
 	struct pfx_sample out[32];
 	size_t n_out = 0;
@@ -1550,7 +1591,7 @@ static void test_datapath_counters_merge(void)
 	}
 	for (int i = 0; i < 6; i++)
 		c[i] = mrec(k2[i], 300 + k2[i]);
-	ASSERT_EQ(counters_merge(l, n, 3, out, &n_out, collect, seen), 0, "merge");
+	ASSERT_EQ(counters_merge(l, NULL, n, 3, out, &n_out, collect, seen), 0, "merge");
 	for (size_t i = 0; i < n_out; i++) {
 		__u32 key;
 
@@ -1572,8 +1613,8 @@ static void test_datapath_counters_merge(void)
  * list 1 did not (evicted in between). Only those are set aside. */
 static void test_datapath_counters_merge_long_runs(void)
 {
-	static struct fence_pfx_rec a[300], b[300];
-	const struct fence_pfx_rec *l[2] = { a, b };
+	static struct fence_walk_rec a[300], b[300];
+	const struct fence_walk_rec *l[2] = { a, b };
 	static __u32 seen[2000];
 	static struct pfx_sample out[600];
 	__u32 n[2] = { 0, 0 }, orphans = 0;
@@ -1590,7 +1631,7 @@ static void test_datapath_counters_merge_long_runs(void)
 		a[n[0]++] = mrec(key, 100 + key);
 		b[n[1]++] = mrec(key, 200 + key);
 	}
-	ASSERT_EQ(counters_merge(l, n, 2, out, &n_out, collect, seen), 0, "merge");
+	ASSERT_EQ(counters_merge(l, NULL, n, 2, out, &n_out, collect, seen), 0, "merge");
 	ASSERT_EQ(n_out, 200, "every prefix both walks saw is summed");
 	for (size_t i = 0; i < n_out; i++) {
 		__u32 key;
@@ -1606,9 +1647,9 @@ static void test_datapath_counters_merge_long_runs(void)
 		    "both runs, once each");
 }
 
-static struct fence_pfx_rec mrec6(__u32 i, __u64 packets)
+static struct fence_walk_rec mrec6(__u32 i, __u64 packets)
 {
-	struct fence_pfx_rec r = { .family = 6 };
+	struct fence_walk_rec r = { .family = 6 };
 
 	/* 2001:db8:I::/64, I in the third and fourth groups: the high bytes
 	 * of a little-endian load, as a flood of /64s varies them */
@@ -1617,12 +1658,12 @@ static struct fence_pfx_rec mrec6(__u32 i, __u64 packets)
 	r.addr[5] = i >> 16;
 	r.addr[6] = i >> 8;
 	r.addr[7] = i;
-	r.c.packets = packets;
-	r.c.last_seen_ns = packets;
+	r.packets = packets;
+	r.last_seen_ns = packets;
 	return r;
 }
 
-static int count_orphan(void *ctx, const struct fence_pfx_rec *r)
+static int count_orphan(void *ctx, const struct fence_walk_rec *r)
 {
 	(void)r;
 	++*(__u32 *)ctx;
@@ -1637,9 +1678,9 @@ static int count_orphan(void *ctx, const struct fence_pfx_rec *r)
  * seconds a tick for a gateway under an IPv6 flood). */
 static void test_datapath_counters_merge_v6_burst(void)
 {
-	static struct fence_pfx_rec a[100000], b[150000];
+	static struct fence_walk_rec a[100000], b[150000];
 	static struct pfx_sample out[150000];
-	const struct fence_pfx_rec *l[2] = { a, b };
+	const struct fence_walk_rec *l[2] = { a, b };
 	__u32 n[2] = { 0, 0 }, orphans = 0;
 	size_t n_out = 0;
 	bool sums = true;
@@ -1655,7 +1696,7 @@ static void test_datapath_counters_merge_v6_burst(void)
 		b[n[1]++] = mrec6(j, 2);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ASSERT_EQ(counters_merge(l, n, 2, out, &n_out, count_orphan, &orphans), 0, "merge");
+	ASSERT_EQ(counters_merge(l, NULL, n, 2, out, &n_out, count_orphan, &orphans), 0, "merge");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	took = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	for (size_t i = 0; i < n_out; i++)

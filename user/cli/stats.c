@@ -226,8 +226,9 @@ static int top_rows(struct pinned *s, struct counters_reader *rd, const struct f
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		(*rows)[k++] = (struct top_row){ .s = v[i],
 			.len = v[i].family == 4 ? meta->v4_agg_len : meta->v6_agg_len,
-			.hosts = (__s32)counters_hosts(&v[i].c, v[i].family,
-						       (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec) };
+			.hosts = (__s32)counters_sample_hosts(&v[i],
+						(__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec) };
+		(*rows)[k - 1].s.c.hosts = NULL;	/* the reader's, gone at its next read */
 	}
 	for (__u32 slot = table_next(s->t, 0); slot; slot = table_next(s->t, slot)) {
 		const struct fence_rule *r = &s->m.rules[slot];
@@ -253,8 +254,8 @@ static int top_rows(struct pinned *s, struct counters_reader *rd, const struct f
 		struct top_row *w = &(*rows)[*n];
 
 		if (*n && !row_cmp_key(w - 1, &(*rows)[i])) {
-			struct fence_counters *a = &w[-1].s.c;
-			const struct fence_counters *b = &(*rows)[i].s.c;
+			struct pfx_counts *a = &w[-1].s.c;
+			const struct pfx_counts *b = &(*rows)[i].s.c;
 
 			a->packets += b->packets;
 			a->bytes += b->bytes;
@@ -311,7 +312,7 @@ static int top_sample(struct pinned *s, const struct top_opts *o, const struct f
 	secs = o->interval ? t_b - t_a : 1;
 	for (size_t i = 0; i < nb; i++) {
 		struct top_row *cur = &b[i], *old = na ? bsearch(cur, a, na, sizeof(*a), row_cmp_key) : NULL;
-		struct fence_counters base = {};
+		struct pfx_counts base = {};
 
 		if (o->interval && old)
 			base = old->s.c;

@@ -37,6 +37,10 @@ struct part {
 	struct fence_counters *vals;
 	struct pfx_sample *v;		/* samples, kept between reads */
 	size_t n, cap;
+	struct fence_walk_hosts *hv;	/* their host sets (while reading, a sample's
+					 * c.pad is its index + 1 here), kept likewise */
+	size_t nh, hcap;
+	__u32 hosts_from;		/* counters_hosts_from of this read */
 	/* the batch that ran past end: samples [cross_from, n), next token cross_tok */
 	size_t cross_from;
 	__u32 cross_tok;
@@ -58,13 +62,17 @@ struct walker {
 	struct counters *skel;
 	int prog_fd, ncpus;
 	__u64 gen;
-	const struct fence_pfx_rec *out[2];	/* v4, v6 regions, mmap-ed */
-	size_t out_len[2];
+	const struct fence_walk_rec *out[2];	/* v4, v6 regions, mmap-ed */
+	struct fence_walk_hosts *hout[2];	/* their host sets, mmap-ed writable: the
+						 * sums point there, joined in place */
+	size_t out_len[2], hout_len[2];
 	__u32 per_cpu[2];
 	struct pfx_sample *merged;	/* the sums, kept between reads */
 	size_t merged_cap;
 	struct pfx_sample *orphans;	/* keys not seen by every CPU's walk */
 	size_t n_orphans, orphans_cap;
+	struct fence_walk_hosts *ohosts;	/* the host sets of those read whole */
+	size_t ohosts_cap;
 	__u64 *vals;			/* one lookup's per-CPU values */
 	bool failed;			/* walks keep failing: batch reads from now on */
 	unsigned misses;		/* reads in a row where a walk did not run */
@@ -74,8 +82,9 @@ struct walker {
 	int sum_fd;
 	__u32 cap;			/* records per half of active_log */
 	struct fence_active_rec *sum_in;	/* mmap-ed */
-	const struct fence_pfx_rec *sum_out;
-	size_t sum_in_len, sum_out_len;
+	const struct fence_walk_rec *sum_out;
+	struct fence_walk_hosts *sum_hosts;	/* mmap-ed writable, as hout */
+	size_t sum_in_len, sum_out_len, sum_hosts_len;
 	__u32 *set;			/* dedupe: index + 1 into sum_in, open addressing */
 	size_t set_cap;
 };
@@ -114,30 +123,30 @@ static __u32 buckets_of(__u32 max_entries)
 	return b;
 }
 
-static void hosts_join(__u64 *dst, const __u64 *src)
+static void hosts_or(__u64 *dst, const __u64 *src)
 {
 	for (int i = 0; i < 4; i++)
 		dst[i] |= src[i];
 }
 
-/* c's hosts into the sum s: both as of the later epoch; a CPU one epoch
- * behind gives its current hosts as the sum's previous; older ones are too
- * old to count. */
-static void add_hosts(struct fence_counters *s, const struct fence_counters *c)
+/* Host sets src (of epoch e and the one before) into the sum d (of *de):
+ * both as of the later epoch; sets one epoch behind give their current
+ * hosts as the sum's previous; older ones are too old to count. */
+static void hosts_join(__u32 *de, __u64 (*d)[4], __u32 e, const __u64 (*src)[4])
 {
-	if (c->host_epoch > s->host_epoch) {
-		if (c->host_epoch == s->host_epoch + 1)
-			memcpy(s->hosts[1], s->hosts[0], sizeof(s->hosts[1]));
+	if (e > *de) {
+		if (e == *de + 1)
+			memcpy(d[1], d[0], sizeof(d[1]));
 		else
-			memset(s->hosts[1], 0, sizeof(s->hosts[1]));
-		memset(s->hosts[0], 0, sizeof(s->hosts[0]));
-		s->host_epoch = c->host_epoch;
+			memset(d[1], 0, sizeof(d[1]));
+		memset(d[0], 0, sizeof(d[0]));
+		*de = e;
 	}
-	if (c->host_epoch == s->host_epoch) {
-		hosts_join(s->hosts[0], c->hosts[0]);
-		hosts_join(s->hosts[1], c->hosts[1]);
-	} else if (c->host_epoch + 1 == s->host_epoch) {
-		hosts_join(s->hosts[1], c->hosts[0]);
+	if (e == *de) {
+		hosts_or(d[0], src[0]);
+		hosts_or(d[1], src[1]);
+	} else if (e + 1 == *de) {
+		hosts_or(d[1], src[0]);
 	}
 }
 
@@ -149,21 +158,21 @@ void counters_add(struct fence_counters *s, const struct fence_counters *c)
 	s->drops += c->drops;
 	if (c->last_seen_ns > s->last_seen_ns)
 		s->last_seen_ns = c->last_seen_ns;
-	add_hosts(s, c);
+	hosts_join(&s->host_epoch, s->hosts, c->host_epoch, (const __u64 (*)[4])c->hosts);
 }
 
-__u32 counters_hosts(struct fence_counters *c, int family, __u64 now_ns)
+static __u32 hosts_fold(__u32 *epoch, __u64 (*h)[4], int family, __u64 now_ns)
 {
 	__u32 e = (__u32)(now_ns >> FENCE_HOST_EPOCH_SHIFT), set = 0;
 
-	if (c->host_epoch == e)
-		hosts_join(c->hosts[0], c->hosts[1]);
-	else if (c->host_epoch + 1 != e)
-		memset(c->hosts[0], 0, sizeof(c->hosts[0]));
-	memset(c->hosts[1], 0, sizeof(c->hosts[1]));
-	c->host_epoch = e;
+	if (*epoch == e)
+		hosts_or(h[0], h[1]);
+	else if (*epoch + 1 != e)
+		memset(h[0], 0, sizeof(h[0]));
+	memset(h[1], 0, sizeof(h[1]));
+	*epoch = e;
 	for (int i = 0; i < 4; i++)
-		set += (__u32)__builtin_popcountll(c->hosts[0][i]);
+		set += (__u32)__builtin_popcountll(h[0][i]);
 	if (family == 4 || !set)
 		return set;
 	/* IPv6, linear counting: n = -m ln(empty / m); every bit set, at
@@ -171,6 +180,31 @@ __u32 counters_hosts(struct fence_counters *c, int family, __u64 now_ns)
 	if (set == 256)
 		return (__u32)(256 * log(256.0) + 0.5);
 	return (__u32)(-256 * log((256.0 - set) / 256) + 0.5);
+}
+
+__u32 counters_hosts(struct fence_counters *c, int family, __u64 now_ns)
+{
+	return hosts_fold(&c->host_epoch, c->hosts, family, now_ns);
+}
+
+__u32 counters_sample_hosts(struct pfx_sample *s, __u64 now_ns)
+{
+	return s->c.hosts ? hosts_fold(&s->c.host_epoch, s->c.hosts, s->family, now_ns) : 0;
+}
+
+__u32 counters_hosts_from(__u64 now_ns)
+{
+	__u32 e = (__u32)(now_ns >> FENCE_HOST_EPOCH_SHIFT);
+
+	return e ? e - 1 : 0;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 /* Sample arrays double, in 2 MiB units on huge pages: they are rewritten every
@@ -199,7 +233,22 @@ static int part_grow(struct part *p, size_t want)
 	return 0;
 }
 
-static void part_append(struct part *p, __u32 cnt)
+/* A host-set slot for the part's sample being made; -1 without room. */
+static long part_hosts_slot(struct part *p)
+{
+	if (p->nh == p->hcap) {
+		size_t nc = p->hcap ? p->hcap * 2 : 1024;
+		struct fence_walk_hosts *nh = realloc(p->hv, nc * sizeof(*nh));
+
+		if (!nh)
+			return -1;
+		p->hv = nh;
+		p->hcap = nc;
+	}
+	return (long)p->nh++;
+}
+
+static int part_append(struct part *p, __u32 cnt)
 {
 	for (__u32 i = 0; i < cnt; i++) {
 		const struct fence_counters *pc = &p->vals[(size_t)i * p->ncpus];
@@ -208,10 +257,31 @@ static void part_append(struct part *p, __u32 cnt)
 		s->family = p->family;
 		memcpy(s->addr, p->keys + (size_t)i * p->ksz, p->ksz);
 		memset(s->addr + p->ksz, 0, sizeof(s->addr) - p->ksz);
-		s->c = pc[0];
-		for (int c = 1; c < p->ncpus; c++)
-			counters_add(&s->c, &pc[c]);
+		memset(s->pad, 0, sizeof(s->pad));
+		memset(&s->c, 0, sizeof(s->c));
+		for (int c = 0; c < p->ncpus; c++) {
+			s->c.packets += pc[c].packets;
+			s->c.bytes += pc[c].bytes;
+			s->c.new_conns += pc[c].new_conns;
+			s->c.drops += pc[c].drops;
+			if (pc[c].last_seen_ns > s->c.last_seen_ns)
+				s->c.last_seen_ns = pc[c].last_seen_ns;
+			if (pc[c].host_epoch < p->hosts_from)
+				continue;	/* no hosts lately */
+			if (!s->c.pad) {
+				long k = part_hosts_slot(p);
+
+				if (k < 0)
+					return -ENOMEM;
+				memset(&p->hv[k], 0, sizeof(p->hv[k]));
+				s->c.host_epoch = pc[c].host_epoch;
+				s->c.pad = (__u32)k + 1;
+			}
+			hosts_join(&s->c.host_epoch, p->hv[s->c.pad - 1].hosts, pc[c].host_epoch,
+				   (const __u64 (*)[4])pc[c].hosts);
+		}
 	}
+	return 0;
 }
 
 /* Batches sized so the one that reaches end runs past it by little: aim at
@@ -238,6 +308,7 @@ static void *part_read(void *arg)
 	bool first = true;
 
 	p->n = 0;
+	p->nh = 0;
 	p->cross_from = 0;
 	p->cross_tok = 0;
 	p->n_head = 0;
@@ -265,7 +336,10 @@ static void *part_read(void *arg)
 			return NULL;
 		}
 		first = false;
-		part_append(p, cnt);
+		if (part_append(p, cnt)) {
+			p->err = -ENOMEM;
+			return NULL;
+		}
 		if (err)
 			next = UINT32_MAX;	/* the table's end */
 		if (p->n_head < HEAD_LOG) {
@@ -281,6 +355,12 @@ static void *part_read(void *arg)
 		tok = next;
 		want = next_want(p, tok);
 	}
+	/* the host sets' room is final now: the samples point there */
+	for (size_t i = 0; p->nh && i < p->n; i++)
+		if (p->v[i].c.pad) {
+			p->v[i].c.hosts = p->hv[p->v[i].c.pad - 1].hosts;
+			p->v[i].c.pad = 0;
+		}
 	return NULL;
 }
 
@@ -366,17 +446,23 @@ static void walker_free(struct walker *w)
 {
 	if (!w)
 		return;
-	for (int f = 0; f < 2; f++)
+	for (int f = 0; f < 2; f++) {
 		if (w->out[f])
 			munmap((void *)w->out[f], w->out_len[f]);
+		if (w->hout[f])
+			munmap(w->hout[f], w->hout_len[f]);
+	}
 	if (w->sum_in)
 		munmap(w->sum_in, w->sum_in_len);
 	if (w->sum_out)
 		munmap((void *)w->sum_out, w->sum_out_len);
+	if (w->sum_hosts)
+		munmap(w->sum_hosts, w->sum_hosts_len);
 	free(w->set);
 	counters__destroy(w->skel);
 	free(w->merged);
 	free(w->orphans);
+	free(w->ohosts);
 	free(w->vals);
 	free(w);
 }
@@ -405,6 +491,7 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 	for (int f = 0; f < 2; f++) {
 		struct bpf_map *pm = f ? w->skel->maps.prefix_v6 : w->skel->maps.prefix_v4;
 		struct bpf_map *om = f ? w->skel->maps.out_v6 : w->skel->maps.out_v4;
+		struct bpf_map *hm = f ? w->skel->maps.hosts_v6 : w->skel->maps.hosts_v4;
 
 		w->per_cpu[f] = m->max_entries[which[f]];
 		if (flags & COUNTERS_SHORT_REGIONS)
@@ -413,7 +500,8 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 		if ((__u64)w->per_cpu[f] * w->ncpus > (1ULL << 27))
 			goto fail;
 		if (bpf_map__reuse_fd(pm, m->fd[which[f]]) ||
-		    bpf_map__set_max_entries(om, w->per_cpu[f] * (__u32)w->ncpus))
+		    bpf_map__set_max_entries(om, w->per_cpu[f] * (__u32)w->ncpus) ||
+		    bpf_map__set_max_entries(hm, w->per_cpu[f] * (__u32)w->ncpus))
 			goto fail;
 	}
 	w->skel->rodata->per_cpu_v4 = w->per_cpu[0];
@@ -423,7 +511,8 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 	w->changes = (flags & COUNTERS_CHANGES) && m->active_log && m->n_active_log >= 2;
 	w->cap = m->n_active_log / 2;
 	if (w->changes && (bpf_map__set_max_entries(w->skel->maps.sum_in, w->cap) ||
-			   bpf_map__set_max_entries(w->skel->maps.sum_out, w->cap)))
+			   bpf_map__set_max_entries(w->skel->maps.sum_out, w->cap) ||
+			   bpf_map__set_max_entries(w->skel->maps.sum_hosts, w->cap)))
 		goto fail;
 	old = libbpf_set_print(log_quiet);	/* a kernel without it is not an error */
 	err = counters__load(w->skel);
@@ -432,15 +521,23 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 		goto fail;
 	for (int f = 0; f < 2; f++) {
 		int fd = bpf_map__fd(f ? w->skel->maps.out_v6 : w->skel->maps.out_v4);
+		int hfd = bpf_map__fd(f ? w->skel->maps.hosts_v6 : w->skel->maps.hosts_v4);
 		void *p;
 
-		w->out_len[f] = (size_t)w->per_cpu[f] * w->ncpus * sizeof(struct fence_pfx_rec);
+		w->out_len[f] = (size_t)w->per_cpu[f] * w->ncpus * sizeof(struct fence_walk_rec);
 		p = mmap(NULL, w->out_len[f], PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED) {
 			w->out_len[f] = 0;
 			goto fail;
 		}
 		w->out[f] = p;
+		w->hout_len[f] = (size_t)w->per_cpu[f] * w->ncpus * sizeof(struct fence_walk_hosts);
+		p = mmap(NULL, w->hout_len[f], PROT_READ | PROT_WRITE, MAP_SHARED, hfd, 0);
+		if (p == MAP_FAILED) {
+			w->hout_len[f] = 0;
+			goto fail;
+		}
+		w->hout[f] = p;
 	}
 	w->prog_fd = bpf_program__fd(w->skel->progs.counters_walk);
 	w->sum_fd = bpf_program__fd(w->skel->progs.counters_sum);
@@ -458,7 +555,11 @@ static struct walker *walker_open(const struct fence_maps *m, unsigned flags)
 		p = mmap(NULL, w->sum_out_len, PROT_READ, MAP_SHARED,
 			 bpf_map__fd(w->skel->maps.sum_out), 0);
 		w->sum_out = p == MAP_FAILED ? NULL : p;
-		if (!w->sum_in || !w->sum_out)
+		w->sum_hosts_len = (size_t)w->cap * sizeof(*w->sum_hosts);
+		p = mmap(NULL, w->sum_hosts_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 bpf_map__fd(w->skel->maps.sum_hosts), 0);
+		w->sum_hosts = p == MAP_FAILED ? NULL : p;
+		if (!w->sum_in || !w->sum_out || !w->sum_hosts)
 			goto fail;
 	}
 	return w;
@@ -525,8 +626,10 @@ static int grow_samples(struct pfx_sample **v, size_t *cap, size_t want)
 	return 0;
 }
 
-static int orphan(struct walker *w, const struct fence_pfx_rec *r)
+static int orphan(struct walker *w, const struct fence_walk_rec *r)
 {
+	struct pfx_sample *o;
+
 	if (w->n_orphans == w->orphans_cap) {
 		size_t nc = w->orphans_cap ? w->orphans_cap * 2 : 1024;
 		struct pfx_sample *n = realloc(w->orphans, nc * sizeof(*n));
@@ -536,11 +639,14 @@ static int orphan(struct walker *w, const struct fence_pfx_rec *r)
 		w->orphans = n;
 		w->orphans_cap = nc;
 	}
-	memcpy(&w->orphans[w->n_orphans++], r, sizeof(*r));
+	o = &w->orphans[w->n_orphans++];
+	memset(o, 0, sizeof(*o));
+	o->family = r->family;
+	memcpy(o->addr, r->addr, sizeof(o->addr));
 	return 0;
 }
 
-static bool same_key(const struct fence_pfx_rec *a, const struct fence_pfx_rec *b)
+static bool same_key(const struct fence_walk_rec *a, const struct fence_walk_rec *b)
 {
 	return !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
@@ -556,7 +662,7 @@ struct pos_index {
 /* Every input bit reaches the low bits the index masks by: an IPv6 /64's
  * varying bits are the high ones of a little-endian load, and a multiply
  * alone carries bits only upwards. */
-static __u32 rec_hash(const struct fence_pfx_rec *r)
+static __u32 rec_hash(const struct fence_walk_rec *r)
 {
 	__u64 a, b;
 
@@ -570,7 +676,7 @@ static __u32 rec_hash(const struct fence_pfx_rec *r)
 	return (__u32)(a ^ a >> 33);
 }
 
-static int pos_index_build(struct pos_index *h, const struct fence_pfx_rec *l, __u32 n)
+static int pos_index_build(struct pos_index *h, const struct fence_walk_rec *l, __u32 n)
 {
 	__u32 cap = 64;
 
@@ -591,13 +697,55 @@ static int pos_index_build(struct pos_index *h, const struct fence_pfx_rec *l, _
 }
 
 /* The first position > after holding x's prefix, or UINT32_MAX. */
-static __u32 pos_index_find(const struct pos_index *h, const struct fence_pfx_rec *l,
-			    const struct fence_pfx_rec *x, __u32 after)
+static __u32 pos_index_find(const struct pos_index *h, const struct fence_walk_rec *l,
+			    const struct fence_walk_rec *x, __u32 after)
 {
 	for (__u32 j = rec_hash(x) & h->mask; h->e[j]; j = (j + 1) & h->mask)
 		if (h->e[j] - 1 > after && same_key(&l[h->e[j] - 1], x))
 			return h->e[j] - 1;
 	return UINT32_MAX;
+}
+
+/* A sum begins with one CPU's record r, its host sets (if it has any) at
+ * *rh, where the sum then points: the other CPUs' are joined there. */
+static void sample_start(struct pfx_sample *s, const struct fence_walk_rec *r,
+			 struct fence_walk_hosts *rh)
+{
+	s->family = r->family;
+	memcpy(s->addr, r->addr, sizeof(s->addr));
+	memset(s->pad, 0, sizeof(s->pad));
+	s->c.packets = r->packets;
+	s->c.bytes = r->bytes;
+	s->c.new_conns = r->new_conns;
+	s->c.drops = r->drops;
+	s->c.last_seen_ns = r->last_seen_ns;
+	s->c.pad = 0;
+	s->c.host_epoch = 0;
+	s->c.hosts = NULL;
+	if (r->hosts && rh) {
+		s->c.host_epoch = r->host_epoch;
+		s->c.hosts = rh->hosts;
+	}
+}
+
+static void sample_add(struct pfx_sample *s, const struct fence_walk_rec *r,
+		       struct fence_walk_hosts *rh)
+{
+	s->c.packets += r->packets;
+	s->c.bytes += r->bytes;
+	s->c.new_conns += r->new_conns;
+	s->c.drops += r->drops;
+	if (r->last_seen_ns > s->c.last_seen_ns)
+		s->c.last_seen_ns = r->last_seen_ns;
+	if (!r->hosts || !rh)
+		return;
+	if (!s->c.hosts) {
+		s->c.host_epoch = r->host_epoch;
+		s->c.hosts = rh->hosts;
+	} else {
+		hosts_join(&s->c.host_epoch, s->c.hosts, r->host_epoch,
+			   (const __u64 (*)[4])rh->hosts);
+	}
 }
 
 /* Add up one family's per-CPU lists. Every walk visits the buckets in the
@@ -606,9 +754,9 @@ static __u32 pos_index_find(const struct pos_index *h, const struct fence_pfx_re
  * (within a window, or past it through an index of the list), and the
  * prefixes not seen by every walk are set aside (orphans) to be read whole
  * afterwards. out has room for list 0 + ... */
-int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
-		   struct pfx_sample *out, size_t *n_out,
-		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx)
+int counters_merge(const struct fence_walk_rec *const *l, struct fence_walk_hosts *const *h,
+		   const __u32 *n, int k, struct pfx_sample *out, size_t *n_out,
+		   int (*orphan_fn)(void *ctx, const struct fence_walk_rec *r), void *ctx)
 {
 	__u32 pos[FENCE_WALK_CPUS_MAX] = {};
 	struct pos_index hx[FENCE_WALK_CPUS_MAX] = {};
@@ -616,7 +764,7 @@ int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 	int ret = 0;
 
 	for (;;) {
-		const struct fence_pfx_rec *x;
+		const struct fence_walk_rec *x;
 		bool aligned = true, gone = false;
 		int c;
 
@@ -657,10 +805,12 @@ int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
 			pos[0]++;
 			continue;
 		}
-		memcpy(&out[o], x, sizeof(*x));
+		sample_start(&out[o], x, h ? &h[0][pos[0]] : NULL);
 		pos[0]++;
-		for (c = 1; c < k; c++)
-			counters_add(&out[o].c, &l[c][pos[c]++].c);
+		for (c = 1; c < k; c++) {
+			sample_add(&out[o], &l[c][pos[c]], h ? &h[c][pos[c]] : NULL);
+			pos[c]++;
+		}
 		o++;
 	}
 	for (int c = 0; c < k; c++)
@@ -674,14 +824,17 @@ out:
 	return ret;
 }
 
-static int orphan_cb(void *ctx, const struct fence_pfx_rec *r)
+static int orphan_cb(void *ctx, const struct fence_walk_rec *r)
 {
 	return orphan(ctx, r);
 }
 
 int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size_t n,
-		    void *scratch, struct pfx_sample *out, size_t *n_out)
+		    void *scratch, struct fence_walk_hosts *hosts, __u32 hosts_from,
+		    struct pfx_sample *out, size_t *n_out)
 {
+	size_t nh = 0;
+
 	if (!n)
 		return 0;	/* orphans may be NULL: qsort must not see it */
 	qsort(orphans, n, sizeof(*orphans), counters_cmp_key);
@@ -700,9 +853,24 @@ int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size
 		}
 		s = &out[(*n_out)++];
 		*s = *x;
-		s->c = v[0];
-		for (int c = 1; c < m->ncpus; c++)
-			counters_add(&s->c, &v[c]);
+		memset(&s->c, 0, sizeof(s->c));
+		for (int c = 0; c < m->ncpus; c++) {
+			s->c.packets += v[c].packets;
+			s->c.bytes += v[c].bytes;
+			s->c.new_conns += v[c].new_conns;
+			s->c.drops += v[c].drops;
+			if (v[c].last_seen_ns > s->c.last_seen_ns)
+				s->c.last_seen_ns = v[c].last_seen_ns;
+			if (v[c].host_epoch < hosts_from)
+				continue;
+			if (!s->c.hosts) {
+				memset(&hosts[nh], 0, sizeof(hosts[nh]));
+				s->c.hosts = hosts[nh++].hosts;
+				s->c.host_epoch = v[c].host_epoch;
+			}
+			hosts_join(&s->c.host_epoch, s->c.hosts, v[c].host_epoch,
+				   (const __u64 (*)[4])v[c].hosts);
+		}
 	}
 	return 0;
 }
@@ -717,6 +885,7 @@ static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_
 	int err;
 
 	w->skel->bss->gen = ++w->gen;
+	w->skel->bss->hosts_from = counters_hosts_from(mono_ns());
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	run_on_cpus(w->prog_fd, w->ncpus);
 	for (int c = 0; c < w->ncpus; c++) {
@@ -733,18 +902,29 @@ static int walker_read(struct walker *w, const struct fence_maps *m, struct pfx_
 	*n = 0;
 	w->n_orphans = 0;
 	for (int f = 0; f < 2; f++) {
-		const struct fence_pfx_rec *l[FENCE_WALK_CPUS_MAX];
+		const struct fence_walk_rec *l[FENCE_WALK_CPUS_MAX];
+		struct fence_walk_hosts *h[FENCE_WALK_CPUS_MAX];
 		__u32 cnt[FENCE_WALK_CPUS_MAX];
 
 		for (int c = 0; c < w->ncpus; c++) {
 			l[c] = w->out[f] + (size_t)c * w->per_cpu[f];
+			h[c] = w->hout[f] + (size_t)c * w->per_cpu[f];
 			cnt[c] = f ? w->skel->bss->n_v6[c] : w->skel->bss->n_v4[c];
 		}
-		if ((err = counters_merge(l, cnt, w->ncpus, w->merged, n, orphan_cb, w)))
+		if ((err = counters_merge(l, h, cnt, w->ncpus, w->merged, n, orphan_cb, w)))
 			return err;
 	}
 	/* orphans, once each, read whole with a lookup (gone since: dropped) */
-	if ((err = counters_settle(m, w->orphans, w->n_orphans, w->vals, w->merged, n)))
+	if (w->n_orphans > w->ohosts_cap) {
+		struct fence_walk_hosts *oh = realloc(w->ohosts, w->n_orphans * sizeof(*oh));
+
+		if (!oh)
+			return -ENOMEM;
+		w->ohosts = oh;
+		w->ohosts_cap = w->n_orphans;
+	}
+	if ((err = counters_settle(m, w->orphans, w->n_orphans, w->vals, w->ohosts,
+				   w->skel->bss->hosts_from, w->merged, n)))
 		return err;
 	*v = w->merged;
 	return 0;
@@ -862,6 +1042,7 @@ static int changes_read(struct walker *w, const struct fence_maps *m, struct pfx
 	if ((err = grow_samples(&w->merged, &w->merged_cap, (size_t)u + 1)))
 		return err;
 	w->skel->bss->gen = ++w->gen;
+	w->skel->bss->hosts_from = counters_hosts_from(mono_ns());
 	per = ((__u32)u + w->ncpus - 1) / w->ncpus;
 	for (int c = 0; c < w->ncpus; c++) {
 		__u32 start = per * c < u ? per * c : (__u32)u;
@@ -877,7 +1058,7 @@ static int changes_read(struct walker *w, const struct fence_maps *m, struct pfx
 	*n_out = 0;
 	for (long i = 0; i < u; i++)
 		if (w->sum_out[i].family)	/* 0: gone since it was logged */
-			memcpy(&w->merged[(*n_out)++], &w->sum_out[i], sizeof(w->sum_out[i]));
+			sample_start(&w->merged[(*n_out)++], &w->sum_out[i], &w->sum_hosts[i]);
 	*v = w->merged;
 	return 0;
 }
@@ -954,6 +1135,7 @@ void counters_reader_free(struct counters_reader *r)
 		free(r->parts[i].keys);
 		free(r->parts[i].vals);
 		free(r->parts[i].v);
+		free(r->parts[i].hv);
 	}
 	free(r->idx);
 	walker_free(r->wk);
@@ -1015,6 +1197,8 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 	}
 
 	/* one thread per part; the first part runs here */
+	for (unsigned i = 0; i < r->n_parts; i++)
+		r->parts[i].hosts_from = counters_hosts_from(mono_ns());
 	for (unsigned i = 1; i < r->n_parts; i++)
 		started[i] = !pthread_create(&r->parts[i].thread, NULL, part_read, &r->parts[i]);
 	part_read(&r->parts[0]);

@@ -19,14 +19,30 @@
 
 #include "core/fence.h"
 
-/* Laid out as struct fence_pfx_rec, what the kernel-side walker writes. */
+/* A prefix's counters summed over CPUs, as fence_counters but for the
+ * host sets, which most prefixes have none of lately: they are the
+ * reader's, pointed to only where some CPU marked hosts in the host epoch
+ * of the read or the one before (older sets count for nothing). */
+struct pfx_counts {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_conns;
+	__u64 drops;
+	__u64 last_seen_ns;
+	__u32 host_epoch;		/* of hosts[0], when hosts is not NULL */
+	__u32 pad;
+	__u64 (*hosts)[4];		/* [2][4] as fence_counters.hosts, ORed over CPUs;
+					 * the reader's memory, valid until its next read;
+					 * NULL: no hosts lately */
+};
+
 struct pfx_sample {
 	__u8 family;			/* 4 or 6 */
 	__u8 addr[16];			/* the aggregated prefix's address */
 	__u8 pad[7];
-	struct fence_counters c;	/* summed over CPUs */
+	struct pfx_counts c;		/* summed over CPUs */
 };
-_Static_assert(sizeof(struct pfx_sample) == sizeof(struct fence_pfx_rec), "pfx_sample layout");
+_Static_assert(sizeof(struct pfx_sample) == 80, "pfx_sample stays small");
 
 struct counters_reader;
 
@@ -37,6 +53,14 @@ struct counters_reader;
  * 256 bits are set and it says 1420: at least that many). Folds them into c->hosts[0] as of now (for IPv4, the bitmap of
  * those hosts), so it is for a sample the caller owns. */
 __u32 counters_hosts(struct fence_counters *c, int family, __u64 now_ns);
+
+/* The same for a sample the reader gave: 0 when it has no hosts lately;
+ * else s->c.hosts[0] is, after it, the bitmap of those hosts (IPv4). */
+__u32 counters_sample_hosts(struct pfx_sample *s, __u64 now_ns);
+
+/* The oldest host epoch whose sets still count for a read at now_ns: the
+ * one before now's. */
+__u32 counters_hosts_from(__u64 now_ns);
 
 /* One CPU's counters c into the sum s: added up, the
  * latest last seen, the hosts joined as of the later epoch. */
@@ -60,18 +84,21 @@ int counters_reader_new(struct counters_reader **out, const struct fence_maps *m
 
 /* Add up k <= FENCE_WALK_CPUS_MAX per-CPU lists of one family's records
  * that line up but where a walk saw a prefix another did not (see
- * counters.c); sums go to out from *n_out on, the rest to orphan_fn. For
- * tests. */
-int counters_merge(const struct fence_pfx_rec *const *l, const __u32 *n, int k,
-		   struct pfx_sample *out, size_t *n_out,
-		   int (*orphan_fn)(void *ctx, const struct fence_pfx_rec *r), void *ctx);
+ * counters.c); sums go to out from *n_out on, the rest to orphan_fn. h[c]:
+ * list c's host sets (NULL: no list has any), joined in place, which the
+ * sums then point to. For tests. */
+int counters_merge(const struct fence_walk_rec *const *l, struct fence_walk_hosts *const *h,
+		   const __u32 *n, int k, struct pfx_sample *out, size_t *n_out,
+		   int (*orphan_fn)(void *ctx, const struct fence_walk_rec *r), void *ctx);
 
 /* The prefixes the merge set aside, each once (sorted here, duplicates
  * skipped), read whole from the maps and summed over CPUs into out from
- * *n_out on; one gone since is left out. scratch holds one value per CPU.
- * For tests. */
+ * *n_out on; one gone since is left out. scratch holds one value per CPU,
+ * hosts room for n prefixes' host sets; hosts_from as
+ * counters_hosts_from. For tests. */
 int counters_settle(const struct fence_maps *m, struct pfx_sample *orphans, size_t n,
-		    void *scratch, struct pfx_sample *out, size_t *n_out);
+		    void *scratch, struct fence_walk_hosts *hosts, __u32 hosts_from,
+		    struct pfx_sample *out, size_t *n_out);
 void counters_reader_free(struct counters_reader *r);
 
 /* What the reader's reads came to, since it was made. */
@@ -102,7 +129,8 @@ int counters_reader_read(struct counters_reader *r, struct pfx_sample *const **s
 			 const size_t **n, unsigned *n_seg);
 
 /* One read, every entry of both maps copied into *v (malloc-ed; sorted
- * by family and address if asked). Returns 0 or -errno. */
+ * by family and address if asked; host sets still the reader's, valid
+ * until its next read). Returns 0 or -errno. */
 int counters_reader_copy(struct counters_reader *r, struct pfx_sample **v, size_t *n, bool sorted);
 
 int counters_cmp_key(const void *a, const void *b);

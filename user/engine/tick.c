@@ -368,8 +368,8 @@ int engine_tick(struct daemon *d)
 			ps[n].packets = v->c.packets;
 			ps[n].bytes = v->c.bytes;
 			ps[n].new_conns = v->c.new_conns;
-			ps[n].hosts = counters_hosts(&v->c, v->family, sample_ns);
-			ps[n].host_bits = v->family == 4 ? v->c.hosts[0] : NULL;
+			ps[n].hosts = counters_sample_hosts(v, sample_ns);
+			ps[n].host_bits = v->family == 4 && ps[n].hosts ? v->c.hosts[0] : NULL;
 			ps[n].no_local = ps[n].hosts_unknown = false;
 		}
 	}
