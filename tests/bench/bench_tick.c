@@ -246,6 +246,16 @@ int main(int argc, char **argv)
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	double all = 0, tenth = 0, before_all = 0, before_tenth = 0, t = 0;
 
+	if (argc > 3 || (argc > 1 && argv[1][0] == '-')) {
+		bool help = !strcmp(argv[1], "--help");
+
+		fprintf(help ? stdout : stderr,
+			"usage: %s [PREFIXES/ACTIVE_PCT [MODE]]\n"
+			"  the engine's tick (counters read + policy) at 100000/100, 1000000/100\n"
+			"  and 1000000/10 (needs root); one scenario, and the read modes whose\n"
+			"  name holds MODE (batch, walk, engine), when given.\n", argv[0]);
+		return help ? 0 : 2;
+	}
 	libbpf_set_print(quiet);
 	snprintf(pc.rules[0].name, sizeof(pc.rules[0].name), "syn-burst");
 	pc.rules[0].metric = POLICY_NEW_CONNS;
