@@ -73,6 +73,22 @@ static __u64 mono_ms(void)
 	return (__u64)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* The client's trace (-v), stamped with the wall clock to the ms: it is read
+ * next to the NATS servers' logs and the other gateways' traces. */
+#define fleet_debug(fmt, ...)							\
+	do {									\
+		if (log_verbose) {						\
+			__u64 _ms = wall_ms();					\
+			time_t _s = _ms / 1000;					\
+			struct tm _tm;						\
+										\
+			localtime_r(&_s, &_tm);					\
+			pr_debug("fleet: %02d:%02d:%02d.%03u " fmt, _tm.tm_hour,	\
+				 _tm.tm_min, _tm.tm_sec, (unsigned)(_ms % 1000),	\
+				 ##__VA_ARGS__);					\
+		}								\
+	} while (0)
+
 /* --- keys and values ----------------------------------------------------- */
 
 static const char hex_digit[] = "0123456789abcdef";
@@ -521,6 +537,7 @@ struct fleet {
 
 static void set_error(struct fleet *f, const char *what, natsStatus s)
 {
+	fleet_debug("%s: %s (%s)", what, natsStatus_GetText(s), nats_GetLastError(NULL));
 	pthread_mutex_lock(&f->mu);
 	snprintf(f->st.error, sizeof(f->st.error), "%s: %s", what,
 		 s == NATS_OK ? "ok" : natsStatus_GetText(s));
@@ -688,7 +705,7 @@ static void flights_expire(struct fleet *f, __u64 now)
 		if (e->inflight && e->seq == x->seq) {
 			if (now - x->sent_ms < FLEET_ACK_LOST_MS)
 				break;
-			pr_debug("fleet: no ack for a write after %d ms: sending it again",
+			fleet_debug("no ack for a write after %d ms: sending it again",
 				 FLEET_ACK_LOST_MS);
 			flight_back(f, e);
 			f->backoff = true;
@@ -728,7 +745,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	struct fleet *f = closure;
 
 	(void)nc;
-	pr_debug("fleet: disconnected");
+	fleet_debug("disconnected");
 	pthread_mutex_lock(&f->mu);
 	f->st.connected = false;
 	f->st.synced = false;
@@ -742,7 +759,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	char url[128] = "";
 
 	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-	pr_debug("fleet: reconnected to %s", url);
+	fleet_debug("reconnected to %s", url);
 	pthread_mutex_lock(&f->mu);
 	f->st.connected = true;
 	f->st.reconnects++;
@@ -750,6 +767,20 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	f->resnap = true;
 	pthread_cond_signal(&f->cv);
 	pthread_mutex_unlock(&f->mu);
+}
+
+/* nats.c's asynchronous errors: a subscription's missed heartbeats, an
+ * ordered consumer it failed to create again; traced only. */
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
+			   void *closure)
+{
+	const char *text = nats_GetLastError(NULL);
+
+	(void)nc;
+	(void)closure;
+	/* sub by address only: nats.c does not hold it for the callback */
+	fleet_debug("async error (subscription %p): %s (%s)", (void *)sub,
+		    natsStatus_GetText(err), text ? text : "");
 }
 
 /* The JetStream ack of one of our writes, on our own inbox: nats.c's
@@ -808,7 +839,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 			if (e->want)
 				todo_push(f, e);
 		}
-		pr_debug("fleet: write %lu stored at revision %llu", seq, (unsigned long long)stored);
+		fleet_debug("write %lu stored at revision %llu", seq, (unsigned long long)stored);
 	} else if (e->inflight && e->seq == seq) {
 		/* refused (someone wrote first) or no stream yet: what we sent
 		 * is an offer again; a conflict reads the key first */
@@ -822,7 +853,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 				 err == 503 ? "no responders (JetStream not ready)" : buf);
 			f->backoff = true;
 		}
-		pr_debug("fleet: write %lu refused (%lu)", seq, err);
+		fleet_debug("write %lu refused (%lu)", seq, err);
 		flight_back(f, e);
 	}
 	pthread_cond_signal(&f->cv);
@@ -1003,6 +1034,8 @@ static natsStatus connect_once(struct fleet *f, natsConnection **nc, const char 
 		s = natsOptions_SetDisconnectedCB(o, on_disconnected, f);
 	if (s == NATS_OK && cbs)
 		s = natsOptions_SetReconnectedCB(o, on_reconnected, f);
+	if (s == NATS_OK && cbs)
+		s = natsOptions_SetErrorHandler(o, on_async_error, f);
 	if (s == NATS_OK && tls)
 		s = natsOptions_SetSecure(o, true);
 	if (s == NATS_OK && f->cfg.tls_ca[0])
@@ -1176,10 +1209,16 @@ static void watch_bucket(struct fleet *f)
 	__u32 gen;
 	natsStatus s;
 
+	__u64 t0;
+
 	kvWatchOptions_Init(&wo);
 	watcher_drop(f, f->w);
 	f->w = NULL;
+	t0 = mono_ms();
+	fleet_debug("creating a watcher");
 	s = kvStore_WatchAll(&f->w, f->kv, &wo);
+	fleet_debug("watcher: %s after %llu ms", natsStatus_GetText(s),
+		    (unsigned long long)(mono_ms() - t0));
 	if (s != NATS_OK) {
 		set_error(f, "watching the bucket", s);
 		nap(f, FLEET_RETRY_MS);
@@ -1187,7 +1226,7 @@ static void watch_bucket(struct fleet *f)
 	}
 	pthread_mutex_lock(&f->mu);
 	gen = ++f->st.gen;
-	pr_debug("fleet: reading the bucket whole (snapshot %u)", gen);
+	fleet_debug("reading the bucket whole (snapshot %u)", gen);
 	f->st.synced = false;
 	f->st.keys = 0;
 	for (size_t i = 0; i < f->n_m; i++)
@@ -1210,7 +1249,7 @@ static void watch_bucket(struct fleet *f)
 			bool first;
 
 			pthread_mutex_lock(&f->mu);
-			pr_debug("fleet: snapshot %u read: %llu keys", gen, (unsigned long long)f->st.keys);
+			fleet_debug("snapshot %u read: %llu keys", gen, (unsigned long long)f->st.keys);
 			f->st.synced = true;
 			f->st.last_sync_ms = x.recv_ms;
 			first = !f->n_ch;
@@ -1462,7 +1501,7 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, size_t max, __u32 *st
 		want_drop(f, e);
 		e->inflight = true;
 		flight_push(f, e, mono_ms());
-		pr_debug("fleet: writing %s at revision %llu", key, (unsigned long long)e->rev);
+		fleet_debug("writing %s at revision %llu", key, (unsigned long long)e->rev);
 		out[n++] = msg;
 	}
 	memmove(f->todo + keep, f->todo + k, (f->n_todo - k) * sizeof(*f->todo));
@@ -1589,7 +1628,7 @@ static void *pub_main(void *arg)
 			natsStatus ps = natsConnection_PublishMsg(f->nc, msgs[i]);
 
 			if (ps != NATS_OK) {
-				pr_debug("fleet: publish: %s", natsStatus_GetText(ps));
+				fleet_debug("publish: %s", natsStatus_GetText(ps));
 				f->backoff = true;
 			}
 			natsMsg_Destroy(msgs[i]);
