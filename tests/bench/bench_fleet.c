@@ -11,9 +11,10 @@
  *       polled every millisecond. Prints, per gateway, the latency from A's
  *       decision (its "promote" event) to the entry enforced there: p50, p99,
  *       max, and the time from the first decision to the last enforced.
- *   bench_fleet fill SERVERS BUCKET N ORIGIN
+ *   bench_fleet fill SERVERS BUCKET N ORIGIN [FIRST]
  *       write N keys straight into the bucket (fleet.h's codec), as another
- *       gateway would, asynchronously; prints the rate.
+ *       gateway would, asynchronously; prints the rate. Key i is
+ *       2001:db8:f0XX:XXXX::/64 (i in its low 24 bits), i from FIRST (0).
  *   bench_fleet count PIN N TIMEOUT_S
  *       wait until N deny entries at PIN are owned by the fleet; prints the
  *       seconds it took.
@@ -382,15 +383,17 @@ static int do_fill(int argc, char **argv)
 	natsOptions *o = NULL;
 	jsCtx *js = NULL;
 	jsOptions jo;
-	size_t n;
+	size_t n, first = 0;
 	double t0, t1, now_ms;
 	natsStatus s;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: bench_fleet fill SERVERS BUCKET N ORIGIN\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: bench_fleet fill SERVERS BUCKET N ORIGIN [FIRST]\n");
 		return 2;
 	}
 	n = strtoul(argv[3], NULL, 10);
+	if (argc == 6)
+		first = strtoul(argv[5], NULL, 10);
 	list = strdup(argv[1]);
 	for (tok = strtok_r(list, ",", &save); tok && n_urls < 8; tok = strtok_r(NULL, ",", &save))
 		urls[n_urls++] = tok;
@@ -408,7 +411,7 @@ static int do_fill(int argc, char **argv)
 	natsConnection_JetStream(&js, nc, &jo);
 	now_ms = wall() * 1000;
 	t0 = wall();
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = first; i < first + n; i++) {
 		struct fleet_value v = { .action = FENCE_ACT_DROP, .offences = 1, .ttl_s = 3600 };
 		struct cidr c = { .family = AF_INET6, .len = 64 };
 		char subj[160], key[FLEET_KEY_MAX], val[FLEET_VALUE_MAX];

@@ -56,6 +56,12 @@
 #define FLEET_KV_OP_HDR			"KV-Operation"	/* the KV protocol's delete marker */
 #define FLEET_SEQ_HDR			"Xdpfence-Seq"	/* which write of ours an ack is for */
 #define FLEET_ACK_LOST_MS		10000
+#define FLEET_API_WAIT_MS		30000	/* JetStream API calls, at most */
+#define FLEET_WATCH_WAIT_MS		1000	/* a watcher's creation waits this */
+#define FLEET_WATCH_WAIT_KEY_US		25	/* and this per message in the bucket */
+#define FLEET_PROBE_WAIT_MS		2000	/* the stream's state */
+#define FLEET_STALL_IDLE_MS		2000	/* a quiet watcher checked this often */
+#define FLEET_STALL_CONFIRM_MS		2000	/* and again this soon when behind */
 
 static __u64 wall_ms(void)
 {
@@ -72,6 +78,22 @@ static __u64 mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (__u64)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
+
+/* The client's trace (-v), stamped with the wall clock to the ms: it is read
+ * next to the NATS servers' logs and the other gateways' traces. */
+#define fleet_debug(fmt, ...)							\
+	do {									\
+		if (log_verbose) {						\
+			__u64 _ms = wall_ms();					\
+			time_t _s = _ms / 1000;					\
+			struct tm _tm;						\
+										\
+			localtime_r(&_s, &_tm);					\
+			pr_debug("fleet: %02d:%02d:%02d.%03u " fmt, _tm.tm_hour,	\
+				 _tm.tm_min, _tm.tm_sec, (unsigned)(_ms % 1000),	\
+				 ##__VA_ARGS__);					\
+		}								\
+	} while (0)
 
 /* --- keys and values ----------------------------------------------------- */
 
@@ -481,6 +503,12 @@ struct fleet {
 	jsCtx *js;
 	kvStore *kv;
 	kvWatcher *w;
+	/* the watcher's own binding of the bucket (watcher thread): its API
+	 * wait is that of the watcher's creation (watch_wait_ms) */
+	jsCtx *wjs;
+	kvStore *wkv;
+	unsigned wjs_wait_ms;
+	unsigned watch_timeouts;	/* creations in a row that timed out */
 	natsSubscription *counts_sub;
 	natsSubscription *ack_sub;	/* our writes' acks */
 	char ack_prefix[64];
@@ -521,6 +549,7 @@ struct fleet {
 
 static void set_error(struct fleet *f, const char *what, natsStatus s)
 {
+	fleet_debug("%s: %s (%s)", what, natsStatus_GetText(s), nats_GetLastError(NULL));
 	pthread_mutex_lock(&f->mu);
 	snprintf(f->st.error, sizeof(f->st.error), "%s: %s", what,
 		 s == NATS_OK ? "ok" : natsStatus_GetText(s));
@@ -688,7 +717,7 @@ static void flights_expire(struct fleet *f, __u64 now)
 		if (e->inflight && e->seq == x->seq) {
 			if (now - x->sent_ms < FLEET_ACK_LOST_MS)
 				break;
-			pr_debug("fleet: no ack for a write after %d ms: sending it again",
+			fleet_debug("no ack for a write after %d ms: sending it again",
 				 FLEET_ACK_LOST_MS);
 			flight_back(f, e);
 			f->backoff = true;
@@ -728,7 +757,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	struct fleet *f = closure;
 
 	(void)nc;
-	pr_debug("fleet: disconnected");
+	fleet_debug("disconnected");
 	pthread_mutex_lock(&f->mu);
 	f->st.connected = false;
 	f->st.synced = false;
@@ -742,7 +771,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	char url[128] = "";
 
 	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-	pr_debug("fleet: reconnected to %s", url);
+	fleet_debug("reconnected to %s", url);
 	pthread_mutex_lock(&f->mu);
 	f->st.connected = true;
 	f->st.reconnects++;
@@ -750,6 +779,20 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	f->resnap = true;
 	pthread_cond_signal(&f->cv);
 	pthread_mutex_unlock(&f->mu);
+}
+
+/* nats.c's asynchronous errors: a subscription's missed heartbeats, an
+ * ordered consumer it failed to create again; traced only. */
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
+			   void *closure)
+{
+	const char *text = nats_GetLastError(NULL);
+
+	(void)nc;
+	(void)closure;
+	/* sub by address only: nats.c does not hold it for the callback */
+	fleet_debug("async error (subscription %p): %s (%s)", (void *)sub,
+		    natsStatus_GetText(err), text ? text : "");
 }
 
 /* The JetStream ack of one of our writes, on our own inbox: nats.c's
@@ -808,7 +851,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 			if (e->want)
 				todo_push(f, e);
 		}
-		pr_debug("fleet: write %lu stored at revision %llu", seq, (unsigned long long)stored);
+		fleet_debug("write %lu stored at revision %llu", seq, (unsigned long long)stored);
 	} else if (e->inflight && e->seq == seq) {
 		/* refused (someone wrote first) or no stream yet: what we sent
 		 * is an offer again; a conflict reads the key first */
@@ -822,7 +865,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 				 err == 503 ? "no responders (JetStream not ready)" : buf);
 			f->backoff = true;
 		}
-		pr_debug("fleet: write %lu refused (%lu)", seq, err);
+		fleet_debug("write %lu refused (%lu)", seq, err);
 		flight_back(f, e);
 	}
 	pthread_cond_signal(&f->cv);
@@ -1003,6 +1046,8 @@ static natsStatus connect_once(struct fleet *f, natsConnection **nc, const char 
 		s = natsOptions_SetDisconnectedCB(o, on_disconnected, f);
 	if (s == NATS_OK && cbs)
 		s = natsOptions_SetReconnectedCB(o, on_reconnected, f);
+	if (s == NATS_OK && cbs)
+		s = natsOptions_SetErrorHandler(o, on_async_error, f);
 	if (s == NATS_OK && tls)
 		s = natsOptions_SetSecure(o, true);
 	if (s == NATS_OK && f->cfg.tls_ca[0])
@@ -1057,7 +1102,7 @@ static natsStatus start_conn(struct fleet *f)
 	if (s != NATS_OK)
 		return s;
 	jsOptions_Init(&jo);
-	jo.Wait = 30000;	/* a watcher of a million keys takes a while to create */
+	jo.Wait = FLEET_API_WAIT_MS;
 	s = natsConnection_JetStream(&f->js, f->nc, &jo);
 	if (s == NATS_OK)
 		s = natsConnection_Subscribe(&f->counts_sub, f->nc, f->counts_subject, on_counts, f);
@@ -1168,49 +1213,177 @@ static void watcher_drop(struct fleet *f, kvWatcher *w)
 		f->n_reap++;
 }
 
-/* Read the bucket whole (a new watcher), then follow it, until the
- * connection needs a new snapshot or we stop. */
-static void watch_bucket(struct fleet *f)
+/* The bucket's stream: the messages it holds and its last sequence. Asked
+ * with a short wait: the answer decides what to do next, soon. */
+static natsStatus stream_state(struct fleet *f, __u64 *msgs, __u64 *last)
+{
+	jsStreamInfo *si = NULL;
+	jsOptions jo;
+	char stream[80];
+	natsStatus s;
+
+	jsOptions_Init(&jo);
+	jo.Wait = FLEET_PROBE_WAIT_MS;
+	snprintf(stream, sizeof(stream), "KV_%s", f->cfg.bucket);
+	s = js_GetStreamInfo(&si, f->js, stream, &jo, NULL);
+	if (s == NATS_OK) {
+		*msgs = si->State.Msgs;
+		*last = si->State.LastSeq;
+	}
+	jsStreamInfo_Destroy(si);
+	return s;
+}
+
+/* How long a watcher's creation may wait. Its consumer is R1, and server
+ * 2.9 places it on any node of the stream, a dead one too, which never
+ * answers: so not the API's 30 s, but what the bucket's size needs (the
+ * server finds the last message of every key first). A timeout on a
+ * bucket that small is most likely such a placement (1 in 3 with one of
+ * three nodes down), or a meta leader being elected, and the next
+ * creation waits as long; only every third timeout in a row doubles the
+ * wait. */
+static unsigned watch_wait_ms(__u64 msgs, unsigned timeouts)
+{
+	__u64 ms = FLEET_WATCH_WAIT_MS + msgs * FLEET_WATCH_WAIT_KEY_US / 1000;
+
+	for (; timeouts >= 3 && ms < FLEET_API_WAIT_MS; timeouts -= 3)
+		ms *= 2;
+	return ms < FLEET_API_WAIT_MS ? ms : FLEET_API_WAIT_MS;
+}
+
+/* A new watcher of the whole bucket (f->w), its creation waiting at most
+ * wait_ms: the bucket is bound through a JetStream context of that wait
+ * (nats.c creates an ordered consumer again through it too, after missed
+ * heartbeats or a reconnect). */
+static natsStatus watcher_create(struct fleet *f, unsigned wait_ms)
 {
 	kvWatchOptions wo;
+
+	if (!f->wkv || f->wjs_wait_ms != wait_ms) {
+		jsCtx *js = NULL;
+		kvStore *kv = NULL;
+		jsOptions jo;
+		natsStatus s;
+
+		jsOptions_Init(&jo);
+		jo.Wait = wait_ms;
+		s = natsConnection_JetStream(&js, f->nc, &jo);
+		if (s == NATS_OK)
+			s = js_KeyValue(&kv, js, f->cfg.bucket);
+		if (s != NATS_OK) {
+			jsCtx_Destroy(js);
+			return s;
+		}
+		kvStore_Destroy(f->wkv);	/* watchers being reaped hold their own */
+		jsCtx_Destroy(f->wjs);
+		f->wkv = kv;
+		f->wjs = js;
+		f->wjs_wait_ms = wait_ms;
+	}
+	kvWatchOptions_Init(&wo);
+	return kvStore_WatchAll(&f->w, f->wkv, &wo);
+}
+
+/* Has the watcher stopped bringing changes? Its consumer lives on one
+ * server, not always the one we are connected to: when that server dies
+ * the watcher falls silent and nothing else tells us (nats.c sees its
+ * heartbeats missing after 10 to 20 s and makes the consumer again, on
+ * any node, the dead one too). Asked while it is quiet, every
+ * FLEET_STALL_IDLE_MS: the stream's last sequence, which the watcher
+ * brings in a few ms; if it holds one the watcher has not brought
+ * (seen), asked again FLEET_STALL_CONFIRM_MS later, and stuck if the
+ * watcher brought nothing meanwhile. *behind: the sequence waited for. */
+static bool watcher_stuck(struct fleet *f, __u64 seen, __u64 *behind, __u64 *next_check)
+{
+	__u64 msgs, last;
+	natsStatus s = stream_state(f, &msgs, &last);
+
+	if (s != NATS_OK) {
+		/* no answer is no evidence: the stream may be electing a leader */
+		*next_check = mono_ms() + FLEET_STALL_CONFIRM_MS;
+		return false;
+	}
+	if (*behind && *behind > seen)
+		return true;
+	*behind = last > seen ? last : 0;
+	*next_check = mono_ms() + (*behind ? FLEET_STALL_CONFIRM_MS : FLEET_STALL_IDLE_MS);
+	return false;
+}
+
+/* Read the bucket whole (a new watcher), then follow it, until the
+ * connection needs a new snapshot, the watcher is stuck, or we stop. */
+static void watch_bucket(struct fleet *f)
+{
+	__u64 msgs = 0, last = 0, seen = 0, behind = 0, next_check, t0;
+	unsigned wait_ms;
 	__u32 gen;
 	natsStatus s;
 
-	kvWatchOptions_Init(&wo);
 	watcher_drop(f, f->w);
 	f->w = NULL;
-	s = kvStore_WatchAll(&f->w, f->kv, &wo);
+	f->resnap = false;	/* a reconnect from now on reads the bucket again */
+	/* what a snapshot taken from now covers; and the stream has a leader */
+	s = stream_state(f, &msgs, &last);
 	if (s != NATS_OK) {
-		set_error(f, "watching the bucket", s);
-		nap(f, FLEET_RETRY_MS);
+		set_error(f, "reading the bucket's state", s);
+		if (s != NATS_TIMEOUT)
+			nap(f, FLEET_RETRY_MS);
 		return;
 	}
+	wait_ms = watch_wait_ms(msgs, f->watch_timeouts);
+	t0 = mono_ms();
+	fleet_debug("creating a watcher (%llu messages, last %llu; wait %u ms)",
+		    (unsigned long long)msgs, (unsigned long long)last, wait_ms);
+	s = watcher_create(f, wait_ms);
+	fleet_debug("watcher: %s after %llu ms", natsStatus_GetText(s),
+		    (unsigned long long)(mono_ms() - t0));
+	if (s != NATS_OK) {
+		set_error(f, "watching the bucket", s);
+		/* a timeout waited already: again at once, and longer */
+		if (s == NATS_TIMEOUT && f->watch_timeouts < 24)
+			f->watch_timeouts++;
+		else if (s != NATS_TIMEOUT)
+			nap(f, FLEET_RETRY_MS);
+		return;
+	}
+	f->watch_timeouts = 0;
 	pthread_mutex_lock(&f->mu);
 	gen = ++f->st.gen;
-	pr_debug("fleet: reading the bucket whole (snapshot %u)", gen);
+	fleet_debug("reading the bucket whole (snapshot %u)", gen);
 	f->st.synced = false;
 	f->st.keys = 0;
 	for (size_t i = 0; i < f->n_m; i++)
 		f->m[i].live = false;	/* the snapshot says again what is */
-	f->resnap = false;
 	pthread_mutex_unlock(&f->mu);
+	next_check = mono_ms() + FLEET_STALL_IDLE_MS;
 	while (!f->stop && !f->resnap) {
 		kvEntry *e = NULL;
 
 		s = kvWatcher_Next(&e, f->w, 200);
-		if (s == NATS_TIMEOUT)
-			continue;
+		if (s == NATS_TIMEOUT) {
+			if (mono_ms() < next_check || !watcher_stuck(f, seen, &behind, &next_check))
+				continue;
+			fleet_debug("watcher stuck (quiet; the stream is at %llu, it brought %llu): "
+				    "reading the bucket again", (unsigned long long)behind,
+				    (unsigned long long)seen);
+			set_error(f, "watcher stuck", NATS_TIMEOUT);
+			return;
+		}
 		if (s != NATS_OK) {
 			set_error(f, "watcher", s);
 			nap(f, 200);
 			return;
 		}
+		behind = 0;
+		next_check = mono_ms() + FLEET_STALL_IDLE_MS;
 		if (!e) {	/* the snapshot is complete */
 			struct fleet_change x = { .op = FLEET_SYNCED, .gen = gen, .recv_ms = wall_ms() };
 			bool first;
 
+			if (seen < last)
+				seen = last;	/* what was deleted before it is covered too */
 			pthread_mutex_lock(&f->mu);
-			pr_debug("fleet: snapshot %u read: %llu keys", gen, (unsigned long long)f->st.keys);
+			fleet_debug("snapshot %u read: %llu keys", gen, (unsigned long long)f->st.keys);
 			f->st.synced = true;
 			f->st.last_sync_ms = x.recv_ms;
 			first = !f->n_ch;
@@ -1224,6 +1397,8 @@ static void watch_bucket(struct fleet *f)
 				wake_daemon(f);
 			continue;
 		}
+		if (kvEntry_Revision(e) > seen)
+			seen = kvEntry_Revision(e);
 		on_entry(f, e, gen);
 		kvEntry_Destroy(e);
 	}
@@ -1462,7 +1637,7 @@ static size_t plan_publish(struct fleet *f, natsMsg **out, size_t max, __u32 *st
 		want_drop(f, e);
 		e->inflight = true;
 		flight_push(f, e, mono_ms());
-		pr_debug("fleet: writing %s at revision %llu", key, (unsigned long long)e->rev);
+		fleet_debug("writing %s at revision %llu", key, (unsigned long long)e->rev);
 		out[n++] = msg;
 	}
 	memmove(f->todo + keep, f->todo + k, (f->n_todo - k) * sizeof(*f->todo));
@@ -1589,7 +1764,7 @@ static void *pub_main(void *arg)
 			natsStatus ps = natsConnection_PublishMsg(f->nc, msgs[i]);
 
 			if (ps != NATS_OK) {
-				pr_debug("fleet: publish: %s", natsStatus_GetText(ps));
+				fleet_debug("publish: %s", natsStatus_GetText(ps));
 				f->backoff = true;
 			}
 			natsMsg_Destroy(msgs[i]);
@@ -1676,6 +1851,8 @@ void fleet_stop(struct fleet *f)
 	if (f->pub_started)
 		pthread_join(f->pub_th, NULL);
 	kvWatcher_Destroy(f->w);
+	kvStore_Destroy(f->wkv);
+	jsCtx_Destroy(f->wjs);
 	kvStore_Destroy(f->kv);
 	natsSubscription_Destroy(f->counts_sub);
 	natsSubscription_Destroy(f->sig_sub);
