@@ -114,6 +114,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/test.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) -o $@ $(pkg_libs) $(LDLIBS)
 
 $(BUILD)/bench_lookup $(BUILD)/trafficgen: $(BUILD)/tests/pkt.o
+$(BUILD)/bench_tick $(BUILD)/bench_fleet: $(BUILD)/tests/plant.o
 $(BUILD)/bench_%: $(BUILD)/tests/bench_%.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(pkg_libs) $(LDLIBS)

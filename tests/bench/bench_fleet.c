@@ -33,6 +33,8 @@
 #include <bpf/bpf.h>
 #include <nats/nats.h>
 
+#include "../bpf/plant.h"
+
 #include "core/fence.h"
 #include "engine/fleet.h"
 
@@ -65,6 +67,7 @@ struct run {
 	unsigned every_ms;
 	__u16 tag;			/* this run's third group of the address */
 	double *started;		/* wall clock a prefix began flooding, 0 = not yet */
+	__u64 *logged;			/* the engine's epoch it was last logged in at A */
 	double *seen[MAX_WATCH];	/* wall clock it was enforced there */
 	volatile bool done;
 	size_t activated;
@@ -161,6 +164,10 @@ static void *flood_main(void *arg)
 			__u64 conns = 100 * (now - r->started[i]) + 1;
 
 			pfx_addr(r, i, keys[k].addr);
+			/* as the data path: logged for A's engine once an epoch
+			 * (it reads only what was logged) */
+			if (r->logged[i] != __atomic_load_n(&r->a.active->epoch, __ATOMIC_ACQUIRE))
+				r->logged[i] = plant_log(&r->a, 6, keys[k].addr, 1);
 			memset(&vals[k * r->a.ncpus], 0, sizeof(*vals) * r->a.ncpus);
 			vals[k * r->a.ncpus].new_conns = conns;
 			vals[k * r->a.ncpus].packets = conns;
@@ -261,7 +268,12 @@ static int do_promote(int argc, char **argv)
 			return 1;
 		}
 	r.started = calloc(r.n, sizeof(double));
+	r.logged = calloc(r.n, sizeof(*r.logged));
 	dec = calloc(r.n, sizeof(double));
+	if (!r.started || !r.logged || !dec) {
+		fprintf(stderr, "bench_fleet: out of memory\n");
+		return 1;
+	}
 	for (unsigned g = 0; g < r.n_w; g++)
 		r.seen[g] = calloc(r.n, sizeof(double));
 	pthread_create(&th, NULL, flood_main, &r);

@@ -30,6 +30,7 @@
 #include "core/fence.h"
 #include "policy/policy.h"
 #include "xdpfence.skel.h"
+#include "../bpf/plant.h"
 
 static double now_s(void)
 {
@@ -49,30 +50,6 @@ static bool never(void *ctx, const struct cidr *c)
 	(void)ctx;
 	(void)c;
 	return false;
-}
-
-/* What the data path does for a prefix it counts for the first time in the
- * engine's epoch, on each CPU that counts it: a record in active_log. */
-static void log_counted(const struct fence_maps *m, __u32 key, int ncpus)
-{
-	struct fence_active_meta *am = m->active;
-	__u64 epoch = __atomic_load_n(&am->epoch, __ATOMIC_ACQUIRE);
-	__u32 half = epoch & 1;
-
-	if (!epoch)
-		return;		/* no engine started an epoch: nothing logged */
-	for (int c = 0; c < ncpus; c++) {
-		__u32 i = __atomic_fetch_add(&am->n[half], 1, __ATOMIC_RELAXED);
-		struct fence_active_rec *r;
-
-		if (i >= am->cap)
-			return;
-		r = &m->active_log[(size_t)half * am->cap + i];
-		memset(r->addr, 0, sizeof(r->addr));
-		memcpy(r->addr, &key, 4);
-		r->family = 4;
-		__atomic_store_n(&r->mark, epoch, __ATOMIC_RELEASE);
-	}
 }
 
 /* Prefixes i < n with i % every == round % every (every 1: all) counted
@@ -113,7 +90,7 @@ static int fill(const struct fence_maps *m, __u32 n, __u64 round, unsigned every
 		done += cnt;
 	}
 	for (__u32 i = 0; i < k && !ret; i++)
-		log_counted(m, keys[i], m->ncpus);
+		plant_log(m, 4, &keys[i], m->ncpus);
 	free(keys);
 	free(v);
 	return ret;
