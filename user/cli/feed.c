@@ -327,7 +327,9 @@ static int feed_load_cmd(int argc, char **argv)
 	 * source is in: a slow server must not hold up other writers */
 	char err[512];
 
-	ret = pin_open(&s, g_opts.pin_dir, 0, NULL, err, sizeof(err));
+	/* lazily: the walk of the slots maps those whole, a small commit
+	 * only the pages it touches, a full one the tables whole */
+	ret = pin_open(&s, g_opts.pin_dir, PIN_LAZY, NULL, err, sizeof(err));
 	if (ret && ret != -ENOENT)
 		pr_err("%s", err);
 	if (threaded)

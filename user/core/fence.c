@@ -350,9 +350,23 @@ static int maps_finish(struct fence_maps *m, bool lazy)
 	return lazy ? 0 : fence_maps_full(m);
 }
 
+int fence_maps_slots(struct fence_maps *m)
+{
+	if (m->rules && m->info)
+		return 0;
+	m->info = lazymap_full(&m->lz[FL_INFO]);
+	m->rules = lazymap_full(&m->lz[FL_RULES]);
+	if (!m->rules || !m->info) {
+		m->rules = NULL;
+		m->info = NULL;
+		return -errno ? -errno : -ENOMEM;
+	}
+	return 0;
+}
+
 int fence_maps_full(struct fence_maps *m)
 {
-	if (m->rules)
+	if (m->full)
 		return 0;
 	m->tbl24 = lazymap_full(&m->lz[FL_TBL24]);
 	m->tbl8 = lazymap_full(&m->lz[FL_TBL8]);
@@ -360,7 +374,7 @@ int fence_maps_full(struct fence_maps *m)
 	m->info = lazymap_full(&m->lz[FL_INFO]);
 	m->tbl6 = lazymap_full(&m->lz[FL_TBL6]);
 	m->active_log = lazymap_full(&m->lz[FL_ACTIVE_LOG]);
-	m->rules = lazymap_full(&m->lz[FL_RULES]);	/* last: set means all are */
+	m->rules = lazymap_full(&m->lz[FL_RULES]);
 	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info || !m->tbl6 ||
 	    !m->active_log) {
 		m->tbl24 = m->tbl8 = NULL;
@@ -371,6 +385,7 @@ int fence_maps_full(struct fence_maps *m)
 		m->active_log = NULL;
 		return -errno ? -errno : -ENOMEM;
 	}
+	m->full = true;
 	return 0;
 }
 
@@ -475,7 +490,7 @@ int fence_map_id(const char *name)
 
 int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
 {
-	bool lazy = !m->rules, changed = false;
+	bool lazy = !m->full, changed = false;
 	char path[512];
 	int ret;
 
@@ -517,6 +532,7 @@ int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
 	m->tbl6_meta = NULL;
 	m->active = NULL;
 	m->active_log = NULL;
+	m->full = false;
 	ret = maps_finish(m, lazy);
 	return ret ? ret : 1;
 }

@@ -70,6 +70,7 @@ struct fence_maps {
 	struct fence_v6_ent *tbl6;
 	struct fence_active_rec *active_log;
 	__u32 n_active_log;		/* active_log records (two halves) */
+	bool full;			/* all of the above mapped (fence_maps_full) */
 	/* one element each, always mapped */
 	struct fence_v6_meta *tbl6_meta;
 	struct fence_active_meta *active;	/* the engine's epoch (counters.c) */
@@ -103,6 +104,9 @@ int fence_maps_refresh(struct fence_maps *m, const char *pin_dir);
 
 /* Map the arrays of a lazily opened set whole, for a scan. 0 or -errno. */
 int fence_maps_full(struct fence_maps *m);
+/* Only rules and rule_info whole (m->rules, m->info), for a walk of the
+ * slots that reads no table: the rest stays as it was. */
+int fence_maps_slots(struct fence_maps *m);
 
 /* An element of an mmap-ed array, mapping it first if need be: NULL only
  * when that fails (out of memory). Stores through it reach the map. */

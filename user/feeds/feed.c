@@ -218,6 +218,8 @@ static int release_slot(struct pinned *s, __u32 slot, __u32 bit, const __u8 *act
 /* Stage the release of feed bit from every deny entry it owns. */
 static int stage_release(struct pinned *s, __u32 bit, const __u8 *actions, size_t *released)
 {
+	if (fence_maps_slots(&s->m))
+		return -ENOMEM;
 	for (__u32 slot = 1; slot < s->m.n_slots; slot++) {
 		if (s->m.rules[slot].kind != FENCE_KIND_DENY || !(s->m.info[slot].feeds & bit))
 			continue;
@@ -548,8 +550,10 @@ static int stage_diff(struct pinned *s, const struct feed_load_opts *o, const st
 	int nj = s->m.ncpus < MAX_JOBS ? s->m.ncpus : MAX_JOBS, ret = 0;
 	__u32 per;
 
-	if (!seen)
+	if (!seen || fence_maps_slots(&s->m)) {	/* the walk reads the slots whole */
+		free(seen);
 		return -ENOMEM;
+	}
 	if (nj < 1 || s->m.n_slots < 65536)
 		nj = 1;
 	per = s->m.n_slots / nj + 1;

@@ -360,8 +360,8 @@ void table_abort(struct table *t)
 
 __u32 table_next(const struct table *t, __u32 after)
 {
-	if (!t->m->rules && fence_maps_full(t->m))
-		return 0;	/* a walk of every slot: the maps whole */
+	if (!t->m->rules && fence_maps_slots(t->m))
+		return 0;	/* a walk of every slot: the slots whole */
 	for (__u32 s = after + 1; s < t->m->n_slots; s++)
 		if (t->m->rules[s].kind != FENCE_KIND_FREE)
 			return s;
