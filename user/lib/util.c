@@ -193,6 +193,15 @@ void *prefault(void *p, size_t len)
 	return p;
 }
 
+void huge_pages(void *p, size_t len)
+{
+	const uintptr_t huge = 2u << 20;
+	uintptr_t ha = ((uintptr_t)p + huge - 1) & ~(huge - 1), he = ((uintptr_t)p + len) & ~(huge - 1);
+
+	if (p && he > ha)
+		madvise((void *)ha, he - ha, MADV_HUGEPAGE);	/* best effort */
+}
+
 void keep_freed_memory(void)
 {
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);	/* glibc's largest */

@@ -45,6 +45,10 @@ int parse_u32(const char *s, __u32 min, __u32 max, __u32 *out);
  * returns p. */
 void *prefault(void *p, size_t len);
 
+/* The same huge pages for a buffer that may be written only in part, left
+ * to fault in as it is written: a fault then maps 2 MiB, not 4 KiB. */
+void huge_pages(void *p, size_t len);
+
 /* For long-lived processes (`xdpfence run`): buffers of up to 32 MiB that
  * are freed stay in the heap for the next feed refresh or commit instead of
  * going back to the kernel, so the next one does not pay the first touch

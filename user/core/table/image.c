@@ -215,6 +215,7 @@ static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
 	    tbl_grow((void **)&w->g, &w->cap_g, (groups + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)) ||
 	    tbl_grow((void **)&w->par, &w->cap_par, n + 1, sizeof(*w->par)))
 		return -ENOMEM;
+	huge_pages(w->g, w->cap_g * sizeof(*w->g));
 	return 0;
 }
 

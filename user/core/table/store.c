@@ -163,8 +163,10 @@ static int aged_cmp(const void *a, const void *b)
 
 /* Everything again from the slots and the table: after a repair, on maps
  * an older build made, or the first time. The lock must be held and the
- * table whole (no commit cut off since). */
-int tbl_store_rebuild(struct table *t)
+ * table whole (no commit cut off since). Slots from slot_hwm and groups
+ * from group_hwm on are known never used (blank: maps grown from a store
+ * that said so); pass the sizes of the maps when nothing is known. */
+static int store_rebuild(struct table *t, __u32 slot_hwm, __u32 group_hwm)
 {
 	struct tbl_store *st = &t->st;
 	const struct fence_maps *m = t->m;
@@ -199,7 +201,7 @@ int tbl_store_rebuild(struct table *t)
 	t->idx_store = true;
 	memset(h->live, 0, sizeof(h->live));
 	memset(hosts, 0, FENCE_TBL24_ENTRIES);
-	for (__u32 s = 1; s < m->n_slots; s++) {
+	for (__u32 s = 1; s < slot_hwm && s < m->n_slots; s++) {
 		const struct fence_rule *r = &m->rules[s];
 
 		if (r->kind != FENCE_KIND_FREE) {
@@ -233,7 +235,7 @@ int tbl_store_rebuild(struct table *t)
 	if (!gref)
 		goto out;
 	hwm = 0;
-	for (__u32 g = 0; g < m->n_groups; g++) {
+	for (__u32 g = 0; g < group_hwm && g < m->n_groups; g++) {
 		const __u32 *leaf = &m->tbl8[(size_t)g * FENCE_TBL8_GROUP];
 		bool blank = true;
 
@@ -264,6 +266,11 @@ out:
 	free(v);
 	free(gref);
 	return ret;
+}
+
+int tbl_store_rebuild(struct table *t)
+{
+	return store_rebuild(t, t->m->n_slots, t->m->n_groups);
 }
 
 /* The index, from the store when it is valid. */
@@ -486,41 +493,29 @@ static __u32 room_for(__u64 n)
 	return n > (1U << 30) ? 1U << 30 : (__u32)n;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The /24s that this commit's IPv4 additions of /25../31 (and longer
  * allows) may give detail: each a group at most, however many land in it.
  * Those that have a group already are counted too (an upper bound). */
 static __u64 groups_added(const struct table *t)
 {
-	__u32 *v = malloc(t->n_ops * sizeof(*v) + 1);
-	__u64 n = 0, k = 0;
+	__u64 *seen = calloc(FENCE_TBL24_ENTRIES / 64, sizeof(*seen)), n = 0;
 
-	for (size_t i = 0; v && i < t->n_ops; i++) {
+	for (size_t i = 0; i < t->n_ops; i++) {
 		const struct op *o = &t->ops[i];
 
 		if (!o->del && !o->slot && o->family == 4 &&
 		    o->len > 24 && (o->len < 32 || o->kind == FENCE_KIND_ALLOW)) {
-			__u32 a;
+			__u32 x = tbl_v4_host(o->addr) >> 8;
 
-			memcpy(&a, o->addr, 4);
-			v[k++] = ntohl(a) >> 8;
+			if (!seen) {	/* no memory for the bitmap: one each */
+				n++;
+			} else if (!(seen[x / 64] & 1ULL << (x % 64))) {
+				seen[x / 64] |= 1ULL << (x % 64);
+				n++;
+			}
 		}
 	}
-	if (!v) {	/* no memory to sort: one each, as many as they are */
-		for (size_t i = 0; i < t->n_ops; i++)
-			n += !t->ops[i].del && t->ops[i].family == 4 && t->ops[i].len > 24;
-		return n;
-	}
-	qsort(v, k, sizeof(*v), u32_cmp);
-	for (__u64 i = 0; i < k; i++)
-		n += !i || v[i] != v[i - 1];
-	free(v);
+	free(seen);
 	return n;
 }
 
@@ -587,6 +582,12 @@ int table_needs(struct table *t, struct grow_to *g)
 
 int table_maps_changed(struct table *t, const char *pin_dir)
 {
+	/* grown maps hold the old ones' slots and groups at the start and
+	 * zeros after: what the store knew was never used stays so */
+	bool known = tbl_store_valid(t);
+	__u32 slot_hwm = known ? t->st.hdr->slot_hwm : t->m->n_slots;
+	__u32 group_hwm = known ? t->st.hdr->group_hwm : t->m->n_groups;
+
 	free(t->parent);
 	t->parent = NULL;
 	if (!t->idx_store)
@@ -596,5 +597,5 @@ int table_maps_changed(struct table *t, const char *pin_dir)
 	tbl_store_close(t);
 	if (table_store_attach(t, pin_dir, true))
 		return -ENOMEM;
-	return tbl_store_rebuild(t);
+	return store_rebuild(t, known ? slot_hwm : t->m->n_slots, known ? group_hwm : t->m->n_groups);
 }
