@@ -580,24 +580,50 @@ static int publish_slots(struct commit *c, struct keys *k)
 	return 0;
 }
 
-/* 2. Fresh groups, whole. */
-static void publish_groups(struct commit *c)
-{
-	struct fence_maps *m = c->m;
-	const struct sweep *w = &c->w;
+struct group_job {
+	struct commit *c;
+	size_t from, to, writes;
+};
 
-	for (size_t n = 0; n < w->n_ext; n++) {
+/* Fresh groups ext[from, to): no leaf names them yet, so plain copies (a
+ * fence follows before any leaf does). */
+static void *groups_write(void *arg)
+{
+	struct group_job *j = arg;
+	struct fence_maps *m = j->c->m;
+	const struct sweep *w = &j->c->w;
+
+	for (size_t n = j->from; n < j->to; n++) {
 		const struct ext *xe = &w->ext[n];
+		__u32 *grp;
 
 		if (!xe->fresh)
 			continue;
-		__u32 *grp = fence_group_at(m, xe->ph);
-
-		for (int j = 0; j < FENCE_TBL8_GROUP; j++)
-			store32(&grp[j], w->g[(size_t)xe->lg * FENCE_TBL8_GROUP + j]);
+		grp = fence_group_at(m, xe->ph);
+		memcpy(grp, &w->g[(size_t)xe->lg * FENCE_TBL8_GROUP], FENCE_TBL8_GROUP * sizeof(*grp));
 		fence_gstate_at(m, xe->ph)->freed_ns = 0;
-		c->s.tbl8_writes += FENCE_TBL8_GROUP;
+		j->writes += FENCE_TBL8_GROUP;
 	}
+	return NULL;
+}
+
+/* 2. Fresh groups, whole: on two threads when there are many and the
+ * tables are mapped whole (a window mapped on first use is one thread's). */
+static void publish_groups(struct commit *c)
+{
+	const struct sweep *w = &c->w;
+	struct group_job a = { c, 0, w->n_ext / 2, 0 }, b = { c, w->n_ext / 2, w->n_ext, 0 };
+	pthread_t th;
+
+	if (w->n_ext < 16384 || !c->m->tbl8 || pthread_create(&th, NULL, groups_write, &b)) {
+		a.to = w->n_ext;
+		groups_write(&a);
+	} else {
+		groups_write(&a);
+		pthread_join(th, NULL);
+	}
+	c->s.tbl8_writes += a.writes + b.writes;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 /* 3. The new entries' keys, after the early ones. */
