@@ -231,7 +231,9 @@ static int store_rebuild(struct table *t, __u32 slot_hwm, __u32 group_hwm)
 	h->free_n = n;
 	/* groups: those a leaf names are taken; below the highest one ever
 	 * used (named, stamped freed, or not blank) the rest are free */
-	gref = tbl_groups_named(m, &used);
+	/* no group ever used (maps grown from a store that said so): none
+	 * named, and no scan of tbl24 to learn it */
+	gref = group_hwm ? tbl_groups_named(m, &used) : calloc(m->n_groups + 1, 1);
 	if (!gref)
 		goto out;
 	hwm = 0;
@@ -481,12 +483,12 @@ static __u32 pow2_at_least(__u64 n)
 	return p;
 }
 
-/* n and a quarter more: a power of two up to 64k, then steps of 64k, so
- * kernel memory follows what is loaded (a power of two could take nearly
- * twice that). */
-static __u32 room_for(__u64 n)
+/* n and a share more (n / more_div): a power of two up to 64k, then steps
+ * of 64k, so kernel memory follows what is loaded (a power of two could
+ * take nearly twice that). */
+static __u32 room_for(__u64 n, unsigned more_div)
 {
-	n += n / 4;
+	n += n / more_div;
 	if (n <= 65536)
 		return pow2_at_least(n);
 	n = (n + 65535) & ~65535ULL;
@@ -572,9 +574,11 @@ int table_needs(struct table *t, struct grow_to *g)
 		return ret;
 	groups += groups_added(t);
 	if (live + 1 >= m->n_slots)
-		g->slots = room_for(live + 1);
+		g->slots = room_for(live + 1, 4);
+	/* groups: an eighth more past 64k, a group being 1 KiB and the count
+	 * already an upper bound (every /24 a new detail entry lies in) */
 	if (groups > m->n_groups)
-		g->groups = room_for(groups);
+		g->groups = room_for(groups, groups > 65536 ? 8 : 4);
 	if (v6 > m->max_entries[FM_DENY_V6])
 		g->v6 = pow2_at_least(v6 + v6 / 4);
 	return g->slots || g->groups || g->v6 || g->tbl6;
