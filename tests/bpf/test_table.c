@@ -457,7 +457,7 @@ static void test_table_parents_follow_changes(void)
 static void test_table_v6_parents(void)
 {
 	struct fence_opts o = { .max_rules = 8192, .tbl8_groups = 64, .prefix_entries = 64,
-				.v6_rules = 8192 };
+				.v6_rules = 16384 };
 	static struct cidr c[3000];
 	static const __u8 lens[] = { 32, 40, 48, 56, 60, 64, 64, 64, 96, 128, 128, 128 };
 	int n = 0, wrong = 0;
