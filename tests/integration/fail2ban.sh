@@ -99,7 +99,6 @@ import json, sys
 e = [x for x in json.load(sys.stdin) if x['prefix'] == sys.argv[1]]
 assert e and 'manual' in e[0]['owners'] and e[0]['action'] == 'drop', e
 print(e[0]['reason'], e[0]['expires_in_s'])" "$1"; }
-wait_for() { for _ in $(seq 60); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 
 # ---- two failures: nothing; the third bans ------------------------------------------
 fail_login "$LOG" 198.18.4.10
@@ -110,8 +109,8 @@ check_not "2 failures: not banned (maxretry 3)" banned lab-sshd 198.18.4.10
 check_not "2 failures: no xdpfence entry" in_xdpfence 198.18.4.10/32
 check "2 failures: the attacker still connects" connect 198.18.4.10
 fail_login "$LOG" 198.18.4.10
-check "3rd failure: fail2ban bans it" wait_for banned lab-sshd 198.18.4.10
-check "3rd failure: xdpfence holds a drop entry for it" wait_for in_xdpfence 198.18.4.10/32
+check "3rd failure: fail2ban bans it" wait_for 12 banned lab-sshd 198.18.4.10
+check "3rd failure: xdpfence holds a drop entry for it" wait_for 12 in_xdpfence 198.18.4.10/32
 entry=$(in_xdpfence 198.18.4.10/32 2>&1)
 check "with the jail as reason and bantime as TTL (600 s): $entry" python3 -c "
 r, ttl = '''$entry'''.rsplit(' ', 1); assert r == 'fail2ban lab-sshd' and 590 <= float(ttl) <= 600, (r, ttl)"
@@ -121,20 +120,20 @@ check "the banned client's other traffic is dropped at XDP too (ping)" sh -c "! 
 
 # IPv6
 for _ in 1 2 3; do fail_login "$LOG" 2001:db8:4::10; done
-check "IPv6: banned" wait_for in_xdpfence 2001:db8:4::10/128
+check "IPv6: banned" wait_for 12 in_xdpfence 2001:db8:4::10/128
 check_not "IPv6: the banned client can no longer connect" connect 2001:db8:4::10
 check "IPv6: a clean client still connects" connect 2001:db8:1::10
 check "IPv6: unbanip" f2b set lab-sshd unbanip 2001:db8:4::10
-check "IPv6: unbanned, connects again" wait_for connect 2001:db8:4::10
+check "IPv6: unbanned, connects again" wait_for 12 connect 2001:db8:4::10
 
 # ---- unban ---------------------------------------------------------------------------
 check "fail2ban-client unbanip" f2b set lab-sshd unbanip 198.18.4.10
-check "unbanned: the entry is gone" wait_for sh -c "! ip netns exec $NS_G $XF --pin-dir $PIN ban list | grep -q 198.18.4.10"
+check "unbanned: the entry is gone" wait_for 12 sh -c "! ip netns exec $NS_G $XF --pin-dir $PIN ban list | grep -q 198.18.4.10"
 check "unbanned: the client connects again" connect 198.18.4.10
 
 # ---- a short ban outlives its fail2ban: the data path lifts it on time -------------------
 for _ in 1 2 3; do fail_login "$LOG2" 198.18.3.10; done
-check "short jail bans (bantime 4 s)" wait_for in_xdpfence 198.18.3.10/32
+check "short jail bans (bantime 4 s)" wait_for 12 in_xdpfence 198.18.3.10/32
 check_not "short ban enforced" connect 198.18.3.10
 kill -KILL "$F2BPID"
 wait "$F2BPID" 2>/dev/null
@@ -149,7 +148,7 @@ F2BPID=$!
 for _ in $(seq 100); do f2b status lab-sshd >/dev/null 2>&1 && break; sleep 0.1; done
 check "fail2ban again" f2b ping
 check "a manual fail2ban ban goes through the action" f2b set lab-sshd banip 198.18.5.10
-check "in xdpfence" wait_for in_xdpfence 198.18.5.10/32
+check "in xdpfence" wait_for 12 in_xdpfence 198.18.5.10/32
 check_not "enforced" connect 198.18.5.10
 check "fail2ban-client stop" f2b stop
 wait "$F2BPID" 2>/dev/null

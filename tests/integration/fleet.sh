@@ -49,16 +49,6 @@ cl() { ip netns exec "$NS_CL" "$@"; }
 # flood SRC GW RATE SECONDS: real TCP connections from SRC to gateway GW
 flood() { cl $FLOOD flood "$1" "198.19.${K[$2]}.1" 8080 "$3" "$4"; }
 connect() { flood "$1" "$2" 1 1 | grep -q '\[0.0[0-9]*, true\]'; }
-# wait_for SECONDS COMMAND...: poll every 0.2 s
-wait_for() {
-	local n=$(($1 * 5))
-	shift
-	for _ in $(seq "$n"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
 # entry GW PREFIX: the deny entry as `ban list --json` shows it, or nothing
 entry() {
 	xfg "$1" ban list --json | python3 -c "

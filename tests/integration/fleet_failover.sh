@@ -39,15 +39,6 @@ trap 'exit 1' INT TERM
 
 gw() { local g=$1; shift; ip netns exec "$LAB-g$g" "$@"; }
 xfc() { gw c "$XF" --pin-dir "$BPFFS/c" "$@"; }
-wait_for() {	# SECONDS COMMAND...: poll every 0.2 s
-	local n=$(($1 * 5))
-	shift
-	for _ in $(seq "$n"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
 within() {	# SECONDS COMMAND...: until SECONDS of wall clock have passed
 	local end=$((${EPOCHREALTIME/./} + $1 * 1000000))
 	shift
