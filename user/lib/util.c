@@ -180,15 +180,13 @@ bool matches(const char *word, const char *full)
 
 void *prefault(void *p, size_t len)
 {
-	const uintptr_t page = 4096, huge = 2u << 20;
+	const uintptr_t page = 4096;
 	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + len) & ~(page - 1);
-	uintptr_t ha = ((uintptr_t)p + huge - 1) & ~(huge - 1), he = ((uintptr_t)p + len) & ~(huge - 1);
 
 	if (!p || len < (256u << 10) || e <= a)
 		return p;
 	/* best effort, both: faults do the rest */
-	if (he > ha)
-		madvise((void *)ha, he - ha, MADV_HUGEPAGE);
+	huge_pages(p, len);
 	madvise((void *)a, e - a, MADV_POPULATE_WRITE);
 	return p;
 }

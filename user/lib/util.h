@@ -66,8 +66,9 @@ void *big_calloc(size_t n, size_t size);
  * on the number (four passes of 16 bits, a pass skipped where every
  * element has the same digit), then each run of elements equal in it by
  * cmp. Under 1,024 elements, or with no memory to spare, qsort. For the
- * IPv6 tables, sorted by their first 64 bits: prefixes mostly differ
- * there, and qsort's comparisons were most of a commit's time. */
+ * IPv6 tables (sorted by their first 64 bits: prefixes mostly differ
+ * there, and qsort's comparisons were most of a commit's time) and the
+ * IPv4 entries of a commit (a 39-bit key: three passes). */
 void sort_by_u64(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *));
 
 #endif

@@ -45,47 +45,11 @@ static __u64 v4e_key(__u32 addr, __u32 len, bool allow)
 	return (__u64)addr << 7 | len << 1 | allow;
 }
 
-/* LSD radix sort on the 39 key bits, three passes of 13. */
-static int v4e_sort(struct v4e **ep, size_t n)
+static int v4e_cmp(const void *a, const void *b)
 {
-	struct v4e *e = *ep, *tmp;
-	size_t *cnt;
+	const struct v4e *x = a, *y = b;
 
-	if (n < 2)
-		return 0;
-	tmp = malloc(n * sizeof(*tmp));
-	cnt = malloc(8192 * sizeof(*cnt));
-	if (!tmp || !cnt) {
-		free(tmp);
-		free(cnt);
-		return -ENOMEM;
-	}
-	prefault(tmp, n * sizeof(*tmp));
-	for (int shift = 0; shift < 39; shift += 13) {
-		size_t sum = 0;
-
-		memset(cnt, 0, 8192 * sizeof(*cnt));
-		for (size_t i = 0; i < n; i++)
-			cnt[(e[i].key >> shift) & 8191]++;
-		if (cnt[(e[0].key >> shift) & 8191] == n)
-			continue;	/* one digit for all: already in order */
-		for (size_t d = 0; d < 8192; d++) {
-			size_t c = cnt[d];
-
-			cnt[d] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			tmp[cnt[(e[i].key >> shift) & 8191]++] = e[i];
-		struct v4e *x = e;
-
-		e = tmp;
-		tmp = x;
-	}
-	free(cnt);
-	free(tmp);	/* whichever buffer does not hold the result */
-	*ep = e;
-	return 0;
+	return x->key < y->key ? -1 : x->key > y->key;
 }
 
 /* A range of /24s whose leaves must be recomputed: [lo, hi). */
@@ -668,7 +632,7 @@ int commit_build(struct commit *c)
 	if (!ret)
 		ret = build_entries(c);
 	if (!ret)
-		ret = v4e_sort(&c->es, c->n_es);
+		sort_by_u64(c->es, c->n_es, sizeof(*c->es), v4e_cmp);	/* key leads */
 	if (!ret)
 		ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
 	if (!ret)
