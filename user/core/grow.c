@@ -123,24 +123,33 @@ static size_t page_round(size_t len)
 	return (len + ps - 1) & ~(ps - 1);
 }
 
-/* An mmap-able array: the old one's bytes at the start of the new one. */
-static int copy_array(int from, int to, const struct bpf_map_info *in)
+/* Between mmap-able arrays: n blocks of len bytes, the k-th of the old map
+ * at k * from_stride to k * to_stride of the new one. */
+static int copy_blocks(int from, int to, int n, size_t len, size_t from_stride, size_t to_stride)
 {
-	size_t len = page_round((size_t)((in->value_size + 7) & ~7U) * in->max_entries);
-	void *a = mmap(NULL, len, PROT_READ, MAP_SHARED, from, 0), *b;
+	size_t la = page_round(from_stride * (n - 1) + len), lb = page_round(to_stride * (n - 1) + len);
+	char *a = mmap(NULL, la, PROT_READ, MAP_SHARED, from, 0), *b;
 	int ret = 0;
 
 	if (a == MAP_FAILED)
 		return -errno;
-	b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, to, 0);
+	b = mmap(NULL, lb, PROT_READ | PROT_WRITE, MAP_SHARED, to, 0);
 	if (b == MAP_FAILED) {
 		ret = -errno;
 	} else {
-		memcpy(b, a, len);
-		munmap(b, len);
+		for (int k = 0; k < n; k++)
+			memcpy(b + to_stride * k, a + from_stride * k, len);
+		munmap(b, lb);
 	}
-	munmap(a, len);
+	munmap(a, la);
 	return ret;
+}
+
+/* An mmap-able array: the old one's bytes at the start of the new one. */
+static int copy_array(int from, int to, const struct bpf_map_info *in)
+{
+	return copy_blocks(from, to, 1,
+			   page_round((size_t)((in->value_size + 7) & ~7U) * in->max_entries), 0, 0);
 }
 
 /* Any other map: every element, by batches where the map has them. */
@@ -209,22 +218,8 @@ out:
 static int copy_hits(int from, int to, __u32 old_slots, __u32 new_slots, int ncpus)
 {
 	size_t esz = sizeof(struct fence_entry_counters);
-	size_t la = page_round(esz * old_slots * ncpus), lb = page_round(esz * new_slots * ncpus);
-	char *a = mmap(NULL, la, PROT_READ, MAP_SHARED, from, 0), *b;
-	int ret = 0;
 
-	if (a == MAP_FAILED)
-		return -errno;
-	b = mmap(NULL, lb, PROT_READ | PROT_WRITE, MAP_SHARED, to, 0);
-	if (b == MAP_FAILED) {
-		ret = -errno;
-	} else {
-		for (int c = 0; c < ncpus; c++)
-			memcpy(b + esz * new_slots * c, a + esz * old_slots * c, esz * old_slots);
-		munmap(b, lb);
-	}
-	munmap(a, la);
-	return ret;
+	return copy_blocks(from, to, ncpus, esz * old_slots, esz * old_slots, esz * new_slots);
 }
 
 static int copy_map(int from, int to, int ncpus)
