@@ -366,21 +366,21 @@ int fence_maps_slots(struct fence_maps *m)
 
 int fence_maps_full(struct fence_maps *m)
 {
+	int ret;
+
 	if (m->full)
 		return 0;
+	ret = fence_maps_slots(m);
+	if (ret)
+		return ret;
 	m->tbl24 = lazymap_full(&m->lz[FL_TBL24]);
 	m->tbl8 = lazymap_full(&m->lz[FL_TBL8]);
 	m->tbl8_state = lazymap_full(&m->lz[FL_TBL8_STATE]);
-	m->info = lazymap_full(&m->lz[FL_INFO]);
 	m->tbl6 = lazymap_full(&m->lz[FL_TBL6]);
 	m->active_log = lazymap_full(&m->lz[FL_ACTIVE_LOG]);
-	m->rules = lazymap_full(&m->lz[FL_RULES]);
-	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->rules || !m->info || !m->tbl6 ||
-	    !m->active_log) {
+	if (!m->tbl24 || !m->tbl8 || !m->tbl8_state || !m->tbl6 || !m->active_log) {
 		m->tbl24 = m->tbl8 = NULL;
 		m->tbl8_state = NULL;
-		m->rules = NULL;
-		m->info = NULL;
 		m->tbl6 = NULL;
 		m->active_log = NULL;
 		return -errno ? -errno : -ENOMEM;
