@@ -118,28 +118,38 @@ static void *bulk_run(void *arg)
 	return NULL;
 }
 
+/* fn(a) here and fn(b) on a second thread when split is true; both here,
+ * one after the other, when it is not or no thread can be had. */
+static void run_halves(void *(*fn)(void *), void *a, void *b, bool split)
+{
+	pthread_t th;
+
+	if (split && !pthread_create(&th, NULL, fn, b)) {
+		fn(a);
+		pthread_join(th, NULL);
+		return;
+	}
+	fn(a);
+	fn(b);
+}
+
 /* Big batches go half to a second thread: a hash insert is dear in the
  * kernel (bucket lock, allocation) and the buckets lock independently, so
  * a second CPU takes half of the work. */
 static int bulk_split(struct bulk a)
 {
 	struct bulk b = a;
-	pthread_t th;
 
-	if (a.n >= 65536) {
-		a.n /= 2;
-		b.keys = (const char *)a.keys + (size_t)a.n * a.ksz;
-		b.vals = a.vals ? (const char *)a.vals + (size_t)a.n * a.vsz : NULL;
-		b.n -= a.n;
-		if (!pthread_create(&th, NULL, bulk_run, &b)) {
-			bulk_run(&a);
-			pthread_join(th, NULL);
-			return a.ret ? a.ret : b.ret;
-		}
-		a.n += b.n;	/* no thread: all of it here */
+	if (a.n < 65536) {
+		bulk_run(&a);
+		return a.ret;
 	}
-	bulk_run(&a);
-	return a.ret;
+	a.n /= 2;
+	b.keys = (const char *)a.keys + (size_t)a.n * a.ksz;
+	b.vals = a.vals ? (const char *)a.vals + (size_t)a.n * a.vsz : NULL;
+	b.n -= a.n;
+	run_halves(bulk_run, &a, &b, true);
+	return a.ret ? a.ret : b.ret;
 }
 
 static int batch_update(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, __u32 n)
@@ -526,15 +536,8 @@ static int publish_slots(struct commit *c, struct keys *k)
 	struct fence_maps *m = c->m;
 	struct slot_job job = { t, 0, t->n_ops / 2, (__u64)time(NULL) };
 	struct slot_job job2 = { t, t->n_ops / 2, t->n_ops, job.created };
-	pthread_t th;
 
-	if (c->n_new < 65536 || pthread_create(&th, NULL, slots_write, &job2)) {
-		job.to = t->n_ops;
-		slots_write(&job);
-	} else {
-		slots_write(&job);
-		pthread_join(th, NULL);
-	}
+	run_halves(slots_write, &job, &job2, c->n_new >= 65536);
 	for (size_t n = 0; n < t->n_ops; n++) {
 		struct op *o = &t->ops[n];
 
@@ -613,15 +616,8 @@ static void publish_groups(struct commit *c)
 {
 	const struct sweep *w = &c->w;
 	struct group_job a = { c, 0, w->n_ext / 2, 0 }, b = { c, w->n_ext / 2, w->n_ext, 0 };
-	pthread_t th;
 
-	if (w->n_ext < 16384 || !c->m->tbl8 || pthread_create(&th, NULL, groups_write, &b)) {
-		a.to = w->n_ext;
-		groups_write(&a);
-	} else {
-		groups_write(&a);
-		pthread_join(th, NULL);
-	}
+	run_halves(groups_write, &a, &b, w->n_ext >= 16384 && c->m->tbl8);
 	c->s.tbl8_writes += a.writes + b.writes;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
