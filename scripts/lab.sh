@@ -18,6 +18,18 @@
 # everything `up` made. Sourced, it only defines the functions and names.
 # Only documentation/benchmark ranges are used, and only inside the lab.
 
+# wait_for SECONDS COMMAND...: poll every 0.2 s until the command succeeds
+# (for the tests and benchmarks that run in a lab)
+wait_for() {
+	local n=$(($1 * 5))
+	shift
+	for _ in $(seq "$n"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 lab_names() {
 	LAB=${1:-xflab}
 	NS_C=$LAB-c

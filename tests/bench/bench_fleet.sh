@@ -55,15 +55,6 @@ stop() {
 }
 trap stop EXIT
 trap 'exit 1' INT TERM
-wait_for() {	# SECONDS COMMAND...
-	local n=$(($1 * 5))
-	shift
-	for _ in $(seq "$n"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
 synced() {	# GW PIN_DIR
 	ip netns exec "$LAB-g$1" "$XF" --pin-dir "$2" status --json | python3 -c "
 import json, sys; f = json.load(sys.stdin)['fleet']; sys.exit(not (f and f['synced']))"

@@ -21,16 +21,6 @@ check() {	# description, command...
 	shift
 	if "$@" >/dev/null 2>&1; then ok "$what"; else fail "$what"; fi
 }
-# wait_for SECONDS COMMAND...: poll every 0.2 s until the command succeeds
-wait_for() {
-	local n=$(($1 * 5))
-	shift
-	for _ in $(seq "$n"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
 check_not() {
 	local what=$1
 	shift
