@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,8 +351,11 @@ static __u64 grow_cost(const struct fence_maps *m, const struct grow_to *g)
 
 #define IFACES_MAX 64
 
+/* An instance over the maps: the pinned ones it keeps, the bigger ones
+ * made (first == NULL) or shared from first. With prog, its program is
+ * loaded too (for an interface); without, only the maps are made. */
 static int open_instance(struct pinned *p, const struct grow_to *g, struct xdpfence **out,
-			 struct xdpfence *first, int chain_fd)
+			 struct xdpfence *first, int chain_fd, bool prog)
 {
 	struct fence_opts o = { .max_rules = g->slots > p->m.n_slots ? g->slots : p->m.n_slots,
 				.tbl8_groups = g->groups > p->m.n_groups ? g->groups : p->m.n_groups };
@@ -390,6 +394,7 @@ static int open_instance(struct pinned *p, const struct grow_to *g, struct xdpfe
 	}
 	if (chain_fd >= 0 && (ret = bpf_map__reuse_fd(skel->maps.chain, chain_fd)))
 		goto fail;
+	bpf_program__set_autoload(skel->progs.xdpfence_prog, prog);
 	ret = xdpfence__load(skel);
 	if (ret)
 		goto fail;
@@ -400,11 +405,74 @@ fail:
 	return ret;
 }
 
+/* The old maps' contents into the bigger ones of instance nsk, whole
+ * before anything reads them. */
+static int copy_maps(struct pinned *p, const struct grow_to *g, struct xdpfence *nsk, char *err,
+		     size_t errlen)
+{
+	for (int id = 0; id < FM_COUNT; id++) {
+		struct bpf_map *nm;
+		int ret;
+
+		if (!new_size(&p->m, id, g) || id == FM_TBL6_META)	/* written with tbl6 */
+			continue;
+		nm = bpf_object__find_map_by_name(nsk->obj, fence_map_names[id]);
+		if (id == FM_TBL6) {
+			struct bpf_map *nmt = bpf_object__find_map_by_name(nsk->obj,
+								fence_map_names[FM_TBL6_META]);
+
+			ret = nm && nmt ? table_tbl6_regrow(&p->m, bpf_map__fd(nm), g->tbl6,
+							    bpf_map__fd(nmt)) : -ENOENT;
+		} else if (id == FM_ENTRY_HITS) {
+			ret = nm ? copy_hits(p->m.fd[id], bpf_map__fd(nm), p->m.n_slots, g->slots,
+					     p->m.ncpus) : -ENOENT;
+		} else {
+			ret = nm ? copy_map(p->m.fd[id], bpf_map__fd(nm), p->m.ncpus) : -ENOENT;
+		}
+		if (ret) {
+			snprintf(err, errlen, "copying %s into its bigger map: %s", fence_map_names[id],
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* The interfaces' programs over the maps of sk[0], into sk[1..]: done of
+ * them loaded, ret the first failure. */
+struct prog_job {
+	struct pinned *p;
+	const struct grow_to *g;
+	const struct ours *ifs;
+	int n_if;
+	struct xdpfence **sk;
+	pthread_t th;
+	int done, ret;
+};
+
+static void *progs_load(void *arg)
+{
+	struct prog_job *j = arg;
+	char path[PATH_MAX + 64];
+
+	for (int i = 0; i < j->n_if && !j->ret; i++) {
+		int chain;
+
+		snprintf(path, sizeof(path), "%s/chain_if%d", j->p->pin_dir, j->ifs[i].ifindex);
+		chain = bpf_obj_get(path);
+		j->ret = open_instance(j->p, j->g, &j->sk[1 + i], j->sk[0], chain, true);
+		if (chain >= 0)
+			close(chain);
+		j->done += !j->ret;
+	}
+	return NULL;
+}
+
 int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t errlen)
 {
 	struct grow_to g = *want;
 	struct ours ifs[IFACES_MAX];
-	struct xdpfence *sk[IFACES_MAX] = {};
+	struct xdpfence *sk[IFACES_MAX + 1] = {};
 	int old[IFACES_MAX], n_if, n_sk = 0, ret = 0, switched = 0;
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
 
@@ -438,52 +506,34 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 			snprintf(err, errlen, "listing interfaces: %s", strerror(-n_if));
 		return n_if;
 	}
-	/* one instance per interface (each keeps its own `chain` to the
-	 * program it runs before), at least one to make the maps */
-	for (int i = 0; i < (n_if ? n_if : 1); i++) {
-		int chain = -1;
+	/* the bigger maps, made by an instance that loads no program; then
+	 * one instance per interface (each keeps its own `chain` to the
+	 * program it runs before), its program verified on a thread while
+	 * the maps are copied (the two take about as long) */
+	ret = open_instance(p, &g, &sk[0], NULL, -1, false);
+	if (ret) {
+		snprintf(err, errlen, "making the bigger maps: %s", strerror(-ret));
+		goto out;
+	}
+	n_sk = 1;
+	struct prog_job pj = { p, &g, ifs, n_if, sk };
 
-		if (n_if) {
-			snprintf(path, sizeof(path), "%s/chain_if%d", p->pin_dir, ifs[i].ifindex);
-			chain = bpf_obj_get(path);
-		}
-		ret = open_instance(p, &g, &sk[n_sk], n_sk ? sk[0] : NULL, chain);
-		if (chain >= 0)
-			close(chain);
-		if (ret) {
+	if (n_if && (ret = -pthread_create(&pj.th, NULL, progs_load, &pj))) {
+		snprintf(err, errlen, "starting a thread: %s", strerror(-ret));
+		goto out;
+	}
+	ret = copy_maps(p, &g, sk[0], err, errlen);
+	if (n_if) {
+		pthread_join(pj.th, NULL);
+		n_sk += pj.done;
+		if (!ret && pj.ret) {
+			ret = pj.ret;
 			snprintf(err, errlen, "loading the program over bigger maps: %s",
 				 strerror(-ret));
-			goto out;
-		}
-		n_sk++;
-	}
-	/* the new maps whole before anything reads them */
-	for (int id = 0; id < FM_COUNT; id++) {
-		struct bpf_map *nm;
-
-		if (!new_size(&p->m, id, &g))
-			continue;
-		nm = bpf_object__find_map_by_name(sk[0]->obj, fence_map_names[id]);
-		if (id == FM_TBL6_META)
-			continue;	/* written with tbl6 */
-		if (id == FM_TBL6) {
-			struct bpf_map *nmt = bpf_object__find_map_by_name(sk[0]->obj,
-								fence_map_names[FM_TBL6_META]);
-
-			ret = nm && nmt ? table_tbl6_regrow(&p->m, bpf_map__fd(nm), g.tbl6,
-							    bpf_map__fd(nmt)) : -ENOENT;
-		} else if (id == FM_ENTRY_HITS) {
-			ret = nm ? copy_hits(p->m.fd[id], bpf_map__fd(nm), p->m.n_slots, g.slots,
-					     p->m.ncpus) : -ENOENT;
-		} else {
-			ret = nm ? copy_map(p->m.fd[id], bpf_map__fd(nm), p->m.ncpus) : -ENOENT;
-		}
-		if (ret) {
-			snprintf(err, errlen, "copying %s into its bigger map: %s", fence_map_names[id],
-				 strerror(-ret));
-			goto out;
 		}
 	}
+	if (ret)
+		goto out;
 	/* the new maps pinned aside first: if that fails nothing has moved
 	 * (bpffs refuses dots in names: NAME_grow) */
 	for (int id = 0; id < FM_COUNT; id++) {
@@ -509,7 +559,7 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 		old[i] = bpf_prog_get_fd_by_id(ifs[i].prog_id);
 		ao.old_prog_fd = old[i];
 		ret = old[i] < 0 ? -errno :
-		      bpf_xdp_attach(ifs[i].ifindex, bpf_program__fd(sk[i]->progs.xdpfence_prog),
+		      bpf_xdp_attach(ifs[i].ifindex, bpf_program__fd(sk[1 + i]->progs.xdpfence_prog),
 				     XDP_FLAGS_REPLACE | ifs[i].flags, &ao) ? -errno : 0;
 		if (ret) {
 			char name[IF_NAMESIZE] = "?";
@@ -520,7 +570,7 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 			for (int j = 0; j < switched; j++) {
 				LIBBPF_OPTS(bpf_xdp_attach_opts, back);
 
-				back.old_prog_fd = bpf_program__fd(sk[j]->progs.xdpfence_prog);
+				back.old_prog_fd = bpf_program__fd(sk[1 + j]->progs.xdpfence_prog);
 				bpf_xdp_attach(ifs[j].ifindex, old[j], XDP_FLAGS_REPLACE | ifs[j].flags,
 					       &back);
 			}
