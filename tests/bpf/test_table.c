@@ -406,6 +406,116 @@ static void test_table_capacity_applies_nothing(void)
 	fx_close(&f);
 }
 
+/* A table that never used a tbl8 group has its groups built in tbl8
+ * itself (image.c, sweep_direct): when they run out half way nothing is
+ * applied and what was written is blank again; what it builds agrees with
+ * the model, and so do the later commits, which build beside it. */
+static void test_table_direct_build(void)
+{
+	struct fence_opts o = { .max_rules = 4096, .tbl8_groups = 8, .prefix_entries = 64,
+				.v6_rules = 64 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1 };
+	static struct model_entry m[MODEL_MAX];
+	int n = 0, mismatches = 0, blank = 1;
+	struct table_stats st = {};
+	char err[256] = "", t[64];
+	struct cidr c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	/* twelve /24s needing detail in a table of eight groups; an IPv6
+	 * entry keeps the commit from the small build */
+	for (int i = 0; i < 12; i++) {
+		snprintf(t, sizeof(t), "198.18.%d.64/26", i);
+		cidr_parse(t, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	cidr_parse("2001:db8::/48", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), -ENOSPC, "refused");
+	ASSERT_TRUE(st.direct && !st.small, "built in tbl8 itself");
+	ASSERT_TRUE(strstr(err, "8 tbl8 groups") != NULL, "says groups");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.0.70" }), XDP_PASS, "none applied");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "no key of the refused commit stays");
+	for (__u32 g = 0; g < 8; g++) {
+		const __u32 *leaf = fence_group_at(&f.m, g);
+
+		for (int j = 0; leaf && j < FENCE_TBL8_GROUP; j++)
+			blank &= !leaf[j];
+		blank &= leaf != NULL;
+	}
+	ASSERT_TRUE(blank, "the groups written are blank again");
+	/* eight fit */
+	for (int i = 0; i < 8; i++) {
+		snprintf(t, sizeof(t), "198.18.%d.64/26", i);
+		cidr_parse(t, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	cidr_parse("2001:db8::/48", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "eight fit");
+	ASSERT_TRUE(st.direct, "built in tbl8 itself");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.70" }), XDP_DROP, "detail");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.1" }), XDP_PASS, "beside it");
+	fx_close(&f);
+
+	/* random sets: the first commit direct, the next ones not */
+	o.tbl8_groups = 1024;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open, bigger"))
+		return;
+	memset(m, 0, sizeof(m));
+	for (int round = 0; round < 2; round++) {
+		for (int k = 0; k < (round ? 40 : 300); k++) {
+			struct model_entry *e = &m[n];
+			bool dup = false;
+
+			random_prefix(AF_INET, &e->c);
+			e->kind = rnd() % 8 ? FENCE_KIND_DENY : FENCE_KIND_ALLOW;
+			for (int j = 0; j < n; j++)
+				dup |= m[j].kind == e->kind && m[j].c.len == e->c.len &&
+				       !memcmp(m[j].c.addr, e->c.addr, 4);
+			if (dup)
+				continue;
+			e->owner = FENCE_OWN_FEED;
+			e->action = FENCE_ACT_DROP;
+			e->live = true;
+			ASSERT_EQ(table_put(f.t, &e->c, e->kind, &info), 0, "put");
+			n++;
+		}
+		cidr_parse(round ? "2001:db8:1::/48" : "2001:db8:2::/48", &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);	/* not small */
+		m[n].c = c;
+		m[n].kind = FENCE_KIND_DENY;
+		m[n].owner = FENCE_OWN_FEED;
+		m[n].action = FENCE_ACT_DROP;
+		m[n++].live = true;
+		if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "commit"))
+			fprintf(stderr, "  %s\n", err);
+		ASSERT_EQ(st.direct, round == 0, round ? "beside tbl8 once a group is used" :
+			  "built in tbl8 itself");
+		ASSERT_TRUE(st.tbl8_writes > 0, "groups written");
+		ASSERT_EQ(parents_wrong(&f, m, n, round), 0, "parents");
+		ASSERT_TRUE(repaint_writes_nothing(&f, round), "a repaint finds nothing to write");
+		for (int p = 0; p < 1500; p++) {
+			__u8 addr[16];
+			unsigned want;
+			int got;
+
+			random_addr(AF_INET, addr, m, n);
+			want = model_reason(m, n, AF_INET, addr);
+			got = observed_reason(&f, AF_INET, addr);
+			if (got != (int)want && mismatches++ < 10) {
+				inet_ntop(AF_INET, addr, t, sizeof(t));
+				TEST_FAIL_AT("round %d: %s: got %s, want %s", round, t,
+					     got >= 0 ? fence_stat_name(got) : "?", fence_stat_name(want));
+			}
+		}
+	}
+	ASSERT_EQ(mismatches, 0, "data path agrees with the model");
+	fx_close(&f);
+}
+
 static void test_table_parents_follow_changes(void)
 {
 	struct fence_rule_info expired = { .owners = FENCE_OWN_MANUAL, .manual_expires_ns = 1 };
@@ -1222,7 +1332,7 @@ static void test_table_feed_diff(void)
 	fx_close(&f);
 }
 
-TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing),
+TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),

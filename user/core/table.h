@@ -33,6 +33,7 @@ struct table_stats {
 	__u32 entries_fixed;		/* repair: rules derived again, ownerless entries freed */
 	bool recovered;			/* repaired what an interrupted commit left */
 	bool small;			/* built from the live table and the changes alone */
+	bool direct;			/* tbl8 groups built in place (none was ever used) */
 	double build_ms, write_ms;	/* time to compute, time to write */
 };
 

@@ -134,7 +134,8 @@ static void sweep_free(struct sweep *w)
 {
 	free(w->runs);
 	free(w->ext);
-	free(w->g);
+	if (!w->direct)
+		free(w->g);
 	free(w->freed);
 	free(w->par);
 }
@@ -158,11 +159,22 @@ int tbl_grow(void **p, size_t *cap, size_t need, size_t size)
 
 #define PUSH PUSHW
 
+/* Room in w->g for local group w->ng: -ENOSPC when g is tbl8 and full
+ * (groups_assign says what was needed). */
+static int sweep_room(struct sweep *w)
+{
+	if (w->direct)
+		return (w->ng + 1) * FENCE_TBL8_GROUP <= w->cap_g ? 0 : -ENOSPC;
+	return tbl_grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g));
+}
+
 /* A fresh local group in w->g: its number in *lg. */
 int tbl_sweep_group(struct sweep *w, __u32 *lg)
 {
-	if (tbl_grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
-		return -ENOMEM;
+	int ret = sweep_room(w);
+
+	if (ret)
+		return ret;
 	*lg = (__u32)w->ng++;
 	return 0;
 }
@@ -176,11 +188,31 @@ static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
 
 	if (tbl_grow((void **)&w->runs, &w->cap_runs, 2 * n + 2, sizeof(*w->runs)) ||
 	    tbl_grow((void **)&w->ext, &w->cap_ext, groups + 1, sizeof(*w->ext)) ||
-	    tbl_grow((void **)&w->g, &w->cap_g, (groups + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)) ||
 	    tbl_grow((void **)&w->par, &w->cap_par, n + 1, sizeof(*w->par)))
+		return -ENOMEM;
+	if (w->direct)
+		return 0;
+	if (tbl_grow((void **)&w->g, &w->cap_g, (groups + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
 		return -ENOMEM;
 	huge_pages(w->g, w->cap_g * sizeof(*w->g));
 	return 0;
+}
+
+/* Build the groups in tbl8 itself when that is safe: the table mapped
+ * whole (not a small build) and the store sure that no group was ever
+ * used, so that no leaf names one, none is in quarantine, and the fresh
+ * ones are picked as 0, 1, 2... in the order the sweep makes them
+ * (tbl_store_pick_groups). Saves writing every group twice: on a first
+ * load of a million prefixes, hundreds of MB. */
+static void sweep_direct(struct table *t, struct sweep *w)
+{
+	const struct fence_maps *m = t->m;
+
+	if (!m->tbl8 || !tbl_store_valid(t) || t->st.hdr->group_hwm || t->st.hdr->gfree_n)
+		return;
+	w->direct = true;
+	w->g = m->tbl8;
+	w->cap_g = (size_t)m->n_groups * FENCE_TBL8_GROUP;
 }
 
 static int note_parent(struct table *t, struct sweep *w, __u32 slot, __u32 parent)
@@ -229,6 +261,7 @@ static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct 
 	bool host = false, detail = false;
 	__u32 v, *g, cur = m->tbl24[x];
 	size_t i;
+	int ret;
 
 	for (i = 0; i < n; i++) {
 		if (e_allow(&e[i]) || e_len(&e[i]) < 32)
@@ -245,8 +278,9 @@ static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct 
 		v = allow ? allow : deny;
 		return sweep_set(t, w, x, x + 1, v | (host ? FENCE_LEAF_HOST : 0));
 	}
-	if (tbl_grow((void **)&w->g, &w->cap_g, (w->ng + 1) * FENCE_TBL8_GROUP, sizeof(*w->g)))
-		return -ENOMEM;
+	ret = sweep_room(w);
+	if (ret)
+		return ret;
 	g = &w->g[w->ng * FENCE_TBL8_GROUP];
 	/* denies in order: an enclosing one first, so the longest wins; what
 	 * lies under a deny's first address before it is painted is its parent */
@@ -617,6 +651,24 @@ static int build_v6(struct commit *c)
 	return ret;
 }
 
+/* After a direct sweep: the scratch group past the last one made (a /24
+ * that turned out uniform) blank again, as never used groups are; and
+ * each fresh group picked where the sweep built it. */
+static int direct_check(struct commit *c)
+{
+	struct sweep *w = &c->w;
+
+	if (w->ng < c->m->n_groups)
+		memset(&w->g[w->ng * FENCE_TBL8_GROUP], 0, FENCE_TBL8_GROUP * sizeof(*w->g));
+	for (size_t n = 0; n < w->n_ext; n++)
+		if (!w->ext[n].fresh || w->ext[n].ph != w->ext[n].lg) {
+			tbl_seterr(c->err, c->errlen, "internal: group %u of a direct build picked as %u",
+			           w->ext[n].lg, w->ext[n].ph);
+			return -EIO;
+		}
+	return 0;
+}
+
 /* Build: the image the commit will publish, in memory of its own: the
  * leaves of the /24s it touches, their tbl8 groups, every parent. */
 int commit_build(struct commit *c)
@@ -633,10 +685,20 @@ int commit_build(struct commit *c)
 		ret = build_entries(c);
 	if (!ret)
 		sort_by_u64(c->es, c->n_es, sizeof(*c->es), v4e_cmp);	/* key leads */
-	if (!ret)
+	if (!ret) {
+		sweep_direct(c->t, &c->w);
 		ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
+	}
+	if (ret == -ENOSPC && c->w.direct) {	/* tbl8 itself is full: unnamed groups blank again */
+		memset(c->w.g, 0, c->w.ng * FENCE_TBL8_GROUP * sizeof(*c->w.g));
+		tbl_seterr(c->err, c->errlen, "no room: more /24s need /25../31 detail than the "
+		           "table's %u tbl8 groups (raise the capacity at first attach)",
+		           c->m->n_groups);
+	}
 	if (!ret)
 		ret = tbl_groups_assign(c->t, &c->w, c->err, c->errlen);
+	if (!ret && c->w.direct)
+		ret = direct_check(c);
 	if (!ret)
 		ret = build_v6(c);
 	return ret;

@@ -137,6 +137,10 @@ struct sweep {
 	size_t n_ext, cap_ext;
 	__u32 *g;			/* local groups, FENCE_TBL8_GROUP leaves each */
 	size_t ng, cap_g;
+	/* g is tbl8 itself, local group n being group n: a full build on a
+	 * table that has never used a group, whose fresh groups are picked
+	 * from 0 in order (no leaf can reach them before the switch) */
+	bool direct;
 	__u32 *freed;			/* physical groups no leaf will name */
 	size_t n_freed, cap_freed;
 	__u32 *par;			/* deny slots whose parent was computed (t->parent) */

@@ -603,7 +603,9 @@ static void *groups_write(void *arg)
 		if (!xe->fresh)
 			continue;
 		grp = fence_group_at(m, xe->ph);
-		memcpy(grp, &w->g[(size_t)xe->lg * FENCE_TBL8_GROUP], FENCE_TBL8_GROUP * sizeof(*grp));
+		if (!w->direct)	/* else built there */
+			memcpy(grp, &w->g[(size_t)xe->lg * FENCE_TBL8_GROUP],
+			       FENCE_TBL8_GROUP * sizeof(*grp));
 		fence_gstate_at(m, xe->ph)->freed_ns = 0;
 		j->writes += FENCE_TBL8_GROUP;
 	}
@@ -970,6 +972,7 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 		ret = commit_build(&c);
 built:
 	c.s.small = c.small;
+	c.s.direct = c.w.direct;
 	if (!ret) {
 		c.s.build_ms = ms_since(&c.t0);
 		clock_gettime(CLOCK_MONOTONIC, &c.t0);
