@@ -516,6 +516,82 @@ static void test_table_direct_build(void)
 	fx_close(&f);
 }
 
+/* A commit of many new entries keeps their bookkeeping on a second
+ * thread (publish.c, fresh_index): every entry is found again through
+ * the store's index and nothing else is, and the count of /32 denies per
+ * /24 holds (the HOST flag goes with the last /32 of a /24, not before). */
+static void big_put(struct table *t, const char *text, bool del)
+{
+	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1,
+					.feed_action = FENCE_ACT_DROP };
+	struct cidr c;
+
+	cidr_parse(text, &c, 0, NULL, 0);
+	if (del)
+		table_del(t, &c, FENCE_KIND_DENY);
+	else
+		table_put(t, &c, FENCE_KIND_DENY, &info);
+}
+
+static void test_table_big_commit_indexes_all(void)
+{
+	struct fence_opts o = { .max_rules = 81920, .tbl8_groups = 16, .prefix_entries = 64,
+				.v6_rules = 64 };
+	int missing = 0, extra = 0;
+	char err[256] = "", t[64];
+	__u32 x = 198U << 16 | 18 << 8 | 5;	/* 198.18.5.0/24 */
+	__u32 slot;
+	struct cidr c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	/* 70,000 /32s (.1 to .250 of 280 /24s) and 100 /24s, one commit */
+	for (int i = 0; i < 280; i++)
+		for (int h = 1; h <= 250; h++) {
+			snprintf(t, sizeof(t), "198.%d.%d.%d", 18 + i / 256, i % 256, h);
+			big_put(f.t, t, false);
+		}
+	for (int i = 100; i < 200; i++) {
+		snprintf(t, sizeof(t), "198.19.%d.0/24", i);
+		big_put(f.t, t, false);
+	}
+	if (!ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "70,100 in one commit"))
+		fprintf(stderr, "  %s\n", err);
+	for (int i = 0; i < 280; i++)
+		for (int h = 1; h <= 255; h++) {
+			snprintf(t, sizeof(t), "198.%d.%d.%d", 18 + i / 256, i % 256, h);
+			cidr_parse(t, &c, 0, NULL, 0);
+			slot = 0;
+			if (h <= 250 && (!table_get(f.t, &c, FENCE_KIND_DENY, &slot) || !slot))
+				missing++;
+			else if (h > 250 && table_get(f.t, &c, FENCE_KIND_DENY, &slot))
+				extra++;
+		}
+	for (int i = 99; i <= 200; i++) {
+		snprintf(t, sizeof(t), "198.19.%d.0/24", i);
+		cidr_parse(t, &c, 0, NULL, 0);
+		if ((i >= 100 && i < 200) != (table_get(f.t, &c, FENCE_KIND_DENY, &slot) != NULL))
+			i >= 100 && i < 200 ? missing++ : extra++;
+	}
+	ASSERT_EQ(missing, 0, "every entry found through the index");
+	ASSERT_EQ(extra, 0, "nothing else found");
+	/* all but one /32 of 198.18.5.0/24 removed: the flag stays */
+	for (int h = 1; h < 250; h++) {
+		snprintf(t, sizeof(t), "198.18.5.%d", h);
+		big_put(f.t, t, true);
+	}
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "249 removed");
+	ASSERT_TRUE(*fence_leaf_at(&f.m, x) & FENCE_LEAF_HOST, "the /24 still has a /32");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.5.250" }), XDP_DROP, "it drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.5.1" }), XDP_PASS, "a removed one passes");
+	big_put(f.t, "198.18.5.250", true);
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "the last removed");
+	ASSERT_TRUE(!(*fence_leaf_at(&f.m, x) & FENCE_LEAF_HOST), "the flag goes with it");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.150.9" }), XDP_DROP, "a /24 drops");
+	fx_close(&f);
+}
+
 static void test_table_parents_follow_changes(void)
 {
 	struct fence_rule_info expired = { .owners = FENCE_OWN_MANUAL, .manual_expires_ns = 1 };
@@ -1332,7 +1408,7 @@ static void test_table_feed_diff(void)
 	fx_close(&f);
 }
 
-TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build),
+TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build), T(test_table_big_commit_indexes_all),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),

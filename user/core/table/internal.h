@@ -241,6 +241,9 @@ bool tbl_rule_update(struct fence_rule *cur, const struct fence_rule *r);
 /* store.c */
 void tbl_store_close(struct table *t);
 bool tbl_store_valid(const struct table *t);
+/* The store's index and /32 counts mapped whole (what a second thread may
+ * then read and write without mapping anything): false if they cannot be. */
+bool tbl_store_map_whole(struct table *t);
 void tbl_store_invalidate(struct table *t);
 int tbl_store_rebuild(struct table *t);
 bool tbl_store_index(struct table *t);

@@ -416,6 +416,11 @@ int tbl_store_pick_groups(struct table *t, __u32 n, __u32 *out, __u64 now, __u64
 	return got == n ? 0 : -ENOSPC;
 }
 
+bool tbl_store_map_whole(struct table *t)
+{
+	return lazymap_full(&t->st.lz[FS_INDEX]) && lazymap_full(&t->st.lz[FS_HOSTS]);
+}
+
 /* Free slots and groups left, counting those in quarantine. */
 __u32 tbl_store_free_slots(const struct table *t)
 {
