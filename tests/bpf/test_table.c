@@ -592,6 +592,69 @@ static void test_table_big_commit_indexes_all(void)
 	fx_close(&f);
 }
 
+/* A direct build of many entries sweeps in two halves at once (image.c,
+ * sweep_halves), split at a /8: the second half's groups from the count
+ * of /24s the first half could need on. What they build agrees with the
+ * entries and with a repaint; a group the first half did not need is
+ * given back to the store (the next commit takes it). */
+static void test_table_direct_halves(void)
+{
+	struct fence_opts o = { .max_rules = 81920, .tbl8_groups = 1024, .prefix_entries = 64,
+				.v6_rules = 64 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1,
+					.feed_action = FENCE_ACT_DROP };
+	static const struct { const char *src; int want; } probe[] = {
+		{ "192.0.2.5", XDP_PASS }, { "198.18.0.5", XDP_DROP }, { "198.18.0.64", XDP_DROP },
+		{ "198.19.255.190", XDP_DROP }, { "198.19.255.191", XDP_PASS },
+		{ "198.18.7.200", XDP_PASS }, { "203.0.113.5", XDP_DROP }, { "203.0.113.7", XDP_PASS },
+		{ "203.0.113.200", XDP_PASS },
+	};
+	__u32 x198 = 198U << 16 | 18 << 8, x100 = 198U << 16 | 51 << 8 | 100;
+	struct table_stats st = {};
+	char err[256] = "", t[64];
+	int wrong = 0;
+	struct cidr c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	/* each /24 of 198.18.0.0/15: a /26 and 127 /32s above it (65,536) */
+	for (int i = 0; i < 512; i++) {
+		snprintf(t, sizeof(t), "198.%d.%d.0/26", 18 + i / 256, i % 256);
+		big_put(f.t, t, false);
+		for (int h = 64; h < 191; h++) {
+			snprintf(t, sizeof(t), "198.%d.%d.%d", 18 + i / 256, i % 256, h);
+			big_put(f.t, t, false);
+		}
+	}
+	/* the first half (below 198/8): one /24 needing detail, which an
+	 * allow makes uniform; the second half also has 203.0.113.0/24 */
+	cidr_parse("192.0.2.0/24", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_ALLOW, &info);
+	big_put(f.t, "192.0.2.0/26", false);
+	big_put(f.t, "203.0.113.0/25", false);
+	cidr_parse("203.0.113.7", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_ALLOW, &info);
+	if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "65,540 in one commit"))
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_TRUE(st.direct && !st.small, "built in tbl8 itself");
+	ASSERT_EQ(*fence_leaf_at(&f.m, x198) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX), FENCE_LEAF_EXT | 1,
+		  "the second half's groups start after the first half's one /24");
+	for (size_t i = 0; i < sizeof(probe) / sizeof(*probe); i++)
+		if (fx_send(&f, &(struct pkt_spec){ .saddr = probe[i].src }) != probe[i].want) {
+			TEST_FAIL_AT("%s: not %s", probe[i].src, probe[i].want == XDP_DROP ? "dropped" : "passed");
+			wrong++;
+		}
+	ASSERT_EQ(wrong, 0, "verdicts");
+	ASSERT_TRUE(repaint_writes_nothing(&f, 0), "a repaint finds nothing to write");
+	big_put(f.t, "198.51.100.0/25", false);
+	ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "one more needing detail");
+	ASSERT_EQ(*fence_leaf_at(&f.m, x100) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX), FENCE_LEAF_EXT | 0, "it takes the group given back");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.51.100.1" }), XDP_DROP, "and drops");
+	ASSERT_TRUE(repaint_writes_nothing(&f, 1), "a repaint still finds nothing to write");
+	fx_close(&f);
+}
+
 static void test_table_parents_follow_changes(void)
 {
 	struct fence_rule_info expired = { .owners = FENCE_OWN_MANUAL, .manual_expires_ns = 1 };
@@ -1408,7 +1471,7 @@ static void test_table_feed_diff(void)
 	fx_close(&f);
 }
 
-TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build), T(test_table_big_commit_indexes_all),
+TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build), T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),

@@ -17,6 +17,7 @@
  * not write the maps; publish.c does.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -652,21 +653,118 @@ static int build_v6(struct commit *c)
 }
 
 /* After a direct sweep: the scratch group past the last one made (a /24
- * that turned out uniform) blank again, as never used groups are; and
- * each fresh group picked where the sweep built it. */
-static int direct_check(struct commit *c)
+ * that turned out uniform) blank again, as never used groups are; each
+ * group is its own fresh one, and the store takes them up to the last
+ * (tbl_store_take), the gap between two halves given back by publish. */
+static void direct_assign(struct commit *c)
 {
 	struct sweep *w = &c->w;
 
 	if (w->ng < c->m->n_groups)
 		memset(&w->g[w->ng * FENCE_TBL8_GROUP], 0, FENCE_TBL8_GROUP * sizeof(*w->g));
-	for (size_t n = 0; n < w->n_ext; n++)
-		if (!w->ext[n].fresh || w->ext[n].ph != w->ext[n].lg) {
-			tbl_seterr(c->err, c->errlen, "internal: group %u of a direct build picked as %u",
-			           w->ext[n].lg, w->ext[n].ph);
-			return -EIO;
-		}
+	for (size_t n = 0; n < w->n_ext; n++) {
+		w->ext[n].ph = w->ext[n].lg;
+		w->ext[n].fresh = true;
+	}
+	c->t->st.pick_ghwm = (__u32)w->ng;
+}
+
+/* --- a direct sweep in two halves --------------------------------------- */
+
+#define HALVES_MIN	65536	/* entries: a direct sweep runs in two halves from here */
+
+struct half_sweep {
+	struct table *t;
+	struct sweep *w;
+	const struct v4e *e;
+	size_t n;
+	struct span sp;
+	pthread_t th;
+	int ret;
+};
+
+static void *half_run(void *arg)
+{
+	struct half_sweep *h = arg;
+
+	h->ret = sweep_run(h->t, h->w, h->e, h->n, &h->sp, 1);
+	return NULL;
+}
+
+static int append(void **to, size_t *n, size_t *cap, const void *from, size_t more, size_t size)
+{
+	if (tbl_grow(to, cap, *n + more, size))
+		return -ENOMEM;
+	memcpy((char *)*to + *n * size, from, more * size);
+	*n += more;
 	return 0;
+}
+
+/* A direct full sweep, split at the /8 boundary that halves the /24s
+ * needing detail: the second half on a thread, building its groups from
+ * group u on, u the /24s needing detail in the first half (each takes a
+ * group at most). Then the second half's work after the first's. */
+static int sweep_halves(struct commit *c)
+{
+	struct sweep *wa = &c->w, wb = { .direct = true };
+	__u32 per8[256] = {}, total = 0, u = 0, x8, last = NO_GROUP;
+	struct half_sweep b = { c->t, &wb, c->es, c->n_es };
+	struct span sa;
+	size_t cap = wa->cap_g;
+	int ret;
+
+	for (size_t i = 0; i < c->n_es; i++)
+		if (e_len(&c->es[i]) > 24 && e_start24(&c->es[i]) != last) {
+			last = e_start24(&c->es[i]);
+			per8[last >> 16]++;
+			total++;
+		}
+	for (x8 = 0; x8 < 256 && 2 * (u + per8[x8]) <= total; x8++)
+		u += per8[x8];
+	if (!x8 || x8 == 256 || (size_t)u * FENCE_TBL8_GROUP >= cap)
+		return sweep_run(c->t, wa, c->es, c->n_es, c->sp, c->n_sp);
+	sa = (struct span){ 0, x8 << 16 };
+	b.sp = (struct span){ x8 << 16, FENCE_TBL24_ENTRIES };
+	wb.g = wa->g + (size_t)u * FENCE_TBL8_GROUP;
+	wb.cap_g = cap - (size_t)u * FENCE_TBL8_GROUP;
+	wa->cap_g = (size_t)u * FENCE_TBL8_GROUP;
+	if (pthread_create(&b.th, NULL, half_run, &b)) {
+		wa->cap_g = cap;
+		return sweep_run(c->t, wa, c->es, c->n_es, c->sp, c->n_sp);
+	}
+	ret = sweep_run(c->t, wa, c->es, c->n_es, &sa, 1);
+	pthread_join(b.th, NULL);
+	wa->cap_g = cap;
+	if (!ret)
+		ret = b.ret;
+	if (ret) {	/* nothing names them: blank again */
+		memset(wa->g, 0, wa->ng * FENCE_TBL8_GROUP * sizeof(*wa->g));
+		memset(wb.g, 0, wb.ng * FENCE_TBL8_GROUP * sizeof(*wb.g));
+		wa->ng = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < wb.n_ext; i++)
+		wb.ext[i].lg += u;
+	if (wa->ng < u)	/* the first half's scratch group, and the gap */
+		memset(&wa->g[wa->ng * FENCE_TBL8_GROUP], 0, FENCE_TBL8_GROUP * sizeof(*wa->g));
+	wa->gap_lo = (__u32)wa->ng;
+	wa->gap_hi = u;
+	wa->ng = u + wb.ng;
+	wa->n_fresh += wb.n_fresh;
+	ret = append((void **)&wa->runs, &wa->n_runs, &wa->cap_runs, wb.runs, wb.n_runs,
+		     sizeof(*wb.runs));
+	if (!ret)
+		ret = append((void **)&wa->ext, &wa->n_ext, &wa->cap_ext, wb.ext, wb.n_ext,
+			     sizeof(*wb.ext));
+	if (!ret)
+		ret = append((void **)&wa->par, &wa->n_par, &wa->cap_par, wb.par, wb.n_par,
+			     sizeof(*wb.par));
+	if (!ret)
+		ret = append((void **)&wa->freed, &wa->n_freed, &wa->cap_freed, wb.freed, wb.n_freed,
+			     sizeof(*wb.freed));
+out:
+	sweep_free(&wb);
+	return ret;
 }
 
 /* Build: the image the commit will publish, in memory of its own: the
@@ -687,7 +785,10 @@ int commit_build(struct commit *c)
 		sort_by_u64(c->es, c->n_es, sizeof(*c->es), v4e_cmp);	/* key leads */
 	if (!ret) {
 		sweep_direct(c->t, &c->w);
-		ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
+		if (c->w.direct && c->full && c->n_es >= HALVES_MIN)
+			ret = sweep_halves(c);
+		else
+			ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
 	}
 	if (ret == -ENOSPC && c->w.direct) {	/* tbl8 itself is full: unnamed groups blank again */
 		memset(c->w.g, 0, c->w.ng * FENCE_TBL8_GROUP * sizeof(*c->w.g));
@@ -695,10 +796,10 @@ int commit_build(struct commit *c)
 		           "table's %u tbl8 groups (raise the capacity at first attach)",
 		           c->m->n_groups);
 	}
-	if (!ret)
-		ret = tbl_groups_assign(c->t, &c->w, c->err, c->errlen);
 	if (!ret && c->w.direct)
-		ret = direct_check(c);
+		direct_assign(c);
+	else if (!ret)
+		ret = tbl_groups_assign(c->t, &c->w, c->err, c->errlen);
 	if (!ret)
 		ret = build_v6(c);
 	return ret;

@@ -141,6 +141,7 @@ struct sweep {
 	 * table that has never used a group, whose fresh groups are picked
 	 * from 0 in order (no leaf can reach them before the switch) */
 	bool direct;
+	__u32 gap_lo, gap_hi;		/* direct, in halves: groups between them, blank */
 	__u32 *freed;			/* physical groups no leaf will name */
 	size_t n_freed, cap_freed;
 	__u32 *par;			/* deny slots whose parent was computed (t->parent) */

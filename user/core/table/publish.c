@@ -917,8 +917,11 @@ static int commit_publish(struct commit *c)
 	publish_removals(c, &k);
 	if (!split)
 		fresh_index(c);
-	if (tbl_store_valid(c->t))
+	if (tbl_store_valid(c->t)) {
 		tbl_store_take(c->t);
+		for (__u32 g = c->w.gap_lo; g < c->w.gap_hi; g++)
+			tbl_store_free_group(c->t, g);	/* never used: no quarantine */
+	}
 	c->s.added = c->n_new;
 out:
 	keys_free(&k);
