@@ -353,6 +353,23 @@ static __u32 xf_leaf(struct small *s, enum xf how, __u32 v, __u32 slot, __u8 len
 	return slot;
 }
 
+/* xf_leaf over leaves g[0..n): a leaf is mostly what the one before it
+ * is, and xf_leaf's answer (and what it notes) depends on the leaf alone,
+ * so it is asked once per run of equal leaves. */
+static void xf_leaves(struct small *s, enum xf how, __u32 *g, __u32 n, __u32 slot, __u8 len,
+		      __u32 to)
+{
+	__u32 was = g[0], now = xf_leaf(s, how, was, slot, len, to);
+
+	for (__u32 j = 0; j < n; j++) {
+		if (g[j] != was) {
+			was = g[j];
+			now = xf_leaf(s, how, was, slot, len, to);
+		}
+		g[j] = now;
+	}
+}
+
 /* Apply a change to the leaves of addr/len. */
 static int xf_range(struct small *s, enum xf how, __u32 addr, __u8 len, __u32 slot, __u32 to)
 {
@@ -368,13 +385,10 @@ static int xf_range(struct small *s, enum xf how, __u32 addr, __u8 len, __u32 sl
 
 			if (!g)
 				return -ENOMEM;
-			for (__u32 j = off; j < off + n; j++)
-				g[j] = xf_leaf(s, how, g[j], slot, len, to);
+			xf_leaves(s, how, g + off, n, slot, len, to);
 		} else if (o->lg != NO_GROUP) {
-			__u32 *g = &s->c->w.g[(size_t)o->lg * FENCE_TBL8_GROUP];
-
-			for (int j = 0; j < FENCE_TBL8_GROUP; j++)
-				g[j] = xf_leaf(s, how, g[j], slot, len, to);
+			xf_leaves(s, how, &s->c->w.g[(size_t)o->lg * FENCE_TBL8_GROUP],
+				  FENCE_TBL8_GROUP, slot, len, to);
 		} else {
 			o->leaf = (o->leaf & FENCE_LEAF_HOST) |
 				  xf_leaf(s, how, o->leaf & FENCE_LEAF_IDX, slot, len, to);
