@@ -162,6 +162,7 @@ struct small {
 	struct table *t;
 	const struct fence_maps *m;
 	struct umap fresh;		/* slot of a new entry -> its op + 1 */
+	struct umap gone;		/* slot of an entry this commit removes -> 1 */
 	struct umap ovx;		/* /24 -> ov index + 1 */
 	struct ov *ov;
 	size_t n_ov, cap_ov;
@@ -230,9 +231,9 @@ static __u32 entry_after(struct small *s, __u32 addr, __u8 len, __u8 kind)
 	return tbl_idx_lookup(s->t, &k, h);
 }
 
-/* The parent after this commit of a deny addr/len: the longest deny
- * covering it, shorter. */
-static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
+/* The parent after this commit of a deny addr/len, asking every shorter
+ * length. */
+static __u32 parent_probed(struct small *s, __u32 addr, __u8 len)
 {
 	for (int l = (int)len - 1; l >= 0; l--) {
 		__u32 p = entry_after(s, addr, (__u8)l, FENCE_KIND_DENY);
@@ -241,6 +242,57 @@ static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
 			return p;
 	}
 	return 0;
+}
+
+/* The entry the live table shows for address addr (its leaf), 0 none. */
+static __u32 live_entry(struct small *s, __u32 addr)
+{
+	const __u32 *leaf = fence_leaf_at(s->m, addr >> 8), *g;
+
+	if (!leaf)
+		return 0;
+	if (!(*leaf & FENCE_LEAF_EXT))
+		return *leaf & FENCE_LEAF_IDX;
+	g = fence_group_at(s->m, *leaf & FENCE_LEAF_IDX);
+	return g ? g[addr & 0xff] & FENCE_LEAF_IDX : 0;
+}
+
+/* The parent after this commit of a deny addr/len: the longest deny
+ * covering it, shorter. The live denies covering addr are the one its
+ * leaf shows and that one's parents, longest first (a parent is the
+ * longest deny around its child): the first shorter than len that this
+ * commit keeps is the parent, unless the commit adds a longer one, which
+ * the changes alone are asked for. Where the leaf shows an allow (or the
+ * maps cannot be read) every length is asked, as parent_probed does. */
+static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
+{
+	__u32 v = live_entry(s, addr), best = 0, op1;
+	int bl = -1, steps = 0;
+
+	while (v) {
+		const struct fence_rule *r = fence_rule_at(s->m, v);
+		const struct fence_rule_info *in = fence_info_at(s->m, v);
+
+		if (!r || !in || r->kind != FENCE_KIND_DENY || ++steps > 33)
+			return parent_probed(s, addr, len);
+		if (in->prefixlen < len && !umap_get(&s->gone, v, &(__u32){ 0 })) {
+			best = v;
+			bl = in->prefixlen;
+			break;
+		}
+		v = r->parent;
+	}
+	for (int l = (int)len - 1; l > bl; l--) {
+		__u8 a[16] = {};
+		__be32 na = htonl(l ? addr & (~0U << (32 - l)) : 0);
+		struct key k = { FENCE_KIND_DENY, 4, (__u8)l, a };
+
+		memcpy(a, &na, 4);
+		op1 = tbl_op_lookup(s->t, &k, tbl_key_hash(&k));
+		if (op1 && !s->t->ops[op1 - 1].del)
+			return s->t->ops[op1 - 1].slot;
+	}
+	return best;
 }
 
 static int set_parent(struct small *s, __u32 slot, __u32 parent)
@@ -564,7 +616,7 @@ int commit_build_small(struct commit *c)
 	struct table *t = c->t;
 	int ret;
 
-	if (umap_init(&s.fresh, c->n_new + 1) || umap_init(&s.ovx, 64) ||
+	if (umap_init(&s.fresh, c->n_new + 1) || umap_init(&s.gone, 64) || umap_init(&s.ovx, 64) ||
 	    umap_init(&s.seen, 64) || umap_init(&s.par, 64) || umap_init(&s.hostx, 64) ||
 	    umap_init(&s.hostd, 64)) {
 		ret = -ENOMEM;
@@ -574,6 +626,8 @@ int commit_build_small(struct commit *c)
 	for (size_t n = 0; n < t->n_ops && !ret; n++)
 		if (!t->ops[n].del && t->ops[n].fresh)
 			ret = umap_put(&s.fresh, t->ops[n].slot, (__u32)n + 1);
+		else if (t->ops[n].del && t->ops[n].slot)
+			ret = umap_put(&s.gone, t->ops[n].slot, 1);
 	for (size_t n = 0; n < t->n_ops && !ret; n++)
 		ret = small_op(&s, &t->ops[n]);
 	if (!ret)
@@ -589,6 +643,7 @@ int commit_build_small(struct commit *c)
 	}
 out:
 	umap_free(&s.fresh);
+	umap_free(&s.gone);
 	umap_free(&s.ovx);
 	umap_free(&s.seen);
 	umap_free(&s.par);
