@@ -655,6 +655,77 @@ static void test_table_direct_halves(void)
 	fx_close(&f);
 }
 
+/* IPv6 keys that pile up at one place of tbl6 (more than FENCE_V6_PROBES
+ * homed there under its seed) cannot be placed though tbl6 has room: a
+ * plain commit says no room and applies nothing; pin_commit grows tbl6
+ * (twice the positions, a new seed) and commits the same changes. */
+static void test_table_crowded_tbl6_grows(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 64 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL, .manual_action = FENCE_ACT_DROP };
+	char dir[96], err[256] = "", addrs[40][48];
+	struct table_stats st = {};
+	__u32 n_tbl6, home = 0, n = 0, dropped = 0;
+	struct pinned s;
+	struct cidr c;
+	struct fx f;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-crowd-%d", getpid());
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+		return;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set"))
+		goto out;
+	fx_close(&f);
+	if (!ASSERT_EQ(pin_open(&s, dir, PIN_WRITE, NULL, err, sizeof(err)), 0, "opened to write"))
+		goto out;
+	n_tbl6 = s.m.n_tbl6;
+	/* 40 /128s, ::1 of 40 /64s of 2001:db8::/32, with one home under the
+	 * seed (under another seed they part: the upper half of an address
+	 * is mixed with the seed) */
+	for (__u64 i = 1; n < 40 && i < (1ULL << 32); i++) {
+		__u64 hi = 0x20010db800000000ULL | i;
+		__u32 h = (__u32)fence_v6_home(hi, 1, s.m.tbl6_meta->seed ^ 128, s.m.tbl6_meta->shift);
+
+		if (n && h != home)
+			continue;
+		home = h;
+		snprintf(addrs[n++], sizeof(addrs[0]), "2001:db8:%x:%x::1", (unsigned)(i >> 16),
+			 (unsigned)i & 0xffff);
+	}
+	ASSERT_EQ(n, 40, "40 addresses found");
+	for (__u32 i = 0; i < n; i++) {
+		cidr_parse(addrs[i], &c, 0, NULL, 0);
+		table_put(s.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(s.t, &st, err, sizeof(err)), -ENOSPC, "a plain commit: no room");
+	ASSERT_TRUE(strstr(err, "near a new key's place") != NULL, "near a key's place");
+	cidr_parse(addrs[0], &c, 0, NULL, 0);
+	ASSERT_TRUE(!table_get(s.t, &c, FENCE_KIND_DENY, NULL), "nothing applied");
+	for (__u32 i = 0; i < n; i++) {
+		cidr_parse(addrs[i], &c, 0, NULL, 0);
+		table_put(s.t, &c, FENCE_KIND_DENY, &info);
+	}
+	err[0] = 0;
+	if (!ASSERT_EQ(pin_commit(&s, &st, err, sizeof(err)), 0, "pin_commit grows tbl6 and commits"))
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(s.m.n_tbl6, 2 * n_tbl6, "twice the positions");
+	pin_close(&s);
+	/* a program over the maps pinned now: each of the 40 drops */
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "the grown set"))
+		goto out;
+	for (__u32 i = 0; i < n; i++)
+		dropped += fx_send(&f, &(struct pkt_spec){ .saddr = addrs[i] }) == XDP_DROP;
+	ASSERT_EQ(dropped, n, "every one drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8::1" }), XDP_PASS, "others pass");
+	fx_close(&f);
+out:
+	snprintf(err, sizeof(err), "rm -rf %s", dir);
+	if (system(err))
+		TEST_FAIL_AT("could not remove %s", dir);
+}
+
 static void test_table_parents_follow_changes(void)
 {
 	struct fence_rule_info expired = { .owners = FENCE_OWN_MANUAL, .manual_expires_ns = 1 };
@@ -1471,7 +1542,7 @@ static void test_table_feed_diff(void)
 	fx_close(&f);
 }
 
-TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build), T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
+TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build), T(test_table_big_commit_indexes_all), T(test_table_direct_halves), T(test_table_crowded_tbl6_grows),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),

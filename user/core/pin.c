@@ -13,6 +13,7 @@
 #include <xdp/libxdp.h>
 
 #include "core/pin.h"
+#include "lib/log.h"
 #include "xdpfence.skel.h"
 
 int pin_load_skel(struct xdpfence **skel, struct fence_opts *o, char *err, size_t errlen)
@@ -317,21 +318,42 @@ void pin_close(struct pinned *p)
 	p->lock_fd = -1;
 }
 
+/* Grow to g and take the new maps up; on failure nothing staged stays. */
+static int grow_for(struct pinned *p, const struct grow_to *g, char *err, size_t errlen)
+{
+	int ret = pin_grow(p, g, err, errlen);
+
+	if (!ret)
+		ret = table_maps_changed(p->t, p->pin_dir);
+	if (ret) {
+		if (!err[0])
+			snprintf(err, errlen, "growing the tables: %s", strerror(-ret));
+		table_abort(p->t);
+	}
+	return ret;
+}
+
 int pin_commit(struct pinned *p, struct table_stats *st, char *err, size_t errlen)
 {
 	struct grow_to g;
 	int ret = table_needs(p->t, &g);
 
-	if (ret > 0) {
-		ret = pin_grow(p, &g, err, errlen);
-		if (!ret)
-			ret = table_maps_changed(p->t, p->pin_dir);
-		if (ret) {
-			if (!err[0])
-				snprintf(err, errlen, "growing the tables: %s", strerror(-ret));
-			table_abort(p->t);
+	if (ret > 0 && (ret = grow_for(p, &g, err, errlen)))
+		return ret;
+	/* tbl6 with room for the keys but none near one's place (a run of
+	 * FENCE_V6_PROBES taken under its seed): the operator can do nothing
+	 * about that, so tbl6 grows (a new seed too) and the commit runs
+	 * again, a few times at most */
+	for (int tries = 0; tries < 3; tries++) {
+		ret = table_commit_or_crowded(p->t, st, err, errlen);
+		if (ret != -EXFULL)
 			return ret;
-		}
+		pr_debug("%s; growing it and committing again", err);
+		memset(&g, 0, sizeof(g));
+		g.tbl6 = p->m.n_tbl6 * 2;
+		err[0] = 0;
+		if ((ret = grow_for(p, &g, err, errlen)))
+			return ret;
 	}
 	return table_commit(p->t, st, err, errlen);
 }

@@ -101,6 +101,11 @@ size_t table_staged(const struct table *t);
 /* Apply what is staged. On error nothing is applied (and err says why).
  * Either way the stage is empty afterwards. st may be NULL. */
 int table_commit(struct table *t, struct table_stats *st, char *err, size_t errlen);
+/* table_commit, but when tbl6 has room for the keys, just none near the
+ * place of one (a run of more than FENCE_V6_PROBES under its seed), it
+ * returns -EXFULL and keeps what is staged, so that the caller can grow
+ * tbl6 (a new size and seed) and commit again. */
+int table_commit_or_crowded(struct table *t, struct table_stats *st, char *err, size_t errlen);
 void table_abort(struct table *t);
 
 /* Make the next commit (even one with nothing staged) repair: bring the

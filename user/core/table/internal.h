@@ -87,6 +87,7 @@ struct table {
 	size_t n_indexed;		/* ops [0, n_indexed) are in op_idx */
 	/* kept between commits */
 	bool repaint;			/* next commit repaints the whole IPv4 table */
+	bool keep_crowded;		/* a commit tbl6 is too crowded for keeps its ops */
 	struct keyload *kl;		/* bulk deny_v4/allow_v4 keys; see keyloader() */
 	bool kl_tried;
 	__u32 *parent;			/* per slot: its parent as the last full build computed it */

@@ -1019,9 +1019,31 @@ built:
 	else if (c.full && table_store_stale(t))
 		ret = tbl_store_rebuild(t);	/* a repair (or first) full repaint: from scratch */
 	commit_free(&c);
+	if (ret == -EXFULL && t->keep_crowded) {
+		/* the caller grows tbl6 and commits again: the ops as staged */
+		for (size_t n = 0; n < t->n_ops; n++)
+			if (t->ops[n].fresh) {
+				t->ops[n].slot = 0;
+				t->ops[n].fresh = 0;
+			}
+		goto out;
+	}
+	if (ret == -EXFULL)
+		ret = -ENOSPC;
 done:
 	table_abort(t);
+out:
 	if (st)
 		*st = c.s;
+	return ret;
+}
+
+int table_commit_or_crowded(struct table *t, struct table_stats *st, char *err, size_t errlen)
+{
+	int ret;
+
+	t->keep_crowded = true;
+	ret = table_commit(t, st, err, errlen);
+	t->keep_crowded = false;
 	return ret;
 }

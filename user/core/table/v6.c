@@ -452,7 +452,7 @@ static int place(struct v6_plan *p, const struct fence_v6_meta *mt, __u8 *taken,
 		if (j == FENCE_V6_PROBES) {
 			snprintf(err, errlen, "no room: the IPv6 table (%u positions) has none free "
 				 "near a new key's place", m->n_tbl6);
-			return -ENOSPC;
+			return -EXFULL;	/* a bigger table under another seed has */
 		}
 		taken[pos >> 3] |= 1 << (pos & 7);
 		p->ins_pos[i] = pos;
