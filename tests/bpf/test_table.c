@@ -584,7 +584,8 @@ static void test_table_big_commit_indexes_all(void)
 	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "249 removed");
 	ASSERT_TRUE(*fence_leaf_at(&f.m, x) & FENCE_LEAF_HOST, "the /24 still has a /32");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.5.250" }), XDP_DROP, "it drops");
-	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.5.1" }), XDP_PASS, "a removed one passes");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.5.1" }), XDP_PASS,
+		  "a removed one passes");
 	big_put(f.t, "198.18.5.250", true);
 	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "the last removed");
 	ASSERT_TRUE(!(*fence_leaf_at(&f.m, x) & FENCE_LEAF_HOST), "the flag goes with it");
@@ -638,8 +639,8 @@ static void test_table_direct_halves(void)
 	if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "65,540 in one commit"))
 		fprintf(stderr, "  %s\n", err);
 	ASSERT_TRUE(st.direct && !st.small, "built in tbl8 itself");
-	ASSERT_EQ(*fence_leaf_at(&f.m, x198) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX), FENCE_LEAF_EXT | 1,
-		  "the second half's groups start after the first half's one /24");
+	ASSERT_EQ(*fence_leaf_at(&f.m, x198) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX),
+		  FENCE_LEAF_EXT | 1, "the second half's groups start after the first half's /24");
 	for (size_t i = 0; i < sizeof(probe) / sizeof(*probe); i++)
 		if (fx_send(&f, &(struct pkt_spec){ .saddr = probe[i].src }) != probe[i].want) {
 			TEST_FAIL_AT("%s: not %s", probe[i].src, probe[i].want == XDP_DROP ? "dropped" : "passed");
@@ -649,9 +650,36 @@ static void test_table_direct_halves(void)
 	ASSERT_TRUE(repaint_writes_nothing(&f, 0), "a repaint finds nothing to write");
 	big_put(f.t, "198.51.100.0/25", false);
 	ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "one more needing detail");
-	ASSERT_EQ(*fence_leaf_at(&f.m, x100) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX), FENCE_LEAF_EXT | 0, "it takes the group given back");
+	ASSERT_EQ(*fence_leaf_at(&f.m, x100) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX),
+		  FENCE_LEAF_EXT | 0, "it takes the group given back");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.51.100.1" }), XDP_DROP, "and drops");
 	ASSERT_TRUE(repaint_writes_nothing(&f, 1), "a repaint still finds nothing to write");
+	fx_close(&f);
+
+	/* tbl8 just big enough for the 513 groups one sweep takes: the
+	 * halves leave group 0 to the first half's /24 (uniform, as it comes
+	 * out), run out, and one sweep does it, from group 0 */
+	o.tbl8_groups = 513;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open, tight"))
+		return;
+	for (int i = 0; i < 512; i++) {
+		snprintf(t, sizeof(t), "198.%d.%d.0/26", 18 + i / 256, i % 256);
+		big_put(f.t, t, false);
+		for (int h = 64; h < 191; h++) {
+			snprintf(t, sizeof(t), "198.%d.%d.%d", 18 + i / 256, i % 256, h);
+			big_put(f.t, t, false);
+		}
+	}
+	cidr_parse("192.0.2.0/24", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_ALLOW, &info);
+	big_put(f.t, "192.0.2.0/26", false);
+	big_put(f.t, "203.0.113.0/25", false);
+	if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "513 groups in 513"))
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(*fence_leaf_at(&f.m, x198) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX),
+		  FENCE_LEAF_EXT | 0, "one sweep, from group 0");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "203.0.113.5" }), XDP_DROP, "the last drops");
+	ASSERT_TRUE(repaint_writes_nothing(&f, 2), "a repaint finds nothing to write");
 	fx_close(&f);
 }
 
@@ -695,10 +723,15 @@ static void test_table_crowded_tbl6_grows(void)
 			 (unsigned)i & 0xffff);
 	}
 	ASSERT_EQ(n, 40, "40 addresses found");
+	/* with IPv4 keys put in early, taken back and put in again */
 	for (__u32 i = 0; i < n; i++) {
 		cidr_parse(addrs[i], &c, 0, NULL, 0);
 		table_put(s.t, &c, FENCE_KIND_DENY, &info);
 	}
+	cidr_parse("198.51.100.7", &c, 0, NULL, 0);
+	table_put(s.t, &c, FENCE_KIND_DENY, &info);
+	cidr_parse("203.0.113.0/24", &c, 0, NULL, 0);
+	table_put(s.t, &c, FENCE_KIND_ALLOW, &info);
 	ASSERT_EQ(table_commit(s.t, &st, err, sizeof(err)), -ENOSPC, "a plain commit: no room");
 	ASSERT_TRUE(strstr(err, "near a new key's place") != NULL, "near a key's place");
 	cidr_parse(addrs[0], &c, 0, NULL, 0);
@@ -707,6 +740,10 @@ static void test_table_crowded_tbl6_grows(void)
 		cidr_parse(addrs[i], &c, 0, NULL, 0);
 		table_put(s.t, &c, FENCE_KIND_DENY, &info);
 	}
+	cidr_parse("198.51.100.7", &c, 0, NULL, 0);
+	table_put(s.t, &c, FENCE_KIND_DENY, &info);
+	cidr_parse("203.0.113.0/24", &c, 0, NULL, 0);
+	table_put(s.t, &c, FENCE_KIND_ALLOW, &info);
 	err[0] = 0;
 	if (!ASSERT_EQ(pin_commit(&s, &st, err, sizeof(err)), 0, "pin_commit grows tbl6 and commits"))
 		fprintf(stderr, "  %s\n", err);
@@ -719,6 +756,9 @@ static void test_table_crowded_tbl6_grows(void)
 		dropped += fx_send(&f, &(struct pkt_spec){ .saddr = addrs[i] }) == XDP_DROP;
 	ASSERT_EQ(dropped, n, "every one drops");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8::1" }), XDP_PASS, "others pass");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.51.100.7" }), XDP_DROP, "the /32 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "203.0.113.5" }), XDP_PASS, "the allow");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "the lookup maps name the live slots");
 	fx_close(&f);
 out:
 	snprintf(err, sizeof(err), "rm -rf %s", dir);
@@ -1542,7 +1582,10 @@ static void test_table_feed_diff(void)
 	fx_close(&f);
 }
 
-TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential), T(test_table_capacity_applies_nothing), T(test_table_direct_build), T(test_table_big_commit_indexes_all), T(test_table_direct_halves), T(test_table_crowded_tbl6_grows),
+TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
+	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
+	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
+	  T(test_table_crowded_tbl6_grows),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),

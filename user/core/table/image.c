@@ -13,8 +13,10 @@
  * (tbl6 and the IPv6 parents) is v6.c's; a commit with IPv6 changes asks it.
  *
  * Owns the sweep and the choice of tbl8 groups. Reads the maps (to diff
- * against them) and writes only memory of its own and t->parent: it must
- * not write the maps; publish.c does.
+ * against them) and writes only memory of its own and t->parent, with one
+ * exception: on a table that never used a tbl8 group, the groups are built
+ * in tbl8 itself (sweep_direct), where no leaf can reach them. Every other
+ * write to the maps is publish.c's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -203,8 +205,7 @@ static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
  * whole (not a small build) and the store sure that no group was ever
  * used, so that no leaf names one, none is in quarantine, and the fresh
  * ones are picked as 0, 1, 2... in the order the sweep makes them
- * (tbl_store_pick_groups). Saves writing every group twice: on a first
- * load of a million prefixes, hundreds of MB. */
+ * (tbl_store_pick_groups). Saves writing every group twice. */
 static void sweep_direct(struct table *t, struct sweep *w)
 {
 	const struct fence_maps *m = t->m;
@@ -669,6 +670,17 @@ static void direct_assign(struct commit *c)
 	c->t->st.pick_ghwm = (__u32)w->ng;
 }
 
+/* A direct build that failed: the groups it wrote in tbl8, and the
+ * scratch group past them, blank again (no leaf names them, and groups
+ * never used are blank). */
+static void direct_blank(struct sweep *w)
+{
+	size_t n = w->ng + 1 < w->cap_g / FENCE_TBL8_GROUP ? w->ng + 1 : w->cap_g / FENCE_TBL8_GROUP;
+
+	memset(w->g, 0, n * FENCE_TBL8_GROUP * sizeof(*w->g));
+	w->ng = 0;
+}
+
 /* --- a direct sweep in two halves --------------------------------------- */
 
 #define HALVES_MIN	65536	/* entries: a direct sweep runs in two halves from here */
@@ -713,12 +725,17 @@ static int sweep_halves(struct commit *c)
 	size_t cap = wa->cap_g;
 	int ret;
 
-	for (size_t i = 0; i < c->n_es; i++)
-		if (e_len(&c->es[i]) > 24 && e_start24(&c->es[i]) != last) {
-			last = e_start24(&c->es[i]);
+	/* the /24s that need detail, as sweep_detail tells them: an allow or
+	 * a /25../31 deny starts there (/32 denies alone need no group) */
+	for (size_t i = 0; i < c->n_es; i++) {
+		const struct v4e *e = &c->es[i];
+
+		if (e_len(e) > 24 && (e_allow(e) || e_len(e) < 32) && e_start24(e) != last) {
+			last = e_start24(e);
 			per8[last >> 16]++;
 			total++;
 		}
+	}
 	for (x8 = 0; x8 < 256 && 2 * (u + per8[x8]) <= total; x8++)
 		u += per8[x8];
 	if (!x8 || x8 == 256 || (size_t)u * FENCE_TBL8_GROUP >= cap)
@@ -737,11 +754,20 @@ static int sweep_halves(struct commit *c)
 	wa->cap_g = cap;
 	if (!ret)
 		ret = b.ret;
-	if (ret) {	/* nothing names them: blank again */
-		memset(wa->g, 0, wa->ng * FENCE_TBL8_GROUP * sizeof(*wa->g));
-		memset(wb.g, 0, wb.ng * FENCE_TBL8_GROUP * sizeof(*wb.g));
-		wa->ng = 0;
-		goto out;
+	if (ret) {
+		/* the first half never passes u; out of groups in the second
+		 * (the /24s that come out uniform in the first are left
+		 * unused), one sweep may still fit */
+		wa->cap_g = (size_t)u * FENCE_TBL8_GROUP;
+		direct_blank(wa);
+		wa->cap_g = cap;
+		direct_blank(&wb);
+		sweep_free(&wb);
+		if (ret != -ENOSPC)
+			return ret;
+		wa->n_runs = wa->n_ext = wa->n_par = wa->n_freed = 0;
+		wa->n_fresh = 0;
+		return sweep_run(c->t, wa, c->es, c->n_es, c->sp, c->n_sp);
 	}
 	for (size_t i = 0; i < wb.n_ext; i++)
 		wb.ext[i].lg += u;
@@ -762,7 +788,6 @@ static int sweep_halves(struct commit *c)
 	if (!ret)
 		ret = append((void **)&wa->freed, &wa->n_freed, &wa->cap_freed, wb.freed, wb.n_freed,
 			     sizeof(*wb.freed));
-out:
 	sweep_free(&wb);
 	return ret;
 }
@@ -790,18 +815,18 @@ int commit_build(struct commit *c)
 		else
 			ret = sweep_run(c->t, &c->w, c->es, c->n_es, c->sp, c->n_sp);
 	}
-	if (ret == -ENOSPC && c->w.direct) {	/* tbl8 itself is full: unnamed groups blank again */
-		memset(c->w.g, 0, c->w.ng * FENCE_TBL8_GROUP * sizeof(*c->w.g));
+	if (ret == -ENOSPC && c->w.direct)	/* tbl8 itself is full */
 		tbl_seterr(c->err, c->errlen, "no room: more /24s need /25../31 detail than the "
 		           "table's %u tbl8 groups (raise the capacity at first attach)",
 		           c->m->n_groups);
-	}
 	if (!ret && c->w.direct)
 		direct_assign(c);
 	else if (!ret)
 		ret = tbl_groups_assign(c->t, &c->w, c->err, c->errlen);
 	if (!ret)
 		ret = build_v6(c);
+	if (ret && c->w.direct)
+		direct_blank(&c->w);
 	return ret;
 }
 
