@@ -244,17 +244,28 @@ static __u32 parent_probed(struct small *s, __u32 addr, __u8 len)
 	return 0;
 }
 
-/* The entry the live table shows for address addr (its leaf), 0 none. */
+#define NOT_READ	0xffffffffU
+
+/* The entry the live table shows for address addr (its leaf), 0 none,
+ * NOT_READ when the maps could not be mapped. */
 static __u32 live_entry(struct small *s, __u32 addr)
 {
 	const __u32 *leaf = fence_leaf_at(s->m, addr >> 8), *g;
 
 	if (!leaf)
-		return 0;
+		return NOT_READ;
 	if (!(*leaf & FENCE_LEAF_EXT))
 		return *leaf & FENCE_LEAF_IDX;
 	g = fence_group_at(s->m, *leaf & FENCE_LEAF_IDX);
-	return g ? g[addr & 0xff] & FENCE_LEAF_IDX : 0;
+	return g ? g[addr & 0xff] & FENCE_LEAF_IDX : NOT_READ;
+}
+
+/* Does the entry in (an IPv4 prefix) cover address addr? */
+static bool covers(const struct fence_rule_info *in, __u32 addr)
+{
+	__u32 mask = in->prefixlen ? ~0U << (32 - in->prefixlen) : 0;
+
+	return in->family == 4 && in->prefixlen <= 32 && ((tbl_v4_host(in->addr) ^ addr) & mask) == 0;
 }
 
 /* The parent after this commit of a deny addr/len: the longest deny
@@ -262,18 +273,21 @@ static __u32 live_entry(struct small *s, __u32 addr)
  * leaf shows and that one's parents, longest first (a parent is the
  * longest deny around its child): the first shorter than len that this
  * commit keeps is the parent, unless the commit adds a longer one, which
- * the changes alone are asked for. Where the leaf shows an allow (or the
- * maps cannot be read) every length is asked, as parent_probed does. */
+ * the changes alone are asked for. Where the leaf shows an allow, or the
+ * chain is not what it should be (an entry not covering addr, no end), or
+ * the maps cannot be read, every length is asked, as parent_probed does. */
 static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
 {
 	__u32 v = live_entry(s, addr), best = 0, op1;
 	int bl = -1, steps = 0;
 
+	if (v == NOT_READ)
+		return parent_probed(s, addr, len);
 	while (v) {
 		const struct fence_rule *r = fence_rule_at(s->m, v);
 		const struct fence_rule_info *in = fence_info_at(s->m, v);
 
-		if (!r || !in || r->kind != FENCE_KIND_DENY || ++steps > 33)
+		if (!r || !in || r->kind != FENCE_KIND_DENY || !covers(in, addr) || ++steps > 33)
 			return parent_probed(s, addr, len);
 		if (in->prefixlen < len && !umap_get(&s->gone, v, &(__u32){ 0 })) {
 			best = v;
