@@ -473,6 +473,7 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 	struct grow_to g = *want;
 	struct ours ifs[IFACES_MAX];
 	struct xdpfence *sk[IFACES_MAX + 1] = {};
+	struct prog_job pj;
 	int old[IFACES_MAX], n_if, n_sk = 0, ret = 0, switched = 0;
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
 
@@ -516,8 +517,7 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 		goto out;
 	}
 	n_sk = 1;
-	struct prog_job pj = { p, &g, ifs, n_if, sk };
-
+	pj = (struct prog_job){ p, &g, ifs, n_if, sk };
 	if (n_if && (ret = -pthread_create(&pj.th, NULL, progs_load, &pj))) {
 		snprintf(err, errlen, "starting a thread: %s", strerror(-ret));
 		goto out;

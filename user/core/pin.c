@@ -13,7 +13,6 @@
 #include <xdp/libxdp.h>
 
 #include "core/pin.h"
-#include "lib/log.h"
 #include "xdpfence.skel.h"
 
 int pin_load_skel(struct xdpfence **skel, struct fence_opts *o, char *err, size_t errlen)
@@ -348,7 +347,6 @@ int pin_commit(struct pinned *p, struct table_stats *st, char *err, size_t errle
 		ret = table_commit_or_crowded(p->t, st, err, errlen);
 		if (ret != -EXFULL)
 			return ret;
-		pr_debug("%s; growing it and committing again", err);
 		memset(&g, 0, sizeof(g));
 		g.tbl6 = p->m.n_tbl6 * 2;
 		err[0] = 0;

@@ -428,6 +428,39 @@ static int commit_begin(struct commit *c)
 
 /* --- publish ------------------------------------------------------------ */
 
+#define FRESH_SPLIT_MIN	65536	/* new entries: indexed on a thread of their own */
+
+/* The store's bookkeeping of the commit's new entries: the index, the
+ * live counts, the /32 counts per /24. */
+static void *fresh_index(void *arg)
+{
+	struct commit *c = arg;
+	struct table *t = c->t;
+
+	for (size_t n = 0; (t->idx.e || t->idx_store) && n < t->n_ops; n++)
+		if (!t->ops[n].del && t->ops[n].fresh)
+			tbl_idx_insert(t, t->ops[n].slot);
+	for (size_t n = 0; tbl_store_valid(t) && n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
+
+		if (!o->del && o->fresh) {
+			t->st.hdr->live[o->family == 6][o->kind]++;
+			if (o->family == 4 && o->len == 32 && o->kind == FENCE_KIND_DENY)
+				tbl_store_hosts_add(t, tbl_v4_host(o->addr) >> 8, 1);
+		}
+	}
+	return NULL;
+}
+
+/* Can fresh_index run beside the switch? Only on maps mapped whole: a
+ * lazymap maps its windows on first use, which one thread may do. */
+static bool fresh_mapped(struct commit *c)
+{
+	struct table *t = c->t;
+
+	return c->m->full && (!tbl_store_valid(t) || tbl_store_map_whole(t));
+}
+
 static void store32(__u32 *p, __u32 v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
@@ -852,42 +885,11 @@ static void publish_removals(struct commit *c, struct keys *k)
  * if it stays, the next commit repairs, which is harmless. A commit that
  * fails before 4 applies nothing: its early keys go again, and the mark
  * with them unless a repair is due or a key may be left over. */
-#define FRESH_SPLIT_MIN	65536	/* new entries: indexed on a thread of their own */
-
-/* The store's bookkeeping of the commit's new entries: the index, the
- * live counts, the /32 counts per /24. */
-static void *fresh_index(void *arg)
-{
-	struct commit *c = arg;
-	struct table *t = c->t;
-
-	for (size_t n = 0; (t->idx.e || t->idx_store) && n < t->n_ops; n++)
-		if (!t->ops[n].del && t->ops[n].fresh)
-			tbl_idx_insert(t, t->ops[n].slot);
-	for (size_t n = 0; tbl_store_valid(t) && n < t->n_ops; n++) {
-		const struct op *o = &t->ops[n];
-
-		if (!o->del && o->fresh) {
-			t->st.hdr->live[o->family == 6][o->kind]++;
-			if (o->family == 4 && o->len == 32 && o->kind == FENCE_KIND_DENY)
-				tbl_store_hosts_add(t, tbl_v4_host(o->addr) >> 8, 1);
-		}
-	}
-	return NULL;
-}
-
-/* Can fresh_index run beside the switch? Only on maps mapped whole: a
- * lazymap maps its windows on first use, which one thread may do. */
-static bool fresh_mapped(struct commit *c)
-{
-	struct table *t = c->t;
-
-	return c->m->full && (!tbl_store_valid(t) || tbl_store_map_whole(t));
-}
-
 static int commit_publish(struct commit *c)
 {
 	struct keys k = {};
+	pthread_t th;
+	bool split;
 	int ret;
 
 	ret = keys_alloc(&k, c->n_new + c->n_del + 1);
@@ -903,11 +905,11 @@ static int commit_publish(struct commit *c)
 		goto out;
 	}
 	/* the new entries' bookkeeping beside steps 4 and 5 when there are
-	 * many (a first load: ~70 ms for a million); before the removals,
-	 * which shift the same index (either order leaves the same index) */
-	bool split = c->n_new >= FRESH_SPLIT_MIN && fresh_mapped(c);
-	pthread_t th;
-
+	 * many; before the removals, which shift the same index (either order
+	 * leaves the same index; a /24's count of /32 denies at 254 may then
+	 * stick at 255, "that many or more", which only makes a later commit
+	 * look through that /24) */
+	split = c->n_new >= FRESH_SPLIT_MIN && fresh_mapped(c);
 	if (split && pthread_create(&th, NULL, fresh_index, c))
 		split = false;
 	publish_updates(c);
@@ -1021,11 +1023,13 @@ built:
 	commit_free(&c);
 	if (ret == -EXFULL && t->keep_crowded) {
 		/* the caller grows tbl6 and commits again: the ops as staged */
-		for (size_t n = 0; n < t->n_ops; n++)
+		for (size_t n = 0; n < t->n_ops; n++) {
+			t->ops[n].early = 0;
 			if (t->ops[n].fresh) {
 				t->ops[n].slot = 0;
 				t->ops[n].fresh = 0;
 			}
+		}
 		goto out;
 	}
 	if (ret == -EXFULL)

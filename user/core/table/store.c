@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 
 #include "core/table/internal.h"
+#include "core/keyload.h"
 #include "lib/util.h"
 
 static const char *const store_names[FS_COUNT] = {
@@ -597,6 +598,10 @@ int table_maps_changed(struct table *t, const char *pin_dir)
 	__u32 slot_hwm = known ? t->st.hdr->slot_hwm : t->m->n_slots;
 	__u32 group_hwm = known ? t->st.hdr->group_hwm : t->m->n_groups;
 
+	/* the key loader's program holds the old deny_v4 and allow_v4 */
+	keyload_close(t->kl);
+	t->kl = NULL;
+	t->kl_tried = false;
 	free(t->parent);
 	t->parent = NULL;
 	if (!t->idx_store)

@@ -69,7 +69,9 @@ struct v6_change {
  * tbl6 and changed by ch; full: read from the rule slots, for a repair),
  * every key again, what differs from tbl6 and where new keys go, and each
  * deny's parent through parent(). Writes nothing. -ENOSPC with a message
- * when tbl6 cannot hold the keys. */
+ * when tbl6 cannot hold the keys; -EXFULL with one when it could but has
+ * no free position near a new key's place (a bigger tbl6 under another
+ * seed has). */
 int v6_plan(struct fence_maps *m, const struct v6_change *ch, size_t n_ch, bool full,
 	    int (*parent)(void *ctx, __u32 slot, __u32 parent), void *ctx, struct v6_plan **out,
 	    char *err, size_t errlen);
