@@ -1122,6 +1122,31 @@ static void test_feed_plain_fast_path_agrees(void)
 		}
 		feed_result_free(&r);
 	}
+	/* the same lines in one text, ended LF and CRLF by turns: what each
+	 * gave alone, on its own line number */
+	for (int crlf = 0; crlf < 2; crlf++) {
+		struct feed_result all = {}, one;
+		size_t k = 0, at = 0, n = sizeof(lines) / sizeof(lines[0]);
+		char text[4096];
+
+		for (size_t i = 0; i < n; i++)
+			at += (size_t)snprintf(text + at, sizeof(text) - at, "%s%s", lines[i],
+					       (i + crlf) % 2 ? "\r\n" : "\n");
+		ASSERT_EQ(feed_parse(text, at, FEED_FMT_PLAIN, NOW, &all), 0, "all lines");
+		for (size_t i = 0; i < n; i++) {
+			memset(&one, 0, sizeof(one));
+			feed_parse(lines[i], strlen(lines[i]), FEED_FMT_PLAIN, NOW, &one);
+			if (one.n_entries && ASSERT_TRUE(k < all.n_entries, lines[i])) {
+				ASSERT_TRUE(!memcmp(&all.entries[k].cidr, &one.entries[0].cidr,
+						    sizeof(one.entries[0].cidr)), lines[i]);
+				ASSERT_EQ(all.entries[k].line, i + 1, lines[i]);
+				k++;
+			}
+			feed_result_free(&one);
+		}
+		ASSERT_EQ(k, all.n_entries, "no other entries");
+		feed_result_free(&all);
+	}
 }
 
 /* Feeds of megabytes are parsed in two halves at once: entries, line

@@ -103,6 +103,8 @@ int feed_parse_lines(struct feed_ctx *ctx, const char *buf, size_t len, feed_lin
 		     void *arg, uint32_t line0);
 /* Room for one more entry per line of buf, best effort. */
 void feed_reserve_lines(struct feed_result *res, const char *buf, size_t len);
+/* The '\n' bytes in buf[0..len). */
+size_t feed_count_lines(const char *buf, size_t len);
 /* 1-based line of byte off. */
 uint32_t feed_line_at(const char *buf, size_t off);
 /* [*p, *e) without blanks at either end. */

@@ -81,13 +81,31 @@ int feed_parse_lines(struct feed_ctx *ctx, const char *buf, size_t len, feed_lin
  * reserved up front and mapped in at once: grown by doubling, a big feed
  * would cost copies and a page fault at a time. Best effort:
  * feed_add_entry still grows if this fails. */
+size_t feed_count_lines(const char *buf, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ULL, nl = ones * '\n';
+	size_t n = 0, i = 0;
+
+	/* eight bytes at a time: a byte of x ^ nl is zero where buf has '\n'
+	 * (the exact zero-byte test: no carry from one byte to the next) */
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, buf + i, 8);
+		x ^= nl;
+		y = (x & ~(ones << 7)) + ~(ones << 7);
+		n += (size_t)__builtin_popcountll(~(y | x | ~(ones << 7)));
+	}
+	for (; i < len; i++)
+		n += buf[i] == '\n';
+	return n;
+}
+
 void feed_reserve_lines(struct feed_result *res, const char *buf, size_t len)
 {
-	size_t lines = 1, want;
+	size_t lines = 1 + feed_count_lines(buf, len), want;
 	void *p;
 
-	for (const char *q = buf, *end = buf + len; (q = memchr(q, '\n', end - q)); q++)
-		lines++;
 	want = res->n_entries + lines;
 	if (want <= res->cap_entries || want > SIZE_MAX / sizeof(*res->entries))
 		return;

@@ -74,6 +74,80 @@ static bool plain_v4_fast(const char *s, size_t n, struct cidr *c)
 	return true;
 }
 
+/* The most usual line of all, read where it starts: "a.b.c.d" or
+ * "a.b.c.d/len" and its end of line (LF, CRLF, or the end of buf) right
+ * after, as plain_v4_fast reads it. Where it ends (past the LF), or NULL
+ * for any other line, which the line by line path then reads. */
+static const char *plain_v4_line(const char *p, const char *e, struct cidr *c)
+{
+	const char *d;
+	uint32_t a = 0, v, len = 32;
+
+	for (int i = 0; i < 4; i++) {
+		if (i && (p == e || *p++ != '.'))
+			return NULL;
+		for (d = p, v = 0; p < e && p - d < 3 && is_digit(*p); p++)
+			v = v * 10 + (uint32_t)(*p - '0');
+		if (p == d || v > 255 || (p - d > 1 && *d == '0'))
+			return NULL;
+		a = a << 8 | v;
+	}
+	if (p < e && *p == '/') {
+		for (d = ++p, len = 0; p < e && p - d < 2 && is_digit(*p); p++)
+			len = len * 10 + (uint32_t)(*p - '0');
+		if (p == d || len > 32 || (p - d > 1 && *d == '0'))
+			return NULL;
+	}
+	if (p < e && *p == '\r' && (p + 1 == e || p[1] == '\n'))
+		p++;
+	if ((p < e && *p != '\n') || (len < 32 && (a & (0xffffffffU >> len))))
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	c->family = AF_INET;
+	c->len = (uint8_t)len;
+	c->addr[0] = a >> 24;
+	c->addr[1] = a >> 16;
+	c->addr[2] = a >> 8;
+	c->addr[3] = a;
+	return p < e ? p + 1 : e;
+}
+
+static int plain_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, uint32_t line);
+
+/* feed_parse_lines with plain_line, the usual line read in one pass
+ * (plain_v4_line) into the entries reserved for it, any other line by
+ * line as feed_parse_lines reads it. */
+static int plain_lines(struct feed_ctx *ctx, const char *buf, size_t len, uint32_t line0)
+{
+	struct feed_result *res = ctx->res;
+	const char *p = buf, *end = buf + len, *q;
+	uint32_t line = line0;
+	struct cidr c;
+	int ret;
+
+	while (p < end) {
+		if (line < UINT32_MAX)
+			line++;
+		q = plain_v4_line(p, end, &c);
+		if (q && res->n_entries < res->cap_entries) {
+			struct feed_entry *e = &res->entries[res->n_entries++];
+
+			e->cidr = c;
+			e->line = line;
+			e->ttl_s = 0;
+			p = q;
+			continue;
+		}
+		q = memchr(p, '\n', (size_t)(end - p));
+		ret = feed_parse_lines(ctx, p, (size_t)((q ? q + 1 : end) - p), plain_line, NULL,
+				       line - 1);
+		if (ret < 0)
+			return ret;
+		p = q ? q + 1 : end;
+	}
+	return 0;
+}
+
 static int plain_line(struct feed_ctx *ctx, void *arg, const char *s, size_t n, uint32_t line)
 {
 	const char *p = s, *e = s + n, *tok, *tok_end, *rest, *rest_end;
@@ -121,7 +195,7 @@ static void *half_run(void *arg)
 {
 	struct half *h = arg;
 
-	h->ret = feed_parse_lines(&h->ctx, h->buf, h->len, plain_line, NULL, h->line0);
+	h->ret = plain_lines(&h->ctx, h->buf, h->len, h->line0);
 	return NULL;
 }
 
@@ -141,23 +215,20 @@ static int parse_halves(struct feed_ctx *ctx, const char *buf, size_t len)
 	int ret;
 
 	if (!mid || mid + 1 == buf + len)
-		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+		return plain_lines(ctx, buf, len, 0);
 	mid++;
-	for (const char *q = buf; (q = memchr(q, '\n', (size_t)(mid - q))); q++)
-		lines1++;
+	lines1 = (uint32_t)feed_count_lines(buf, (size_t)(mid - buf));
 	h.buf = mid;
 	h.len = (size_t)(buf + len - mid);
 	h.line0 = lines1;
 	/* the second half's lines fit after the first half's (feed_reserve_lines) */
-	for (const char *q = mid; (q = memchr(q, '\n', (size_t)(buf + len - q))); q++)
-		h.res.cap_entries++;
-	h.res.cap_entries++;
+	h.res.cap_entries = feed_count_lines(mid, h.len) + 1;
 	if (res->cap_entries < n0 + lines1 + h.res.cap_entries)
-		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+		return plain_lines(ctx, buf, len, 0);
 	h.res.entries = res->entries + n0 + lines1;
 	if (pthread_create(&th, NULL, half_run, &h))
-		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
-	ret = feed_parse_lines(ctx, buf, (size_t)(mid - buf), plain_line, NULL, 0);
+		return plain_lines(ctx, buf, len, 0);
+	ret = plain_lines(ctx, buf, (size_t)(mid - buf), 0);
 	pthread_join(th, NULL);
 	if (ret || h.ret || res->n_errors != e0 || ctx->suppressed != sup0 || h.res.n_errors) {
 		free(h.res.errors);
@@ -167,7 +238,7 @@ static int parse_halves(struct feed_ctx *ctx, const char *buf, size_t len)
 		ctx->suppressed = sup0;
 		if (ret == -ENOMEM || h.ret == -ENOMEM)
 			return -ENOMEM;
-		return feed_parse_lines(ctx, buf, len, plain_line, NULL, 0);
+		return plain_lines(ctx, buf, len, 0);
 	}
 	memmove(res->entries + res->n_entries, h.res.entries, h.res.n_entries * sizeof(*res->entries));
 	res->n_entries += h.res.n_entries;
