@@ -593,6 +593,34 @@ static void test_table_big_commit_indexes_all(void)
 	fx_close(&f);
 }
 
+/* Each /24 of 198.18.0.0/15 with a /26 and 127 /32s above it (65,536
+ * entries); below 198/8 one /24 needing detail, which an allow makes
+ * uniform; 203.0.113.0/25, and with allow7 an allow of 203.0.113.7. */
+static void halves_set(struct table *t, bool allow7)
+{
+	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1,
+					.feed_action = FENCE_ACT_DROP };
+	struct cidr c;
+	char a[64];
+
+	for (int i = 0; i < 512; i++) {
+		snprintf(a, sizeof(a), "198.%d.%d.0/26", 18 + i / 256, i % 256);
+		big_put(t, a, false);
+		for (int h = 64; h < 191; h++) {
+			snprintf(a, sizeof(a), "198.%d.%d.%d", 18 + i / 256, i % 256, h);
+			big_put(t, a, false);
+		}
+	}
+	cidr_parse("192.0.2.0/24", &c, 0, NULL, 0);
+	table_put(t, &c, FENCE_KIND_ALLOW, &info);
+	big_put(t, "192.0.2.0/26", false);
+	big_put(t, "203.0.113.0/25", false);
+	if (allow7) {
+		cidr_parse("203.0.113.7", &c, 0, NULL, 0);
+		table_put(t, &c, FENCE_KIND_ALLOW, &info);
+	}
+}
+
 /* A direct build of many entries sweeps in two halves at once (image.c,
  * sweep_halves), split at a /8: the second half's groups from the count
  * of /24s the first half could need on. What they build agrees with the
@@ -602,8 +630,6 @@ static void test_table_direct_halves(void)
 {
 	struct fence_opts o = { .max_rules = 81920, .tbl8_groups = 1024, .prefix_entries = 64,
 				.v6_rules = 64 };
-	struct fence_rule_info info = { .owners = FENCE_OWN_FEED, .feeds = 1,
-					.feed_action = FENCE_ACT_DROP };
 	static const struct { const char *src; int want; } probe[] = {
 		{ "192.0.2.5", XDP_PASS }, { "198.18.0.5", XDP_DROP }, { "198.18.0.64", XDP_DROP },
 		{ "198.19.255.190", XDP_DROP }, { "198.19.255.191", XDP_PASS },
@@ -612,30 +638,13 @@ static void test_table_direct_halves(void)
 	};
 	__u32 x198 = 198U << 16 | 18 << 8, x100 = 198U << 16 | 51 << 8 | 100;
 	struct table_stats st = {};
-	char err[256] = "", t[64];
+	char err[256] = "";
 	int wrong = 0;
-	struct cidr c;
 	struct fx f;
 
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
 		return;
-	/* each /24 of 198.18.0.0/15: a /26 and 127 /32s above it (65,536) */
-	for (int i = 0; i < 512; i++) {
-		snprintf(t, sizeof(t), "198.%d.%d.0/26", 18 + i / 256, i % 256);
-		big_put(f.t, t, false);
-		for (int h = 64; h < 191; h++) {
-			snprintf(t, sizeof(t), "198.%d.%d.%d", 18 + i / 256, i % 256, h);
-			big_put(f.t, t, false);
-		}
-	}
-	/* the first half (below 198/8): one /24 needing detail, which an
-	 * allow makes uniform; the second half also has 203.0.113.0/24 */
-	cidr_parse("192.0.2.0/24", &c, 0, NULL, 0);
-	table_put(f.t, &c, FENCE_KIND_ALLOW, &info);
-	big_put(f.t, "192.0.2.0/26", false);
-	big_put(f.t, "203.0.113.0/25", false);
-	cidr_parse("203.0.113.7", &c, 0, NULL, 0);
-	table_put(f.t, &c, FENCE_KIND_ALLOW, &info);
+	halves_set(f.t, true);
 	if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "65,540 in one commit"))
 		fprintf(stderr, "  %s\n", err);
 	ASSERT_TRUE(st.direct && !st.small, "built in tbl8 itself");
@@ -662,18 +671,7 @@ static void test_table_direct_halves(void)
 	o.tbl8_groups = 513;
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open, tight"))
 		return;
-	for (int i = 0; i < 512; i++) {
-		snprintf(t, sizeof(t), "198.%d.%d.0/26", 18 + i / 256, i % 256);
-		big_put(f.t, t, false);
-		for (int h = 64; h < 191; h++) {
-			snprintf(t, sizeof(t), "198.%d.%d.%d", 18 + i / 256, i % 256, h);
-			big_put(f.t, t, false);
-		}
-	}
-	cidr_parse("192.0.2.0/24", &c, 0, NULL, 0);
-	table_put(f.t, &c, FENCE_KIND_ALLOW, &info);
-	big_put(f.t, "192.0.2.0/26", false);
-	big_put(f.t, "203.0.113.0/25", false);
+	halves_set(f.t, false);
 	if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "513 groups in 513"))
 		fprintf(stderr, "  %s\n", err);
 	ASSERT_EQ(*fence_leaf_at(&f.m, x198) & (FENCE_LEAF_EXT | FENCE_LEAF_IDX),

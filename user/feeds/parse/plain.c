@@ -31,54 +31,10 @@ static const char *count_end(const char *p, const char *e)
 	return q;
 }
 
-/* The usual line, "a.b.c.d" or "a.b.c.d/len" and nothing after it but
- * blanks, a count after a blank, or a comment, read in place. Anything else (IPv6, leading zeros,
- * host bits, junk) is left to the general path, which words the errors;
- * what this accepts, cidr_parse accepts the same way. */
-static bool plain_v4_fast(const char *s, size_t n, struct cidr *c)
-{
-	const char *p = s, *e = s + n, *d;
-	uint32_t a = 0, v, len = 32;
-
-	while (p < e && is_ws(*p))
-		p++;
-	for (int i = 0; i < 4; i++) {
-		if (i && (p == e || *p++ != '.'))
-			return false;
-		for (d = p, v = 0; p < e && p - d < 3 && is_digit(*p); p++)
-			v = v * 10 + (uint32_t)(*p - '0');
-		if (p == d || v > 255 || (p - d > 1 && *d == '0'))
-			return false;
-		a = a << 8 | v;
-	}
-	if (p < e && *p == '/') {
-		for (d = ++p, len = 0; p < e && p - d < 2 && is_digit(*p); p++)
-			len = len * 10 + (uint32_t)(*p - '0');
-		if (p == d || len > 32 || (p - d > 1 && *d == '0'))
-			return false;
-	}
-	for (d = p; p < e && is_ws(*p); p++)
-		;
-	if (p > d && count_end(p, e) > p)
-		for (p = count_end(p, e); p < e && is_ws(*p); p++)
-			;
-	if ((p < e && *p != '#' && *p != ';') || (len < 32 && (a & (0xffffffffU >> len))))
-		return false;
-	memset(c, 0, sizeof(*c));
-	c->family = AF_INET;
-	c->len = (uint8_t)len;
-	c->addr[0] = a >> 24;
-	c->addr[1] = a >> 16;
-	c->addr[2] = a >> 8;
-	c->addr[3] = a;
-	return true;
-}
-
-/* The most usual line of all, read where it starts: "a.b.c.d" or
- * "a.b.c.d/len" and its end of line (LF, CRLF, or the end of buf) right
- * after, as plain_v4_fast reads it. Where it ends (past the LF), or NULL
- * for any other line, which the line by line path then reads. */
-static const char *plain_v4_line(const char *p, const char *e, struct cidr *c)
+/* "a.b.c.d" or "a.b.c.d/len" at p, as cidr_parse reads it (no leading
+ * zeros, no host bits), into *c: where it ends, or NULL when p holds
+ * anything else there (which the general path words). */
+static const char *v4_prefix(const char *p, const char *e, struct cidr *c)
 {
 	const char *d;
 	uint32_t a = 0, v, len = 32;
@@ -98,9 +54,7 @@ static const char *plain_v4_line(const char *p, const char *e, struct cidr *c)
 		if (p == d || len > 32 || (p - d > 1 && *d == '0'))
 			return NULL;
 	}
-	if (p < e && *p == '\r' && (p + 1 == e || p[1] == '\n'))
-		p++;
-	if ((p < e && *p != '\n') || (len < 32 && (a & (0xffffffffU >> len))))
+	if (len < 32 && (a & (0xffffffffU >> len)))
 		return NULL;
 	memset(c, 0, sizeof(*c));
 	c->family = AF_INET;
@@ -109,6 +63,43 @@ static const char *plain_v4_line(const char *p, const char *e, struct cidr *c)
 	c->addr[1] = a >> 16;
 	c->addr[2] = a >> 8;
 	c->addr[3] = a;
+	return p;
+}
+
+/* The usual line, a v4_prefix and nothing after it but blanks, a count
+ * after a blank, or a comment, read in place. Anything else (IPv6,
+ * leading zeros, host bits, junk) is left to the general path, which
+ * words the errors; what this accepts, cidr_parse accepts the same way. */
+static bool plain_v4_fast(const char *s, size_t n, struct cidr *c)
+{
+	const char *p = s, *e = s + n, *d;
+
+	while (p < e && is_ws(*p))
+		p++;
+	p = v4_prefix(p, e, c);
+	if (!p)
+		return false;
+	for (d = p; p < e && is_ws(*p); p++)
+		;
+	if (p > d && count_end(p, e) > p)
+		for (p = count_end(p, e); p < e && is_ws(*p); p++)
+			;
+	return p == e || *p == '#' || *p == ';';
+}
+
+/* The most usual line of all, read where it starts: a v4_prefix and its
+ * end of line (LF, CRLF, or the end of buf) right after. Where it ends
+ * (past the LF), or NULL for any other line, which the line by line path
+ * then reads. */
+static const char *plain_v4_line(const char *p, const char *e, struct cidr *c)
+{
+	p = v4_prefix(p, e, c);
+	if (!p)
+		return NULL;
+	if (p < e && *p == '\r' && (p + 1 == e || p[1] == '\n'))
+		p++;
+	if (p < e && *p != '\n')
+		return NULL;
 	return p < e ? p + 1 : e;
 }
 
