@@ -266,7 +266,7 @@ static int sweep_detail(struct table *t, struct sweep *w, __u32 x, const struct 
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		if (e_allow(&e[i]) || e_len(&e[i]) < 32)
+		if (tbl_v4_detail(e_allow(&e[i]), (__u8)e_len(&e[i])))
 			detail = true;
 		else
 			host = true;
@@ -725,12 +725,11 @@ static int sweep_halves(struct commit *c)
 	size_t cap = wa->cap_g;
 	int ret;
 
-	/* the /24s that need detail, as sweep_detail tells them: an allow or
-	 * a /25../31 deny starts there (/32 denies alone need no group) */
+	/* the /24s that need detail, as sweep_detail tells them */
 	for (size_t i = 0; i < c->n_es; i++) {
 		const struct v4e *e = &c->es[i];
 
-		if (e_len(e) > 24 && (e_allow(e) || e_len(e) < 32) && e_start24(e) != last) {
+		if (tbl_v4_detail(e_allow(e), (__u8)e_len(e)) && e_start24(e) != last) {
 			last = e_start24(e);
 			per8[last >> 16]++;
 			total++;

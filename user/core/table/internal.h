@@ -110,6 +110,15 @@ static inline bool tbl_v4_keyed(__u8 kind, __u8 len)
 	return kind == FENCE_KIND_ALLOW || len == 32;
 }
 
+/* Does an IPv4 entry need a tbl8 group for its /24? One longer than /24
+ * does if it is an allow or a deny shorter than /32 (a /32 deny is a key
+ * under a HOST leaf instead). The sweep, its split in halves and the
+ * sizing of tbl8 must agree on this. */
+static inline bool tbl_v4_detail(bool allow, __u8 len)
+{
+	return len > 24 && (allow || len < 32);
+}
+
 /* An IPv4 entry's address, host order. */
 static inline __u32 tbl_v4_host(const __u8 *addr)
 {

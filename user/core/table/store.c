@@ -512,7 +512,7 @@ static __u64 groups_added(const struct table *t)
 		const struct op *o = &t->ops[i];
 
 		if (!o->del && !o->slot && o->family == 4 &&
-		    o->len > 24 && (o->len < 32 || o->kind == FENCE_KIND_ALLOW)) {
+		    tbl_v4_detail(o->kind == FENCE_KIND_ALLOW, o->len)) {
 			__u32 x = tbl_v4_host(o->addr) >> 8;
 
 			if (!seen) {	/* no memory for the bitmap: one each */
