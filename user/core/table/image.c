@@ -750,15 +750,13 @@ static int sweep_halves(struct commit *c)
 	}
 	ret = sweep_run(c->t, wa, c->es, c->n_es, &sa, 1);
 	pthread_join(b.th, NULL);
-	wa->cap_g = cap;
 	if (!ret)
 		ret = b.ret;
 	if (ret) {
 		/* the first half never passes u; out of groups in the second
 		 * (the /24s that come out uniform in the first are left
 		 * unused), one sweep may still fit */
-		wa->cap_g = (size_t)u * FENCE_TBL8_GROUP;
-		direct_blank(wa);
+		direct_blank(wa);	/* within its u groups */
 		wa->cap_g = cap;
 		direct_blank(&wb);
 		sweep_free(&wb);
@@ -768,6 +766,7 @@ static int sweep_halves(struct commit *c)
 		wa->n_fresh = 0;
 		return sweep_run(c->t, wa, c->es, c->n_es, c->sp, c->n_sp);
 	}
+	wa->cap_g = cap;
 	for (size_t i = 0; i < wb.n_ext; i++)
 		wb.ext[i].lg += u;
 	if (wa->ng < u)	/* the first half's scratch group, and the gap */

@@ -215,8 +215,8 @@ static __u32 parent_now(struct small *s, __u32 slot)
 }
 
 /* The deny (kind) entry of exactly addr/len after this commit: staged, or
- * as committed. 0: none. */
-static __u32 entry_after(struct small *s, __u32 addr, __u8 len, __u8 kind)
+ * as committed unless changes_only. 0: none. */
+static __u32 entry_after(struct small *s, __u32 addr, __u8 len, __u8 kind, bool changes_only)
 {
 	__u8 a[16] = {};
 	__be32 na = htonl(len ? addr & (~0U << (32 - len)) : 0);
@@ -228,7 +228,7 @@ static __u32 entry_after(struct small *s, __u32 addr, __u8 len, __u8 kind)
 	op1 = tbl_op_lookup(s->t, &k, h);
 	if (op1)
 		return s->t->ops[op1 - 1].del ? 0 : s->t->ops[op1 - 1].slot;
-	return tbl_idx_lookup(s->t, &k, h);
+	return changes_only ? 0 : tbl_idx_lookup(s->t, &k, h);
 }
 
 /* The parent after this commit of a deny addr/len, asking every shorter
@@ -236,7 +236,7 @@ static __u32 entry_after(struct small *s, __u32 addr, __u8 len, __u8 kind)
 static __u32 parent_probed(struct small *s, __u32 addr, __u8 len)
 {
 	for (int l = (int)len - 1; l >= 0; l--) {
-		__u32 p = entry_after(s, addr, (__u8)l, FENCE_KIND_DENY);
+		__u32 p = entry_after(s, addr, (__u8)l, FENCE_KIND_DENY, false);
 
 		if (p)
 			return p;
@@ -278,7 +278,7 @@ static bool covers(const struct fence_rule_info *in, __u32 addr)
  * the maps cannot be read, every length is asked, as parent_probed does. */
 static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
 {
-	__u32 v = live_entry(s, addr), best = 0, op1;
+	__u32 v = live_entry(s, addr), best = 0;
 	int bl = -1, steps = 0;
 
 	if (v == NOT_READ)
@@ -297,14 +297,10 @@ static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
 		v = r->parent;
 	}
 	for (int l = (int)len - 1; l > bl; l--) {
-		__u8 a[16] = {};
-		__be32 na = htonl(l ? addr & (~0U << (32 - l)) : 0);
-		struct key k = { FENCE_KIND_DENY, 4, (__u8)l, a };
+		__u32 p = entry_after(s, addr, (__u8)l, FENCE_KIND_DENY, true);
 
-		memcpy(a, &na, 4);
-		op1 = tbl_op_lookup(s->t, &k, tbl_key_hash(&k));
-		if (op1 && !s->t->ops[op1 - 1].del)
-			return s->t->ops[op1 - 1].slot;
+		if (p)
+			return p;
 	}
 	return best;
 }
@@ -531,7 +527,7 @@ static int hosts_left(struct small *s, __u32 x)
 		return (int)(have + (int)d) > 0;
 	}
 	for (__u32 j = 0; j < 256; j++)
-		if (entry_after(s, x << 8 | j, 32, FENCE_KIND_DENY))
+		if (entry_after(s, x << 8 | j, 32, FENCE_KIND_DENY, false))
 			return 1;
 	return 0;
 }
