@@ -17,11 +17,11 @@
  * *slot is its slot if so. At most FENCE_V6_PROBES positions from its
  * home; an empty one ends the probe. */
 static __always_inline int tbl6_probe(void *tbl, const struct fence_v6_meta *mt,
-				      const struct fence_v6_node *nd, __u64 a_hi, __u64 a_lo,
-				      __u32 *slot)
+				      const struct fence_v6_node *nd, __u64 lo_mul, __u64 a_hi,
+				      __u64 a_lo, __u32 *slot)
 {
 	__u64 hi = a_hi & nd->mask_hi, lo = a_lo & nd->mask_lo, mask = mt->mask;
-	__u32 pos = fence_v6_home(hi, lo, nd->salt, mt->shift);
+	__u32 pos = fence_v6_home(hi, lo, nd->salt, lo_mul, mt->shift);
 	__u8 len = nd->len;
 	int j;
 
@@ -49,7 +49,7 @@ static __always_inline __u32 tbl6_find(void *tbl, void *meta_map, void *cache, _
 {
 	struct fence_v6_cached *ce = NULL;
 	struct fence_v6_meta *mt;
-	__u64 n, act;
+	__u64 n, act, lo_mul;
 	__u32 zero = 0, best = 0, gen, ci;
 	int i;
 
@@ -65,6 +65,7 @@ static __always_inline __u32 tbl6_find(void *tbl, void *meta_map, void *cache, _
 	}
 	act = mt->active & 1;
 	n = mt->root[act];
+	lo_mul = fence_v6_lo_mul(mt->keyed, mt->seed);
 
 	for (i = 0; i < FENCE_V6_SEARCH_STEPS; i++) {
 		struct fence_v6_node *nd;
@@ -73,7 +74,7 @@ static __always_inline __u32 tbl6_find(void *tbl, void *meta_map, void *cache, _
 		if (n >= FENCE_V6_LENS_MAX)
 			break;
 		nd = &mt->node[act][n];
-		if (tbl6_probe(tbl, mt, nd, a_hi, a_lo, &slot)) {
+		if (tbl6_probe(tbl, mt, nd, lo_mul, a_hi, a_lo, &slot)) {
 			best = slot;
 			n = nd->hit;
 		} else {

@@ -227,7 +227,10 @@ struct fence_v6_meta {
 	__u8 shift;			/* 64 - bits */
 	__u8 root[2];			/* first node of each tree, FENCE_V6_NONE: empty */
 	__u8 n[2];			/* lengths in each tree */
-	__u8 pad[6];
+	__u8 keyed;			/* 1: the low 64 bits of a key hash under the seed
+					 * (fence_v6_lo_mul); 0: a table made before layout 5,
+					 * under a fixed multiplier */
+	__u8 pad[5];
 	struct fence_v6_node node[2][FENCE_V6_LENS_MAX];	/* by rank of length */
 };
 _Static_assert(sizeof(struct fence_v6_meta) == 8288, "fence_v6_meta ABI");
@@ -246,11 +249,23 @@ _Static_assert(sizeof(struct fence_v6_cached) == 24, "fence_v6_cached layout");
 
 /* Home position of a tbl6 key: multiplicative hashing, the top `64 -
  * shift` bits of the product (the masked-off low address bits are zero, so
- * the high ones must decide); salt is the table's seed ^ the key's length.
- * The same function on both sides of the ABI. */
-static inline __u64 fence_v6_home(__u64 hi, __u64 lo, __u64 salt, __u32 shift)
+ * the high ones must decide); salt is the table's seed ^ the key's length,
+ * lo_mul what the low 64 bits are multiplied by (fence_v6_lo_mul). The same
+ * function on both sides of the ABI. */
+static inline __u64 fence_v6_home(__u64 hi, __u64 lo, __u64 salt, __u64 lo_mul, __u32 shift)
 {
-	return ((hi ^ salt) * 0x9e3779b97f4a7c15ULL ^ lo * 0xc2b2ae3d27d4eb4fULL) >> shift;
+	return ((hi ^ salt) * 0x9e3779b97f4a7c15ULL ^ lo * lo_mul) >> shift;
+}
+
+/* The multiplier of a key's low 64 bits. Keyed (layout 5 on): the seed,
+ * odd, so that which keys inside one /64 share a home changes with the
+ * seed (multiply-shift hashing under a random odd multiplier). A table
+ * made before layout 5 keeps its fixed one (a program of that build may
+ * still search it): under it, /65../128 keys chosen inside one /64 share
+ * a home under every seed, until a growth makes the table anew, keyed. */
+static inline __u64 fence_v6_lo_mul(__u8 keyed, __u64 seed)
+{
+	return keyed ? seed | 1 : 0xc2b2ae3d27d4eb4fULL;
 }
 
 /* `entry_hits`: the packets each deny entry matched (any action), per
@@ -409,7 +424,8 @@ _Static_assert(sizeof(struct fence_feed) == 384, "fence_feed ABI");
 
 /* `meta` array, one entry: how the pinned maps were created. */
 #define FENCE_META_MAGIC	0x78647066656e6365ULL	/* "xdpfence" */
-#define FENCE_META_VERSION	4	/* 4: entry counters in the flat entry_hits; 3: IPv6
+#define FENCE_META_VERSION	5	/* 5: tbl6 may be keyed (fence_v6_meta.keyed);
+					 * 4: entry counters in the flat entry_hits; 3: IPv6
 					 * searched in tbl6, drops counted per entry
 					 * (entry_counters, per-CPU); 2: deny_v4 keys /32
 					 * denies only (1: every IPv4 deny) */

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tests/bpf/fixture.c - see fixture.h. */
+#define _XOPEN_SOURCE 700	/* nftw */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -59,6 +62,31 @@ void fx_close(struct fx *f)
 		fence_maps_close(&f->m);
 	xdpfence__destroy(f->skel);
 	memset(f, 0, sizeof(*f));
+}
+
+int fx_pin_dir(char *dir, size_t len, const char *tag)
+{
+	if ((size_t)snprintf(dir, len, "/sys/fs/bpf/xdpfence-test-%s-%d", tag, getpid()) >= len)
+		return -ENAMETOOLONG;
+	fx_pin_dir_remove(dir);	/* a dir a killed run of this pid left */
+	return fence_prepare_pin_dir(dir);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path) ? errno : 0;
+}
+
+int fx_pin_dir_remove(const char *dir)
+{
+	int ret = nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	if (ret > 0)
+		return -ret;	/* remove_one's errno */
+	if (ret < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
 }
 
 int fx_run(struct fx *f, const void *pkt, size_t len)

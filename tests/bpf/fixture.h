@@ -23,6 +23,12 @@ struct fx {
 int fx_open(struct fx *f, const struct fence_opts *o);
 void fx_close(struct fx *f);
 
+/* A pin dir of the test's own on bpffs, /sys/fs/bpf/xdpfence-test-TAG-PID,
+ * into dir (len bytes); 0 or -errno. Remove it, and what is pinned under
+ * it, with fx_pin_dir_remove (0, or -errno of the first thing that stayed). */
+int fx_pin_dir(char *dir, size_t len, const char *tag);
+int fx_pin_dir_remove(const char *dir);
+
 /* Run one frame; returns the XDP verdict or -errno from the syscall. */
 int fx_run(struct fx *f, const void *pkt, size_t len);
 int fx_send(struct fx *f, const struct pkt_spec *s);

@@ -712,7 +712,9 @@ static void test_table_crowded_tbl6_grows(void)
 	 * is mixed with the seed) */
 	for (__u64 i = 1; n < 40 && i < (1ULL << 32); i++) {
 		__u64 hi = 0x20010db800000000ULL | i;
-		__u32 h = (__u32)fence_v6_home(hi, 1, s.m.tbl6_meta->seed ^ 128, s.m.tbl6_meta->shift);
+		const struct fence_v6_meta *mt = s.m.tbl6_meta;
+		__u32 h = (__u32)fence_v6_home(hi, 1, mt->seed ^ 128, fence_v6_lo_mul(mt->keyed, mt->seed),
+					       mt->shift);
 
 		if (n && h != home)
 			continue;
@@ -762,6 +764,146 @@ out:
 	snprintf(err, sizeof(err), "rm -rf %s", dir);
 	if (system(err))
 		TEST_FAIL_AT("could not remove %s", dir);
+}
+
+/* The inverse of odd a modulo 2^64 (Newton's iteration). */
+static __u64 inverse64(__u64 a)
+{
+	__u64 x = a;	/* right to 3 bits for odd a */
+
+	for (int i = 0; i < 5; i++)
+		x *= 2 - a * x;
+	return x;
+}
+
+/* n /128s inside 2001:db8:0:7::/64 whose low halves, times the fixed
+ * multiplier of tables made before layout 5, agree in their top 56 bits:
+ * in such a table they share a home under every seed. */
+static void one_home_unkeyed(char (*addrs)[48], int n)
+{
+	__u64 inv = inverse64(fence_v6_lo_mul(0, 0));
+
+	for (int i = 0; i < n; i++) {
+		__u64 lo = inv * (0x5555555555555500ULL + (__u64)i);
+
+		snprintf(addrs[i], 48, "2001:db8:0:7:%x:%x:%x:%x", (unsigned)(lo >> 48),
+			 (unsigned)(lo >> 32) & 0xffff, (unsigned)(lo >> 16) & 0xffff,
+			 (unsigned)lo & 0xffff);
+	}
+}
+
+static __u32 drops_of(struct fx *f, char (*addrs)[48], int n)
+{
+	__u32 dropped = 0;
+
+	for (int i = 0; i < n; i++)
+		dropped += fx_send(f, &(struct pkt_spec){ .saddr = addrs[i] }) == XDP_DROP;
+	return dropped;
+}
+
+/* Keys an attacker picks inside its own /64 cannot crowd tbl6: a table
+ * made now is keyed (the low half of a key is hashed under the seed), so
+ * 40 /128s that share a home in an unkeyed table spread, and one plain
+ * commit places them. A table made before layout 5 (unkeyed, as its
+ * program searches it) keeps its hash through the upgrade and is still
+ * searched right; the 40 crowd it, and pin_commit's growth makes tbl6
+ * anew, keyed. */
+static void test_table_tbl6_keyed(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
+				.v6_rules = 64 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL, .manual_action = FENCE_ACT_DROP };
+	static const char *const few[] = { "2001:db8:1::5", "2001:db8:1::6", "2001:db8:2::/48" };
+	char dir[96], err[256] = "", addrs[40][48];
+	struct table_stats st = {};
+	struct fence_meta meta;
+	__u32 n_tbl6, key = 0;
+	struct pinned s;
+	struct cidr c;
+	struct fx f;
+
+	one_home_unkeyed(addrs, 40);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a set made now"))
+		return;
+	ASSERT_EQ(f.m.tbl6_meta->keyed, 1, "keyed");
+	n_tbl6 = f.m.n_tbl6;
+	for (int i = 0; i < 40; i++) {
+		cidr_parse(addrs[i], &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "one plain commit places all 40"))
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(f.m.n_tbl6, n_tbl6, "in the positions there were");
+	ASSERT_EQ(drops_of(&f, addrs, 40), 40, "every one drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:0:7::1" }), XDP_PASS,
+		  "their /64's others pass");
+	fx_close(&f);
+
+	/* a set as the build before this layout made it: unkeyed, version 4 */
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "keyed"), 0, "pin dir on bpffs"))
+		return;
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set"))
+		goto out;
+	f.m.tbl6_meta->keyed = 0;
+	ASSERT_EQ(fence_read_meta(&f.m, &meta), 0, "meta");
+	meta.version = 4;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_META], &key, &meta, BPF_ANY), 0, "version 4");
+	fx_close(&f);
+	if (!ASSERT_EQ(pin_open(&s, dir, PIN_WRITE, NULL, err, sizeof(err)), 0, "opened to write"))
+		goto out;
+	ASSERT_EQ(fence_read_meta(&s.m, &meta), 0, "meta again");
+	ASSERT_EQ(meta.version, FENCE_META_VERSION, "upgraded to this layout");
+	ASSERT_EQ(s.m.tbl6_meta->keyed, 0, "tbl6 kept as it was made");
+	n_tbl6 = s.m.n_tbl6;
+	for (unsigned i = 0; i < sizeof(few) / sizeof(few[0]); i++) {
+		cidr_parse(few[i], &c, 0, NULL, 0);
+		table_put(s.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(s.t, &st, err, sizeof(err)), 0, "a few keys go in, unkeyed");
+	for (int i = 0; i < 40; i++) {
+		cidr_parse(addrs[i], &c, 0, NULL, 0);
+		table_put(s.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(s.t, &st, err, sizeof(err)), -ENOSPC, "the 40 crowd it");
+	ASSERT_TRUE(strstr(err, "near a new key's place") != NULL, "near a key's place");
+	pin_close(&s);
+	/* this build's program over the unkeyed table */
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "the unkeyed set"))
+		goto out;
+	ASSERT_EQ(f.m.tbl6_meta->keyed, 0, "still unkeyed");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:1::5" }), XDP_DROP, "a /128 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:2:9::1" }), XDP_DROP,
+		  "the /48 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:1::7" }), XDP_PASS, "others pass");
+	ASSERT_EQ(drops_of(&f, addrs, 40), 0, "none of the 40 went in");
+	fx_close(&f);
+
+	if (!ASSERT_EQ(pin_open(&s, dir, PIN_WRITE, NULL, err, sizeof(err)), 0, "opened again"))
+		goto out;
+	for (int i = 0; i < 40; i++) {
+		cidr_parse(addrs[i], &c, 0, NULL, 0);
+		table_put(s.t, &c, FENCE_KIND_DENY, &info);
+	}
+	err[0] = 0;
+	if (!ASSERT_EQ(pin_commit(&s, &st, err, sizeof(err)), 0, "pin_commit grows tbl6"))
+		fprintf(stderr, "  %s\n", err);
+	ASSERT_EQ(s.m.n_tbl6, 2 * n_tbl6, "twice the positions");
+	ASSERT_EQ(s.m.tbl6_meta->keyed, 1, "made anew, keyed");
+	pin_close(&s);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "the grown set"))
+		goto out;
+	ASSERT_EQ(drops_of(&f, addrs, 40), 40, "every one of the 40 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:1::6" }), XDP_DROP,
+		  "the earlier /128 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:2:9::1" }), XDP_DROP,
+		  "the /48 drops");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:0:7::1" }), XDP_PASS,
+		  "others pass");
+	ASSERT_EQ(lookup_maps_faults(&f), 0, "the lookup maps name the live slots");
+	fx_close(&f);
+out:
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 static void test_table_parents_follow_changes(void)
@@ -1584,6 +1726,7 @@ TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
 	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
 	  T(test_table_crowded_tbl6_grows),
+	  T(test_table_tbl6_keyed),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),
 	  T(test_table_interrupted_commit_repaints), T(test_table_recovery_repairs_lookup_maps),

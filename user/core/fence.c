@@ -403,6 +403,7 @@ void fence_tbl6_init(struct fence_maps *m)
 	mt->shift = 64 - mt->bits;
 	mt->root[0] = mt->root[1] = FENCE_V6_NONE;
 	mt->gen = 1;
+	mt->keyed = 1;
 	__atomic_store_n(&mt->seed, seed, __ATOMIC_RELEASE);
 }
 

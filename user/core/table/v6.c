@@ -265,26 +265,6 @@ int v6_keys_build(struct v6_ent *e, size_t n, struct v6_key **keys, size_t *n_ke
 	return keys_build(e, n, NULL, keys, n_keys, NULL, lens, n_lens, parent, ctx);
 }
 
-int v6_table_fill(struct fence_v6_ent *tbl, __u32 bits, __u64 seed, const struct v6_key *keys,
-		  size_t n)
-{
-	__u32 mask = (1U << bits) - 1;
-
-	for (size_t i = 0; i < n; i++) {
-		__u32 pos = fence_v6_home(keys[i].hi, keys[i].lo, seed ^ keys[i].len, 64 - bits);
-		int p;
-
-		for (p = 0; p < FENCE_V6_PROBES && tbl[pos].state == FENCE_V6_LIVE; p++)
-			pos = (pos + 1) & mask;
-		if (p == FENCE_V6_PROBES)
-			return -ENOSPC;
-		tbl[pos] = (struct fence_v6_ent){ .hi = keys[i].hi, .lo = keys[i].lo,
-						  .slot = keys[i].slot, .len = keys[i].len,
-						  .state = FENCE_V6_LIVE };
-	}
-	return 0;
-}
-
 /* --- the commit's side ---------------------------------------------------- */
 
 /* The search tree over the lengths lens[lo..hi]: its root's rank, each
@@ -437,7 +417,8 @@ static int place(struct v6_plan *p, const struct fence_v6_meta *mt, __u8 *taken,
 
 	for (size_t i = 0; i < p->n_ins; i++) {
 		const struct v6_key *k = &p->keys[p->ins[i]];
-		__u32 pos = fence_v6_home(k->hi, k->lo, mt->seed ^ k->len, mt->shift);
+		__u32 pos = fence_v6_home(k->hi, k->lo, mt->seed ^ k->len,
+					  fence_v6_lo_mul(mt->keyed, mt->seed), mt->shift);
 		int j;
 
 		for (j = 0; j < FENCE_V6_PROBES; j++, pos = (pos + 1) & mt->mask) {
@@ -795,7 +776,8 @@ int table_tbl6_regrow(struct fence_maps *m, int tbl6_fd, __u32 n_tbl6, int meta_
 
 			if (t->state != FENCE_V6_LIVE)
 				continue;
-			at = fence_v6_home(t->hi, t->lo, seed ^ t->len, 64 - bits);
+			at = fence_v6_home(t->hi, t->lo, seed ^ t->len, fence_v6_lo_mul(1, seed),
+					   64 - bits);
 			for (p = 0; p < FENCE_V6_PROBES && tbl[at].state == FENCE_V6_LIVE; p++)
 				at = (at + 1) & (n_tbl6 - 1);
 			if (p == FENCE_V6_PROBES)
@@ -812,6 +794,7 @@ int table_tbl6_regrow(struct fence_maps *m, int tbl6_fd, __u32 n_tbl6, int meta_
 		mt->bits = (__u8)bits;
 		mt->shift = (__u8)(64 - bits);
 		mt->seed = seed;
+		mt->keyed = 1;	/* made anew: keyed, whatever the old one was */
 		mt->gen = 1;
 		mt->n[0] = n_lens;
 		mt->root[0] = tree_build(mt->node[0], lens, 0, (int)n_lens - 1, seed);

@@ -47,11 +47,6 @@ void v6_ent_of(const __u8 addr[16], __u8 len, __u8 kind, __u32 slot, struct v6_e
 int v6_keys_build(struct v6_ent *e, size_t n, struct v6_key **keys, size_t *n_keys, __u8 *lens,
 		  __u8 *n_lens, int (*parent)(void *ctx, __u32 slot, __u32 parent), void *ctx);
 
-/* A bare table in memory (for tests and benchmarks): put the keys at their
- * positions. -ENOSPC when a key lies more than FENCE_V6_PROBES past its home. */
-int v6_table_fill(struct fence_v6_ent *tbl, __u32 bits, __u64 seed, const struct v6_key *keys,
-		  size_t n);
-
 /* --- the commit's side ---------------------------------------------------- */
 
 struct v6_plan;
