@@ -630,10 +630,9 @@ static void test_datapath_upgrade_from_layout_2(void)
 	struct fx f;
 	int fd;
 
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-l2-%d", getpid());
-	o.pin_dir = dir;
-	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "l2"), 0, "pin dir on bpffs"))
 		return;
+	o.pin_dir = dir;
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set"))
 		goto out;
 	ASSERT_EQ(fx_deny(&f, "2001:db8:1::/48"), 0, "an IPv6 deny");
@@ -668,9 +667,7 @@ static void test_datapath_upgrade_from_layout_2(void)
 	ASSERT_EQ(rule_hits(&f, "2001:db8:1::/48", FENCE_KIND_DENY), 1, "counted on the entry");
 	fx_close(&f);
 out:
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	if (system(path))
-		TEST_FAIL_AT("could not remove %s", dir);
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* A pinned set whose tbl6 is too small for a change grows it (with the
@@ -683,7 +680,7 @@ static void test_datapath_tbl6_grows(void)
 				.v6_rules = 1024 };
 	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL,
 					.manual_action = FENCE_ACT_DROP };
-	char dir[96], path[160], src[64], err[256] = "";
+	char dir[96], src[64], err[256] = "";
 	struct pin_repair rep;
 	struct pinned p;
 	__u32 n_tbl6 = 0;
@@ -691,10 +688,9 @@ static void test_datapath_tbl6_grows(void)
 	struct fx f;
 	int bad = 0;
 
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-g6-%d", getpid());
-	o.pin_dir = dir;
-	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "g6"), 0, "pin dir on bpffs"))
 		return;
+	o.pin_dir = dir;
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set, tbl6 of 1024 positions"))
 		goto out;
 	ASSERT_EQ(fx_deny(&f, "2001:db8:1::/48"), 0, "a /48 deny");
@@ -733,9 +729,7 @@ static void test_datapath_tbl6_grows(void)
 	ASSERT_EQ(verdict(&f, "2001:db8:3:0:1::1"), XDP_DROP, "enforced");
 	fx_close(&f);
 out:
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	if (system(path))
-		TEST_FAIL_AT("could not remove %s", dir);
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* The HOST flag of a /24 (its /32 denies are probed in deny_v4) goes
@@ -747,13 +741,12 @@ static void test_datapath_host_flag_follows_32s(void)
 	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
 				.v6_rules = 1024 };
 	__u32 x = (198U << 16 | 51 << 8 | 100);	/* 198.51.100.0/24 */
-	char dir[96], path[160];
+	char dir[96];
 	struct fx f;
 
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-host-%d", getpid());
-	o.pin_dir = dir;
-	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "host"), 0, "pin dir on bpffs"))
 		return;
+	o.pin_dir = dir;
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set"))
 		goto out;
 	ASSERT_EQ(fx_deny(&f, "198.51.100.2"), 0, "a /32 deny");
@@ -788,9 +781,7 @@ static void test_datapath_host_flag_follows_32s(void)
 	ASSERT_EQ(verdict(&f, "198.51.100.9"), XDP_PASS, "nothing drops there");
 	fx_close(&f);
 out:
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	if (system(path))
-		TEST_FAIL_AT("could not remove %s", dir);
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* A slot freed and given to another entry starts its hit counter at zero

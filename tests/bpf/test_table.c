@@ -697,10 +697,9 @@ static void test_table_crowded_tbl6_grows(void)
 	struct cidr c;
 	struct fx f;
 
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-crowd-%d", getpid());
-	o.pin_dir = dir;
-	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "crowd"), 0, "pin dir on bpffs"))
 		return;
+	o.pin_dir = dir;
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set"))
 		goto out;
 	fx_close(&f);
@@ -761,9 +760,7 @@ static void test_table_crowded_tbl6_grows(void)
 	ASSERT_EQ(lookup_maps_faults(&f), 0, "the lookup maps name the live slots");
 	fx_close(&f);
 out:
-	snprintf(err, sizeof(err), "rm -rf %s", dir);
-	if (system(err))
-		TEST_FAIL_AT("could not remove %s", dir);
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* The inverse of odd a modulo 2^64 (Newton's iteration). */
@@ -1426,10 +1423,9 @@ static void test_table_pinned_maps_dump_named_fields(void)
 				.v6_rules = 64 };
 	struct fx f, g;
 
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-%d", getpid());
-	o.pin_dir = dir;
-	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "maps"), 0, "pin dir on bpffs"))
 		return;
+	o.pin_dir = dir;
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open pinned"))
 		goto out;
 	ASSERT_EQ(fx_deny(&f, "198.51.100.0/24"), 0, "deny");
@@ -1478,8 +1474,7 @@ static void test_table_pinned_maps_dump_named_fields(void)
 	}
 	fx_close(&f);
 out:
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	sh(cmd, out, sizeof(out));
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* Maps pinned by a build of layout 1 (deny_v4 created with
@@ -1488,7 +1483,7 @@ out:
  * the keys into this layout (a /32's key only) and records version 2. */
 static void test_table_older_layout_upgrades(void)
 {
-	char dir[128], path[192], cmd[256], out[256];
+	char dir[128], path[192];
 	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 4, .prefix_entries = 64,
 				.v6_rules = 64 };
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
@@ -1502,10 +1497,9 @@ static void test_table_older_layout_upgrades(void)
 	struct fx f;
 	int fd;
 
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xdpfence-test-old-%d", getpid());
-	o.pin_dir = dir;
-	if (!ASSERT_EQ(fence_prepare_pin_dir(dir), 0, "pin dir on bpffs"))
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "old"), 0, "pin dir on bpffs"))
 		return;
+	o.pin_dir = dir;
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "deny_v4", sizeof(struct fence_v4_key),
 			    sizeof(struct fence_slot), o.max_rules, &mo);
 	snprintf(path, sizeof(path), "%s/deny_v4", dir);
@@ -1558,8 +1552,7 @@ static void test_table_older_layout_upgrades(void)
 	ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent");
 	fx_close(&f);
 out:
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	sh(cmd, out, sizeof(out));
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* The key loader (bpf/keyload.bpf.c) runs on this kernel and does what
