@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "feeds/parse.h"
+#include "feeds/parse/internal.h"
 #include "test.h"
 
 #define NOW 1700000000LL	/* 2023-11-14T22:13:20Z */
@@ -1149,6 +1150,89 @@ static void test_feed_plain_fast_path_agrees(void)
 	}
 }
 
+/* What a short text alone gives (read with its end in sight) against the
+ * same text with a long line after it (read ahead, without bounds):
+ * near-prefixes made at random from the pieces a prefix has. */
+static void test_feed_plain_read_ahead_agrees(void)
+{
+	static const char *const piece[] = { "0", "1", "9", "25", "255", "256", "300", "01", "00",
+					     "1234", ".", ".", ".", "/", "/8", "/24", "/32", "/33",
+					     "/08", "/", " ", "\r", "#", "a", "" };
+	const char *pad = "\n# a comment long enough to read ahead into\n";
+	unsigned seed = 17, differ = 0, entries = 0;
+
+	for (int round = 0; round < 20000; round++) {
+		struct feed_result alone = {}, ahead = {};
+		char text[64], padded[160];
+		size_t n = 0;
+
+		if (round % 2) {	/* a.b.c.d/len with a piece swapped in here and there */
+			for (int k = 0; k < 5; k++) {
+				seed = seed * 1103515245 + 12345;
+				n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s",
+						      k ? (k < 4 ? "." : "") : "",
+						      (seed >> 16) % 4 ? (k < 4 ? "1" : "/32")
+								       : piece[(seed >> 8) % 25]);
+			}
+		} else {
+			for (int k = (int)(seed % 9) + 1; k > 0; k--) {
+				seed = seed * 1103515245 + 12345;
+				n += (size_t)snprintf(text + n, sizeof(text) - n, "%s",
+						      piece[(seed >> 16) % 25]);
+			}
+		}
+		if (n > 18)
+			continue;	/* alone, it must be read with its end in sight */
+		snprintf(padded, sizeof(padded), "%s%s", text, pad);
+		feed_parse(text, n, FEED_FMT_PLAIN, NOW, &alone);
+		feed_parse(padded, strlen(padded), FEED_FMT_PLAIN, NOW, &ahead);
+		entries += alone.n_entries;
+		if (alone.n_entries != ahead.n_entries || alone.n_errors != ahead.n_errors ||
+		    (alone.n_entries && memcmp(&alone.entries[0].cidr, &ahead.entries[0].cidr,
+					       sizeof(alone.entries[0].cidr))) ||
+		    (alone.n_errors && strcmp(alone.errors[0].msg, ahead.errors[0].msg))) {
+			if (differ++ < 5)
+				fprintf(stderr, "  differs: \"%s\"\n", text);
+		}
+		feed_result_free(&alone);
+		feed_result_free(&ahead);
+	}
+	ASSERT_EQ(differ, 0, "texts read ahead that differ");
+	ASSERT_TRUE(entries > 1000, "many of them prefixes");
+}
+
+/* The newline count that sizes a feed's entries, eight bytes at a time,
+ * against one byte at a time: texts of every length around its blocks
+ * of 255 words, at every offset, with bytes next to '\n' in value (a carry
+ * from one byte to the next would count them) and runs of '\n'. */
+static void test_feed_count_lines(void)
+{
+	static const char pick[] = { '\n', '\n', 0x0b, 0x09, (char)0x8a, (char)0x0a ^ 0x80, 0, 'a' };
+	const size_t max = 255 * 8 * 2 + 40;
+	char *buf = malloc(max + 8);
+	unsigned seed = 15, bad = 0;
+
+	if (!ASSERT_TRUE(buf != NULL, "memory"))
+		return;
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < max + 8; i++) {
+			seed = seed * 1103515245 + 12345;
+			buf[i] = round == 2 ? '\n' : pick[(seed >> 16) % (round ? 8 : 3)];
+		}
+		for (size_t off = 0; off < 8; off++) {
+			for (size_t len = 0; len <= max; len += len < 64 || len > max - 64 ? 1 : 7) {
+				size_t want = 0;
+
+				for (size_t i = 0; i < len; i++)
+					want += buf[off + i] == '\n';
+				bad += feed_count_lines(buf + off, len) != want;
+			}
+		}
+	}
+	ASSERT_EQ(bad, 0, "counts that differ from one byte at a time");
+	free(buf);
+}
+
 /* Feeds of megabytes are parsed in two halves at once: entries, line
  * numbers, skipped lines and errors must be what one pass gives. */
 static void test_feed_plain_big_halves(void)
@@ -1230,7 +1314,9 @@ out:
 	free(want);
 }
 
-TEST_MAIN(T(test_feed_format_names), T(test_feed_plain_fast_path_agrees), T(test_feed_plain_big_halves),
+TEST_MAIN(T(test_feed_format_names), T(test_feed_plain_fast_path_agrees), T(test_feed_count_lines),
+	  T(test_feed_plain_read_ahead_agrees),
+	  T(test_feed_plain_big_halves),
 	  T(test_feed_plain_file), T(test_feed_plain_comments), T(test_feed_plain_crlf),
 	  T(test_feed_plain_not_terminated), T(test_feed_plain_errors), T(test_feed_plain_counts),
 	  T(test_feed_plain_empty),

@@ -859,7 +859,9 @@ static int load_check(struct load *l)
 				     cidr_str(&e->cidr, buf, sizeof(buf)), cidr_str(a, abuf, sizeof(abuf)));
 			continue;
 		}
-		l->res.entries[l->n++] = *e;
+		if (e != &l->res.entries[l->n])	/* in place until one is refused */
+			l->res.entries[l->n] = *e;
+		l->n++;
 	}
 	rep->skipped = l->res.n_skipped;
 	if (rep->errors && !o->lenient)

@@ -103,6 +103,9 @@ int feed_parse_lines(struct feed_ctx *ctx, const char *buf, size_t len, feed_lin
 		     void *arg, uint32_t line0);
 /* Room for one more entry per line of buf, best effort. */
 void feed_reserve_lines(struct feed_result *res, const char *buf, size_t len);
+/* Room for lines more entries, their pages populated now if populate:
+ * false when there is none. */
+bool feed_reserve(struct feed_result *res, size_t lines, bool populate);
 /* The '\n' bytes in buf[0..len). */
 size_t feed_count_lines(const char *buf, size_t len);
 /* 1-based line of byte off. */

@@ -83,36 +83,53 @@ int feed_parse_lines(struct feed_ctx *ctx, const char *buf, size_t len, feed_lin
  * feed_add_entry still grows if this fails. */
 size_t feed_count_lines(const char *buf, size_t len)
 {
-	const uint64_t ones = 0x0101010101010101ULL, nl = ones * '\n';
+	const uint64_t ones = 0x0101010101010101ULL, nl = ones * '\n', low7 = ~(ones << 7),
+		       lanes16 = 0x00ff00ff00ff00ffULL;
 	size_t n = 0, i = 0;
 
 	/* eight bytes at a time: a byte of x ^ nl is zero where buf has '\n'
-	 * (the exact zero-byte test: no carry from one byte to the next) */
-	for (; i + 8 <= len; i += 8) {
-		uint64_t x, y;
+	 * (the exact zero-byte test: no carry from one byte to the next), and
+	 * its top bit, shifted down, adds one to that byte of acc; every 255
+	 * words (no byte of acc can pass 255) acc's bytes are summed */
+	while (i + 8 <= len) {
+		uint64_t acc = 0;
 
-		memcpy(&x, buf + i, 8);
-		x ^= nl;
-		y = (x & ~(ones << 7)) + ~(ones << 7);
-		n += (size_t)__builtin_popcountll(~(y | x | ~(ones << 7)));
+		for (int k = 0; k < 255 && i + 8 <= len; k++, i += 8) {
+			uint64_t x, y;
+
+			memcpy(&x, buf + i, 8);
+			x ^= nl;
+			y = (x & low7) + low7;
+			acc += ~(y | x | low7) >> 7;
+		}
+		acc = (acc & lanes16) + (acc >> 8 & lanes16);	/* four 16-bit sums */
+		n += (size_t)((acc * 0x0001000100010001ULL) >> 48);
 	}
 	for (; i < len; i++)
 		n += buf[i] == '\n';
 	return n;
 }
 
-void feed_reserve_lines(struct feed_result *res, const char *buf, size_t len)
+bool feed_reserve(struct feed_result *res, size_t lines, bool populate)
 {
-	size_t lines = 1 + feed_count_lines(buf, len), want;
+	size_t want = res->n_entries + lines;
 	void *p;
 
-	want = res->n_entries + lines;
-	if (want <= res->cap_entries || want > SIZE_MAX / sizeof(*res->entries))
-		return;
+	if (want <= res->cap_entries)
+		return true;
+	if (want > SIZE_MAX / sizeof(*res->entries))
+		return false;
 	p = realloc(res->entries, want * sizeof(*res->entries));
 	if (!p)
-		return;
+		return false;
 	res->entries = p;
 	res->cap_entries = want;
-	prefault(res->entries + res->n_entries, lines * sizeof(*res->entries));
+	if (populate)
+		prefault(res->entries + res->n_entries, lines * sizeof(*res->entries));
+	return true;
+}
+
+void feed_reserve_lines(struct feed_result *res, const char *buf, size_t len)
+{
+	feed_reserve(res, 1 + feed_count_lines(buf, len), true);
 }
