@@ -10,6 +10,7 @@
  * may parse half of a big feed, writing only its own half); buf is not NUL
  * terminated, so every read is bounded by len.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,6 +31,17 @@ static const char *count_end(const char *p, const char *e)
 		for (q++; q < e && is_digit(*q); q++)
 			;
 	return q;
+}
+
+/* *c = a/len (a in host order), the address in one store. */
+static inline void v4_cidr(struct cidr *c, uint32_t a, uint32_t len)
+{
+	uint32_t be = htonl(a);
+
+	memset(c, 0, sizeof(*c));
+	c->family = AF_INET;
+	c->len = (uint8_t)len;
+	memcpy(c->addr, &be, 4);
 }
 
 /* "a.b.c.d" or "a.b.c.d/len" at p, as cidr_parse reads it (no leading
@@ -57,13 +69,7 @@ static const char *v4_prefix(const char *p, const char *e, struct cidr *c)
 	}
 	if (len < 32 && (a & (0xffffffffU >> len)))
 		return NULL;
-	memset(c, 0, sizeof(*c));
-	c->family = AF_INET;
-	c->len = (uint8_t)len;
-	c->addr[0] = a >> 24;
-	c->addr[1] = a >> 16;
-	c->addr[2] = a >> 8;
-	c->addr[3] = a;
+	v4_cidr(c, a, len);
 	return p;
 }
 
@@ -75,8 +81,10 @@ static inline const char *octet_at(const char *p, uint32_t *v, uint32_t *bad)
 	uint32_t d0 = (uint32_t)(unsigned char)p[0] - '0', d1 = (uint32_t)(unsigned char)p[1] - '0',
 		 d2 = (uint32_t)(unsigned char)p[2] - '0';
 	uint32_t ok0 = d0 < 10, ok1 = ok0 & (d1 < 10), ok2 = ok1 & (d2 < 10);
+	uint32_t m1 = 0u - ok1, m2 = 0u - ok2, v1 = d0 * 10 + d1;
 
-	*v = ok2 ? d0 * 100 + d1 * 10 + d2 : ok1 ? d0 * 10 + d1 : d0;
+	/* masks, not a conditional: the compiler would branch on it */
+	*v = (d0 & ~m1) | (v1 & m1 & ~m2) | ((v1 * 10 + d2) & m2);
 	*bad |= !ok0 | (*v > 255) | (ok1 & (d0 == 0));
 	return p + ok0 + ok1 + ok2;
 }
@@ -98,21 +106,15 @@ static const char *v4_prefix_fast(const char *p, struct cidr *c)
 	}
 	if (*p == '/') {
 		uint32_t d0 = (uint32_t)(unsigned char)p[1] - '0', d1 = (uint32_t)(unsigned char)p[2] - '0';
-		uint32_t ok0 = d0 < 10, ok1 = ok0 & (d1 < 10);
+		uint32_t ok0 = d0 < 10, ok1 = ok0 & (d1 < 10), m1 = 0u - ok1;
 
-		len = ok1 ? d0 * 10 + d1 : d0;
+		len = (d0 & ~m1) | ((d0 * 10 + d1) & m1);
 		bad |= !ok0 | (len > 32) | (ok1 & (d0 == 0));
 		p += 1 + ok0 + ok1;
 	}
 	if (bad || (len < 32 && (a & (0xffffffffU >> len))))
 		return NULL;
-	memset(c, 0, sizeof(*c));
-	c->family = AF_INET;
-	c->len = (uint8_t)len;
-	c->addr[0] = a >> 24;
-	c->addr[1] = a >> 16;
-	c->addr[2] = a >> 8;
-	c->addr[3] = a;
+	v4_cidr(c, a, len);
 	return p;
 }
 
@@ -163,21 +165,25 @@ static int plain_lines(struct feed_ctx *ctx, const char *buf, size_t len, uint32
 	struct feed_result *res = ctx->res;
 	const char *p = buf, *end = buf + len, *q;
 	uint32_t line = line0;
-	struct cidr c;
 	int ret;
 
 	while (p < end) {
 		if (line < UINT32_MAX)
 			line++;
-		q = plain_v4_line(p, end, &c);
-		if (q && res->n_entries < res->cap_entries) {
-			struct feed_entry *e = &res->entries[res->n_entries++];
+		/* read straight into the next entry (taken only if the line is
+		 * one): through a temporary, its byte stores would be loaded
+		 * back whole before they reach the cache, which stalls */
+		if (res->n_entries < res->cap_entries) {
+			struct feed_entry *e = &res->entries[res->n_entries];
 
-			e->cidr = c;
-			e->line = line;
-			e->ttl_s = 0;
-			p = q;
-			continue;
+			q = plain_v4_line(p, end, &e->cidr);
+			if (q) {
+				e->line = line;
+				e->ttl_s = 0;
+				res->n_entries++;
+				p = q;
+				continue;
+			}
 		}
 		q = memchr(p, '\n', (size_t)(end - p));
 		ret = feed_parse_lines(ctx, p, (size_t)((q ? q + 1 : end) - p), plain_line, NULL,
