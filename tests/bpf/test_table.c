@@ -1617,14 +1617,15 @@ out:
  * longest lifetime wins, none beats any), an entry another owner holds keeps
  * that owner, a reload adds, keeps and releases exactly what changed, and
  * an entry shared by two feeds stays until both drop it. */
-static int load_text(struct pinned *s, const char *name, const char *text, enum feed_format fmt,
-		     __u64 ttl_s, struct feed_load_report *rep)
+static int load_text_opts(struct pinned *s, const char *name, const char *text,
+			  enum feed_format fmt, __u64 ttl_s, bool lenient,
+			  struct feed_load_report *rep)
 {
 	char path[] = "/tmp/xdpfence-feed-XXXXXX";
 	int fd = mkstemp(path), ret;
 	struct feed_load_opts o = { .name = name, .source = path, .format = fmt,
 				    .action = FENCE_ACT_DROP, .ttl_s = ttl_s, .min_len_v4 = 8,
-				    .min_len_v6 = 19, .refetch = true };
+				    .min_len_v6 = 19, .refetch = true, .lenient = lenient };
 
 	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 		return -1;
@@ -1632,6 +1633,12 @@ static int load_text(struct pinned *s, const char *name, const char *text, enum 
 	ret = feed_load(s, &o, rep);
 	unlink(path);
 	return ret;
+}
+
+static int load_text(struct pinned *s, const char *name, const char *text, enum feed_format fmt,
+		     __u64 ttl_s, struct feed_load_report *rep)
+{
+	return load_text_opts(s, name, text, fmt, ttl_s, false, rep);
 }
 
 static int verdict_of(struct fx *f, const char *src)
@@ -1712,6 +1719,23 @@ static void test_table_feed_diff(void)
 	ASSERT_EQ(r.updated, 1, "lifetime change is an update");
 	in = entry(&f, "198.18.7.0/24");
 	ASSERT_TRUE(in && !in->feed_expires_ns, "no lifetime now");
+
+	/* --lenient: the lines refused (one inside an allow, one too short)
+	 * are left out, and the rest are indexed where they are then: a
+	 * reload finds each of them, and nothing new */
+	ASSERT_EQ(fx_allow(&f, "198.18.20.0/24"), 0, "an allow");
+	for (int k = 0; k < 2; k++) {
+		ASSERT_EQ(load_text_opts(&s, "e", "198.18.20.0/25\n198.18.21.0/24\n198.18.22.0/24\n"
+					 "16.0.0.0/4\n198.18.23.0/24\n", FEED_FMT_PLAIN, 0, true, &r),
+			  0, k ? "reload e, lenient" : "load e, lenient");
+		ASSERT_EQ(r.errors, 2, "e: two lines refused");
+		ASSERT_EQ(r.entries, 3, "e: the three others");
+		ASSERT_EQ(r.added, k ? 0 : 3, "e: added");
+		ASSERT_EQ(r.kept, k ? 3 : 0, "e: kept");
+		feed_load_report_free(&r);
+	}
+	ASSERT_TRUE(entry(&f, "198.18.21.0/24") && entry(&f, "198.18.23.0/24"), "e in force");
+	ASSERT_TRUE(!entry(&f, "198.18.20.0/25") && !entry(&f, "16.0.0.0/4"), "not the refused");
 	fx_close(&f);
 }
 

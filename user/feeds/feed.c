@@ -124,6 +124,21 @@ static int allows_collect(struct pinned *s, struct allows *al)
 	return 0;
 }
 
+struct allows_job {
+	struct pinned *s;
+	struct allows *al;
+	pthread_t th;
+	int ret;
+};
+
+static void *allows_run(void *arg)
+{
+	struct allows_job *j = arg;
+
+	j->ret = allows_collect(j->s, j->al);
+	return NULL;
+}
+
 /* An allow entry overlapping c: one containing it (probe each allow length
  * up to c's), or one inside it (the first allow at or after c's address). */
 static const struct cidr *allows_overlap(const struct allows *al, const struct cidr *c)
@@ -300,7 +315,9 @@ static __u32 pindex_at(__u64 cell)
  * the longest lifetime wins, no lifetime beats any); *n becomes the number
  * of distinct ones, (*expp)[i] the expiry of v[i] (0 = none). *expp stays
  * NULL while no entry has a lifetime (most feeds: 8 MB less fresh memory
- * for a million entries); see exp_of(). */
+ * for a million entries); see exp_of(). With distinct, an entry listed
+ * twice ends it with -EEXIST instead, v unchanged (the index and *expp
+ * are then the caller's to free). */
 /* Double the index, the distinct entries v[0..u) in it again. */
 static int pindex_grow(struct pindex *pi, const struct feed_entry *v, size_t u)
 {
@@ -323,7 +340,7 @@ static int pindex_grow(struct pindex *pi, const struct feed_entry *v, size_t u)
 }
 
 static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u64 **expp,
-			__u64 ttl_default, __u64 now)
+			__u64 ttl_default, __u64 now, bool distinct)
 {
 	enum { AHEAD = 16 };
 	size_t cap = 1024, u = 0;
@@ -360,6 +377,9 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 
 		if (*cell) {
 			__u64 *x = exp ? &exp[pindex_at(*cell)] : NULL;
+
+			if (distinct)
+				return -EEXIST;	/* v as it was: the caller merges them */
 
 			if (x && *x && (!e || e > *x))
 				*x = e;
@@ -819,6 +839,7 @@ static int load_check(struct load *l)
 	const struct feed_load_opts *o = l->o;
 	struct feed_load_report *rep = l->rep;
 	double t0 = now_s();
+	bool indexed;
 	int ret;
 
 	if (o->prepared) {
@@ -839,8 +860,24 @@ static int load_check(struct load *l)
 				   l->res.n_errors ? l->res.errors[0].msg : "unreadable");
 	}
 
-	if (l->s && allows_collect(l->s, &l->al))	/* no pinned maps (--check): none */
-		return load_failed(rep, -ENOMEM, "reading the allowlist failed");
+	/* the allowlist is read (no pinned maps, --check: none) on a thread
+	 * while the entries are indexed as they are: when none is listed
+	 * twice and the checks below refuse none, that is the index the load
+	 * needs (one refused fails the load, unless --lenient) */
+	{
+		struct allows_job aj = { .s = l->s, .al = &l->al };
+		size_t n_all = l->res.n_entries;
+		bool threaded = l->s && !pthread_create(&aj.th, NULL, allows_run, &aj);
+
+		indexed = !pindex_build(&l->pi, l->res.entries, &n_all, &l->exp, o->ttl_s, l->now,
+					true);
+		if (threaded)
+			pthread_join(aj.th, NULL);
+		else if (l->s)
+			allows_run(&aj);
+		if (aj.ret)
+			return load_failed(rep, -ENOMEM, "reading the allowlist failed");
+	}
 	for (size_t i = 0; i < l->res.n_entries; i++) {
 		struct feed_entry *e = &l->res.entries[i];
 		int v4 = e->cidr.family == AF_INET;
@@ -871,7 +908,14 @@ static int load_check(struct load *l)
 	/* entries listed twice merge (the longest lifetime wins); a feed
 	 * holds at most PI_IDX_MAX distinct prefixes. --check runs this too:
 	 * it runs every check a load runs */
-	ret = pindex_build(&l->pi, l->res.entries, &l->n, &l->exp, o->ttl_s, l->now);
+	ret = 0;
+	if (!indexed || l->n != l->res.n_entries) {
+		free(l->pi.e);
+		free(l->exp);
+		l->pi.e = NULL;
+		l->exp = NULL;
+		ret = pindex_build(&l->pi, l->res.entries, &l->n, &l->exp, o->ttl_s, l->now, false);
+	}
 	if (ret == -E2BIG)
 		return load_failed(rep, -EINVAL, "feed %s: more than %u distinct prefixes in %s, "
 				   "more than one feed holds: split it", o->name, PI_IDX_MAX, o->source);
