@@ -255,24 +255,29 @@ int xdpfence_prog(struct xdp_md *ctx)
 	int proto, l4 = 1, verdict;
 	__u8 nh;
 
-	proto = parse_eth(&c);
-	if (proto == ETH_P_IP) {
+	proto = parse_plain_ipv4(&c, &pi, &l4);	/* the usual frame, at once */
+	if (proto < 0) {
+		proto = parse_eth(&c);
+		if (proto == ETH_P_IPV6)
+			goto v6;
+		if (proto != ETH_P_IP)
+			goto slow;
 		proto = parse_ipv4(&c, &pi, &l4);
 		if (proto < 0)
 			goto slow;
-		slot = lookup_v4(pi.saddr4, &under);
-		hint = FAST_V4 | slot;
-	} else if (proto == ETH_P_IPV6) {
-		if (parse_ipv6(&c, &pi, &nh) < 0)
-			goto slow;
-		slot = lookup_v6(pi.saddr6);
-		hint = FAST_V6 | slot;
-		proto = nh;
-		if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
-			goto slow;	/* extension headers: the long way counts them */
-	} else {
-		goto slow;
 	}
+	slot = lookup_v4(pi.saddr4, &under);
+	hint = FAST_V4 | slot;
+	goto judge;
+v6:
+	if (parse_ipv6(&c, &pi, &nh) < 0)
+		goto slow;
+	slot = lookup_v6(pi.saddr6);
+	hint = FAST_V6 | slot;
+	proto = nh;
+	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
+		goto slow;	/* extension headers: the long way counts them */
+judge:
 	r = rule_at(slot);
 	if (!r || r->kind != FENCE_KIND_DENY || r->action != FENCE_ACT_DROP)
 		goto slow;
