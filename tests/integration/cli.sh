@@ -83,6 +83,10 @@ out=$(xf ban add 198.18.7.98 2>&1)
 check "a writer refuses a newer layout" test $? -ne 0
 check "  and says why" grep -q 'made by a newer xdpfence (layout 99; this build writes layout' <<<"$out"
 check_not "  nothing applied" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN ban list | grep -q 198.18.7.98"
+out=$(xf attach lo --mode skb 2>&1)
+check "attach refuses it too (its program would search the maps the old way)" test $? -ne 0
+check "  and says why" grep -q 'made by a newer xdpfence (layout 99' <<<"$out"
+check_not "  nothing attached to lo" sh -c "ip -n $NS_G link show lo | grep -q xdp"
 meta=$(bpftool -j map lookup pinned "$PIN/meta" key 0 0 0 0 |
 	python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; v[8]="0x%02x" % int(sys.argv[1]); print(" ".join(v))' "$layout")
 check "meta.version back to $layout" bpftool map update pinned "$PIN/meta" key 0 0 0 0 value $meta

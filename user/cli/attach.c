@@ -272,6 +272,14 @@ int fence_attach(const char *ifname, bool skb, struct fence_opts *o)
 			close(lock_fd);
 		return EXIT_RUNTIME;
 	}
+	{
+		char why[512];
+
+		if (pin_layout_check(g_opts.pin_dir, why, sizeof(why))) {
+			pr_err("%s", why);
+			goto out;
+		}
+	}
 	if (find_ours(ifindex, pin_map_id(g_opts.pin_dir, FM_STATS), &a, NULL, NULL)) {
 		if (!pin_map_id(g_opts.pin_dir, FM_STATS)) {
 			pr_err("%s runs xdpfence (program %u) on maps that were pinned under %s and "

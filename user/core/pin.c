@@ -270,6 +270,37 @@ bool pin_writer_busy(const char *pin_dir)
 	return busy;
 }
 
+/* A layout this build does not know: writing it the way this build does,
+ * or searching it with this build's program, could undo what the newer
+ * one relies on. */
+static int newer_layout(const char *pin_dir, const struct fence_meta *meta, char *err,
+			size_t errlen)
+{
+	if (meta->magic != FENCE_META_MAGIC || meta->version <= FENCE_META_VERSION)
+		return 0;
+	snprintf(err, errlen, "the maps under %s were made by a newer xdpfence (layout %u; "
+		 "this build writes layout %u): use that build, or detach, remove the pin "
+		 "dir and load the feeds and bans again", pin_dir, meta->version,
+		 FENCE_META_VERSION);
+	return -EPROTO;
+}
+
+int pin_layout_check(const char *pin_dir, char *err, size_t errlen)
+{
+	struct fence_meta meta;
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/meta", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;	/* no set yet */
+	if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &meta))
+		ret = newer_layout(pin_dir, &meta, err, errlen);
+	close(fd);
+	return ret;
+}
+
 int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errlen)
 {
 	struct fence_meta meta;
@@ -277,15 +308,8 @@ int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errle
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
-	/* a layout this build does not know: writing it the way this build
-	 * does could undo what the newer one relies on */
-	if (!fence_read_meta(&p->m, &meta) && meta.version > FENCE_META_VERSION) {
-		snprintf(err, errlen, "the maps under %s were made by a newer xdpfence (layout %u; "
-			 "this build writes layout %u): use that build, or detach, remove the pin "
-			 "dir and load the feeds and bans again", p->pin_dir, meta.version,
-			 FENCE_META_VERSION);
+	if (!fence_read_meta(&p->m, &meta) && newer_layout(p->pin_dir, &meta, err, errlen))
 		return -EPROTO;
-	}
 	rep->interrupted = table_interrupted(p->t);
 	rep->outdated = !rep->interrupted && table_outdated(p->t);
 	if (rep->interrupted || rep->outdated) {

@@ -89,6 +89,11 @@ int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errle
 /* Is a writer at work on pin_dir now (holding its lock)? */
 bool pin_writer_busy(const char *pin_dir);
 
+/* 0, or -EPROTO (err says so) when the maps pinned under pin_dir were made
+ * by a newer xdpfence than this build: a program this build loads would
+ * search them the way they no longer are. No maps pinned there: 0. */
+int pin_layout_check(const char *pin_dir, char *err, size_t errlen);
+
 /* The id of map pinned under pin_dir, 0 if none is. */
 __u32 pin_map_id(const char *pin_dir, enum fence_map_id map);
 
