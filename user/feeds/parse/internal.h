@@ -110,6 +110,8 @@ bool feed_reserve(struct feed_result *res, size_t lines, bool populate);
 size_t feed_count_lines(const char *buf, size_t len);
 /* 1-based line of byte off. */
 uint32_t feed_line_at(const char *buf, size_t off);
+/* The line len bytes on from p, p being on line (at most UINT32_MAX). */
+uint32_t feed_line_after(uint32_t line, const char *p, size_t len);
 /* [*p, *e) without blanks at either end. */
 void feed_trim(const char **p, const char **e);
 /* The next blank-separated word in [*p, e): [*w, *we); false at the end. */

@@ -200,11 +200,8 @@ static void js_element_lines(const char *buf, size_t len, const char *p, uint32_
 			i++;	/* more than json-c saw */
 			break;
 		}
-		while (at < s.p && (at = memchr(at, '\n', (size_t)(s.p - at)))) {
-			at++;
-			if (line < UINT32_MAX)
-				line++;
-		}
+		if (at < s.p)
+			line = feed_line_after(line, at, (size_t)(s.p - at));
 		at = s.p;
 		lines[i++] = line;
 		if (!js_value(&s) || !js_next(&s))

@@ -13,17 +13,16 @@
 #include "feeds/parse/internal.h"
 #include "lib/util.h"
 
+uint32_t feed_line_after(uint32_t line, const char *p, size_t len)
+{
+	size_t n = feed_count_lines(p, len);
+
+	return n >= UINT32_MAX - line ? UINT32_MAX : line + (uint32_t)n;
+}
+
 uint32_t feed_line_at(const char *buf, size_t off)
 {
-	const char *p = buf, *end = buf + off;
-	uint32_t line = 1;
-
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
-		p++;
-		if (line < UINT32_MAX)
-			line++;
-	}
-	return line;
+	return feed_line_after(1, buf, off);
 }
 
 void feed_trim(const char **p, const char **e)
@@ -77,10 +76,6 @@ int feed_parse_lines(struct feed_ctx *ctx, const char *buf, size_t len, feed_lin
 	return 0;
 }
 
-/* A line makes one entry at most, so the entries of a line format are
- * reserved up front and mapped in at once: grown by doubling, a big feed
- * would cost copies and a page fault at a time. Best effort:
- * feed_add_entry still grows if this fails. */
 size_t feed_count_lines(const char *buf, size_t len)
 {
 	const uint64_t ones = 0x0101010101010101ULL, nl = ones * '\n', low7 = ~(ones << 7),
@@ -110,6 +105,10 @@ size_t feed_count_lines(const char *buf, size_t len)
 	return n;
 }
 
+/* A line makes one entry at most, so the entries of a line format are
+ * reserved up front and mapped in at once: grown by doubling, a big feed
+ * would cost copies and a page fault at a time. Best effort:
+ * feed_add_entry still grows if this fails. */
 bool feed_reserve(struct feed_result *res, size_t lines, bool populate)
 {
 	size_t want = res->n_entries + lines;
