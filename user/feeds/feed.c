@@ -311,13 +311,6 @@ static __u32 pindex_at(__u64 cell)
 	return (__u32)(cell & PI_IDX_MAX) - 1;
 }
 
-/* Index v[0..*n), merging entries listed twice into the first (one entry:
- * the longest lifetime wins, no lifetime beats any); *n becomes the number
- * of distinct ones, (*expp)[i] the expiry of v[i] (0 = none). *expp stays
- * NULL while no entry has a lifetime (most feeds: 8 MB less fresh memory
- * for a million entries); see exp_of(). With distinct, an entry listed
- * twice ends it with -EEXIST instead, v unchanged (the index and *expp
- * are then the caller's to free). */
 /* Double the index, the distinct entries v[0..u) in it again. */
 static int pindex_grow(struct pindex *pi, const struct feed_entry *v, size_t u)
 {
@@ -339,6 +332,13 @@ static int pindex_grow(struct pindex *pi, const struct feed_entry *v, size_t u)
 	return 0;
 }
 
+/* Index v[0..*n), merging entries listed twice into the first (one entry:
+ * the longest lifetime wins, no lifetime beats any); *n becomes the number
+ * of distinct ones, (*expp)[i] the expiry of v[i] (0 = none). *expp stays
+ * NULL while no entry has a lifetime (most feeds: 8 MB less fresh memory
+ * for a million entries); see exp_of(). With distinct, an entry listed
+ * twice ends it with -EEXIST instead, v unchanged (the index and *expp
+ * are then the caller's to free). */
 static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u64 **expp,
 			__u64 ttl_default, __u64 now, bool distinct)
 {
@@ -375,11 +375,10 @@ static int pindex_build(struct pindex *pi, struct feed_entry *v, size_t *n, __u6
 		}
 		cell = pindex_find_h(pi, v, &v[i].cidr, h);
 
+		if (*cell && distinct)
+			return -EEXIST;	/* v as it was: the caller merges them */
 		if (*cell) {
 			__u64 *x = exp ? &exp[pindex_at(*cell)] : NULL;
-
-			if (distinct)
-				return -EEXIST;	/* v as it was: the caller merges them */
 
 			if (x && *x && (!e || e > *x))
 				*x = e;

@@ -262,17 +262,13 @@ int feed_plain_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 	pthread_t th;
 	int ret;
 
-	if (!mid || mid + 1 == buf + len) {
-		feed_reserve_lines(res, buf, len);
-		return plain_lines(ctx, buf, len, 0);
-	}
+	if (!mid || mid + 1 == buf + len)
+		goto whole;
 	mid++;
 	lines1 = feed_count_lines(buf, (size_t)(mid - buf));
 	lines2 = feed_count_lines(mid, (size_t)(buf + len - mid)) + 1;
-	if (lines1 >= UINT32_MAX || !feed_reserve(res, lines1 + lines2, false)) {
-		feed_reserve_lines(res, buf, len);
-		return plain_lines(ctx, buf, len, 0);
-	}
+	if (lines1 >= UINT32_MAX || !feed_reserve(res, lines1 + lines2, false))
+		goto whole;
 	h.buf = mid;
 	h.len = (size_t)(buf + len - mid);
 	h.line0 = (uint32_t)lines1;
@@ -302,6 +298,9 @@ int feed_plain_parse(struct feed_ctx *ctx, const char *buf, size_t len)
 	res->n_entries += h.res.n_entries;
 	res->n_skipped += h.res.n_skipped;
 	return 0;
+whole:	/* in one piece */
+	feed_reserve_lines(res, buf, len);
+	return plain_lines(ctx, buf, len, 0);
 }
 
 /* Any text is a plain feed, with an error for each line that is not a
