@@ -681,6 +681,28 @@ static void test_table_direct_halves(void)
 	fx_close(&f);
 }
 
+/* Stage a deny of each of addrs[0..n), as info says. */
+static void deny_all(struct table *t, char (*addrs)[48], int n,
+		     const struct fence_rule_info *info)
+{
+	struct cidr c;
+
+	for (int i = 0; i < n; i++) {
+		cidr_parse(addrs[i], &c, 0, NULL, 0);
+		table_put(t, &c, FENCE_KIND_DENY, info);
+	}
+}
+
+/* How many of addrs[0..n) the program drops. */
+static __u32 drops_of(struct fx *f, char (*addrs)[48], int n)
+{
+	__u32 dropped = 0;
+
+	for (int i = 0; i < n; i++)
+		dropped += fx_send(f, &(struct pkt_spec){ .saddr = addrs[i] }) == XDP_DROP;
+	return dropped;
+}
+
 /* IPv6 keys that pile up at one place of tbl6 (more than FENCE_V6_PROBES
  * homed there under its seed) cannot be placed though tbl6 has room: a
  * plain commit says no room and applies nothing; pin_commit grows tbl6
@@ -692,7 +714,7 @@ static void test_table_crowded_tbl6_grows(void)
 	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL, .manual_action = FENCE_ACT_DROP };
 	char dir[96], err[256] = "", addrs[40][48];
 	struct table_stats st = {};
-	__u32 n_tbl6, home = 0, n = 0, dropped = 0;
+	__u32 n_tbl6, home = 0, n = 0;
 	struct pinned s;
 	struct cidr c;
 	struct fx f;
@@ -723,10 +745,7 @@ static void test_table_crowded_tbl6_grows(void)
 	}
 	ASSERT_EQ(n, 40, "40 addresses found");
 	/* with IPv4 keys put in early, taken back and put in again */
-	for (__u32 i = 0; i < n; i++) {
-		cidr_parse(addrs[i], &c, 0, NULL, 0);
-		table_put(s.t, &c, FENCE_KIND_DENY, &info);
-	}
+	deny_all(s.t, addrs, (int)n, &info);
 	cidr_parse("198.51.100.7", &c, 0, NULL, 0);
 	table_put(s.t, &c, FENCE_KIND_DENY, &info);
 	cidr_parse("203.0.113.0/24", &c, 0, NULL, 0);
@@ -735,10 +754,7 @@ static void test_table_crowded_tbl6_grows(void)
 	ASSERT_TRUE(strstr(err, "near a new key's place") != NULL, "near a key's place");
 	cidr_parse(addrs[0], &c, 0, NULL, 0);
 	ASSERT_TRUE(!table_get(s.t, &c, FENCE_KIND_DENY, NULL), "nothing applied");
-	for (__u32 i = 0; i < n; i++) {
-		cidr_parse(addrs[i], &c, 0, NULL, 0);
-		table_put(s.t, &c, FENCE_KIND_DENY, &info);
-	}
+	deny_all(s.t, addrs, (int)n, &info);
 	cidr_parse("198.51.100.7", &c, 0, NULL, 0);
 	table_put(s.t, &c, FENCE_KIND_DENY, &info);
 	cidr_parse("203.0.113.0/24", &c, 0, NULL, 0);
@@ -751,9 +767,7 @@ static void test_table_crowded_tbl6_grows(void)
 	/* a program over the maps pinned now: each of the 40 drops */
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "the grown set"))
 		goto out;
-	for (__u32 i = 0; i < n; i++)
-		dropped += fx_send(&f, &(struct pkt_spec){ .saddr = addrs[i] }) == XDP_DROP;
-	ASSERT_EQ(dropped, n, "every one drops");
+	ASSERT_EQ(drops_of(&f, addrs, (int)n), n, "every one drops");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8::1" }), XDP_PASS, "others pass");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.51.100.7" }), XDP_DROP, "the /32 drops");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "203.0.113.5" }), XDP_PASS, "the allow");
@@ -789,15 +803,6 @@ static void one_home_unkeyed(char (*addrs)[48], int n)
 	}
 }
 
-static __u32 drops_of(struct fx *f, char (*addrs)[48], int n)
-{
-	__u32 dropped = 0;
-
-	for (int i = 0; i < n; i++)
-		dropped += fx_send(f, &(struct pkt_spec){ .saddr = addrs[i] }) == XDP_DROP;
-	return dropped;
-}
-
 /* Keys an attacker picks inside its own /64 cannot crowd tbl6: a table
  * made now is keyed (the low half of a key is hashed under the seed), so
  * 40 /128s that share a home in an unkeyed table spread, and one plain
@@ -824,10 +829,7 @@ static void test_table_tbl6_keyed(void)
 		return;
 	ASSERT_EQ(f.m.tbl6_meta->keyed, 1, "keyed");
 	n_tbl6 = f.m.n_tbl6;
-	for (int i = 0; i < 40; i++) {
-		cidr_parse(addrs[i], &c, 0, NULL, 0);
-		table_put(f.t, &c, FENCE_KIND_DENY, &info);
-	}
+	deny_all(f.t, addrs, 40, &info);
 	if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "one plain commit places all 40"))
 		fprintf(stderr, "  %s\n", err);
 	ASSERT_EQ(f.m.n_tbl6, n_tbl6, "in the positions there were");
@@ -858,10 +860,7 @@ static void test_table_tbl6_keyed(void)
 		table_put(s.t, &c, FENCE_KIND_DENY, &info);
 	}
 	ASSERT_EQ(table_commit(s.t, &st, err, sizeof(err)), 0, "a few keys go in, unkeyed");
-	for (int i = 0; i < 40; i++) {
-		cidr_parse(addrs[i], &c, 0, NULL, 0);
-		table_put(s.t, &c, FENCE_KIND_DENY, &info);
-	}
+	deny_all(s.t, addrs, 40, &info);
 	ASSERT_EQ(table_commit(s.t, &st, err, sizeof(err)), -ENOSPC, "the 40 crowd it");
 	ASSERT_TRUE(strstr(err, "near a new key's place") != NULL, "near a key's place");
 	pin_close(&s);
@@ -878,10 +877,7 @@ static void test_table_tbl6_keyed(void)
 
 	if (!ASSERT_EQ(pin_open(&s, dir, PIN_WRITE, NULL, err, sizeof(err)), 0, "opened again"))
 		goto out;
-	for (int i = 0; i < 40; i++) {
-		cidr_parse(addrs[i], &c, 0, NULL, 0);
-		table_put(s.t, &c, FENCE_KIND_DENY, &info);
-	}
+	deny_all(s.t, addrs, 40, &info);
 	err[0] = 0;
 	if (!ASSERT_EQ(pin_commit(&s, &st, err, sizeof(err)), 0, "pin_commit grows tbl6"))
 		fprintf(stderr, "  %s\n", err);
