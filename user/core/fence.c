@@ -110,7 +110,7 @@ static int pinned_info(const char *pin_dir, const char *name, struct bpf_map_inf
 	return err ? -errno : 0;
 }
 
-static int read_pinned_meta(const char *pin_dir, struct fence_meta *meta)
+int fence_read_pinned_meta(const char *pin_dir, struct fence_meta *meta)
 {
 	char path[512];
 	__u32 key = 0;
@@ -259,7 +259,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	}
 
 	/* Reuse what is pinned: its sizes and load-time settings win. */
-	if (!read_pinned_meta(o->pin_dir, &meta)) {
+	if (!fence_read_pinned_meta(o->pin_dir, &meta)) {
 		skel->rodata->v4_agg_len = meta.v4_agg_len;
 		skel->rodata->v6_agg_len = meta.v6_agg_len;
 		skel->rodata->malformed_verdict = meta.malformed_verdict;

@@ -164,6 +164,9 @@ void fence_maps_close(struct fence_maps *m);
 
 /* The `meta` record: aggregation lengths and settings of this pinned set. */
 int fence_read_meta(const struct fence_maps *m, struct fence_meta *meta);
+/* The same from the set pinned under pin_dir, without opening it: -errno
+ * when none is pinned there, -ENOENT when its meta was never written. */
+int fence_read_pinned_meta(const char *pin_dir, struct fence_meta *meta);
 
 /* A fresh tbl6 (empty): its size in tbl6_meta and a hash seed of its own,
  * so that nobody can choose addresses whose keys pile up in one place. */

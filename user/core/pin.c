@@ -288,17 +288,10 @@ static int newer_layout(const char *pin_dir, const struct fence_meta *meta, char
 int pin_layout_check(const char *pin_dir, char *err, size_t errlen)
 {
 	struct fence_meta meta;
-	char path[PATH_MAX];
-	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), "%s/meta", pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
+	if (fence_read_pinned_meta(pin_dir, &meta))
 		return 0;	/* no set yet */
-	if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &meta))
-		ret = newer_layout(pin_dir, &meta, err, errlen);
-	close(fd);
-	return ret;
+	return newer_layout(pin_dir, &meta, err, errlen);
 }
 
 int pin_repair(struct pinned *p, struct pin_repair *rep, char *err, size_t errlen)
