@@ -8,7 +8,7 @@
 #     maps made with the default settings; if they refuse it, again into maps
 #     made by `attach --tbl8-groups 524288` (on a veth of a lab of its own),
 #     so that what follows runs with the million loaded either way;
-#   - `ban add`, `ban del`, `allow add` of one prefix (median of 5; RSS: max);
+#   - `ban add`, `ban del`, `allow add`, `allow del` of one prefix (median of 5; RSS: max);
 #   - a reload of the feed with 1% changed (0.5% gone, 0.5% new), `--direct`;
 #   - `ban add -` of 10,000 lines from stdin, then `ban del -` of them.
 # It measures whatever the code does: a command that fails is reported with
@@ -93,6 +93,7 @@ for i in 1 2 3 4 5; do
 	timed "allow add 192.0.2.$i" "${XF[@]}" allow add "192.0.2.$i"
 	W["allow add"]+=" $w" R["allow add"]+=" $r" rc_allow=$rc
 	timed "allow del 192.0.2.$i" "${XF[@]}" allow del "192.0.2.$i"
+	W["allow del"]+=" $w" R["allow del"]+=" $r" rc_allow_del=$rc
 done
 reload=()
 for f in b a b a; do
@@ -109,8 +110,9 @@ batch_del=$w batch_del_rc=$rc
 ms() { python3 -c "print('%.1f' % ($1 * 1000))"; }
 mb() { python3 -c "print('%.1f' % ($1 / 1024))"; }
 echo "medians of 5: ban add $(ms "$(median ${W["ban add"]})") ms, ban del $(ms "$(median ${W["ban del"]})") ms," \
-	"allow add $(ms "$(median ${W["allow add"]})") ms; max RSS $(mb "$(maxof ${R["ban add"]})") /" \
-	"$(mb "$(maxof ${R["ban del"]})") / $(mb "$(maxof ${R["allow add"]})") MB"
+	"allow add $(ms "$(median ${W["allow add"]})") ms, allow del $(ms "$(median ${W["allow del"]})") ms;" \
+	"max RSS $(mb "$(maxof ${R["ban add"]})") / $(mb "$(maxof ${R["ban del"]})") /" \
+	"$(mb "$(maxof ${R["allow add"]})") / $(mb "$(maxof ${R["allow del"]})") MB"
 echo "targets: one change <= 15 ms and <= 64 MB; 1% reload <= 0.2 s; ban add - of 10k <= 0.3 s;" \
 	"first load of 1M /16../32 <= 1 s"
 fig() {	# name value exit-code: a failed run is no figure
@@ -124,6 +126,8 @@ fig ban_del_ms "$(ms "$(median ${W["ban del"]})")" "$rc_del"
 fig ban_del_rss_mb "$(mb "$(maxof ${R["ban del"]})")" "$rc_del"
 fig allow_add_ms "$(ms "$(median ${W["allow add"]})")" "$rc_allow"
 fig allow_add_rss_mb "$(mb "$(maxof ${R["allow add"]})")" "$rc_allow"
+fig allow_del_ms "$(ms "$(median ${W["allow del"]})")" "$rc_allow_del"
+fig allow_del_rss_mb "$(mb "$(maxof ${R["allow del"]})")" "$rc_allow_del"
 fig reload_1pct_s "$(median "${reload[@]}")" 0
 fig ban_batch_10k_s "$batch" "$batch_rc"
 fig ban_batch_del_10k_s "$batch_del" "$batch_del_rc"

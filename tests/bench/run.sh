@@ -105,6 +105,8 @@ rows = [
     ("ban del, max RSS (MB)", "ban_del_rss_mb", "<=", 64),
     ("allow add (ms)", "allow_add_ms", "<=", 15),
     ("allow add, max RSS (MB)", "allow_add_rss_mb", "<=", 64),
+    ("  allow del (ms)", "allow_del_ms", None, None),
+    ("  allow del, max RSS (MB)", "allow_del_rss_mb", None, None),
     ("reload of the 1M feed, 1% changed (s)", "reload_1pct_s", "<=", 0.2),
     ("ban add - of 10,000 lines (s)", "ban_batch_10k_s", "<=", 0.3),
     ("first load, 1M /16../32, default settings (s)", "first_load_spread_s", "<=", 1.0),

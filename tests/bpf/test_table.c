@@ -212,16 +212,37 @@ static bool repaint_writes_nothing(struct fx *f, int round)
 
 /* Random adds, changes and removals, checked after every commit against a
  * model of what the data path must answer, and against a full repaint.
- * small_only: IPv4 changes that a small commit (small.c) takes, so that
- * its incremental build is what is checked; else everything, IPv6 and
- * removed allows included, which takes the full build. */
-static void random_differential(bool small_only)
+ * DIFF_ALL: everything, IPv6 included, which takes the full build.
+ * DIFF_SMALL: IPv4 changes that a small commit (small.c) takes, so that its
+ * incremental build is what is checked. DIFF_UNALLOW: IPv4 with allows of
+ * /16../32 over the denies, every other round one allow removed alone (a
+ * small commit unless another allow lies inside it). */
+enum diff_mode { DIFF_ALL, DIFF_SMALL, DIFF_UNALLOW };
+
+/* A live allow of the model, picked at random (NULL: none). */
+static struct model_entry *random_allow(struct model_entry *m, int n)
 {
+	int live = 0, k;
+
+	for (int j = 0; j < n; j++)
+		live += m[j].live && m[j].kind == FENCE_KIND_ALLOW;
+	if (!live)
+		return NULL;
+	k = rnd() % live;
+	for (int j = 0; j < n; j++)
+		if (m[j].live && m[j].kind == FENCE_KIND_ALLOW && !k--)
+			return &m[j];
+	return NULL;
+}
+
+static void random_differential(enum diff_mode mode)
+{
+	bool small_only = mode != DIFF_ALL;
 	struct fence_opts o = { .max_rules = 4096, .tbl8_groups = 1024, .prefix_entries = 64,
 				.v6_rules = 4096 };
 	static struct model_entry m[MODEL_MAX];
 	int n = 0, mismatches = 0, probes = 0, repaint_diffs = 0, small = 0, full = 0;
-	int parent_diffs = 0;
+	int parent_diffs = 0, unallow_small = 0, unallow_full = 0;
 	char err[256];
 	struct fx f;
 
@@ -229,18 +250,35 @@ static void random_differential(bool small_only)
 		return;
 	memset(m, 0, sizeof(m));
 	for (int round = 0; round < 40; round++) {
-		/* add 10 entries, change 3, remove 4 */
+		struct model_entry *gone = mode == DIFF_UNALLOW && round % 2 ? random_allow(m, n) : NULL;
+
+		/* add 10 entries, change 3, remove 4; or remove one allow */
+		if (gone) {
+			gone->live = false;
+			ASSERT_EQ(table_del(f.t, &gone->c, FENCE_KIND_ALLOW), 0, "del allow");
+			goto commit;
+		}
 		for (int k = 0; k < 10 && n < MODEL_MAX; k++) {
 			struct model_entry *e = &m[n];
 			struct fence_rule_info info = {};
 			bool dup = false;
 
 			random_prefix(small_only || rnd() % 3 ? AF_INET : AF_INET6, &e->c);
-			e->kind = rnd() % (small_only ? 40 : 8) ? FENCE_KIND_DENY : FENCE_KIND_ALLOW;
+			e->kind = rnd() % (mode == DIFF_SMALL ? 40 : mode == DIFF_UNALLOW ? 10 : 8) ?
+				  FENCE_KIND_DENY : FENCE_KIND_ALLOW;
 			/* few and small allows: most denies then stay clear of them
 			 * (a deny added or removed under one takes the full build) */
-			if (small_only && e->kind == FENCE_KIND_ALLOW && e->c.len < 29) {
+			if (mode == DIFF_SMALL && e->kind == FENCE_KIND_ALLOW && e->c.len < 29) {
 				e->c.len = 29 + rnd() % 4;
+				cidr_mask(&e->c);
+			}
+			/* all in 198.18.0.0/20, so that allows hide denies; allows
+			 * long enough to be removed by a small commit */
+			if (mode == DIFF_UNALLOW) {
+				e->c.addr[2] = rnd() & 0x0f;
+				e->c.addr[3] = rnd() & 0xff;
+				if (e->kind == FENCE_KIND_ALLOW && e->c.len < 20)
+					e->c.len = 21 + rnd() % 3;
 				cidr_mask(&e->c);
 			}
 			for (int j = 0; j < n; j++)
@@ -276,13 +314,16 @@ static void random_differential(bool small_only)
 			e->live = false;
 			ASSERT_EQ(table_del(f.t, &e->c, e->kind), 0, "del");
 		}
-		struct table_stats st = {};
-
+		struct table_stats st;
+commit:
+		memset(&st, 0, sizeof(st));
 		if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "commit")) {
 			fprintf(stderr, "  %s\n", err);
 			break;
 		}
 		st.small ? small++ : full++;
+		if (gone)
+			st.small ? unallow_small++ : unallow_full++;
 		if (parents_wrong(&f, m, n, round))
 			parent_diffs++;
 		/* the commit repainted only what its changes touch (from the live
@@ -315,9 +356,14 @@ static void random_differential(bool small_only)
 	ASSERT_TRUE(probes >= 2000, "enough probes");
 	ASSERT_EQ(repaint_diffs, 0, "incremental commits leave what a full repaint would");
 	ASSERT_EQ(parent_diffs, 0, "every IPv4 deny's parent the longest deny around it");
-	printf("     %d small commits, %d full ones\n", small, full);
-	if (small_only)
+	printf("     %d small commits, %d full ones", small, full);
+	if (mode == DIFF_UNALLOW)
+		printf("; allows removed: %d small, %d full", unallow_small, unallow_full);
+	printf("\n");
+	if (mode == DIFF_SMALL)
 		ASSERT_TRUE(small >= 25 && full >= 1, "mostly small commits, some given up (allows)");
+	else if (mode == DIFF_UNALLOW)
+		ASSERT_TRUE(unallow_small >= 10, "allows removed by small commits");
 	else
 		ASSERT_TRUE(full >= 20, "full builds were tried");
 	fx_close(&f);
@@ -325,12 +371,107 @@ static void random_differential(bool small_only)
 
 static void test_table_random_differential(void)
 {
-	random_differential(false);
+	random_differential(DIFF_ALL);
 }
 
 static void test_table_small_differential(void)
 {
-	random_differential(true);
+	random_differential(DIFF_SMALL);
+}
+
+static void test_table_small_unallow_differential(void)
+{
+	random_differential(DIFF_UNALLOW);
+}
+
+/* Remove one entry in a commit of its own; *small: the small build took it. */
+static int remove_alone(struct fx *f, const char *text, enum fence_kind kind, bool *small)
+{
+	struct table_stats st = {};
+	char err[256] = "";
+	struct cidr c;
+	int ret;
+
+	ret = cidr_parse(text, &c, 0, err, sizeof(err));
+	if (!ret)
+		ret = table_del(f->t, &c, kind);
+	if (!ret)
+		ret = table_commit(f->t, &st, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "  remove %s: %s\n", text, err);
+	*small = st.small;
+	return ret;
+}
+
+/* The slot of a live entry (0: none). */
+static __u32 slot_of(struct fx *f, const char *text, enum fence_kind kind)
+{
+	char err[128];
+	struct cidr c;
+	__u32 slot = 0;
+
+	if (cidr_parse(text, &c, 0, err, sizeof(err)) || !table_get(f->t, &c, kind, &slot))
+		return 0;
+	return slot;
+}
+
+/* An allow removed by the small build: its leaves go to the allow around
+ * it when there is one; else to the deny around it, and the denies it hid
+ * come back, each with the deny around it as its parent. One with another
+ * allow inside, or too short to probe, takes the full build. */
+static void test_table_small_unallow(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 64, .prefix_entries = 64 };
+	static const char *const denies[] = {
+		"198.18.0.0/16", "198.18.5.128/25", "198.18.6.0/24", "198.18.6.9/32",
+		"198.18.6.64/26",
+	};
+	struct fx f;
+	bool small;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	for (size_t i = 0; i < sizeof(denies) / sizeof(denies[0]); i++)
+		ASSERT_EQ(fx_deny(&f, denies[i]), 0, denies[i]);
+	ASSERT_EQ(fx_allow(&f, "198.18.4.0/22"), 0, "allow /22");
+	ASSERT_EQ(fx_allow(&f, "198.18.5.0/24"), 0, "allow /24 inside it");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.6.70" }), XDP_PASS, "hidden");
+
+	/* the inner allow: its leaves go to the /22 allow, nothing comes back */
+	ASSERT_EQ(remove_alone(&f, "198.18.5.0/24", FENCE_KIND_ALLOW, &small), 0, "del /24 allow");
+	ASSERT_TRUE(small, "small build");
+	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x05\xc8"), FENCE_STAT_ALLOW,
+		  "198.18.5.200 still allowed by the /22");
+	ASSERT_TRUE(repaint_writes_nothing(&f, 0), "as a full repaint paints it");
+
+	/* the outer one: the denies it hid drop again */
+	ASSERT_EQ(remove_alone(&f, "198.18.4.0/22", FENCE_KIND_ALLOW, &small), 0, "del /22 allow");
+	ASSERT_TRUE(small, "small build");
+	ASSERT_TRUE(repaint_writes_nothing(&f, 1), "as a full repaint paints it");
+	for (int i = 0; i < 4; i++) {
+		static const char *const src[] = { "198.18.4.1", "198.18.5.200", "198.18.6.70",
+						   "198.18.6.9" };
+
+		ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = src[i] }), XDP_DROP, src[i]);
+	}
+	ASSERT_EQ(f.m.rules[slot_of(&f, "198.18.6.64/26", FENCE_KIND_DENY)].parent,
+		  slot_of(&f, "198.18.6.0/24", FENCE_KIND_DENY), "the /26's parent: the /24");
+	ASSERT_EQ(f.m.rules[slot_of(&f, "198.18.5.128/25", FENCE_KIND_DENY)].parent,
+		  slot_of(&f, "198.18.0.0/16", FENCE_KIND_DENY), "the /25's parent: the /16");
+
+	/* another allow inside, or too many prefixes inside: the full build */
+	ASSERT_EQ(fx_allow(&f, "198.18.8.0/22"), 0, "allow /22");
+	ASSERT_EQ(fx_allow(&f, "198.18.9.0/24"), 0, "allow /24 inside it");
+	ASSERT_EQ(remove_alone(&f, "198.18.8.0/22", FENCE_KIND_ALLOW, &small), 0, "del outer");
+	ASSERT_TRUE(!small, "full build");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_PASS, "inner stays");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.8.1" }), XDP_DROP, "rest drops");
+	ASSERT_EQ(fx_remove(&f, "198.18.9.0/24", FENCE_KIND_ALLOW), 0, "del inner");
+	ASSERT_EQ(fx_allow(&f, "198.18.0.0/15"), 0, "allow /15");
+	ASSERT_EQ(remove_alone(&f, "198.18.0.0/15", FENCE_KIND_ALLOW, &small), 0, "del /15");
+	ASSERT_TRUE(!small, "full build");
+	ASSERT_TRUE(repaint_writes_nothing(&f, 2), "as a full repaint paints it");
+	fx_close(&f);
 }
 
 static int lookup_maps_faults(struct fx *f);
@@ -1736,6 +1877,7 @@ static void test_table_feed_diff(void)
 }
 
 TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
+	  T(test_table_small_unallow_differential), T(test_table_small_unallow),
 	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
 	  T(test_table_crowded_tbl6_grows),

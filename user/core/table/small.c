@@ -14,19 +14,24 @@
  *   - a removed deny's leaves go to the longest deny still covering it;
  *   - a new allow takes every leaf it covers but those of longer allows;
  *   - a /32 deny is a key under a HOST leaf, with no parent (bpf/lookup.h).
+ *   - a removed allow's leaves go to the allow around it, else to the deny
+ *     around it, and the denies it hid are painted again (below).
  * Parents (the next shorter deny, for when an entry has expired) are found
  * by probing the index at every shorter length. A deny's children are found
  * among the denies its leaves show and their parents; denies an allow hides
- * entirely are found no other way, but no packet reaches them while it does,
- * and removing an allow takes the full build, which sets them all again.
+ * entirely are found no other way, but no packet reaches them while it does:
+ * removing the allow finds them by probing the index at every prefix inside
+ * it.
  *
  * What it cannot do, the full build does (tbl_small_ok says which): a
- * removed allow, IPv6 entries added or removed (tbl6's keys and markers and
- * the IPv6 parents are v6.c's, which the full build asks), many changes; and a deny added or removed where an allow lies over
- * part of its range (it returns -EAGAIN then: denies the allow hides may
- * need new parents, and nothing here can find them). Owns nothing the full build does not: it fills the
- * same struct sweep, and publish.c writes it in the same order. Must not
- * write the maps.
+ * removed allow shorter than /SMALL_UNALLOW_MIN (too many prefixes inside to
+ * probe), IPv6 entries added or removed (tbl6's keys and markers and the
+ * IPv6 parents are v6.c's, which the full build asks), many changes; and a
+ * deny added or removed where an allow lies over part of its range, or an
+ * allow removed with another inside it (it returns -EAGAIN then: denies the
+ * allow hides may need new parents, and nothing here can find them). Owns
+ * nothing the full build does not: it fills the same struct sweep, and
+ * publish.c writes it in the same order. Must not write the maps.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -38,6 +43,7 @@
 #define SMALL_OPS_MAX	65536	/* more changes: the full build */
 #define SMALL_SPAN_MAX	1048576	/* /24s the ops may cover (sixteen /8s) */
 #define NO_GROUP	0xffffffffU
+#define SMALL_UNALLOW_MIN 16	/* a removed allow: 2^(32 - len) - 1 probes */
 
 bool tbl_small_ok(const struct table *t)
 {
@@ -54,7 +60,7 @@ bool tbl_small_ok(const struct table *t)
 				return false;
 			continue;
 		}
-		if (o->kind == FENCE_KIND_ALLOW && gone)
+		if (o->kind == FENCE_KIND_ALLOW && gone && o->len < SMALL_UNALLOW_MIN)
 			return false;
 		if ((add || gone) && o->len < 24) {
 			span += 1U << (24 - o->len);
@@ -366,7 +372,7 @@ static __u32 *ov_group(struct small *s, struct ov *o)
 	return &s->c->w.g[(size_t)o->lg * FENCE_TBL8_GROUP];
 }
 
-enum xf { XF_DENY, XF_UNDENY, XF_ALLOW };
+enum xf { XF_DENY, XF_UNDENY, XF_ALLOW, XF_UNALLOW };
 
 /* A deny the leaves of a change show: its parent chain may pass the
  * changed prefix (reparent_under). */
@@ -383,11 +389,19 @@ static void note_shown(struct small *s, __u32 v)
 
 /* One leaf's entry v under a change by slot (length len): a new deny takes
  * leaves of no entry or of a shorter deny; a new allow all but those of a
- * longer allow; a removed deny's leaves go to to. */
+ * longer allow; a removed deny's or allow's leaves go to to. */
 static __u32 xf_leaf(struct small *s, enum xf how, __u32 v, __u32 slot, __u8 len, __u32 to)
 {
 	__u8 kind, vl;
 
+	if (how == XF_UNALLOW) {
+		/* an allow shows on every leaf of its range but those of a
+		 * longer allow, which may hide denies this one hid too */
+		if (v == slot)
+			return to;
+		s->err = -EAGAIN;
+		return v;
+	}
 	if (how == XF_UNDENY) {
 		if (v == slot)
 			return to;
@@ -532,6 +546,35 @@ static int hosts_left(struct small *s, __u32 x)
 	return 0;
 }
 
+/* A removed allow addr/len (slot): its leaves go to the longest allow
+ * around it, which hides all it hid; else to the longest deny around it,
+ * and then each deny inside it is found by probing the index (shortest
+ * first, the /32s aside: they are keys, and the leaves kept their HOST
+ * flag) and painted as if new. Their parents are right already: while an
+ * allow hides a deny, a deny added or removed over its range takes the
+ * full build (-EAGAIN), which sets every parent. */
+static int unallow(struct small *s, __u32 addr, __u8 len, __u32 slot)
+{
+	__u32 outer = 0;
+	int ret;
+
+	for (int l = (int)len - 1; l >= 0 && !outer; l--)
+		outer = entry_after(s, addr, (__u8)l, FENCE_KIND_ALLOW, false);
+	if (outer)
+		return xf_range(s, XF_UNALLOW, addr, len, slot, outer);
+	ret = xf_range(s, XF_UNALLOW, addr, len, slot, parent_after(s, addr, len));
+	for (__u8 l = len; l < 32 && !ret; l++) {
+		for (__u32 i = 0; i < 1U << (l - len) && !ret; i++) {
+			__u32 a = addr | (l > len ? i << (32 - l) : 0);
+			__u32 d = entry_after(s, a, l, FENCE_KIND_DENY, false);
+
+			if (d)
+				ret = xf_range(s, XF_DENY, a, l, d, 0);
+		}
+	}
+	return ret;
+}
+
 static int small_op(struct small *s, const struct op *o)
 {
 	__u32 addr = tbl_v4_host(o->addr);
@@ -540,8 +583,9 @@ static int small_op(struct small *s, const struct op *o)
 
 	if (o->family == 6 || (!add && !gone))
 		return 0;	/* IPv6 keys and field changes: publish alone */
-	if (o->kind == FENCE_KIND_ALLOW)	/* a new one (removals: full build) */
-		return xf_range(s, XF_ALLOW, addr, o->len, o->slot, 0);
+	if (o->kind == FENCE_KIND_ALLOW)
+		return add ? xf_range(s, XF_ALLOW, addr, o->len, o->slot, 0)
+			   : unallow(s, addr, o->len, o->slot);
 	if (o->len == 32) {
 		if (add) {
 			struct ov *ov = ov_get(s, addr >> 8);
