@@ -185,7 +185,7 @@ int tbl_sweep_group(struct sweep *w, __u32 *lg)
 /* Room for what a sweep over n entries writes, reserved at once: room
  * never written costs nothing, while growing by doubling writes (copies)
  * about twice the final size into fresh memory. */
-static int sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
+int tbl_sweep_reserve(struct sweep *w, size_t n, __u32 n_groups)
 {
 	size_t groups = n < n_groups ? n : n_groups;
 
@@ -342,7 +342,7 @@ static int sweep_run(struct table *t, struct sweep *w, const struct v4e *e, size
 	size_t i = 0;
 	int ret;
 
-	ret = sweep_reserve(w, n, t->m->n_groups);
+	ret = tbl_sweep_reserve(w, n, t->m->n_groups);
 	if (ret)
 		return ret;
 	for (size_t k = 0; k < n_sp; k++) {

@@ -238,6 +238,8 @@ int commit_build(struct commit *c);
 void commit_build_free(struct commit *c);
 __u8 *tbl_groups_named(const struct fence_maps *m, __u32 *used);
 int tbl_sweep_group(struct sweep *w, __u32 *lg);
+/* Room reserved at once for what a build of n changes or entries writes. */
+int tbl_sweep_reserve(struct sweep *w, size_t n, __u32 n_groups);
 int tbl_groups_assign(struct table *t, struct sweep *w, char *err, size_t errlen);
 
 /* small.c */

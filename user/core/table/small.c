@@ -152,6 +152,56 @@ static int umap_put(struct umap *m, __u32 k, __u32 v)
 	return 0;
 }
 
+/* --- /24 -> its ov, in two levels ------------------------------------- */
+
+/* A reload's changes may cover a few hundred thousand /24s, a /16 of them
+ * at a time: a page of 256 cells per /16 touched keeps the /24s of one
+ * prefix side by side (a hash scattered them, a cache miss or two each). */
+struct ovidx {
+	__u32 *top;			/* /16 -> its page + 1, 0: none */
+	__u32 (*pg)[256];		/* cells: ov index + 1, 0: none */
+	size_t n_pg, cap_pg;
+};
+
+static int ovidx_init(struct ovidx *ix, size_t want_pages)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->top = calloc(65536, sizeof(*ix->top));	/* mapped: pages fault in as touched */
+	ix->cap_pg = want_pages ? want_pages : 1;
+	ix->pg = malloc(ix->cap_pg * sizeof(*ix->pg));
+	return ix->top && ix->pg ? 0 : -ENOMEM;
+}
+
+static void ovidx_free(struct ovidx *ix)
+{
+	free(ix->top);
+	free(ix->pg);
+	ix->top = NULL;
+	ix->pg = NULL;
+}
+
+/* The cell of /24 x, made when make is set (NULL: none, or no memory). */
+static __u32 *ovidx_cell(struct ovidx *ix, __u32 x, bool make)
+{
+	__u32 p = ix->top[x >> 8];
+
+	if (!p) {
+		if (!make)
+			return NULL;
+		if (ix->n_pg == ix->cap_pg) {
+			__u32 (*n)[256] = realloc(ix->pg, 2 * ix->cap_pg * sizeof(*n));
+
+			if (!n)
+				return NULL;
+			ix->pg = n;
+			ix->cap_pg *= 2;
+		}
+		memset(ix->pg[ix->n_pg], 0, sizeof(ix->pg[0]));
+		p = ix->top[x >> 8] = (__u32)++ix->n_pg;
+	}
+	return &ix->pg[p - 1][x & 0xff];
+}
+
 /* --- one small build ------------------------------------------------- */
 
 /* A /24 the commit touches: its leaf as it will be, and its group (a local
@@ -169,7 +219,7 @@ struct small {
 	const struct fence_maps *m;
 	struct umap fresh;		/* slot of a new entry -> its op + 1 */
 	struct umap gone;		/* slot of an entry this commit removes -> 1 */
-	struct umap ovx;		/* /24 -> ov index + 1 */
+	struct ovidx ovx;		/* /24 -> ov index + 1 */
 	struct ov *ov;
 	size_t n_ov, cap_ov;
 	struct umap seen;		/* slots an op's leaves show (its scratch) */
@@ -324,10 +374,12 @@ static int set_parent(struct small *s, __u32 slot, __u32 parent)
 
 static struct ov *ov_get(struct small *s, __u32 x)
 {
-	__u32 i1;
+	__u32 *cell = ovidx_cell(&s->ovx, x, true);
 
-	if (umap_get(&s->ovx, x + 1, &i1))
-		return &s->ov[i1 - 1];
+	if (!cell)
+		return NULL;
+	if (*cell)
+		return &s->ov[*cell - 1];
 	if (s->n_ov == s->cap_ov) {
 		size_t cap = s->cap_ov ? s->cap_ov * 2 : 64;
 		struct ov *n = realloc(s->ov, cap * sizeof(*n));
@@ -339,8 +391,9 @@ static struct ov *ov_get(struct small *s, __u32 x)
 	}
 	__u32 *leaf = fence_leaf_at(s->m, x);
 
-	if (!leaf || umap_put(&s->ovx, x + 1, (__u32)s->n_ov + 1))
+	if (!leaf)
 		return NULL;
+	*cell = (__u32)s->n_ov + 1;
 	struct ov *o = &s->ov[s->n_ov++];
 
 	o->x = x;
@@ -670,9 +723,11 @@ int commit_build_small(struct commit *c)
 	struct table *t = c->t;
 	int ret;
 
-	if (umap_init(&s.fresh, c->n_new + 1) || umap_init(&s.gone, 64) || umap_init(&s.ovx, 64) ||
-	    umap_init(&s.seen, 64) || umap_init(&s.par, 64) || umap_init(&s.hostx, 64) ||
-	    umap_init(&s.hostd, 64)) {
+	/* sized for what the changes touch at the least: growing rehashes */
+	if (umap_init(&s.fresh, c->n_new + 1) || umap_init(&s.gone, c->n_del + 1) ||
+	    ovidx_init(&s.ovx, t->n_ops < 65536 ? t->n_ops + 1 : 65536) || umap_init(&s.seen, 64) ||
+	    umap_init(&s.par, c->n_new + 1) || umap_init(&s.hostx, 64) ||
+	    umap_init(&s.hostd, 64) || tbl_sweep_reserve(&c->w, t->n_ops, c->m->n_groups)) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -698,7 +753,7 @@ int commit_build_small(struct commit *c)
 out:
 	umap_free(&s.fresh);
 	umap_free(&s.gone);
-	umap_free(&s.ovx);
+	ovidx_free(&s.ovx);
 	umap_free(&s.seen);
 	umap_free(&s.par);
 	umap_free(&s.hostx);
