@@ -351,11 +351,18 @@ static __u64 grow_cost(const struct fence_maps *m, const struct grow_to *g)
 
 #define IFACES_MAX 64
 
+/* An instance that made some of the bigger maps: those g grows. */
+struct maker {
+	struct xdpfence *sk;
+	struct grow_to g;
+};
+
 /* An instance over the maps: the pinned ones it keeps, the bigger ones
- * made (first == NULL) or shared from first. With prog, its program is
- * loaded too (for an interface); without, only the maps are made. */
+ * made (n_from 0) or shared from the instance of from[] that made each.
+ * With prog, its program is loaded too (for an interface); without, only
+ * the maps are made. */
 static int open_instance(struct pinned *p, const struct grow_to *g, struct xdpfence **out,
-			 struct xdpfence *first, int chain_fd, bool prog)
+			 const struct maker *from, int n_from, int chain_fd, bool prog)
 {
 	struct fence_opts o = { .max_rules = g->slots > p->m.n_slots ? g->slots : p->m.n_slots,
 				.tbl8_groups = g->groups > p->m.n_groups ? g->groups : p->m.n_groups };
@@ -380,11 +387,14 @@ static int open_instance(struct pinned *p, const struct grow_to *g, struct xdpfe
 			continue;
 		if (new_size(&p->m, id, g)) {
 			bpf_map__set_max_entries(map, new_size(&p->m, id, g));
-			if (first) {	/* the first instance made them: share */
-				struct bpf_map *fm = bpf_object__find_map_by_name(first->obj,
-										  bpf_map__name(map));
+			for (int k = 0; k < n_from; k++) {	/* made already: share */
+				struct bpf_map *fm;
 
+				if (!new_size(&p->m, id, &from[k].g))
+					continue;
+				fm = bpf_object__find_map_by_name(from[k].sk->obj, bpf_map__name(map));
 				ret = fm ? bpf_map__reuse_fd(map, bpf_map__fd(fm)) : -ENOENT;
+				break;
 			}
 		} else {
 			ret = bpf_map__reuse_fd(map, p->m.fd[id]);
@@ -460,12 +470,55 @@ static void *progs_load(void *arg)
 
 		snprintf(path, sizeof(path), "%s/chain_if%d", j->p->pin_dir, j->ifs[i].ifindex);
 		chain = bpf_obj_get(path);
-		j->ret = open_instance(j->p, j->g, &j->sk[1 + i], j->sk[0], chain, true);
+		j->ret = open_instance(j->p, j->g, &j->sk[1 + i], &(struct maker){ j->sk[0], *j->g },
+				       1, chain, true);
 		if (chain >= 0)
 			close(chain);
 		j->done += !j->ret;
 	}
 	return NULL;
+}
+
+/* Half of the bigger maps, made on a thread. */
+struct make_job {
+	struct pinned *p;
+	struct maker mk;
+	pthread_t th;
+	int ret;
+};
+
+static void *make_run(void *arg)
+{
+	struct make_job *j = arg;
+
+	j->ret = open_instance(j->p, &j->mk.g, &j->mk.sk, NULL, 0, -1, false);
+	return NULL;
+}
+
+/* The bigger maps, by an instance that loads no program (*out). Making a
+ * map is mostly the kernel zeroing its memory: when both the slot maps and
+ * the groups grow, each half is made by an instance of its own, the groups
+ * on a second thread, and *out shares them. */
+static int make_maps(struct pinned *p, const struct grow_to *g, struct xdpfence **out)
+{
+	struct make_job j = { .p = p, .mk.g = { .groups = g->groups } };
+	struct maker mine = { .g = *g };
+	int ret;
+
+	mine.g.groups = 0;
+	if (!g->groups || !(g->slots || g->v6 || g->tbl6) || pthread_create(&j.th, NULL, make_run, &j))
+		return open_instance(p, g, out, NULL, 0, -1, false);
+	ret = open_instance(p, &mine.g, &mine.sk, NULL, 0, -1, false);
+	pthread_join(j.th, NULL);
+	if (!ret)
+		ret = j.ret;
+	if (!ret)
+		ret = open_instance(p, g, out, (struct maker[]){ mine, j.mk }, 2, -1, false);
+	if (mine.sk)
+		xdpfence__destroy(mine.sk);	/* *out holds the maps */
+	if (j.mk.sk)
+		xdpfence__destroy(j.mk.sk);
+	return ret;
 }
 
 int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t errlen)
@@ -511,7 +564,7 @@ int pin_grow(struct pinned *p, const struct grow_to *want, char *err, size_t err
 	 * one instance per interface (each keeps its own `chain` to the
 	 * program it runs before), its program verified on a thread while
 	 * the maps are copied (the two take about as long) */
-	ret = open_instance(p, &g, &sk[0], NULL, -1, false);
+	ret = make_maps(p, &g, &sk[0]);
 	if (ret) {
 		snprintf(err, errlen, "making the bigger maps: %s", strerror(-ret));
 		goto out;
