@@ -214,9 +214,10 @@ static bool repaint_writes_nothing(struct fx *f, int round)
  * model of what the data path must answer, and against a full repaint.
  * DIFF_ALL: everything, IPv6 included, which takes the full build.
  * DIFF_SMALL: IPv4 changes that a small commit (small.c) takes, so that its
- * incremental build is what is checked. DIFF_UNALLOW: IPv4 with allows of
- * /16../32 over the denies, every other round one allow removed alone (a
- * small commit unless another allow lies inside it). */
+ * incremental build is what is checked. DIFF_UNALLOW: IPv4 in two /20s,
+ * allows of /21../32 over the denies, every other round one allow removed
+ * (a small commit unless another allow lies inside it), with a deny added
+ * in one such round of two. */
 enum diff_mode { DIFF_ALL, DIFF_SMALL, DIFF_UNALLOW };
 
 /* A live allow of the model, picked at random (NULL: none). */
@@ -252,13 +253,17 @@ static void random_differential(enum diff_mode mode)
 	for (int round = 0; round < 40; round++) {
 		struct model_entry *gone = mode == DIFF_UNALLOW && round % 2 ? random_allow(m, n) : NULL;
 
-		/* add 10 entries, change 3, remove 4; or remove one allow */
+		/* add 10 entries, change 3, remove 4; or remove one allow, and
+		 * add an entry or not */
+		int adds = 10, changes = 3, removes = 4;
+
 		if (gone) {
 			gone->live = false;
 			ASSERT_EQ(table_del(f.t, &gone->c, FENCE_KIND_ALLOW), 0, "del allow");
-			goto commit;
+			adds = rnd() % 2;
+			changes = removes = 0;
 		}
-		for (int k = 0; k < 10 && n < MODEL_MAX; k++) {
+		for (int k = 0; k < adds && n < MODEL_MAX; k++) {
 			struct model_entry *e = &m[n];
 			struct fence_rule_info info = {};
 			bool dup = false;
@@ -295,7 +300,7 @@ static void random_differential(enum diff_mode mode)
 			ASSERT_EQ(table_put(f.t, &e->c, e->kind, &info), 0, "put");
 			n++;
 		}
-		for (int k = 0; k < 3 && n; k++) {
+		for (int k = 0; k < changes && n; k++) {
 			struct model_entry *e = &m[rnd() % n];
 			struct fence_rule_info info = {};
 
@@ -306,7 +311,7 @@ static void random_differential(enum diff_mode mode)
 			info.manual_action = info.promoted_action = info.feed_action = e->action;
 			ASSERT_EQ(table_put(f.t, &e->c, e->kind, &info), 0, "change");
 		}
-		for (int k = 0; k < 4 && n; k++) {
+		for (int k = 0; k < removes && n; k++) {
 			struct model_entry *e = &m[rnd() % n];
 
 			if (!e->live || (small_only && e->kind == FENCE_KIND_ALLOW))
@@ -314,9 +319,8 @@ static void random_differential(enum diff_mode mode)
 			e->live = false;
 			ASSERT_EQ(table_del(f.t, &e->c, e->kind), 0, "del");
 		}
-		struct table_stats st;
-commit:
-		memset(&st, 0, sizeof(st));
+		struct table_stats st = {};
+
 		if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "commit")) {
 			fprintf(stderr, "  %s\n", err);
 			break;
@@ -471,6 +475,69 @@ static void test_table_small_unallow(void)
 	ASSERT_EQ(remove_alone(&f, "198.18.0.0/15", FENCE_KIND_ALLOW, &small), 0, "del /15");
 	ASSERT_TRUE(!small, "full build");
 	ASSERT_TRUE(repaint_writes_nothing(&f, 2), "as a full repaint paints it");
+	fx_close(&f);
+}
+
+/* Remove allows in one commit; *small: the small build took it. */
+static int remove_allows(struct fx *f, const char *const *v, int n, bool *small)
+{
+	struct table_stats st = {};
+	char err[256] = "";
+	struct cidr c;
+	int ret = 0;
+
+	for (int i = 0; i < n && !ret; i++) {
+		ret = cidr_parse(v[i], &c, 0, err, sizeof(err));
+		if (!ret)
+			ret = table_del(f->t, &c, FENCE_KIND_ALLOW);
+	}
+	if (!ret)
+		ret = table_commit(f->t, &st, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "  remove: %s\n", err);
+	*small = st.small;
+	return ret;
+}
+
+/* The ends of the small build's probes: a /16 (the shortest it takes), a
+ * /31 at the top of one, a /31 under a /24, a /32; and the probes of one
+ * commit's removed allows bounded (two /16s are in bounds, one /24 more is
+ * not: the full build). */
+static void test_table_small_unallow_bounds(void)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 64, .prefix_entries = 64 };
+	static const char *const denies[] = {
+		"198.18.0.0/16", "198.18.255.254/31", "198.18.255.0/24", "198.18.6.4/31",
+		"198.18.200.7/32", "198.19.3.0/25",
+	};
+	static const char *const gone[] = { "198.18.0.0/16", "198.18.6.0/24", "198.18.200.7/32" };
+	static const char *const wide[] = { "198.18.0.0/16", "198.19.0.0/16", "192.0.2.0/24" };
+	struct fx f;
+	bool small;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	for (size_t i = 0; i < sizeof(denies) / sizeof(denies[0]); i++)
+		ASSERT_EQ(fx_deny(&f, denies[i]), 0, denies[i]);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(fx_allow(&f, gone[i]), 0, gone[i]);
+		ASSERT_EQ(remove_alone(&f, gone[i], FENCE_KIND_ALLOW, &small), 0, gone[i]);
+		ASSERT_TRUE(small, "small build");
+		ASSERT_TRUE(repaint_writes_nothing(&f, i), "as a full repaint paints it");
+	}
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.255.255" }), XDP_DROP, "/31 at the end");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.6.5" }), XDP_DROP, "/31 under the /24");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.200.7" }), XDP_DROP, "/32 key");
+
+	for (int n = 2; n <= 3; n++) {
+		for (int i = 0; i < n; i++)
+			ASSERT_EQ(fx_allow(&f, wide[i]), 0, wide[i]);
+		ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.3.1" }), XDP_PASS, "hidden");
+		ASSERT_EQ(remove_allows(&f, wide, n, &small), 0, "remove them at once");
+		ASSERT_TRUE(n == 2 ? small : !small, n == 2 ? "two /16s: small" : "and a /24: full");
+		ASSERT_TRUE(repaint_writes_nothing(&f, 3 + n), "as a full repaint paints it");
+		ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.3.1" }), XDP_DROP, "back");
+	}
 	fx_close(&f);
 }
 
@@ -1880,6 +1947,7 @@ static void test_table_feed_diff(void)
 
 TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
 	  T(test_table_small_unallow_differential), T(test_table_small_unallow),
+	  T(test_table_small_unallow_bounds),
 	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
 	  T(test_table_crowded_tbl6_grows),

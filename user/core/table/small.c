@@ -24,14 +24,16 @@
  * it.
  *
  * What it cannot do, the full build does (tbl_small_ok says which): a
- * removed allow shorter than /SMALL_UNALLOW_MIN (too many prefixes inside to
- * probe), IPv6 entries added or removed (tbl6's keys and markers and the
- * IPv6 parents are v6.c's, which the full build asks), many changes; and a
- * deny added or removed where an allow lies over part of its range, or an
- * allow removed with another inside it (it returns -EAGAIN then: denies the
- * allow hides may need new parents, and nothing here can find them). Owns
- * nothing the full build does not: it fills the same struct sweep, and
- * publish.c writes it in the same order. Must not write the maps.
+ * removed allow shorter than /SMALL_UNALLOW_MIN, or removed allows with more
+ * prefixes inside than SMALL_UNALLOW_PROBES (too many to probe), IPv6
+ * entries added or removed (tbl6's keys and markers and the IPv6 parents
+ * are v6.c's, which the full build asks), many changes; and it returns
+ * -EAGAIN for a deny added or removed where an allow lies over part of its
+ * range (denies the allow hides may need new parents, and nothing here can
+ * find them), and for an allow removed with another inside it (which still
+ * hides part of the range). Owns nothing the full build does not: it fills
+ * the same struct sweep, and publish.c writes it in the same order. Must
+ * not write the maps.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,10 +46,11 @@
 #define SMALL_SPAN_MAX	1048576	/* /24s the ops may cover (sixteen /8s) */
 #define NO_GROUP	0xffffffffU
 #define SMALL_UNALLOW_MIN 16	/* a removed allow: 2^(32 - len) - 1 probes */
+#define SMALL_UNALLOW_PROBES 131072	/* the removed allows of a commit, at most */
 
 bool tbl_small_ok(const struct table *t)
 {
-	size_t span = 0;
+	size_t span = 0, probes = 0;
 
 	if (t->n_ops > SMALL_OPS_MAX || t->repaint)
 		return false;
@@ -60,8 +63,13 @@ bool tbl_small_ok(const struct table *t)
 				return false;
 			continue;
 		}
-		if (o->kind == FENCE_KIND_ALLOW && gone && o->len < SMALL_UNALLOW_MIN)
-			return false;
+		if (o->kind == FENCE_KIND_ALLOW && gone) {
+			if (o->len < SMALL_UNALLOW_MIN)
+				return false;
+			probes += 1U << (32 - o->len);
+			if (probes > SMALL_UNALLOW_PROBES)
+				return false;
+		}
 		if ((add || gone) && o->len < 24) {
 			span += 1U << (24 - o->len);
 			if (span > SMALL_SPAN_MAX)
