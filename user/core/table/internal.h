@@ -68,6 +68,7 @@ struct tbl_store {
 	struct lazymap lz[FS_COUNT];	/* mapped a window at a time */
 	struct fence_store *hdr;
 	__u32 cells;
+	bool blank[FS_COUNT];		/* made by this attach, never written yet */
 	/* what the commit under way picked, taken when it publishes */
 	__u32 pick_ring, pick_hwm, pick_gring, pick_ghwm;
 };

@@ -119,6 +119,7 @@ int table_store_attach(struct table *t, const char *pin_dir, bool writer)
 				break;
 			}
 			fresh = true;
+			st->blank[i] = true;	/* the kernel zeroed it */
 		}
 		lazymap_init(&st->lz[i], st->fd[i], (size_t)((vsz + 7) & ~7U) * n);
 	}
@@ -194,14 +195,19 @@ static int store_rebuild(struct table *t, __u32 slot_hwm, __u32 group_hwm)
 	if (!index || !free_ring || !gfree_ring || !hosts)
 		return -ENOMEM;
 	h->valid = 0;
-	memset(index, 0, (size_t)st->cells * sizeof(*index));
+	/* maps just made are zero already (on the maps a growth makes, ~48 MB
+	 * not written twice) */
+	if (!st->blank[FS_INDEX])
+		memset(index, 0, (size_t)st->cells * sizeof(*index));
+	if (!st->blank[FS_HOSTS])
+		memset(hosts, 0, FENCE_TBL24_ENTRIES);
+	memset(st->blank, 0, sizeof(st->blank));
 	if (!t->idx_store)
 		free(t->idx.e);
 	t->idx.e = NULL;
 	t->idx.mask = st->cells - 1;
 	t->idx_store = true;
 	memset(h->live, 0, sizeof(h->live));
-	memset(hosts, 0, FENCE_TBL24_ENTRIES);
 	for (__u32 s = 1; s < slot_hwm && s < m->n_slots; s++) {
 		const struct fence_rule *r = &m->rules[s];
 
