@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tests/user/test_util.c - durations, rates, actions, prefix matching. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 #include "lib/util.h"
@@ -68,4 +70,58 @@ static void test_util_actions_and_matches(void)
 	ASSERT_EQ(parse_u32("-1", 0, 100, &v), -EINVAL, "negative");
 }
 
-TEST_MAIN(T(test_util_durations), T(test_util_rates), T(test_util_actions_and_matches))
+struct sortee {
+	__u64 key;
+	__u32 tie, pad;
+};
+
+static int sortee_cmp(const void *a, const void *b)
+{
+	const struct sortee *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->tie < y->tie ? -1 : x->tie > y->tie;
+}
+
+/* sort_by_u64 against qsort: numbers of every width it picks digits for
+ * (a few bits, 39 as the IPv4 entries, all 64, top bits only), ties
+ * broken by cmp, and too few to radix-sort. */
+static void test_util_sort_by_u64(void)
+{
+	static const struct { __u64 mask; size_t n; const char *what; } cases[] = {
+		{ 0x7ULL, 5000, "3-bit numbers, many ties" },
+		{ (1ULL << 39) - 1, 200000, "39-bit numbers" },
+		{ ~0ULL, 200000, "64-bit numbers" },
+		{ 0xffff000000000000ULL, 50000, "the top 16 bits only" },
+		{ 0, 3000, "all equal" },
+		{ ~0ULL, 700, "fewer than 1,024" },
+	};
+	__u64 rng = 0x9e3779b97f4a7c15ULL;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = cases[c].n;
+		struct sortee *v = malloc(n * sizeof(*v)), *w = malloc(n * sizeof(*w));
+
+		if (!ASSERT_TRUE(v && w, "memory")) {
+			free(v);
+			free(w);
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			v[i] = (struct sortee){ rng & cases[c].mask, (__u32)(rng >> 20) };
+		}
+		memcpy(w, v, n * sizeof(*v));
+		qsort(w, n, sizeof(*w), sortee_cmp);
+		sort_by_u64(v, n, sizeof(*v), sortee_cmp);
+		ASSERT_TRUE(!memcmp(v, w, n * sizeof(*v)), cases[c].what);
+		free(v);
+		free(w);
+	}
+}
+
+TEST_MAIN(T(test_util_durations), T(test_util_rates), T(test_util_actions_and_matches),
+	  T(test_util_sort_by_u64))

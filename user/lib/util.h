@@ -63,12 +63,13 @@ void *big_calloc(size_t n, size_t size);
 
 /* Sort n elements of size sz, each starting with a __u64 (native order),
  * in cmp's order, which must order by that number first: an LSD radix sort
- * on the number (four passes of 16 bits, a pass skipped where every
- * element has the same digit), then each run of elements equal in it by
- * cmp. Under 1,024 elements, or with no memory to spare, qsort. For the
- * IPv6 tables (sorted by their first 64 bits: prefixes mostly differ
- * there, and qsort's comparisons were most of a commit's time) and the
- * IPv4 entries of a commit (a 39-bit key: three passes). */
+ * on the number (digits of up to 13 bits over the bits the numbers use, a
+ * pass skipped where every element has the same digit), then each run of
+ * elements equal in it by cmp. Under 1,024 elements, or with no memory to
+ * spare, qsort. For the IPv6 tables (sorted by their first 64 bits:
+ * prefixes mostly differ there, and qsort's comparisons were most of a
+ * commit's time) and the IPv4 entries of a commit (a 39-bit key: three
+ * passes). */
 void sort_by_u64(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *));
 
 #endif
