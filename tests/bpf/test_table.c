@@ -388,6 +388,18 @@ static void test_table_small_unallow_differential(void)
 	random_differential(DIFF_UNALLOW);
 }
 
+/* A small table with these denies, each committed alone. */
+static bool open_denying(struct fx *f, const char *const *denies, size_t n)
+{
+	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 64, .prefix_entries = 64 };
+
+	if (!ASSERT_EQ(fx_open(f, &o), 0, "open"))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		ASSERT_EQ(fx_deny(f, denies[i]), 0, denies[i]);
+	return true;
+}
+
 /* Remove one entry in a commit of its own; *small: the small build took it. */
 static int remove_alone(struct fx *f, const char *text, enum fence_kind kind, bool *small)
 {
@@ -425,7 +437,6 @@ static __u32 slot_of(struct fx *f, const char *text, enum fence_kind kind)
  * allow inside, or too short to probe, takes the full build. */
 static void test_table_small_unallow(void)
 {
-	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 64, .prefix_entries = 64 };
 	static const char *const denies[] = {
 		"198.18.0.0/16", "198.18.5.128/25", "198.18.6.0/24", "198.18.6.9/32",
 		"198.18.6.64/26",
@@ -433,10 +444,8 @@ static void test_table_small_unallow(void)
 	struct fx f;
 	bool small;
 
-	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+	if (!open_denying(&f, denies, sizeof(denies) / sizeof(denies[0])))
 		return;
-	for (size_t i = 0; i < sizeof(denies) / sizeof(denies[0]); i++)
-		ASSERT_EQ(fx_deny(&f, denies[i]), 0, denies[i]);
 	ASSERT_EQ(fx_allow(&f, "198.18.4.0/22"), 0, "allow /22");
 	ASSERT_EQ(fx_allow(&f, "198.18.5.0/24"), 0, "allow /24 inside it");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.6.70" }), XDP_PASS, "hidden");
@@ -505,7 +514,6 @@ static int remove_allows(struct fx *f, const char *const *v, int n, bool *small)
  * not: the full build). */
 static void test_table_small_unallow_bounds(void)
 {
-	struct fence_opts o = { .max_rules = 256, .tbl8_groups = 64, .prefix_entries = 64 };
 	static const char *const denies[] = {
 		"198.18.0.0/16", "198.18.255.254/31", "198.18.255.0/24", "198.18.6.4/31",
 		"198.18.200.7/32", "198.19.3.0/25",
@@ -515,10 +523,8 @@ static void test_table_small_unallow_bounds(void)
 	struct fx f;
 	bool small;
 
-	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+	if (!open_denying(&f, denies, sizeof(denies) / sizeof(denies[0])))
 		return;
-	for (size_t i = 0; i < sizeof(denies) / sizeof(denies[0]); i++)
-		ASSERT_EQ(fx_deny(&f, denies[i]), 0, denies[i]);
 	for (int i = 0; i < 3; i++) {
 		ASSERT_EQ(fx_allow(&f, gone[i]), 0, gone[i]);
 		ASSERT_EQ(remove_alone(&f, gone[i], FENCE_KIND_ALLOW, &small), 0, gone[i]);
