@@ -25,6 +25,7 @@
 #include "core/pin.h"
 #include "feeds/feed.h"
 #include "core/keyload.h"
+#include "core/table/internal.h"	/* tbl_store_hosts */
 
 static __u64 rng = 0x2545f4914f6cdd1dULL;
 
@@ -544,6 +545,45 @@ static void test_table_small_unallow_bounds(void)
 		ASSERT_TRUE(repaint_writes_nothing(&f, 3 + n), "as a full repaint paints it");
 		ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.19.3.1" }), XDP_DROP, "back");
 	}
+	fx_close(&f);
+}
+
+/* A /24's count of /32 denies stays exact through a commit that takes one
+ * out and puts another in, also when the commit is big enough for the new
+ * entries' bookkeeping to run on a thread of its own: at 254, the new one
+ * counted first made it 255 ("that many or more"), where it stayed. */
+static void test_table_hosts_count_exact(void)
+{
+	struct fence_opts o = { .max_rules = 131072, .tbl8_groups = 64, .prefix_entries = 64 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL };
+	__u32 x = 0xc6120700 >> 8;	/* 198.18.7.0/24 */
+	char err[256] = "";
+	struct cidr c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "open"))
+		return;
+	for (int h = 1; h <= 254; h++) {
+		snprintf(err, sizeof(err), "198.18.7.%d", h);
+		cidr_parse(err, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "254 /32s");
+	ASSERT_EQ(tbl_store_hosts(f.t, x), 254, "counted");
+
+	cidr_parse("198.18.7.1", &c, 0, NULL, 0);
+	table_del(f.t, &c, FENCE_KIND_DENY);
+	cidr_parse("198.18.7.255", &c, 0, NULL, 0);
+	table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	for (int i = 0; i < 65536; i++) {	/* 198.19.0.0/16: a big commit */
+		snprintf(err, sizeof(err), "198.19.%d.%d", i >> 8, i & 255);
+		cidr_parse(err, &c, 0, NULL, 0);
+		table_put(f.t, &c, FENCE_KIND_DENY, &info);
+	}
+	ASSERT_EQ(table_commit(f.t, NULL, err, sizeof(err)), 0, "one out, one in, 65,536 more");
+	ASSERT_EQ(tbl_store_hosts(f.t, x), 254, "still 254");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.255" }), XDP_DROP, "the new one");
+	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.1" }), XDP_PASS, "the old one");
 	fx_close(&f);
 }
 
@@ -1953,7 +1993,7 @@ static void test_table_feed_diff(void)
 
 TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
 	  T(test_table_small_unallow_differential), T(test_table_small_unallow),
-	  T(test_table_small_unallow_bounds),
+	  T(test_table_small_unallow_bounds), T(test_table_hosts_count_exact),
 	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
 	  T(test_table_crowded_tbl6_grows),

@@ -431,7 +431,7 @@ static int commit_begin(struct commit *c)
 #define FRESH_SPLIT_MIN	65536	/* new entries: indexed on a thread of their own */
 
 /* The store's bookkeeping of the commit's new entries: the index, the
- * live counts, the /32 counts per /24. */
+ * live counts. */
 static void *fresh_index(void *arg)
 {
 	struct commit *c = arg;
@@ -443,13 +443,28 @@ static void *fresh_index(void *arg)
 	for (size_t n = 0; tbl_store_valid(t) && n < t->n_ops; n++) {
 		const struct op *o = &t->ops[n];
 
-		if (!o->del && o->fresh) {
+		if (!o->del && o->fresh)
 			t->st.hdr->live[o->family == 6][o->kind]++;
-			if (o->family == 4 && o->len == 32 && o->kind == FENCE_KIND_DENY)
-				tbl_store_hosts_add(t, tbl_v4_host(o->addr) >> 8, 1);
-		}
 	}
 	return NULL;
+}
+
+/* The new /32 denies in the counts per /24, after the removals took
+ * theirs out: a /24 at 254 that loses one and gains one stays at 254 (the
+ * other way round it would reach 255, "that many or more", which stays
+ * until a rebuild and sends every later commit that removes one of its
+ * /32s through all 256 of them). */
+static void fresh_hosts(struct commit *c)
+{
+	struct table *t = c->t;
+
+	for (size_t n = 0; tbl_store_valid(t) && n < t->n_ops; n++) {
+		const struct op *o = &t->ops[n];
+
+		if (!o->del && o->fresh && o->family == 4 && o->len == 32 &&
+		    o->kind == FENCE_KIND_DENY)
+			tbl_store_hosts_add(t, tbl_v4_host(o->addr) >> 8, 1);
+	}
 }
 
 /* Can fresh_index run beside the switch? Only on maps mapped whole: a
@@ -906,9 +921,7 @@ static int commit_publish(struct commit *c)
 	}
 	/* the new entries' bookkeeping beside steps 4 and 5 when there are
 	 * many; before the removals, which shift the same index (either order
-	 * leaves the same index; a /24's count of /32 denies at 254 may then
-	 * stick at 255, "that many or more", which only makes a later commit
-	 * look through that /24) */
+	 * leaves the same index); their /32 counts after them */
 	split = c->n_new >= FRESH_SPLIT_MIN && fresh_mapped(c);
 	if (split && pthread_create(&th, NULL, fresh_index, c))
 		split = false;
@@ -919,6 +932,7 @@ static int commit_publish(struct commit *c)
 	publish_removals(c, &k);
 	if (!split)
 		fresh_index(c);
+	fresh_hosts(c);
 	if (tbl_store_valid(c->t)) {
 		tbl_store_take(c->t);
 		for (__u32 g = c->w.gap_lo; g < c->w.gap_hi; g++)
