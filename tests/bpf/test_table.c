@@ -218,8 +218,10 @@ static bool repaint_writes_nothing(struct fx *f, int round)
  * incremental build is what is checked. DIFF_UNALLOW: IPv4 in two /20s,
  * allows of /21../32 over the denies, every other round one allow removed
  * (a small commit unless another allow lies inside it), with a deny added
- * in one such round of two. */
-enum diff_mode { DIFF_ALL, DIFF_SMALL, DIFF_UNALLOW };
+ * in one such round of two. DIFF_LAZY: DIFF_SMALL on maps mapped a window
+ * at a time, as a one-shot command maps them (the tables are mapped whole
+ * again after each commit, to check it). */
+enum diff_mode { DIFF_ALL, DIFF_SMALL, DIFF_UNALLOW, DIFF_LAZY };
 
 /* A live allow of the model, picked at random (NULL: none). */
 static struct model_entry *random_allow(struct model_entry *m, int n)
@@ -270,11 +272,13 @@ static void random_differential(enum diff_mode mode)
 			bool dup = false;
 
 			random_prefix(small_only || rnd() % 3 ? AF_INET : AF_INET6, &e->c);
-			e->kind = rnd() % (mode == DIFF_SMALL ? 40 : mode == DIFF_UNALLOW ? 10 : 8) ?
+			e->kind = rnd() % (mode == DIFF_SMALL || mode == DIFF_LAZY ? 40 :
+					   mode == DIFF_UNALLOW ? 10 : 8) ?
 				  FENCE_KIND_DENY : FENCE_KIND_ALLOW;
 			/* few and small allows: most denies then stay clear of them
 			 * (a deny added or removed under one takes the full build) */
-			if (mode == DIFF_SMALL && e->kind == FENCE_KIND_ALLOW && e->c.len < 29) {
+			if ((mode == DIFF_SMALL || mode == DIFF_LAZY) && e->kind == FENCE_KIND_ALLOW &&
+			    e->c.len < 29) {
 				e->c.len = 29 + rnd() % 4;
 				cidr_mask(&e->c);
 			}
@@ -322,10 +326,14 @@ static void random_differential(enum diff_mode mode)
 		}
 		struct table_stats st = {};
 
+		if (mode == DIFF_LAZY && !ASSERT_EQ(fence_maps_lazy(&f.m), 0, "mapped lazily"))
+			break;
 		if (!ASSERT_EQ(table_commit(f.t, &st, err, sizeof(err)), 0, "commit")) {
 			fprintf(stderr, "  %s\n", err);
 			break;
 		}
+		if (mode == DIFF_LAZY && !ASSERT_EQ(fence_maps_full(&f.m), 0, "mapped whole to check"))
+			break;
 		st.small ? small++ : full++;
 		if (gone)
 			st.small ? unallow_small++ : unallow_full++;
@@ -365,7 +373,7 @@ static void random_differential(enum diff_mode mode)
 	if (mode == DIFF_UNALLOW)
 		printf("; allows removed: %d small, %d full", unallow_small, unallow_full);
 	printf("\n");
-	if (mode == DIFF_SMALL)
+	if (mode == DIFF_SMALL || mode == DIFF_LAZY)
 		ASSERT_TRUE(small >= 25 && full >= 1, "mostly small commits, some given up (allows)");
 	else if (mode == DIFF_UNALLOW)
 		ASSERT_TRUE(unallow_small >= 10, "allows removed by small commits");
@@ -387,6 +395,11 @@ static void test_table_small_differential(void)
 static void test_table_small_unallow_differential(void)
 {
 	random_differential(DIFF_UNALLOW);
+}
+
+static void test_table_small_lazy_differential(void)
+{
+	random_differential(DIFF_LAZY);
 }
 
 /* A small table with these denies, each committed alone. */
@@ -1992,7 +2005,8 @@ static void test_table_feed_diff(void)
 }
 
 TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
-	  T(test_table_small_unallow_differential), T(test_table_small_unallow),
+	  T(test_table_small_unallow_differential), T(test_table_small_lazy_differential),
+	  T(test_table_small_unallow),
 	  T(test_table_small_unallow_bounds), T(test_table_hosts_count_exact),
 	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),

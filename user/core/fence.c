@@ -489,6 +489,25 @@ int fence_map_id(const char *name)
 	return -1;
 }
 
+/* Every mapping dropped, and the set mapped again: lazily, or whole. */
+static int maps_remap(struct fence_maps *m, bool lazy)
+{
+	for (int i = 0; m->lz && i < FL_COUNT; i++)
+		lazymap_close(&m->lz[i]);
+	free(m->lz);
+	m->lz = NULL;
+	m->tbl24 = m->tbl8 = NULL;
+	m->tbl8_state = NULL;
+	m->rules = NULL;
+	m->info = NULL;
+	m->tbl6 = NULL;
+	m->tbl6_meta = NULL;
+	m->active = NULL;
+	m->active_log = NULL;
+	m->full = false;
+	return maps_finish(m, lazy);
+}
+
 int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
 {
 	bool lazy = !m->full, changed = false;
@@ -521,21 +540,13 @@ int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
 	}
 	if (!changed)
 		return 0;
-	for (int i = 0; m->lz && i < FL_COUNT; i++)
-		lazymap_close(&m->lz[i]);
-	free(m->lz);
-	m->lz = NULL;
-	m->tbl24 = m->tbl8 = NULL;
-	m->tbl8_state = NULL;
-	m->rules = NULL;
-	m->info = NULL;
-	m->tbl6 = NULL;
-	m->tbl6_meta = NULL;
-	m->active = NULL;
-	m->active_log = NULL;
-	m->full = false;
-	ret = maps_finish(m, lazy);
+	ret = maps_remap(m, lazy);
 	return ret ? ret : 1;
+}
+
+int fence_maps_lazy(struct fence_maps *m)
+{
+	return maps_remap(m, true);
 }
 
 int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir)

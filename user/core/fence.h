@@ -102,6 +102,10 @@ int fence_map_id(const char *name);
  * something changed, 0 when nothing did, -errno. */
 int fence_maps_refresh(struct fence_maps *m, const char *pin_dir);
 
+/* Drop every mapping of the set and map it lazily again, as a one-shot
+ * command opens it (tests of the window-at-a-time paths). 0 or -errno. */
+int fence_maps_lazy(struct fence_maps *m);
+
 /* Map the arrays of a lazily opened set whole, for a scan. 0 or -errno. */
 int fence_maps_full(struct fence_maps *m);
 /* Only rules and rule_info whole (m->rules, m->info), for a walk of the
