@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # tests/bench/bench_feed.sh BUILD - end-to-end `xdpfence feed load` timings:
 # a 1,000,000-prefix feed loaded into fresh maps, reloaded unchanged, and
-# reloaded with 1% changed (0.5% removed, 0.5% new). Wall clock of the CLI,
-# process start to exit, on pinned maps in a private bpffs.
+# reloaded with 1% changed (0.5% removed, 0.5% new: each reload drops the
+# 5,000 oldest lines and adds 5,000 never loaded, as a feed moves on).
+# Wall clock of the CLI, process start to exit, on pinned maps in a
+# private bpffs.
 set -eu
 build=$(cd "${1:-build}" && pwd)
 tmp=$(mktemp -d /tmp/xdpfence-bench.XXXXXX)
@@ -20,7 +22,7 @@ import random, sys
 random.seed(42)
 d = sys.argv[1]
 seen, lines = set(), []
-while len(lines) < 1_010_000:
+while len(lines) < 1_045_000:
     r = random.random()
     ln = 32 if r < .6 else 24 if r < .9 else random.randint(16, 23) if r < .99 else random.randint(25, 31)
     a = random.getrandbits(32) & ((0xffffffff << (32 - ln)) & 0xffffffff)
@@ -29,8 +31,9 @@ while len(lines) < 1_010_000:
     seen.add((a, ln))
     lines.append("%d.%d.%d.%d/%d" % (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, ln))
 open(d + "/feed-1m.txt", "w").write("\n".join(lines[:1_000_000]) + "\n")
-# 1% changed: drop 5,000 lines, add 5,000 new ones
-open(d + "/feed-1m-b.txt", "w").write("\n".join(lines[5_000:1_005_000]) + "\n")
+# 1% changed from the one before: the 5,000 oldest lines gone, 5,000 new
+for i in range(1, 10):
+    open(d + "/feed-1m-%d.txt" % i, "w").write("\n".join(lines[5_000 * i:1_000_000 + 5_000 * i]) + "\n")
 PY
 
 t() {	# label, command...: prints the time, keeps it in $last
@@ -49,12 +52,11 @@ t "first load into empty maps" xf feed load big "$tmp/feed-1m.txt" --format plai
 first=$last
 t "reload, unchanged file" xf feed load big "$tmp/feed-1m.txt" --format plain --direct
 cli=()
-for f in b a b a; do	# each a 1% change from the one before
-	[ "$f" = b ] && src=$tmp/feed-1m-b.txt || src=$tmp/feed-1m.txt
-	t "reload, 1% changed (+5000 -5000)" xf feed load big "$src" --format plain --direct
+for i in 1 2 3 4; do	# each a 1% change from the one before
+	t "reload, 1% changed (+5000 -5000)" xf feed load big "$tmp/feed-1m-$i.txt" --format plain --direct
 	cli+=("$last")
 done
-t "feed load --check only (parse + guardrails)" xf feed load big "$tmp/feed-1m-b.txt" --format plain --check
+t "feed load --check only (parse + guardrails)" xf feed load big "$tmp/feed-1m-5.txt" --format plain --check
 
 # the same CLI command served by an `xdpfence run` of the pin dir (no
 # interfaces, no rules: it only serves); its first load warms it up
@@ -64,11 +66,10 @@ dpid=$!
 for _ in $(seq 100); do grep -q '"event":"start"' "$tmp/events.jsonl" 2>/dev/null && break; sleep 0.1; done
 echo
 echo "feed load, CLI start to exit, served by a running \`xdpfence run\`:"
-t "reload, 1% changed (first in the daemon)" xf feed load big "$tmp/feed-1m-b.txt" --format plain
+t "reload, 1% changed (first in the daemon)" xf feed load big "$tmp/feed-1m-5.txt" --format plain
 served=()
-for f in a b a b; do
-	[ "$f" = b ] && src=$tmp/feed-1m-b.txt || src=$tmp/feed-1m.txt
-	t "reload, 1% changed (+5000 -5000)" xf feed load big "$src" --format plain
+for i in 6 7 8 9; do
+	t "reload, 1% changed (+5000 -5000)" xf feed load big "$tmp/feed-1m-$i.txt" --format plain
 	served+=("$last")
 done
 n_served=$(grep -c '"event":"control".*"exit":0' "$tmp/events.jsonl")
@@ -80,7 +81,8 @@ dpid=
 # on fresh maps of their own
 "$build/xdpfence" --pin-dir "$bpffs/resident" ban add 192.0.2.1 >/dev/null 2>&1
 echo
-"$build/bench_feed_resident" "$bpffs/resident" "$tmp/feed-1m.txt" "$tmp/feed-1m-b.txt" | tee "$tmp/resident.txt"
+"$build/bench_feed_resident" "$bpffs/resident" "$tmp/feed-1m.txt" "$tmp"/feed-1m-[1-4].txt |
+	tee "$tmp/resident.txt"
 echo
 "$build/bench_commit" "$bpffs/resident" | tee "$tmp/commit.txt"
 t "ban add /32, one-shot CLI, on the 1M set" "$build/xdpfence" --pin-dir "$bpffs/resident" ban add 198.19.255.1

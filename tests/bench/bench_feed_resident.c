@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* tests/bench/bench_feed_resident.c PIN_DIR FEED_A FEED_B - feed loads in one
+/* tests/bench/bench_feed_resident.c PIN_DIR FEED FEED_1... - feed loads in one
  * long-lived process, as `xdpfence run` refreshes its [feed] sections: the
  * maps stay mapped and the process's memory stays warm between loads.
- * FEED_B is FEED_A with 1% changed. Prints the first load, then reloads that
- * alternate A and B (each a 1% change) and one unchanged reload. The maps
- * under PIN_DIR must exist (any `xdpfence` command that writes creates them). */
+ * Each FEED_n is the one before with 1% changed. Prints the first load (of
+ * FEED), then a reload of each FEED_n in turn, and an unchanged reload (the
+ * last again). The maps under PIN_DIR must exist (any `xdpfence` command
+ * that writes creates them). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,8 @@ int main(int argc, char **argv)
 	char err[256];
 	double t;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s PIN_DIR FEED_A FEED_B\n", argv[0]);
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s PIN_DIR FEED FEED_1...\n", argv[0]);
 		return 2;
 	}
 	keep_freed_memory();	/* as `xdpfence run` does */
@@ -52,12 +53,11 @@ int main(int argc, char **argv)
 	printf("feed load in one resident process (as `xdpfence run` refreshes feeds):\n");
 	t = load(&s, argv[2], &r);
 	printf("%-44s %6.2f s   (+%zu -%zu)\n", "first load into empty maps", t, r.added, r.removed);
-	for (int i = 0; i < 4; i++) {
-		t = load(&s, argv[i % 2 ? 2 : 3], &r);
+	for (int i = 3; i < argc; i++) {
+		t = load(&s, argv[i], &r);
 		printf("%-44s %6.2f s   (+%zu -%zu)\n", "reload, 1% changed", t, r.added, r.removed);
 	}
-	t = load(&s, argv[2], &r);
-	t = load(&s, argv[2], &r);
+	t = load(&s, argv[argc - 1], &r);
 	printf("%-44s %6.2f s   (+%zu -%zu)\n", "reload, unchanged file", t, r.added, r.removed);
 	pin_close(&s);
 	return 0;
