@@ -188,14 +188,12 @@ static void ovidx_free(struct ovidx *ix)
 	ix->pg = NULL;
 }
 
-/* The cell of /24 x, made when make is set (NULL: none, or no memory). */
-static __u32 *ovidx_cell(struct ovidx *ix, __u32 x, bool make)
+/* The cell of /24 x, its page made if need be (NULL: no memory). */
+static __u32 *ovidx_cell(struct ovidx *ix, __u32 x)
 {
 	__u32 p = ix->top[x >> 8];
 
 	if (!p) {
-		if (!make)
-			return NULL;
 		if (ix->n_pg == ix->cap_pg) {
 			__u32 (*n)[256] = realloc(ix->pg, 2 * ix->cap_pg * sizeof(*n));
 
@@ -295,12 +293,12 @@ static __u32 entry_after(struct small *s, __u32 addr, __u8 len, __u8 kind, bool 
 	return changes_only ? 0 : tbl_idx_lookup(s->t, &k, h);
 }
 
-/* The parent after this commit of a deny addr/len, asking every shorter
- * length. */
-static __u32 parent_probed(struct small *s, __u32 addr, __u8 len)
+/* The longest entry of kind shorter than addr/len covering it after this
+ * commit, asking every shorter length: for a deny, its parent. */
+static __u32 around_probed(struct small *s, __u32 addr, __u8 len, __u8 kind)
 {
 	for (int l = (int)len - 1; l >= 0; l--) {
-		__u32 p = entry_after(s, addr, (__u8)l, FENCE_KIND_DENY, false);
+		__u32 p = entry_after(s, addr, (__u8)l, kind, false);
 
 		if (p)
 			return p;
@@ -339,20 +337,20 @@ static bool covers(const struct fence_rule_info *in, __u32 addr)
  * commit keeps is the parent, unless the commit adds a longer one, which
  * the changes alone are asked for. Where the leaf shows an allow, or the
  * chain is not what it should be (an entry not covering addr, no end), or
- * the maps cannot be read, every length is asked, as parent_probed does. */
+ * the maps cannot be read, every length is asked, as around_probed does. */
 static __u32 parent_after(struct small *s, __u32 addr, __u8 len)
 {
 	__u32 v = live_entry(s, addr), best = 0;
 	int bl = -1, steps = 0;
 
 	if (v == NOT_READ)
-		return parent_probed(s, addr, len);
+		return around_probed(s, addr, len, FENCE_KIND_DENY);
 	while (v) {
 		const struct fence_rule *r = fence_rule_at(s->m, v);
 		const struct fence_rule_info *in = fence_info_at(s->m, v);
 
 		if (!r || !in || r->kind != FENCE_KIND_DENY || !covers(in, addr) || ++steps > 33)
-			return parent_probed(s, addr, len);
+			return around_probed(s, addr, len, FENCE_KIND_DENY);
 		if (in->prefixlen < len && !umap_get(&s->gone, v, &(__u32){ 0 })) {
 			best = v;
 			bl = in->prefixlen;
@@ -382,7 +380,7 @@ static int set_parent(struct small *s, __u32 slot, __u32 parent)
 
 static struct ov *ov_get(struct small *s, __u32 x)
 {
-	__u32 *cell = ovidx_cell(&s->ovx, x, true);
+	__u32 *cell = ovidx_cell(&s->ovx, x);
 
 	if (!cell)
 		return NULL;
@@ -616,17 +614,15 @@ static int hosts_left(struct small *s, __u32 x)
  * full build (-EAGAIN), which sets every parent. */
 static int unallow(struct small *s, __u32 addr, __u8 len, __u32 slot)
 {
-	__u32 outer = 0;
+	__u32 outer = around_probed(s, addr, len, FENCE_KIND_ALLOW);
 	int ret;
 
-	for (int l = (int)len - 1; l >= 0 && !outer; l--)
-		outer = entry_after(s, addr, (__u8)l, FENCE_KIND_ALLOW, false);
 	if (outer)
 		return xf_range(s, XF_UNALLOW, addr, len, slot, outer);
 	ret = xf_range(s, XF_UNALLOW, addr, len, slot, parent_after(s, addr, len));
 	for (__u8 l = len; l < 32 && !ret; l++) {
 		for (__u32 i = 0; i < 1U << (l - len) && !ret; i++) {
-			__u32 a = addr | (l > len ? i << (32 - l) : 0);
+			__u32 a = addr | i << (32 - l);	/* l >= 16: no shift by 32 */
 			__u32 d = entry_after(s, a, l, FENCE_KIND_DENY, false);
 
 			if (d)
