@@ -414,23 +414,31 @@ static bool open_denying(struct fx *f, const char *const *denies, size_t n)
 	return true;
 }
 
-/* Remove one entry in a commit of its own; *small: the small build took it. */
-static int remove_alone(struct fx *f, const char *text, enum fence_kind kind, bool *small)
+/* Remove allows in one commit; *small: the small build took it. */
+static int remove_allows(struct fx *f, const char *const *v, int n, bool *small)
 {
 	struct table_stats st = {};
 	char err[256] = "";
 	struct cidr c;
-	int ret;
+	int ret = 0;
 
-	ret = cidr_parse(text, &c, 0, err, sizeof(err));
-	if (!ret)
-		ret = table_del(f->t, &c, kind);
+	for (int i = 0; i < n && !ret; i++) {
+		ret = cidr_parse(v[i], &c, 0, err, sizeof(err));
+		if (!ret)
+			ret = table_del(f->t, &c, FENCE_KIND_ALLOW);
+	}
 	if (!ret)
 		ret = table_commit(f->t, &st, err, sizeof(err));
 	if (ret)
-		fprintf(stderr, "  remove %s: %s\n", text, err);
+		fprintf(stderr, "  remove: %s\n", err);
 	*small = st.small;
 	return ret;
+}
+
+/* Remove one allow in a commit of its own. */
+static int remove_allow(struct fx *f, const char *text, bool *small)
+{
+	return remove_allows(f, &text, 1, small);
 }
 
 /* The slot of a live entry (0: none). */
@@ -465,14 +473,14 @@ static void test_table_small_unallow(void)
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.6.70" }), XDP_PASS, "hidden");
 
 	/* the inner allow: its leaves go to the /22 allow, nothing comes back */
-	ASSERT_EQ(remove_alone(&f, "198.18.5.0/24", FENCE_KIND_ALLOW, &small), 0, "del /24 allow");
+	ASSERT_EQ(remove_allow(&f, "198.18.5.0/24", &small), 0, "del /24 allow");
 	ASSERT_TRUE(small, "small build");
 	ASSERT_EQ(observed_reason(&f, AF_INET, (const __u8 *)"\xc6\x12\x05\xc8"), FENCE_STAT_ALLOW,
 		  "198.18.5.200 still allowed by the /22");
 	ASSERT_TRUE(repaint_writes_nothing(&f, 0), "as a full repaint paints it");
 
 	/* the outer one: the denies it hid drop again */
-	ASSERT_EQ(remove_alone(&f, "198.18.4.0/22", FENCE_KIND_ALLOW, &small), 0, "del /22 allow");
+	ASSERT_EQ(remove_allow(&f, "198.18.4.0/22", &small), 0, "del /22 allow");
 	ASSERT_TRUE(small, "small build");
 	ASSERT_TRUE(repaint_writes_nothing(&f, 1), "as a full repaint paints it");
 	for (int i = 0; i < 4; i++) {
@@ -489,37 +497,16 @@ static void test_table_small_unallow(void)
 	/* another allow inside, or too many prefixes inside: the full build */
 	ASSERT_EQ(fx_allow(&f, "198.18.8.0/22"), 0, "allow /22");
 	ASSERT_EQ(fx_allow(&f, "198.18.9.0/24"), 0, "allow /24 inside it");
-	ASSERT_EQ(remove_alone(&f, "198.18.8.0/22", FENCE_KIND_ALLOW, &small), 0, "del outer");
+	ASSERT_EQ(remove_allow(&f, "198.18.8.0/22", &small), 0, "del outer");
 	ASSERT_TRUE(!small, "full build");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_PASS, "inner stays");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.8.1" }), XDP_DROP, "rest drops");
 	ASSERT_EQ(fx_remove(&f, "198.18.9.0/24", FENCE_KIND_ALLOW), 0, "del inner");
 	ASSERT_EQ(fx_allow(&f, "198.18.0.0/15"), 0, "allow /15");
-	ASSERT_EQ(remove_alone(&f, "198.18.0.0/15", FENCE_KIND_ALLOW, &small), 0, "del /15");
+	ASSERT_EQ(remove_allow(&f, "198.18.0.0/15", &small), 0, "del /15");
 	ASSERT_TRUE(!small, "full build");
 	ASSERT_TRUE(repaint_writes_nothing(&f, 2), "as a full repaint paints it");
 	fx_close(&f);
-}
-
-/* Remove allows in one commit; *small: the small build took it. */
-static int remove_allows(struct fx *f, const char *const *v, int n, bool *small)
-{
-	struct table_stats st = {};
-	char err[256] = "";
-	struct cidr c;
-	int ret = 0;
-
-	for (int i = 0; i < n && !ret; i++) {
-		ret = cidr_parse(v[i], &c, 0, err, sizeof(err));
-		if (!ret)
-			ret = table_del(f->t, &c, FENCE_KIND_ALLOW);
-	}
-	if (!ret)
-		ret = table_commit(f->t, &st, err, sizeof(err));
-	if (ret)
-		fprintf(stderr, "  remove: %s\n", err);
-	*small = st.small;
-	return ret;
 }
 
 /* The ends of the small build's probes: a /16 (the shortest it takes), a
@@ -541,7 +528,7 @@ static void test_table_small_unallow_bounds(void)
 		return;
 	for (int i = 0; i < 3; i++) {
 		ASSERT_EQ(fx_allow(&f, gone[i]), 0, gone[i]);
-		ASSERT_EQ(remove_alone(&f, gone[i], FENCE_KIND_ALLOW, &small), 0, gone[i]);
+		ASSERT_EQ(remove_allow(&f, gone[i], &small), 0, gone[i]);
 		ASSERT_TRUE(small, "small build");
 		ASSERT_TRUE(repaint_writes_nothing(&f, i), "as a full repaint paints it");
 	}
