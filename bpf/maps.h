@@ -96,6 +96,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } deny_v4 SEC(".maps");
 
+/* The /32 deny entries again, in buckets probed before deny_v4 (maps/keys.h):
+ * a mirror the controller writes through its mmap, sized with the slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fence_host_bucket);
+	__uint(max_entries, FENCE_RULES_MAX / (FENCE_HOST_CELLS / 2) + 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} host_v4 SEC(".maps");
+
 /* Every IPv4 allow prefix -> slot (inspection; allows are painted in tbl24/8). */
 struct {
 	MAP_DEF_ALLOW_V4(65536);

@@ -55,6 +55,42 @@ struct fence_tbl8_group {
 };
 _Static_assert(sizeof(struct fence_tbl8_group) == 1024, "fence_tbl8_group ABI");
 
+/* `host_v4`: the /32 deny entries again, as the data path reads them
+ * fastest: an mmap-able array of buckets of FENCE_HOST_CELLS cells, a cell
+ * being a /32's address (low half, network byte order as loaded) and its
+ * slot (high half), one 8-byte word, written and read whole. Element 0 is
+ * the header: cell[0] is how many buckets follow (a power of two; 0 = the
+ * controller has not filled them yet, and then nothing is read there). An
+ * address's bucket is 1 + (fence_host_home(addr) & (buckets - 1)).
+ *
+ * A mirror, never the truth: deny_v4 is. A cell names a /32 only while
+ * deny_v4 holds the same key with the same slot (the controller puts a cell
+ * after the key and clears it before the key goes); a /32 missing from its
+ * bucket (full, or not filled yet) is found in deny_v4 as before. So an
+ * address found in a cell is banned by that slot, and one not found is
+ * looked up in deny_v4: a stale cell could only ever be a missing one. */
+#define FENCE_HOST_CELLS	8
+struct fence_host_bucket {
+	__u64 cell[FENCE_HOST_CELLS];	/* (__u64)slot << 32 | addr; 0 = free */
+};
+_Static_assert(sizeof(struct fence_host_bucket) == 64, "fence_host_bucket ABI");
+
+/* Buckets for a table of `slots` rule slots: two cells a slot, so a bucket
+ * fills up only when far more than its share of /32s land in it. */
+static inline __u32 fence_host_buckets(__u32 slots)
+{
+	__u32 want = slots / (FENCE_HOST_CELLS / 2), b = 1;
+
+	while (b < want && b < (1U << 28))
+		b <<= 1;
+	return b;
+}
+
+static inline __u32 fence_host_home(__u32 addr)
+{
+	return (__u32)(((__u64)addr * 0x9e3779b97f4a7c15ULL) >> 32);
+}
+
 /* Key of deny_v4/allow_v4 (hash, exact prefix) and of the data path's /32 probe. */
 struct fence_v4_key {
 	__u32 prefixlen;
@@ -424,7 +460,9 @@ _Static_assert(sizeof(struct fence_feed) == 384, "fence_feed ABI");
 
 /* `meta` array, one entry: how the pinned maps were created. */
 #define FENCE_META_MAGIC	0x78647066656e6365ULL	/* "xdpfence" */
-#define FENCE_META_VERSION	5	/* 5: tbl6 may be keyed (fence_v6_meta.keyed);
+#define FENCE_META_VERSION	6	/* 6: host_v4 mirrors the /32 denies (a writer
+					 * that did not keep it would leave stale cells);
+					 * 5: tbl6 may be keyed (fence_v6_meta.keyed);
 					 * 4: entry counters in the flat entry_hits; 3: IPv6
 					 * searched in tbl6, drops counted per entry
 					 * (entry_counters, per-CPU); 2: deny_v4 keys /32

@@ -39,7 +39,8 @@
 	X(TBL6, tbl6)			\
 	X(TBL6_META, tbl6_meta)		\
 	X(ACTIVE_META, active_meta)	\
-	X(ACTIVE_LOG, active_log)
+	X(ACTIVE_LOG, active_log)	\
+	X(HOST_V4, host_v4)
 
 /* The table writer's bookkeeping (struct fence_store in keys.h), pinned
  * under the same pin dir but made by the controller, not by the BPF

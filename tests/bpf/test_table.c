@@ -239,6 +239,8 @@ static struct model_entry *random_allow(struct model_entry *m, int n)
 	return NULL;
 }
 
+static int host_faults(struct fx *f, int *placed);
+
 static void random_differential(enum diff_mode mode)
 {
 	bool small_only = mode != DIFF_ALL;
@@ -246,7 +248,7 @@ static void random_differential(enum diff_mode mode)
 				.v6_rules = 4096 };
 	static struct model_entry m[MODEL_MAX];
 	int n = 0, mismatches = 0, probes = 0, repaint_diffs = 0, small = 0, full = 0;
-	int parent_diffs = 0, unallow_small = 0, unallow_full = 0;
+	int parent_diffs = 0, unallow_small = 0, unallow_full = 0, host_diffs = 0, hosts = 0;
 	char err[256];
 	struct fx f;
 
@@ -339,6 +341,12 @@ static void random_differential(enum diff_mode mode)
 			st.small ? unallow_small++ : unallow_full++;
 		if (parents_wrong(&f, m, n, round))
 			parent_diffs++;
+		{
+			int placed = 0;
+
+			host_diffs += host_faults(&f, &placed) != 0;
+			hosts += placed;
+		}
 		/* the commit repainted only what its changes touch (from the live
 		 * table alone, for a small one): a repaint of everything must find
 		 * nothing left to write */
@@ -369,6 +377,8 @@ static void random_differential(enum diff_mode mode)
 	ASSERT_TRUE(probes >= 2000, "enough probes");
 	ASSERT_EQ(repaint_diffs, 0, "incremental commits leave what a full repaint would");
 	ASSERT_EQ(parent_diffs, 0, "every IPv4 deny's parent the longest deny around it");
+	ASSERT_EQ(host_diffs, 0, "host_v4 holds every /32 deny, each with deny_v4's slot");
+	ASSERT_TRUE(hosts > 0, "  and /32 denies were tried");
 	printf("     %d small commits, %d full ones", small, full);
 	if (mode == DIFF_UNALLOW)
 		printf("; allows removed: %d small, %d full", unallow_small, unallow_full);
@@ -1348,6 +1358,93 @@ static void test_table_interrupted_commit_repaints(void)
 /* Every live slot that has a key (all but IPv4 denies shorter than /32)
  * is keyed in its lookup map under its own prefix, and the maps hold
  * nothing else; returns the number of faults found. */
+/* host_v4 (maps/keys.h) against deny_v4 and the slots. Faults: a cell
+ * whose slot is not deny_v4's for its /32, or outside its home bucket; a
+ * live /32 deny missing from a bucket with a free cell (unless missing is
+ * given: they are counted there; a /32 left out of a full bucket stays in
+ * deny_v4 alone when a cell frees up, until a repair fills it); no header.
+ * *placed: the live /32 denies found in cells. */
+static int host_faults_of(struct fx *f, int *placed, int *missing)
+{
+	int fd = f->m.fd[FM_HOST_V4], faults = 0, in = 0, out = 0;
+	struct fence_host_bucket b;
+	__u32 zero = 0, n;
+
+	if (bpf_map_lookup_elem(fd, &zero, &b))
+		return 1000;
+	n = (__u32)b.cell[0];
+	if (!n || n + 1 != f->m.max_entries[FM_HOST_V4])
+		return 1000;
+	for (__u32 i = 1; i <= n; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &b))
+			return 1000;
+		for (int j = 0; j < FENCE_HOST_CELLS; j++) {
+			struct fence_v4_key k = { 32, (__u32)b.cell[j] };
+			struct fence_slot v;
+
+			if (!b.cell[j])
+				continue;
+			if (bpf_map_lookup_elem(f->m.fd[FM_DENY_V4], &k, &v) ||
+			    v.slot != b.cell[j] >> 32)
+				faults++;
+			if (1 + (fence_host_home(k.addr) & (n - 1)) != i)
+				faults++;
+		}
+	}
+	for (__u32 s = 1; s < f->m.n_slots; s++) {
+		const struct fence_rule_info *inf = &f->m.info[s];
+		bool found = false, full = true;
+		__u32 addr, i;
+
+		if (f->m.rules[s].kind != FENCE_KIND_DENY || f->m.rules[s].family != 4 ||
+		    inf->prefixlen != 32)
+			continue;
+		memcpy(&addr, inf->addr, 4);
+		i = 1 + (fence_host_home(addr) & (n - 1));
+		if (bpf_map_lookup_elem(fd, &i, &b))
+			return 1000;
+		for (int j = 0; j < FENCE_HOST_CELLS; j++) {
+			found |= b.cell[j] == ((__u64)s << 32 | addr);
+			full &= b.cell[j] != 0;
+		}
+		if (found)
+			in++;
+		else if (!full)
+			out++;
+	}
+	if (placed)
+		*placed = in;
+	if (missing)
+		*missing = out;
+	else
+		faults += out;
+	return faults;
+}
+
+static int host_faults(struct fx *f, int *placed)
+{
+	return host_faults_of(f, placed, NULL);
+}
+
+/* Take the cell of /32 text out of host_v4 (as if it was never put). */
+static void host_clear(struct fx *f, const char *text)
+{
+	int fd = f->m.fd[FM_HOST_V4];
+	struct fence_host_bucket b;
+	__u32 zero = 0, addr, i;
+
+	inet_pton(AF_INET, text, &addr);
+	if (bpf_map_lookup_elem(fd, &zero, &b) || !b.cell[0])
+		return;
+	i = 1 + (fence_host_home(addr) & ((__u32)b.cell[0] - 1));
+	if (bpf_map_lookup_elem(fd, &i, &b))
+		return;
+	for (int j = 0; j < FENCE_HOST_CELLS; j++)
+		if ((__u32)b.cell[j] == addr)
+			b.cell[j] = 0;
+	bpf_map_update_elem(fd, &i, &b, BPF_ANY);
+}
+
 static int lookup_maps_faults(struct fx *f)
 {
 	static const int maps[2][3] = { { 0, FM_ALLOW_V4, FM_DENY_V4 }, { 0, FM_ALLOW_V6, FM_DENY_V6 } };
@@ -1429,6 +1526,7 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	inet_pton(AF_INET, "198.18.7.9", &k4.addr);
 	inet_pton(AF_INET6, "2001:db8:1:2::", k6.addr);
 	ASSERT_EQ(bpf_map_delete_elem(f.m.fd[FM_DENY_V4], &k4), 0, "unkey /32");
+	host_clear(&f, "198.18.7.9");	/* the data path finds it there first */
 	ASSERT_EQ(bpf_map_delete_elem(f.m.fd[FM_DENY_V6], &k6), 0, "unkey /64");
 	/* the data path searches tbl6, not deny_v6: lose the /64 there too */
 	for (__u32 pos = 0; pos < f.m.n_tbl6; pos++)
@@ -1487,6 +1585,12 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.9.1" }), XDP_PASS, "ownerless /24 gone");
 	ASSERT_EQ(f.m.rules[s32].action, FENCE_ACT_DROP, "the /32 drops again, as its record says");
 	ASSERT_EQ(lookup_maps_faults(&f), 0, "consistent again");
+	{
+		int placed = 0;
+
+		ASSERT_EQ(host_faults(&f, &placed), 0, "host_v4 filled again");
+		ASSERT_EQ(placed, 1, "  with the /32");
+	}
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "198.18.7.9" }), XDP_DROP, "/32 enforced");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:1:2::5" }), XDP_DROP, "/64 enforced");
 	ASSERT_EQ(fx_send(&f, &(struct pkt_spec){ .saddr = "2001:db8:9::1" }), XDP_PASS, "stale v6 gone");
@@ -1500,6 +1604,146 @@ static void test_table_recovery_repairs_lookup_maps(void)
 	ASSERT_EQ(meta.writing, 0, "mark cleared");
 out:
 	fx_close(&f);
+}
+
+static int verdict_at(struct fx *f, const char *src)
+{
+	return fx_send(f, &(struct pkt_spec){ .saddr = src });
+}
+
+/* host_v4 (maps/keys.h): the /32 denies in cells, each with deny_v4's
+ * slot; read by the data path first (a planted cell rules); a full bucket
+ * leaves its ninth /32 to deny_v4; a removal clears the cell; a table
+ * whose header was wiped is filled again by the next commit. */
+static void test_table_host_cells(void)
+{
+	char addrs[FENCE_HOST_CELLS + 1][32];
+	struct fence_host_bucket b, hdr;
+	__u32 zero = 0, n, home = 0, slot, i, a;
+	int got = 0, placed = 0, bad = 0, missing = 0;
+	struct cidr c;
+	struct fx f;
+
+	if (!open_fx_default(&f))
+		return;
+	ASSERT_EQ(fx_deny(&f, "198.18.7.9/32"), 0, "a /32 deny");
+	ASSERT_EQ(host_faults(&f, &placed), 0, "in host_v4");
+	ASSERT_EQ(placed, 1, "  once");
+	ASSERT_EQ(verdict_at(&f, "198.18.7.9"), XDP_DROP, "dropped");
+	ASSERT_EQ(verdict_at(&f, "198.18.7.10"), XDP_PASS, "its neighbour passes");
+
+	/* a cell planted for the neighbour, naming the /32's slot: the data
+	 * path believes it (so it reads the cells, not deny_v4 alone) */
+	cidr_parse("198.18.7.9/32", &c, 0, NULL, 0);
+	ASSERT_TRUE(table_get(f.t, &c, FENCE_KIND_DENY, &slot) && slot, "slot of the /32");
+	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &zero, &hdr), 0, "header");
+	n = (__u32)hdr.cell[0];
+	ASSERT_EQ(n, 1024, "4096 slots: 1024 buckets");
+	inet_pton(AF_INET, "198.18.7.10", &a);
+	i = 1 + (fence_host_home(a) & (n - 1));
+	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &i, &b), 0, "its bucket");
+	for (int j = 0; j < FENCE_HOST_CELLS; j++)
+		if (!b.cell[j]) {
+			b.cell[j] = (__u64)slot << 32 | a;
+			break;
+		}
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_HOST_V4], &i, &b, BPF_ANY), 0, "planted");
+	ASSERT_EQ(verdict_at(&f, "198.18.7.10"), XDP_DROP, "a planted cell rules");
+	host_clear(&f, "198.18.7.10");
+	ASSERT_EQ(verdict_at(&f, "198.18.7.10"), XDP_PASS, "and no more once gone");
+
+	/* nine /32s of one bucket: eight cells, the ninth in deny_v4 alone */
+	for (__u32 x = 0; got < FENCE_HOST_CELLS + 1 && x < 65536; x++) {
+		__u32 ad = htonl(0xc6124000U + x);	/* 198.18.64.0/18 */
+
+		if (!got)
+			home = fence_host_home(ad) & (n - 1);
+		if ((fence_host_home(ad) & (n - 1)) != home)
+			continue;
+		inet_ntop(AF_INET, &ad, addrs[got], sizeof(addrs[got]));
+		got++;
+	}
+	if (!ASSERT_EQ(got, FENCE_HOST_CELLS + 1, "nine addresses of one bucket"))
+		goto out;
+	for (int k = 0; k < got; k++)
+		bad += fx_deny(&f, addrs[k]) != 0;
+	ASSERT_EQ(bad, 0, "denied");
+	ASSERT_EQ(host_faults(&f, &placed), 0, "host_v4 in line");
+	ASSERT_EQ(placed, 1 + FENCE_HOST_CELLS, "  eight of them in cells, and the first /32");
+	for (int k = 0; k < got; k++)
+		bad += verdict_at(&f, addrs[k]) != XDP_DROP;
+	ASSERT_EQ(bad, 0, "all nine dropped, the ninth found in deny_v4");
+	ASSERT_EQ(fx_remove(&f, addrs[0], FENCE_KIND_DENY), 0, "one removed");
+	ASSERT_EQ(host_faults_of(&f, &placed, &missing), 0, "its cell cleared");
+	ASSERT_EQ(missing, 1, "  the ninth stays in deny_v4 alone (a cell is free now)");
+	ASSERT_EQ(verdict_at(&f, addrs[0]), XDP_PASS, "it passes");
+	ASSERT_EQ(verdict_at(&f, addrs[FENCE_HOST_CELLS]), XDP_DROP, "the ninth still drops");
+
+	/* the header wiped (as a fresh map's): deny_v4 alone, then filled */
+	hdr.cell[0] = 0;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_HOST_V4], &zero, &hdr, BPF_ANY), 0, "header 0");
+	ASSERT_EQ(verdict_at(&f, "198.18.7.9"), XDP_DROP, "deny_v4 answers");
+	ASSERT_EQ(fx_deny(&f, "203.0.113.77/32"), 0, "a commit");
+	ASSERT_EQ(host_faults(&f, &placed), 0, "filled again");
+	ASSERT_EQ(placed, 2 + FENCE_HOST_CELLS, "  every /32: the ninth and the new one too");
+	ASSERT_EQ(verdict_at(&f, "203.0.113.77"), XDP_DROP, "the new /32 drops");
+out:
+	fx_close(&f);
+}
+
+/* A pinned set whose rule slots grow (pin_commit): host_v4 grows with
+ * them, its cells placed again for the new size. */
+static void test_table_host_grows(void)
+{
+	struct fence_opts o = { .max_rules = 1024, .tbl8_groups = 16, .prefix_entries = 64,
+				.v6_rules = 1024 };
+	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL,
+					.manual_action = FENCE_ACT_DROP };
+	char dir[96], src[64], err[256] = "";
+	struct pin_repair rep;
+	struct pinned p;
+	int bad = 0, placed = 0;
+	struct cidr c;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "h4"), 0, "pin dir on bpffs"))
+		return;
+	o.pin_dir = dir;
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set of 1024 slots"))
+		goto out;
+	ASSERT_EQ(fx_deny(&f, "198.18.0.1/32"), 0, "a /32 before");
+	ASSERT_EQ(f.m.max_entries[FM_HOST_V4], 256 + 1, "256 buckets");
+	fx_close(&f);
+	if (!ASSERT_EQ(pin_open(&p, dir, PIN_WRITE, &rep, err, sizeof(err)), 0, "writer")) {
+		fprintf(stderr, "  %s\n", err);
+		goto out;
+	}
+	for (int i = 0; i < 1500; i++) {
+		snprintf(src, sizeof(src), "198.18.%d.%d/32", 8 + i / 200, i % 200 + 1);
+		cidr_parse(src, &c, 0, NULL, 0);
+		bad += table_put(p.t, &c, FENCE_KIND_DENY, &info) != 0;
+	}
+	ASSERT_EQ(bad, 0, "1500 /32 denies staged");
+	if (!ASSERT_EQ(pin_commit(&p, NULL, err, sizeof(err)), 0, "committed, growing"))
+		fprintf(stderr, "  %s\n", err);
+	pin_close(&p);
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a program on the grown set"))
+		goto out;
+	ASSERT_TRUE(f.m.n_slots >= 2048, "the slots grew");
+	ASSERT_EQ(f.m.max_entries[FM_HOST_V4], fence_host_buckets(f.m.n_slots) + 1,
+		  "host_v4 with them");
+	ASSERT_EQ(host_faults(&f, &placed), 0, "its cells in line");
+	ASSERT_TRUE(placed >= 1490, "  nearly every /32 in a cell");
+	ASSERT_EQ(verdict_at(&f, "198.18.0.1"), XDP_DROP, "the /32 from before");
+	for (int i = 0; i < 1500; i++) {
+		snprintf(src, sizeof(src), "198.18.%d.%d", 8 + i / 200, i % 200 + 1);
+		bad += verdict_at(&f, src) != XDP_DROP;
+	}
+	ASSERT_EQ(bad, 0, "every new /32 drops");
+	ASSERT_EQ(verdict_at(&f, "198.18.8.201"), XDP_PASS, "and nothing else");
+	fx_close(&f);
+out:
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* A refused commit of more changes than the span limit (a whole-table
@@ -1997,7 +2241,7 @@ TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
 	  T(test_table_small_unallow_bounds), T(test_table_hosts_count_exact),
 	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
-	  T(test_table_crowded_tbl6_grows),
+	  T(test_table_crowded_tbl6_grows), T(test_table_host_cells), T(test_table_host_grows),
 	  T(test_table_tbl6_keyed),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),

@@ -233,6 +233,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 		bpf_map__set_max_entries(skel->maps.rules, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.rule_info, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.deny_v4, o->max_rules);
+		bpf_map__set_max_entries(skel->maps.host_v4, fence_host_buckets(o->max_rules) + 1);
 	}
 	if (o->tbl8_groups) {
 		bpf_map__set_max_entries(skel->maps.tbl8, o->tbl8_groups);
@@ -306,6 +307,8 @@ static int maps_finish(struct fence_maps *m, bool lazy)
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 
+		if (m->fd[i] < 0 && fence_map_optional(i))
+			continue;	/* max_entries 0 */
 		if (bpf_obj_get_info_by_fd(m->fd[i], &info, &len))
 			return -errno;
 		m->max_entries[i] = info.max_entries;
@@ -467,6 +470,8 @@ static int from_pins(struct fence_maps *m, const char *pin_dir, bool lazy)
 	for (i = 0; i < FM_COUNT; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
 		m->fd[i] = bpf_obj_get(path);
+		if (m->fd[i] < 0 && errno == ENOENT && fence_map_optional(i))
+			continue;	/* pinned by an older build, not attached since */
 		if (m->fd[i] < 0) {
 			err = -errno;
 			goto fail;
@@ -479,6 +484,11 @@ static int from_pins(struct fence_maps *m, const char *pin_dir, bool lazy)
 fail:
 	fence_maps_close(m);
 	return err;
+}
+
+bool fence_map_optional(int id)
+{
+	return id == FM_HOST_V4;
 }
 
 int fence_map_id(const char *name)
@@ -521,8 +531,15 @@ int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
 
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
 		fd = bpf_obj_get(path);
+		if (fd < 0 && errno == ENOENT && fence_map_optional(i) && m->fd[i] < 0)
+			continue;
 		if (fd < 0)
 			return -errno;
+		if (m->fd[i] < 0) {	/* pinned since (an attach of this build) */
+			m->fd[i] = fd;
+			changed = true;
+			continue;
+		}
 		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(m->fd[i], &b, &lb) &&
 		    a.id == b.id) {
 			close(fd);

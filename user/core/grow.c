@@ -56,6 +56,9 @@ static __u32 new_size(const struct fence_maps *m, int id, const struct grow_to *
 	if (g->groups > m->n_groups &&
 	    in_list(group_maps, sizeof(group_maps) / sizeof(*group_maps), id))
 		return g->groups;
+	/* host_v4's cells are placed again for the new size (table_host_regrow) */
+	if (id == FM_HOST_V4 && g->slots > m->n_slots)
+		return fence_host_buckets(g->slots) + 1;
 	if (id == FM_DENY_V6 && g->v6 > m->max_entries[FM_DENY_V6])
 		return g->v6;
 	/* tbl6 and its meta together: the keys are placed again for the new
@@ -396,9 +399,9 @@ static int open_instance(struct pinned *p, const struct grow_to *g, struct xdpfe
 				ret = fm ? bpf_map__reuse_fd(map, bpf_map__fd(fm)) : -ENOENT;
 				break;
 			}
-		} else {
+		} else if (p->m.fd[id] >= 0) {
 			ret = bpf_map__reuse_fd(map, p->m.fd[id]);
-		}
+		}	/* else one an older build did not pin: made here, unpinned */
 		if (ret)
 			goto fail;
 	}
@@ -433,6 +436,8 @@ static int copy_maps(struct pinned *p, const struct grow_to *g, struct xdpfence 
 
 			ret = nm && nmt ? table_tbl6_regrow(&p->m, bpf_map__fd(nm), g->tbl6,
 							    bpf_map__fd(nmt)) : -ENOENT;
+		} else if (id == FM_HOST_V4) {
+			ret = nm ? table_host_regrow(p->m.fd[id], bpf_map__fd(nm)) : -ENOENT;
 		} else if (id == FM_ENTRY_HITS) {
 			ret = nm ? copy_hits(p->m.fd[id], bpf_map__fd(nm), p->m.n_slots, g->slots,
 					     p->m.ncpus) : -ENOENT;

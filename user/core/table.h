@@ -66,6 +66,10 @@ int table_tbl6_needs(struct fence_maps *m, const __u8 *add_lens, __u32 n_adds, _
  * nothing of m's. 0, -ENOSPC (keys pile up: bigger still), -errno. */
 int table_tbl6_regrow(struct fence_maps *m, int tbl6_fd, __u32 n_tbl6, int meta_fd);
 
+/* Fill a new, bigger host_v4 (new_fd) with the cells of the old (old_fd,
+ * -1 for none), each placed again for the new size. 0 or -errno. */
+int table_host_regrow(int old_fd, int new_fd);
+
 /* The maps under t were replaced by bigger ones (fence_maps_refresh):
  * its bookkeeping again, for their sizes. */
 int table_maps_changed(struct table *t, const char *pin_dir);

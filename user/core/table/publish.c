@@ -162,12 +162,20 @@ static int batch_update(int fd, const void *keys, size_t ksz, const void *vals, 
 static int v4_keys(struct table *t, int map, const struct fence_v4_key *k,
 		   const struct fence_slot *v, __u32 n)
 {
+	bool deny = map == FENCE_KEYLOAD_DENY_V4;
+	int ret;
+
 	if (!n)
 		return 0;	/* t may be NULL then (early keys never started) */
-	return bulk_split((struct bulk){
+	if (deny && !v)		/* host_v4's cells go before their keys */
+		tbl_host_keys(t, k, NULL, n, false);
+	ret = bulk_split((struct bulk){
 		.kl = keyloader(t, n), .map = map,
-		.fd = t->m->fd[map == FENCE_KEYLOAD_ALLOW_V4 ? FM_ALLOW_V4 : FM_DENY_V4],
+		.fd = t->m->fd[deny ? FM_DENY_V4 : FM_ALLOW_V4],
 		.keys = k, .vals = v, .ksz = sizeof(*k), .vsz = sizeof(*v), .n = n });
+	if (deny && v && !ret)	/* and come after them */
+		tbl_host_keys(t, k, v, n, true);
+	return ret;
 }
 
 /* --- plan and begin ----------------------------------------------------- */
@@ -1006,10 +1014,14 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	c.small = !c.full && tbl_store_valid(t) && tbl_small_ok(t);
 	if (!c.small)
 		ret = fence_maps_full(c.m);
-	if (!ret && c.full)
+	if (!ret && c.full) {
+		tbl_host_reset(t);	/* keys and slots may disagree until recovered */
 		ret = tbl_recover(t, &c.s, err, errlen);
+	}
 	if (!ret)
 		ret = commit_plan(&c);
+	if (!ret)
+		ret = tbl_host_fill(t);	/* a fresh or wiped host_v4: before the keys change */
 	if (!ret)
 		ret = commit_begin(&c);
 	if (!ret && c.small) {
