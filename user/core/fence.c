@@ -307,8 +307,6 @@ static int maps_finish(struct fence_maps *m, bool lazy)
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 
-		if (m->fd[i] < 0 && fence_map_optional(i))
-			continue;	/* max_entries 0 */
 		if (bpf_obj_get_info_by_fd(m->fd[i], &info, &len))
 			return -errno;
 		m->max_entries[i] = info.max_entries;
@@ -470,8 +468,6 @@ static int from_pins(struct fence_maps *m, const char *pin_dir, bool lazy)
 	for (i = 0; i < FM_COUNT; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
 		m->fd[i] = bpf_obj_get(path);
-		if (m->fd[i] < 0 && errno == ENOENT && fence_map_optional(i))
-			continue;	/* pinned by an older build, not attached since */
 		if (m->fd[i] < 0) {
 			err = -errno;
 			goto fail;
@@ -484,11 +480,6 @@ static int from_pins(struct fence_maps *m, const char *pin_dir, bool lazy)
 fail:
 	fence_maps_close(m);
 	return err;
-}
-
-bool fence_map_optional(int id)
-{
-	return id == FM_HOST_V4;
 }
 
 int fence_map_id(const char *name)
@@ -531,15 +522,8 @@ int fence_maps_refresh(struct fence_maps *m, const char *pin_dir)
 
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, fence_map_names[i]);
 		fd = bpf_obj_get(path);
-		if (fd < 0 && errno == ENOENT && fence_map_optional(i) && m->fd[i] < 0)
-			continue;
 		if (fd < 0)
 			return -errno;
-		if (m->fd[i] < 0) {	/* pinned since (an attach of this build) */
-			m->fd[i] = fd;
-			changed = true;
-			continue;
-		}
 		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(m->fd[i], &b, &lb) &&
 		    a.id == b.id) {
 			close(fd);

@@ -94,11 +94,6 @@ int fence_maps_from_skel(struct fence_maps *m, struct xdpfence *skel, const stru
 int fence_maps_from_pins(struct fence_maps *m, const char *pin_dir);
 int fence_maps_from_pins_lazy(struct fence_maps *m, const char *pin_dir);
 
-/* May map id be missing under a pin dir (fd -1, max_entries 0)? Those a
- * newer layout added, which the maps of an older build lack until this
- * build attaches there (host_v4: the data path then probes deny_v4 alone). */
-bool fence_map_optional(int id);
-
 /* FM_* of a map by its pinned name; -1 for none. */
 int fence_map_id(const char *name);
 

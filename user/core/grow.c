@@ -399,9 +399,9 @@ static int open_instance(struct pinned *p, const struct grow_to *g, struct xdpfe
 				ret = fm ? bpf_map__reuse_fd(map, bpf_map__fd(fm)) : -ENOENT;
 				break;
 			}
-		} else if (p->m.fd[id] >= 0) {
+		} else {
 			ret = bpf_map__reuse_fd(map, p->m.fd[id]);
-		}	/* else one an older build did not pin: made here, unpinned */
+		}
 		if (ret)
 			goto fail;
 	}

@@ -727,8 +727,6 @@ static void check_pins(struct daemon *d)
 	if (st == PINS_GONE) {
 		ret = fence_prepare_pin_dir(g_opts.pin_dir);
 		for (int i = 0; i < FM_COUNT && !ret; i++) {
-			if (d->s.m.fd[i] < 0)
-				continue;	/* fence_map_optional, not there */
 			snprintf(path, sizeof(path), "%s/%s", g_opts.pin_dir, fence_map_names[i]);
 			if (!bpf_obj_pin(d->s.m.fd[i], path))
 				pinned++;
