@@ -50,6 +50,9 @@ check "198.18.6.10 passes" reach 198.18.6.10
 check "ban add /32" xf ban add 198.18.6.10
 check_not "/32 dropped" reach 198.18.6.10
 check "key of the /32 removed (a gap)" bpftool map delete pinned "$PIN/deny_v4" key 32 0 0 0 198 18 6 10
+# the data path finds /32s in host_v4 first: its header wiped, as a repair
+# starts, it reads deny_v4 alone
+check "host_v4 wiped" bpftool map update pinned "$PIN/host_v4" key 0 0 0 0 value $(printf '0 %.0s' $(seq 64))
 check "gap: the /32 passes" reach 198.18.6.10
 meta=$(bpftool -j map lookup pinned "$PIN/meta" key 0 0 0 0 |
 	python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; v[15]="0x01"; print(" ".join(v))')
@@ -59,6 +62,7 @@ check "status --json says so" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN stat
 out=$(xf ban add 198.18.6.11 2>&1)
 check "the next change repairs first" grep -q 'repaired: 1 lookup keys fixed' <<<"$out"
 check_not "the /32 drops again" reach 198.18.6.10
+check "host_v4 filled again (its header names the buckets)" sh -c "bpftool -j map lookup pinned $PIN/host_v4 key 0 0 0 0 | python3 -c 'import json,sys; sys.exit(not any(int(b, 16) for b in json.load(sys.stdin)[\"value\"][:8]))'"
 check_not "status no longer warns" sh -c "ip netns exec $NS_G $XF --pin-dir $PIN status | grep -q 'cut off'"
 check "ban del the /32s" xf ban del 198.18.6.10
 check "ban del" xf ban del 198.18.6.11
