@@ -13,6 +13,7 @@
 
 #include "fixture.h"
 #include "core/counters.h"
+#include "core/pin.h"
 #include "xdpfence.skel.h"
 
 static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -211,4 +212,40 @@ int fx_remove(struct fx *f, const char *text, enum fence_kind kind)
 	if (ret)
 		fprintf(stderr, "fixture: remove %s: %s\n", text, err);
 	return ret;
+}
+
+int fx_pin_deny_many(const char *dir, int n, fx_text_fn text, char *err, size_t errlen)
+{
+	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL,
+					.manual_action = FENCE_ACT_DROP };
+	struct pin_repair rep;
+	struct pinned p;
+	char src[64];
+	struct cidr c;
+	int ret;
+
+	ret = pin_open(&p, dir, PIN_WRITE, &rep, err, errlen);
+	if (ret)
+		return ret;
+	for (int i = 0; i < n && !ret; i++) {
+		text(i, src, sizeof(src));
+		ret = cidr_parse(src, &c, 0, err, errlen) ? -EINVAL :
+		      table_put(p.t, &c, FENCE_KIND_DENY, &info);
+	}
+	if (!ret)
+		ret = pin_commit(&p, NULL, err, errlen);
+	pin_close(&p);
+	return ret;
+}
+
+int fx_not_dropped(struct fx *f, int n, fx_text_fn text)
+{
+	char src[64];
+	int bad = 0;
+
+	for (int i = 0; i < n; i++) {
+		text(i, src, sizeof(src));
+		bad += fx_send(f, &(struct pkt_spec){ .saddr = src }) != XDP_DROP;
+	}
+	return bad;
 }

@@ -48,4 +48,13 @@ int fx_deny(struct fx *f, const char *cidr);
 int fx_allow(struct fx *f, const char *cidr);
 int fx_remove(struct fx *f, const char *cidr, enum fence_kind kind);
 
+/* Many entries, each named by text(i, buf, len) for i < n: */
+typedef void (*fx_text_fn)(int i, char *buf, size_t len);
+/* staged as manual drop denies in the pinned set at dir and committed by
+ * pin_commit, as a writer does (it grows the maps they need): 0, or -errno
+ * with err saying why; */
+int fx_pin_deny_many(const char *dir, int n, fx_text_fn text, char *err, size_t errlen);
+/* how many of the sources text names are not dropped by f. */
+int fx_not_dropped(struct fx *f, int n, fx_text_fn text);
+
 #endif

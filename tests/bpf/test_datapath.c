@@ -670,6 +670,16 @@ out:
 	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
+static void text_v6_deny(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "2001:db8:2:%x::/64", i);
+}
+
+static void text_v6_src(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "2001:db8:2:%x::1", i);
+}
+
 /* A pinned set whose tbl6 is too small for a change grows it (with the
  * rule slots and deny_v6) in pin_commit: every key placed again in a
  * bigger table under a new seed, the search tree rebuilt; a program on
@@ -678,15 +688,8 @@ static void test_datapath_tbl6_grows(void)
 {
 	struct fence_opts o = { .max_rules = 1024, .tbl8_groups = 4, .prefix_entries = 64,
 				.v6_rules = 1024 };
-	struct fence_rule_info info = { .owners = FENCE_OWN_MANUAL,
-					.manual_action = FENCE_ACT_DROP };
-	char dir[96], src[64], err[256] = "";
-	struct pin_repair rep;
-	struct pinned p;
-	__u32 n_tbl6 = 0;
-	struct cidr c;
+	char dir[96], err[256] = "";
 	struct fx f;
-	int bad = 0;
 
 	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "g6"), 0, "pin dir on bpffs"))
 		return;
@@ -697,33 +700,17 @@ static void test_datapath_tbl6_grows(void)
 	ASSERT_EQ(fx_allow(&f, "2001:db8:1:5::/64"), 0, "an allow inside it");
 	ASSERT_EQ(f.m.n_tbl6, 1024, "tbl6 starts at 1024");
 	fx_close(&f);
-
-	if (!ASSERT_EQ(pin_open(&p, dir, PIN_WRITE, &rep, err, sizeof(err)), 0, "writer")) {
+	/* more keys than 3/4 of 1024 */
+	if (!ASSERT_EQ(fx_pin_deny_many(dir, 1500, text_v6_deny, err, sizeof(err)), 0,
+		       "1500 /64 denies committed, growing"))
 		fprintf(stderr, "  %s\n", err);
-		goto out;
-	}
-	for (int i = 0; i < 1500; i++) {	/* more keys than 3/4 of 1024 */
-		snprintf(src, sizeof(src), "2001:db8:2:%x::/64", i);
-		cidr_parse(src, &c, 0, NULL, 0);
-		bad += table_put(p.t, &c, FENCE_KIND_DENY, &info) != 0;
-	}
-	ASSERT_EQ(bad, 0, "1500 /64 denies staged");
-	if (!ASSERT_EQ(pin_commit(&p, NULL, err, sizeof(err)), 0, "committed, growing"))
-		fprintf(stderr, "  %s\n", err);
-	n_tbl6 = p.m.n_tbl6;
-	pin_close(&p);
-	ASSERT_TRUE(n_tbl6 >= 2048, "tbl6 grew");
 
 	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a program on the grown set"))
 		goto out;
-	ASSERT_EQ(f.m.n_tbl6, n_tbl6, "of the grown size");
+	ASSERT_TRUE(f.m.n_tbl6 >= 2048, "tbl6 grew");
 	ASSERT_EQ(verdict(&f, "2001:db8:1::5"), XDP_DROP, "the /48 from before the growth");
 	ASSERT_EQ(verdict(&f, "2001:db8:1:5::9"), XDP_PASS, "its allow");
-	for (int i = 0; i < 1500; i++) {
-		snprintf(src, sizeof(src), "2001:db8:2:%x::1", i);
-		bad += verdict(&f, src) != XDP_DROP;
-	}
-	ASSERT_EQ(bad, 0, "every new /64 drops");
+	ASSERT_EQ(fx_not_dropped(&f, 1500, text_v6_src), 0, "every new /64 drops");
 	ASSERT_EQ(verdict(&f, "2001:db8:2:ffff::1"), XDP_PASS, "and nothing else");
 	ASSERT_EQ(fx_deny(&f, "2001:db8:3::/56"), 0, "a commit on the grown table");
 	ASSERT_EQ(verdict(&f, "2001:db8:3:0:1::1"), XDP_DROP, "enforced");
