@@ -8,36 +8,41 @@
  * a repair and filled again from the live slots, placed again when the
  * slots grow. A cell is one 8-byte word written with one store, so a
  * reader sees an address with its own slot or nothing. The map is mapped
- * for each call and left again: a grow may replace it between commits,
- * and what a commit touches is a few pages.
+ * for each call and left again (a grow may replace it between commits): a
+ * window per bucket touched, or whole for a bulk commit.
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "core/table/internal.h"
 
 struct hostmap {
-	struct fence_host_bucket *b;	/* b[0] the header */
-	size_t len;
+	struct lazymap lm;		/* a window at a time (a few cells), */
+	struct fence_host_bucket *full;	/* or whole (a fill, a regrow, a bulk commit) */
 	__u32 n;			/* buckets after the header */
 };
 
-static int host_map(int fd, __u32 elems, struct hostmap *h)
+/* Element i (0: the header); NULL when it cannot be mapped. */
+static struct fence_host_bucket *bk(struct hostmap *h, __u32 i)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	void *p;
+	if (h->full)
+		return &h->full[i];
+	return lazymap_at(&h->lm, (size_t)i * sizeof(*h->full), sizeof(*h->full));
+}
 
+/* The kernel maps every page of an array at mmap: a commit of a few /32s
+ * maps the pages of their buckets alone (host_v4 is 32 MiB at 2M slots). */
+static int host_map(int fd, __u32 elems, bool whole, struct hostmap *h)
+{
 	memset(h, 0, sizeof(*h));
 	if (fd < 0 || elems < 2)
-		return -ENOENT;	/* an older build's set: no host_v4 */
-	h->len = ((size_t)elems * sizeof(*h->b) + page - 1) & ~(size_t)(page - 1);
-	p = mmap(NULL, h->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	h->b = p;
+		return -ENOENT;
+	lazymap_init(&h->lm, fd, (size_t)elems * sizeof(*h->full));
+	if (whole && !(h->full = lazymap_full(&h->lm))) {
+		lazymap_close(&h->lm);
+		return -ENOMEM;
+	}
 	h->n = elems - 1;
 	if (h->n & (h->n - 1))
 		h->n = 0;	/* not a size this build makes: left alone */
@@ -46,9 +51,16 @@ static int host_map(int fd, __u32 elems, struct hostmap *h)
 
 static void host_unmap(struct hostmap *h)
 {
-	if (h->b)
-		munmap(h->b, h->len);
-	h->b = NULL;
+	lazymap_close(&h->lm);
+	h->full = NULL;
+}
+
+/* The header's bucket count; 0: not filled (or not mapped). */
+static __u32 host_filled(struct hostmap *h)
+{
+	struct fence_host_bucket *b = h->n ? bk(h, 0) : NULL;
+
+	return b ? (__u32)__atomic_load_n(&b->cell[0], __ATOMIC_ACQUIRE) : 0;
 }
 
 static __u32 elems_of(int fd)
@@ -59,20 +71,22 @@ static __u32 elems_of(int fd)
 	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.max_entries : 0;
 }
 
-static struct fence_host_bucket *bucket_of(const struct hostmap *h, __u32 addr)
+static struct fence_host_bucket *bucket_of(struct hostmap *h, __u32 addr)
 {
-	return &h->b[1 + (fence_host_home(addr) & (h->n - 1))];
+	return bk(h, 1 + (fence_host_home(addr) & (h->n - 1)));
 }
 
 /* addr (network byte order, as the data path loads it) -> slot in its
  * bucket: the cell that has it, else a free one; none when the bucket is
  * full (the data path then finds it in deny_v4). */
-static void cell_put(const struct hostmap *h, __u32 addr, __u32 slot)
+static void cell_put(struct hostmap *h, __u32 addr, __u32 slot)
 {
 	struct fence_host_bucket *b = bucket_of(h, addr);
 	__u64 v = (__u64)slot << 32 | addr;
 	int free_at = -1;
 
+	if (!b)
+		return;	/* deny_v4 has it */
 	for (int j = 0; j < FENCE_HOST_CELLS; j++) {
 		__u64 c = __atomic_load_n(&b->cell[j], __ATOMIC_RELAXED);
 
@@ -87,37 +101,51 @@ static void cell_put(const struct hostmap *h, __u32 addr, __u32 slot)
 		__atomic_store_n(&b->cell[free_at], v, __ATOMIC_RELEASE);
 }
 
-static void cell_clear(const struct hostmap *h, __u32 addr)
+/* Not 0: a cell that may still name addr (its bucket could not be
+ * mapped): the caller must not let the key go. */
+static int cell_clear(struct hostmap *h, __u32 addr)
 {
 	struct fence_host_bucket *b = bucket_of(h, addr);
 
+	if (!b)
+		return -ENOMEM;
 	for (int j = 0; j < FENCE_HOST_CELLS; j++) {
 		__u64 c = __atomic_load_n(&b->cell[j], __ATOMIC_RELAXED);
 
 		if (c && (__u32)c == addr)
 			__atomic_store_n(&b->cell[j], 0, __ATOMIC_RELEASE);
 	}
+	return 0;
 }
 
 /* The header, last: the cells are read from then on. */
-static void header_set(const struct hostmap *h, __u64 n)
+static int header_set(struct hostmap *h, __u64 n)
 {
+	struct fence_host_bucket *b = bk(h, 0);
+
+	if (!b)
+		return -ENOMEM;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	__atomic_store_n(&h->b[0].cell[0], n, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->cell[0], n, __ATOMIC_RELEASE);
+	return 0;
 }
 
-void tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct fence_slot *v,
-		   __u32 n, bool put)
+/* Past this many keys a commit maps host_v4 whole: as many windows would
+ * cost more mmap calls than the whole map's pages. */
+#define HOST_WHOLE_MIN	1024
+
+int tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct fence_slot *v,
+		  __u32 n, bool put)
 {
 	const struct fence_maps *m = t->m;
 	struct hostmap h;
+	int ret = 0;
 
-	if (!n || host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], &h))
-		return;
-	/* not filled yet (tbl_host_fill will), or a size not ours */
-	if (!h.n || !__atomic_load_n(&h.b[0].cell[0], __ATOMIC_ACQUIRE))
-		goto out;
-	for (__u32 i = 0; i < n; i++) {
+	if (!n || host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], n >= HOST_WHOLE_MIN, &h))
+		return 0;
+	if (!host_filled(&h))
+		goto out;	/* not filled yet (tbl_host_fill will), or a size not ours */
+	for (__u32 i = 0; i < n && !ret; i++) {
 		__u32 addr;
 
 		if (k[i].prefixlen != 32)
@@ -128,12 +156,16 @@ void tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct f
 		if (put)
 			cell_put(&h, addr, v[i].slot);
 		else
-			cell_clear(&h, addr);
+			ret = cell_clear(&h, addr);
 	}
+	/* a cell that could not be cleared: none is read at all, or the keys stay */
+	if (ret && !header_set(&h, 0))
+		ret = 0;
 	if (!put)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* before the keys go */
 out:
 	host_unmap(&h);
+	return ret;
 }
 
 void tbl_host_reset(struct table *t)
@@ -141,30 +173,38 @@ void tbl_host_reset(struct table *t)
 	const struct fence_maps *m = t->m;
 	struct hostmap h;
 
-	if (host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], &h))
+	if (host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], true, &h))
 		return;
-	header_set(&h, 0);	/* first: nothing is read there from now */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	memset(&h.b[1], 0, (size_t)h.n * sizeof(*h.b));
+	if (h.n) {
+		header_set(&h, 0);	/* first: nothing is read there from now */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		memset(&h.full[1], 0, (size_t)h.n * sizeof(*h.full));
+	}
 	host_unmap(&h);
 }
 
 int tbl_host_fill(struct table *t)
 {
 	const struct fence_maps *m = t->m;
+	bool none = tbl_store_valid(t) && !t->st.hdr->live[0][FENCE_KIND_DENY];
 	struct hostmap h;
 	int ret;
 
-	ret = host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], &h);
+	ret = host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], false, &h);
 	if (ret)
 		return ret == -ENOENT ? 0 : ret;
-	if (!h.n || __atomic_load_n(&h.b[0].cell[0], __ATOMIC_ACQUIRE))
-		goto out;	/* filled already */
+	if (!h.n || host_filled(&h))
+		goto out;	/* filled already: the header's page alone was mapped */
+	/* whole to fill, unless there is nothing to place (the first load) */
+	if (!none) {
+		host_unmap(&h);
+		ret = host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], true, &h);
+		if (ret)
+			return ret;
+	}
 	/* what a reset left, or a fresh map's zeros: free cells only (none
-	 * is written while the header is 0). No IPv4 deny yet (the first
-	 * load): nothing to walk for. */
-	for (__u32 s = 1; s < m->n_slots && !(tbl_store_valid(t) && !t->st.hdr->live[0][FENCE_KIND_DENY]);
-	     s++) {
+	 * is written while the header is 0) */
+	for (__u32 s = 1; s < m->n_slots && !none; s++) {
 		const struct fence_rule *r = fence_rule_at(m, s);
 		const struct fence_rule_info *in;
 		__u32 addr;
@@ -178,10 +218,10 @@ int tbl_host_fill(struct table *t)
 		if (addr)
 			cell_put(&h, addr, s);
 	}
-	header_set(&h, h.n);
+	ret = header_set(&h, h.n);
 out:
 	host_unmap(&h);
-	return 0;
+	return ret;
 }
 
 int table_host_regrow(int old_fd, int new_fd)
@@ -189,24 +229,21 @@ int table_host_regrow(int old_fd, int new_fd)
 	struct hostmap o, h;
 	int ret;
 
-	ret = host_map(new_fd, elems_of(new_fd), &h);
+	ret = host_map(new_fd, elems_of(new_fd), true, &h);
 	if (ret)
 		return ret;
-	if (!h.n)
-		goto out;
-	if (!host_map(old_fd, elems_of(old_fd), &o)) {
+	if (h.n && !host_map(old_fd, elems_of(old_fd), true, &o)) {
 		/* not filled (0): the new one is not either */
-		if (o.n && __atomic_load_n(&o.b[0].cell[0], __ATOMIC_ACQUIRE)) {
+		if (o.n && host_filled(&o)) {
 			for (size_t i = 1; i <= o.n; i++)
 				for (int j = 0; j < FENCE_HOST_CELLS; j++)
-					if (o.b[i].cell[j])
-						cell_put(&h, (__u32)o.b[i].cell[j],
-							 (__u32)(o.b[i].cell[j] >> 32));
-			header_set(&h, h.n);
+					if (o.full[i].cell[j])
+						cell_put(&h, (__u32)o.full[i].cell[j],
+							 (__u32)(o.full[i].cell[j] >> 32));
+			ret = header_set(&h, h.n);
 		}
 		host_unmap(&o);
 	}
-out:
 	host_unmap(&h);
-	return 0;
+	return ret;
 }

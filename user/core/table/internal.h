@@ -279,11 +279,12 @@ int tbl_recover(struct table *t, struct table_stats *st, char *err, size_t errle
 
 /* host.c: host_v4, the /32 denies' mirror (maps/keys.h). Cells for n
  * keys of deny_v4: put (after the keys went in) or cleared (before they go);
- * every /32 key is both in the end. reset wipes them (a repair: slots and
+ * every /32 key is both in the end (not 0: a cell may still name a key
+ * that is to go, which must stay). reset wipes them (a repair: slots and
  * keys may disagree until recovered); fill, once the slots are in line
  * with deny_v4 and before the commit writes, fills a wiped or fresh map. */
-void tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct fence_slot *v,
-		   __u32 n, bool put);
+int tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct fence_slot *v,
+		  __u32 n, bool put);
 void tbl_host_reset(struct table *t);
 int tbl_host_fill(struct table *t);
 

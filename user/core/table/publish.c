@@ -167,8 +167,8 @@ static int v4_keys(struct table *t, int map, const struct fence_v4_key *k,
 
 	if (!n)
 		return 0;	/* t may be NULL then (early keys never started) */
-	if (deny && !v)		/* host_v4's cells go before their keys */
-		tbl_host_keys(t, k, NULL, n, false);
+	if (deny && !v && (ret = tbl_host_keys(t, k, NULL, n, false)))
+		return ret;	/* host_v4's cells go before their keys */
 	ret = bulk_split((struct bulk){
 		.kl = keyloader(t, n), .map = map,
 		.fd = t->m->fd[deny ? FM_DENY_V4 : FM_ALLOW_V4],
