@@ -60,8 +60,10 @@ _Static_assert(sizeof(struct fence_tbl8_group) == 1024, "fence_tbl8_group ABI");
  * being a /32's address (low half, network byte order as loaded) and its
  * slot (high half), one 8-byte word, written and read whole. Element 0 is
  * the header: cell[0] is how many buckets follow (a power of two; 0 = the
- * controller has not filled them yet, and then nothing is read there). An
- * address's bucket is 1 + (fence_host_home(addr) & (buckets - 1)).
+ * controller has not filled them yet, and then nothing is read there);
+ * cell[1] is 1 while cells from before a wipe may be left (the controller's
+ * alone: its next fill clears every cell first). An address's bucket is
+ * 1 + (fence_host_home(addr) & (buckets - 1)).
  *
  * A mirror, never the truth: deny_v4 is. A cell names a /32 only while
  * deny_v4 holds the same key with the same slot (the controller puts a cell

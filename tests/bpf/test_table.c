@@ -1687,6 +1687,26 @@ static void test_table_host_cells(void)
 	ASSERT_EQ(host_faults(&f, &placed), 0, "filled again");
 	ASSERT_EQ(placed, 2 + FENCE_HOST_CELLS, "  every /32: the ninth and the new one too");
 	ASSERT_EQ(verdict_at(&f, "203.0.113.77"), XDP_DROP, "the new /32 drops");
+
+	/* turned off where a cell could not be cleared (header 0, cell[1]
+	 * 1): a cell left naming a live slot for an address with no entry is
+	 * wiped by the next fill, not kept under the new header */
+	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &i, &b), 0, "the neighbour's bucket");
+	for (int j = 0; j < FENCE_HOST_CELLS; j++)
+		if (!b.cell[j]) {
+			b.cell[j] = (__u64)slot << 32 | a;
+			break;
+		}
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_HOST_V4], &i, &b, BPF_ANY), 0, "a cell left");
+	hdr.cell[0] = 0;
+	hdr.cell[1] = 1;
+	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_HOST_V4], &zero, &hdr, BPF_ANY), 0, "turned off");
+	ASSERT_EQ(verdict_at(&f, "198.18.7.10"), XDP_PASS, "nothing read while off");
+	ASSERT_EQ(fx_deny(&f, "203.0.113.78/32"), 0, "a commit");
+	ASSERT_EQ(host_faults(&f, &placed), 0, "filled again, the left cell gone");
+	ASSERT_EQ(verdict_at(&f, "198.18.7.10"), XDP_PASS, "the neighbour passes");
+	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &zero, &hdr), 0, "header");
+	ASSERT_EQ(hdr.cell[1], 0, "  and no longer marked");
 out:
 	fx_close(&f);
 }
@@ -1694,6 +1714,41 @@ out:
 static void text_v4_host(int i, char *buf, size_t len)
 {
 	snprintf(buf, len, "198.18.%d.%d", 8 + i / 200, i % 200 + 1);
+}
+
+/* A set pinned by a build before host_v4 (here: host_v4 unpinned) gets
+ * one made beside it, sized for the slots pinned there, not for the
+ * options of the program that makes it; its first commit fills it. */
+static void test_table_host_made_beside_older(void)
+{
+	struct fence_opts o = { .max_rules = 1 << 15, .tbl8_groups = 16, .prefix_entries = 64,
+				.v6_rules = 1024 };
+	struct fence_opts later = { .tbl8_groups = 16, .prefix_entries = 64, .v6_rules = 1024 };
+	char dir[96], path[160];
+	int placed = 0;
+	struct fx f;
+
+	if (!ASSERT_EQ(fx_pin_dir(dir, sizeof(dir), "h4old"), 0, "pin dir on bpffs"))
+		return;
+	o.pin_dir = later.pin_dir = dir;
+	later.max_rules = 4096;	/* what a program opened without the pinned sizes would take */
+	if (!ASSERT_EQ(fx_open(&f, &o), 0, "a pinned set of 32768 slots"))
+		goto out;
+	ASSERT_EQ(fx_deny(&f, "198.18.0.1/32"), 0, "a /32");
+	fx_close(&f);
+	snprintf(path, sizeof(path), "%s/host_v4", dir);
+	ASSERT_EQ(unlink(path), 0, "host_v4 unpinned, as an older build left it");
+	if (!ASSERT_EQ(fx_open(&f, &later), 0, "a program of this build over it"))
+		goto out;
+	ASSERT_EQ(f.m.n_slots, 1U << 15, "the pinned slots kept");
+	ASSERT_EQ(f.m.max_entries[FM_HOST_V4], fence_host_buckets(1 << 15) + 1,
+		  "host_v4 made for them");
+	ASSERT_EQ(fx_deny(&f, "198.18.0.2/32"), 0, "a commit");
+	ASSERT_EQ(host_faults(&f, &placed), 0, "filled");
+	ASSERT_EQ(placed, 2, "  the /32 from before too");
+	fx_close(&f);
+out:
+	ASSERT_EQ(fx_pin_dir_remove(dir), 0, "pin dir removed");
 }
 
 /* A pinned set whose rule slots grow (pin_commit): host_v4 grows with
@@ -2228,6 +2283,7 @@ TEST_MAIN(T(test_table_random_differential), T(test_table_small_differential),
 	  T(test_table_capacity_applies_nothing), T(test_table_direct_build),
 	  T(test_table_big_commit_indexes_all), T(test_table_direct_halves),
 	  T(test_table_crowded_tbl6_grows), T(test_table_host_cells), T(test_table_host_grows),
+	  T(test_table_host_made_beside_older),
 	  T(test_table_tbl6_keyed),
 	  T(test_table_parents_follow_changes), T(test_table_v6_parents),
 	  T(test_table_second_writer_converges),

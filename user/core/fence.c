@@ -214,8 +214,9 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
 	struct xdpfence *skel;
 	struct fence_meta meta;
+	bool host_unpinned = false;
 	struct bpf_map *map;
-	int err;
+	int err = 0;
 
 	skel = xdpfence__open_opts(&oo);
 	if (!skel)
@@ -271,8 +272,13 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 
 		if (!bpf_map__pin_path(map))
 			continue;	/* .rodata and friends */
-		if (pinned_info(o->pin_dir, name, &info))
+		if (pinned_info(o->pin_dir, name, &info)) {
+			/* a map a newer layout adds, made here beside an older
+			 * set: host_v4 sized for the slots pinned there */
+			if (map == skel->maps.host_v4)
+				host_unpinned = true;
 			continue;
+		}
 		/* flags too: an older build pinned deny_v4 with BPF_F_NO_PREALLOC */
 		err = bpf_map__set_max_entries(map, info.max_entries);
 		if (!err)
@@ -280,6 +286,11 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 		if (err)
 			goto fail;
 	}
+	if (host_unpinned)
+		err = bpf_map__set_max_entries(skel->maps.host_v4,
+					       fence_host_buckets(bpf_map__max_entries(skel->maps.rules)) + 1);
+	if (err)
+		goto fail;
 out:
 	err = size_entry_hits(skel);
 	if (err)

@@ -333,14 +333,14 @@ int pin_set_memory_limit(const char *pin_dir, __u64 bytes)
 
 /* About what growing to g adds, per slot and per group (rules 24 B,
  * rule_info 128 B, per-CPU entry counters 24 B, a preallocated deny_v4 element
- * ~80 B, the store's index 16 B and ring 4 B; a tbl8 group 1 KiB and its
+ * ~80 B, host_v4 16 B, the store's index 16 B and ring 4 B; a tbl8 group 1 KiB and its
  * state 8 B). An estimate, for the limit: the kernel rounds up. */
 static __u64 grow_cost(const struct fence_maps *m, const struct grow_to *g)
 {
 	__u64 cost = 0;
 
 	if (g->slots > m->n_slots)
-		cost += (__u64)(g->slots - m->n_slots) * (24 + 128 + 24 * m->ncpus + 80 + 16 + 4);
+		cost += (__u64)(g->slots - m->n_slots) * (24 + 128 + 24 * m->ncpus + 80 + 16 + 16 + 4);
 	if (g->groups > m->n_groups)
 		cost += (__u64)(g->groups - m->n_groups) * (1024 + 8 + 4);
 	if (g->v6 > m->max_entries[FM_DENY_V6])

@@ -130,6 +130,32 @@ static int header_set(struct hostmap *h, __u64 n)
 	return 0;
 }
 
+/* Nothing is read there from now, and the next fill clears every cell
+ * first (maps/keys.h: cell[1]). */
+static int host_disable(struct hostmap *h)
+{
+	struct fence_host_bucket *b = bk(h, 0);
+
+	if (!b)
+		return -ENOMEM;
+	__atomic_store_n(&b->cell[0], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->cell[1], 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* Every cell cleared, one store each (a reader that took the header before
+ * it went may still be in a bucket), then the mark that some may be left. */
+static void host_wipe(struct hostmap *h)
+{
+	for (size_t i = 1; i <= h->n; i++)
+		for (int j = 0; j < FENCE_HOST_CELLS; j++)
+			if (h->full[i].cell[j])
+				__atomic_store_n(&h->full[i].cell[j], 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->full[0].cell[1], 0, __ATOMIC_RELEASE);
+}
+
 /* Past this many keys a commit maps host_v4 whole: as many windows would
  * cost more mmap calls than the whole map's pages. */
 #define HOST_WHOLE_MIN	1024
@@ -138,11 +164,18 @@ int tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct fe
 		  __u32 n, bool put)
 {
 	const struct fence_maps *m = t->m;
+	int fd = m->fd[FM_HOST_V4];
+	__u32 elems = m->max_entries[FM_HOST_V4];
 	struct hostmap h;
 	int ret = 0;
 
-	if (!n || host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], n >= HOST_WHOLE_MIN, &h))
+	if (!n)
 		return 0;
+	ret = host_map(fd, elems, n >= HOST_WHOLE_MIN, &h);
+	if (ret && ret != -ENOENT)	/* not whole, then: a window at a time */
+		ret = host_map(fd, elems, false, &h);
+	if (ret)
+		return 0;	/* no host_v4 (ENOENT is all host_map can say unmapped) */
 	if (!host_filled(&h))
 		goto out;	/* not filled yet (tbl_host_fill will), or a size not ours */
 	for (__u32 i = 0; i < n && !ret; i++) {
@@ -159,8 +192,8 @@ int tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct fe
 			ret = cell_clear(&h, addr);
 	}
 	/* a cell that could not be cleared: none is read at all, or the keys stay */
-	if (ret && !header_set(&h, 0))
-		ret = 0;
+	if (ret)
+		ret = host_disable(&h);
 	if (!put)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* before the keys go */
 out:
@@ -168,26 +201,37 @@ out:
 	return ret;
 }
 
-void tbl_host_reset(struct table *t)
+int tbl_host_reset(struct table *t)
 {
 	const struct fence_maps *m = t->m;
+	int fd = m->fd[FM_HOST_V4];
+	__u32 elems = m->max_entries[FM_HOST_V4];
 	struct hostmap h;
+	int ret;
 
-	if (host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], true, &h))
-		return;
-	if (h.n) {
-		header_set(&h, 0);	/* first: nothing is read there from now */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		memset(&h.full[1], 0, (size_t)h.n * sizeof(*h.full));
+	ret = host_map(fd, elems, true, &h);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {	/* the fill wipes it, or fails the commit */
+		ret = host_map(fd, elems, false, &h);
+		if (!ret && h.n)
+			ret = host_disable(&h);
+		host_unmap(&h);
+		return ret;
 	}
+	if (h.n && !(ret = host_disable(&h)))
+		host_wipe(&h);
 	host_unmap(&h);
+	return ret;
 }
 
 int tbl_host_fill(struct table *t)
 {
 	const struct fence_maps *m = t->m;
 	bool none = tbl_store_valid(t) && !t->st.hdr->live[0][FENCE_KIND_DENY];
+	struct fence_host_bucket *b;
 	struct hostmap h;
+	bool dirty;
 	int ret;
 
 	ret = host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], false, &h);
@@ -195,15 +239,22 @@ int tbl_host_fill(struct table *t)
 		return ret == -ENOENT ? 0 : ret;
 	if (!h.n || host_filled(&h))
 		goto out;	/* filled already: the header's page alone was mapped */
-	/* whole to fill, unless there is nothing to place (the first load) */
-	if (!none) {
+	b = bk(&h, 0);
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	dirty = __atomic_load_n(&b->cell[1], __ATOMIC_ACQUIRE);
+	/* whole to wipe or fill, unless nothing is to be done there (a fresh
+	 * map before the first load) */
+	if (dirty || !none) {
 		host_unmap(&h);
 		ret = host_map(m->fd[FM_HOST_V4], m->max_entries[FM_HOST_V4], true, &h);
 		if (ret)
 			return ret;
 	}
-	/* what a reset left, or a fresh map's zeros: free cells only (none
-	 * is written while the header is 0) */
+	if (dirty)
+		host_wipe(&h);
 	for (__u32 s = 1; s < m->n_slots && !none; s++) {
 		const struct fence_rule *r = fence_rule_at(m, s);
 		const struct fence_rule_info *in;
@@ -218,7 +269,10 @@ int tbl_host_fill(struct table *t)
 		if (addr)
 			cell_put(&h, addr, s);
 	}
-	ret = header_set(&h, h.n);
+	/* an older writer would leave stale cells: it must refuse from here on */
+	ret = tbl_mark_layout(t);
+	if (!ret)
+		ret = header_set(&h, h.n);
 out:
 	host_unmap(&h);
 	return ret;
@@ -233,7 +287,8 @@ int table_host_regrow(int old_fd, int new_fd)
 	if (ret)
 		return ret;
 	if (h.n && !host_map(old_fd, elems_of(old_fd), true, &o)) {
-		/* not filled (0): the new one is not either */
+		/* not filled (0): the new one is not either, and a fresh map
+		 * holds no cells from before */
 		if (o.n && host_filled(&o)) {
 			for (size_t i = 1; i <= o.n; i++)
 				for (int j = 0; j < FENCE_HOST_CELLS; j++)

@@ -285,7 +285,9 @@ int tbl_recover(struct table *t, struct table_stats *st, char *err, size_t errle
  * with deny_v4 and before the commit writes, fills a wiped or fresh map. */
 int tbl_host_keys(struct table *t, const struct fence_v4_key *k, const struct fence_slot *v,
 		  __u32 n, bool put);
-void tbl_host_reset(struct table *t);
+int tbl_host_reset(struct table *t);
 int tbl_host_fill(struct table *t);
+/* repair.c: this build's layout recorded in meta at once. */
+int tbl_mark_layout(struct table *t);
 
 #endif

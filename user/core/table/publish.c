@@ -1015,13 +1015,17 @@ int table_commit(struct table *t, struct table_stats *st, char *err, size_t errl
 	if (!c.small)
 		ret = fence_maps_full(c.m);
 	if (!ret && c.full) {
-		tbl_host_reset(t);	/* keys and slots may disagree until recovered */
-		ret = tbl_recover(t, &c.s, err, errlen);
+		/* keys and slots may disagree until recovered */
+		ret = tbl_host_reset(t);
+		if (ret)
+			tbl_seterr(err, errlen, "wiping host_v4: %s", strerror(-ret));
+		else
+			ret = tbl_recover(t, &c.s, err, errlen);
 	}
 	if (!ret)
 		ret = commit_plan(&c);
-	if (!ret)
-		ret = tbl_host_fill(t);	/* a fresh or wiped host_v4: before the keys change */
+	if (!ret && (ret = tbl_host_fill(t)))	/* a fresh or wiped host_v4: before the keys change */
+		tbl_seterr(err, errlen, "filling host_v4: %s", strerror(-ret));
 	if (!ret)
 		ret = commit_begin(&c);
 	if (!ret && c.small) {

@@ -49,6 +49,21 @@ int tbl_mark_writing(struct table *t, __u8 on, bool upgrade)
 	return bpf_map_update_elem(t->m->fd[FM_META], &key, &meta, BPF_ANY) ? -errno : 0;
 }
 
+/* Record this build's layout now, the mark left as it is: before a commit
+ * writes what an older writer would not keep (host_v4's cells). */
+int tbl_mark_layout(struct table *t)
+{
+	struct fence_meta meta;
+	__u32 key = 0;
+	int ret;
+
+	ret = fence_read_meta(t->m, &meta);
+	if (ret || meta.version >= FENCE_META_VERSION)
+		return ret;
+	meta.version = FENCE_META_VERSION;
+	return bpf_map_update_elem(t->m->fd[FM_META], &key, &meta, BPF_ANY) ? -errno : 0;
+}
+
 /* Is slot s a live entry of this kind and family, keyed by (len, addr)? */
 static bool slot_keyed(const struct fence_maps *m, __u32 s, __u8 kind, __u8 family, __u32 len,
 		       const __u8 *addr)
