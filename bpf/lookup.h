@@ -35,7 +35,7 @@ static __always_inline __u32 host_v4_slot(__be32 saddr)
 	n = (__u32)b->cell[0];
 	if (!n)
 		return 0;
-	i = 1 + (fence_host_home(saddr) & (n - 1));
+	i = fence_host_index(saddr, n);
 	b = bpf_map_lookup_elem(&host_v4, &i);
 	if (!b)
 		return 0;

@@ -63,7 +63,7 @@ _Static_assert(sizeof(struct fence_tbl8_group) == 1024, "fence_tbl8_group ABI");
  * controller has not filled them yet, and then nothing is read there);
  * cell[1] is 1 while cells from before a wipe may be left (the controller's
  * alone: its next fill clears every cell first). An address's bucket is
- * 1 + (fence_host_home(addr) & (buckets - 1)).
+ * element fence_host_index(addr, buckets).
  *
  * A mirror, never the truth: deny_v4 is. A cell names a /32 only while
  * deny_v4 holds the same key with the same slot (the controller puts a cell
@@ -88,9 +88,11 @@ static inline __u32 fence_host_buckets(__u32 slots)
 	return b;
 }
 
-static inline __u32 fence_host_home(__u32 addr)
+/* The element of host_v4 holding the bucket of addr (as loaded: network
+ * byte order) in a table of `buckets` buckets (a power of two). */
+static inline __u32 fence_host_index(__u32 addr, __u32 buckets)
 {
-	return (__u32)(((__u64)addr * 0x9e3779b97f4a7c15ULL) >> 32);
+	return 1 + ((__u32)(((__u64)addr * 0x9e3779b97f4a7c15ULL) >> 32) & (buckets - 1));
 }
 
 /* Key of deny_v4/allow_v4 (hash, exact prefix) and of the data path's /32 probe. */

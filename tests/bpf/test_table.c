@@ -1387,7 +1387,7 @@ static int host_faults_of(struct fx *f, int *placed, int *missing)
 			if (bpf_map_lookup_elem(f->m.fd[FM_DENY_V4], &k, &v) ||
 			    v.slot != b.cell[j] >> 32)
 				faults++;
-			if (1 + (fence_host_home(k.addr) & (n - 1)) != i)
+			if (fence_host_index(k.addr, n) != i)
 				faults++;
 		}
 	}
@@ -1400,7 +1400,7 @@ static int host_faults_of(struct fx *f, int *placed, int *missing)
 		    inf->prefixlen != 32)
 			continue;
 		memcpy(&addr, inf->addr, 4);
-		i = 1 + (fence_host_home(addr) & (n - 1));
+		i = fence_host_index(addr, n);
 		if (bpf_map_lookup_elem(fd, &i, &b))
 			return 1000;
 		for (int j = 0; j < FENCE_HOST_CELLS; j++) {
@@ -1436,7 +1436,7 @@ static void host_clear(struct fx *f, const char *text)
 	inet_pton(AF_INET, text, &addr);
 	if (bpf_map_lookup_elem(fd, &zero, &b) || !b.cell[0])
 		return;
-	i = 1 + (fence_host_home(addr) & ((__u32)b.cell[0] - 1));
+	i = fence_host_index(addr, (__u32)b.cell[0]);
 	if (bpf_map_lookup_elem(fd, &i, &b))
 		return;
 	for (int j = 0; j < FENCE_HOST_CELLS; j++)
@@ -1640,7 +1640,7 @@ static void test_table_host_cells(void)
 	n = (__u32)hdr.cell[0];
 	ASSERT_EQ(n, 1024, "4096 slots: 1024 buckets");
 	inet_pton(AF_INET, "198.18.7.10", &a);
-	i = 1 + (fence_host_home(a) & (n - 1));
+	i = fence_host_index(a, n);
 	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &i, &b), 0, "its bucket");
 	for (int j = 0; j < FENCE_HOST_CELLS; j++)
 		if (!b.cell[j]) {
@@ -1657,8 +1657,8 @@ static void test_table_host_cells(void)
 		__u32 ad = htonl(0xc6124000U + x);	/* 198.18.64.0/18 */
 
 		if (!got)
-			home = fence_host_home(ad) & (n - 1);
-		if ((fence_host_home(ad) & (n - 1)) != home)
+			home = fence_host_index(ad, n);
+		if (fence_host_index(ad, n) != home)
 			continue;
 		inet_ntop(AF_INET, &ad, addrs[got], sizeof(addrs[got]));
 		got++;

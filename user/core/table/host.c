@@ -73,7 +73,7 @@ static __u32 elems_of(int fd)
 
 static struct fence_host_bucket *bucket_of(struct hostmap *h, __u32 addr)
 {
-	return bk(h, 1 + (fence_host_home(addr) & (h->n - 1)));
+	return bk(h, fence_host_index(addr, h->n));
 }
 
 /* addr (network byte order, as the data path loads it) -> slot in its
