@@ -1355,9 +1355,6 @@ static void test_table_interrupted_commit_repaints(void)
 	fx_close(&f);
 }
 
-/* Every live slot that has a key (all but IPv4 denies shorter than /32)
- * is keyed in its lookup map under its own prefix, and the maps hold
- * nothing else; returns the number of faults found. */
 /* host_v4 (maps/keys.h) against deny_v4 and the slots. Faults: a cell
  * whose slot is not deny_v4's for its /32, or outside its home bucket; a
  * live /32 deny missing from a bucket with a free cell (unless missing is
@@ -1426,25 +1423,55 @@ static int host_faults(struct fx *f, int *placed)
 	return host_faults_of(f, placed, NULL);
 }
 
+/* The bucket of /32 text in host_v4, as the data path finds it: its
+ * element in *i, its cells in *b. 0, or -1 with host_v4 not filled. */
+static int host_bucket(struct fx *f, const char *text, __u32 *i, struct fence_host_bucket *b)
+{
+	__u32 zero = 0, addr;
+
+	inet_pton(AF_INET, text, &addr);
+	if (bpf_map_lookup_elem(f->m.fd[FM_HOST_V4], &zero, b) || !b->cell[0])
+		return -1;
+	*i = fence_host_index(addr, (__u32)b->cell[0]);
+	return bpf_map_lookup_elem(f->m.fd[FM_HOST_V4], i, b) ? -1 : 0;
+}
+
 /* Take the cell of /32 text out of host_v4 (as if it was never put). */
 static void host_clear(struct fx *f, const char *text)
 {
-	int fd = f->m.fd[FM_HOST_V4];
 	struct fence_host_bucket b;
-	__u32 zero = 0, addr, i;
+	__u32 addr, i;
 
 	inet_pton(AF_INET, text, &addr);
-	if (bpf_map_lookup_elem(fd, &zero, &b) || !b.cell[0])
-		return;
-	i = fence_host_index(addr, (__u32)b.cell[0]);
-	if (bpf_map_lookup_elem(fd, &i, &b))
+	if (host_bucket(f, text, &i, &b))
 		return;
 	for (int j = 0; j < FENCE_HOST_CELLS; j++)
 		if ((__u32)b.cell[j] == addr)
 			b.cell[j] = 0;
-	bpf_map_update_elem(fd, &i, &b, BPF_ANY);
+	bpf_map_update_elem(f->m.fd[FM_HOST_V4], &i, &b, BPF_ANY);
 }
 
+/* Put a cell naming slot for /32 text in the first free cell of its
+ * bucket, as the writer never would for an address without that entry. */
+static int host_plant(struct fx *f, const char *text, __u32 slot)
+{
+	struct fence_host_bucket b;
+	__u32 addr, i;
+
+	inet_pton(AF_INET, text, &addr);
+	if (host_bucket(f, text, &i, &b))
+		return -1;
+	for (int j = 0; j < FENCE_HOST_CELLS; j++)
+		if (!b.cell[j]) {
+			b.cell[j] = (__u64)slot << 32 | addr;
+			return bpf_map_update_elem(f->m.fd[FM_HOST_V4], &i, &b, BPF_ANY);
+		}
+	return -1;
+}
+
+/* Every live slot that has a key (all but IPv4 denies shorter than /32)
+ * is keyed in its lookup map under its own prefix, and the maps hold
+ * nothing else; returns the number of faults found. */
 static int lookup_maps_faults(struct fx *f)
 {
 	static const int maps[2][3] = { { 0, FM_ALLOW_V4, FM_DENY_V4 }, { 0, FM_ALLOW_V6, FM_DENY_V6 } };
@@ -1618,8 +1645,8 @@ static int verdict_at(struct fx *f, const char *src)
 static void test_table_host_cells(void)
 {
 	char addrs[FENCE_HOST_CELLS + 1][32];
-	struct fence_host_bucket b, hdr;
-	__u32 zero = 0, n, home = 0, slot, i, a;
+	struct fence_host_bucket hdr;
+	__u32 zero = 0, n, home = 0, slot;
 	int got = 0, placed = 0, bad = 0, missing = 0;
 	struct cidr c;
 	struct fx f;
@@ -1639,15 +1666,7 @@ static void test_table_host_cells(void)
 	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &zero, &hdr), 0, "header");
 	n = (__u32)hdr.cell[0];
 	ASSERT_EQ(n, 1024, "4096 slots: 1024 buckets");
-	inet_pton(AF_INET, "198.18.7.10", &a);
-	i = fence_host_index(a, n);
-	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &i, &b), 0, "its bucket");
-	for (int j = 0; j < FENCE_HOST_CELLS; j++)
-		if (!b.cell[j]) {
-			b.cell[j] = (__u64)slot << 32 | a;
-			break;
-		}
-	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_HOST_V4], &i, &b, BPF_ANY), 0, "planted");
+	ASSERT_EQ(host_plant(&f, "198.18.7.10", slot), 0, "planted");
 	ASSERT_EQ(verdict_at(&f, "198.18.7.10"), XDP_DROP, "a planted cell rules");
 	host_clear(&f, "198.18.7.10");
 	ASSERT_EQ(verdict_at(&f, "198.18.7.10"), XDP_PASS, "and no more once gone");
@@ -1691,13 +1710,7 @@ static void test_table_host_cells(void)
 	/* turned off where a cell could not be cleared (header 0, cell[1]
 	 * 1): a cell left naming a live slot for an address with no entry is
 	 * wiped by the next fill, not kept under the new header */
-	ASSERT_EQ(bpf_map_lookup_elem(f.m.fd[FM_HOST_V4], &i, &b), 0, "the neighbour's bucket");
-	for (int j = 0; j < FENCE_HOST_CELLS; j++)
-		if (!b.cell[j]) {
-			b.cell[j] = (__u64)slot << 32 | a;
-			break;
-		}
-	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_HOST_V4], &i, &b, BPF_ANY), 0, "a cell left");
+	ASSERT_EQ(host_plant(&f, "198.18.7.10", slot), 0, "a cell left");
 	hdr.cell[0] = 0;
 	hdr.cell[1] = 1;
 	ASSERT_EQ(bpf_map_update_elem(f.m.fd[FM_HOST_V4], &zero, &hdr, BPF_ANY), 0, "turned off");
