@@ -54,14 +54,9 @@ int tbl_mark_writing(struct table *t, __u8 on, bool upgrade)
 int tbl_mark_layout(struct table *t)
 {
 	struct fence_meta meta;
-	__u32 key = 0;
-	int ret;
+	int ret = fence_read_meta(t->m, &meta);
 
-	ret = fence_read_meta(t->m, &meta);
-	if (ret || meta.version >= FENCE_META_VERSION)
-		return ret;
-	meta.version = FENCE_META_VERSION;
-	return bpf_map_update_elem(t->m->fd[FM_META], &key, &meta, BPF_ANY) ? -errno : 0;
+	return ret ? ret : tbl_mark_writing(t, meta.writing, true);
 }
 
 /* Is slot s a live entry of this kind and family, keyed by (len, addr)? */
