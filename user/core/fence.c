@@ -214,7 +214,7 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
 	struct xdpfence *skel;
 	struct fence_meta meta;
-	bool host_unpinned = false;
+	bool host_pinned = false;
 	struct bpf_map *map;
 	int err = 0;
 
@@ -234,7 +234,6 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 		bpf_map__set_max_entries(skel->maps.rules, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.rule_info, o->max_rules);
 		bpf_map__set_max_entries(skel->maps.deny_v4, o->max_rules);
-		bpf_map__set_max_entries(skel->maps.host_v4, fence_host_buckets(o->max_rules) + 1);
 	}
 	if (o->tbl8_groups) {
 		bpf_map__set_max_entries(skel->maps.tbl8, o->tbl8_groups);
@@ -272,13 +271,9 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 
 		if (!bpf_map__pin_path(map))
 			continue;	/* .rodata and friends */
-		if (pinned_info(o->pin_dir, name, &info)) {
-			/* a map a newer layout adds, made here beside an older
-			 * set: host_v4 sized for the slots pinned there */
-			if (map == skel->maps.host_v4)
-				host_unpinned = true;
+		if (pinned_info(o->pin_dir, name, &info))
 			continue;
-		}
+		host_pinned |= map == skel->maps.host_v4;
 		/* flags too: an older build pinned deny_v4 with BPF_F_NO_PREALLOC */
 		err = bpf_map__set_max_entries(map, info.max_entries);
 		if (!err)
@@ -286,13 +281,14 @@ int fence_skel_open(struct xdpfence **skelp, const struct fence_opts *o)
 		if (err)
 			goto fail;
 	}
-	if (host_unpinned)
+out:
+	/* host_v4 follows the slots (those pinned, or the options'), unless
+	 * pinned itself: one made beside an older set fits that set's slots */
+	if (!host_pinned)
 		err = bpf_map__set_max_entries(skel->maps.host_v4,
 					       fence_host_buckets(bpf_map__max_entries(skel->maps.rules)) + 1);
-	if (err)
-		goto fail;
-out:
-	err = size_entry_hits(skel);
+	if (!err)
+		err = size_entry_hits(skel);
 	if (err)
 		goto fail;
 	*skelp = skel;
